@@ -1,0 +1,43 @@
+// Row reductions of a [rows, cols] matrix into [rows]: OP 0 = sum, 1 = max. One workgroup per row; rows beyond the
+// per-dimension dispatch limit wrap onto a second grid axis.
+
+struct Params {
+  rows: u32,
+  cols: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+override OP: u32 = 0u;
+const WG: u32 = 256u;
+
+var<workgroup> partial: array<f32, WG>;
+
+fn combine(a: f32, b: f32) -> f32 {
+  if (OP == 1u) { return max(a, b); }
+  return a + b;
+}
+
+fn identity() -> f32 {
+  if (OP == 1u) { return -3.4028234663852886e38; }
+  return 0.0;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let row = wg.x + wg.y * nwg.x;
+  if (row >= p.rows) { return; } // uniform across the workgroup, so barriers below stay uniform
+  let base = row * p.cols;
+  var v = identity();
+  for (var c = li; c < p.cols; c += WG) { v = combine(v, x[base + c]); }
+  partial[li] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] = combine(partial[li], partial[li + s]); }
+    workgroupBarrier();
+  }
+  if (li == 0u) { y[row] = partial[0]; }
+}

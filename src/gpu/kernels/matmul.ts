@@ -1,0 +1,55 @@
+// Runner for shaders/matmul.wgsl (batched, optionally transposed operands).
+import code from '../../../shaders/matmul.wgsl?raw';
+import type { GpuRuntime, GpuTensor } from '../runtime';
+
+export interface MatmulShape {
+  M: number;
+  N: number;
+  K: number;
+  /** Number of independent products (grid z). */
+  batch?: number;
+  /** A is stored [K, M] (so op(A) = Aᵀ). */
+  transA?: boolean;
+  /** B is stored [N, K] (so op(B) = Bᵀ): x·Wᵀ with W in PyTorch's out×in layout. */
+  transB?: boolean;
+  /** Elements between consecutive batch items; 0 broadcasts. Defaults: dense packing. */
+  strideA?: number;
+  strideB?: number;
+  strideC?: number;
+  alpha?: number;
+  /** C = alpha·op(A)·op(B) + beta·C; beta = 0 never reads C. */
+  beta?: number;
+}
+
+const TILE = 64;
+
+export function matmulStrides(s: MatmulShape) {
+  return {
+    strideA: s.strideA ?? s.M * s.K,
+    strideB: s.strideB ?? s.K * s.N,
+    strideC: s.strideC ?? s.M * s.N,
+  };
+}
+
+export async function matmul(rt: GpuRuntime, A: GpuTensor, B: GpuTensor, C: GpuTensor, s: MatmulShape): Promise<void> {
+  const batch = s.batch ?? 1;
+  const { strideA, strideB, strideC } = matmulStrides(s);
+  const need = (name: string, t: GpuTensor, stride: number, size: number) => {
+    const n = stride * (batch - 1) + size;
+    if (t.length < n) {
+      throw new RangeError(`matmul: tensor "${t.label}" (${name}) holds ${t.length} values, the shape needs ${n}`);
+    }
+  };
+  need('A', A, strideA, s.M * s.K);
+  need('B', B, strideB, s.K * s.N);
+  need('C', C, strideC, s.M * s.N);
+  if (s.M === 0 || s.N === 0 || batch === 0) return;
+  await rt.run(
+    { code, label: 'matmul', constants: { TRANS_A: s.transA ? 1 : 0, TRANS_B: s.transB ? 1 : 0 } },
+    {
+      buffers: { A, B, C },
+      params: { M: s.M, N: s.N, K: s.K, strideA, strideB, strideC, alpha: s.alpha ?? 1, beta: s.beta ?? 0 },
+      workgroups: [Math.ceil(s.N / TILE), Math.ceil(s.M / TILE), batch],
+    },
+  );
+}

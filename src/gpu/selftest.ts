@@ -1,0 +1,147 @@
+// Kernel self-test: every kernel against its float64 CPU reference on small inputs of awkward sizes, outputs poisoned
+// with NaN first. The GPU panel shows it; `headlab selftest` prints it; tests assert it.
+import type { GpuRuntime, GpuTensor } from './runtime';
+import { matmul, type MatmulShape } from './kernels/matmul';
+import { reduceRows } from './kernels/reduce';
+import { softmaxRows } from './kernels/softmax';
+import { binary, unary, type BinaryOp, type UnaryOp } from './kernels/elementwise';
+import {
+  binaryRef,
+  matmulRef,
+  randomArray,
+  reduceRowsRef,
+  relativeError,
+  softmaxRowsRef,
+  unaryRef,
+} from '../reference/linalg';
+
+export const SELFTEST_TOLERANCE = 1e-5;
+
+export interface SelfTestResult {
+  kernel: string;
+  shape: string;
+  /** ‖gpu − cpu‖ / ‖cpu‖ */
+  relError: number;
+  maxAbsError: number;
+  pass: boolean;
+  ms: number;
+}
+
+interface Case {
+  kernel: string;
+  shape: string;
+  run: (rt: GpuRuntime, seed: number) => Promise<{ out: Float32Array; ref: Float64Array }>;
+}
+
+async function withTensors<T>(rt: GpuRuntime, inputs: Float32Array[], outLen: number, body: (ins: GpuTensor[], out: GpuTensor) => Promise<void>) {
+  const ins = await Promise.all(inputs.map((d, i) => rt.tensor(`selftest-in${i}`, d)));
+  const out = await rt.tensor('selftest-out', outLen);
+  try {
+    rt.fill(out, NaN);
+    await body(ins, out);
+    return await rt.read(out);
+  } finally {
+    for (const t of [...ins, out]) rt.release(t);
+  }
+}
+
+function matmulCase(s: MatmulShape): Case {
+  const tag = `${s.batch ?? 1}×${s.M}×${s.K}·${s.K}×${s.N}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}`;
+  return {
+    kernel: 'matmul',
+    shape: tag,
+    run: async (rt, seed) => {
+      const batch = s.batch ?? 1;
+      const a = randomArray(batch * s.M * s.K, seed);
+      const b = randomArray(batch * s.K * s.N, seed + 1);
+      const out = await withTensors(rt, [a, b], batch * s.M * s.N, ([A, B], C) => matmul(rt, A, B, C, s));
+      return { out, ref: matmulRef(a, b, s) };
+    },
+  };
+}
+
+function reduceCase(op: 'sum' | 'max', rows: number, cols: number): Case {
+  return {
+    kernel: `row ${op}`,
+    shape: `${rows}×${cols}`,
+    run: async (rt, seed) => {
+      const x = randomArray(rows * cols, seed);
+      const out = await withTensors(rt, [x], rows, ([X], Y) => reduceRows(rt, op, X, Y, rows, cols));
+      return { out, ref: reduceRowsRef(op, x, rows, cols) };
+    },
+  };
+}
+
+function softmaxCase(rows: number, cols: number, scale: number): Case {
+  return {
+    kernel: 'softmax',
+    shape: `${rows}×${cols}`,
+    run: async (rt, seed) => {
+      const x = randomArray(rows * cols, seed, -8, 8);
+      const out = await withTensors(rt, [x], rows * cols, ([X], Y) => softmaxRows(rt, X, Y, rows, cols, scale));
+      return { out, ref: softmaxRowsRef(x, rows, cols, scale) };
+    },
+  };
+}
+
+function unaryCase(op: UnaryOp, n: number): Case {
+  return {
+    kernel: op,
+    shape: `${n}`,
+    run: async (rt, seed) => {
+      const x = randomArray(n, seed, -6, 6);
+      const out = await withTensors(rt, [x], n, ([X], Y) => unary(rt, op, X, Y, n));
+      return { out, ref: unaryRef(op, x) };
+    },
+  };
+}
+
+function binaryCase(op: BinaryOp, n: number, bLen: number): Case {
+  return {
+    kernel: op,
+    shape: `${n} ∘ ${bLen}`,
+    run: async (rt, seed) => {
+      const a = randomArray(n, seed);
+      const b = randomArray(bLen, seed + 1);
+      const out = await withTensors(rt, [a, b], n, ([A, B], Y) => binary(rt, op, A, B, Y, n, bLen));
+      return { out, ref: binaryRef(op, a, b, bLen) };
+    },
+  };
+}
+
+export function selfTestCases(): Case[] {
+  return [
+    matmulCase({ M: 7, N: 33, K: 13 }),
+    matmulCase({ M: 33, N: 7, K: 70, transB: true }),
+    matmulCase({ M: 9, N: 5, K: 33, transA: true }),
+    matmulCase({ M: 5, N: 6, K: 7, batch: 3, transA: true, transB: true }),
+    reduceCase('sum', 7, 130),
+    reduceCase('max', 5, 33),
+    softmaxCase(7, 33, 0.5),
+    unaryCase('silu', 130),
+    unaryCase('gelu_tanh', 130),
+    unaryCase('gelu_erf', 130),
+    unaryCase('exp', 33),
+    binaryCase('add', 7 * 33, 33),
+    binaryCase('mul', 130, 130),
+  ];
+}
+
+export async function* runSelfTest(rt: GpuRuntime, seed = 1): AsyncGenerator<SelfTestResult> {
+  let i = 0;
+  for (const c of selfTestCases()) {
+    const t0 = performance.now();
+    const { out, ref } = await c.run(rt, seed + 17 * i++);
+    let maxAbs = 0;
+    for (let j = 0; j < ref.length; j++) maxAbs = Math.max(maxAbs, Math.abs(out[j] - ref[j]) || (Number.isNaN(out[j]) ? Infinity : 0));
+    const relError = relativeError(out, ref);
+    yield {
+      kernel: c.kernel,
+      shape: c.shape,
+      relError,
+      maxAbsError: maxAbs,
+      pass: relError < SELFTEST_TOLERANCE && Number.isFinite(maxAbs),
+      ms: performance.now() - t0,
+    };
+  }
+}
