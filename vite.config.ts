@@ -1,6 +1,11 @@
 /// <reference types="vitest/config" />
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
+import { webgpuEnvironment } from './scripts/vulkan-env.mjs';
+
+// Vitest's worker processes load Dawn; they inherit this environment, which must name a Vulkan driver before they start
+// (a real one is kept; otherwise Chromium's SwiftShader).
+if (process.env.VITEST) Object.assign(process.env, webgpuEnvironment().env);
 
 export default defineConfig({
   plugins: [react()],

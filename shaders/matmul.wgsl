@@ -2,8 +2,11 @@
 //   A is [M, K] row-major, or [K, M] when TRANS_A (so x·Wᵀ and Wᵀ·x need no transposed copies);
 //   B is [K, N] row-major, or [N, K] when TRANS_B.
 // A stride of 0 broadcasts that operand over the batch (one weight matrix for every head or sequence).
-// Tiling: each workgroup computes a 64×64 tile of C; its 16×16 threads each own 4×4 outputs, strided by 16 so that
-// neighbouring threads touch neighbouring addresses; K advances 16 at a time through workgroup memory.
+// Two entry points:
+//   main    — tiled: each workgroup computes a 64×64 tile of C; its 16×16 threads each own 4×4 outputs, strided by 16 so that
+//             neighbouring threads touch neighbouring addresses; K advances 16 at a time through workgroup memory.
+//   direct  — register-blocked without workgroup memory: each thread owns a 4×4 block and reads A and B straight from
+//             storage. CPU fallbacks (SwiftShader) run it several times faster, because barriers are costly there.
 
 struct Params {
   M: u32,
@@ -98,5 +101,63 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       if (p.beta != 0.0) { v += p.beta * C[idx]; }
       C[idx] = v;
     }
+  }
+}
+
+// Index clamped into the matrix, so that the inner loop needs no bounds checks; out-of-range rows and columns are
+// computed on duplicated data and never written.
+fn clampRow(r: u32) -> u32 { return min(r, p.M - 1u); }
+fn clampCol(c: u32) -> u32 { return min(c, p.N - 1u); }
+
+// Written out by hand with vec4 accumulators: SwiftShader's JIT neither unrolls loops nor keeps indexed arrays in
+// registers.
+@compute @workgroup_size(8, 8)
+fn direct(@builtin(global_invocation_id) gid: vec3u) {
+  let M = p.M;
+  let N = p.N;
+  let K = p.K;
+  let row0 = gid.y * 4u;
+  let col0 = gid.x * 4u;
+  if (row0 >= M || col0 >= N) { return; }
+  let baseA = gid.z * p.strideA;
+  let baseB = gid.z * p.strideB;
+  let r = vec4u(clampRow(row0), clampRow(row0 + 1u), clampRow(row0 + 2u), clampRow(row0 + 3u));
+  let c = vec4u(clampCol(col0), clampCol(col0 + 1u), clampCol(col0 + 2u), clampCol(col0 + 3u));
+  // Element (i, k) of op(A) sits at baseA + i·aRow + k·aK; element (k, j) of op(B) at baseB + k·bK + j·bCol.
+  var aRow = K; var aK = 1u;
+  if (TRANS_A) { aRow = 1u; aK = M; }
+  var bK = N; var bCol = 1u;
+  if (TRANS_B) { bK = 1u; bCol = K; }
+  let ia = baseA + r * aRow;
+  let ib = baseB + c * bCol;
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
+  for (var k = 0u; k < K; k++) {
+    let ka = k * aK;
+    let kb = k * bK;
+    let a = vec4f(A[ia.x + ka], A[ia.y + ka], A[ia.z + ka], A[ia.w + ka]);
+    let b = vec4f(B[ib.x + kb], B[ib.y + kb], B[ib.z + kb], B[ib.w + kb]);
+    acc0 = fma(vec4f(a.x), b, acc0);
+    acc1 = fma(vec4f(a.y), b, acc1);
+    acc2 = fma(vec4f(a.z), b, acc2);
+    acc3 = fma(vec4f(a.w), b, acc3);
+  }
+  storeRow(gid.z, row0, col0, acc0);
+  storeRow(gid.z, row0 + 1u, col0, acc1);
+  storeRow(gid.z, row0 + 2u, col0, acc2);
+  storeRow(gid.z, row0 + 3u, col0, acc3);
+}
+
+fn storeRow(batch: u32, r: u32, col0: u32, v: vec4f) {
+  if (r >= p.M) { return; }
+  let base = batch * p.strideC + r * p.N;
+  for (var j = 0u; j < 4u; j++) {
+    let c = col0 + j;
+    if (c >= p.N) { return; }
+    var out = p.alpha * v[j];
+    if (p.beta != 0.0) { out += p.beta * C[base + c]; }
+    C[base + c] = out;
   }
 }

@@ -3,7 +3,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { gpu } from './gpu-context';
 import type { GpuRuntime, GpuTensor } from '../src/gpu/runtime';
-import { matmul, type MatmulShape } from '../src/gpu/kernels/matmul';
+import { matmul, type MatmulShape, type MatmulVariant } from '../src/gpu/kernels/matmul';
 import { reduceRows } from '../src/gpu/kernels/reduce';
 import { softmaxRows } from '../src/gpu/kernels/softmax';
 import { binary, unary, UNARY_OPS, type UnaryOp } from '../src/gpu/kernels/elementwise';
@@ -47,7 +47,9 @@ describe('matmul', () => {
   shapes.push({ M: 13, N: 29, K: 33, transB: true, batch: 4, strideB: 0 }); // one weight broadcast over the batch
   shapes.push({ M: 33, N: 7, K: 130, alpha: 0.125 });
 
-  it.each(shapes.map((s, i) => [JSON.stringify(s), s, i] as const))('%s', async (_name, s, i) => {
+  const variants: MatmulVariant[] = ['tiled', 'direct'];
+  const cases = variants.flatMap((v) => shapes.map((s, i) => [`${v} ${JSON.stringify(s)}`, s, i, v] as const));
+  it.each(cases)('%s', async (_name, s, i, variant) => {
     const batch = s.batch ?? 1;
     const aLen = s.strideA === 0 ? s.M * s.K : batch * s.M * s.K;
     const bLen = s.strideB === 0 ? s.K * s.N : batch * s.K * s.N;
@@ -56,20 +58,20 @@ describe('matmul', () => {
     const A = await rt.tensor('A', a);
     const B = await rt.tensor('B', b);
     const C = await poisoned('C', batch * s.M * s.N);
-    await matmul(rt, A, B, C, s);
+    await matmul(rt, A, B, C, s, variant);
     const out = await rt.read(C);
     const ref = matmulRef(a, b, s);
     expect(relativeError(out, ref)).toBeLessThan(TOL);
     [A, B, C].forEach((t) => rt.release(t));
   });
 
-  it('accumulates with beta (C = αAB + βC) reading the old C', async () => {
+  it.each(variants)('%s accumulates with beta (C = αAB + βC) reading the old C', async (variant) => {
     const s: MatmulShape = { M: 33, N: 17, K: 9, alpha: 2, beta: -0.5 };
     const a = randomArray(33 * 9, 1);
     const b = randomArray(9 * 17, 2);
     const c0 = randomArray(33 * 17, 3);
     const [A, B, C] = [await rt.tensor('A', a), await rt.tensor('B', b), await rt.tensor('C', c0)];
-    await matmul(rt, A, B, C, s);
+    await matmul(rt, A, B, C, s, variant);
     expect(relativeError(await rt.read(C), matmulRef(a, b, s, c0))).toBeLessThan(TOL);
   });
 

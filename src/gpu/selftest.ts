@@ -33,7 +33,7 @@ interface Case {
   run: (rt: GpuRuntime, seed: number) => Promise<{ out: Float32Array; ref: Float64Array }>;
 }
 
-async function withTensors<T>(rt: GpuRuntime, inputs: Float32Array[], outLen: number, body: (ins: GpuTensor[], out: GpuTensor) => Promise<void>) {
+async function withTensors(rt: GpuRuntime, inputs: Float32Array[], outLen: number, body: (ins: GpuTensor[], out: GpuTensor) => Promise<void>) {
   const ins = await Promise.all(inputs.map((d, i) => rt.tensor(`selftest-in${i}`, d)));
   const out = await rt.tensor('selftest-out', outLen);
   try {

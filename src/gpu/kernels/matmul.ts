@@ -21,6 +21,13 @@ export interface MatmulShape {
   beta?: number;
 }
 
+/** Which matmul entry point runs: 'tiled' (workgroup memory) on GPUs, 'direct' (registers only) on CPU fallbacks. */
+export type MatmulVariant = 'tiled' | 'direct';
+
+export function matmulVariantFor(rt: GpuRuntime): MatmulVariant {
+  return rt.summary.isFallbackAdapter ? 'direct' : 'tiled';
+}
+
 const TILE = 64;
 
 export function matmulStrides(s: MatmulShape) {
@@ -31,7 +38,14 @@ export function matmulStrides(s: MatmulShape) {
   };
 }
 
-export async function matmul(rt: GpuRuntime, A: GpuTensor, B: GpuTensor, C: GpuTensor, s: MatmulShape): Promise<void> {
+export async function matmul(
+  rt: GpuRuntime,
+  A: GpuTensor,
+  B: GpuTensor,
+  C: GpuTensor,
+  s: MatmulShape,
+  variant: MatmulVariant = matmulVariantFor(rt),
+): Promise<void> {
   const batch = s.batch ?? 1;
   const { strideA, strideB, strideC } = matmulStrides(s);
   const need = (name: string, t: GpuTensor, stride: number, size: number) => {
@@ -44,12 +58,19 @@ export async function matmul(rt: GpuRuntime, A: GpuTensor, B: GpuTensor, C: GpuT
   need('B', B, strideB, s.K * s.N);
   need('C', C, strideC, s.M * s.N);
   if (s.M === 0 || s.N === 0 || batch === 0) return;
-  await rt.run(
-    { code, label: 'matmul', constants: { TRANS_A: s.transA ? 1 : 0, TRANS_B: s.transB ? 1 : 0 } },
-    {
-      buffers: { A, B, C },
-      params: { M: s.M, N: s.N, K: s.K, strideA, strideB, strideC, alpha: s.alpha ?? 1, beta: s.beta ?? 0 },
-      workgroups: [Math.ceil(s.N / TILE), Math.ceil(s.M / TILE), batch],
-    },
-  );
+  const constants = { TRANS_A: s.transA ? 1 : 0, TRANS_B: s.transB ? 1 : 0 };
+  const params = { M: s.M, N: s.N, K: s.K, strideA, strideB, strideC, alpha: s.alpha ?? 1, beta: s.beta ?? 0 };
+  const buffers = { A, B, C };
+  if (variant === 'direct') {
+    // 8×8 threads, 4×4 outputs each: 32×32 outputs per workgroup.
+    await rt.run(
+      { code, label: 'matmul-direct', entryPoint: 'direct', constants },
+      { buffers, params, workgroups: [Math.ceil(s.N / 32), Math.ceil(s.M / 32), batch] },
+    );
+  } else {
+    await rt.run(
+      { code, label: 'matmul', constants },
+      { buffers, params, workgroups: [Math.ceil(s.N / TILE), Math.ceil(s.M / TILE), batch] },
+    );
+  }
 }

@@ -1,0 +1,98 @@
+// The `headlab` command line: the same compute core as the page, on Dawn in Node.
+import { spawnSync } from 'node:child_process';
+import { webgpuEnvironment, NO_DRIVER_HELP } from '../../scripts/vulkan-env.mjs';
+import { createNodeRuntime } from '../gpu/node';
+import { GpuError } from '../gpu/errors';
+import { runSelfTest } from '../gpu/selftest';
+import { benchMatmul } from '../bench/matmul';
+import { parseArgs, intList, UsageError } from './args';
+
+const USAGE = `usage: headlab <command> [options]
+
+commands:
+  gpu                         adapter, features and limits as JSON
+  selftest [--json]           every kernel against its CPU reference
+  bench [--json] [--sizes 256,1024,2048]
+                              matmul time and GFLOP/s per size
+
+Without a GPU driver, headlab uses Chromium's SwiftShader (Debian: apt-get install -y chromium).`;
+
+/** Dawn reads LD_LIBRARY_PATH only at process start: re-run ourselves once with a Vulkan driver in the environment. */
+function ensureVulkanEnvironment(): void {
+  if (process.env.HEADLAB_WEBGPU_BACKEND_CHOSEN) return;
+  const { env, backend, changed } = webgpuEnvironment();
+  if (backend === 'none') {
+    process.stderr.write(`headlab: ${NO_DRIVER_HELP}\n`);
+    process.exit(1);
+  }
+  if (!changed) return;
+  const r = spawnSync(process.execPath, process.argv.slice(1), {
+    stdio: 'inherit',
+    env: { ...env, HEADLAB_WEBGPU_BACKEND_CHOSEN: backend },
+  });
+  process.exit(r.status ?? 1);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    return command ? 0 : 2;
+  }
+  const args = parseArgs(rest, ['json']);
+  const json = args.flags.has('json');
+  switch (command) {
+    case 'gpu': {
+      const rt = await createNodeRuntime();
+      process.stdout.write(`${JSON.stringify(rt.summary, null, 2)}\n`);
+      return 0;
+    }
+    case 'selftest': {
+      const rt = await createNodeRuntime();
+      const rows = [];
+      for await (const r of runSelfTest(rt)) {
+        rows.push(r);
+        if (!json) {
+          process.stdout.write(
+            `${r.pass ? 'ok  ' : 'FAIL'} ${r.kernel.padEnd(10)} ${r.shape.padEnd(22)} rel ${r.relError.toExponential(2)}  max|Δ| ${r.maxAbsError.toExponential(2)}\n`,
+          );
+        }
+      }
+      if (json) process.stdout.write(`${JSON.stringify({ adapter: adapterName(rt.summary), results: rows })}\n`);
+      return rows.every((r) => r.pass) ? 0 : 1;
+    }
+    case 'bench': {
+      const sizes = intList(args.flags.get('sizes'), [256, 1024, 2048], 'sizes');
+      const rt = await createNodeRuntime();
+      const adapter = adapterName(rt.summary);
+      if (!json) process.stdout.write(`adapter: ${adapter}\n`);
+      const matmul = [];
+      for (const n of sizes) {
+        const row = await benchMatmul(rt, n);
+        matmul.push(row);
+        if (!json) process.stdout.write(`matmul ${String(n).padStart(5)}³  ${row.ms.toFixed(3).padStart(10)} ms  ${row.gflops.toFixed(1).padStart(9)} GFLOP/s  (${row.iterations} runs)\n`);
+      }
+      if (json) process.stdout.write(`${JSON.stringify({ adapter, fallback: rt.summary.isFallbackAdapter, matmul })}\n`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function adapterName(s: { vendor: string; architecture: string; device: string; description: string }): string {
+  return [s.vendor, s.architecture, s.device || s.description].filter((x) => x && x !== 'unknown').join(' / ');
+}
+
+ensureVulkanEnvironment();
+// `headlab … | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => process.exit(e.code === 'EPIPE' ? 0 : 1));
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof UsageError) process.stderr.write(`headlab: ${e.message}\n${USAGE}\n`);
+    else if (e instanceof GpuError) process.stderr.write(`headlab: ${e.message}\n`);
+    else process.stderr.write(`headlab: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(e instanceof UsageError ? 2 : 1);
+  },
+);
