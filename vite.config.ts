@@ -11,7 +11,8 @@ export default defineConfig({
   plugins: [react()],
   server: { host: '127.0.0.1', port: 5173 },
   preview: { host: '127.0.0.1', port: 4173 },
-  build: { target: 'es2022', chunkSizeWarningLimit: 2000 },
+  // dist/web for the page; dist/cli holds the command-line bundle (scripts/build-cli.mjs).
+  build: { target: 'es2022', outDir: 'dist/web', emptyOutDir: true, chunkSizeWarningLimit: 2000 },
   test: {
     include: ['test/**/*.test.ts'],
     // Dawn on SwiftShader uses every core; one test file at a time keeps timings sane on 2-core machines.

@@ -1,6 +1,5 @@
 // CPU references for the first kernels, in float64. Tests compare every kernel with these; the self-test panel too.
-import type { MatmulShape } from '../gpu/kernels/matmul';
-import { matmulStrides } from '../gpu/kernels/matmul';
+import { matmulStrides, type MatmulShape } from '../gpu/kernels/matmulShape';
 import type { BinaryOp, UnaryOp } from '../gpu/kernels/elementwise';
 
 type Vec = ArrayLike<number>;

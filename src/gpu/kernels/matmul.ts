@@ -1,25 +1,9 @@
 // Runner for shaders/matmul.wgsl (batched, optionally transposed operands).
 import code from '../../../shaders/matmul.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
+import { matmulStrides, type MatmulShape } from './matmulShape';
 
-export interface MatmulShape {
-  M: number;
-  N: number;
-  K: number;
-  /** Number of independent products (grid z). */
-  batch?: number;
-  /** A is stored [K, M] (so op(A) = Aᵀ). */
-  transA?: boolean;
-  /** B is stored [N, K] (so op(B) = Bᵀ): x·Wᵀ with W in PyTorch's out×in layout. */
-  transB?: boolean;
-  /** Elements between consecutive batch items; 0 broadcasts. Defaults: dense packing. */
-  strideA?: number;
-  strideB?: number;
-  strideC?: number;
-  alpha?: number;
-  /** C = alpha·op(A)·op(B) + beta·C; beta = 0 never reads C. */
-  beta?: number;
-}
+export { matmulStrides, type MatmulShape };
 
 /** Which matmul entry point runs: 'tiled' (workgroup memory) on GPUs, 'direct' (registers only) on CPU fallbacks. */
 export type MatmulVariant = 'tiled' | 'direct';
@@ -29,14 +13,6 @@ export function matmulVariantFor(rt: GpuRuntime): MatmulVariant {
 }
 
 const TILE = 64;
-
-export function matmulStrides(s: MatmulShape) {
-  return {
-    strideA: s.strideA ?? s.M * s.K,
-    strideB: s.strideB ?? s.K * s.N,
-    strideC: s.strideC ?? s.M * s.N,
-  };
-}
 
 export async function matmul(
   rt: GpuRuntime,
