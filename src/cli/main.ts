@@ -5,6 +5,7 @@ import { createNodeRuntime } from '../gpu/node';
 import { GpuError } from '../gpu/errors';
 import { runSelfTest } from '../gpu/selftest';
 import { benchMatmul } from '../bench/matmul';
+import { matmulVariantFor } from '../gpu/kernels/matmul';
 import { parseArgs, intList, UsageError } from './args';
 
 const USAGE = `usage: headlab <command> [options]
@@ -12,8 +13,8 @@ const USAGE = `usage: headlab <command> [options]
 commands:
   gpu                         adapter, features and limits as JSON
   selftest [--json]           every kernel against its CPU reference
-  bench [--json] [--sizes 256,1024,2048]
-                              matmul time and GFLOP/s per size
+  bench [--json] [--sizes 256,1024,2048] [--variant tiled|direct]
+                              matmul time and GFLOP/s per size (variant: the adapter's default)
 
 Without a GPU driver, headlab uses Chromium's SwiftShader (Debian: apt-get install -y chromium).`;
 
@@ -63,14 +64,19 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'bench': {
       const sizes = intList(args.flags.get('sizes'), [256, 1024, 2048], 'sizes');
+      const variantFlag = args.flags.get('variant');
+      if (variantFlag !== undefined && variantFlag !== 'tiled' && variantFlag !== 'direct') {
+        throw new UsageError('--variant must be tiled or direct');
+      }
       const rt = await createNodeRuntime();
+      const variant = variantFlag ?? matmulVariantFor(rt);
       const adapter = adapterName(rt.summary);
       if (!json) process.stdout.write(`adapter: ${adapter}\n`);
       const matmul = [];
       for (const n of sizes) {
-        const row = await benchMatmul(rt, n);
+        const row = await benchMatmul(rt, n, variant);
         matmul.push(row);
-        if (!json) process.stdout.write(`matmul ${String(n).padStart(5)}³  ${row.ms.toFixed(3).padStart(10)} ms  ${row.gflops.toFixed(1).padStart(9)} GFLOP/s  (${row.iterations} runs)\n`);
+        if (!json) process.stdout.write(`matmul ${String(n).padStart(5)}³  ${row.ms.toFixed(3).padStart(10)} ms  ${row.gflops.toFixed(1).padStart(9)} GFLOP/s  (${row.variant}, ${row.iterations} runs)\n`);
       }
       if (json) process.stdout.write(`${JSON.stringify({ adapter, fallback: rt.summary.isFallbackAdapter, matmul })}\n`);
       return 0;
