@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { shared } from './shared';
 
 const root = path.resolve(__dirname, '..');
 const bundle = path.join(root, 'dist/cli/headlab.mjs');
@@ -52,6 +53,34 @@ describe('headlab command', () => {
       expect(m.ms).toBeGreaterThan(0);
       expect(m.gflops).toBeCloseTo((2 * m.n ** 3) / (m.ms * 1e6), 6);
     }
+  });
+
+  it('info prints the model card of a llama2.c checkpoint, finding tok512.bin beside it', () => {
+    const r = headlab('info', shared('data/stories260K.bin'));
+    expect(r.status, r.stderr).toBe(0);
+    const card = JSON.parse(r.stdout);
+    expect(card).toMatchObject({ family: 'llama2c', layers: 5, heads: 8, headDim: 8, kvBytesPerToken: 1280, tokenizer: 'llama2c' });
+    expect(card.kvHeads).toEqual(Array(5).fill({ k: 4, v: 4 }));
+    expect(card.params).toBe(260_032);
+  });
+
+  it('info reads a Hugging Face folder, and one file of a sharded checkpoint', () => {
+    const r = headlab('info', shared('fixtures/hf/llama-gqa-bf16'));
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ family: 'llama', heads: 4, kvHeads: [{ k: 2, v: 2 }, { k: 2, v: 2 }], headDim: 16 });
+    const s = headlab('info', shared('fixtures/hf/llama-mha-sharded/model-00003-of-00017.safetensors'));
+    expect(s.status, s.stderr).toBe(0);
+    expect(JSON.parse(s.stdout).layers).toBe(3);
+  });
+
+  it('info on a bad file exits 1 with one line naming the file', () => {
+    const r = headlab('info', shared('data/tinystories_sample.txt'));
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^headlab: tinystories_sample\.txt: /);
+    const m = headlab('info', '/nonexistent/model.bin');
+    expect(m.status).toBe(1);
+    expect(m.stderr).toMatch(/no such file or folder/);
   });
 
   it('a bad command or flag exits non-zero with one clear line on stderr', () => {

@@ -7,10 +7,17 @@ import { runSelfTest } from '../gpu/selftest';
 import { benchMatmul } from '../bench/matmul';
 import { matmulVariantFor } from '../gpu/kernels/matmul';
 import { parseArgs, intList, UsageError } from './args';
+import { filesFromPath } from '../model/node-files';
+import { loadModelFiles } from '../model/load';
+import { modelCard } from '../model/card';
+import { ModelFormatError, ModelTooLargeError } from '../model/errors';
 
 const USAGE = `usage: headlab <command> [options]
 
 commands:
+  info <model> [--tokenizer F]
+                              the model card as JSON (<model>: a .safetensors or llama2.c .bin file, or a
+                              Hugging Face folder; a llama2.c tokenizer is found beside it or given)
   gpu                         adapter, features and limits as JSON
   selftest [--json]           every kernel against its CPU reference
   bench [--json] [--sizes 256,1024,2048] [--variant tiled|direct]
@@ -43,6 +50,17 @@ async function main(argv: string[]): Promise<number> {
   const args = parseArgs(rest, ['json']);
   const json = args.flags.has('json');
   switch (command) {
+    case 'info': {
+      const target = args.positionals[0];
+      if (!target) throw new UsageError('info needs a model: a file or a folder');
+      const tok = args.flags.get('tokenizer');
+      if (tok === true) throw new UsageError('--tokenizer needs a file');
+      const { files, name, primary } = await filesFromPath(target, { tokenizer: tok });
+      const loaded = await loadModelFiles(files, { name, primary });
+      const card = modelCard(loaded.model, loaded.tokenizer?.kind ?? null);
+      process.stdout.write(`${JSON.stringify({ name: loaded.name, ...card, notes: loaded.notes }, null, 2)}\n`);
+      return 0;
+    }
     case 'gpu': {
       const rt = await createNodeRuntime();
       process.stdout.write(`${JSON.stringify(rt.summary, null, 2)}\n`);
@@ -90,14 +108,16 @@ function adapterName(s: { vendor: string; architecture: string; device: string; 
   return [s.vendor, s.architecture, s.device || s.description].filter((x) => x && x !== 'unknown').join(' / ');
 }
 
-ensureVulkanEnvironment();
+/** Commands that need no GPU run without looking for a Vulkan driver. */
+const CPU_COMMANDS = new Set(['info', 'help', '--help', '-h', undefined]);
+if (!CPU_COMMANDS.has(process.argv[2])) ensureVulkanEnvironment();
 // `headlab … | head` closes the pipe early: that is not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => process.exit(e.code === 'EPIPE' ? 0 : 1));
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
     if (e instanceof UsageError) process.stderr.write(`headlab: ${e.message}\n${USAGE}\n`);
-    else if (e instanceof GpuError) process.stderr.write(`headlab: ${e.message}\n`);
+    else if (e instanceof GpuError || e instanceof ModelFormatError || e instanceof ModelTooLargeError) process.stderr.write(`headlab: ${e.message}\n`);
     else process.stderr.write(`headlab: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(e instanceof UsageError ? 2 : 1);
   },

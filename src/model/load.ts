@@ -35,7 +35,11 @@ export function findLlama2cTokenizer(files: FileMap, vocab: number): string | nu
   return null;
 }
 
-export async function loadModelFiles(files: FileMap, opts: LongWorkOptions & { name?: string } = {}): Promise<LoadedModel> {
+/**
+ * `primary`: the file a person chose explicitly (the CLI's <model> path); it is taken as the checkpoint even when its name
+ * does not say so, so that a wrong file is reported for what it is.
+ */
+export async function loadModelFiles(files: FileMap, opts: LongWorkOptions & { name?: string; primary?: string } = {}): Promise<LoadedModel> {
   const names = [...files.keys()];
   if (!names.length) throw new ModelFormatError('(no files)', 'nothing was given', 'Choose a llama2.c .bin, or a folder with config.json and *.safetensors');
   const notes: string[] = [];
@@ -50,7 +54,10 @@ export async function loadModelFiles(files: FileMap, opts: LongWorkOptions & { n
     } else notes.push('No tokenizer.json: text tools need token ids until one is added.');
     return { model, tokenizer, name: opts.name ?? 'config.json', notes };
   }
-  const checkpoints = names.filter((n) => !/^tok(enizer|\d+)\.bin$/.test(n) && !n.endsWith('.json') && !n.endsWith('.txt'));
+  const checkpoints =
+    opts.primary && files.has(opts.primary) && !opts.primary.endsWith('.safetensors')
+      ? [opts.primary]
+      : names.filter((n) => !/^tok(enizer|\d+)\.bin$/.test(n) && !n.endsWith('.json') && !n.endsWith('.txt'));
   const safetensors = checkpoints.filter((n) => n.endsWith('.safetensors'));
   if (safetensors.length) {
     throw new ModelFormatError(safetensors[0], 'config.json is missing', 'A safetensors checkpoint needs its config.json: choose or drop the whole folder');

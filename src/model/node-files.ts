@@ -8,7 +8,7 @@ import { ModelFormatError } from './errors';
 
 const COMPANIONS = /^(config\.json|tokenizer\.json|tokenizer_config\.json|model\.safetensors\.index\.json|tokenizer\.bin|tok\d+\.bin|.*\.safetensors)$/;
 
-export async function filesFromPath(target: string, opts: { tokenizer?: string } = {}): Promise<{ files: FileMap; name: string }> {
+export async function filesFromPath(target: string, opts: { tokenizer?: string } = {}): Promise<{ files: FileMap; name: string; primary?: string }> {
   let st;
   try {
     st = await stat(target);
@@ -39,5 +39,5 @@ export async function filesFromPath(target: string, opts: { tokenizer?: string }
     const tokBase = path.basename(opts.tokenizer);
     files.set(/\.json$/.test(tokBase) ? 'tokenizer.json' : /^tok\d+\.bin$/.test(tokBase) ? tokBase : 'tokenizer.bin', await openAsBlob(opts.tokenizer));
   }
-  return { files, name: path.basename(target) };
+  return { files, name: path.basename(target), primary: st.isDirectory() ? undefined : path.basename(target) };
 }
