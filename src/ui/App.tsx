@@ -1,11 +1,18 @@
 import { useEffect } from 'react';
 import { useGpu } from '../lab/gpuStore';
 import { GpuPanel } from './GpuPanel';
+import { ModelPanel } from './ModelPanel';
+import { useModel } from '../lab/modelStore';
 
 export function App() {
   const acquire = useGpu((s) => s.acquire);
   useEffect(() => {
-    void acquire();
+    // The GPU first (the model card checks the model against its limits), then the model: ?model= or the built-in demo.
+    void acquire().then(() => {
+      const spec = new URLSearchParams(globalThis.location.search).get('model');
+      const { loadUrl, loadDemo } = useModel.getState();
+      void (spec ? loadUrl(spec) : loadDemo());
+    });
   }, [acquire]);
   return (
     <div className="app">
@@ -16,6 +23,7 @@ export function App() {
         <p className="tagline">See which attention heads are alike, and fuse them into fewer key/value heads — on your GPU.</p>
       </header>
       <main>
+        <ModelPanel />
         <GpuPanel />
       </main>
       <footer className="app-footer">
