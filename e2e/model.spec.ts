@@ -69,6 +69,9 @@ test('the file chooser opens a llama2.c checkpoint with its tokenizer, and a sha
   expect(files.length).toBe(19);
   await page.getByTestId('file-input').setInputFiles(files);
   await expectCard(page, { family: 'llama (LlamaForCausalLM)', 'layers-heads': '3 × 4', 'kv-heads': '4 K / 4 V in every layer', kinds: 'rotate-half' });
+  // "Open folder…": a whole Hugging Face folder
+  await page.getByTestId('folder-input').setInputFiles(shared('fixtures/hf/gpt-neox'));
+  await expectCard(page, { name: 'gpt-neox', family: 'gpt-neox (GPTNeoXForCausalLM)', kinds: 'rotate-half, 25% of dims' });
 });
 
 test('drag and drop opens a Hugging Face folder (GPT-2 and BF16 Llama GQA)', async ({ page }) => {
