@@ -1,6 +1,8 @@
 // Elementwise maps over n values.
 //   unary  (entry `unary`):  y = f(alpha · x),  OP: 0 identity, 1 SiLU, 2 GELU (tanh form), 3 GELU (erf form), 4 exp
-//   binary (entry `binary`): y = a ∘ b[i mod bLen],  OP: 0 add, 1 multiply — bLen < n broadcasts b over rows (biases, gains)
+//   binary (entry `binary`): y = a ∘ b[i mod bLen],  OP: 0 add, 1 multiply, 2 silu(a)·b (SwiGLU) — bLen < n broadcasts b
+//                            over rows (biases, gains)
+//   accumulate (entry `accumulate`): y += b[i mod bLen] in place (residual adds, biases)
 // Flat indices span a 2-D grid of 256-wide workgroups so that n may exceed the per-dimension dispatch limit.
 
 struct Params {
@@ -60,5 +62,13 @@ fn binary(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let i = index(wg, nwg, li);
   if (i >= p.n) { return; }
   let bv = b[i % p.bLen];
-  if (OP == 1u) { y[i] = a[i] * bv; } else { y[i] = a[i] + bv; }
+  let av = a[i];
+  if (OP == 1u) { y[i] = av * bv; } else if (OP == 2u) { y[i] = av / (1.0 + exp(-av)) * bv; } else { y[i] = av + bv; }
+}
+
+@compute @workgroup_size(WG)
+fn accumulate(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let i = index(wg, nwg, li);
+  if (i >= p.n) { return; }
+  y[i] += b[i % p.bLen];
 }

@@ -39,11 +39,11 @@ describe('Hugging Face fixtures', () => {
   it('reads config details: GQA maps, rotary kinds, parallel residual, activations', async () => {
     const gqa = (await load(shared('fixtures/hf/llama-gqa-bf16'))).model;
     expect(gqa.layers[0].kv.kHeadOf).toEqual([0, 0, 1, 1]);
-    expect(gqa.config.positional).toEqual({ kind: 'rotary', style: 'half', fraction: 1, theta: 10000 });
+    expect(gqa.config.positional).toEqual({ kind: 'rotary', style: 'half', fraction: 1, theta: 10000, invFreqPrecision: 'bf16' });
     expect(gqa.config.headDim).toBe(16);
     expect(gqa.config.normEps).toBe(1e-6);
     const neox = (await load(shared('fixtures/hf/gpt-neox'))).model;
-    expect(neox.config.positional).toEqual({ kind: 'rotary', style: 'half', fraction: 0.25, theta: 10000 });
+    expect(neox.config.positional).toEqual({ kind: 'rotary', style: 'half', fraction: 0.25, theta: 10000, invFreqPrecision: 'f32' });
     expect(neox.config.parallelResidual).toBe(true);
     expect(neox.config.mlp).toBe('gelu_erf');
     expect(neox.config.attentionBias).toEqual({ q: true, k: true, v: true, o: true });

@@ -46,7 +46,7 @@ export interface GpuTensor {
   readonly length: number;
   readonly bytes: number;
   /** Host copy kept so that the tensor can be re-uploaded after device loss. */
-  readonly host?: Float32Array;
+  readonly host?: Float32Array | Uint32Array;
   lost: boolean;
 }
 
@@ -178,7 +178,7 @@ export class GpuRuntime {
    * A storage tensor of `length` f32, filled from `data` when given. Allocation runs inside error scopes, so running out
    * of memory becomes a GpuOutOfMemoryError naming the tensor. `persistent` keeps the host copy for device-loss recovery.
    */
-  async tensor(label: string, data: Float32Array | number, opts: { persistent?: boolean } = {}): Promise<GpuTensor> {
+  async tensor(label: string, data: Float32Array | Uint32Array | number, opts: { persistent?: boolean } = {}): Promise<GpuTensor> {
     this.assertUsable();
     const length = typeof data === 'number' ? data : data.length;
     const bytes = length * 4;
@@ -205,7 +205,7 @@ export class GpuRuntime {
     return t;
   }
 
-  upload(t: GpuTensor, data: Float32Array, offsetElements = 0) {
+  upload(t: GpuTensor, data: Float32Array | Uint32Array, offsetElements = 0) {
     this.assertUsable();
     if (offsetElements + data.length > t.length) {
       throw new RangeError(`upload of ${data.length} values at ${offsetElements} overflows tensor "${t.label}" of ${t.length}`);
@@ -217,6 +217,12 @@ export class GpuRuntime {
   /** Fills a tensor with one value — tests poison outputs with NaN before every kernel run. */
   fill(t: GpuTensor, value: number) {
     this.upload(t, new Float32Array(t.length).fill(value));
+  }
+
+  /** A u32 tensor (token ids, argmax) back to the host. */
+  async readU32(t: GpuTensor, length = t.length, offsetElements = 0): Promise<Uint32Array> {
+    const f = await this.read(t, length, offsetElements);
+    return new Uint32Array(f.buffer, f.byteOffset, f.length);
   }
 
   /** Copies a tensor back to the host (flushing pending work first). Staging buffers are reused. */

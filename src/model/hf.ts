@@ -142,6 +142,12 @@ function ropeParameters(c: HfConfig): { theta: number; fraction?: number; type: 
   return { theta, fraction, type };
 }
 
+/** The dtype transformers loads the checkpoint in (config "dtype", formerly "torch_dtype"); it rounds the RoPE frequencies. */
+function invFreqPrecision(c: HfConfig): 'f32' | 'bf16' | 'f16' {
+  const d = c.dtype ?? c.torch_dtype;
+  return d === 'bfloat16' ? 'bf16' : d === 'float16' ? 'f16' : 'f32';
+}
+
 function activation(name: unknown, family: string): MlpKind {
   switch (name) {
     case 'silu':
@@ -238,7 +244,7 @@ async function loadLlamaLike(c: HfConfig, family: 'llama' | 'qwen2', architectur
     contextLength: num(c, 'max_position_embeddings', 2048),
     norm: 'rmsnorm',
     normEps: num(c, 'rms_norm_eps', 1e-6),
-    positional: { kind: 'rotary', style: 'half', fraction: rope.fraction ?? 1, theta: rope.theta },
+    positional: { kind: 'rotary', style: 'half', fraction: rope.fraction ?? 1, theta: rope.theta, invFreqPrecision: invFreqPrecision(c) },
     mlp: activation(c.hidden_act ?? 'silu', architecture),
     attentionBias: { q: qkvBias, k: qkvBias, v: qkvBias, o: oBias },
     mlpBias,
@@ -375,7 +381,7 @@ async function loadGptNeox(c: HfConfig, architecture: string, get: Get): Promise
     norm: 'layernorm',
     normEps: num(c, 'layer_norm_eps', 1e-5),
     // HF GPT-NeoX rotates the first ⌊headDim·rotary_pct⌋ dims of each head, rotate-half within them.
-    positional: { kind: 'rotary', style: 'half', fraction: Math.floor(dh * fraction) / dh, theta: rope.theta },
+    positional: { kind: 'rotary', style: 'half', fraction: Math.floor(dh * fraction) / dh, theta: rope.theta, invFreqPrecision: invFreqPrecision(c) },
     mlp: activation(c.hidden_act ?? 'gelu', architecture),
     attentionBias: { q: bias, k: bias, v: bias, o: bias },
     mlpBias: true,

@@ -11,7 +11,19 @@ export type RotaryStyle =
 
 export type Positional =
   | { kind: 'learned' }
-  | { kind: 'rotary'; style: RotaryStyle; /** share of each head's dims that rotate */ fraction: number; theta: number }
+  | {
+      kind: 'rotary';
+      style: RotaryStyle;
+      /** share of each head's dims that rotate */
+      fraction: number;
+      theta: number;
+      /**
+       * Precision of the inverse frequencies. transformers keeps them in a buffer that takes the dtype the checkpoint is
+       * loaded in, so a BF16 (or F16) checkpoint rotates with frequencies rounded to BF16 (F16) even when run in float32.
+       * Absent: float32.
+       */
+      invFreqPrecision?: 'f32' | 'bf16' | 'f16';
+    }
   | { kind: 'none' };
 
 export type NormKind = 'rmsnorm' | 'layernorm';

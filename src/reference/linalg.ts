@@ -109,7 +109,10 @@ export function unaryRef(op: UnaryOp, x: Vec, alpha = 1): Float64Array {
 
 export function binaryRef(op: BinaryOp, a: Vec, b: Vec, bLen = b.length): Float64Array {
   const out = new Float64Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = op === 'mul' ? a[i] * b[i % bLen] : a[i] + b[i % bLen];
+  for (let i = 0; i < a.length; i++) {
+    const bv = b[i % bLen];
+    out[i] = op === 'mul' ? a[i] * bv : op === 'silu_mul' ? (a[i] / (1 + Math.exp(-a[i]))) * bv : a[i] + bv;
+  }
   return out;
 }
 

@@ -4,7 +4,7 @@ import type { GpuRuntime, GpuTensor } from '../runtime';
 
 export const UNARY_OPS = { identity: 0, silu: 1, gelu_tanh: 2, gelu_erf: 3, exp: 4 } as const;
 export type UnaryOp = keyof typeof UNARY_OPS;
-export const BINARY_OPS = { add: 0, mul: 1 } as const;
+export const BINARY_OPS = { add: 0, mul: 1, silu_mul: 2 } as const;
 export type BinaryOp = keyof typeof BINARY_OPS;
 
 const WG = 256;
@@ -29,5 +29,18 @@ export async function binary(rt: GpuRuntime, op: BinaryOp, a: GpuTensor, b: GpuT
   await rt.run(
     { code, label: `binary-${op}`, entryPoint: 'binary', constants: { OP: BINARY_OPS[op] } },
     { buffers: { a, b, y }, params: { n, bLen, alpha: 1 }, workgroups: rt.grid(Math.ceil(n / WG)) },
+  );
+}
+
+/** y[i] += b[i mod b.length] in place: residual adds and biases. */
+export async function accumulate(rt: GpuRuntime, y: GpuTensor, b: GpuTensor, n = y.length, bLen = b.length) {
+  if (y.length < n) throw new RangeError(`accumulate: "${y.label}" holds fewer than ${n} values`);
+  if (bLen === 0 || n % bLen !== 0 || b.length < bLen) {
+    throw new RangeError(`accumulate: "${b.label}" (${bLen} values) does not broadcast over ${n} values`);
+  }
+  if (n === 0) return;
+  await rt.run(
+    { code, label: 'accumulate', entryPoint: 'accumulate' },
+    { buffers: { b, y }, params: { n, bLen, alpha: 1 }, workgroups: rt.grid(Math.ceil(n / WG)) },
   );
 }

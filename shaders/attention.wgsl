@@ -1,0 +1,97 @@
+// Causal attention through the head maps, for a chunk of T query positions per sequence against the KV cache.
+//   q:  [B·T, heads·headDim]   (rotated)
+//   kc: [B, cacheT, kHeads·headDim], vc: [B, cacheT, vHeads·headDim]: positions 0 … pos0+T−1 are filled
+//   maps: [2·heads] u32 — query head h reads K head maps[h] and V head maps[heads + h] (MHA, GQA and DHA alike)
+//   out: [B·T, heads·headDim]
+// Query at position i = pos0 + t attends keys j ≤ i, and only j > i − window when window > 0 (GPT-Neo's local layers).
+// One workgroup per (t, h, b); keys in blocks of 64 with an online softmax (running max and sum), so any length works
+// with fixed workgroup memory. Each thread owns output dims tid, tid+64, tid+128, tid+192 (headDim ≤ 256).
+
+struct Params {
+  T: u32,
+  pos0: u32,
+  heads: u32,
+  kHeads: u32,
+  vHeads: u32,
+  headDim: u32,
+  cacheT: u32,
+  window: u32,
+  scale: f32,
+}
+
+@group(0) @binding(0) var<storage, read> q: array<f32>;
+@group(0) @binding(1) var<storage, read> kc: array<f32>;
+@group(0) @binding(2) var<storage, read> vc: array<f32>;
+@group(0) @binding(3) var<storage, read> maps: array<u32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<uniform> p: Params;
+
+const BLOCK: u32 = 64u;
+var<workgroup> qs: array<f32, 256>;
+var<workgroup> e: array<f32, BLOCK>;
+var<workgroup> sc: array<f32, BLOCK>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let t = wg.x;
+  let h = wg.y;
+  let b = wg.z;
+  let dh = p.headDim;
+  let qRow = (b * p.T + t) * p.heads * dh + h * dh;
+  for (var d = tid; d < dh; d += BLOCK) { qs[d] = q[qRow + d]; }
+  workgroupBarrier();
+
+  let i = p.pos0 + t;
+  var lo = 0u;
+  if (p.window > 0u && i + 1u > p.window) { lo = i + 1u - p.window; }
+  let kStride = p.kHeads * dh;
+  let vStride = p.vHeads * dh;
+  let kBase = b * p.cacheT * kStride + maps[h] * dh;
+  let vBase = b * p.cacheT * vStride + maps[p.heads + h] * dh;
+
+  var m = -3.4e38;
+  var l = 0.0;
+  var acc = vec4f(0.0);
+  for (var j0 = lo; j0 <= i; j0 += BLOCK) {
+    let j = j0 + tid;
+    var s = -3.4e38;
+    if (j <= i) {
+      var dot = 0.0;
+      let kRow = kBase + j * kStride;
+      for (var d = 0u; d < dh; d++) { dot = fma(qs[d], kc[kRow + d], dot); }
+      s = p.scale * dot;
+    }
+    sc[tid] = s;
+    workgroupBarrier();
+    var bm = -3.4e38;
+    let n = min(BLOCK, i + 1u - j0);
+    for (var k = 0u; k < n; k++) { bm = max(bm, sc[k]); }
+    let mNew = max(m, bm);
+    let alpha = exp(m - mNew);
+    var ej = 0.0;
+    if (j <= i) { ej = exp(s - mNew); }
+    e[tid] = ej;
+    workgroupBarrier();
+    var bl = 0.0;
+    var blockAcc = vec4f(0.0);
+    for (var k = 0u; k < n; k++) {
+      let w = e[k];
+      bl += w;
+      let vRow = vBase + (j0 + k) * vStride;
+      if (tid < dh) { blockAcc.x = fma(w, vc[vRow + tid], blockAcc.x); }
+      if (tid + 64u < dh) { blockAcc.y = fma(w, vc[vRow + tid + 64u], blockAcc.y); }
+      if (tid + 128u < dh) { blockAcc.z = fma(w, vc[vRow + tid + 128u], blockAcc.z); }
+      if (tid + 192u < dh) { blockAcc.w = fma(w, vc[vRow + tid + 192u], blockAcc.w); }
+    }
+    acc = acc * alpha + blockAcc;
+    l = l * alpha + bl;
+    m = mNew;
+    workgroupBarrier();
+  }
+  let oRow = (b * p.T + t) * p.heads * dh + h * dh;
+  let inv = 1.0 / l;
+  if (tid < dh) { out[oRow + tid] = acc.x * inv; }
+  if (tid + 64u < dh) { out[oRow + tid + 64u] = acc.y * inv; }
+  if (tid + 128u < dh) { out[oRow + tid + 128u] = acc.z * inv; }
+  if (tid + 192u < dh) { out[oRow + tid + 192u] = acc.w * inv; }
+}

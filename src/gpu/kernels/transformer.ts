@@ -1,0 +1,100 @@
+// Runners for the transformer kernels: embedding, RMSNorm/LayerNorm, rotary embedding with KV-cache scatter, causal
+// attention through the head maps, and per-row NLL/argmax. Each has a float64 CPU reference in src/reference/transformer.ts.
+import embedCode from '../../../shaders/embed.wgsl?raw';
+import normCode from '../../../shaders/norm.wgsl?raw';
+import ropeCode from '../../../shaders/rope.wgsl?raw';
+import attentionCode from '../../../shaders/attention.wgsl?raw';
+import nllCode from '../../../shaders/nll.wgsl?raw';
+import type { GpuRuntime, GpuTensor } from '../runtime';
+
+function need(kernel: string, t: GpuTensor, n: number) {
+  if (t.length < n) throw new RangeError(`${kernel}: tensor "${t.label}" holds ${t.length} values, needs ${n}`);
+}
+
+/** x[r] = E[ids[r]] (+ P[pos0 + r mod T]); P may be any tensor when positions are not learned. */
+export async function embed(rt: GpuRuntime, ids: GpuTensor, E: GpuTensor, P: GpuTensor | null, x: GpuTensor, s: { rows: number; dim: number; T: number; pos0: number }) {
+  need('embed', x, s.rows * s.dim);
+  need('embed', ids, s.rows);
+  await rt.run(
+    { code: embedCode, label: 'embed' },
+    { buffers: { ids, E, P: P ?? E, x }, params: { ...s, learned: P ? 1 : 0 }, workgroups: rt.grid(s.rows) },
+  );
+}
+
+export type NormKind = 'rmsnorm' | 'layernorm';
+
+export async function norm(rt: GpuRuntime, kind: NormKind, x: GpuTensor, w: GpuTensor, b: GpuTensor | null, y: GpuTensor, s: { rows: number; dim: number; eps: number }) {
+  need('norm', x, s.rows * s.dim);
+  need('norm', y, s.rows * s.dim);
+  if (kind === 'layernorm' && !b) throw new Error('norm: LayerNorm needs a bias tensor');
+  await rt.run(
+    { code: normCode, label: kind, constants: { KIND: kind === 'rmsnorm' ? 0 : 1 } },
+    { buffers: { x, w, b: b ?? w, y }, params: s, workgroups: rt.grid(s.rows) },
+  );
+}
+
+export interface RopeShape {
+  B: number;
+  T: number;
+  heads: number;
+  headDim: number;
+  /** Dims of each head that rotate (even); 0 copies the rows. */
+  rotDims: number;
+  pos0: number;
+  /** Rows per sequence in y (the cache length; T when y is a plain chunk). */
+  yT: number;
+  style: 'interleaved' | 'half';
+}
+
+/** Rotates (or copies) x's rows into y at positions pos0 + t of each sequence. */
+export async function rope(rt: GpuRuntime, x: GpuTensor, cos: GpuTensor, sin: GpuTensor, y: GpuTensor, s: RopeShape) {
+  const width = s.heads * s.headDim;
+  need('rope', x, s.B * s.T * width);
+  need('rope', y, s.B * s.yT * width);
+  if (s.pos0 + s.T > s.yT) throw new RangeError(`rope: positions up to ${s.pos0 + s.T} do not fit ${s.yT} rows`);
+  if (s.rotDims > 0) need('rope', cos, (s.pos0 + s.T) * (s.rotDims / 2));
+  const perHead = s.rotDims / 2 + (s.headDim - s.rotDims);
+  const items = s.B * s.T * s.heads * perHead;
+  const { style, ...params } = s;
+  await rt.run(
+    { code: ropeCode, label: 'rope', constants: { STYLE: style === 'interleaved' ? 0 : 1 } },
+    { buffers: { x, cosTable: cos, sinTable: sin, y }, params, workgroups: rt.grid(Math.ceil(items / 64)) },
+  );
+}
+
+export interface AttentionShape {
+  B: number;
+  T: number;
+  pos0: number;
+  heads: number;
+  kHeads: number;
+  vHeads: number;
+  headDim: number;
+  cacheT: number;
+  /** 0: global; otherwise keys j > i − window only. */
+  window: number;
+  scale: number;
+}
+
+export async function attention(rt: GpuRuntime, q: GpuTensor, kc: GpuTensor, vc: GpuTensor, maps: GpuTensor, out: GpuTensor, s: AttentionShape) {
+  if (s.headDim > 256) throw new RangeError(`attention: head dim ${s.headDim} is above the kernel's 256`);
+  need('attention', q, s.B * s.T * s.heads * s.headDim);
+  need('attention', out, s.B * s.T * s.heads * s.headDim);
+  need('attention', kc, s.B * s.cacheT * s.kHeads * s.headDim);
+  need('attention', vc, s.B * s.cacheT * s.vHeads * s.headDim);
+  need('attention', maps, 2 * s.heads);
+  const { B, ...params } = s;
+  await rt.run(
+    { code: attentionCode, label: 'attention' },
+    { buffers: { q, kc, vc, maps, out }, params, workgroups: [s.T, s.heads, B] },
+  );
+}
+
+/** nll[r] = logsumexp(logits[r]) − logits[r, targets[r]] (0 where the target is 0xFFFFFFFF); argmax[r]. */
+export async function nllRows(rt: GpuRuntime, logits: GpuTensor, targets: GpuTensor, nll: GpuTensor, argmax: GpuTensor, s: { rows: number; vocab: number }) {
+  need('nll', logits, s.rows * s.vocab);
+  need('nll', targets, s.rows);
+  await rt.run({ code: nllCode, label: 'nll' }, { buffers: { logits, targets, nll, argmax }, params: s, workgroups: rt.grid(s.rows) });
+}
+
+export const NO_TARGET = 0xffffffff;

@@ -1,0 +1,146 @@
+// CPU references, in float64, for the transformer kernels and for a whole forward pass over the family-free Model. Written
+// to read like nanoGPT's model.py: the tests compare the GPU with these, and these with Hugging Face's golden logits.
+import type { Model } from '../model/types';
+import { invFreqRounding, rotaryTables, rotaryDims } from '../eval/rotary';
+import { erfcNonNeg } from './linalg';
+
+type Vec = ArrayLike<number>;
+
+export function normRef(kind: 'rmsnorm' | 'layernorm', x: Vec, w: Vec, b: Vec | undefined, rows: number, dim: number, eps: number): Float64Array {
+  const y = new Float64Array(rows * dim);
+  for (let r = 0; r < rows; r++) {
+    const o = r * dim;
+    if (kind === 'rmsnorm') {
+      let ss = 0;
+      for (let c = 0; c < dim; c++) ss += x[o + c] * x[o + c];
+      const inv = 1 / Math.sqrt(ss / dim + eps);
+      for (let c = 0; c < dim; c++) y[o + c] = x[o + c] * inv * w[c];
+    } else {
+      let s = 0;
+      for (let c = 0; c < dim; c++) s += x[o + c];
+      const mean = s / dim;
+      let ss = 0;
+      for (let c = 0; c < dim; c++) ss += (x[o + c] - mean) ** 2;
+      const inv = 1 / Math.sqrt(ss / dim + eps);
+      for (let c = 0; c < dim; c++) y[o + c] = (x[o + c] - mean) * inv * w[c] + (b ? b[c] : 0);
+    }
+  }
+  return y;
+}
+
+/** Rotates rows [n, heads·headDim] at positions pos[r] (float64 angles from the same f32 tables the GPU uses). */
+export function ropeRef(x: Vec, rows: number, heads: number, headDim: number, rotDims: number, style: 'interleaved' | 'half', positions: (r: number) => number, cos: Vec, sin: Vec): Float64Array {
+  const y = Float64Array.from(x as ArrayLike<number>);
+  const half = rotDims / 2;
+  for (let r = 0; r < rows; r++) {
+    const pos = positions(r);
+    for (let h = 0; h < heads; h++) {
+      const o = r * heads * headDim + h * headDim;
+      for (let p = 0; p < half; p++) {
+        const [i0, i1] = style === 'interleaved' ? [2 * p, 2 * p + 1] : [p, p + half];
+        const c = cos[pos * half + p];
+        const s = sin[pos * half + p];
+        const a = x[o + i0];
+        const b = x[o + i1];
+        y[o + i0] = a * c - b * s;
+        y[o + i1] = a * s + b * c;
+      }
+    }
+  }
+  return y;
+}
+
+/**
+ * Causal attention of T queries (positions pos0 + t) over keys 0 … pos0 + t of one sequence, through the head maps.
+ * q: [T, heads·dh]; k: [n, kHeads·dh]; v: [n, vHeads·dh].
+ */
+export function attentionRef(
+  q: Vec, k: Vec, v: Vec,
+  s: { T: number; pos0: number; heads: number; kHeads: number; vHeads: number; headDim: number; window: number; scale: number },
+  kHeadOf: number[], vHeadOf: number[],
+): Float64Array {
+  const { T, pos0, heads, kHeads, vHeads, headDim: dh, window, scale } = s;
+  const out = new Float64Array(T * heads * dh);
+  for (let t = 0; t < T; t++) {
+    const i = pos0 + t;
+    const lo = window > 0 ? Math.max(0, i + 1 - window) : 0;
+    for (let h = 0; h < heads; h++) {
+      const scores: number[] = [];
+      for (let j = lo; j <= i; j++) {
+        let dot = 0;
+        for (let d = 0; d < dh; d++) dot += q[t * heads * dh + h * dh + d] * k[j * kHeads * dh + kHeadOf[h] * dh + d];
+        scores.push(scale * dot);
+      }
+      const m = Math.max(...scores);
+      const e = scores.map((x) => Math.exp(x - m));
+      const z = e.reduce((a, b) => a + b, 0);
+      for (let d = 0; d < dh; d++) {
+        let acc = 0;
+        for (let j = lo; j <= i; j++) acc += (e[j - lo] / z) * v[j * vHeads * dh + vHeadOf[h] * dh + d];
+        out[t * heads * dh + h * dh + d] = acc;
+      }
+    }
+  }
+  return out;
+}
+
+function linear(x: Float64Array, rows: number, inDim: number, w: Vec, outDim: number, bias?: Vec): Float64Array {
+  const y = new Float64Array(rows * outDim);
+  for (let r = 0; r < rows; r++) {
+    for (let o = 0; o < outDim; o++) {
+      let acc = bias ? bias[o] : 0;
+      for (let i = 0; i < inDim; i++) acc += x[r * inDim + i] * w[o * inDim + i];
+      y[r * outDim + o] = acc;
+    }
+  }
+  return y;
+}
+
+function gelu(x: number, kind: 'gelu_tanh' | 'gelu_erf'): number {
+  if (kind === 'gelu_tanh') return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+  const r = erfcNonNeg(Math.abs(x) / Math.SQRT2);
+  return x >= 0 ? 0.5 * x * (2 - r) : 0.5 * x * r;
+}
+
+/** Logits [T, vocab] of one sequence, in float64. */
+export function forwardRef(model: Model, ids: number[]): Float64Array {
+  const c = model.config;
+  const T = ids.length;
+  const D = c.dim;
+  const dh = c.headDim;
+  let x = new Float64Array(T * D);
+  ids.forEach((id, t) => {
+    for (let d = 0; d < D; d++) x[t * D + d] = model.embed[id * D + d] + (model.positionEmbed ? model.positionEmbed[t * D + d] : 0);
+  });
+  const rot = c.positional.kind === 'rotary' ? c.positional : null;
+  const rd = rotaryDims(c);
+  const tables = rot ? rotaryTables(T, rd, rot.theta, invFreqRounding(c)) : null;
+  model.layers.forEach((l, li) => {
+    const kv = l.kv;
+    const h1 = normRef(c.norm, x, l.attnNorm.weight, l.attnNorm.bias, T, D, c.normEps);
+    let q: Float64Array = linear(h1, T, D, l.attn.wq, c.heads * dh, l.attn.bq);
+    let k: Float64Array = linear(h1, T, D, l.attn.wk, kv.kHeads * dh, l.attn.bk);
+    const v = linear(h1, T, D, l.attn.wv, kv.vHeads * dh, l.attn.bv);
+    if (rot && tables) {
+      q = ropeRef(q, T, c.heads, dh, rd, rot.style, (r) => r, tables.cos, tables.sin);
+      k = ropeRef(k, T, kv.kHeads, dh, rd, rot.style, (r) => r, tables.cos, tables.sin);
+    }
+    const att = attentionRef(q, k, v, { T, pos0: 0, heads: c.heads, kHeads: kv.kHeads, vHeads: kv.vHeads, headDim: dh, window: c.attentionWindow[li] ?? 0, scale: c.attentionScale }, kv.kHeadOf, kv.vHeadOf);
+    const o = linear(att, T, c.heads * dh, l.attn.wo, D, l.attn.bo);
+    const mlpIn = c.parallelResidual ? x : x.map((xv, i) => xv + o[i]);
+    const h2 = normRef(c.norm, mlpIn, l.mlpNorm.weight, l.mlpNorm.bias, T, D, c.normEps);
+    let a: Float64Array;
+    if (c.mlp === 'swiglu') {
+      const g = linear(h2, T, D, l.mlp.gate!, c.ffnDim, l.mlp.gateBias);
+      const u = linear(h2, T, D, l.mlp.up, c.ffnDim, l.mlp.upBias);
+      a = g.map((gv, i) => (gv / (1 + Math.exp(-gv))) * u[i]);
+    } else {
+      const kind = c.mlp;
+      a = linear(h2, T, D, l.mlp.up, c.ffnDim, l.mlp.upBias).map((u) => gelu(u, kind));
+    }
+    const m = linear(a, T, c.ffnDim, l.mlp.down, D, l.mlp.downBias);
+    x = c.parallelResidual ? x.map((xv, i) => xv + o[i] + m[i]) : mlpIn.map((xv, i) => xv + m[i]);
+  });
+  const hf = normRef(c.norm, x, model.finalNorm.weight, model.finalNorm.bias, T, D, c.normEps);
+  return linear(hf, T, D, model.lmHead, c.vocab, model.lmHeadBias);
+}
