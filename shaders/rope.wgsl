@@ -1,5 +1,6 @@
 // Rotary position embedding, also the scatter of a chunk's K or V rows into the KV cache.
-//   x: [B·T, heads·headDim] (a chunk of T positions per sequence), y: rows of [B, yT, heads·headDim] at position pos0 + t.
+//   x: [B·T, heads·headDim] (a chunk of T positions per sequence at positions pos0 + t), written to y's rows
+//   [B, yT, heads·headDim] at row dstPos0 + t (dstPos0 = pos0 for the KV cache, 0 for the chunk's queries).
 //   The first rotDims dims of each head rotate (rotDims = 0 copies); planes p < rotDims/2 pair
 //     STYLE 0, interleaved pairs: (2p, 2p+1)          — llama2.c, Meta's Llama
 //     STYLE 1, rotate-half:       (p, p + rotDims/2)  — Hugging Face Llama, Qwen2, GPT-NeoX
@@ -14,6 +15,7 @@ struct Params {
   rotDims: u32,
   pos0: u32,
   yT: u32,
+  dstPos0: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -39,7 +41,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let t = row % p.T;
   let width = p.heads * p.headDim;
   let src = row * width + head * p.headDim;
-  let dst = (b * p.yT + p.pos0 + t) * width + head * p.headDim;
+  let dst = (b * p.yT + p.dstPos0 + t) * width + head * p.headDim;
   if (item >= half) {
     let d = p.rotDims + (item - half);
     y[dst + d] = x[src + d];

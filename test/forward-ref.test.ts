@@ -1,19 +1,11 @@
 // The float64 CPU reference forward pass against Hugging Face's golden logits: this checks our reading of every family
 // (weights, rotary, norms, residuals) independently of the GPU.
 import { describe, expect, it } from 'vitest';
-import { openAsBlob } from 'node:fs';
 import { filesFromPath } from '../src/model/node-files';
 import { loadModelFiles } from '../src/model/load';
-import { readFloatTensor, readIntTensor, readSafetensorsHeader } from '../src/model/safetensors';
+import { golden } from './golden';
 import { forwardRef } from '../src/reference/transformer';
 import { shared } from './shared';
-
-export async function golden(path: string) {
-  const f = await readSafetensorsHeader(await openAsBlob(path), path);
-  const idsInfo = f.tensors.get('input_ids')!;
-  const logitsInfo = f.tensors.get('logits')!;
-  return { ids: await readIntTensor(f, idsInfo), idsShape: idsInfo.shape, logits: await readFloatTensor(f, logitsInfo), logitsShape: logitsInfo.shape };
-}
 
 describe('CPU reference forward vs transformers', () => {
   const cases: [string, string, string][] = [

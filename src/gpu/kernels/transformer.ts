@@ -40,18 +40,21 @@ export interface RopeShape {
   headDim: number;
   /** Dims of each head that rotate (even); 0 copies the rows. */
   rotDims: number;
+  /** Position of the chunk's first row (the angle). */
   pos0: number;
   /** Rows per sequence in y (the cache length; T when y is a plain chunk). */
   yT: number;
+  /** Row of y that receives the chunk's first row: pos0 for the KV cache, 0 for queries. */
+  dstPos0: number;
   style: 'interleaved' | 'half';
 }
 
-/** Rotates (or copies) x's rows into y at positions pos0 + t of each sequence. */
+/** Rotates (or copies) x's rows, at positions pos0 + t, into y's rows dstPos0 + t of each sequence. */
 export async function rope(rt: GpuRuntime, x: GpuTensor, cos: GpuTensor, sin: GpuTensor, y: GpuTensor, s: RopeShape) {
   const width = s.heads * s.headDim;
   need('rope', x, s.B * s.T * width);
   need('rope', y, s.B * s.yT * width);
-  if (s.pos0 + s.T > s.yT) throw new RangeError(`rope: positions up to ${s.pos0 + s.T} do not fit ${s.yT} rows`);
+  if (s.dstPos0 + s.T > s.yT) throw new RangeError(`rope: rows up to ${s.dstPos0 + s.T} do not fit ${s.yT} rows`);
   if (s.rotDims > 0) need('rope', cos, (s.pos0 + s.T) * (s.rotDims / 2));
   const perHead = s.rotDims / 2 + (s.headDim - s.rotDims);
   const items = s.B * s.T * s.heads * perHead;

@@ -1,0 +1,140 @@
+// A Model's weights on the GPU, uploaded once (persistent: re-uploaded by the runtime after device loss), plus the rotary
+// tables and each layer's query→K-head and query→V-head maps.
+import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
+import type { Model } from '../model/types';
+import { tensorsOf } from '../model/heads';
+import { invFreqRounding, rotaryDims, rotaryTables } from './rotary';
+import type { LongWorkOptions } from '../progress';
+import { throwIfAborted } from '../model/errors';
+
+export interface GpuLayer {
+  attnNormW: GpuTensor;
+  attnNormB: GpuTensor | null;
+  mlpNormW: GpuTensor;
+  mlpNormB: GpuTensor | null;
+  wq: GpuTensor;
+  wk: GpuTensor;
+  wv: GpuTensor;
+  wo: GpuTensor;
+  bq: GpuTensor | null;
+  bk: GpuTensor | null;
+  bv: GpuTensor | null;
+  bo: GpuTensor | null;
+  gate: GpuTensor | null;
+  gateBias: GpuTensor | null;
+  up: GpuTensor;
+  upBias: GpuTensor | null;
+  down: GpuTensor;
+  downBias: GpuTensor | null;
+  /** [2·heads] u32: kHeadOf then vHeadOf */
+  maps: GpuTensor;
+  kHeads: number;
+  vHeads: number;
+}
+
+export class GpuModel {
+  readonly rt: GpuRuntime;
+  readonly model: Model;
+  readonly embed: GpuTensor;
+  readonly positionEmbed: GpuTensor | null;
+  readonly lmHead: GpuTensor;
+  readonly lmHeadBias: GpuTensor | null;
+  readonly finalNormW: GpuTensor;
+  readonly finalNormB: GpuTensor | null;
+  readonly layers: GpuLayer[];
+  readonly cos: GpuTensor;
+  readonly sin: GpuTensor;
+  readonly rotDims: number;
+  private readonly owned: GpuTensor[];
+
+  private constructor(rt: GpuRuntime, model: Model, parts: Omit<GpuModel, 'rt' | 'model' | 'release' | 'owned' | 'weightBytes'> & { owned: GpuTensor[] }) {
+    this.rt = rt;
+    this.model = model;
+    this.embed = parts.embed;
+    this.positionEmbed = parts.positionEmbed;
+    this.lmHead = parts.lmHead;
+    this.lmHeadBias = parts.lmHeadBias;
+    this.finalNormW = parts.finalNormW;
+    this.finalNormB = parts.finalNormB;
+    this.layers = parts.layers;
+    this.cos = parts.cos;
+    this.sin = parts.sin;
+    this.rotDims = parts.rotDims;
+    this.owned = parts.owned;
+  }
+
+  /** Uploads every weight once; progress per tensor. Tensors above one storage binding fail with GpuLimitError naming them. */
+  static async upload(rt: GpuRuntime, model: Model, opts: LongWorkOptions = {}): Promise<GpuModel> {
+    const owned: GpuTensor[] = [];
+    const total = tensorsOf(model).length + 2;
+    let done = 0;
+    const up = async (label: string, data: Float32Array | Uint32Array) => {
+      throwIfAborted(opts.signal);
+      const t = await rt.tensor(label, data, { persistent: true });
+      owned.push(t);
+      opts.onProgress?.({ stage: 'upload weights', done: ++done, total, detail: label });
+      return t;
+    };
+    const opt = (label: string, data?: Float32Array) => (data ? up(label, data) : Promise.resolve(null));
+    const c = model.config;
+    try {
+      const embed = await up('embed', model.embed);
+      const lmHead = model.lmHead === model.embed ? embed : await up('lmHead', model.lmHead);
+      const layers: GpuLayer[] = [];
+      for (const [i, l] of model.layers.entries()) {
+        const p = `layers.${i}`;
+        layers.push({
+          attnNormW: await up(`${p}.attnNorm.weight`, l.attnNorm.weight),
+          attnNormB: await opt(`${p}.attnNorm.bias`, l.attnNorm.bias),
+          mlpNormW: await up(`${p}.mlpNorm.weight`, l.mlpNorm.weight),
+          mlpNormB: await opt(`${p}.mlpNorm.bias`, l.mlpNorm.bias),
+          wq: await up(`${p}.attn.wq`, l.attn.wq),
+          wk: await up(`${p}.attn.wk`, l.attn.wk),
+          wv: await up(`${p}.attn.wv`, l.attn.wv),
+          wo: await up(`${p}.attn.wo`, l.attn.wo),
+          bq: await opt(`${p}.attn.bq`, l.attn.bq),
+          bk: await opt(`${p}.attn.bk`, l.attn.bk),
+          bv: await opt(`${p}.attn.bv`, l.attn.bv),
+          bo: await opt(`${p}.attn.bo`, l.attn.bo),
+          gate: await opt(`${p}.mlp.gate`, l.mlp.gate),
+          gateBias: await opt(`${p}.mlp.gateBias`, l.mlp.gateBias),
+          up: await up(`${p}.mlp.up`, l.mlp.up),
+          upBias: await opt(`${p}.mlp.upBias`, l.mlp.upBias),
+          down: await up(`${p}.mlp.down`, l.mlp.down),
+          downBias: await opt(`${p}.mlp.downBias`, l.mlp.downBias),
+          maps: await up(`${p}.maps`, Uint32Array.from([...l.kv.kHeadOf, ...l.kv.vHeadOf])),
+          kHeads: l.kv.kHeads,
+          vHeads: l.kv.vHeads,
+        });
+      }
+      const rotDims = rotaryDims(c);
+      const tables =
+        c.positional.kind === 'rotary' ? rotaryTables(c.contextLength, rotDims, c.positional.theta, invFreqRounding(c)) : { cos: new Float32Array(1), sin: new Float32Array(1) };
+      return new GpuModel(rt, model, {
+        embed,
+        positionEmbed: await opt('positionEmbed', model.positionEmbed),
+        lmHead,
+        lmHeadBias: await opt('lmHeadBias', model.lmHeadBias),
+        finalNormW: await up('finalNorm.weight', model.finalNorm.weight),
+        finalNormB: await opt('finalNorm.bias', model.finalNorm.bias),
+        layers,
+        cos: await up('rotary cos', tables.cos),
+        sin: await up('rotary sin', tables.sin),
+        rotDims,
+        owned,
+      });
+    } catch (e) {
+      owned.forEach((t) => rt.release(t));
+      throw e;
+    }
+  }
+
+  get weightBytes(): number {
+    return this.owned.reduce((s, t) => s + t.bytes, 0);
+  }
+
+  release() {
+    this.owned.forEach((t) => this.rt.release(t));
+    this.owned.length = 0;
+  }
+}
