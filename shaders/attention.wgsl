@@ -4,10 +4,12 @@
 //   maps: [2·heads] u32 — query head h reads K head maps[h] and V head maps[heads + h] (MHA, GQA and DHA alike)
 //   out: [B·T, heads·headDim]
 // Query at position i = pos0 + t attends keys j ≤ i, and only j > i − window when window > 0 (GPT-Neo's local layers).
-// One workgroup per (t, h, b); keys in blocks of 64 with an online softmax (running max and sum), so any length works
-// with fixed workgroup memory. Each thread owns output dims tid, tid+64, tid+128, tid+192 (headDim ≤ 256).
+// Entry `main`: one workgroup per (t, h, b); keys in blocks of 64 with an online softmax (running max and sum), so any length
+// works with fixed workgroup memory. Each thread owns output dims tid, tid+64, tid+128, tid+192 (headDim ≤ 256).
+// Entry `rows` (below): one thread per (t, h, b), for CPU fallbacks.
 
 struct Params {
+  B: u32,
   T: u32,
   pos0: u32,
   heads: u32,
@@ -94,4 +96,44 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
   if (tid + 64u < dh) { out[oRow + tid + 64u] = acc.y * inv; }
   if (tid + 128u < dh) { out[oRow + tid + 128u] = acc.z * inv; }
   if (tid + 192u < dh) { out[oRow + tid + 192u] = acc.w * inv; }
+}
+
+// One thread per (query position, head, sequence), the whole key range in one loop with an online softmax and the output
+// accumulated in private memory: no barriers. CPU fallbacks (SwiftShader), where barriers are costly, run this one.
+@compute @workgroup_size(64)
+fn rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let n = gid.x + gid.y * nwg.x * 64u;
+  let T = p.T;
+  if (n >= T * p.heads * p.B) { return; }
+  let t = n % T;
+  let h = (n / T) % p.heads;
+  let b = n / (T * p.heads);
+  let dh = p.headDim;
+  let qRow = (b * T + t) * p.heads * dh + h * dh;
+  let i = p.pos0 + t;
+  var lo = 0u;
+  if (p.window > 0u && i + 1u > p.window) { lo = i + 1u - p.window; }
+  let kStride = p.kHeads * dh;
+  let vStride = p.vHeads * dh;
+  let kBase = b * p.cacheT * kStride + maps[h] * dh;
+  let vBase = b * p.cacheT * vStride + maps[p.heads + h] * dh;
+  var acc: array<f32, 256>;
+  for (var d = 0u; d < dh; d++) { acc[d] = 0.0; }
+  var m = -3.4e38;
+  var l = 0.0;
+  for (var j = lo; j <= i; j++) {
+    let kRow = kBase + j * kStride;
+    var dot = 0.0;
+    for (var d = 0u; d < dh; d++) { dot = fma(q[qRow + d], kc[kRow + d], dot); }
+    let s = p.scale * dot;
+    let mNew = max(m, s);
+    let alpha = exp(m - mNew);
+    let w = exp(s - mNew);
+    l = l * alpha + w;
+    let vRow = vBase + j * vStride;
+    for (var d = 0u; d < dh; d++) { acc[d] = fma(w, vc[vRow + d], acc[d] * alpha); }
+    m = mNew;
+  }
+  let inv = 1.0 / l;
+  for (var d = 0u; d < dh; d++) { out[qRow + d] = acc[d] * inv; }
 }

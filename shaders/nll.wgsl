@@ -54,3 +54,22 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
     if (tgt == 0xFFFFFFFFu) { nll[r] = 0.0; } else { nll[r] = log(vsum[0]) + rowMax - logits[base + tgt]; }
   }
 }
+
+// One thread per row, no barriers: for CPU fallbacks (SwiftShader).
+@compute @workgroup_size(64)
+fn rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let r = gid.x + gid.y * nwg.x * 64u;
+  if (r >= p.rows) { return; }
+  let base = r * p.vocab;
+  var m = -3.4e38;
+  var mi = 0u;
+  for (var c = 0u; c < p.vocab; c++) {
+    let v = logits[base + c];
+    if (v > m) { m = v; mi = c; }
+  }
+  var sum = 0.0;
+  for (var c = 0u; c < p.vocab; c++) { sum += exp(logits[base + c] - m); }
+  argmax[r] = mi;
+  let tgt = targets[r];
+  if (tgt == 0xFFFFFFFFu) { nll[r] = 0.0; } else { nll[r] = log(sum) + m - logits[base + tgt]; }
+}

@@ -51,3 +51,26 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
     for (var c = li; c < p.dim; c += WG) { y[base + c] = (x[base + c] - mean) * inv * w[c] + b[c]; }
   }
 }
+
+// One thread per row, no barriers: for CPU fallbacks (SwiftShader), where barriers are costly.
+@compute @workgroup_size(64)
+fn rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let r = gid.x + gid.y * nwg.x * 64u;
+  if (r >= p.rows) { return; }
+  let base = r * p.dim;
+  let n = f32(p.dim);
+  if (KIND == 0u) {
+    var ss = 0.0;
+    for (var c = 0u; c < p.dim; c++) { let v = x[base + c]; ss += v * v; }
+    let inv = inverseSqrt(ss / n + p.eps);
+    for (var c = 0u; c < p.dim; c++) { y[base + c] = x[base + c] * inv * w[c]; }
+  } else {
+    var s = 0.0;
+    for (var c = 0u; c < p.dim; c++) { s += x[base + c]; }
+    let mean = s / n;
+    var ss = 0.0;
+    for (var c = 0u; c < p.dim; c++) { let d = x[base + c] - mean; ss += d * d; }
+    let inv = inverseSqrt(ss / n + p.eps);
+    for (var c = 0u; c < p.dim; c++) { y[base + c] = (x[base + c] - mean) * inv * w[c] + b[c]; }
+  }
+}

@@ -2,13 +2,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu } from './gpu-context';
 import type { GpuRuntime, GpuTensor } from '../src/gpu/runtime';
-import { attention, embed, nllRows, norm, rope, NO_TARGET } from '../src/gpu/kernels/transformer';
+import { attention, embed, nllRows, norm, rope, NO_TARGET, type RowVariant } from '../src/gpu/kernels/transformer';
 import { accumulate, binary } from '../src/gpu/kernels/elementwise';
 import { attentionRef, normRef, ropeRef } from '../src/reference/transformer';
 import { binaryRef, randomArray, relativeError } from '../src/reference/linalg';
 import { rotaryTables, roundBf16, roundF16 } from '../src/eval/rotary';
 
 const TOL = 1e-5;
+const VARIANTS: RowVariant[] = ['workgroup', 'rows'];
 let rt: GpuRuntime;
 beforeAll(async () => {
   rt = await gpu();
@@ -42,7 +43,7 @@ describe('embed', () => {
   });
 });
 
-describe('norm', () => {
+describe.each(VARIANTS)('norm (%s)', (variant) => {
   for (const kind of ['rmsnorm', 'layernorm'] as const) {
     it.each([
       [1, 1],
@@ -54,7 +55,7 @@ describe('norm', () => {
       const w = randomArray(dim, 7);
       const b = randomArray(dim, 8);
       const y = await poisoned('y', rows * dim);
-      await norm(rt, kind, await rt.tensor('x', x), await rt.tensor('w', w), await rt.tensor('b', b), y, { rows, dim, eps: 1e-5 });
+      await norm(rt, kind, await rt.tensor('x', x), await rt.tensor('w', w), await rt.tensor('b', b), y, { rows, dim, eps: 1e-5 }, variant);
       expect(relativeError(await rt.read(y), normRef(kind, x, w, b, rows, dim, 1e-5))).toBeLessThan(TOL);
     });
   }
@@ -89,7 +90,7 @@ describe('rope', () => {
   });
 });
 
-describe('attention through head maps', () => {
+describe.each(VARIANTS)('attention through head maps (%s)', (variant) => {
   it.each([
     // B, T, pos0, cacheT, heads, kHeads, vHeads, headDim, window, kMap, vMap
     [2, 5, 3, 9, 4, 2, 3, 70, 0, [0, 1, 1, 0], [2, 0, 1, 2]],
@@ -111,7 +112,7 @@ describe('attention through head maps', () => {
     const out = await poisoned('out', B * T * heads * dh);
     const scale = 1 / Math.sqrt(dh);
     const shape = { T, pos0, heads, kHeads, vHeads, headDim: dh, window, scale };
-    await attention(rt, await rt.tensor('q', q), await rt.tensor('kc', kc), await rt.tensor('vc', vc), await rt.tensor('maps', Uint32Array.from([...kMap, ...vMap])), out, { ...shape, B, cacheT });
+    await attention(rt, await rt.tensor('q', q), await rt.tensor('kc', kc), await rt.tensor('vc', vc), await rt.tensor('maps', Uint32Array.from([...kMap, ...vMap])), out, { ...shape, B, cacheT }, variant);
     const got = await rt.read(out);
     for (let b = 0; b < B; b++) {
       const ref = attentionRef(
@@ -127,7 +128,7 @@ describe('attention through head maps', () => {
   });
 });
 
-describe('nll and argmax', () => {
+describe.each(VARIANTS)('nll and argmax (%s)', (variant) => {
   it.each([
     [7, 1000],
     [1, 1],
@@ -138,7 +139,7 @@ describe('nll and argmax', () => {
     if (rows > 2) targets[1] = NO_TARGET;
     const nll = await poisoned('nll', rows);
     const argmax = await rt.tensor('argmax', new Uint32Array(rows).fill(12345));
-    await nllRows(rt, await rt.tensor('logits', logits), await rt.tensor('targets', targets), nll, argmax, { rows, vocab });
+    await nllRows(rt, await rt.tensor('logits', logits), await rt.tensor('targets', targets), nll, argmax, { rows, vocab }, variant);
     const ref = new Float64Array(rows);
     const refArg: number[] = [];
     for (let r = 0; r < rows; r++) {

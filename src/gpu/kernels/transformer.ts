@@ -7,6 +7,16 @@ import attentionCode from '../../../shaders/attention.wgsl?raw';
 import nllCode from '../../../shaders/nll.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
 
+/**
+ * 'workgroup': cooperative kernels (a workgroup per row, reductions through workgroup memory) for GPUs; 'rows': one thread
+ * per row without barriers, for CPU fallbacks such as SwiftShader, where barriers are costly.
+ */
+export type RowVariant = 'workgroup' | 'rows';
+
+export function rowVariantFor(rt: GpuRuntime): RowVariant {
+  return rt.summary.isFallbackAdapter ? 'rows' : 'workgroup';
+}
+
 function need(kernel: string, t: GpuTensor, n: number) {
   if (t.length < n) throw new RangeError(`${kernel}: tensor "${t.label}" holds ${t.length} values, needs ${n}`);
 }
@@ -23,13 +33,17 @@ export async function embed(rt: GpuRuntime, ids: GpuTensor, E: GpuTensor, P: Gpu
 
 export type NormKind = 'rmsnorm' | 'layernorm';
 
-export async function norm(rt: GpuRuntime, kind: NormKind, x: GpuTensor, w: GpuTensor, b: GpuTensor | null, y: GpuTensor, s: { rows: number; dim: number; eps: number }) {
+export async function norm(
+  rt: GpuRuntime, kind: NormKind, x: GpuTensor, w: GpuTensor, b: GpuTensor | null, y: GpuTensor,
+  s: { rows: number; dim: number; eps: number }, variant: RowVariant = rowVariantFor(rt),
+) {
   need('norm', x, s.rows * s.dim);
   need('norm', y, s.rows * s.dim);
   if (kind === 'layernorm' && !b) throw new Error('norm: LayerNorm needs a bias tensor');
+  const rows = variant === 'rows';
   await rt.run(
-    { code: normCode, label: kind, constants: { KIND: kind === 'rmsnorm' ? 0 : 1 } },
-    { buffers: { x, w, b: b ?? w, y }, params: s, workgroups: rt.grid(s.rows) },
+    { code: normCode, label: kind, entryPoint: rows ? 'rows' : 'main', constants: { KIND: kind === 'rmsnorm' ? 0 : 1 } },
+    { buffers: { x, w, b: b ?? w, y }, params: s, workgroups: rt.grid(rows ? Math.ceil(s.rows / 64) : s.rows) },
   );
 }
 
@@ -79,25 +93,36 @@ export interface AttentionShape {
   scale: number;
 }
 
-export async function attention(rt: GpuRuntime, q: GpuTensor, kc: GpuTensor, vc: GpuTensor, maps: GpuTensor, out: GpuTensor, s: AttentionShape) {
+export async function attention(
+  rt: GpuRuntime, q: GpuTensor, kc: GpuTensor, vc: GpuTensor, maps: GpuTensor, out: GpuTensor, s: AttentionShape,
+  variant: RowVariant = rowVariantFor(rt),
+) {
   if (s.headDim > 256) throw new RangeError(`attention: head dim ${s.headDim} is above the kernel's 256`);
   need('attention', q, s.B * s.T * s.heads * s.headDim);
   need('attention', out, s.B * s.T * s.heads * s.headDim);
   need('attention', kc, s.B * s.cacheT * s.kHeads * s.headDim);
   need('attention', vc, s.B * s.cacheT * s.vHeads * s.headDim);
   need('attention', maps, 2 * s.heads);
-  const { B, ...params } = s;
-  await rt.run(
-    { code: attentionCode, label: 'attention' },
-    { buffers: { q, kc, vc, maps, out }, params, workgroups: [s.T, s.heads, B] },
-  );
+  const buffers = { q, kc, vc, maps, out };
+  if (variant === 'rows') {
+    await rt.run({ code: attentionCode, label: 'attention-rows', entryPoint: 'rows' }, { buffers, params: { ...s }, workgroups: rt.grid(Math.ceil((s.B * s.T * s.heads) / 64)) });
+  } else {
+    await rt.run({ code: attentionCode, label: 'attention' }, { buffers, params: { ...s }, workgroups: [s.T, s.heads, s.B] });
+  }
 }
 
 /** nll[r] = logsumexp(logits[r]) − logits[r, targets[r]] (0 where the target is 0xFFFFFFFF); argmax[r]. */
-export async function nllRows(rt: GpuRuntime, logits: GpuTensor, targets: GpuTensor, nll: GpuTensor, argmax: GpuTensor, s: { rows: number; vocab: number }) {
+export async function nllRows(
+  rt: GpuRuntime, logits: GpuTensor, targets: GpuTensor, nll: GpuTensor, argmax: GpuTensor, s: { rows: number; vocab: number },
+  variant: RowVariant = rowVariantFor(rt),
+) {
   need('nll', logits, s.rows * s.vocab);
   need('nll', targets, s.rows);
-  await rt.run({ code: nllCode, label: 'nll' }, { buffers: { logits, targets, nll, argmax }, params: s, workgroups: rt.grid(s.rows) });
+  const rows = variant === 'rows';
+  await rt.run(
+    { code: nllCode, label: rows ? 'nll-rows' : 'nll', entryPoint: rows ? 'rows' : 'main' },
+    { buffers: { logits, targets, nll, argmax }, params: s, workgroups: rt.grid(rows ? Math.ceil(s.rows / 64) : s.rows) },
+  );
 }
 
 export const NO_TARGET = 0xffffffff;
