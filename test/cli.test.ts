@@ -1,7 +1,10 @@
 // The bundled `headlab` command: built by esbuild, run as a user runs it.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, openAsBlob, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { readFloatTensor, readSafetensorsHeader } from '../src/model/safetensors';
+import { golden } from './golden';
 import path from 'node:path';
 import { shared } from './shared';
 
@@ -81,6 +84,55 @@ describe('headlab command', () => {
     const m = headlab('info', '/nonexistent/model.bin');
     expect(m.status).toBe(1);
     expect(m.stderr).toMatch(/no such file or folder/);
+  });
+
+  it('logits writes [B, T, V] F32 logits that match the golden ones', async () => {
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'headlab-')), 'out.safetensors');
+    const r = headlab('logits', shared('fixtures/hf/gpt-neox'), '--input', shared('fixtures/hf/gpt-neox/golden.safetensors'), '--out', out);
+    expect(r.status, r.stderr).toBe(0);
+    const mine = await readSafetensorsHeader(await openAsBlob(out), out);
+    const info = mine.tensors.get('logits')!;
+    expect(info.dtype).toBe('F32');
+    expect(info.shape).toEqual([2, 24, 320]);
+    const got = await readFloatTensor(mine, info);
+    const g = await golden(shared('fixtures/hf/gpt-neox/golden.safetensors'));
+    let d = 0;
+    let m = 0;
+    g.logits.forEach((v, i) => {
+      d = Math.max(d, Math.abs(got[i] - v));
+      m = Math.max(m, Math.abs(v));
+    });
+    expect(d / m).toBeLessThan(1e-4);
+  });
+
+  it('eval --json prints ppl, nll, tokens and seconds (stories260K on the sample: 3.5482 in transformers)', () => {
+    const r = headlab('eval', shared('data/stories260K.bin'), '--text', shared('data/tinystories_sample.txt'), '--split', 'endoftext', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.tokens).toBe(1804);
+    expect(Math.abs(out.ppl - 3.5482019774885667)).toBeLessThan(0.002);
+    expect(out.nll).toBeCloseTo(Math.log(out.ppl) * out.tokens, 6);
+    expect(out.seconds).toBeGreaterThan(0);
+  });
+
+  it('eval --tokens reads input_ids [N, T] as N documents; --max-docs selects', () => {
+    const r = headlab('eval', shared('data/stories260K.bin'), '--tokens', shared('fixtures/stories260K-golden.safetensors'), '--json');
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).tokens).toBe(47);
+    const s = headlab('eval', shared('data/stories260K.bin'), '--text', shared('data/tinystories_val.txt'), '--split', 'blank-lines', '--min-chars', '100', '--skip-docs', '3', '--max-docs', '2', '--json');
+    expect(s.status, s.stderr).toBe(0);
+    expect(JSON.parse(s.stdout).documents).toBe(2);
+    const bad = headlab('eval', shared('data/stories260K.bin'), '--text', shared('data/tinystories_sample.txt'), '--split', 'commas');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--split must be endoftext or blank-lines/);
+  });
+
+  it('generate streams a greedy continuation of the demo, as transformers computed it', () => {
+    const ref: string = JSON.parse(readFileSync(shared('data/demo/demo-mha-bytes-reference.json'), 'utf8')).greedy;
+    const r = headlab('generate', shared('data/demo/demo-mha-bytes.bin'), '--prompt', 'Once upon a time', '--tokens', '60');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trimEnd()).toBe(ref.trim().slice(0, 'Once upon a time'.length + 60));
+    expect(r.stderr).toMatch(/tokens in the KV cache/);
   });
 
   it('a bad command or flag exits non-zero with one clear line on stderr', () => {

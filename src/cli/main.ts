@@ -10,6 +10,7 @@ import { parseArgs, intList, UsageError } from './args';
 import { filesFromPath } from '../model/node-files';
 import { loadModelFiles } from '../model/load';
 import { modelCard } from '../model/card';
+import { evalCommand, generateCommand, logitsCommand } from './model-commands';
 import { ModelFormatError, ModelTooLargeError } from '../model/errors';
 
 const USAGE = `usage: headlab <command> [options]
@@ -18,6 +19,13 @@ commands:
   info <model> [--tokenizer F]
                               the model card as JSON (<model>: a .safetensors or llama2.c .bin file, or a
                               Hugging Face folder; a llama2.c tokenizer is found beside it or given)
+  logits <model> --input in.safetensors --out out.safetensors
+                              logits [B, T, V] F32 for input_ids [B, T] (I32 or I64)
+  eval <model> (--text F [--split endoftext|blank-lines] [--min-chars N] [--skip-docs K] [--max-docs M]
+               | --tokens F.safetensors) [--json]
+                              perplexity; --json prints {ppl, nll, tokens, seconds}
+  generate <model> --prompt TEXT [--tokens N] [--seed S] [--temperature T] [--top-k K]
+                              a continuation (greedy unless --temperature > 0)
   gpu                         adapter, features and limits as JSON
   selftest [--json]           every kernel against its CPU reference
   bench [--json] [--sizes 256,1024,2048] [--variant tiled|direct]
@@ -61,6 +69,12 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify({ name: loaded.name, ...card, notes: loaded.notes }, null, 2)}\n`);
       return 0;
     }
+    case 'logits':
+      return logitsCommand(args);
+    case 'eval':
+      return evalCommand(args);
+    case 'generate':
+      return generateCommand(args);
     case 'gpu': {
       const rt = await createNodeRuntime();
       process.stdout.write(`${JSON.stringify(rt.summary, null, 2)}\n`);

@@ -1,0 +1,138 @@
+// headlab commands that run a model: logits, eval (perplexity), generate. Same core code as the page.
+import { openAsBlob } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createNodeRuntime } from '../gpu/node';
+import { filesFromPath } from '../model/node-files';
+import { loadModelFiles, type LoadedModel } from '../model/load';
+import { readIntTensor, readSafetensorsHeader, writeSafetensors } from '../model/safetensors';
+import { ModelFormatError } from '../model/errors';
+import { GpuModel } from '../eval/gpuModel';
+import { ForwardPass, maxChunk } from '../eval/forward';
+import { perplexity, splitDocuments, tokenizeDocuments, type DocumentSplit } from '../eval/perplexity';
+import { generate } from '../eval/generate';
+import { UsageError, type ParsedArgs } from './args';
+
+function str(args: ParsedArgs, flag: string): string | undefined {
+  const v = args.flags.get(flag);
+  if (v === true) throw new UsageError(`--${flag} needs a value`);
+  return v;
+}
+
+function int(args: ParsedArgs, flag: string, fallback?: number): number | undefined {
+  const v = str(args, flag);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${flag}: "${v}" is not a non-negative integer`);
+  return n;
+}
+
+function num(args: ParsedArgs, flag: string, fallback: number): number {
+  const v = str(args, flag);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${flag}: "${v}" is not a non-negative number`);
+  return n;
+}
+
+async function loadFromArgs(args: ParsedArgs, command: string): Promise<LoadedModel> {
+  const target = args.positionals[0];
+  if (!target) throw new UsageError(`${command} needs a model: a file or a folder`);
+  const { files, name, primary } = await filesFromPath(target, { tokenizer: str(args, 'tokenizer') });
+  return loadModelFiles(files, { name, primary });
+}
+
+async function readIds(path: string): Promise<{ ids: Int32Array; shape: number[] }> {
+  const blob = await openAsBlob(path).catch(() => {
+    throw new ModelFormatError(path, 'no such file');
+  });
+  const f = await readSafetensorsHeader(blob, path);
+  const info = f.tensors.get('input_ids');
+  if (!info) throw new ModelFormatError(path, 'it holds no "input_ids" tensor');
+  if (info.shape.length !== 2) throw new ModelFormatError(path, `"input_ids" has shape ${JSON.stringify(info.shape)}; expected [N, T]`);
+  return { ids: await readIntTensor(f, info), shape: info.shape };
+}
+
+/** headlab logits <model> --input in.safetensors --out out.safetensors */
+export async function logitsCommand(args: ParsedArgs): Promise<number> {
+  const input = str(args, 'input');
+  const out = str(args, 'out');
+  if (!input || !out) throw new UsageError('logits needs --input in.safetensors and --out out.safetensors');
+  const { model } = await loadFromArgs(args, 'logits');
+  const { ids, shape } = await readIds(input);
+  const [B, T] = shape;
+  const V = model.config.vocab;
+  if (T > model.config.contextLength) throw new UsageError(`input_ids has ${T} positions; the model's context is ${model.config.contextLength}`);
+  const rt = await createNodeRuntime();
+  const gm = await GpuModel.upload(rt, model);
+  const logits = new Float32Array(B * T * V);
+  // One sequence at a time keeps the logits buffer within a binding whatever B is; chunks cover long T.
+  const chunk = maxChunk(rt, V, 1, T);
+  const fp = await ForwardPass.create(gm, { batch: 1, chunk, cacheT: T });
+  for (let b = 0; b < B; b++) {
+    for (let p0 = 0; p0 < T; p0 += chunk) {
+      const n = Math.min(chunk, T - p0);
+      await fp.run(Uint32Array.from(ids.subarray(b * T + p0, b * T + p0 + n)), n, p0);
+      logits.set(await fp.readLogits(), (b * T + p0) * V);
+    }
+  }
+  await writeFile(out, writeSafetensors([{ name: 'logits', dtype: 'F32', shape: [B, T, V], data: logits }], { producer: 'headlab' }));
+  return 0;
+}
+
+/** headlab eval <model> (--text F [--split …] [--min-chars N] [--skip-docs K] [--max-docs M] | --tokens F) [--json] */
+export async function evalCommand(args: ParsedArgs): Promise<number> {
+  const loaded = await loadFromArgs(args, 'eval');
+  const { model, tokenizer } = loaded;
+  const textPath = str(args, 'text');
+  const tokensPath = str(args, 'tokens');
+  if (!textPath === !tokensPath) throw new UsageError('eval needs exactly one of --text F or --tokens F.safetensors');
+  let docs: number[][];
+  if (textPath) {
+    if (!tokenizer) throw new UsageError(`${loaded.name} has no tokenizer: give --tokenizer, or use --tokens`);
+    const split = (str(args, 'split') ?? 'endoftext') as DocumentSplit;
+    if (split !== 'endoftext' && split !== 'blank-lines') throw new UsageError('--split must be endoftext or blank-lines');
+    const text = await readFile(textPath, 'utf8').catch(() => {
+      throw new ModelFormatError(textPath, 'no such file');
+    });
+    const pieces = splitDocuments(text, { split, minChars: int(args, 'min-chars'), skipDocs: int(args, 'skip-docs'), maxDocs: int(args, 'max-docs') });
+    docs = tokenizeDocuments(pieces, tokenizer, model.config.contextLength);
+  } else {
+    const { ids, shape } = await readIds(tokensPath!);
+    const [N, T] = shape;
+    docs = Array.from({ length: N }, (_, i) => Array.from(ids.subarray(i * T, (i + 1) * T)).slice(0, model.config.contextLength));
+  }
+  if (!docs.length) throw new UsageError('no documents to evaluate (check --split, --min-chars, --skip-docs and --max-docs)');
+  const rt = await createNodeRuntime();
+  const gm = await GpuModel.upload(rt, model);
+  const json = args.flags.has('json');
+  const r = await perplexity(gm, docs, {
+    onProgress: json ? undefined : (p) => process.stderr.write(`\r${p.stage} ${p.done}/${p.total} documents, ${p.detail}   `),
+  });
+  if (json) process.stdout.write(`${JSON.stringify({ ppl: r.ppl, nll: r.nll, tokens: r.tokens, documents: r.documents, seconds: r.seconds })}\n`);
+  else process.stdout.write(`\nperplexity ${r.ppl.toFixed(4)} over ${r.tokens} predicted tokens in ${r.documents} documents (${r.seconds.toFixed(1)} s, ${(r.tokens / r.seconds).toFixed(0)} tokens/s)\n`);
+  return 0;
+}
+
+/** headlab generate <model> --prompt TEXT [--tokens N] [--seed S] [--temperature T] [--top-k K] */
+export async function generateCommand(args: ParsedArgs): Promise<number> {
+  const prompt = str(args, 'prompt');
+  if (prompt === undefined) throw new UsageError('generate needs --prompt TEXT');
+  const loaded = await loadFromArgs(args, 'generate');
+  if (!loaded.tokenizer) throw new UsageError(`${loaded.name} has no tokenizer: give --tokenizer`);
+  const rt = await createNodeRuntime();
+  const gm = await GpuModel.upload(rt, loaded.model);
+  process.stdout.write(prompt);
+  let last = null;
+  for await (const tok of generate(gm, loaded.tokenizer, prompt, {
+    maxTokens: int(args, 'tokens', 64)!,
+    temperature: num(args, 'temperature', 0),
+    topK: int(args, 'top-k', 0)!,
+    seed: int(args, 'seed', 1)!,
+  })) {
+    process.stdout.write(tok.text);
+    last = tok;
+  }
+  process.stdout.write('\n');
+  if (last) process.stderr.write(`[${last.cachedTokens} tokens in the KV cache, ${last.kvCacheBytes} bytes]\n`);
+  return 0;
+}
