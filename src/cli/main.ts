@@ -5,6 +5,7 @@ import { createNodeRuntime } from '../gpu/node';
 import { GpuError } from '../gpu/errors';
 import { runSelfTest } from '../gpu/selftest';
 import { benchMatmul } from '../bench/matmul';
+import { benchForward, gpt2SmallShaped } from '../bench/forward';
 import { matmulVariantFor } from '../gpu/kernels/matmul';
 import { parseArgs, intList, UsageError } from './args';
 import { filesFromPath } from '../model/node-files';
@@ -29,7 +30,10 @@ commands:
   gpu                         adapter, features and limits as JSON
   selftest [--json]           every kernel against its CPU reference
   bench [--json] [--sizes 256,1024,2048] [--variant tiled|direct]
-                              matmul time and GFLOP/s per size (variant: the adapter's default)
+        [--forward MODEL,…] [--batch 8] [--seq 256]
+                              matmul time and GFLOP/s per size (variant: the adapter's default); with --forward,
+                              forward tokens/s per model (a file or folder, or gpt2-small: GPT-2 small's shapes with
+                              random weights)
 
 Without a GPU driver, headlab uses Chromium's SwiftShader (Debian: apt-get install -y chromium).`;
 
@@ -110,7 +114,24 @@ async function main(argv: string[]): Promise<number> {
         matmul.push(row);
         if (!json) process.stdout.write(`matmul ${String(n).padStart(5)}³  ${row.ms.toFixed(3).padStart(10)} ms  ${row.gflops.toFixed(1).padStart(9)} GFLOP/s  (${row.variant}, ${row.iterations} runs)\n`);
       }
-      if (json) process.stdout.write(`${JSON.stringify({ adapter, fallback: rt.summary.isFallbackAdapter, matmul })}\n`);
+      const forward = [];
+      const forwardList = args.flags.get('forward');
+      if (forwardList === true) throw new UsageError('--forward needs a list of models, e.g. stories260K.bin,gpt2-small');
+      const batch = intList(args.flags.get('batch'), [8], 'batch')[0];
+      const seq = intList(args.flags.get('seq'), [256], 'seq')[0];
+      for (const spec of forwardList ? forwardList.split(',').filter(Boolean) : []) {
+        let model;
+        if (spec === 'gpt2-small') model = gpt2SmallShaped();
+        else {
+          const { files, name, primary } = await filesFromPath(spec);
+          model = (await loadModelFiles(files, { name, primary })).model;
+        }
+        const name = spec === 'gpt2-small' ? 'gpt2-small (random weights)' : spec.split('/').pop()!;
+        const row = await benchForward(rt, name, model, batch, seq);
+        forward.push(row);
+        if (!json) process.stdout.write(`forward ${name.padEnd(28)} ${row.batch}×${row.seq}  ${row.ms.toFixed(2).padStart(9)} ms  ${row.tokensPerSecond.toFixed(0).padStart(9)} tokens/s  (${row.iterations} runs)\n`);
+      }
+      if (json) process.stdout.write(`${JSON.stringify({ adapter, fallback: rt.summary.isFallbackAdapter, matmul, forward })}\n`);
       return 0;
     }
     default:

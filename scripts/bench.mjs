@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// `npm run bench [-- --json]`: builds the headlab bundle, then measures matmul at 256/1024/2048 and the forward pass
+// (stories260K, tinystories-mha from $HEADLAB_SHARED, and GPT-2 small's shapes; batch 8 × 256). Not a test.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const shared = path.resolve(process.env.HEADLAB_SHARED ?? path.join(root, '..', 'shared'));
+const build = spawnSync(process.execPath, [path.join(root, 'scripts/build-cli.mjs'), '--quiet'], { stdio: 'inherit' });
+if (build.status !== 0) process.exit(1);
+const args = process.argv.slice(2);
+if (!args.some((a) => a.startsWith('--forward'))) {
+  const models = ['data/stories260K.bin', 'data/tinystories-mha.bin'].map((p) => path.join(shared, p)).filter(existsSync);
+  args.push('--forward', [...models, 'gpt2-small'].join(','));
+}
+const r = spawnSync(process.execPath, [path.join(root, 'dist/cli/headlab.mjs'), 'bench', ...args], { stdio: 'inherit' });
+process.exit(r.status ?? 1);
