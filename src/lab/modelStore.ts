@@ -17,6 +17,8 @@ interface ModelState {
   downloads: DownloadProgress[];
   progress: Progress | null;
   loaded: LoadedModel | null;
+  /** The model loaded before this one, kept for side-by-side comparisons. */
+  previous: LoadedModel | null;
   card: ModelCard | null;
   error: string | null;
   notes: string[];
@@ -42,7 +44,7 @@ export const useModel = create<ModelState>((set, get) => {
       const limits = useGpu.getState().runtime?.limits;
       const card = modelCard(loaded.model, loaded.tokenizer?.kind ?? null, limits); // throws ModelTooLargeError with numbers
       if (controller !== mine) return;
-      set({ status: 'ready', loading: null, loaded, card, notes: loaded.notes, progress: null });
+      set((s) => ({ status: 'ready', loading: null, loaded, previous: s.loaded, card, notes: loaded.notes, progress: null }));
     } catch (e) {
       if (controller !== mine) return;
       const cancelled = e instanceof LoadCancelledError;
@@ -73,6 +75,7 @@ export const useModel = create<ModelState>((set, get) => {
     downloads: [],
     progress: null,
     loaded: null,
+    previous: null,
     card: null,
     error: null,
     notes: [],

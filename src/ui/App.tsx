@@ -2,6 +2,7 @@ import { useEffect } from 'react';
 import { useGpu } from '../lab/gpuStore';
 import { GpuPanel } from './GpuPanel';
 import { ModelPanel } from './ModelPanel';
+import { EvalPanel } from './EvalPanel';
 import { useModel } from '../lab/modelStore';
 
 export function App() {
@@ -24,6 +25,7 @@ export function App() {
       </header>
       <main>
         <ModelPanel />
+        <EvalPanel />
         <GpuPanel />
       </main>
       <footer className="app-footer">
