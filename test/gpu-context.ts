@@ -8,3 +8,10 @@ export async function gpu(): Promise<GpuRuntime> {
   if (!runtime) runtime = await createNodeRuntime();
   return runtime;
 }
+
+/** A tensor of n values filled with NaN, so that a kernel that leaves an output unwritten fails its comparison. */
+export async function poisoned(rt: GpuRuntime, label: string, n: number) {
+  const t = await rt.tensor(label, n);
+  rt.fill(t, NaN);
+  return t;
+}

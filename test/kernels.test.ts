@@ -1,7 +1,7 @@
 // Every first kernel against its float64 CPU reference on random inputs of sizes that are not multiples of the tile.
 // Outputs are filled with NaN before each run, so a thread that writes nothing fails the comparison.
 import { describe, expect, it, beforeAll } from 'vitest';
-import { gpu } from './gpu-context';
+import { gpu, poisoned as poisonedTensor } from './gpu-context';
 import type { GpuRuntime, GpuTensor } from '../src/gpu/runtime';
 import { matmul, type MatmulShape, type MatmulVariant } from '../src/gpu/kernels/matmul';
 import { reduceRows } from '../src/gpu/kernels/reduce';
@@ -24,11 +24,7 @@ beforeAll(async () => {
   rt = await gpu();
 });
 
-async function poisoned(label: string, n: number): Promise<GpuTensor> {
-  const t = await rt.tensor(label, n);
-  rt.fill(t, NaN);
-  return t;
-}
+const poisoned = (label: string, n: number): Promise<GpuTensor> => poisonedTensor(rt, label, n);
 
 describe('adapter', () => {
   it('has a WebGPU adapter and a device with the adapter limits', () => {

@@ -1,6 +1,6 @@
 // The transformer kernels against their float64 CPU references on awkward sizes, outputs poisoned with NaN first.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { gpu } from './gpu-context';
+import { gpu, poisoned as poisonedTensor } from './gpu-context';
 import type { GpuRuntime, GpuTensor } from '../src/gpu/runtime';
 import { attention, embed, nllRows, norm, rope, NO_TARGET, type RowVariant } from '../src/gpu/kernels/transformer';
 import { accumulate, binary } from '../src/gpu/kernels/elementwise';
@@ -15,11 +15,7 @@ beforeAll(async () => {
   rt = await gpu();
 });
 
-async function poisoned(label: string, n: number): Promise<GpuTensor> {
-  const t = await rt.tensor(label, n);
-  rt.fill(t, NaN);
-  return t;
-}
+const poisoned = (label: string, n: number): Promise<GpuTensor> => poisonedTensor(rt, label, n);
 
 function randomIds(n: number, vocab: number, seed: number): Uint32Array {
   return Uint32Array.from(randomArray(n, seed, 0, vocab), (v) => Math.min(vocab - 1, Math.floor(v)));
