@@ -33,7 +33,15 @@ export function EvalPanel() {
     <section className="panel" aria-labelledby="eval-title" data-testid="eval-panel">
       <h2 id="eval-title">Evaluate</h2>
       <div className="eval-grid">
-        <div>
+        <div
+          onDragOver={(e) => e.preventDefault()}
+          onDrop={(e) => {
+            e.preventDefault();
+            const f = e.dataTransfer.files[0];
+            if (f) setTextFile(f);
+          }}
+          data-testid="ppl-dropzone"
+        >
           <h3>Perplexity</h3>
           <p className="hint">
             exp(mean negative log-likelihood of each next token): lower is better. Each document starts with BOS and is cut to the
@@ -42,8 +50,9 @@ export function EvalPanel() {
           <div className="form-row">
             <label>
               Text{' '}
-              <input type="file" accept=".txt,text/plain" onChange={(e) => setTextFile(e.target.files?.[0] ?? null)} data-testid="ppl-file" title="A text file; default: the built-in TinyStories sample" />
+              <input type="file" accept=".txt,text/plain" onChange={(e) => setTextFile(e.target.files?.[0] ?? null)} data-testid="ppl-file" title="A text file (or drop one here); default: the built-in TinyStories sample" />
             </label>
+            <span className="hint" data-testid="ppl-text-name">{textFile ? textFile.name : 'built-in TinyStories sample'}</span>
           </div>
           <div className="form-row">
             <label title="How the text is cut into documents">
