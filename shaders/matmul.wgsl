@@ -2,6 +2,8 @@
 //   A is [M, K] row-major, or [K, M] when TRANS_A (so x·Wᵀ and Wᵀ·x need no transposed copies);
 //   B is [K, N] row-major, or [N, K] when TRANS_B.
 // A stride of 0 broadcasts that operand over the batch (one weight matrix for every head or sequence).
+// C's rows are ldc apart and start at offC: a product can fill a block of columns of a wider matrix (the LM head of a
+// vocabulary split across storage bindings writes its logits chunk by chunk).
 // Two entry points:
 //   main    — tiled: each workgroup computes a 64×64 tile of C; its 16×16 threads each own 4×4 outputs, strided by 16 so that
 //             neighbouring threads touch neighbouring addresses; K advances 16 at a time through workgroup memory.
@@ -17,6 +19,8 @@ struct Params {
   strideC: u32,
   alpha: f32,
   beta: f32,
+  ldc: u32,
+  offC: u32,
 }
 
 @group(0) @binding(0) var<storage, read> A: array<f32>;
@@ -95,7 +99,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     for (var j = 0u; j < 4u; j++) {
       let c = col0 + lid.x + 16u * j;
       if (c >= p.N) { continue; }
-      let idx = wg.z * p.strideC + r * p.N + c;
+      let idx = wg.z * p.strideC + p.offC + r * p.ldc + c;
       var v = p.alpha * acc[i * 4u + j];
       // beta = 0 must not read C: outputs may hold anything, NaN included.
       if (p.beta != 0.0) { v += p.beta * C[idx]; }
@@ -152,7 +156,7 @@ fn direct(@builtin(global_invocation_id) gid: vec3u) {
 
 fn storeRow(batch: u32, r: u32, col0: u32, v: vec4f) {
   if (r >= p.M) { return; }
-  let base = batch * p.strideC + r * p.N;
+  let base = batch * p.strideC + p.offC + r * p.ldc;
   for (var j = 0u; j < 4u; j++) {
     let c = col0 + j;
     if (c >= p.N) { return; }

@@ -86,6 +86,24 @@ describe('GPU forward, chunked and expanded', () => {
     gm.release();
   });
 
+  it.each([
+    ['stories260K (tied)', 'data/stories260K.bin', 'fixtures/stories260K-golden.safetensors'],
+    ['gpt-neox (untied)', 'fixtures/hf/gpt-neox', 'fixtures/hf/gpt-neox/golden.safetensors'],
+  ])('%s with its embedding and LM head split across bindings gives the same logits', async (_n, modelPath, goldenPath) => {
+    const model = await loadModel(modelPath);
+    const g = await golden(shared(goldenPath));
+    const [B, T] = g.idsShape;
+    const gm = await GpuModel.upload(rt, model, { maxBindingBytes: 7 * model.config.dim * 4 + 100 }); // 7 rows per binding
+    expect(gm.embed.parts.length).toBe(Math.ceil(model.config.vocab / 7));
+    expect(gm.embed.parts[1].tensor.label).toBe('embed[7:14]');
+    const fp = await ForwardPass.create(gm, { batch: B, chunk: T, cacheT: T });
+    rt.fill(fp.logits, NaN);
+    await fp.run(Uint32Array.from(g.ids), T, 0);
+    expect(relMaxDiff(await fp.readLogits(), g.logits)).toBeLessThan(1e-4);
+    fp.release();
+    gm.release();
+  });
+
   it('refuses token ids outside the vocabulary and positions past the cache', async () => {
     const model = await loadModel('fixtures/hf/gpt2');
     const gm = await GpuModel.upload(rt, model);

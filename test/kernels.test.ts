@@ -71,6 +71,19 @@ describe('matmul', () => {
     expect(relativeError(await rt.read(C), matmulRef(a, b, s, c0))).toBeLessThan(TOL);
   });
 
+  it.each(variants)('%s writes a block of columns of a wider C (ldc, offsetC), leaving the rest alone', async (variant) => {
+    const s: MatmulShape = { M: 9, N: 13, K: 33, transB: true, ldc: 50, offsetC: 17 };
+    const a = randomArray(9 * 33, 11);
+    const b = randomArray(13 * 33, 12);
+    const c0 = randomArray(17 + 8 * 50 + 13 + 5, 13);
+    const [A, B, C] = [await rt.tensor('A', a), await rt.tensor('B', b), await rt.tensor('C', c0)];
+    await matmul(rt, A, B, C, s, variant);
+    const out = await rt.read(C);
+    const ref = matmulRef(a, b, s, c0);
+    expect(relativeError(out.subarray(0, ref.length), ref)).toBeLessThan(TOL);
+    expect(out.subarray(ref.length)).toEqual(c0.subarray(ref.length));
+  });
+
   it('refuses a shape that overruns a tensor, naming it', async () => {
     const A = await rt.tensor('weights.wq', 10);
     const B = await rt.tensor('x', 10);

@@ -157,9 +157,11 @@ describe('llama2.c checkpoints', () => {
     const roomy = planGpuMemory(model, { maxStorageBufferBindingSize: 1 << 30, maxBufferSize: 1 << 30 });
     expect(roomy.split).toEqual([]);
     expect(roomy.weightBytes).toBe(parameterCount(model) * 4);
-    const tight = planGpuMemory(model, { maxStorageBufferBindingSize: 100_000, maxBufferSize: 1 << 30 });
+    const tight = planGpuMemory(model, { maxStorageBufferBindingSize: 200_000, maxBufferSize: 1 << 30 });
     const embed = tight.split.find((s) => s.name === 'embed')!;
-    expect(embed.bindings).toBe(Math.ceil(512 / Math.floor(100_000 / (128 * 4))));
-    expect(() => planGpuMemory(model, { maxStorageBufferBindingSize: 256, maxBufferSize: 1 << 30 })).toThrow(/one row is 512 B/);
+    expect(embed.bindings).toBe(Math.ceil(512 / Math.floor(200_000 / (128 * 4))));
+    // an MLP matrix above the limit is refused with its name and size
+    expect(() => planGpuMemory(model, { maxStorageBufferBindingSize: 100_000, maxBufferSize: 1 << 30 })).toThrow(/Tensor layers\.0\.mlp\.gate needs 172\.0 KiB, more than this GPU's storage binding limit/);
+    expect(() => planGpuMemory(model, { maxStorageBufferBindingSize: 256, maxBufferSize: 1 << 30 })).toThrow(/Tensor embed: one row is 512 B/);
   });
 });

@@ -97,7 +97,9 @@ export class ForwardPass {
     const dh = c.headDim;
     const D = c.dim;
     rt.upload(t.ids, ids);
-    await embed(rt, t.ids, gm.embed, gm.positionEmbed, t.x, { rows: R, dim: D, T, pos0 });
+    for (const part of gm.embed.parts) {
+      await embed(rt, t.ids, part.tensor, gm.positionEmbed, t.x, { rows: R, dim: D, T, pos0 }, part);
+    }
     const normed = (x: GpuTensor, w: GpuTensor, b: GpuTensor | null, y: GpuTensor) => norm(rt, c.norm, x, w, b, y, { rows: R, dim: D, eps: c.normEps });
     /** y[R, out] = x[R, in] · Wᵀ (+ bias): W is stored out × in. */
     const linear = async (x: GpuTensor, w: GpuTensor, bias: GpuTensor | null, y: GpuTensor, inDim: number, outDim: number) => {
@@ -138,7 +140,11 @@ export class ForwardPass {
       await accumulate(rt, t.x, t.m, R * D, R * D);
     }
     await normed(t.x, gm.finalNormW, gm.finalNormB, t.h);
-    await linear(t.h, gm.lmHead, gm.lmHeadBias, t.logits, D, c.vocab);
+    // logits[:, block] = h · lmHead[block]ᵀ, one block of vocabulary rows per storage binding
+    for (const part of gm.lmHead.parts) {
+      await matmul(rt, t.h, part.tensor, t.logits, { M: R, N: part.rowCount, K: D, transB: true, ldc: c.vocab, offsetC: part.rowStart });
+    }
+    if (gm.lmHeadBias) await accumulate(rt, t.logits, gm.lmHeadBias, R * c.vocab, c.vocab);
     if (targets) {
       if (targets.length !== R) throw new RangeError(`forward: ${targets.length} targets for ${R} rows`);
       rt.upload(t.targets, targets);

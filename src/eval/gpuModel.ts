@@ -32,12 +32,21 @@ export interface GpuLayer {
   vHeads: number;
 }
 
+/** A [rows, cols] matrix stored as consecutive blocks of whole rows, each within one storage binding. */
+export interface RowBlocks {
+  parts: { tensor: GpuTensor; rowStart: number; rowCount: number }[];
+  rows: number;
+  cols: number;
+}
+
 export class GpuModel {
   readonly rt: GpuRuntime;
   readonly model: Model;
-  readonly embed: GpuTensor;
+  /** [vocab, dim], split by rows when larger than one storage binding. */
+  readonly embed: RowBlocks;
   readonly positionEmbed: GpuTensor | null;
-  readonly lmHead: GpuTensor;
+  /** [vocab, dim]; the same blocks as embed when tied. */
+  readonly lmHead: RowBlocks;
   readonly lmHeadBias: GpuTensor | null;
   readonly finalNormW: GpuTensor;
   readonly finalNormB: GpuTensor | null;
@@ -63,8 +72,12 @@ export class GpuModel {
     this.owned = parts.owned;
   }
 
-  /** Uploads every weight once; progress per tensor. Tensors above one storage binding fail with GpuLimitError naming them. */
-  static async upload(rt: GpuRuntime, model: Model, opts: LongWorkOptions = {}): Promise<GpuModel> {
+  /**
+   * Uploads every weight once; progress per tensor. The token embedding and the LM head (vocab × dim, the tensors that
+   * outgrow a binding first) are split by rows across bindings when needed; any other tensor above one binding fails with
+   * GpuLimitError naming it. `maxBindingBytes` lowers the split threshold (tests).
+   */
+  static async upload(rt: GpuRuntime, model: Model, opts: LongWorkOptions & { maxBindingBytes?: number } = {}): Promise<GpuModel> {
     const owned: GpuTensor[] = [];
     const total = tensorsOf(model).length + 2;
     let done = 0;
@@ -77,9 +90,20 @@ export class GpuModel {
     };
     const opt = (label: string, data?: Float32Array) => (data ? up(label, data) : Promise.resolve(null));
     const c = model.config;
+    const limit = Math.min(opts.maxBindingBytes ?? Infinity, rt.limits.maxStorageBufferBindingSize);
+    const blocks = async (label: string, data: Float32Array, rows: number, cols: number): Promise<RowBlocks> => {
+      const per = Math.max(1, Math.floor(limit / (cols * 4)));
+      const parts = [];
+      for (let r0 = 0; r0 < rows; r0 += per) {
+        const n = Math.min(per, rows - r0);
+        const name = per >= rows ? label : `${label}[${r0}:${r0 + n}]`;
+        parts.push({ tensor: await up(name, data.subarray(r0 * cols, (r0 + n) * cols)), rowStart: r0, rowCount: n });
+      }
+      return { parts, rows, cols };
+    };
     try {
-      const embed = await up('embed', model.embed);
-      const lmHead = model.lmHead === model.embed ? embed : await up('lmHead', model.lmHead);
+      const embed = await blocks('embed', model.embed, c.vocab, c.dim);
+      const lmHead = model.lmHead === model.embed ? embed : await blocks('lmHead', model.lmHead, c.vocab, c.dim);
       const layers: GpuLayer[] = [];
       for (const [i, l] of model.layers.entries()) {
         const p = `layers.${i}`;

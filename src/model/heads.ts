@@ -136,20 +136,26 @@ export interface GpuMemoryPlan {
 }
 
 /**
- * What the model needs on this GPU, checked against the adapter's limits. A tensor larger than one storage binding is
- * split by rows across bindings; only a single row larger than a binding, or a buffer larger than maxBufferSize even after
- * splitting, is refused — with the numbers.
+ * What the model needs on this GPU, checked against the adapter's limits. The token embedding and the LM head (vocab × dim,
+ * the tensors that outgrow a binding first) are split by rows across bindings; any other tensor above one binding, or a row
+ * larger than a binding, is refused here — early, with the numbers — since the forward pass would refuse it too.
  */
 export function planGpuMemory(model: Model, limits: { maxStorageBufferBindingSize: number; maxBufferSize: number }): GpuMemoryPlan {
   const c = model.config;
   const split: GpuMemoryPlan['split'] = [];
   let weightBytes = 0;
-  const rowLenOf = (name: string) => (name.endsWith('mlp.down') || name.endsWith('attn.wo') ? c.ffnDim : c.dim);
   for (const [name, t] of tensorsOf(model)) {
     const bytes = t.length * 4;
     weightBytes += bytes;
     if (bytes <= limits.maxStorageBufferBindingSize) continue;
-    const rowBytes = (name.endsWith('attn.wo') ? c.heads * c.headDim : rowLenOf(name)) * 4;
+    if (name !== 'embed' && name !== 'lmHead') {
+      throw new ModelTooLargeError(
+        `Tensor ${name} needs ${formatBytes(bytes)}, more than this GPU's storage binding limit of ` +
+          `${formatBytes(limits.maxStorageBufferBindingSize)} (only the embedding and the LM head are split across bindings). ` +
+          'Use a smaller model or a GPU with a larger limit.',
+      );
+    }
+    const rowBytes = c.dim * 4;
     if (rowBytes > limits.maxStorageBufferBindingSize) {
       throw new ModelTooLargeError(
         `Tensor ${name}: one row is ${formatBytes(rowBytes)}, more than this GPU's storage binding limit of ` +
@@ -157,7 +163,7 @@ export function planGpuMemory(model: Model, limits: { maxStorageBufferBindingSiz
       );
     }
     const rowsPerBinding = Math.floor(limits.maxStorageBufferBindingSize / rowBytes);
-    split.push({ name, bytes, bindings: Math.ceil(bytes / rowBytes / rowsPerBinding) });
+    split.push({ name, bytes, bindings: Math.ceil(c.vocab / rowsPerBinding) });
   }
   const T = c.contextLength;
   const perToken = c.dim * 6 + c.ffnDim * 3 + c.heads * c.headDim * 3 + c.vocab;

@@ -6,11 +6,12 @@ type Vec = ArrayLike<number>;
 
 export function matmulRef(A: Vec, B: Vec, s: MatmulShape, C0?: Vec): Float64Array {
   const batch = s.batch ?? 1;
-  const { strideA, strideB, strideC } = matmulStrides(s);
+  const { strideA, strideB, strideC, ldc, offsetC } = matmulStrides(s);
   const { M, N, K } = s;
   const alpha = s.alpha ?? 1;
   const beta = s.beta ?? 0;
-  const out = new Float64Array(strideC * (batch - 1) + M * N);
+  const out = new Float64Array(strideC * (batch - 1) + offsetC + (M - 1) * ldc + N);
+  if (C0) for (let i = 0; i < Math.min(out.length, C0.length); i++) out[i] = C0[i];
   for (let b = 0; b < batch; b++) {
     const a0 = b * strideA;
     const b0 = b * strideB;
@@ -23,7 +24,7 @@ export function matmulRef(A: Vec, B: Vec, s: MatmulShape, C0?: Vec): Float64Arra
           const bv = s.transB ? B[b0 + n * K + k] : B[b0 + k * N + n];
           acc += av * bv;
         }
-        const idx = c0 + m * N + n;
+        const idx = c0 + offsetC + m * ldc + n;
         out[idx] = alpha * acc + (beta !== 0 && C0 ? beta * C0[idx] : 0);
       }
     }

@@ -23,7 +23,8 @@ export async function matmul(
   variant: MatmulVariant = matmulVariantFor(rt),
 ): Promise<void> {
   const batch = s.batch ?? 1;
-  const { strideA, strideB, strideC } = matmulStrides(s);
+  const { strideA, strideB, strideC, ldc, offsetC } = matmulStrides(s);
+  if (ldc < s.N) throw new RangeError(`matmul: ldc ${ldc} is less than N ${s.N}`);
   const need = (name: string, t: GpuTensor, stride: number, size: number) => {
     const n = stride * (batch - 1) + size;
     if (t.length < n) {
@@ -32,10 +33,10 @@ export async function matmul(
   };
   need('A', A, strideA, s.M * s.K);
   need('B', B, strideB, s.K * s.N);
-  need('C', C, strideC, s.M * s.N);
+  need('C', C, strideC, offsetC + (s.M - 1) * ldc + s.N);
   if (s.M === 0 || s.N === 0 || batch === 0) return;
   const constants = { TRANS_A: s.transA ? 1 : 0, TRANS_B: s.transB ? 1 : 0 };
-  const params = { M: s.M, N: s.N, K: s.K, strideA, strideB, strideC, alpha: s.alpha ?? 1, beta: s.beta ?? 0 };
+  const params = { M: s.M, N: s.N, K: s.K, strideA, strideB, strideC, alpha: s.alpha ?? 1, beta: s.beta ?? 0, ldc, offC: offsetC };
   const buffers = { A, B, C };
   if (variant === 'direct') {
     // 8×8 threads, 4×4 outputs each: 32×32 outputs per workgroup.

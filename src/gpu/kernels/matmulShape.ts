@@ -17,13 +17,19 @@ export interface MatmulShape {
   alpha?: number;
   /** C = alpha·op(A)·op(B) + beta·C; beta = 0 never reads C. */
   beta?: number;
+  /** Elements between rows of C (default N): C may be a block of columns of a wider matrix. */
+  ldc?: number;
+  /** Offset of C's first element (default 0). */
+  offsetC?: number;
 }
 
 export function matmulStrides(s: MatmulShape) {
   return {
     strideA: s.strideA ?? s.M * s.K,
     strideB: s.strideB ?? s.K * s.N,
-    strideC: s.strideC ?? s.M * s.N,
+    strideC: s.strideC ?? s.M * (s.ldc ?? s.N),
+    ldc: s.ldc ?? s.N,
+    offsetC: s.offsetC ?? 0,
   };
 }
 

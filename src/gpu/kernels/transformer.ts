@@ -21,13 +21,20 @@ function need(kernel: string, t: GpuTensor, n: number) {
   if (t.length < n) throw new RangeError(`${kernel}: tensor "${t.label}" holds ${t.length} values, needs ${n}`);
 }
 
-/** x[r] = E[ids[r]] (+ P[pos0 + r mod T]); P may be any tensor when positions are not learned. */
-export async function embed(rt: GpuRuntime, ids: GpuTensor, E: GpuTensor, P: GpuTensor | null, x: GpuTensor, s: { rows: number; dim: number; T: number; pos0: number }) {
+/**
+ * x[r] = E[ids[r]] (+ P[pos0 + r mod T]); P may be absent when positions are not learned. `part` says which vocabulary rows
+ * E holds when the table is split across bindings (default: all of them).
+ */
+export async function embed(
+  rt: GpuRuntime, ids: GpuTensor, E: GpuTensor, P: GpuTensor | null, x: GpuTensor,
+  s: { rows: number; dim: number; T: number; pos0: number }, part?: { rowStart: number; rowCount: number },
+) {
   need('embed', x, s.rows * s.dim);
   need('embed', ids, s.rows);
+  const rows = part ?? { rowStart: 0, rowCount: E.length / s.dim };
   await rt.run(
     { code: embedCode, label: 'embed' },
-    { buffers: { ids, E, P: P ?? E, x }, params: { ...s, learned: P ? 1 : 0 }, workgroups: rt.grid(s.rows) },
+    { buffers: { ids, E, P: P ?? E, x }, params: { ...s, learned: P ? 1 : 0, ...rows }, workgroups: rt.grid(s.rows) },
   );
 }
 
