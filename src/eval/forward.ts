@@ -21,6 +21,13 @@ export function maxChunk(rt: GpuRuntime, vocab: number, batch: number, want: num
   return Math.max(1, Math.min(want, Math.floor(rt.limits.maxStorageBufferBindingSize / (4 * vocab * batch))));
 }
 
+export interface ForwardHooks {
+  /** Called with each layer's attention input X (after the norm), [rows, dim], before Q, K and V are computed. */
+  attentionInput?: (layer: number, x: GpuTensor, rows: number) => Promise<void>;
+  /** Stop after the last layer (calibration needs no logits). */
+  skipLogits?: boolean;
+}
+
 export class ForwardPass {
   readonly gm: GpuModel;
   readonly shape: ForwardShape;
@@ -83,7 +90,7 @@ export class ForwardPass {
    * One chunk: ids [B, T] (row b·T + t) at positions pos0 … pos0+T−1, after positions 0 … pos0−1 of the same sequences
    * were run into the cache. Leaves logits [B·T, vocab] in `logits`; with targets, per-row NLL and argmax too.
    */
-  async run(ids: Uint32Array, T: number, pos0: number, targets?: Uint32Array): Promise<void> {
+  async run(ids: Uint32Array, T: number, pos0: number, targets?: Uint32Array, hooks: ForwardHooks = {}): Promise<void> {
     const { rt, gm, shape } = this;
     const c = gm.model.config;
     const B = shape.batch;
@@ -109,6 +116,7 @@ export class ForwardPass {
     const style = c.positional.kind === 'rotary' ? c.positional.style : 'half';
     for (const [li, l] of gm.layers.entries()) {
       await normed(t.x, l.attnNormW, l.attnNormB, t.h);
+      if (hooks.attentionInput) await hooks.attentionInput(li, t.h, R);
       await linear(t.h, l.wq, l.bq, t.qRaw, D, c.heads * dh);
       await linear(t.h, l.wk, l.bk, t.kRaw, D, l.kHeads * dh);
       await linear(t.h, l.wv, l.bv, t.vRaw, D, l.vHeads * dh);
@@ -139,6 +147,7 @@ export class ForwardPass {
       await linear(t.a, l.down, l.downBias, t.m, c.ffnDim, D);
       await accumulate(rt, t.x, t.m, R * D, R * D);
     }
+    if (hooks.skipLogits) return;
     await normed(t.x, gm.finalNormW, gm.finalNormB, t.h);
     // logits[:, block] = h · lmHead[block]ᵀ, one block of vocabulary rows per storage binding
     for (const part of gm.lmHead.parts) {

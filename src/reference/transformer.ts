@@ -102,8 +102,8 @@ function gelu(x: number, kind: 'gelu_tanh' | 'gelu_erf'): number {
   return x >= 0 ? 0.5 * x * (2 - r) : 0.5 * x * r;
 }
 
-/** Logits [T, vocab] of one sequence, in float64. */
-export function forwardRef(model: Model, ids: number[]): Float64Array {
+/** Logits [T, vocab] of one sequence, in float64. `onAttentionInput` sees each layer's normed attention input [T, dim]. */
+export function forwardRef(model: Model, ids: number[], onAttentionInput?: (layer: number, x: Float64Array) => void): Float64Array {
   const c = model.config;
   const T = ids.length;
   const D = c.dim;
@@ -118,6 +118,7 @@ export function forwardRef(model: Model, ids: number[]): Float64Array {
   model.layers.forEach((l, li) => {
     const kv = l.kv;
     const h1 = normRef(c.norm, x, l.attnNorm.weight, l.attnNorm.bias, T, D, c.normEps);
+    onAttentionInput?.(li, h1);
     let q: Float64Array = linear(h1, T, D, l.attn.wq, c.heads * dh, l.attn.bq);
     let k: Float64Array = linear(h1, T, D, l.attn.wk, kv.kHeads * dh, l.attn.bk);
     const v = linear(h1, T, D, l.attn.wv, kv.vHeads * dh, l.attn.bv);
