@@ -135,6 +135,29 @@ describe('headlab command', () => {
     expect(r.stderr).toMatch(/tokens in the KV cache/);
   });
 
+  it('similarity --json prints per layer the K and V head matrices (stories260K: 4 K heads, 4 V heads)', () => {
+    const r = headlab('similarity', shared('data/stories260K.bin'), '--metric', 'cka', '--text', shared('data/tinystories_sample.txt'), '--max-tokens', '300', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.metric).toBe('cka');
+    expect(out.tokens).toBe(300);
+    expect(out.layers).toHaveLength(5);
+    for (const l of out.layers) {
+      expect(l.k).toHaveLength(4);
+      expect(l.v).toHaveLength(4);
+      for (let i = 0; i < 4; i++) {
+        expect(l.k[i][i]).toBeCloseTo(1, 5);
+        for (const v of [...l.k[i], ...l.v[i]]) expect(v >= 0 && v <= 1).toBe(true);
+      }
+    }
+    const w = headlab('similarity', shared('data/tinystories-mha.bin'), '--metric', 'weight-cosine', '--json');
+    expect(w.status, w.stderr).toBe(0);
+    expect(JSON.parse(w.stdout).layers[0].k).toHaveLength(8);
+    const bad = headlab('similarity', shared('data/stories260K.bin'), '--metric', 'aligned');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/needs calibration data/);
+  });
+
   it('a bad command or flag exits non-zero with one clear line on stderr', () => {
     const r = headlab('frobnicate');
     expect(r.status).toBe(2);

@@ -11,7 +11,7 @@ import { parseArgs, intList, UsageError } from './args';
 import { filesFromPath } from '../model/node-files';
 import { loadModelFiles } from '../model/load';
 import { modelCard } from '../model/card';
-import { evalCommand, generateCommand, logitsCommand } from './model-commands';
+import { evalCommand, generateCommand, logitsCommand, similarityCommand } from './model-commands';
 import { ModelFormatError, ModelTooLargeError } from '../model/errors';
 
 const USAGE = `usage: headlab <command> [options]
@@ -27,6 +27,8 @@ commands:
                               perplexity; --json prints {ppl, nll, tokens, seconds}
   generate <model> --prompt TEXT [--tokens N] [--seed S] [--temperature T] [--top-k K]
                               a continuation (greedy unless --temperature > 0)
+  similarity <model> --metric weight-cosine|cka|aligned (--text F | --tokens F.safetensors) [--max-tokens N] [--json]
+                              per layer, the H×H similarity of its K heads and of its V heads, as JSON
   gpu                         adapter, features and limits as JSON
   selftest [--json]           every kernel against its CPU reference
   bench [--json] [--sizes 256,1024,2048] [--variant tiled|direct]
@@ -79,6 +81,8 @@ async function main(argv: string[]): Promise<number> {
       return evalCommand(args);
     case 'generate':
       return generateCommand(args);
+    case 'similarity':
+      return similarityCommand(args);
     case 'gpu': {
       const rt = await createNodeRuntime();
       process.stdout.write(`${JSON.stringify(rt.summary, null, 2)}\n`);

@@ -11,6 +11,8 @@ import { ForwardPass, maxChunk } from '../eval/forward';
 import { perplexity, splitDocuments, tokenizeDocuments, type DocumentSplit } from '../eval/perplexity';
 import { generate } from '../eval/generate';
 import { UsageError, type ParsedArgs } from './args';
+import { calibrate, calibrationSequences, type LayerGram } from '../analysis/calibration';
+import { headSimilarity, METRICS, type SimilarityMetric } from '../analysis/similarity';
 
 function str(args: ParsedArgs, flag: string): string | undefined {
   const v = args.flags.get(flag);
@@ -134,5 +136,45 @@ export async function generateCommand(args: ParsedArgs): Promise<number> {
   }
   process.stdout.write('\n');
   if (last) process.stderr.write(`[${last.cachedTokens} tokens in the KV cache, ${last.kvCacheBytes} bytes]\n`);
+  return 0;
+}
+
+/** headlab similarity <model> --metric weight-cosine|cka|aligned (--text F | --tokens F.safetensors) [--max-tokens N] --json */
+export async function similarityCommand(args: ParsedArgs): Promise<number> {
+  const metric = str(args, 'metric') ?? 'cka';
+  if (!METRICS.includes(metric as SimilarityMetric)) throw new UsageError(`--metric must be one of ${METRICS.join(', ')}`);
+  const loaded = await loadFromArgs(args, 'similarity');
+  const { model, tokenizer } = loaded;
+  const maxTokens = int(args, 'max-tokens', 4096)!;
+  const rt = await createNodeRuntime();
+  let grams: LayerGram[] | undefined;
+  if (metric !== 'weight-cosine') {
+    const textPath = str(args, 'text');
+    const tokensPath = str(args, 'tokens');
+    if (!textPath === !tokensPath) throw new UsageError(`the ${metric} metric needs calibration data: --text F or --tokens F.safetensors`);
+    let tokens: number[];
+    if (textPath) {
+      if (!tokenizer) throw new UsageError(`${loaded.name} has no tokenizer: give --tokenizer, or use --tokens`);
+      const text = await readFile(textPath, 'utf8').catch(() => {
+        throw new ModelFormatError(textPath, 'no such file');
+      });
+      tokens = tokenizer.encode(text.replaceAll('<|endoftext|>', '\n'), { bos: true });
+    } else {
+      tokens = Array.from((await readIds(tokensPath!)).ids);
+    }
+    tokens = tokens.slice(0, maxTokens);
+    const gm = await GpuModel.upload(rt, model);
+    grams = await calibrate(gm, calibrationSequences(tokens, model.config.contextLength));
+    gm.release();
+  }
+  const layers = [];
+  for (let l = 0; l < model.config.layers; l++) {
+    layers.push({
+      k: await headSimilarity(model, l, 'k', metric as SimilarityMetric, grams?.[l], rt),
+      v: await headSimilarity(model, l, 'v', metric as SimilarityMetric, grams?.[l], rt),
+    });
+  }
+  const out = { metric, tokens: grams?.[0]?.n ?? 0, layers };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
   return 0;
 }
