@@ -168,6 +168,32 @@ function baseConfig(c: HfConfig, family: ModelFamily, architecture: string): Pic
   return { family, architecture, bosId: id(c.bos_token_id), eosId: id(c.eos_token_id) };
 }
 
+/** What GPT-2 and GPT-Neo share: LayerNorm, learned positions, a GELU MLP with biases, tied embeddings by default. */
+function learnedPositionsConfig(
+  c: HfConfig, family: 'gpt2' | 'gpt-neo', architecture: string, s: { L: number; D: number; H: number; F: number; V: number; T: number },
+): Omit<ModelConfig, 'attentionBias' | 'attentionScale' | 'attentionWindow'> {
+  return {
+    ...baseConfig(c, family, architecture),
+    layers: s.L,
+    dim: s.D,
+    heads: s.H,
+    headDim: s.D / s.H,
+    ffnDim: s.F,
+    vocab: s.V,
+    contextLength: s.T,
+    norm: 'layernorm',
+    normEps: num(c, 'layer_norm_epsilon', 1e-5),
+    positional: { kind: 'learned' },
+    mlp: activation(c.activation_function ?? 'gelu_new', architecture),
+    mlpBias: true,
+    tiedEmbeddings: c.tie_word_embeddings !== false,
+    parallelResidual: false,
+  };
+}
+
+/** A LayerNorm's weight and bias, "<name>.weight" and "<name>.bias". */
+const layerNorm = async (get: Get, name: string, D: number): Promise<Norm> => ({ weight: await get(`${name}.weight`, [D]), bias: await get(`${name}.bias`, [D]) });
+
 /** Transposes a row-major [rows, cols] matrix (GPT-2's Conv1D stores in × out). */
 export function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(w.length);
@@ -300,24 +326,10 @@ async function loadGpt2(c: HfConfig, architecture: string, index: TensorIndex, g
     throw new ModelFormatError('config.json', 'scale_attn_by_inverse_layer_idx is not supported', 'headlab runs GPT-2 with the standard 1/√d scaling');
   }
   const prefix = index.resolve('transformer.wte.weight') ? 'transformer.' : '';
-  const norm = async (name: string): Promise<Norm> => ({ weight: await get(`${name}.weight`, [D]), bias: await get(`${name}.bias`, [D]) });
+  const norm = (name: string) => layerNorm(get, name, D);
   const cfg: ModelConfig = {
-    ...baseConfig(c, 'gpt2', architecture),
-    layers: L,
-    dim: D,
-    heads: H,
-    headDim: dh,
-    ffnDim: F,
-    vocab: V,
-    contextLength: T,
-    norm: 'layernorm',
-    normEps: num(c, 'layer_norm_epsilon', 1e-5),
-    positional: { kind: 'learned' },
-    mlp: activation(c.activation_function ?? 'gelu_new', architecture),
+    ...learnedPositionsConfig(c, 'gpt2', architecture, { L, D, H, F, V, T }),
     attentionBias: { q: true, k: true, v: true, o: true },
-    mlpBias: true,
-    tiedEmbeddings: c.tie_word_embeddings !== false,
-    parallelResidual: false,
     attentionScale: c.scale_attn_weights === false ? 1 : 1 / Math.sqrt(dh),
     attentionWindow: Array(L).fill(null),
   };
@@ -391,7 +403,7 @@ async function loadGptNeox(c: HfConfig, architecture: string, get: Get): Promise
     attentionWindow: Array(L).fill(null),
   };
   const embed = await get('gpt_neox.embed_in.weight', [V, D]);
-  const norm = async (name: string): Promise<Norm> => ({ weight: await get(`${name}.weight`, [D]), bias: await get(`${name}.bias`, [D]) });
+  const norm = (name: string) => layerNorm(get, name, D);
   // query_key_value rows are per head: [q_h (dh) | k_h (dh) | v_h (dh)] for h = 0 … H−1.
   const split = (w: Float32Array, rowLen: number) => {
     const parts = [0, 1, 2].map(() => new Float32Array(H * dh * rowLen));
@@ -441,7 +453,6 @@ async function loadGptNeo(c: HfConfig, architecture: string, index: TensorIndex,
   const V = num(c, 'vocab_size');
   const T = num(c, 'max_position_embeddings');
   const F = num(c, 'intermediate_size', 4 * D);
-  const dh = D / H;
   // attention_types: [[["global", "local"], 4]] → global, local, global, local, …
   const types: string[] = [];
   for (const [pattern, repeat] of (c.attention_types as [string[], number][] | undefined) ?? [[['global'], L]]) {
@@ -451,26 +462,12 @@ async function loadGptNeo(c: HfConfig, architecture: string, index: TensorIndex,
   const window = num(c, 'window_size', 256);
   const prefix = index.resolve('transformer.wte.weight') ? 'transformer.' : '';
   const cfg: ModelConfig = {
-    ...baseConfig(c, 'gpt-neo', architecture),
-    layers: L,
-    dim: D,
-    heads: H,
-    headDim: dh,
-    ffnDim: F,
-    vocab: V,
-    contextLength: T,
-    norm: 'layernorm',
-    normEps: num(c, 'layer_norm_epsilon', 1e-5),
-    positional: { kind: 'learned' },
-    mlp: activation(c.activation_function ?? 'gelu_new', architecture),
+    ...learnedPositionsConfig(c, 'gpt-neo', architecture, { L, D, H, F, V, T }),
     attentionBias: { q: false, k: false, v: false, o: true },
-    mlpBias: true,
-    tiedEmbeddings: c.tie_word_embeddings !== false,
-    parallelResidual: false,
     attentionScale: 1, // GPT-Neo does not scale attention scores
     attentionWindow: types.map((t) => (t === 'local' ? window : null)),
   };
-  const norm = async (name: string): Promise<Norm> => ({ weight: await get(`${name}.weight`, [D]), bias: await get(`${name}.bias`, [D]) });
+  const norm = (name: string) => layerNorm(get, name, D);
   const embed = await get(`${prefix}wte.weight`, [V, D]);
   const positionEmbed = await get(`${prefix}wpe.weight`, [T, D]);
   const layers: LayerWeights[] = [];
