@@ -2,7 +2,14 @@
 import { createNodeRuntime } from '../src/gpu/node';
 import type { GpuRuntime } from '../src/gpu/runtime';
 
+import { afterAll, expect } from 'vitest';
+
 let runtime: GpuRuntime | null = null;
+
+// Every test file that uses the shared runtime ends by checking that WebGPU reported no error outside an error scope.
+afterAll(() => {
+  if (runtime) expect(runtime.uncapturedErrors, 'WebGPU errors no error scope caught').toEqual([]);
+});
 
 export async function gpu(): Promise<GpuRuntime> {
   if (!runtime) runtime = await createNodeRuntime();

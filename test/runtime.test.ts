@@ -49,6 +49,21 @@ describe('GPU runtime', () => {
     rt.destroy();
   });
 
+  it('releasing an input while its work is only recorded still computes the result (work is submitted first)', async () => {
+    const rt = await createNodeRuntime();
+    const a = randomArray(5 * 3, 1);
+    const b = randomArray(3 * 4, 2);
+    const A = await rt.tensor('A', a);
+    const B = await rt.tensor('B', b);
+    const C = await rt.tensor('C', 20);
+    rt.fill(C, NaN);
+    await matmul(rt, A, B, C, { M: 5, N: 4, K: 3 });
+    rt.release(A);
+    rt.release(B);
+    expect(relativeError(await rt.read(C), matmulRef(a, b, { M: 5, N: 4, K: 3 }))).toBeLessThan(1e-5);
+    rt.destroy();
+  });
+
   it('without WebGPU, says what to do (browser: the Chrome flag; Node: a Vulkan driver)', async () => {
     await expect(GpuRuntime.create(undefined, 'browser')).rejects.toThrow(/enable-unsafe-webgpu/);
     await expect(GpuRuntime.create(undefined, 'node')).rejects.toThrow(/Vulkan/);

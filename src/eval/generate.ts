@@ -83,7 +83,7 @@ export async function* generate(gm: GpuModel, tokenizer: Tokenizer, prompt: stri
       const next = tokenizer.decode(all);
       yield { id, text: next.slice(text.length), cachedTokens: all.length, kvCacheBytes: all.length * perToken };
       text = next;
-      if (all.length >= c.contextLength) return;
+      if (all.length >= c.contextLength || i + 1 >= opts.maxTokens) return;
       rows = 1;
       await fp.run(new Uint32Array([id]), 1, all.length - 1);
     }

@@ -89,6 +89,8 @@ export class GpuRuntime {
   private closing = false;
   /** Set while the device is lost and not yet recovered. */
   lostError: GpuDeviceLostError | null = null;
+  /** WebGPU errors that no error scope caught (a bug in headlab if ever non-empty); tests assert it stays empty. */
+  readonly uncapturedErrors: string[] = [];
 
   private constructor(gpu: GPU, host: GpuHost, adapter: GPUAdapter, device: GPUDevice) {
     this.gpu = gpu;
@@ -123,6 +125,9 @@ export class GpuRuntime {
 
   private watchLoss() {
     const device = this.device;
+    device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+      this.uncapturedErrors.push(ev.error.message);
+    };
     void device.lost.then((info) => {
       if (this.closing || device !== this.device) return;
       this.lostError = new GpuDeviceLostError(info.reason ?? 'unknown', info.message);
@@ -250,7 +255,10 @@ export class GpuRuntime {
     });
   }
 
+  /** Frees a tensor. Work already recorded is submitted first: a command buffer that names a destroyed buffer is invalid
+   * and WebGPU would drop all of it. */
   release(t: GpuTensor) {
+    this.flush();
     this.tensors.delete(t);
     t.buffer.destroy();
   }
