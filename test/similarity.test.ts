@@ -5,7 +5,9 @@ import { loadModelFiles } from '../src/model/load';
 import { expandToMha } from '../src/model/heads';
 import type { Model } from '../src/model/types';
 import { GpuModel } from '../src/eval/gpuModel';
-import { calibrate, type LayerGram } from '../src/analysis/calibration';
+import { calibrate, calibrationTokens, type LayerGram } from '../src/analysis/calibration';
+import { readFileSync } from 'node:fs';
+import { Llama2cTokenizer } from '../src/model/tokenizer';
 import { headSimilarity, nuclearNorm, rotaryPlanes, stackedCrossGram, symmetricEigenvalues, METRICS } from '../src/analysis/similarity';
 import { forwardRef } from '../src/reference/transformer';
 import { randomArray, relativeError } from '../src/reference/linalg';
@@ -64,6 +66,16 @@ describe('linear algebra', () => {
 });
 
 describe('calibration', () => {
+  it('takes the first N tokens document by document, each starting with BOS, also from a long text', () => {
+    const tok = Llama2cTokenizer.parse(readFileSync(shared('data/tok512.bin')).buffer as ArrayBuffer, 512, 'tok512.bin');
+    const text = readFileSync(shared('data/tinystories_val.txt'), 'utf8'); // 794 kB
+    // (encoding the whole text at once would not finish within the test's timeout: llama2.c merging is quadratic)
+    const ids = calibrationTokens(tok, text, 3000);
+    expect(ids).toHaveLength(3000);
+    expect(ids[0]).toBe(1);
+    expect(ids.filter((id) => id === 1).length).toBeGreaterThan(3);
+  });
+
   it('the GPU Grams of every layer equal XᵀX of the reference activations', async () => {
     const gm = await GpuModel.upload(rt, stories);
     const grams = await calibrate(gm, [ids.slice(0, 30), ids.slice(30)]);

@@ -2,6 +2,7 @@
 // attention input X (after the norm) and its column sums, on the GPU. No per-token activations are kept, so memory does
 // not grow with the text.
 import type { GpuTensor } from '../gpu/runtime';
+import type { Tokenizer } from '../model/tokenizer';
 import { matmul } from '../gpu/kernels/matmul';
 import type { GpuModel } from '../eval/gpuModel';
 import { ForwardPass, maxChunk } from '../eval/forward';
@@ -15,6 +16,22 @@ export interface LayerGram {
   sum: Float64Array;
   /** Tokens accumulated. */
   n: number;
+}
+
+/**
+ * The first `maxTokens` calibration tokens of a text: documents (split on <|endoftext|> and blank lines) encoded one by one,
+ * each BOS + its tokens, until enough are collected — never the whole text at once (llama2.c-style merging is quadratic in
+ * the length of what it encodes).
+ */
+export function calibrationTokens(tokenizer: Tokenizer, text: string, maxTokens: number): number[] {
+  const out: number[] = [];
+  for (const doc of text.split(/<\|endoftext\|>|\n\s*\n/)) {
+    const piece = doc.trim();
+    if (!piece) continue;
+    out.push(...tokenizer.encode(piece, { bos: true }));
+    if (out.length >= maxTokens) break;
+  }
+  return out.slice(0, maxTokens);
 }
 
 /** Splits a token stream into sequences of at most `context` tokens (each run from position 0). */

@@ -11,7 +11,7 @@ import { ForwardPass, maxChunk } from '../eval/forward';
 import { perplexity, splitDocuments, tokenizeDocuments, type DocumentSplit } from '../eval/perplexity';
 import { generate } from '../eval/generate';
 import { UsageError, type ParsedArgs } from './args';
-import { calibrate, calibrationSequences, type LayerGram } from '../analysis/calibration';
+import { calibrate, calibrationSequences, calibrationTokens, type LayerGram } from '../analysis/calibration';
 import { headSimilarity, METRICS, type SimilarityMetric } from '../analysis/similarity';
 
 function str(args: ParsedArgs, flag: string): string | undefined {
@@ -158,7 +158,7 @@ export async function similarityCommand(args: ParsedArgs): Promise<number> {
       const text = await readFile(textPath, 'utf8').catch(() => {
         throw new ModelFormatError(textPath, 'no such file');
       });
-      tokens = tokenizer.encode(text.replaceAll('<|endoftext|>', '\n'), { bos: true });
+      tokens = calibrationTokens(tokenizer, text, maxTokens);
     } else {
       tokens = Array.from((await readIds(tokensPath!)).ids);
     }

@@ -3,6 +3,7 @@ import { useGpu } from '../lab/gpuStore';
 import { GpuPanel } from './GpuPanel';
 import { ModelPanel } from './ModelPanel';
 import { EvalPanel } from './EvalPanel';
+import { SimilarityPanel } from './SimilarityPanel';
 import { useModel } from '../lab/modelStore';
 
 export function App() {
@@ -25,6 +26,7 @@ export function App() {
       </header>
       <main>
         <ModelPanel />
+        <SimilarityPanel />
         <EvalPanel />
         <GpuPanel />
       </main>
