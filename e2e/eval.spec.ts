@@ -22,7 +22,7 @@ test('perplexity of the demo on its sample stories, with progress and a result',
 
 test('greedy generation streams the continuation transformers computed; two models side by side', async ({ page }) => {
   const ref: string = JSON.parse(readFileSync(shared('data/demo/demo-mha-bytes-reference.json'), 'utf8')).greedy;
-  await page.getByLabel('tokens').fill('30');
+  await page.getByTestId('gen-tokens').fill('30');
   await page.getByTestId('gen-run').click();
   const text = page.getByTestId('continuation-text');
   await expect(text).toHaveText(ref.trim().slice(0, 'Once upon a time'.length + 30), { timeout: 120_000 });
@@ -30,7 +30,7 @@ test('greedy generation streams the continuation transformers computed; two mode
   await page.getByTestId('file-input').setInputFiles([shared('data/stories260K.bin'), shared('data/tok512.bin')]);
   await expect(page.getByTestId('card-name')).toContainText('stories260K.bin');
   await page.getByLabel(/side by side/).check();
-  await page.getByLabel('tokens').fill('12');
+  await page.getByTestId('gen-tokens').fill('12');
   await page.getByTestId('gen-run').click();
   await expect(page.getByTestId('continuation')).toHaveCount(2);
   await expect(page.getByTestId('continuation').nth(1)).toContainText('demo-mha-bytes');

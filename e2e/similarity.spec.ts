@@ -10,7 +10,7 @@ test('CKA heatmaps of stories260K fill a 5 × 2 grid with values in their toolti
   await page.getByTestId('file-input').setInputFiles([shared('data/stories260K.bin'), shared('data/tok512.bin')]);
   await expect(page.getByTestId('card-name')).toContainText('stories260K.bin');
   await page.getByTestId('sim-metric').selectOption('cka');
-  await page.getByLabel('tokens').first().fill('512');
+  await page.getByTestId('sim-tokens').fill('512');
   await page.getByTestId('sim-run').click();
   await expect(page.getByTestId('heatmap-row')).toHaveCount(5, { timeout: 120_000 });
   const maps = page.getByTestId('heatmap-grid').getByTestId('heatmap');

@@ -106,7 +106,7 @@ export function EvalPanel() {
           </div>
           <div className="form-row">
             <label title="Tokens to generate">
-              tokens <input type="number" min={1} max={1000} value={tokens} onChange={(e) => setTokens(Number(e.target.value))} />
+              tokens <input type="number" min={1} max={1000} value={tokens} onChange={(e) => setTokens(Number(e.target.value))} data-testid="gen-tokens" />
             </label>
             <label title="0: greedy (always the most likely token)">
               temperature <input type="number" min={0} step={0.1} value={temperature} onChange={(e) => setTemperature(Number(e.target.value))} />

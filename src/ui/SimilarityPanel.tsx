@@ -42,7 +42,7 @@ export function SimilarityPanel() {
           </select>
         </label>
         <label title="Calibration: the first N tokens of the built-in TinyStories sample">
-          tokens <input type="number" min={16} value={maxTokens} onChange={(e) => setMaxTokens(Number(e.target.value))} />
+          tokens <input type="number" min={16} value={maxTokens} onChange={(e) => setMaxTokens(Number(e.target.value))} data-testid="sim-tokens" />
         </label>
         <button type="button" onClick={() => void start()} disabled={running} data-testid="sim-run">
           Compute
