@@ -1,6 +1,7 @@
 // Head similarity in the page: stories260K, CKA on the built-in sample; the grid shows 5 layers × {K, V} and a cell's
 // tooltip gives the head pair and value.
 import { expect, test } from '@playwright/test';
+import { readFileSync } from 'node:fs';
 import { shared } from '../test/shared';
 
 test('CKA heatmaps of stories260K fill a 5 × 2 grid with values in their tooltips', async ({ page }) => {
@@ -21,4 +22,13 @@ test('CKA heatmaps of stories260K fill a 5 × 2 grid with values in their toolti
   const diag = await maps.first().getByTestId('heatmap-cell').nth(0).locator('title').textContent();
   expect(diag).toMatch(/heads 0 and 0: 1\.000$/);
   await expect(page.getByTestId('sim-summary')).toContainText('on 512 calibration tokens');
+
+  const download = page.waitForEvent('download');
+  await page.getByTestId('sim-export-json').click();
+  const file = await download;
+  expect(file.suggestedFilename()).toMatch(/^stories260K\.bin.*-cka\.json$/);
+  const json = JSON.parse(readFileSync(await file.path(), 'utf8'));
+  expect(json).toMatchObject({ metric: 'cka', tokens: 512 });
+  expect(json.layers).toHaveLength(5);
+  expect(json.layers[0].k[0][0]).toBeCloseTo(1, 3);
 });

@@ -174,3 +174,16 @@ describe('metrics', () => {
     }
   });
 });
+
+describe('export', () => {
+  it('writes JSON in the CLI shape and CSV with one row per ordered head pair', async () => {
+    const { similarityCsv, similarityJson } = await import('../src/analysis/export');
+    const e = { metric: 'cka', model: 'm', tokens: 10, layers: [{ k: [[1, 0.5], [0.5, 1]], v: [[1, 0.25], [0.25, 1]] }] };
+    expect(JSON.parse(similarityJson(e))).toEqual(e);
+    const csv = similarityCsv(e).trim().split('\n');
+    expect(csv[0]).toBe('layer,kind,head_i,head_j,value');
+    expect(csv).toHaveLength(1 + 8);
+    expect(csv[2]).toBe('0,K,0,1,0.500000');
+    expect(csv[6]).toBe('0,V,0,1,0.250000');
+  });
+});

@@ -4,6 +4,16 @@ import { useModel } from '../lab/modelStore';
 import { useSimilarity } from '../lab/similarityStore';
 import { METRICS, type SimilarityMetric } from '../analysis/similarity';
 import { Heatmap, HeatmapLegend } from './charts/Heatmap';
+import { similarityCsv, similarityJson, type SimilarityExport } from '../analysis/export';
+
+function download(name: string, text: string, type: string) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
 
 const SAMPLE_URL = `${import.meta.env.BASE_URL}demo/demo-stories.txt`;
 
@@ -67,6 +77,27 @@ export function SimilarityPanel() {
             {shownMetric} of {model}
             {tokens ? ` on ${tokens} calibration tokens` : ''}; heads in their original order.
           </p>
+          {!running && (
+            <div className="actions">
+              {(['json', 'csv'] as const).map((fmt) => (
+                <button
+                  key={fmt}
+                  type="button"
+                  className="secondary"
+                  data-testid={`sim-export-${fmt}`}
+                  title={`The numbers as ${fmt.toUpperCase()}`}
+                  onClick={() => {
+                    const e: SimilarityExport = { metric: shownMetric, model: model ?? '', tokens, layers: layers.map((l) => ({ k: l.k, v: l.v })) };
+                    const base = `${(model ?? 'model').replace(/[^\w.-]+/g, '_')}-${shownMetric}`;
+                    if (fmt === 'json') download(`${base}.json`, similarityJson(e), 'application/json');
+                    else download(`${base}.csv`, similarityCsv(e), 'text/csv');
+                  }}
+                >
+                  Export {fmt.toUpperCase()}
+                </button>
+              ))}
+            </div>
+          )}
           <div className="heatmap-grid" data-testid="heatmap-grid">
             <div className="heatmap-head">layer</div>
             <div className="heatmap-head">K heads</div>
