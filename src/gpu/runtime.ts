@@ -317,6 +317,15 @@ export class GpuRuntime {
     return { pipeline, defs: this.reflect(k.code) };
   }
 
+  /** Records a copy of n values from src (at srcOffset) into dst (at dstOffset), in order with recorded dispatches. */
+  copy(src: GpuTensor, dst: GpuTensor, n = src.length, srcOffset = 0, dstOffset = 0) {
+    this.assertUsable();
+    if (srcOffset + n > src.length || dstOffset + n > dst.length) {
+      throw new RangeError(`copy: ${n} values from "${src.label}"@${srcOffset} to "${dst.label}"@${dstOffset} do not fit (${src.length}, ${dst.length})`);
+    }
+    if (n > 0) this.takeEncoder().copyBufferToBuffer(src.buffer, srcOffset * 4, dst.buffer, dstOffset * 4, n * 4);
+  }
+
   /** Records one dispatch; work is submitted by flush() or any read(). */
   async run(k: KernelSource, r: KernelRun): Promise<void> {
     this.assertUsable();

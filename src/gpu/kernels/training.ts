@@ -1,0 +1,129 @@
+// Runners for the training kernels of the fusion stages: attention with stored probabilities and its backward pass through
+// the head maps (shaders/attention_grad.wgsl), head-fusion operators and their gradients (shaders/headmix.wgsl), and Adam
+// (shaders/adam.wgsl). Float64 CPU references: src/reference/training.ts.
+import gradCode from '../../../shaders/attention_grad.wgsl?raw';
+import mixCode from '../../../shaders/headmix.wgsl?raw';
+import adamCode from '../../../shaders/adam.wgsl?raw';
+import type { GpuRuntime, GpuTensor } from '../runtime';
+
+export interface AttnGradShape {
+  B: number;
+  T: number;
+  heads: number;
+  kHeads: number;
+  vHeads: number;
+  dh: number;
+  /** 0: global; otherwise keys j > i − window only. */
+  window: number;
+  scale: number;
+}
+
+function need(kernel: string, t: GpuTensor, n: number) {
+  if (t.length < n) throw new RangeError(`${kernel}: tensor "${t.label}" holds ${t.length} values, needs ${n}`);
+}
+
+const run = (rt: GpuRuntime, entry: string, buffers: Record<string, GpuTensor>, s: AttnGradShape, items: number) =>
+  rt.run({ code: gradCode, label: `attention-grad ${entry}`, entryPoint: entry }, { buffers, params: { ...s }, workgroups: rt.grid(Math.ceil(items / 64)) });
+
+/** P = softmax(scale · q kᵀ + mask), [B, heads, T, T]. */
+export async function attentionProbs(rt: GpuRuntime, q: GpuTensor, k: GpuTensor, maps: GpuTensor, P: GpuTensor, s: AttnGradShape) {
+  need('probs', q, s.B * s.T * s.heads * s.dh);
+  need('probs', k, s.B * s.T * s.kHeads * s.dh);
+  need('probs', P, s.B * s.heads * s.T * s.T);
+  await run(rt, 'probs', { q, k, maps, P }, s, s.B * s.heads * s.T);
+}
+
+/** a = P v, [B, T, heads, dh]. */
+export async function attentionContext(rt: GpuRuntime, P: GpuTensor, v: GpuTensor, maps: GpuTensor, a: GpuTensor, s: AttnGradShape) {
+  need('context', v, s.B * s.T * s.vHeads * s.dh);
+  need('context', a, s.B * s.T * s.heads * s.dh);
+  await run(rt, 'context', { P, v, maps, a }, s, s.B * s.T * s.heads * s.dh);
+}
+
+/** dS = scale · P ⊙ (dP − rowsum(P ⊙ dP)), dP = dA vᵀ. */
+export async function attentionScoresGrad(rt: GpuRuntime, P: GpuTensor, dA: GpuTensor, v: GpuTensor, maps: GpuTensor, dS: GpuTensor, s: AttnGradShape) {
+  need('dscores', dA, s.B * s.T * s.heads * s.dh);
+  need('dscores', dS, s.B * s.heads * s.T * s.T);
+  await run(rt, 'dscores', { P, dA, v, maps, dS }, s, s.B * s.heads * s.T);
+}
+
+/** Gradient of the rotated keys: dK = Σ_h dSᵀ q over the query heads reading each K head, [B, T, kHeads, dh]. */
+export async function attentionKeysGrad(rt: GpuRuntime, dS: GpuTensor, q: GpuTensor, maps: GpuTensor, grad: GpuTensor, s: AttnGradShape) {
+  need('dkeys', grad, s.B * s.T * s.kHeads * s.dh);
+  await run(rt, 'dkeys', { dS, q, maps, grad }, s, s.B * s.T * s.kHeads * s.dh);
+}
+
+/** Gradient of the values: dV = Σ_h Pᵀ dA over the query heads reading each V head, [B, T, vHeads, dh]. */
+export async function attentionValuesGrad(rt: GpuRuntime, P: GpuTensor, dA: GpuTensor, maps: GpuTensor, grad: GpuTensor, s: AttnGradShape) {
+  need('dvalues', grad, s.B * s.T * s.vHeads * s.dh);
+  await run(rt, 'dvalues', { P, dA, maps, grad }, s, s.B * s.T * s.vHeads * s.dh);
+}
+
+export interface MixShape {
+  R: number;
+  nIn: number;
+  nOut: number;
+  dh: number;
+}
+
+/** y[r, o, :] = Σ_i w[o, i] x[r, i, :]. */
+export async function headMix(rt: GpuRuntime, x: GpuTensor, w: GpuTensor, y: GpuTensor, s: MixShape) {
+  need('mix', x, s.R * s.nIn * s.dh);
+  need('mix', w, s.nOut * s.nIn);
+  need('mix', y, s.R * s.nOut * s.dh);
+  await rt.run(
+    { code: mixCode, label: 'head mix', entryPoint: 'mixHeads' },
+    { buffers: { x, w, y }, params: { ...s, coef: 0 }, workgroups: rt.grid(Math.ceil((s.R * s.nOut * s.dh) / 64)) },
+  );
+}
+
+/** g[o, i] = Σ_{r,d} dy[r, o, d] x[r, i, d]. */
+export async function headMixGrad(rt: GpuRuntime, dy: GpuTensor, x: GpuTensor, g: GpuTensor, s: MixShape) {
+  need('mixGrad', dy, s.R * s.nOut * s.dh);
+  need('mixGrad', x, s.R * s.nIn * s.dh);
+  need('mixGrad', g, s.nOut * s.nIn);
+  await rt.run({ code: mixCode, label: 'head mix grad', entryPoint: 'mixGrad' }, { buffers: { dy, x, g }, params: { ...s, coef: 0 }, workgroups: [s.nOut, s.nIn, 1] });
+}
+
+/** g = mask ⊙ (g + coef · ∇ fusion loss(w)) with groups given per output head (groupOf: u32 [nOut]). */
+export async function fusionPull(rt: GpuRuntime, w: GpuTensor, g: GpuTensor, mask: GpuTensor, groupOf: GpuTensor, s: { nOut: number; nIn: number; coef: number }) {
+  need('fusion', w, s.nOut * s.nIn);
+  need('fusion', mask, s.nOut * s.nIn);
+  need('fusion', groupOf, s.nOut);
+  await rt.run(
+    { code: mixCode, label: 'fusion pull', entryPoint: 'fusionPull' },
+    { buffers: { w, g, mask, groupOf }, params: { R: 0, dh: 0, ...s }, workgroups: [Math.ceil((s.nOut * s.nIn) / 64), 1, 1] },
+  );
+}
+
+export interface AdamState {
+  m: GpuTensor;
+  v: GpuTensor;
+  /** Steps taken. */
+  t: number;
+}
+
+export interface AdamHyper {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+}
+
+/** One Adam step on θ (n values) with gradient g; advances state.t. */
+export async function adamStep(rt: GpuRuntime, theta: GpuTensor, g: GpuTensor, st: AdamState, h: AdamHyper, n = theta.length) {
+  need('adam', g, n);
+  need('adam', st.m, n);
+  need('adam', st.v, n);
+  const beta1 = h.beta1 ?? 0.9;
+  const beta2 = h.beta2 ?? 0.999;
+  st.t += 1;
+  await rt.run(
+    { code: adamCode, label: 'adam' },
+    {
+      buffers: { theta, g, m: st.m, v: st.v },
+      params: { n, lr: h.lr, beta1, beta2, eps: h.eps ?? 1e-8, c1: 1 - beta1 ** st.t, c2: 1 - beta2 ** st.t },
+      workgroups: rt.grid(Math.ceil(n / 64)),
+    },
+  );
+}

@@ -1,0 +1,130 @@
+// Float64 CPU references of the training kernels (src/gpu/kernels/training.ts), written from the formulas, for tests.
+import type { AttnGradShape, MixShape } from '../gpu/kernels/training';
+
+type Vec = ArrayLike<number>;
+
+const firstKey = (tq: number, window: number) => (window > 0 && tq + 1 > window ? tq + 1 - window : 0);
+
+export function probsRef(q: Vec, k: Vec, maps: Vec, s: AttnGradShape): Float64Array {
+  const { B, T, heads: H, kHeads: K, dh } = s;
+  const P = new Float64Array(B * H * T * T);
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let tq = 0; tq < T; tq++) {
+    const row = ((b * H + h) * T + tq) * T;
+    const j0 = firstKey(tq, s.window);
+    let m = -Infinity;
+    for (let j = j0; j <= tq; j++) {
+      let dot = 0;
+      for (let d = 0; d < dh; d++) dot += q[((b * T + tq) * H + h) * dh + d] * k[((b * T + j) * K + maps[h]) * dh + d];
+      P[row + j] = dot * s.scale;
+      m = Math.max(m, P[row + j]);
+    }
+    let sum = 0;
+    for (let j = j0; j <= tq; j++) sum += (P[row + j] = Math.exp(P[row + j] - m));
+    for (let j = j0; j <= tq; j++) P[row + j] /= sum;
+  }
+  return P;
+}
+
+export function contextRef(P: Vec, v: Vec, maps: Vec, s: AttnGradShape): Float64Array {
+  const { B, T, heads: H, vHeads: V, dh } = s;
+  const a = new Float64Array(B * T * H * dh);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let h = 0; h < H; h++) for (let d = 0; d < dh; d++) {
+    let acc = 0;
+    for (let j = 0; j <= t; j++) acc += P[((b * H + h) * T + t) * T + j] * v[((b * T + j) * V + maps[H + h]) * dh + d];
+    a[((b * T + t) * H + h) * dh + d] = acc;
+  }
+  return a;
+}
+
+export function dscoresRef(P: Vec, dA: Vec, v: Vec, maps: Vec, s: AttnGradShape): Float64Array {
+  const { B, T, heads: H, vHeads: V, dh } = s;
+  const dS = new Float64Array(B * H * T * T);
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let tq = 0; tq < T; tq++) {
+    const row = ((b * H + h) * T + tq) * T;
+    const dP = new Float64Array(T);
+    let dot = 0;
+    for (let j = 0; j <= tq; j++) {
+      for (let d = 0; d < dh; d++) dP[j] += dA[((b * T + tq) * H + h) * dh + d] * v[((b * T + j) * V + maps[H + h]) * dh + d];
+      dot += P[row + j] * dP[j];
+    }
+    for (let j = 0; j <= tq; j++) dS[row + j] = s.scale * P[row + j] * (dP[j] - dot);
+  }
+  return dS;
+}
+
+export function dkeysRef(dS: Vec, q: Vec, maps: Vec, s: AttnGradShape): Float64Array {
+  const { B, T, heads: H, kHeads: K, dh } = s;
+  const g = new Float64Array(B * T * K * dh);
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let tq = 0; tq < T; tq++) for (let tk = 0; tk <= tq; tk++) {
+    const w = dS[((b * H + h) * T + tq) * T + tk];
+    for (let d = 0; d < dh; d++) g[((b * T + tk) * K + maps[h]) * dh + d] += w * q[((b * T + tq) * H + h) * dh + d];
+  }
+  return g;
+}
+
+export function dvaluesRef(P: Vec, dA: Vec, maps: Vec, s: AttnGradShape): Float64Array {
+  const { B, T, heads: H, vHeads: V, dh } = s;
+  const g = new Float64Array(B * T * V * dh);
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let tq = 0; tq < T; tq++) for (let tk = 0; tk <= tq; tk++) {
+    const w = P[((b * H + h) * T + tq) * T + tk];
+    for (let d = 0; d < dh; d++) g[((b * T + tk) * V + maps[H + h]) * dh + d] += w * dA[((b * T + tq) * H + h) * dh + d];
+  }
+  return g;
+}
+
+export function mixRef(x: Vec, w: Vec, s: MixShape): Float64Array {
+  const y = new Float64Array(s.R * s.nOut * s.dh);
+  for (let r = 0; r < s.R; r++) for (let o = 0; o < s.nOut; o++) for (let i = 0; i < s.nIn; i++) {
+    const c = w[o * s.nIn + i];
+    for (let d = 0; d < s.dh; d++) y[(r * s.nOut + o) * s.dh + d] += c * x[(r * s.nIn + i) * s.dh + d];
+  }
+  return y;
+}
+
+export function mixGradRef(dy: Vec, x: Vec, s: MixShape): Float64Array {
+  const g = new Float64Array(s.nOut * s.nIn);
+  for (let r = 0; r < s.R; r++) for (let o = 0; o < s.nOut; o++) for (let i = 0; i < s.nIn; i++) {
+    for (let d = 0; d < s.dh; d++) g[o * s.nIn + i] += dy[(r * s.nOut + o) * s.dh + d] * x[(r * s.nIn + i) * s.dh + d];
+  }
+  return g;
+}
+
+/** The fusion loss (1/n²) Σ_{o,o' ∈ group} ‖w_o − w_o'‖², summed over groups. */
+export function fusionLossRef(w: Vec, groupOf: Vec, nOut: number, nIn: number): number {
+  let L = 0;
+  const size = new Map<number, number>();
+  for (let o = 0; o < nOut; o++) size.set(groupOf[o], (size.get(groupOf[o]) ?? 0) + 1);
+  for (let o = 0; o < nOut; o++) for (let o2 = 0; o2 < nOut; o2++) {
+    if (groupOf[o] !== groupOf[o2]) continue;
+    let d2 = 0;
+    for (let i = 0; i < nIn; i++) d2 += (w[o * nIn + i] - w[o2 * nIn + i]) ** 2;
+    L += d2 / size.get(groupOf[o])! ** 2;
+  }
+  return L;
+}
+
+export function fusionPullRef(w: Vec, g: Vec, mask: Vec, groupOf: Vec, nOut: number, nIn: number, coef: number): Float64Array {
+  const out = new Float64Array(nOut * nIn);
+  for (let o = 0; o < nOut; o++) for (let i = 0; i < nIn; i++) {
+    let n = 0;
+    let col = 0;
+    for (let o2 = 0; o2 < nOut; o2++) if (groupOf[o2] === groupOf[o]) [n, col] = [n + 1, col + w[o2 * nIn + i]];
+    const e = o * nIn + i;
+    out[e] = mask[e] * (g[e] + coef * (4 / (n * n)) * (n * w[e] - col));
+  }
+  return out;
+}
+
+export function adamRef(theta: Vec, g: Vec, m: Vec, v: Vec, t: number, h: { lr: number; beta1?: number; beta2?: number; eps?: number }) {
+  const b1 = h.beta1 ?? 0.9;
+  const b2 = h.beta2 ?? 0.999;
+  const eps = h.eps ?? 1e-8;
+  const n = theta.length;
+  const out = { theta: new Float64Array(n), m: new Float64Array(n), v: new Float64Array(n) };
+  for (let i = 0; i < n; i++) {
+    out.m[i] = b1 * m[i] + (1 - b1) * g[i];
+    out.v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+    out.theta[i] = theta[i] - (h.lr * (out.m[i] / (1 - b1 ** t))) / (Math.sqrt(out.v[i] / (1 - b2 ** t)) + eps);
+  }
+  return out;
+}

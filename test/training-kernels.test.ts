@@ -1,0 +1,124 @@
+// The fusion stages' training kernels against their float64 CPU references on awkward sizes (odd T, head dims, GQA and
+// DHA-like maps, windows), outputs poisoned with NaN first.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gpu, poisoned as poisonedTensor } from './gpu-context';
+import type { GpuRuntime, GpuTensor } from '../src/gpu/runtime';
+import {
+  adamStep, attentionContext, attentionKeysGrad, attentionProbs, attentionScoresGrad, attentionValuesGrad, fusionPull,
+  headMix, headMixGrad, type AttnGradShape,
+} from '../src/gpu/kernels/training';
+import {
+  adamRef, contextRef, dkeysRef, dscoresRef, dvaluesRef, fusionPullRef, mixGradRef, mixRef, probsRef,
+} from '../src/reference/training';
+import { randomArray, relativeError } from '../src/reference/linalg';
+
+const TOL = 2e-5;
+let rt: GpuRuntime;
+beforeAll(async () => {
+  rt = await gpu();
+});
+const poisoned = (label: string, n: number): Promise<GpuTensor> => poisonedTensor(rt, label, n);
+
+describe('attention forward and backward through head maps', () => {
+  it.each([
+    ['MHA', { B: 2, T: 13, heads: 3, kHeads: 3, vHeads: 3, dh: 5, window: 0, scale: 1 / Math.sqrt(5) }, [0, 1, 2], [0, 1, 2]],
+    ['GQA', { B: 1, T: 37, heads: 4, kHeads: 2, vHeads: 2, dh: 8, window: 0, scale: 0.35 }, [0, 0, 1, 1], [0, 0, 1, 1]],
+    ['DHA maps + window', { B: 3, T: 9, heads: 5, kHeads: 2, vHeads: 3, dh: 3, window: 4, scale: 1 }, [1, 0, 1, 1, 0], [2, 2, 0, 1, 0]],
+  ] as const)('%s', async (_name, shape, kMap, vMap) => {
+    const s: AttnGradShape = { ...shape };
+    const { B, T, heads: H, kHeads: K, vHeads: V, dh } = s;
+    const q = randomArray(B * T * H * dh, 1);
+    const k = randomArray(B * T * K * dh, 2);
+    const v = randomArray(B * T * V * dh, 3);
+    const dA = randomArray(B * T * H * dh, 4);
+    const maps = Uint32Array.from([...kMap, ...vMap]);
+    const tq = await rt.tensor('q', q);
+    const tk = await rt.tensor('k', k);
+    const tv = await rt.tensor('v', v);
+    const tdA = await rt.tensor('dA', dA);
+    const tm = await rt.tensor('maps', maps);
+    const P = await poisoned('P', B * H * T * T);
+    const a = await poisoned('a', B * T * H * dh);
+    const dS = await poisoned('dS', B * H * T * T);
+    const dK = await poisoned('dK', B * T * K * dh);
+    const dV = await poisoned('dV', B * T * V * dh);
+    await attentionProbs(rt, tq, tk, tm, P, s);
+    await attentionContext(rt, P, tv, tm, a, s);
+    await attentionScoresGrad(rt, P, tdA, tv, tm, dS, s);
+    await attentionKeysGrad(rt, dS, tq, tm, dK, s);
+    await attentionValuesGrad(rt, P, tdA, tm, dV, s);
+    // Each stage is compared given the GPU's own inputs, and end to end.
+    const Pg = await rt.read(P);
+    const Pr = probsRef(q, k, maps, s);
+    expect(relativeError(Pg, Pr)).toBeLessThan(TOL);
+    expect(relativeError(await rt.read(a), contextRef(Pr, v, maps, s))).toBeLessThan(TOL);
+    const dSr = dscoresRef(Pr, dA, v, maps, s);
+    expect(relativeError(await rt.read(dS), dSr)).toBeLessThan(TOL);
+    expect(relativeError(await rt.read(dK), dkeysRef(dSr, q, maps, s))).toBeLessThan(TOL);
+    expect(relativeError(await rt.read(dV), dvaluesRef(Pr, dA, maps, s))).toBeLessThan(TOL);
+    // Rows sum to one; masked entries are exactly zero.
+    for (let r = 0; r < B * H * T; r++) {
+      const tqi = r % T;
+      let sum = 0;
+      for (let j = 0; j < T; j++) {
+        const masked = j > tqi || (s.window > 0 && j <= tqi - s.window);
+        if (masked) expect(Pg[r * T + j]).toBe(0);
+        sum += Pg[r * T + j];
+      }
+      expect(Math.abs(sum - 1)).toBeLessThan(1e-5);
+    }
+  });
+});
+
+describe('head fusion operators', () => {
+  it.each([
+    [29, 5, 5, 7],
+    [3, 8, 3, 16],
+    [130, 2, 1, 1],
+  ] as const)('R %i, nIn %i, nOut %i, dh %i', async (R, nIn, nOut, dh) => {
+    const s = { R, nIn, nOut, dh };
+    const x = randomArray(R * nIn * dh, 5);
+    const w = randomArray(nOut * nIn, 6);
+    const dy = randomArray(R * nOut * dh, 7);
+    const y = await poisoned('y', R * nOut * dh);
+    const g = await poisoned('g', nOut * nIn);
+    const tx = await rt.tensor('x', x);
+    await headMix(rt, tx, await rt.tensor('w', w), y, s);
+    await headMixGrad(rt, await rt.tensor('dy', dy), tx, g, s);
+    expect(relativeError(await rt.read(y), mixRef(x, w, s))).toBeLessThan(TOL);
+    expect(relativeError(await rt.read(g), mixGradRef(dy, x, s))).toBeLessThan(TOL);
+  });
+
+  it('fusion pull: masked gradient of the group fusion loss', async () => {
+    const nOut = 7;
+    const nIn = 7;
+    const groupOf = Uint32Array.from([0, 1, 0, 2, 1, 0, 2]);
+    const mask = Float32Array.from({ length: nOut * nIn }, (_, e) => (groupOf[Math.floor(e / nIn)] === groupOf[e % nIn] ? 1 : 0));
+    const w = randomArray(nOut * nIn, 8);
+    const g0 = randomArray(nOut * nIn, 9);
+    const g = await rt.tensor('g', g0);
+    await fusionPull(rt, await rt.tensor('w', w), g, await rt.tensor('mask', mask), await rt.tensor('groups', groupOf), { nOut, nIn, coef: 0.7 });
+    expect(relativeError(await rt.read(g), fusionPullRef(w, g0, mask, groupOf, nOut, nIn, 0.7))).toBeLessThan(TOL);
+  });
+});
+
+describe('Adam', () => {
+  it('three steps match the reference (n = 1001)', async () => {
+    const n = 1001;
+    let theta = Float64Array.from(randomArray(n, 10));
+    let m = new Float64Array(n);
+    let v = new Float64Array(n);
+    const tt = await rt.tensor('theta', Float32Array.from(theta));
+    const st = { m: await rt.tensor('m', n), v: await rt.tensor('v', n), t: 0 };
+    rt.fill(st.m, 0);
+    rt.fill(st.v, 0);
+    for (let step = 1; step <= 3; step++) {
+      const g = randomArray(n, 20 + step);
+      await adamStep(rt, tt, await rt.tensor('g', g), st, { lr: 0.01 });
+      ({ theta, m, v } = adamRef(theta, g, m, v, step, { lr: 0.01 }));
+    }
+    expect(st.t).toBe(3);
+    expect(relativeError(await rt.read(tt), theta)).toBeLessThan(TOL);
+    expect(relativeError(await rt.read(st.m), m)).toBeLessThan(TOL);
+  });
+});
