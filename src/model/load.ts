@@ -6,6 +6,7 @@ import { loadLlama2c } from './llama2c';
 import { HfTokenizer, Llama2cTokenizer, type Tokenizer } from './tokenizer';
 import { ModelFormatError } from './errors';
 import { sniffFormat } from './sniff';
+import { isDhaConfig, loadDhaModel } from './dha';
 import { validateModel } from './heads';
 import type { LongWorkOptions } from '../progress';
 
@@ -44,14 +45,20 @@ export async function loadModelFiles(files: FileMap, opts: LongWorkOptions & { n
   if (!names.length) throw new ModelFormatError('(no files)', 'nothing was given', 'Choose a llama2.c .bin, or a folder with config.json and *.safetensors');
   const notes: string[] = [];
   if (files.has('config.json')) {
-    const model = await loadHfModel(files, opts);
+    const cfg = await readJsonFile(files, 'config.json');
+    const model = isDhaConfig(cfg) ? await loadDhaModel(files, cfg, opts) : await loadHfModel(files, opts);
     validateModel(model);
     let tokenizer: Tokenizer | null = null;
     if (files.has('tokenizer.json')) {
       const json = await readJsonFile(files, 'tokenizer.json');
       const cfg = files.has('tokenizer_config.json') ? ((await readJsonFile(files, 'tokenizer_config.json')) as Record<string, unknown>) : {};
       tokenizer = new HfTokenizer(json, cfg);
-    } else notes.push('No tokenizer.json: text tools need token ids until one is added.');
+    } else {
+      // Folders exported from llama2.c models keep their tokenizer.bin / tok<vocab>.bin.
+      const tokName = findLlama2cTokenizer(files, model.config.vocab);
+      if (tokName) tokenizer = Llama2cTokenizer.parse(await files.get(tokName)!.arrayBuffer(), model.config.vocab, tokName);
+      else notes.push('No tokenizer.json: text tools need token ids until one is added.');
+    }
     return { model, tokenizer, name: opts.name ?? 'config.json', notes };
   }
   const checkpoints =

@@ -1,5 +1,6 @@
 // Float64 CPU references of the training kernels (src/gpu/kernels/training.ts), written from the formulas, for tests.
 import type { AttnGradShape, MixShape } from '../gpu/kernels/training';
+import { ropeRef } from './transformer';
 
 type Vec = ArrayLike<number>;
 
@@ -127,4 +128,45 @@ export function adamRef(theta: Vec, g: Vec, m: Vec, v: Vec, t: number, h: { lr: 
     out.theta[i] = theta[i] - (h.lr * (out.m[i] / (1 - b1 ** t))) / (Math.sqrt(out.v[i] / (1 - b2 ** t)) + eps);
   }
   return out;
+}
+
+/**
+ * The layer-local fusion loss in float64 (ALGORITHMS.md §5.4 (L2)): ‖O_S − O_T‖² / ‖O_T‖² for one attention layer whose K/V
+ * source heads are mixed by Ω_K, Ω_V ([n·n], row o = fused head o), given X [B·T, D] and the target O_T.
+ */
+export function layerLossRef(
+  layer: { wq: Vec; wk: Vec; wv: Vec; wo: Vec; bq?: Vec; bk?: Vec; bv?: Vec; bo?: Vec; kHeadOf: number[]; vHeadOf: number[]; kHeads: number; vHeads: number },
+  c: { dim: number; heads: number; headDim: number; scale: number; window: number; rotDims: number; style: 'interleaved' | 'half'; cos: Vec; sin: Vec },
+  X: Vec, target: Vec, B: number, T: number, omegaK: Vec | null, omegaV: Vec | null,
+): number {
+  const { dim: D, heads: H, headDim: dh } = c;
+  const R = B * T;
+  const lin = (w: Vec, b: Vec | undefined, out: number) => {
+    const y = new Float64Array(R * out);
+    for (let r = 0; r < R; r++) for (let o = 0; o < out; o++) {
+      let s = b ? b[o] : 0;
+      for (let k = 0; k < D; k++) s += X[r * D + k] * w[o * D + k];
+      y[r * out + o] = s;
+    }
+    return y;
+  };
+  const pos = (r: number) => r % T;
+  const q = ropeRef(lin(layer.wq, layer.bq, H * dh), R, H, dh, c.rotDims, c.style, pos, c.cos, c.sin);
+  let k: Float64Array = lin(layer.wk, layer.bk, layer.kHeads * dh);
+  let v: Float64Array = lin(layer.wv, layer.bv, layer.vHeads * dh);
+  if (omegaK) k = mixRef(k, omegaK, { R, nIn: layer.kHeads, nOut: layer.kHeads, dh });
+  if (omegaV) v = mixRef(v, omegaV, { R, nIn: layer.vHeads, nOut: layer.vHeads, dh });
+  k = ropeRef(k, R, layer.kHeads, dh, c.rotDims, c.style, pos, c.cos, c.sin);
+  const s: AttnGradShape = { B, T, heads: H, kHeads: layer.kHeads, vHeads: layer.vHeads, dh, window: c.window, scale: c.scale };
+  const maps = [...layer.kHeadOf, ...layer.vHeadOf];
+  const a = contextRef(probsRef(q, k, maps, s), v, maps, s);
+  let num = 0;
+  let den = 0;
+  for (let r = 0; r < R; r++) for (let o = 0; o < D; o++) {
+    let y = layer.bo ? layer.bo[o] : 0;
+    for (let j = 0; j < H * dh; j++) y += a[r * H * dh + j] * layer.wo[o * H * dh + j];
+    num += (y - target[r * D + o]) ** 2;
+    den += target[r * D + o] ** 2;
+  }
+  return num / den;
 }

@@ -1,0 +1,324 @@
+// Head alignment from calibration Grams, in float64 on the host (ALGORITHMS.md §2.3–2.6 and §5.2): no activations are kept.
+// For heads i, j of one projection, G_ij = Y_iᵀ Y_j (dh×dh) with Y_h = X W_h + 1 b_h, all from the layer's Gram C = XᵀX and
+// column sums (a bias is handled by the augmented input [X, 1]).
+//   V heads: any orthogonal map (orthogonal Procrustes, the polar factor of the cross-Gram).
+//   K heads: one SO(2) rotation per rotary plane (commutes with RoPE) and any orthogonal map on dims that do not rotate.
+// Generalised Procrustes (GPA) aligns a group to its mean; its residual Σ_i ‖Y_i Q_i − M‖² over the group's energy Σ_i ‖Y_i‖²
+// is the merge cost: the share of the group's K (or V) energy lost when its members are replaced by their aligned mean.
+import type { Model } from '../model/types';
+import type { LayerGram } from '../analysis/calibration';
+import type { GpuRuntime } from '../gpu/runtime';
+import { rotaryPlanes, stackedCrossGram } from '../analysis/similarity';
+import type { HeadMap } from './edit';
+
+export type KvKind = 'k' | 'v';
+
+/** Symmetric eigen-decomposition (cyclic Jacobi): A = V diag(λ) Vᵀ, V's columns the eigenvectors. */
+export function symmetricEigen(a: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
+  const m = Float64Array.from(a);
+  const v = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) v[i * n + i] = 1;
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    let diag = 0;
+    for (let p = 0; p < n; p++) {
+      diag += m[p * n + p] ** 2;
+      for (let q = p + 1; q < n; q++) off += m[p * n + q] ** 2;
+    }
+    if (off <= 1e-30 * Math.max(diag, 1e-300)) break;
+    for (let p = 0; p < n; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const apq = m[p * n + q];
+        if (Math.abs(apq) < 1e-300) continue;
+        const theta = (m[q * n + q] - m[p * n + p]) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) {
+          const akp = m[k * n + p];
+          const akq = m[k * n + q];
+          m[k * n + p] = c * akp - s * akq;
+          m[k * n + q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < n; k++) {
+          const apk = m[p * n + k];
+          const aqk = m[q * n + k];
+          m[p * n + k] = c * apk - s * aqk;
+          m[q * n + k] = s * apk + c * aqk;
+        }
+        for (let k = 0; k < n; k++) {
+          const vkp = v[k * n + p];
+          const vkq = v[k * n + q];
+          v[k * n + p] = c * vkp - s * vkq;
+          v[k * n + q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  return { values: Float64Array.from({ length: n }, (_, i) => m[i * n + i]), vectors: v };
+}
+
+/**
+ * The orthogonal Q maximising tr(Qᵀ B) for an n×n B (the polar factor U Vᵀ of B = U Σ Vᵀ; reflections allowed). Singular
+ * directions with σ ≈ 0 are completed by Gram–Schmidt, so Q is always orthogonal.
+ */
+export function procrustes(B: Float64Array, n: number): Float64Array {
+  const btb = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let k = 0; k < n; k++) s += B[k * n + i] * B[k * n + j];
+    btb[i * n + j] = s;
+  }
+  const { values, vectors: V } = symmetricEigen(btb, n);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => values[b] - values[a]);
+  const top = Math.sqrt(Math.max(values[order[0]], 0));
+  // U's columns: B v / σ for σ above noise, then completed to an orthonormal basis.
+  const U = new Float64Array(n * n);
+  const done: number[] = [];
+  for (const idx of order) {
+    const sigma = Math.sqrt(Math.max(values[idx], 0));
+    const u = new Float64Array(n);
+    if (sigma > 1e-12 * Math.max(top, 1e-300)) {
+      for (let r = 0; r < n; r++) {
+        let s = 0;
+        for (let k = 0; k < n; k++) s += B[r * n + k] * V[k * n + idx];
+        u[r] = s / sigma;
+      }
+    } else {
+      for (let e = 0; e < n; e++) {
+        u.fill(0);
+        u[e] = 1;
+        for (const c of done) {
+          let d = 0;
+          for (let r = 0; r < n; r++) d += U[r * n + c] * u[r];
+          for (let r = 0; r < n; r++) u[r] -= d * U[r * n + c];
+        }
+        if (Math.hypot(...u) > 0.5) break;
+      }
+    }
+    for (const c of done) {
+      let d = 0;
+      for (let r = 0; r < n; r++) d += U[r * n + c] * u[r];
+      for (let r = 0; r < n; r++) u[r] -= d * U[r * n + c];
+    }
+    const norm = Math.hypot(...u) || 1;
+    for (let r = 0; r < n; r++) U[r * n + idx] = u[r] / norm;
+    done.push(idx);
+  }
+  const Q = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let k = 0; k < n; k++) s += U[i * n + k] * V[j * n + k];
+    Q[i * n + j] = s;
+  }
+  return Q;
+}
+
+/**
+ * The allowed map maximising tr(Qᵀ B): V heads any orthogonal map; K heads an SO(2) rotation per rotary plane
+ * (θ = atan2(B₁₀ − B₀₁, B₀₀ + B₁₁)) and any orthogonal map on the dims that do not rotate.
+ */
+export function bestMap(B: Float64Array, dh: number, planes: [number, number][]): Float64Array {
+  if (!planes.length) return procrustes(B, dh);
+  const Q = new Float64Array(dh * dh);
+  const inPlane = new Set(planes.flat());
+  for (const [a, b] of planes) {
+    const th = Math.atan2(B[b * dh + a] - B[a * dh + b], B[a * dh + a] + B[b * dh + b]);
+    const c = Math.cos(th);
+    const s = Math.sin(th);
+    Q[a * dh + a] = c;
+    Q[a * dh + b] = -s;
+    Q[b * dh + a] = s;
+    Q[b * dh + b] = c;
+  }
+  const rest = Array.from({ length: dh }, (_, i) => i).filter((i) => !inPlane.has(i));
+  if (rest.length) {
+    const n = rest.length;
+    const sub = new Float64Array(n * n);
+    rest.forEach((r, i) => rest.forEach((c, j) => (sub[i * n + j] = B[r * dh + c])));
+    const q = procrustes(sub, n);
+    rest.forEach((r, i) => rest.forEach((c, j) => (Q[r * dh + c] = q[i * n + j])));
+  }
+  return Q;
+}
+
+/** All cross-Grams of one layer's K (or V) heads, bias included: blocks G_ij = Y_iᵀ Y_j. */
+export class HeadGrams {
+  readonly n: number;
+  readonly dh: number;
+  private readonly G: Float64Array;
+
+  constructor(G: Float64Array, n: number, dh: number) {
+    this.G = G;
+    this.n = n;
+    this.dh = dh;
+  }
+
+  static async of(model: Model, layer: number, kind: KvKind, gram: LayerGram, rt?: GpuRuntime): Promise<HeadGrams> {
+    const { dim: D, headDim: dh } = model.config;
+    const l = model.layers[layer];
+    const n = kind === 'k' ? l.kv.kHeads : l.kv.vHeads;
+    const w = kind === 'k' ? l.attn.wk : l.attn.wv;
+    const b = kind === 'k' ? l.attn.bk : l.attn.bv;
+    if (!b) return new HeadGrams(await stackedCrossGram(w, gram.gram, D, rt), n, dh);
+    // Augmented input [X, 1]: C' = [[C, s], [sᵀ, N]], W' = [W, b].
+    const D1 = D + 1;
+    const C1 = new Float64Array(D1 * D1);
+    for (let i = 0; i < D; i++) {
+      for (let j = 0; j < D; j++) C1[i * D1 + j] = gram.gram[i * D + j];
+      C1[i * D1 + D] = C1[D * D1 + i] = gram.sum[i];
+    }
+    C1[D * D1 + D] = gram.n;
+    const w1 = new Float32Array(n * dh * D1);
+    for (let r = 0; r < n * dh; r++) {
+      w1.set(w.subarray(r * D, (r + 1) * D), r * D1);
+      w1[r * D1 + D] = b[r];
+    }
+    return new HeadGrams(await stackedCrossGram(w1, C1, D1, rt), n, dh);
+  }
+
+  block(i: number, j: number): Float64Array {
+    const { dh } = this;
+    const rows = this.n * dh;
+    const out = new Float64Array(dh * dh);
+    for (let a = 0; a < dh; a++) for (let c = 0; c < dh; c++) out[a * dh + c] = this.G[(i * dh + a) * rows + j * dh + c];
+    return out;
+  }
+
+  /** ‖Y_i‖²_F = tr G_ii */
+  energy(i: number): number {
+    const { dh } = this;
+    const rows = this.n * dh;
+    let s = 0;
+    for (let a = 0; a < dh; a++) s += this.G[(i * dh + a) * rows + i * dh + a];
+    return s;
+  }
+}
+
+const matMul = (A: Float64Array, B: Float64Array, n: number) => {
+  const C = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) {
+    const a = A[i * n + k];
+    if (a === 0) continue;
+    for (let j = 0; j < n; j++) C[i * n + j] += a * B[k * n + j];
+  }
+  return C;
+};
+const traceOfAtB = (A: Float64Array, B: Float64Array) => A.reduce((s, v, i) => s + v * B[i], 0);
+export interface GroupAlignment {
+  /** One map per member (y ↦ y Q_i), in the group's order. */
+  maps: HeadMap[];
+  /** Σ_i ‖Y_i Q_i − M‖² with M the aligned mean. */
+  residual: number;
+  /** Σ_i ‖Y_i‖². */
+  energy: number;
+  /** ‖M‖² (for renormalising the merged head). */
+  meanEnergy: number;
+}
+
+/**
+ * Generalised Procrustes inside one group, from Grams (ALGORITHMS.md §2.5 and §5.2.3): Q_1 = I and Q_i fitted to Y_1, then
+ * all Q_i refitted to the mean M = (1/s) Σ Y_i Q_i until the residual stops improving (relative 1e-9) or 100 rounds.
+ * `planes` empty: orthogonal maps (V); else per-plane rotations (K).
+ */
+export function alignGroup(grams: HeadGrams, group: number[], planes: [number, number][]): GroupAlignment {
+  const dh = grams.dh;
+  const s = group.length;
+  const eye = new Float64Array(dh * dh);
+  for (let i = 0; i < dh; i++) eye[i * dh + i] = 1;
+  const blocks = group.map((i) => group.map((j) => grams.block(i, j)));
+  const energy = group.reduce((acc, i) => acc + grams.energy(i), 0);
+  const maps: Float64Array[] = group.map(() => Float64Array.from(eye));
+  if (s === 1) return { maps, residual: 0, energy, meanEnergy: energy };
+  // Q_i fitted onto head 1: argmax tr(Qᵀ Y_iᵀ Y_1) = argmax tr(Qᵀ G_i1).
+  for (let i = 1; i < s; i++) maps[i] = bestMap(blocks[i][0], dh, planes);
+  const meanEnergy = () => {
+    let m = 0;
+    for (let i = 0; i < s; i++) for (let k = 0; k < s; k++) m += traceOfAtB(maps[i], matMul(blocks[i][k], maps[k], dh));
+    return m / (s * s);
+  };
+  let mE = meanEnergy();
+  let residual = energy - s * mE;
+  for (let round = 0; round < 100 && s > 2; round++) {
+    // Y_iᵀ M = (1/s) Σ_k G_ik Q_k; Q_i = argmax tr(Q_iᵀ Y_iᵀ M).
+    const next = group.map((_, i) => {
+      const B = new Float64Array(dh * dh);
+      for (let k = 0; k < s; k++) {
+        const gq = matMul(blocks[i][k], maps[k], dh);
+        for (let e = 0; e < B.length; e++) B[e] += gq[e] / s;
+      }
+      return bestMap(B, dh, planes);
+    });
+    next.forEach((q, i) => (maps[i] = q));
+    const e2 = meanEnergy();
+    const r2 = energy - s * e2;
+    const improved = residual - r2;
+    mE = e2;
+    residual = r2;
+    if (improved <= 1e-9 * Math.max(energy, 1e-300)) break;
+  }
+  return { maps, residual: Math.max(residual, 0), energy, meanEnergy: mE };
+}
+
+/** Merge cost of a group: the share of its energy lost when the members become their aligned mean (0 for one head). */
+export function mergeCost(grams: HeadGrams, group: number[], planes: [number, number][]): number {
+  if (group.length < 2) return 0;
+  const a = alignGroup(grams, group, planes);
+  return a.energy > 0 ? a.residual / a.energy : 0;
+}
+
+export { rotaryPlanes };
+
+/** All partitions of {0…n−1} into `groups` blocks of equal size (canonical: each block's smallest member first, blocks sorted). */
+export function equalPartitions(n: number, groups: number, limit = 200_000): number[][][] | null {
+  if (n % groups) return null;
+  const size = n / groups;
+  const out: number[][][] = [];
+  const rec = (left: number[], acc: number[][]): boolean => {
+    if (!left.length) {
+      out.push(acc.map((g) => [...g]));
+      return out.length < limit;
+    }
+    const [first, ...rest] = left;
+    const choose = (start: number, pick: number[]): boolean => {
+      if (pick.length === size - 1) {
+        const g = [first, ...pick];
+        return rec(rest.filter((x) => !pick.includes(x)), [...acc, g]);
+      }
+      for (let i = start; i < rest.length; i++) if (!choose(i + 1, [...pick, rest[i]])) return false;
+      return true;
+    };
+    return choose(0, []);
+  };
+  rec(Array.from({ length: n }, (_, i) => i), []);
+  return out.length >= limit ? null : out;
+}
+
+/** All set partitions of {0…n−1} into exactly `groups` blocks (restricted growth strings), or null when there are too many. */
+export function setPartitions(n: number, groups: number, limit = 200_000): number[][][] | null {
+  const out: number[][][] = [];
+  const a = new Array<number>(n).fill(0);
+  let over = false;
+  const rec = (i: number, maxUsed: number) => {
+    if (over) return;
+    if (n - i < groups - 1 - maxUsed) return;
+    if (i === n) {
+      if (maxUsed === groups - 1) {
+        const g: number[][] = Array.from({ length: groups }, () => []);
+        a.forEach((b, h) => g[b].push(h));
+        out.push(g);
+        if (out.length >= limit) over = true;
+      }
+      return;
+    }
+    for (let b = 0; b <= Math.min(maxUsed + 1, groups - 1); b++) {
+      a[i] = b;
+      rec(i + 1, Math.max(maxUsed, b));
+    }
+  };
+  if (groups >= 1 && groups <= n) {
+    a[0] = 0;
+    rec(1, 0);
+  }
+  return over ? null : out;
+}
