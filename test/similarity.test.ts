@@ -187,3 +187,29 @@ describe('export', () => {
     expect(csv[6]).toBe('0,V,0,1,0.250000');
   });
 });
+
+describe('export with Q heads and redundancy', () => {
+  it('JSON keeps the Q matrices and the K/V redundancy; CSV adds Q rows after K and V', async () => {
+    const { similarityCsv, similarityJson } = await import('../src/analysis/export');
+    const e = {
+      metric: 'aligned',
+      model: 'm',
+      tokens: 10,
+      layers: [
+        {
+          q: [[1, 0.75, 0.5], [0.75, 1, 0.25], [0.5, 0.25, 1]],
+          k: [[1, 0.5], [0.5, 1]],
+          v: [[1, 0.25], [0.25, 1]],
+          redundancy: { k: { loss: 0.125, pair: [0, 1] as [number, number] }, v: { loss: 0.25, pair: [0, 1] as [number, number] } },
+        },
+      ],
+    };
+    expect(JSON.parse(similarityJson(e))).toEqual(e);
+    const csv = similarityCsv(e).trim().split('\n');
+    expect(csv).toHaveLength(1 + 4 + 4 + 9);
+    expect(csv[9]).toBe('0,Q,0,0,1.000000');
+    expect(csv[10]).toBe('0,Q,0,1,0.750000');
+    expect(csv[16]).toBe('0,Q,2,1,0.250000');
+    expect(csv[17]).toBe('0,Q,2,2,1.000000');
+  });
+});
