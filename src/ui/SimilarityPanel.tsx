@@ -1,22 +1,21 @@
-// Head similarity heatmaps: one row per layer, K heads and V heads side by side, filling in as each layer is computed.
-import { useState } from 'react';
+// Head similarity: one row of heatmaps per layer (K heads and V heads side by side, Q heads on request), filling in as each
+// layer is computed; heads ordered by clustering or kept in their original order; click or Enter opens a layer large;
+// redundancy per layer as bars; every view exports as SVG and PNG, the numbers as JSON and CSV.
+import { useMemo, useRef, useState } from 'react';
 import { useModel } from '../lab/modelStore';
 import { useSimilarity } from '../lab/similarityStore';
 import { METRICS, type SimilarityMetric } from '../analysis/similarity';
-import { Heatmap, HeatmapLegend } from './charts/Heatmap';
+import { clusterOrder } from '../analysis/cluster';
+import { SimilarityGrid, type Kind } from './charts/SimilarityGrid';
+import { RedundancyBars, type RedundancyLayer } from './charts/RedundancyBars';
+import { HeatmapDialog } from './charts/HeatmapDialog';
+import { ExportButtons } from './charts/ExportButtons';
+import { downloadBlob } from './charts/exportImage';
 import { similarityCsv, similarityJson, type SimilarityExport } from '../analysis/export';
-
-function download(name: string, text: string, type: string) {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
 
 const SAMPLE_URL = `${import.meta.env.BASE_URL}demo/demo-stories.txt`;
 
+/** One line per metric, shown under the picker. */
 const METRIC_TEXT: Record<SimilarityMetric, string> = {
   'weight-cosine': '|cosine| between the two heads\' flattened projection weights (no text needed)',
   cka: 'linear CKA between the heads\' outputs on the calibration text (centred; 1 = the same up to a linear map that preserves angles)',
@@ -24,15 +23,67 @@ const METRIC_TEXT: Record<SimilarityMetric, string> = {
     'how alike the heads\' outputs are after the best rotation of one onto the other: any orthogonal map for V; for K one rotation per rotary plane, so RoPE still holds',
 };
 
+/** The definitions, as formulas: in the "What the numbers mean" box and the picker's tooltip. */
+const METRIC_DEFINITION: Record<SimilarityMetric, string> = {
+  'weight-cosine':
+    's(i, j) = |⟨W_i, W_j⟩| / (‖W_i‖ ‖W_j‖), with W_h head h\'s projection weights (head_dim × model dim) flattened. Needs no text; blind to rotations, so two heads that compute the same thing in rotated coordinates can score low.',
+  cka:
+    's(i, j) = ‖Y_iᵀY_j‖²_F / (‖Y_iᵀY_i‖_F ‖Y_jᵀY_j‖_F), with Y_h = X W_hᵀ head h\'s outputs on the calibration tokens, centred — computed from the Gram XᵀX, never storing Y. 1: the outputs agree up to a rotation and a scale.',
+  aligned:
+    's(i, j) = max over rotations R of ⟨Y_i, Y_j R⟩ / (‖Y_i‖_F ‖Y_j‖_F): for V any orthogonal R (the nuclear norm of Y_iᵀY_j); for Q and K one 2×2 rotation per rotary plane, the only rotations RoPE allows. 1: one head is the other rotated, so one merged head can serve both.',
+};
+
+const REDUNDANCY_DEFINITION =
+  'The share of the layer\'s K (or V) output energy Σ_h ‖Y_h‖² lost when its closest pair of heads is replaced by their mean (GQA mean-pooling of that one pair): min over pairs i < j of ‖Y_i − Y_j‖² / (2 Σ_h ‖Y_h‖²), from the calibration Grams — the same whichever metric is picked. 0: two heads are identical; orthogonal heads of equal energy: 1/H. Lower bars, more redundant heads.';
+
+const ORDER_DEFINITION =
+  'Heads are ordered by average-linkage clustering on 1 − similarity (each heatmap on its own), so that alike heads sit next to each other; labels and tooltips always give the original head indices.';
+
 export function SimilarityPanel() {
   const loaded = useModel((s) => s.loaded);
-  const { running, stage, layers, error, model, tokens, metric: shownMetric, run, cancel } = useSimilarity();
+  const { running, stage, layers, error, model, tokens, totalLayers, metric: shownMetric, run, cancel } = useSimilarity();
   const [metric, setMetric] = useState<SimilarityMetric>('cka');
   const [maxTokens, setMaxTokens] = useState(2048);
+  const [showQ, setShowQ] = useState(false);
+  const [keepOrder, setKeepOrder] = useState(false);
+  const [open, setOpen] = useState<{ layer: number; kind: Kind } | null>(null);
+  const grid = useRef<SVGSVGElement>(null);
+  const bars = useRef<SVGSVGElement>(null);
+  const orders = useMemo(() => {
+    const m = new Map<string, number[]>();
+    for (const l of layers) for (const k of ['q', 'k', 'v'] as const) m.set(`${l.layer}${k}`, clusterOrder(l[k]));
+    return m;
+  }, [layers]);
   if (!loaded) return null;
   const start = async () => {
+    setOpen(null);
     const text = metric === 'weight-cosine' ? '' : await (await fetch(SAMPLE_URL)).text();
     void run(loaded, metric, text, maxTokens);
+  };
+  const orderOf = (layer: number, kind: Kind) => (keepOrder ? undefined : orders.get(`${layer}${kind}`));
+  const kinds: Kind[] = showQ ? ['k', 'v', 'q'] : ['k', 'v'];
+  const fileBase = `${(model ?? 'model').replace(/[^\w.-]+/g, '_')}-${shownMetric}`;
+  const source = `${model ?? ''}${tokens ? ` · ${tokens} calibration tokens` : ''}`;
+  const caption = [`${shownMetric} similarity · ${keepOrder ? 'original head order' : 'heads ordered by clustering'}`, source];
+  const redundancy: RedundancyLayer[] = layers.flatMap((l) => (l.redundancy ? [{ layer: l.layer, ...l.redundancy }] : []));
+  const openLayer = open ? layers.find((l) => l.layer === open.layer) : undefined;
+  const exportNumbers = (fmt: 'json' | 'csv') => {
+    const e: SimilarityExport = {
+      metric: shownMetric,
+      model: model ?? '',
+      tokens,
+      layers: layers.map((l) => ({
+        q: l.q,
+        k: l.k,
+        v: l.v,
+        redundancy: l.redundancy && {
+          k: { loss: l.redundancy.k.loss, pair: l.redundancy.k.pair },
+          v: { loss: l.redundancy.v.loss, pair: l.redundancy.v.pair },
+        },
+      })),
+    };
+    if (fmt === 'json') downloadBlob(`${fileBase}.json`, new Blob([similarityJson(e)], { type: 'application/json' }));
+    else downloadBlob(`${fileBase}.csv`, new Blob([similarityCsv(e)], { type: 'text/csv' }));
   };
   return (
     <section className="panel" aria-labelledby="sim-title" data-testid="similarity-panel">
@@ -43,9 +94,15 @@ export function SimilarityPanel() {
       <div className="form-row">
         <label>
           Metric{' '}
-          <select value={metric} onChange={(e) => setMetric(e.target.value as SimilarityMetric)} data-testid="sim-metric">
+          <select
+            value={metric}
+            onChange={(e) => setMetric(e.target.value as SimilarityMetric)}
+            title={`${metric}: ${METRIC_DEFINITION[metric]}`}
+            aria-describedby="sim-metric-text"
+            data-testid="sim-metric"
+          >
             {METRICS.map((m) => (
-              <option key={m} value={m} title={METRIC_TEXT[m]}>
+              <option key={m} value={m} title={METRIC_DEFINITION[m]}>
                 {m}
               </option>
             ))}
@@ -62,9 +119,30 @@ export function SimilarityPanel() {
             Cancel
           </button>
         )}
-        <HeatmapLegend />
       </div>
-      <p className="hint">{METRIC_TEXT[metric]}</p>
+      <p className="hint" id="sim-metric-text" data-testid="sim-metric-text">
+        <strong>{metric}</strong>: {METRIC_TEXT[metric]}.
+      </p>
+      <details className="sim-definitions" data-testid="sim-definitions">
+        <summary>What the numbers mean</summary>
+        <dl>
+          {METRICS.map((m) => (
+            <div key={m}>
+              <dt>{m}</dt>
+              <dd>{METRIC_DEFINITION[m]}</dd>
+            </div>
+          ))}
+          <div>
+            <dt>redundancy</dt>
+            <dd>{REDUNDANCY_DEFINITION}</dd>
+          </div>
+          <div>
+            <dt>head order</dt>
+            <dd>{ORDER_DEFINITION}</dd>
+          </div>
+        </dl>
+        <p className="hint">Every similarity is in [0, 1] (1 on the diagonal); one colour scale serves all heatmaps.</p>
+      </details>
       {running && <p role="status">Computing… {stage}</p>}
       {error && (
         <p className="error" role="alert">
@@ -75,42 +153,79 @@ export function SimilarityPanel() {
         <>
           <p className="hint" data-testid="sim-summary">
             {shownMetric} of {model}
-            {tokens ? ` on ${tokens} calibration tokens` : ''}; heads in their original order.
+            {tokens ? ` on ${tokens} calibration tokens` : ''}; {keepOrder ? 'heads in their original order' : 'heads ordered by clustering'}.
           </p>
-          {!running && (
-            <div className="actions">
-              {(['json', 'csv'] as const).map((fmt) => (
-                <button
-                  key={fmt}
-                  type="button"
-                  className="secondary"
-                  data-testid={`sim-export-${fmt}`}
-                  title={`The numbers as ${fmt.toUpperCase()}`}
-                  onClick={() => {
-                    const e: SimilarityExport = { metric: shownMetric, model: model ?? '', tokens, layers: layers.map((l) => ({ k: l.k, v: l.v })) };
-                    const base = `${(model ?? 'model').replace(/[^\w.-]+/g, '_')}-${shownMetric}`;
-                    if (fmt === 'json') download(`${base}.json`, similarityJson(e), 'application/json');
-                    else download(`${base}.csv`, similarityCsv(e), 'text/csv');
-                  }}
-                >
-                  Export {fmt.toUpperCase()}
-                </button>
-              ))}
-            </div>
-          )}
-          <div className="heatmap-grid" data-testid="heatmap-grid">
-            <div className="heatmap-head">layer</div>
-            <div className="heatmap-head">K heads</div>
-            <div className="heatmap-head">V heads</div>
-            {layers.map((l) => (
-              <div key={l.layer} className="heatmap-row" data-testid="heatmap-row">
-                <div className="heatmap-layer">{l.layer}</div>
-                <Heatmap matrix={l.k} label={`layer ${l.layer}, K`} />
-                <Heatmap matrix={l.v} label={`layer ${l.layer}, V`} />
-              </div>
-            ))}
+          <div className="form-row">
+            <label className="sim-check" title="Query heads are not merged by KV fusion; they are shown to compare with K and V">
+              <input type="checkbox" checked={showQ} onChange={(e) => setShowQ(e.target.checked)} data-testid="sim-show-q" /> show Q heads (for teaching)
+            </label>
+            <label className="sim-check" title={ORDER_DEFINITION}>
+              <input type="checkbox" checked={keepOrder} onChange={(e) => setKeepOrder(e.target.checked)} data-testid="sim-original-order" /> keep the
+              original head order
+            </label>
+            {!running && (
+              <span className="actions">
+                {(['json', 'csv'] as const).map((fmt) => (
+                  <button
+                    key={fmt}
+                    type="button"
+                    className="secondary"
+                    data-testid={`sim-export-${fmt}`}
+                    title={`The numbers as ${fmt.toUpperCase()}`}
+                    onClick={() => exportNumbers(fmt)}
+                  >
+                    Export {fmt.toUpperCase()}
+                  </button>
+                ))}
+              </span>
+            )}
           </div>
+          <div className="sim-view-head">
+            <h3>Heatmaps</h3>
+            <span className="hint">Click a heatmap, or Tab to it and press Enter, to open it large.</span>
+            <ExportButtons target={grid} name={`${fileBase}-heatmaps`} view="heatmaps" testId="sim-export-grid" />
+          </div>
+          <div className="sim-scroll">
+            <SimilarityGrid ref={grid} layers={layers} kinds={kinds} orderOf={orderOf} caption={caption} onOpen={(layer, kind) => setOpen({ layer, kind })} />
+          </div>
+          <div className="sim-view-head">
+            <h3 title={REDUNDANCY_DEFINITION}>Redundancy per layer</h3>
+            {redundancy.length > 0 && <ExportButtons target={bars} name={`${fileBase}-redundancy`} view="redundancy bars" testId="sim-export-redundancy" />}
+          </div>
+          <p className="hint" data-testid="sim-redundancy-text" title={REDUNDANCY_DEFINITION}>
+            For each layer, the share of its K (or V) output energy lost when its closest pair of heads is merged into their mean —
+            lower bars, more redundant heads; hover a bar for the pair. (Definition under “What the numbers mean”.)
+          </p>
+          {redundancy.length > 0 ? (
+            <div className="sim-scroll">
+              <RedundancyBars
+                ref={bars}
+                layers={redundancy}
+                total={totalLayers}
+                caption={['Redundancy: energy lost merging the closest pair of heads', source]}
+              />
+            </div>
+          ) : (
+            !running && (
+              <p className="notice" data-testid="sim-redundancy-none">
+                Redundancy is measured on the heads' outputs, so it needs the calibration pass: compute with cka or aligned.
+              </p>
+            )
+          )}
         </>
+      )}
+      {open && openLayer && (
+        <HeatmapDialog
+          key={`${open.layer}${open.kind}`}
+          layer={open.layer}
+          kind={open.kind}
+          matrix={openLayer[open.kind]}
+          order={orderOf(open.layer, open.kind)}
+          caption={caption}
+          redundancy={open.kind === 'q' ? undefined : openLayer.redundancy?.[open.kind]}
+          fileBase={fileBase}
+          onClose={() => setOpen(null)}
+        />
       )}
     </section>
   );
