@@ -13,6 +13,7 @@ import { loadModelFiles } from '../model/load';
 import { modelCard } from '../model/card';
 import { evalCommand, generateCommand, logitsCommand, similarityCommand } from './model-commands';
 import { ModelFormatError, ModelTooLargeError } from '../model/errors';
+import { fuseCommand } from './fuse-command';
 
 const USAGE = `usage: headlab <command> [options]
 
@@ -29,6 +30,12 @@ commands:
                               a continuation (greedy unless --temperature > 0)
   similarity <model> --metric weight-cosine|cka|aligned (--text F | --tokens F.safetensors) [--max-tokens N] [--json]
                               per layer, the H×H similarity of its K heads and of its V heads, as JSON
+  fuse <model> --method meanpool|aligned|dha --kv-budget F (--text F [split flags as eval] | --tokens F.safetensors)
+       [--eval-text F [--eval-split …] [--eval-min-chars N] [--eval-skip-docs K] [--eval-max-docs M] | --eval-tokens F]
+       [--steps N] [--recovery-steps N] [--seed S] [--max-tokens N] [--renorm] --out DIR [--json]
+                              fewer K/V heads: writes the fused model to DIR (config.json + model.safetensors, a
+                              llama2.c model.bin when it fits, experiment.json) and prints perLayer, pplBefore,
+                              pplAfter, kvBytesPerToken, trainSteps, trainTokens, seconds
   gpu                         adapter, features and limits as JSON
   selftest [--json]           every kernel against its CPU reference
   bench [--json] [--sizes 256,1024,2048] [--variant tiled|direct]
@@ -83,6 +90,8 @@ async function main(argv: string[]): Promise<number> {
       return generateCommand(args);
     case 'similarity':
       return similarityCommand(args);
+    case 'fuse':
+      return fuseCommand(args);
     case 'gpu': {
       const rt = await createNodeRuntime();
       process.stdout.write(`${JSON.stringify(rt.summary, null, 2)}\n`);

@@ -14,13 +14,13 @@ import { UsageError, type ParsedArgs } from './args';
 import { calibrate, calibrationSequences, calibrationTokens, type LayerGram } from '../analysis/calibration';
 import { headSimilarity, METRICS, type SimilarityMetric } from '../analysis/similarity';
 
-function str(args: ParsedArgs, flag: string): string | undefined {
+export function str(args: ParsedArgs, flag: string): string | undefined {
   const v = args.flags.get(flag);
   if (v === true) throw new UsageError(`--${flag} needs a value`);
   return v;
 }
 
-function int(args: ParsedArgs, flag: string, fallback?: number): number | undefined {
+export function int(args: ParsedArgs, flag: string, fallback?: number): number | undefined {
   const v = str(args, flag);
   if (v === undefined) return fallback;
   const n = Number(v);
@@ -28,7 +28,7 @@ function int(args: ParsedArgs, flag: string, fallback?: number): number | undefi
   return n;
 }
 
-function num(args: ParsedArgs, flag: string, fallback: number): number {
+export function num(args: ParsedArgs, flag: string, fallback: number): number {
   const v = str(args, flag);
   if (v === undefined) return fallback;
   const n = Number(v);
@@ -36,14 +36,14 @@ function num(args: ParsedArgs, flag: string, fallback: number): number {
   return n;
 }
 
-async function loadFromArgs(args: ParsedArgs, command: string): Promise<LoadedModel> {
+export async function loadFromArgs(args: ParsedArgs, command: string): Promise<LoadedModel> {
   const target = args.positionals[0];
   if (!target) throw new UsageError(`${command} needs a model: a file or a folder`);
   const { files, name, primary } = await filesFromPath(target, { tokenizer: str(args, 'tokenizer') });
   return loadModelFiles(files, { name, primary });
 }
 
-async function readIds(path: string): Promise<{ ids: Int32Array; shape: number[] }> {
+export async function readIds(path: string): Promise<{ ids: Int32Array; shape: number[] }> {
   const blob = await openAsBlob(path).catch(() => {
     throw new ModelFormatError(path, 'no such file');
   });
@@ -81,28 +81,42 @@ export async function logitsCommand(args: ParsedArgs): Promise<number> {
   return 0;
 }
 
-/** headlab eval <model> (--text F [--split …] [--min-chars N] [--skip-docs K] [--max-docs M] | --tokens F) [--json] */
-export async function evalCommand(args: ParsedArgs): Promise<number> {
-  const loaded = await loadFromArgs(args, 'eval');
+/**
+ * Token sequences from --<prefix>text F (split into documents by --<prefix>split, --<prefix>min-chars, --<prefix>skip-docs,
+ * --<prefix>max-docs, each BOS + tokens cut to the context) or --<prefix>tokens F.safetensors (input_ids [N, T]); null when
+ * neither is given.
+ */
+export async function documentsFromArgs(args: ParsedArgs, loaded: LoadedModel, prefix: '' | 'eval-'): Promise<number[][] | null> {
   const { model, tokenizer } = loaded;
-  const textPath = str(args, 'text');
-  const tokensPath = str(args, 'tokens');
-  if (!textPath === !tokensPath) throw new UsageError('eval needs exactly one of --text F or --tokens F.safetensors');
-  let docs: number[][];
+  const textPath = str(args, `${prefix}text`);
+  const tokensPath = str(args, `${prefix}tokens`);
+  if (textPath && tokensPath) throw new UsageError(`give one of --${prefix}text F or --${prefix}tokens F.safetensors, not both`);
   if (textPath) {
-    if (!tokenizer) throw new UsageError(`${loaded.name} has no tokenizer: give --tokenizer, or use --tokens`);
-    const split = (str(args, 'split') ?? 'endoftext') as DocumentSplit;
-    if (split !== 'endoftext' && split !== 'blank-lines') throw new UsageError('--split must be endoftext or blank-lines');
+    if (!tokenizer) throw new UsageError(`${loaded.name} has no tokenizer: give --tokenizer, or use --${prefix}tokens`);
+    const split = (str(args, `${prefix}split`) ?? 'endoftext') as DocumentSplit;
+    if (split !== 'endoftext' && split !== 'blank-lines') throw new UsageError(`--${prefix}split must be endoftext or blank-lines`);
     const text = await readFile(textPath, 'utf8').catch(() => {
       throw new ModelFormatError(textPath, 'no such file');
     });
-    const pieces = splitDocuments(text, { split, minChars: int(args, 'min-chars'), skipDocs: int(args, 'skip-docs'), maxDocs: int(args, 'max-docs') });
-    docs = tokenizeDocuments(pieces, tokenizer, model.config.contextLength);
-  } else {
-    const { ids, shape } = await readIds(tokensPath!);
-    const [N, T] = shape;
-    docs = Array.from({ length: N }, (_, i) => Array.from(ids.subarray(i * T, (i + 1) * T)).slice(0, model.config.contextLength));
+    const pieces = splitDocuments(text, {
+      split, minChars: int(args, `${prefix}min-chars`), skipDocs: int(args, `${prefix}skip-docs`), maxDocs: int(args, `${prefix}max-docs`),
+    });
+    return tokenizeDocuments(pieces, tokenizer, model.config.contextLength);
   }
+  if (tokensPath) {
+    const { ids, shape } = await readIds(tokensPath);
+    const [N, T] = shape;
+    return Array.from({ length: N }, (_, i) => Array.from(ids.subarray(i * T, (i + 1) * T)).slice(0, model.config.contextLength));
+  }
+  return null;
+}
+
+/** headlab eval <model> (--text F [--split …] [--min-chars N] [--skip-docs K] [--max-docs M] | --tokens F) [--json] */
+export async function evalCommand(args: ParsedArgs): Promise<number> {
+  const loaded = await loadFromArgs(args, 'eval');
+  const { model } = loaded;
+  const docs = await documentsFromArgs(args, loaded, '');
+  if (!docs) throw new UsageError('eval needs exactly one of --text F or --tokens F.safetensors');
   if (!docs.length) throw new UsageError('no documents to evaluate (check --split, --min-chars, --skip-docs and --max-docs)');
   const rt = await createNodeRuntime();
   const gm = await GpuModel.upload(rt, model);

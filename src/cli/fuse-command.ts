@@ -1,0 +1,127 @@
+// headlab fuse: convert a model's K/V heads into fewer (mean-pool, aligned merge, DHA), evaluate before and after, and write
+// the fused model (loadable by every other command) with the experiment record.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createNodeRuntime } from '../gpu/node';
+import { filesFromPath } from '../model/node-files';
+import { loadModelFiles } from '../model/load';
+import { GpuModel } from '../eval/gpuModel';
+import { perplexity } from '../eval/perplexity';
+import { kvBytesPerToken } from '../model/heads';
+import { fuse, FUSION_METHODS, type FusionMethod } from '../fusion/fuse';
+import { exportFusedModel, modelHash, type ExportFile } from '../fusion/export';
+import { DHA_DEFAULTS } from '../fusion/dha';
+import { UsageError, type ParsedArgs } from './args';
+import { documentsFromArgs, int, num, str } from './model-commands';
+import type { Model } from '../model/types';
+import type { GpuRuntime } from '../gpu/runtime';
+
+async function ppl(rt: GpuRuntime, model: Model, docs: number[][] | null, quiet: boolean, label: string) {
+  if (!docs) return null;
+  const gm = await GpuModel.upload(rt, model);
+  try {
+    const r = await perplexity(gm, docs, {
+      onProgress: quiet ? undefined : (p) => process.stderr.write(`\r${label}: ${p.done}/${p.total} documents   `),
+    });
+    if (!quiet) process.stderr.write('\n');
+    return r.ppl;
+  } finally {
+    gm.release();
+  }
+}
+
+/**
+ * headlab fuse <model> --method meanpool|aligned|dha --kv-budget F (--text F [split flags] | --tokens F.safetensors)
+ *   [--eval-text F [--eval-split …] | --eval-tokens F] [--steps N] [--recovery-steps N] [--seed S] --out DIR [--json]
+ */
+export async function fuseCommand(args: ParsedArgs): Promise<number> {
+  const target = args.positionals[0];
+  if (!target) throw new UsageError('fuse needs a model: a file or a folder');
+  const method = str(args, 'method') as FusionMethod | undefined;
+  if (!method || !FUSION_METHODS.includes(method)) throw new UsageError(`--method must be one of ${FUSION_METHODS.join(', ')}`);
+  const budgetText = str(args, 'kv-budget');
+  const budget = Number(budgetText);
+  if (!budgetText || !(budget > 0 && budget <= 1)) throw new UsageError(`--kv-budget must be a fraction in (0, 1], e.g. 0.5 or 0.25; got ${budgetText ?? 'nothing'}`);
+  const out = str(args, 'out');
+  if (!out) throw new UsageError('fuse needs --out DIR for the fused model');
+  const json = args.flags.has('json');
+  const { files, name, primary } = await filesFromPath(target, { tokenizer: str(args, 'tokenizer') });
+  const loaded = await loadModelFiles(files, { name, primary });
+  const calibration = (await documentsFromArgs(args, loaded, '')) ?? [];
+  if (method !== 'meanpool' && !calibration.length) throw new UsageError(`--method ${method} needs calibration text: --text F or --tokens F.safetensors`);
+  const maxTokens = int(args, 'max-tokens');
+  let calib = calibration;
+  if (maxTokens !== undefined) {
+    calib = [];
+    let n = 0;
+    for (const d of calibration) {
+      if (n >= maxTokens) break;
+      calib.push(d.slice(0, maxTokens - n));
+      n += Math.min(d.length, maxTokens - n);
+    }
+  }
+  const evalDocs = await documentsFromArgs(args, loaded, 'eval-');
+  const rt = await createNodeRuntime();
+  const log = (s: string) => !json && process.stderr.write(s);
+  const before = await ppl(rt, loaded.model, evalDocs, json, 'perplexity before');
+  const seed = int(args, 'seed', DHA_DEFAULTS.seed)!;
+  const r = await fuse(rt, loaded.model, {
+    method,
+    budget,
+    calibration: calib,
+    renormalise: args.flags.has('renorm'),
+    dha: {
+      steps: int(args, 'steps', DHA_DEFAULTS.steps),
+      recoverySteps: int(args, 'recovery-steps', DHA_DEFAULTS.recoverySteps),
+      seed,
+      tokensPerStep: int(args, 'tokens-per-step', DHA_DEFAULTS.tokensPerStep),
+      lr: num(args, 'lr', DHA_DEFAULTS.lr),
+      recoveryLr: num(args, 'recovery-lr', DHA_DEFAULTS.recoveryLr),
+    },
+    onProgress: json ? undefined : (p) => log(`\r${p.stage} ${p.done}/${p.total}${p.detail ? ` ${p.detail}` : ''}          `),
+  });
+  log('\n');
+  const after = await ppl(rt, r.model, evalDocs, json, 'perplexity after');
+  const tokenizerFiles: ExportFile[] = [];
+  for (const [fname, blob] of files) {
+    if (/^(tokenizer\.json|tokenizer_config\.json|tokenizer\.bin|tok\d+\.bin)$/.test(fname)) tokenizerFiles.push({ name: fname, data: new Uint8Array(await blob.arrayBuffer()) });
+  }
+  const summary = {
+    method,
+    budget,
+    perLayer: r.perLayer,
+    pplBefore: before,
+    pplAfter: after,
+    kvBytesPerTokenBefore: kvBytesPerToken(loaded.model),
+    kvBytesPerToken: r.kvBytesPerToken,
+    calibrationTokens: r.calibrationTokens,
+    evalTokens: evalDocs ? evalDocs.reduce((s, d) => s + d.length - 1, 0) : null,
+    trainSteps: r.trainSteps,
+    trainTokens: r.trainTokens,
+    seconds: r.seconds,
+  };
+  const experiment = {
+    producer: 'headlab fuse',
+    source: { name: loaded.name, modelHash: modelHash(loaded.model) },
+    seed,
+    ...summary,
+    maps: r.model.layers.map((l) => ({ kHeadOf: l.kv.kHeadOf, vHeadOf: l.kv.vHeadOf })),
+    adapter: rt.summary.description,
+  };
+  await mkdir(out, { recursive: true });
+  const written: string[] = [];
+  for (const f of exportFusedModel(r.model, { tokenizerFiles, experiment })) {
+    await writeFile(path.join(out, f.name), f.data);
+    written.push(f.name);
+  }
+  if (json) process.stdout.write(`${JSON.stringify({ ...summary, out, files: written })}\n`);
+  else {
+    process.stdout.write(
+      `${method} at ${(budget * 100).toFixed(1)} %: K/V heads per layer ${r.perLayer.map((p) => `${p.k}/${p.v}`).join(' ')}; ` +
+        `KV cache ${summary.kvBytesPerTokenBefore} → ${r.kvBytesPerToken} bytes/token` +
+        (before !== null ? `; perplexity ${before.toFixed(3)} → ${after!.toFixed(3)}` : '') +
+        `; ${r.seconds.toFixed(1)} s; wrote ${written.join(', ')} to ${out}\n`,
+    );
+  }
+  return 0;
+}
