@@ -62,9 +62,9 @@ export function HeatmapDialog({ layer, kind, matrix, order, caption, redundancy,
         role="group"
         aria-label={`${title}: ${caption.join('; ')}`}
       >
-        <text x={0} y={14} fontSize={13} fill="#1b263b">{title}</text>
+        <text x={4} y={14} fontSize={13} fill="#1b263b">{title}</text>
         {caption.map((line, i) => (
-          <text key={i} x={0} y={30 + i * 15} fontSize={11} fill="#5c677d">
+          <text key={i} x={4} y={30 + i * 15} fontSize={11} fill="#5c677d">
             {line}
           </text>
         ))}

@@ -50,7 +50,7 @@ export const RedundancyBars = forwardRef<SVGSVGElement, { layers: RedundancyLaye
       data-testid="redundancy-chart"
     >
       {caption.map((line, i) => (
-        <text key={i} x={0} y={14 + i * 16} fontSize={i ? 11 : 12} fill={i ? '#5c677d' : '#1b263b'}>
+        <text key={i} x={4} y={14 + i * 16} fontSize={i ? 11 : 12} fill={i ? '#5c677d' : '#1b263b'}>
           {line}
         </text>
       ))}
