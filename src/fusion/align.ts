@@ -25,7 +25,7 @@ export function symmetricEigen(a: Float64Array, n: number): { values: Float64Arr
       diag += m[p * n + p] ** 2;
       for (let q = p + 1; q < n; q++) off += m[p * n + q] ** 2;
     }
-    if (off <= 1e-30 * Math.max(diag, 1e-300)) break;
+    if (off <= 1e-24 * Math.max(diag, 1e-300)) break;
     for (let p = 0; p < n; p++) {
       for (let q = p + 1; q < n; q++) {
         const apq = m[p * n + q];
@@ -218,10 +218,11 @@ export interface GroupAlignment {
 
 /**
  * Generalised Procrustes inside one group, from Grams (ALGORITHMS.md §2.5 and §5.2.3): Q_1 = I and Q_i fitted to Y_1, then
- * all Q_i refitted to the mean M = (1/s) Σ Y_i Q_i until the residual stops improving (relative 1e-9) or 100 rounds.
+ * all Q_i refitted to the mean M = (1/s) Σ Y_i Q_i until the residual improves by less than 1e-7 of the group's energy, or `maxRounds` rounds (the search's cost
+ * estimates use a few; the alignment that is folded into the model uses up to 50).
  * `planes` empty: orthogonal maps (V); else per-plane rotations (K).
  */
-export function alignGroup(grams: HeadGrams, group: number[], planes: [number, number][]): GroupAlignment {
+export function alignGroup(grams: HeadGrams, group: number[], planes: [number, number][], maxRounds = 50): GroupAlignment {
   const dh = grams.dh;
   const s = group.length;
   const eye = new Float64Array(dh * dh);
@@ -239,7 +240,7 @@ export function alignGroup(grams: HeadGrams, group: number[], planes: [number, n
   };
   let mE = meanEnergy();
   let residual = energy - s * mE;
-  for (let round = 0; round < 100 && s > 2; round++) {
+  for (let round = 0; round < maxRounds && s > 2; round++) {
     // Y_iᵀ M = (1/s) Σ_k G_ik Q_k; Q_i = argmax tr(Q_iᵀ Y_iᵀ M).
     const next = group.map((_, i) => {
       const B = new Float64Array(dh * dh);
@@ -255,15 +256,15 @@ export function alignGroup(grams: HeadGrams, group: number[], planes: [number, n
     const improved = residual - r2;
     mE = e2;
     residual = r2;
-    if (improved <= 1e-9 * Math.max(energy, 1e-300)) break;
+    if (improved <= 1e-7 * Math.max(energy, 1e-300)) break;
   }
   return { maps, residual: Math.max(residual, 0), energy, meanEnergy: mE };
 }
 
 /** Merge cost of a group: the share of its energy lost when the members become their aligned mean (0 for one head). */
-export function mergeCost(grams: HeadGrams, group: number[], planes: [number, number][]): number {
+export function mergeCost(grams: HeadGrams, group: number[], planes: [number, number][], maxRounds = 50): number {
   if (group.length < 2) return 0;
-  const a = alignGroup(grams, group, planes);
+  const a = alignGroup(grams, group, planes, maxRounds);
   return a.energy > 0 ? a.residual / a.energy : 0;
 }
 
