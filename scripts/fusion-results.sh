@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fusion results table of docs/RESULTS.md: every method and budget on tinystories-mha (and stories260K), calibrated on the
 # 400 paragraphs (> 100 characters) after the first 150 of tinystories_val.txt, evaluated on the first 150 (val protocol).
-# Prints one JSON object per run. Usage: [HEADLAB="node bin/headlab.mjs"] scripts/fusion-results.sh [DATA_DIR]
+# Prints one JSON object per run; ONLY=REGEX keeps the runs whose names match. Usage: [HEADLAB="node bin/headlab.mjs"] scripts/fusion-results.sh [DATA_DIR]
 set -euo pipefail
 DATA=${1:-../shared/data}
 read -r -a HEADLAB <<< "${HEADLAB:-node bin/headlab.mjs}"
@@ -11,6 +11,7 @@ CAL=(--text "$VAL" --split blank-lines --min-chars 100 --skip-docs 150 --max-doc
 EV=(--eval-text "$VAL" --eval-split blank-lines --eval-min-chars 100 --eval-max-docs 150)
 run() { # name model args...
   local name=$1 model=$2; shift 2
+  [[ "$name" =~ ${ONLY:-.} ]] || return 0
   local t0
   t0=$(date +%s%N)
   local json
@@ -24,7 +25,7 @@ for b in 0.5 0.25; do
   for s in ${DHA_STEPS:-0 50 100 200 400}; do
     run "mha-dha-$b-s$s" tinystories-mha.bin --method dha --kv-budget $b --steps $s --seed 1
   done
-  for s in ${RECOVERY_STEPS:-100 400}; do
+  for s in ${RECOVERY_STEPS:-200 400}; do
     run "mha-dha-$b-s100-r$s" tinystories-mha.bin --method dha --kv-budget $b --steps 100 --recovery-steps $s --seed 1
   done
 done
