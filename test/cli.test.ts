@@ -158,6 +158,53 @@ describe('headlab command', () => {
     expect(bad.stderr).toMatch(/needs calibration data/);
   });
 
+  it('fuse --json: mean-pool reproduces transformers (tinystories-mha, 50 %), and the written folder and model.bin evaluate the same', () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'headlab-fuse-'));
+    const ev = ['--eval-text', shared('data/tinystories_sample.txt'), '--eval-split', 'endoftext'];
+    const r = headlab('fuse', shared('data/tinystories-mha.bin'), '--method', 'meanpool', '--kv-budget', '0.5', ...ev, '--out', out, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.perLayer).toEqual([{ k: 4, v: 4 }, { k: 4, v: 4 }, { k: 4, v: 4 }, { k: 4, v: 4 }]);
+    expect(Math.abs(j.pplBefore - 3.6811025442520835)).toBeLessThan(0.002);
+    expect(Math.abs(j.pplAfter - 25.32614159105713)).toBeLessThan(0.01);
+    expect(j.kvBytesPerToken).toBe(j.kvBytesPerTokenBefore / 2);
+    expect([j.trainSteps, j.trainTokens]).toEqual([0, 0]);
+    expect(j.files).toEqual(expect.arrayContaining(['config.json', 'model.safetensors', 'model.bin', 'tok512.bin', 'experiment.json']));
+    const exp = JSON.parse(readFileSync(path.join(out, 'experiment.json'), 'utf8'));
+    expect(exp.method).toBe('meanpool');
+    expect(exp.source.modelHash).toMatch(/^[0-9a-f]{16}$/);
+    for (const target of [out, path.join(out, 'model.bin')]) {
+      const e = headlab('eval', target, '--text', shared('data/tinystories_sample.txt'), '--split', 'endoftext', '--json');
+      expect(e.status, e.stderr).toBe(0);
+      expect(Math.abs(JSON.parse(e.stdout).ppl - j.pplAfter)).toBeLessThan(1e-4);
+    }
+  });
+
+  it('fuse --method dha trains a few steps and writes a decoupled model that eval reads; bad budgets are refused', () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'headlab-fuse-dha-'));
+    const r = headlab(
+      'fuse', shared('data/stories260K.bin'), '--method', 'dha', '--kv-budget', '0.25', '--text', shared('data/tinystories_sample.txt'),
+      '--max-tokens', '400', '--steps', '2', '--tokens-per-step', '64', '--eval-tokens', shared('fixtures/stories260K-golden.safetensors'), '--out', out, '--json',
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.perLayer.reduce((s: number, p: { k: number }) => s + p.k, 0)).toBe(5);
+    expect([j.trainSteps, j.trainTokens, j.calibrationTokens]).toEqual([2, 128, 400]);
+    expect(j.pplAfter).toBeGreaterThan(0);
+    const e = headlab('eval', out, '--tokens', shared('fixtures/stories260K-golden.safetensors'), '--json');
+    expect(e.status, e.stderr).toBe(0);
+    expect(Math.abs(JSON.parse(e.stdout).ppl - j.pplAfter)).toBeLessThan(1e-4);
+    const bad = headlab('fuse', shared('data/tinystories-mha.bin'), '--method', 'meanpool', '--kv-budget', '1.5', '--out', out);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--kv-budget must be a fraction in \(0, 1\]/);
+    const uneven = headlab('fuse', shared('data/tinystories-mha.bin'), '--method', 'meanpool', '--kv-budget', '0.4', '--out', out);
+    expect(uneven.status).not.toBe(0);
+    expect(uneven.stderr).toMatch(/8 KV heads cannot be pooled into 3 equal groups/);
+    const noText = headlab('fuse', shared('data/tinystories-mha.bin'), '--method', 'aligned', '--kv-budget', '0.5', '--out', out);
+    expect(noText.status).toBe(2);
+    expect(noText.stderr).toMatch(/needs calibration text/);
+  });
+
   it('a bad command or flag exits non-zero with one clear line on stderr', () => {
     const r = headlab('frobnicate');
     expect(r.status).toBe(2);

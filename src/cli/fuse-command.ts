@@ -75,6 +75,7 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
       recoverySteps: int(args, 'recovery-steps', DHA_DEFAULTS.recoverySteps),
       seed,
       tokensPerStep: int(args, 'tokens-per-step', DHA_DEFAULTS.tokensPerStep),
+      seqLen: int(args, 'seq-len', DHA_DEFAULTS.seqLen),
       lr: num(args, 'lr', DHA_DEFAULTS.lr),
       recoveryLr: num(args, 'recovery-lr', DHA_DEFAULTS.recoveryLr),
     },

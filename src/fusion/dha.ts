@@ -32,7 +32,7 @@ export interface DhaOptions {
   /** Gradient steps of the recovery stage (merged K/V weights). */
   recoverySteps: number;
   seed: number;
-  /** Calibration tokens per step (sequences of `seqLen` positions). */
+  /** Calibration tokens per step (sequences of `seqLen` positions; a step holds at least one sequence). */
   tokensPerStep: number;
   seqLen: number;
   /** Adam learning rate of the operators. */
@@ -189,7 +189,7 @@ export async function dhaFuse(
 ): Promise<DhaResult> {
   const o: DhaOptions = { ...DHA_DEFAULTS, ...opts };
   const L = model.layers.length;
-  const seqLen = Math.min(o.seqLen, model.config.contextLength);
+  const seqLen = Math.min(o.seqLen, o.tokensPerStep, model.config.contextLength);
   const windows = trainingWindows(sequences, seqLen);
   if (!windows.length) throw new Error('DHA needs calibration text of at least two tokens');
   const T = windows[0].length;
