@@ -47,7 +47,7 @@ describe('DHA', () => {
     expect(search.length).toBe(10);
     expect(search.at(-1)!.perLayer).toEqual(r.perLayer);
     expect(search[0].budget).toBeGreaterThan(search.at(-1)!.budget);
-    const fusion = events.filter((e) => e.phase === 'fusion') as Extract<DhaEvent, { phase: 'fusion' }>[];
+    const fusion = events.filter((e) => e.phase === 'fusion') as Extract<DhaEvent, { step: number }>[];
     expect(fusion.map((e) => e.step)).toEqual(Array.from({ length: OPTS.steps }, (_, i) => i + 1));
     // Step 1 is measured before any update: identity operators on the aligned model = the original layer.
     expect(fusion[0].loss).toBeLessThan(1e-9);
