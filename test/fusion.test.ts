@@ -216,5 +216,29 @@ describe('export', () => {
     const bin = await load(path.join(dir2, 'model.bin'));
     expect(bin.layers[0].kv.kHeads).toBe(2);
     expect(relMax(forwardRef(bin, IDS), forwardRef(gqa, IDS))).toBe(0);
+    // The folder is a Hugging Face GQA checkpoint: Llama config, rows permuted to rotate-half, same function.
+    const cfg = JSON.parse(new TextDecoder().decode(files.find((f) => f.name === 'config.json')!.data));
+    expect(cfg.architectures).toEqual(['LlamaForCausalLM']);
+    expect(cfg.num_key_value_heads).toBe(2);
+    const hf = await load(dir2);
+    expect(hf.config.family).toBe('llama');
+    expect(hf.config.positional).toMatchObject({ kind: 'rotary', style: 'half' });
+    expect(relMax(forwardRef(hf, IDS), forwardRef(gqa, IDS))).toBeLessThan(1e-6);
+  });
+
+  it('Hugging Face sources: Llama pooled to GQA exports as a Llama config; GPT-2 pooled exports as a headlab-dha folder', async () => {
+    for (const [fixture, arch] of [['llama-mha', 'LlamaForCausalLM'], ['gpt2', 'HeadlabDhaForCausalLM']] as const) {
+      const src = await load(shared(`fixtures/hf/${fixture}`));
+      const H = src.config.heads;
+      const pooled = meanPool(src, H % 2 === 0 ? 0.5 : 1 / H);
+      const files = exportFusedModel(pooled);
+      const cfg = JSON.parse(new TextDecoder().decode(files.find((f) => f.name === 'config.json')!.data));
+      expect(cfg.architectures).toEqual([arch]);
+      const dir = await mkdtemp(path.join(tmpdir(), `headlab-${fixture}-`));
+      for (const f of files) await writeFile(path.join(dir, f.name), f.data);
+      const back = await load(dir);
+      const ids = IDS.map((t) => t % src.config.vocab);
+      expect(relMax(forwardRef(back, ids), forwardRef(pooled, ids))).toBeLessThan(1e-6);
+    }
   });
 });

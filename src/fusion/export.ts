@@ -1,11 +1,13 @@
-// Export of a fused model: always headlab's DHA folder (config.json with explicit per-layer maps + model.safetensors, read
-// back by src/model/dha.ts, any family, any layout); additionally a llama2.c .bin when that format can hold the result
-// (Llama-shaped, interleaved RoPE, uniform GQA with contiguous groups), and the experiment as JSON. The tokenizer files
+// Export of a fused model as a folder: a Hugging Face GQA checkpoint (config.json with num_key_value_heads +
+// model.safetensors) when the result is uniform GQA with contiguous groups and Llama/Qwen2-shaped; otherwise headlab's DHA
+// checkpoint (config.json with explicit per-layer K/V maps, read back by src/model/dha.ts; any family, any layout). Also a
+// llama2.c model.bin when that format can hold the result (Llama-shaped, interleaved RoPE, uniform GQA), and the experiment. The tokenizer files
 // of the source travel along so that every headlab command can use the folder directly.
 import type { Model } from '../model/types';
 import { dhaConfigOf, writeDhaSafetensors } from '../model/dha';
 import { writeLlama2cLegacy } from '../model/llama2c';
 import { uniformGqa } from './edit';
+import { hfGqaObstacle, writeHfGqa } from '../model/hf-writer';
 
 export interface ExportFile {
   name: string;
@@ -45,10 +47,17 @@ export function fitsLlama2c(model: Model): boolean {
 }
 
 export function exportFusedModel(model: Model, opts: { tokenizerFiles?: ExportFile[]; experiment?: unknown } = {}): ExportFile[] {
-  const files: ExportFile[] = [
-    { name: 'config.json', data: utf8(`${JSON.stringify(dhaConfigOf(model), null, 1)}\n`) },
-    { name: 'model.safetensors', data: writeDhaSafetensors(model) },
-  ];
+  const G = uniformGqa(model);
+  const files: ExportFile[] = [];
+  if (hfGqaObstacle(model, G) === null) {
+    const hf = writeHfGqa(model, G!);
+    files.push({ name: 'config.json', data: utf8(`${JSON.stringify(hf.config, null, 1)}\n`) }, { name: 'model.safetensors', data: hf.safetensors });
+  } else {
+    files.push(
+      { name: 'config.json', data: utf8(`${JSON.stringify(dhaConfigOf(model), null, 1)}\n`) },
+      { name: 'model.safetensors', data: writeDhaSafetensors(model) },
+    );
+  }
   if (fitsLlama2c(model)) files.push({ name: 'model.bin', data: writeLlama2cLegacy(model) });
   for (const t of opts.tokenizerFiles ?? []) files.push(t);
   if (opts.experiment !== undefined) files.push({ name: 'experiment.json', data: utf8(`${JSON.stringify(opts.experiment, null, 1)}\n`) });
