@@ -18,7 +18,7 @@ import { allocateBudget, alignedMerge, meanPool } from '../src/fusion/methods';
 import { exportFusedModel, fitsLlama2c } from '../src/fusion/export';
 import { calibrationGrams } from '../src/fusion/fuse';
 import { randomArray } from '../src/reference/linalg';
-import { mulberry32 } from '../src/fusion/dha';
+import { seededRandom as mulberry32 } from '../src/eval/generate';
 
 let rt: GpuRuntime;
 let s260: Model;

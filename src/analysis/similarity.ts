@@ -12,6 +12,7 @@ import type { LayerGram } from './calibration';
 import type { GpuRuntime } from '../gpu/runtime';
 import { matmul } from '../gpu/kernels/matmul';
 import { rotaryDims } from '../eval/rotary';
+import { symmetricEigen } from './eigen';
 
 export type SimilarityMetric = 'weight-cosine' | 'cka' | 'aligned';
 export type HeadProjection = 'q' | 'k' | 'v';
@@ -19,35 +20,7 @@ export const METRICS: SimilarityMetric[] = ['weight-cosine', 'cka', 'aligned'];
 
 /** Eigenvalues of a symmetric n×n matrix (cyclic Jacobi rotations), float64. */
 export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
-  const m = Float64Array.from(a);
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += m[p * n + q] ** 2;
-    if (off < 1e-30) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = m[p * n + q];
-        if (Math.abs(apq) < 1e-300) continue;
-        const theta = (m[q * n + q] - m[p * n + p]) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = m[k * n + p];
-          const akq = m[k * n + q];
-          m[k * n + p] = c * akp - s * akq;
-          m[k * n + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = m[p * n + k];
-          const aqk = m[q * n + k];
-          m[p * n + k] = c * apk - s * aqk;
-          m[q * n + k] = s * apk + c * aqk;
-        }
-      }
-    }
-  }
-  return Float64Array.from({ length: n }, (_, i) => m[i * n + i]);
+  return symmetricEigen(a, n).values;
 }
 
 /** Sum of singular values of an n×n matrix: Σ √eig(MᵀM). */

@@ -24,6 +24,7 @@ import { allocateBudget, headsAtBudget, layerOptions, type LayerOptions } from '
 import { foldRotations, mergeHeads, type HeadMap, type LayerMerge } from './edit';
 import { alignGroup, HeadGrams, rotaryPlanes } from './align';
 import { LayerTrainer } from './layerTrainer';
+import { seededRandom } from '../eval/generate';
 
 export interface DhaOptions {
   budget: number;
@@ -91,18 +92,6 @@ export interface DhaResult {
   trainSteps: number;
   trainTokens: number;
   history: { phase: 'fusion' | 'recovery'; step: number; loss: number; fusionLoss: number }[];
-}
-
-/** Mulberry32: small seeded PRNG for batch order. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Calibration windows of `seqLen` tokens cut from the concatenated sequences (the usual LM-training packing). */
@@ -224,7 +213,7 @@ export async function dhaFuse(
     gs.forEach((g, gi) => g.forEach((h) => (out[h] = gi)));
     return out;
   };
-  const rand = mulberry32(o.seed);
+  const rand = seededRandom(o.seed);
   const order = windows.map((_, i) => i);
   let cursor = order.length;
   const nextBatch = () => {
