@@ -33,6 +33,19 @@ export const DEMO_SPEC = `${import.meta.env.BASE_URL}demo/demo-mha-bytes.bin`;
 
 let controller: AbortController | null = null;
 
+const TOKENIZER_FILE = /^(tokenizer\.json|tokenizer_config\.json|tokenizer\.bin|tok\d+\.bin)$/;
+const tokenizerFiles = new WeakMap<LoadedModel, [string, Blob][]>();
+
+/** The tokenizer files a model came with (tokenizer.json and its config, or llama2.c's tokenizer), for exports beside it. */
+export function tokenizerFilesOf(loaded: LoadedModel): [string, Blob][] {
+  return tokenizerFiles.get(loaded) ?? [];
+}
+
+function remember(loaded: LoadedModel, files: Iterable<[string, Blob]>): LoadedModel {
+  tokenizerFiles.set(loaded, [...files].filter(([name]) => TOKENIZER_FILE.test(name)));
+  return loaded;
+}
+
 export const useModel = create<ModelState>((set, get) => {
   async function run(label: string, work: (signal: AbortSignal) => Promise<LoadedModel>) {
     controller?.abort();
@@ -80,19 +93,23 @@ export const useModel = create<ModelState>((set, get) => {
     error: null,
     notes: [],
 
-    loadFiles: (files, label) => run(label, (signal) => loadModelFiles(toFileMap(files), { name: label, signal, onProgress })),
+    loadFiles: (files, label) =>
+      run(label, async (signal) => {
+        const map = toFileMap(files);
+        return remember(await loadModelFiles(map, { name: label, signal, onProgress }), map);
+      }),
 
     loadUrl: (spec) =>
       run(spec, async (signal) => {
         const r = await fetchModel(spec, { signal, onFile, onProgress });
         const loaded = await loadModelFiles(r.files, { name: r.name, primary: r.primary, signal, onProgress });
-        return { ...loaded, notes: [...r.notes, ...loaded.notes] };
+        return remember({ ...loaded, notes: [...r.notes, ...loaded.notes] }, r.files);
       }),
 
     loadDemo: () =>
       run('the built-in demo', async (signal) => {
         const r = await fetchModel(DEMO_SPEC, { signal, onFile, onProgress, cache: false });
-        return loadModelFiles(r.files, { name: 'demo-mha-bytes (built-in demo)', primary: r.primary, signal, onProgress });
+        return remember(await loadModelFiles(r.files, { name: 'demo-mha-bytes (built-in demo)', primary: r.primary, signal, onProgress }), r.files);
       }),
 
     cancel: () => controller?.abort(),
