@@ -22,9 +22,13 @@ export interface HeatmapProps {
   detailed?: boolean;
   /** Makes the heatmap a button (click, Enter or Space) that opens it large. */
   onOpen?: () => void;
+  /** Cell colour (default: the similarity scale on [0, 1]). */
+  colour?: (v: number) => string;
+  /** Cell tooltip (default: "label: heads i and j: value"). */
+  tooltip?: (i: number, j: number, v: number) => string;
 }
 
-export function Heatmap({ matrix, order, label, size = 150, x, y, detailed = false, onOpen }: HeatmapProps) {
+export function Heatmap({ matrix, order, label, size = 150, x, y, detailed = false, onOpen, colour = similarityColour, tooltip }: HeatmapProps) {
   const [focused, setFocused] = useState(false);
   const n = matrix.length;
   const ord = order ?? matrix.map((_, i) => i);
@@ -60,8 +64,8 @@ export function Heatmap({ matrix, order, label, size = 150, x, y, detailed = fal
         ord.map((j, c) => {
           const v = matrix[i][j];
           return (
-            <rect key={`${r}-${c}`} x={pad + c * cell} y={pad + r * cell} width={cell} height={cell} fill={similarityColour(v)} data-testid="heatmap-cell">
-              <title>{`${label}: heads ${i} and ${j}: ${v.toFixed(3)}`}</title>
+            <rect key={`${r}-${c}`} x={pad + c * cell} y={pad + r * cell} width={cell} height={cell} fill={colour(v)} data-testid="heatmap-cell">
+              <title>{tooltip ? tooltip(i, j, v) : `${label}: heads ${i} and ${j}: ${v.toFixed(3)}`}</title>
             </rect>
           );
         }),
