@@ -4,6 +4,7 @@ import { GpuPanel } from './GpuPanel';
 import { ModelPanel } from './ModelPanel';
 import { EvalPanel } from './EvalPanel';
 import { SimilarityPanel } from './SimilarityPanel';
+import { FusionPanel } from './FusionPanel';
 import { useModel } from '../lab/modelStore';
 
 export function App() {
@@ -27,6 +28,7 @@ export function App() {
       <main>
         <ModelPanel />
         <SimilarityPanel />
+        <FusionPanel />
         <EvalPanel />
         <GpuPanel />
       </main>
