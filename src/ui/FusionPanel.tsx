@@ -468,7 +468,7 @@ function ResultsTable(props: {
       <h3>Results</h3>
       <p className="hint">
         One row per run. Perplexity on {rows[rows.length - 1].evalText}; time is the conversion's (calibration, search, training), without
-        evaluation or time paused. Download a fused model's files into one folder to open it again with <em>Open files…</em>.
+        evaluation or time paused. Download a fused model's files into one folder to open it again in the Model panel (<em>Open folder…</em>).
       </p>
       <div className="sim-scroll">
         <table className="results fusion-table" data-testid="fusion-results">
@@ -476,14 +476,14 @@ function ResultsTable(props: {
             <tr>
               <th scope="col">#</th>
               <th scope="col">method</th>
-              <th scope="col">budget</th>
+              <th scope="col" title="Share of K heads and of V heads kept">budget</th>
               <th scope="col" title="Heads kept per layer, K/V">K/V per layer</th>
-              <th scope="col">perplexity before → after</th>
-              <th scope="col">KV cache bytes/token</th>
-              <th scope="col">time (s)</th>
-              <th scope="col">steps</th>
-              <th scope="col">training tokens</th>
-              <th scope="col">calibration tokens</th>
+              <th scope="col" title="Perplexity on the held-out evaluation documents, original → fused">perplexity</th>
+              <th scope="col" title="KV-cache bytes per token (float32 K and V of every layer), original → fused">KV bytes/token</th>
+              <th scope="col" title="Seconds the conversion took: calibration, search, training; not evaluation, not time paused">time (s)</th>
+              <th scope="col" title="Gradient steps (fusion + recovery)">steps</th>
+              <th scope="col" title="Tokens processed by gradient steps">train tokens</th>
+              <th scope="col" title="Calibration tokens read (mean-pool reads none)">calib. tokens</th>
             </tr>
           </thead>
           <tbody>

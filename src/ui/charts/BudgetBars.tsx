@@ -33,7 +33,7 @@ export const BudgetBars = forwardRef<SVGSVGElement, BudgetBarsProps>(function Bu
   const barsRef = useRef<SVGGElement>(null);
   useImperativeHandle(ref, () => svgRef.current!, []);
   const L = heads.length;
-  const margin = { top: 30 + caption.length * 16, right: 16, bottom: 40, left: 48 };
+  const margin = { top: 44 + caption.length * 16, right: 16, bottom: 40, left: 48 };
   const width = Math.max(560, margin.left + margin.right + L * 44);
   const height = 200 + margin.top;
   const maxHeads = Math.max(1, ...heads.flatMap((h) => [h.k, h.v]));
@@ -148,12 +148,12 @@ export const BudgetBars = forwardRef<SVGSVGElement, BudgetBarsProps>(function Bu
       </text>
       <line x1={margin.left} x2={width - margin.right} y1={y(0)} y2={y(0)} stroke={MUTED} />
       {(['k', 'v'] as const).map((kind, i) => (
-        <g key={kind} transform={`translate(${width - margin.right - 250 + i * 78},${margin.top - 20})`} fontSize={11} fill="#1b263b">
+        <g key={kind} transform={`translate(${width - margin.right - 250 + i * 78},${margin.top - 28})`} fontSize={11} fill="#1b263b">
           <rect width={10} height={10} fill={REDUNDANCY_COLOUR[kind]} />
           <text x={14} y={9}>{kind.toUpperCase()} heads</text>
         </g>
       ))}
-      <g transform={`translate(${width - margin.right - 94},${margin.top - 20})`} fontSize={11} fill="#1b263b">
+      <g transform={`translate(${width - margin.right - 94},${margin.top - 28})`} fontSize={11} fill="#1b263b">
         <rect width={10} height={10} fill="none" stroke="#c6ccd6" strokeDasharray="3 2" />
         <text x={14} y={9}>original</text>
       </g>
