@@ -1,9 +1,11 @@
 // Fusing heads in the page, on the built-in demo (4 layers × 8 heads, genuine MHA) in headless Chromium on WebGPU: a budget
 // mean-pool cannot divide is refused with the core's message; mean-pool at 50 % adds a row with its perplexity; a few DHA
 // steps show the budget bars, the step counter and the loss curve moving; pause holds the counter, Step advances it by one,
-// Resume finishes; the DHA row's experiment.json downloads and parses. The workload is tiny (SwiftShader is slow).
+// Resume finishes; the DHA row's experiment.json downloads and parses, and its model files load back in the Model panel and
+// give the row's perplexity on the same documents. The workload is tiny (SwiftShader is slow).
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { shared } from '../test/shared';
 
 const stepOf = async (counter: Locator) => Number(await counter.getAttribute('data-step'));
@@ -15,7 +17,7 @@ async function download(page: Page, button: Locator): Promise<{ name: string; by
   return { name: file.suggestedFilename(), bytes: readFileSync(await file.path()) };
 }
 
-test('mean-pool and DHA on the demo: live budgets, curves, pause/step/resume, results with perplexity, experiment download', async ({ page }) => {
+test('mean-pool and DHA on the demo: live budgets, curves, pause/step/resume, results with perplexity, downloads that load back', async ({ page }) => {
   test.setTimeout(540_000);
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   await page.goto('/');
@@ -154,6 +156,22 @@ test('mean-pool and DHA on the demo: live budgets, curves, pause/step/resume, re
   const cfg = JSON.parse((await download(page, actions.getByTestId('fusion-download-config.json'))).bytes.toString('utf8'));
   expect(cfg.model_type).toBe('headlab-dha');
   expect(cfg.kv_layouts.map((l: { kHeadOf: number[]; vHeadOf: number[] }) => ({ kHeadOf: l.kHeadOf, vHeadOf: l.vHeadOf }))).toEqual(json.maps);
+
+  // the downloaded folder loads back as a model and reads the held-out documents with the perplexity of the DHA row
+  const model = await download(page, actions.getByTestId('fusion-download-model.safetensors'));
+  const tok = await download(page, actions.getByTestId('fusion-download-tok259.bin'));
+  await page.getByTestId('file-input').setInputFiles([
+    { name: 'config.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(cfg)) },
+    { name: model.name, mimeType: 'application/octet-stream', buffer: model.bytes },
+    { name: tok.name, mimeType: 'application/octet-stream', buffer: tok.bytes },
+  ]);
+  await expect(page.getByTestId('card-name')).toContainText('config.json');
+  const sample = readFileSync(fileURLToPath(new URL('../public/demo/demo-stories.txt', import.meta.url)), 'utf8');
+  const heldOut = sample.split('<|endoftext|>').map((d) => d.trim()).filter(Boolean).slice(-3);
+  await page.getByTestId('ppl-file').setInputFiles({ name: 'held-out.txt', mimeType: 'text/plain', buffer: Buffer.from(heldOut.join('\n<|endoftext|>\n')) });
+  await page.getByTestId('ppl-run').click();
+  await expect(page.getByTestId('ppl-result')).toContainText('3 documents', { timeout: 120_000 });
+  expect(Number(await page.getByTestId('ppl-value').textContent())).toBeCloseTo(dhaAfter, 3);
 
   // Reset clears the live view and the table
   await panel.getByTestId('fusion-reset').click();
