@@ -80,6 +80,19 @@ describe('DHA', () => {
     expect(forwardRef(back, ids)).toEqual(forwardRef(r.model, ids));
   });
 
+  it('recovery with teacher or student layer inputs: both train, and they see different inputs', { timeout: 600_000 }, async () => {
+    const losses: Record<string, number[]> = {};
+    for (const inputs of ['teacher', 'student'] as const) {
+      const events: DhaEvent[] = [];
+      await dhaFuse(rt, loaded.model, calib, { ...OPTS, steps: 0, recoverySteps: 2, recoveryInputs: inputs, onEvent: (e) => events.push(e) });
+      losses[inputs] = events.flatMap((e) => (e.phase === 'recovery' ? [e.loss] : []));
+      expect(losses[inputs]).toHaveLength(2);
+    }
+    // Step 1 of both trains the same merged weights; with student inputs the layers after the first see the fused model's
+    // activations, so the mean loss differs.
+    expect(losses.student[0]).not.toBe(losses.teacher[0]);
+  });
+
   it('packs calibration sequences into windows of the training length', () => {
     expect(trainingWindows([[1, 2, 3], [4, 5, 6, 7]], 3)).toEqual([[1, 2, 3], [4, 5, 6]]);
     expect(trainingWindows([[1, 2]], 8)).toEqual([[1, 2]]);

@@ -16,6 +16,12 @@ import { documentsFromArgs, int, num, str } from './model-commands';
 import type { Model } from '../model/types';
 import type { GpuRuntime } from '../gpu/runtime';
 
+function recoveryInputs(v: string | undefined): 'teacher' | 'student' {
+  if (v === undefined) return DHA_DEFAULTS.recoveryInputs;
+  if (v !== 'teacher' && v !== 'student') throw new UsageError(`--recovery-inputs must be teacher or student; got ${v}`);
+  return v;
+}
+
 async function ppl(rt: GpuRuntime, model: Model, docs: number[][] | null, quiet: boolean, label: string) {
   if (!docs) return null;
   const gm = await GpuModel.upload(rt, model);
@@ -78,6 +84,7 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
       seqLen: int(args, 'seq-len', DHA_DEFAULTS.seqLen),
       lr: num(args, 'lr', DHA_DEFAULTS.lr),
       recoveryLr: num(args, 'recovery-lr', DHA_DEFAULTS.recoveryLr),
+      recoveryInputs: recoveryInputs(str(args, 'recovery-inputs')),
     },
     onProgress: json ? undefined : (p) => log(`\r${p.stage} ${p.done}/${p.total}${p.detail ? ` ${p.detail}` : ''}          `),
   });

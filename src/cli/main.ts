@@ -33,6 +33,7 @@ commands:
   fuse <model> --method meanpool|aligned|dha --kv-budget F (--text F [split flags as eval] | --tokens F.safetensors)
        [--eval-text F [--eval-split …] [--eval-min-chars N] [--eval-skip-docs K] [--eval-max-docs M] | --eval-tokens F]
        [--steps N] [--recovery-steps N] [--seed S] [--tokens-per-step N] [--seq-len T] [--lr F] [--recovery-lr F]
+       [--recovery-inputs teacher|student]
        [--max-tokens N] [--renorm] --out DIR [--json]
                               fewer K/V heads: writes the fused model to DIR (config.json + model.safetensors, a
                               llama2.c model.bin when it fits, experiment.json) and prints perLayer, pplBefore,

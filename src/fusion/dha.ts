@@ -42,6 +42,8 @@ export interface DhaOptions {
   recoveryLr: number;
   /** Multiplier step η of the augmented Lagrangian. */
   lagrangianLr: number;
+  /** Recovery: layer inputs from the original model ('teacher') or from the fused model being trained ('student'). */
+  recoveryInputs: 'teacher' | 'student';
   /** Called between steps; resolves when the run may go on (pause / single step in the UI). */
   gate?: () => Promise<void>;
   onEvent?: (e: DhaEvent) => void;
@@ -54,8 +56,9 @@ export const DHA_DEFAULTS: Omit<DhaOptions, 'budget'> = {
   tokensPerStep: 4096,
   seqLen: 256,
   lr: 0.02,
-  recoveryLr: 1e-3,
+  recoveryLr: 3e-3,
   lagrangianLr: 1,
+  recoveryInputs: 'student',
 };
 
 export type DhaEvent =
@@ -81,6 +84,11 @@ export type DhaEvent =
       constraint: number;
       /** Operators per layer (fusion phase): n×n row-major. */
       operators?: { k: Float32Array; v: Float32Array }[];
+      /**
+       * Per layer (fusion phase), how alike the fused heads' outputs are: tr(K̃_oᵀK̃_o') / √(‖K̃_o‖² ‖K̃_o'‖²) from the aligned
+       * heads' Gram traces (K̃ = Ω K). Heads of a group reach 1 as their operators become equal.
+       */
+      similarity?: { k: number[][]; v: number[][] }[];
       perLayer: { k: number; v: number }[];
       tokens: number;
     };
@@ -91,6 +99,8 @@ export interface DhaResult {
   groups: { k: number[][]; v: number[][] }[];
   trainSteps: number;
   trainTokens: number;
+  /** Seconds spent waiting at `gate` (paused), not part of the work. */
+  pausedSeconds: number;
   history: { phase: 'fusion' | 'recovery'; step: number; loss: number; fusionLoss: number }[];
 }
 
@@ -114,6 +124,17 @@ function fusionLoss(w: Float32Array, groups: number[], n: number): number {
     L += d / size.get(groups[o])! ** 2;
   }
   return L;
+}
+
+/** Fused heads' output similarity from the operator Ω [n·n] and the trace matrix A_ij = tr(Y_iᵀY_j) of the source heads. */
+export function fusedSimilarity(omega: ArrayLike<number>, A: number[][]): number[][] {
+  const n = A.length;
+  const M = Array.from({ length: n }, (_, o) => Array.from({ length: n }, (_, o2) => {
+    let s = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) s += omega[o * n + i] * omega[o2 * n + j] * A[i][j];
+    return s;
+  }));
+  return M.map((row, o) => row.map((v, o2) => Math.max(-1, Math.min(1, v / (Math.sqrt(M[o][o] * M[o2][o2]) || 1)))));
 }
 
 /** Stage 1: per-layer options and the allocation at the budget (and along the way, reported). */
@@ -148,15 +169,15 @@ export async function dhaSearch(
   return { k, v, options };
 }
 
-/** Every layer's attention input for a batch of windows, from the original model (teacher forcing). */
-class TeacherInputs {
+/** Every layer's attention input for a batch of windows, from a model's forward pass (the original: teacher forcing). */
+class LayerInputs {
   private constructor(readonly fp: ForwardPass, readonly X: GpuTensor[], readonly gm: GpuModel) {}
-  static async create(rt: GpuRuntime, model: Model, B: number, T: number): Promise<TeacherInputs> {
+  static async create(rt: GpuRuntime, model: Model, B: number, T: number): Promise<LayerInputs> {
     const gm = await GpuModel.upload(rt, model);
     const fp = await ForwardPass.create(gm, { batch: B, chunk: T, cacheT: T });
     const X: GpuTensor[] = [];
-    for (let l = 0; l < model.layers.length; l++) X.push(await rt.tensor(`teacher X ${l}`, B * T * model.config.dim));
-    return new TeacherInputs(fp, X, gm);
+    for (let l = 0; l < model.layers.length; l++) X.push(await rt.tensor(`layer input X ${l}`, B * T * model.config.dim));
+    return new LayerInputs(fp, X, gm);
   }
   async run(windows: number[][], T: number) {
     const ids = Uint32Array.from(windows.flat());
@@ -208,6 +229,27 @@ export async function dhaFuse(
     for (const g of groups[l].v) alignGroup(vg, g, []).maps.forEach((m, i) => (vRot[g[i]] = m));
     base = foldRotations(base, l, kRot, vRot);
   }
+  // Traces of the aligned heads' cross-Grams, for the live similarity of the fused heads.
+  const traces: { k: number[][]; v: number[][] }[] = [];
+  for (let l = 0; l < L; l++) {
+    const tr = async (kind: 'k' | 'v') => {
+      const g = await HeadGrams.of(base, l, kind, grams[l], rt);
+      return Array.from({ length: g.n }, (_, i) => Array.from({ length: g.n }, (_, j) => {
+        const b = g.block(i, j);
+        let t = 0;
+        for (let a = 0; a < g.dh; a++) t += b[a * g.dh + a];
+        return t;
+      }));
+    };
+    traces.push({ k: await tr('k'), v: await tr('v') });
+  }
+  let pausedMs = 0;
+  const gate = async () => {
+    if (!o.gate) return;
+    const t0 = performance.now();
+    await o.gate();
+    pausedMs += performance.now() - t0;
+  };
   const groupOf = (gs: number[][], n: number) => {
     const out = new Array<number>(n);
     gs.forEach((g, gi) => g.forEach((h) => (out[h] = gi)));
@@ -230,7 +272,8 @@ export async function dhaFuse(
     }
     return out;
   };
-  const teacherIn = await TeacherInputs.create(rt, model, B, T);
+  const teacherIn = await LayerInputs.create(rt, model, B, T);
+  let studentIn: LayerInputs | null = null;
   const targets: GpuTensor[] = [];
   const teachers: LayerTrainer[] = [];
   const students: LayerTrainer[] = [];
@@ -244,12 +287,14 @@ export async function dhaFuse(
     }
     /** One batch: teacher inputs and targets for every layer, loaded into the given trainers. */
     const loadBatch = async (trainers: LayerTrainer[]) => {
-      await teacherIn.run(nextBatch(), T);
+      const batch = nextBatch();
+      await teacherIn.run(batch, T);
+      if (studentIn) await studentIn.run(batch, T);
       for (let l = 0; l < L; l++) {
         await teachers[l].setInput(teacherIn.X[l]);
         await teachers[l].forward();
         rt.copy(teachers[l].output, targets[l], B * T * model.config.dim);
-        await trainers[l].setInput(teacherIn.X[l]);
+        await trainers[l].setInput((studentIn ?? teacherIn).X[l]);
         await trainers[l].setTarget(targets[l]);
       }
     };
@@ -265,7 +310,7 @@ export async function dhaFuse(
     const fusionSteps = o.steps;
     for (step = 1; step <= fusionSteps; step++) {
       throwIfAborted(opts.signal);
-      if (o.gate) await o.gate();
+      await gate();
       await loadBatch(students);
       const losses: number[] = [];
       const ops: { k: Float32Array; v: Float32Array }[] = [];
@@ -298,7 +343,10 @@ export async function dhaFuse(
       trainTokens += B * T;
       const loss = losses.reduce((a, b) => a + b, 0) / L;
       history.push({ phase: 'fusion', step, loss, fusionLoss: fk + fv });
-      o.onEvent?.({ phase: 'fusion', step, steps: fusionSteps, loss, lossPerLayer: losses, fusionLoss: { k: fk, v: fv }, constraint: cons, operators: ops, perLayer, tokens: trainTokens });
+      o.onEvent?.({ phase: 'fusion', step, steps: fusionSteps, loss, lossPerLayer: losses, fusionLoss: { k: fk, v: fv }, constraint: cons, operators: ops,
+        similarity: ops.map((op, l) => ({ k: fusedSimilarity(op.k, traces[l].k), v: fusedSimilarity(op.v, traces[l].v) })),
+        perLayer, tokens: trainTokens,
+      });
       opts.onProgress?.({ stage: 'fusion', done: step, total: fusionSteps, detail: `loss ${loss.toExponential(3)}, fusion ${(fk + fv).toExponential(2)}` });
     }
     // Stage 3: materialise with the mean operator row of each group.
@@ -320,16 +368,23 @@ export async function dhaFuse(
     // Optional recovery: the merged K/V weights on the same layer-local loss.
     if (o.recoverySteps > 0) {
       for (let l = 0; l < L; l++) students.push(await LayerTrainer.create(rt, { model: fused, layer: l, B, T, mode: 'weights' }));
+      // 'student' inputs: each layer sees what the fused model before it produces (GPTQ-style), so later layers learn to
+      // compensate earlier layers' errors; the trained K/V weights go into that model after every step.
+      if (o.recoveryInputs === 'student') studentIn = await LayerInputs.create(rt, fused, B, T);
       for (let r = 1; r <= o.recoverySteps; r++) {
         throwIfAborted(opts.signal);
-        if (o.gate) await o.gate();
+        await gate();
         await loadBatch(students);
         const losses: number[] = [];
-        for (const s of students) {
+        for (const [l, s] of students.entries()) {
           await s.forward();
           losses.push(await s.loss());
           await s.backward();
           await s.step(o.recoveryLr);
+          if (studentIn) {
+            rt.copy(s.k.w, studentIn.gm.layers[l].wk);
+            rt.copy(s.v.w, studentIn.gm.layers[l].wv);
+          }
         }
         trainTokens += B * T;
         const loss = losses.reduce((a, b) => a + b, 0) / L;
@@ -344,10 +399,11 @@ export async function dhaFuse(
       }
       fused = { ...fused, layers };
     }
-    return { model: fused, perLayer, groups, trainSteps: fusionSteps + o.recoverySteps, trainTokens, history };
+    return { model: fused, perLayer, groups, trainSteps: fusionSteps + o.recoverySteps, trainTokens, pausedSeconds: pausedMs / 1000, history };
   } finally {
     [...teachers, ...students].forEach((s) => s.release());
     targets.forEach((t) => rt.release(t));
     teacherIn.release();
+    studentIn?.release();
   }
 }

@@ -35,6 +35,7 @@ export interface FuseResult {
   calibrationTokens: number;
   trainSteps: number;
   trainTokens: number;
+  /** Conversion time, without time spent paused. */
   seconds: number;
 }
 
@@ -56,6 +57,7 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
   let out: Model;
   let trainSteps = 0;
   let trainTokens = 0;
+  let pausedSeconds = 0;
   if (opts.method === 'meanpool') {
     out = meanPool(model, opts.budget);
   } else {
@@ -68,6 +70,7 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
       out = r.model;
       trainSteps = r.trainSteps;
       trainTokens = r.trainTokens;
+      pausedSeconds = r.pausedSeconds;
     }
   }
   return {
@@ -79,6 +82,6 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
     calibrationTokens: opts.method === 'meanpool' ? 0 : calibrationTokens,
     trainSteps,
     trainTokens,
-    seconds: (performance.now() - t0) / 1000,
+    seconds: (performance.now() - t0) / 1000 - pausedSeconds,
   };
 }
