@@ -96,6 +96,10 @@ test('mean-pool and DHA on the demo: live budgets, curves, pause/step/resume, re
   await expect.poll(() => stepOf(counter), { timeout: 240_000 }).toBeGreaterThanOrEqual(1);
   await expect(lossLine).not.toHaveAttribute('data-points', '0');
   await expect(panel.getByTestId('fusion-operators').getByTestId('heatmap')).toHaveCount(8);
+  // the fused heads' similarity: 4 layers × K, V, each head identical to itself
+  const simMaps = panel.getByTestId('fusion-similarity').getByTestId('heatmap');
+  await expect(simMaps).toHaveCount(8);
+  await expect(simMaps.first().locator('title').first()).toContainText('output similarity 1.000');
 
   // pause: the run stops before its next step and the counter holds
   await panel.getByTestId('fusion-pause').click();

@@ -79,6 +79,8 @@ export interface LiveView {
   curve: CurvePoint[];
   /** Latest fusion operators per layer, n×n row-major as rows (fusion phase). */
   operators: { k: number[][]; v: number[][] }[] | null;
+  /** Latest similarity of the fused heads' outputs per layer (fusion phase): groups reach 1 as they fuse. */
+  similarity: { k: number[][]; v: number[][] }[] | null;
   phase: 'fusion' | 'recovery' | null;
   step: number;
   steps: number;
@@ -241,7 +243,7 @@ export const useFusion = create<FusionState>((set, get) => {
         error: null,
         stage: 'preparing the texts',
         live: {
-          runId, method: settings.method, budget: settings.budget, model: loaded.name, heads, searchPath: [], perLayer: null, curve: [], operators: null,
+          runId, method: settings.method, budget: settings.budget, model: loaded.name, heads, searchPath: [], perLayer: null, curve: [], operators: null, similarity: null,
           phase: null, step: 0, steps, recoverySteps, tokens: 0,
         },
       });
@@ -262,6 +264,7 @@ export const useFusion = create<FusionState>((set, get) => {
           tokens: e.tokens,
           perLayer: e.perLayer,
           operators: e.operators ? e.operators.map((o) => ({ k: operatorRows(o.k), v: operatorRows(o.v) })) : l.operators,
+          similarity: e.similarity ?? l.similarity,
           curve: [...l.curve, { phase: e.phase, step: e.step, x, loss: e.loss, fusionK: e.fusionLoss.k, fusionV: e.fusionLoss.v, constraint: e.constraint, tokens: e.tokens }],
         }));
       };
@@ -305,7 +308,7 @@ export const useFusion = create<FusionState>((set, get) => {
           onProgress: onProgress(''),
           signal: mine.signal,
         });
-        const seconds = Math.max(0, r.seconds - gate.blockedMs / 1000);
+        const seconds = r.seconds; // the core leaves out time spent paused
         patchLive(runId, () => ({ perLayer: r.perLayer }));
         // Perplexity before (once per model and evaluation text) and after, on the same documents.
         const evalKey = `${texts.evaluation.name}\u0000${texts.evaluation.heldOutDocs}\u0000${texts.evaluation.text.length}`;

@@ -329,6 +329,7 @@ function LiveViewSection({ live }: { live: LiveView }) {
   const lossRef = useRef<SVGSVGElement>(null);
   const fusionRef = useRef<SVGSVGElement>(null);
   const opsRef = useRef<SVGSVGElement>(null);
+  const simRef = useRef<SVGSVGElement>(null);
   const idx = usePathIndex(live);
   const path = live.searchPath;
   const playing = path.length > 0 && idx < path.length - 1;
@@ -435,6 +436,21 @@ function LiveViewSection({ live }: { live: LiveView }) {
               </div>
               <div className="sim-scroll">
                 <OperatorGrid ref={opsRef} operators={live.operators} caption={[`Fusion operators at step ${live.phase === 'fusion' ? live.step : live.steps} — ${name}`]} />
+              </div>
+            </>
+          )}
+          {live.similarity && (
+            <>
+              <div className="sim-view-head">
+                <h3>Fused-head similarity</h3>
+                <span className="hint">
+                  How alike the fused K and V heads' outputs are at the latest step (from the calibration Grams of the aligned heads):
+                  the heads of one group reach 1 as their operators are pulled together.
+                </span>
+                <ExportButtons target={simRef} name={`${fileBase}-similarity`} view="fused-head similarity" testId="fusion-export-similarity" />
+              </div>
+              <div className="sim-scroll">
+                <OperatorGrid ref={simRef} kind="similarity" operators={live.similarity} caption={[`Fused-head similarity at step ${live.phase === 'fusion' ? live.step : live.steps} — ${name}`]} />
               </div>
             </>
           )}

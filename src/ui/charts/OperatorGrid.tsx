@@ -12,12 +12,16 @@ export interface OperatorGridProps {
   operators: { k: number[][]; v: number[][] }[];
   caption: string[];
   size?: number;
+  /** What the matrices are (default: the fusion operators Ω); the similarity view reuses the grid. */
+  kind?: 'operators' | 'similarity';
 }
 
 const LEFT = 40;
 const GAP = 12;
 
-export const OperatorGrid = forwardRef<SVGSVGElement, OperatorGridProps>(function OperatorGrid({ operators, caption, size = 112 }, ref) {
+export const OperatorGrid = forwardRef<SVGSVGElement, OperatorGridProps>(function OperatorGrid({ operators, caption, size = 112, kind: what = 'operators' }, ref) {
+  const sim = what === 'similarity';
+  const name = (kind: 'k' | 'v') => (sim ? `${kind.toUpperCase()} similarity` : `Ω_${kind.toUpperCase()}`);
   const top = caption.length * 16 + 22;
   const width = Math.max(LEFT + operators.length * (size + GAP), 320);
   const legendY = top + 2 * (size + GAP);
@@ -32,8 +36,8 @@ export const OperatorGrid = forwardRef<SVGSVGElement, OperatorGridProps>(functio
       viewBox={`0 0 ${width} ${height}`}
       fontFamily={SVG_FONT}
       role="img"
-      aria-label={`Fusion operators of ${operators.length} layers: ${caption.join('; ')}`}
-      data-testid="fusion-operators"
+      aria-label={`${sim ? 'Fused-head similarity' : 'Fusion operators'} of ${operators.length} layers: ${caption.join('; ')}`}
+      data-testid={sim ? 'fusion-similarity' : 'fusion-operators'}
     >
       {caption.map((line, i) => (
         <text key={i} x={4} y={14 + i * 16} fontSize={i ? 11 : 12} fill={i ? '#5c677d' : '#1b263b'}>
@@ -48,18 +52,22 @@ export const OperatorGrid = forwardRef<SVGSVGElement, OperatorGridProps>(functio
       {(['k', 'v'] as const).map((kind, r) => (
         <g key={kind}>
           <text x={4} y={top + r * (size + GAP) + size / 2} fontSize={11} fill="#5c677d">
-            Ω_{kind.toUpperCase()}
+            {sim ? kind.toUpperCase() : `Ω_${kind.toUpperCase()}`}
           </text>
           {operators.map((o, l) => (
             <Heatmap
               key={l}
               matrix={o[kind]}
-              label={`layer ${l}, Ω_${kind.toUpperCase()}`}
+              label={`layer ${l}, ${name(kind)}`}
               size={size}
               x={LEFT + l * (size + GAP)}
               y={top + r * (size + GAP)}
               colour={operatorColour}
-              tooltip={(i, j, v) => `layer ${l}, Ω_${kind.toUpperCase()}[${i}, ${j}] = ${v.toFixed(3)}: head ${i} takes ${v.toFixed(3)} × head ${j}`}
+              tooltip={(i, j, v) =>
+                sim
+                  ? `layer ${l}, fused ${kind.toUpperCase()} heads ${i} and ${j}: output similarity ${v.toFixed(3)}`
+                  : `layer ${l}, Ω_${kind.toUpperCase()}[${i}, ${j}] = ${v.toFixed(3)}: head ${i} takes ${v.toFixed(3)} × head ${j}`
+              }
             />
           ))}
         </g>
@@ -71,7 +79,9 @@ export const OperatorGrid = forwardRef<SVGSVGElement, OperatorGridProps>(functio
         <text x={0} y={24}>−1</text>
         <text x={100} y={24} textAnchor="middle">0</text>
         <text x={200} y={24} textAnchor="end">1</text>
-        <text x={212} y={9}>Ω[o, i]: weight of head i in head o (identity at step 0)</text>
+        <text x={212} y={9}>
+          {sim ? 'tr(K̃_oᵀK̃_o′) / (‖K̃_o‖ ‖K̃_o′‖): 1 = identical outputs (a fused group)' : 'Ω[o, i]: weight of head i in head o (identity at step 0)'}
+        </text>
       </g>
     </svg>
   );
