@@ -26,8 +26,10 @@ for b in 0.5 0.25; do
     run "mha-dha-$b-s$s" tinystories-mha.bin --method dha --kv-budget $b --steps $s --seed 1
   done
   for s in ${RECOVERY_STEPS:-200 400}; do
-    run "mha-dha-$b-s100-r$s" tinystories-mha.bin --method dha --kv-budget $b --steps 100 --recovery-steps $s --seed 1
+    run "mha-dha-$b-s100-r$s-teacher" tinystories-mha.bin --method dha --kv-budget $b --steps 100 --recovery-steps $s --seed 1 \
+      --recovery-inputs teacher --recovery-lr 0.001
   done
+  run "mha-dha-$b-s100-r400" tinystories-mha.bin --method dha --kv-budget $b --steps 100 --recovery-steps 400 --seed 1
 done
 for b in 0.5 0.25; do
   run "s260-meanpool-$b" stories260K.bin --method meanpool --kv-budget $b
