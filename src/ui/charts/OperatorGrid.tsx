@@ -80,7 +80,7 @@ export const OperatorGrid = forwardRef<SVGSVGElement, OperatorGridProps>(functio
         <text x={100} y={24} textAnchor="middle">0</text>
         <text x={200} y={24} textAnchor="end">1</text>
         <text x={212} y={9}>
-          {sim ? 'tr(K̃_oᵀK̃_o′) / (‖K̃_o‖ ‖K̃_o′‖): 1 = identical outputs (a fused group)' : 'Ω[o, i]: weight of head i in head o (identity at step 0)'}
+          {sim ? 'cosine of fused heads’ outputs; 1 = identical' : 'Ω[o, i]: weight of head i in head o (identity at step 0)'}
         </text>
       </g>
     </svg>
