@@ -10,6 +10,7 @@
 //   dscores: dS = scale · P ⊙ (dP − rowsum(P ⊙ dP)), dP = dA vᵀ       thread per (b, h, tq)
 //   dkeys:   dK[k] = Σ_{h: map(h)=k} dSᵀ q_h                           thread per (b, tk, k, d)
 //   dvalues: dV[v] = Σ_{h: map(h)=v} Pᵀ dA_h                           thread per (b, tk, v, d)
+//   dqueries: dQ_h = dS_h k_{map(h)}, [B, T, heads, dh]                 thread per (b, tq, h, d)
 
 struct Params {
   B: u32,
@@ -145,5 +146,20 @@ fn dvalues(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
       s += P[((b * p.heads + h) * p.T + tq) * p.T + tk] * dA[((b * p.T + tq) * p.heads + h) * p.dh + d];
     }
   }
+  grad[i] = s;
+}
+
+@compute @workgroup_size(64)
+fn dqueries(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat(gid, nwg);
+  if (i >= p.B * p.T * p.heads * p.dh) { return; }
+  let d = i % p.dh;
+  let h = (i / p.dh) % p.heads;
+  let tq = (i / (p.dh * p.heads)) % p.T;
+  let b = i / (p.dh * p.heads * p.T);
+  let kh = maps[h];
+  let row = ((b * p.heads + h) * p.T + tq) * p.T;
+  var s = 0.0;
+  for (var j = firstKey(tq); j <= tq; j++) { s += dS[row + j] * k[((b * p.T + j) * p.kHeads + kh) * p.dh + d]; }
   grad[i] = s;
 }

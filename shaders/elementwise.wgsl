@@ -3,6 +3,9 @@
 //   binary (entry `binary`): y = a ∘ b[i mod bLen],  OP: 0 add, 1 multiply, 2 silu(a)·b (SwiGLU) — bLen < n broadcasts b
 //                            over rows (biases, gains)
 //   accumulate (entry `accumulate`): y += b[i mod bLen] in place (residual adds, biases)
+// Backward of the MLP activations (training), given dy, the gradient of the activation's output:
+//   swigluGrad: a = gate pre-activation g, x2 = up projection u:  dx = dy·u·σ(g)(1 + g(1 − σ(g))),  dx2 = dy·silu(g)
+//   geluGrad:   a = pre-activation u (OP 2 tanh form, 3 erf form):  dx = dy·gelu'(u)
 // Flat indices span a 2-D grid of 256-wide workgroups so that n may exceed the per-dimension dispatch limit.
 
 struct Params {
@@ -15,6 +18,10 @@ struct Params {
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> dy: array<f32>;
+@group(0) @binding(5) var<storage, read> x2: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dx2: array<f32>;
 
 override OP: u32 = 0u;
 const WG: u32 = 256u;
@@ -71,4 +78,33 @@ fn accumulate(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: ve
   let i = index(wg, nwg, li);
   if (i >= p.n) { return; }
   y[i] += b[i % p.bLen];
+}
+
+@compute @workgroup_size(WG)
+fn swigluGrad(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let i = index(wg, nwg, li);
+  if (i >= p.n) { return; }
+  let g = a[i];
+  let sig = 1.0 / (1.0 + exp(-g));
+  dx[i] = dy[i] * x2[i] * sig * (1.0 + g * (1.0 - sig));
+  dx2[i] = dy[i] * g * sig;
+}
+
+fn gelu_derivative(x: f32) -> f32 {
+  if (OP == 2u) {
+    let c = 0.7978845608028654;
+    let t = tanh(clamp(c * (x + 0.044715 * x * x * x), -10.0, 10.0));
+    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3.0 * 0.044715 * x * x);
+  }
+  // Φ(x) + x·φ(x), with Φ from erfc so that its small values keep their precision.
+  let r = erfc_nonneg(abs(x) * 0.7071067811865476);
+  let cdf = select(0.5 * r, 1.0 - 0.5 * r, x >= 0.0);
+  return cdf + x * 0.3989422804014327 * exp(-0.5 * x * x);
+}
+
+@compute @workgroup_size(WG)
+fn geluGrad(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let i = index(wg, nwg, li);
+  if (i >= p.n) { return; }
+  dx[i] = dy[i] * gelu_derivative(a[i]);
 }

@@ -1,5 +1,6 @@
 // Row reductions of a [rows, cols] matrix into [rows]: OP 0 = sum, 1 = max. One workgroup per row; rows beyond the
 // per-dimension dispatch limit wrap onto a second grid axis.
+// Entry `colsum`: y[c] += Σ_r x[r, c] (bias gradients), one thread per column.
 
 struct Params {
   rows: u32,
@@ -40,4 +41,13 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     workgroupBarrier();
   }
   if (li == 0u) { y[row] = partial[0]; }
+}
+
+@compute @workgroup_size(64)
+fn colsum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let c = gid.x + gid.y * nwg.x * 64u;
+  if (c >= p.cols) { return; }
+  var s = 0.0;
+  for (var r = 0u; r < p.rows; r++) { s += x[r * p.cols + c]; }
+  y[c] += s;
 }

@@ -5,6 +5,7 @@
 //     STYLE 0, interleaved pairs: (2p, 2p+1)          — llama2.c, Meta's Llama
 //     STYLE 1, rotate-half:       (p, p + rotDims/2)  — Hugging Face Llama, Qwen2, GPT-NeoX
 //   by the angle of table row (pos0 + t): cosTable/sinTable are [positions, rotDims/2].
+// inverse = 1 rotates by −angle: the transpose of the rotation, i.e. the backward pass of rotary (training).
 // One thread per (row, head, pair-or-copied dim).
 
 struct Params {
@@ -16,6 +17,7 @@ struct Params {
   pos0: u32,
   yT: u32,
   dstPos0: u32,
+  inverse: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -52,7 +54,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (STYLE == 0u) { i0 = 2u * item; i1 = 2u * item + 1u; }
   let angle = (p.pos0 + t) * half + item;
   let c = cosTable[angle];
-  let s = sinTable[angle];
+  var s = sinTable[angle];
+  if (p.inverse != 0u) { s = -s; }
   let a = x[src + i0];
   let bb = x[src + i1];
   y[dst + i0] = a * c - bb * s;

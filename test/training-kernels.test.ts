@@ -4,11 +4,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu, poisoned as poisonedTensor } from './gpu-context';
 import type { GpuRuntime, GpuTensor } from '../src/gpu/runtime';
 import {
-  adamStep, attentionContext, attentionKeysGrad, attentionProbs, attentionScoresGrad, attentionValuesGrad, fusionPull,
+  adamStep, attentionContext, attentionKeysGrad, attentionProbs, attentionQueriesGrad, attentionScoresGrad, attentionValuesGrad, fusionPull,
   headMix, headMixGrad, type AttnGradShape,
 } from '../src/gpu/kernels/training';
 import {
-  adamRef, contextRef, dkeysRef, dscoresRef, dvaluesRef, fusionPullRef, mixGradRef, mixRef, probsRef,
+  adamRef, contextRef, dkeysRef, dqueriesRef, dscoresRef, dvaluesRef, fusionPullRef, mixGradRef, mixRef, probsRef,
 } from '../src/reference/training';
 import { randomArray, relativeError } from '../src/reference/linalg';
 
@@ -42,11 +42,13 @@ describe('attention forward and backward through head maps', () => {
     const dS = await poisoned('dS', B * H * T * T);
     const dK = await poisoned('dK', B * T * K * dh);
     const dV = await poisoned('dV', B * T * V * dh);
+    const dQ = await poisoned('dQ', B * T * H * dh);
     await attentionProbs(rt, tq, tk, tm, P, s);
     await attentionContext(rt, P, tv, tm, a, s);
     await attentionScoresGrad(rt, P, tdA, tv, tm, dS, s);
     await attentionKeysGrad(rt, dS, tq, tm, dK, s);
     await attentionValuesGrad(rt, P, tdA, tm, dV, s);
+    await attentionQueriesGrad(rt, dS, tk, tm, dQ, s);
     // Each stage is compared given the GPU's own inputs, and end to end.
     const Pg = await rt.read(P);
     const Pr = probsRef(q, k, maps, s);
@@ -56,6 +58,7 @@ describe('attention forward and backward through head maps', () => {
     expect(relativeError(await rt.read(dS), dSr)).toBeLessThan(TOL);
     expect(relativeError(await rt.read(dK), dkeysRef(dSr, q, maps, s))).toBeLessThan(TOL);
     expect(relativeError(await rt.read(dV), dvaluesRef(Pr, dA, maps, s))).toBeLessThan(TOL);
+    expect(relativeError(await rt.read(dQ), dqueriesRef(dSr, k, maps, s))).toBeLessThan(TOL);
     // Rows sum to one; masked entries are exactly zero.
     for (let r = 0; r < B * H * T; r++) {
       const tqi = r % T;

@@ -75,6 +75,11 @@ describe('rope', () => {
       const got = new Float64Array(B * T * width);
       for (let b = 0; b < B; b++) got.set(out.subarray((b * yT + dstPos0) * width, (b * yT + dstPos0 + T) * width), b * T * width);
       expect(relativeError(got, ref)).toBeLessThan(TOL);
+      // The inverse (training's backward) rotates by −angle.
+      const back = await poisoned('back', B * T * width);
+      await rope(rt, await rt.tensor('x', x), await rt.tensor('cos', tables.cos), await rt.tensor('sin', tables.sin), back, { B, T, heads, headDim, rotDims, pos0, yT: T, dstPos0: 0, style, inverse: true });
+      const negSin = tables.sin.map((v) => -v);
+      expect(relativeError(await rt.read(back), ropeRef(x, B * T, heads, headDim, rotDims, style, (r) => pos0 + (r % T), tables.cos, negSin))).toBeLessThan(TOL);
     });
   }
 

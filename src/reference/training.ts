@@ -170,3 +170,13 @@ export function layerLossRef(
   }
   return num / den;
 }
+
+export function dqueriesRef(dS: Vec, k: Vec, maps: Vec, s: AttnGradShape): Float64Array {
+  const { B, T, heads: H, kHeads: K, dh } = s;
+  const g = new Float64Array(B * T * H * dh);
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let tq = 0; tq < T; tq++) for (let tk = 0; tk <= tq; tk++) {
+    const w = dS[((b * H + h) * T + tq) * T + tk];
+    for (let d = 0; d < dh; d++) g[((b * T + tq) * H + h) * dh + d] += w * k[((b * T + tk) * K + maps[h]) * dh + d];
+  }
+  return g;
+}

@@ -1,10 +1,10 @@
 // Runners for the training kernels of the fusion stages: attention with stored probabilities and its backward pass through
-// the head maps (shaders/attention_grad.wgsl), head-fusion operators and their gradients (shaders/headmix.wgsl), and Adam
-// (shaders/adam.wgsl). Float64 CPU references: src/reference/training.ts.
+// the head maps (shaders/attention_grad.wgsl) and head-fusion operators and their gradients (shaders/headmix.wgsl); Adam
+// lives in ./optimizer. Float64 CPU references: src/reference/training.ts.
 import gradCode from '../../../shaders/attention_grad.wgsl?raw';
 import mixCode from '../../../shaders/headmix.wgsl?raw';
-import adamCode from '../../../shaders/adam.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
+import { need } from './check';
 
 export interface AttnGradShape {
   B: number;
@@ -18,9 +18,6 @@ export interface AttnGradShape {
   scale: number;
 }
 
-function need(kernel: string, t: GpuTensor, n: number) {
-  if (t.length < n) throw new RangeError(`${kernel}: tensor "${t.label}" holds ${t.length} values, needs ${n}`);
-}
 
 const run = (rt: GpuRuntime, entry: string, buffers: Record<string, GpuTensor>, s: AttnGradShape, items: number) =>
   rt.run({ code: gradCode, label: `attention-grad ${entry}`, entryPoint: entry }, { buffers, params: { ...s }, workgroups: rt.grid(Math.ceil(items / 64)) });
@@ -57,6 +54,13 @@ export async function attentionKeysGrad(rt: GpuRuntime, dS: GpuTensor, q: GpuTen
 export async function attentionValuesGrad(rt: GpuRuntime, P: GpuTensor, dA: GpuTensor, maps: GpuTensor, grad: GpuTensor, s: AttnGradShape) {
   need('dvalues', grad, s.B * s.T * s.vHeads * s.dh);
   await run(rt, 'dvalues', { P, dA, maps, grad }, s, s.B * s.T * s.vHeads * s.dh);
+}
+
+/** Gradient of the rotated queries: dQ_h = dS_h k_{map(h)}, [B, T, heads, dh]. */
+export async function attentionQueriesGrad(rt: GpuRuntime, dS: GpuTensor, k: GpuTensor, maps: GpuTensor, grad: GpuTensor, s: AttnGradShape) {
+  need('dqueries', k, s.B * s.T * s.kHeads * s.dh);
+  need('dqueries', grad, s.B * s.T * s.heads * s.dh);
+  await run(rt, 'dqueries', { dS, k, maps, grad }, s, s.B * s.T * s.heads * s.dh);
 }
 
 export interface MixShape {
@@ -96,34 +100,4 @@ export async function fusionPull(rt: GpuRuntime, w: GpuTensor, g: GpuTensor, mas
   );
 }
 
-export interface AdamState {
-  m: GpuTensor;
-  v: GpuTensor;
-  /** Steps taken. */
-  t: number;
-}
-
-export interface AdamHyper {
-  lr: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-}
-
-/** One Adam step on θ (n values) with gradient g; advances state.t. */
-export async function adamStep(rt: GpuRuntime, theta: GpuTensor, g: GpuTensor, st: AdamState, h: AdamHyper, n = theta.length) {
-  need('adam', g, n);
-  need('adam', st.m, n);
-  need('adam', st.v, n);
-  const beta1 = h.beta1 ?? 0.9;
-  const beta2 = h.beta2 ?? 0.999;
-  st.t += 1;
-  await rt.run(
-    { code: adamCode, label: 'adam' },
-    {
-      buffers: { theta, g, m: st.m, v: st.v },
-      params: { n, lr: h.lr, beta1, beta2, eps: h.eps ?? 1e-8, c1: 1 - beta1 ** st.t, c2: 1 - beta2 ** st.t },
-      workgroups: rt.grid(Math.ceil(n / 64)),
-    },
-  );
-}
+export { adamStep, type AdamState, type AdamHyper } from './optimizer';

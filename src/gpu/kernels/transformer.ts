@@ -6,6 +6,7 @@ import ropeCode from '../../../shaders/rope.wgsl?raw';
 import attentionCode from '../../../shaders/attention.wgsl?raw';
 import nllCode from '../../../shaders/nll.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
+import { need } from './check';
 
 /**
  * 'workgroup': cooperative kernels (a workgroup per row, reductions through workgroup memory) for GPUs; 'rows': one thread
@@ -17,9 +18,6 @@ export function rowVariantFor(rt: GpuRuntime): RowVariant {
   return rt.summary.isFallbackAdapter ? 'rows' : 'workgroup';
 }
 
-function need(kernel: string, t: GpuTensor, n: number) {
-  if (t.length < n) throw new RangeError(`${kernel}: tensor "${t.label}" holds ${t.length} values, needs ${n}`);
-}
 
 /**
  * x[r] = E[ids[r]] (+ P[pos0 + r mod T]); P may be absent when positions are not learned. `part` says which vocabulary rows
@@ -68,6 +66,8 @@ export interface RopeShape {
   /** Row of y that receives the chunk's first row: pos0 for the KV cache, 0 for queries. */
   dstPos0: number;
   style: 'interleaved' | 'half';
+  /** Rotate by −angle: the transpose of the rotation (the backward pass). */
+  inverse?: boolean;
 }
 
 /** Rotates (or copies) x's rows, at positions pos0 + t, into y's rows dstPos0 + t of each sequence. */
@@ -79,10 +79,10 @@ export async function rope(rt: GpuRuntime, x: GpuTensor, cos: GpuTensor, sin: Gp
   if (s.rotDims > 0) need('rope', cos, (s.pos0 + s.T) * (s.rotDims / 2));
   const perHead = s.rotDims / 2 + (s.headDim - s.rotDims);
   const items = s.B * s.T * s.heads * perHead;
-  const { style, ...params } = s;
+  const { style, inverse, ...params } = s;
   await rt.run(
-    { code: ropeCode, label: 'rope', constants: { STYLE: style === 'interleaved' ? 0 : 1 } },
-    { buffers: { x, cosTable: cos, sinTable: sin, y }, params, workgroups: rt.grid(Math.ceil(items / 64)) },
+    { code: ropeCode, label: inverse ? 'rope-inverse' : 'rope', constants: { STYLE: style === 'interleaved' ? 0 : 1 } },
+    { buffers: { x, cosTable: cos, sinTable: sin, y }, params: { ...params, inverse: inverse ? 1 : 0 }, workgroups: rt.grid(Math.ceil(items / 64)) },
   );
 }
 
