@@ -8,7 +8,7 @@ import { loadLlama2c, writeLlama2cLegacy } from '../src/model/llama2c';
 import { ModelFormatError } from '../src/model/errors';
 import { randomArray } from '../src/reference/linalg';
 import { shared } from './shared';
-import type { FileMap } from '../src/model/hf';
+import { folder, gptNeoFiles } from './synthetic';
 
 const blob = (bytes: Uint8Array | string) => new Blob([bytes as BlobPart]);
 const header = (json: unknown, data = new Uint8Array(0)) => {
@@ -52,7 +52,6 @@ function llamaTensors(): TensorToWrite[] {
   ];
 }
 
-const folder = (entries: Record<string, Uint8Array | string>): FileMap => new Map(Object.entries(entries).map(([k, v]) => [k, blob(v)]));
 
 describe('malformed safetensors', () => {
   it('empty file', async () => expect(await problem(new Uint8Array(0))).toMatch(/model\.safetensors: the file is empty/));
@@ -163,27 +162,7 @@ describe('families and formats without a shared fixture', () => {
   });
 
   it('GPT-Neo: global and local layers with the window, unscaled scores, learned positions', async () => {
-    const cfg = JSON.stringify({ architectures: ['GPTNeoForCausalLM'], hidden_size: 8, num_heads: 2, num_layers: 2, vocab_size: 10, max_position_embeddings: 16, attention_types: [[['global', 'local'], 1]], window_size: 4, intermediate_size: null, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5 });
-    const ts: TensorToWrite[] = [];
-    const t = (name: string, shape: number[]) => ts.push({ name, dtype: 'F32', shape, data: randomArray(shape.reduce((a, b) => a * b, 1), ts.length) });
-    t('transformer.wte.weight', [10, 8]);
-    t('transformer.wpe.weight', [16, 8]);
-    for (let l = 0; l < 2; l++) {
-      const p = `transformer.h.${l}`;
-      for (const n of ['ln_1', 'ln_2']) {
-        t(`${p}.${n}.weight`, [8]);
-        t(`${p}.${n}.bias`, [8]);
-      }
-      for (const n of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) t(`${p}.attn.attention.${n}.weight`, [8, 8]);
-      t(`${p}.attn.attention.out_proj.bias`, [8]);
-      t(`${p}.mlp.c_fc.weight`, [32, 8]);
-      t(`${p}.mlp.c_fc.bias`, [32]);
-      t(`${p}.mlp.c_proj.weight`, [8, 32]);
-      t(`${p}.mlp.c_proj.bias`, [8]);
-    }
-    t('transformer.ln_f.weight', [8]);
-    t('transformer.ln_f.bias', [8]);
-    const { model } = await loadModelFiles(folder({ 'config.json': cfg, 'model.safetensors': writeSafetensors(ts) }));
+    const { model } = await loadModelFiles(gptNeoFiles());
     expect(model.config.family).toBe('gpt-neo');
     expect(model.config.attentionWindow).toEqual([null, 4]);
     expect(model.config.attentionScale).toBe(1);

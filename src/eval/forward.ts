@@ -14,6 +14,12 @@ export interface ForwardShape {
   chunk: number;
   /** Positions the KV cache holds per sequence (≥ the longest sequence, ≤ the model's context). */
   cacheT: number;
+  /**
+   * Training: keep what the backward pass (src/train/backward.ts) reads — one set of activations per layer instead of one
+   * shared set, the residual stream at each norm's input, the KV cache as the layer's keys and values. Calls then run whole
+   * sequences from position 0 (cacheT = chunk).
+   */
+  keep?: boolean;
 }
 
 /** The longest chunk whose logits [B·chunk, vocab] fit one storage binding. */
@@ -28,15 +34,46 @@ export interface ForwardHooks {
   skipLogits?: boolean;
 }
 
+/**
+ * What one layer's forward writes and its backward reads (R = B·T rows). Evaluation shares one set across layers and keeps
+ * no residual copies; training keeps a set per layer.
+ */
+export interface LayerActivations {
+  /** Residual stream entering the layer [R, dim] (training only). */
+  x0: GpuTensor | null;
+  /** Attention input norm1(x0) [R, dim]. */
+  h1: GpuTensor;
+  /** Rotated queries [R, heads·dh]; the rotated keys and the values are the layer's KV cache. */
+  q: GpuTensor;
+  /** Attention output before W_O [R, heads·dh]. */
+  att: GpuTensor;
+  /** Residual stream after attention [R, dim], the MLP norm's input in the sequential layout (training only). */
+  x1: GpuTensor | null;
+  /** MLP input [R, dim]: norm2(x1), or norm2(x0) with a parallel residual. */
+  h2: GpuTensor;
+  /** SwiGLU's gate pre-activation (null for GELU MLPs), the up projection and the activation output [R, ffn]. */
+  g: GpuTensor | null;
+  u: GpuTensor;
+  a: GpuTensor;
+}
+
 export class ForwardPass {
   readonly gm: GpuModel;
   readonly shape: ForwardShape;
   private readonly rt: GpuRuntime;
   private readonly t: Record<string, GpuTensor> = {};
-  private readonly kCache: GpuTensor[] = [];
-  private readonly vCache: GpuTensor[] = [];
+  private readonly owned: GpuTensor[] = [];
+  readonly kCache: GpuTensor[] = [];
+  readonly vCache: GpuTensor[] = [];
+  /** Per layer (the same object for every layer when evaluating). */
+  readonly acts: LayerActivations[] = [];
+  /** The residual stream entering the final norm (training only) and the norm's output. */
+  readonly final: { x: GpuTensor | null; h: GpuTensor } = { x: null, h: null as unknown as GpuTensor };
   /** Rows of the last call: B·T. */
   rows = 0;
+  /** Positions per sequence and token ids of the last call (the backward pass of the embedding reads them). */
+  T = 0;
+  ids: Uint32Array = new Uint32Array(0);
 
   private constructor(gm: GpuModel, shape: ForwardShape) {
     this.gm = gm;
@@ -44,32 +81,53 @@ export class ForwardPass {
     this.shape = shape;
   }
 
+  private async tensor(label: string, n: number | Uint32Array): Promise<GpuTensor> {
+    const x = await this.rt.tensor(label, n);
+    this.owned.push(x);
+    return x;
+  }
+
   static async create(gm: GpuModel, shape: ForwardShape): Promise<ForwardPass> {
     const c = gm.model.config;
     if (shape.cacheT > c.contextLength) {
       throw new RangeError(`A KV cache of ${shape.cacheT} positions is longer than the model's context of ${c.contextLength}`);
     }
+    if (shape.keep && shape.cacheT !== shape.chunk) throw new RangeError('a training forward runs whole sequences: cacheT must equal chunk');
     const f = new ForwardPass(gm, shape);
     const R = shape.batch * shape.chunk;
-    const dh = c.headDim;
+    const D = c.dim;
+    const HD = c.heads * c.headDim;
+    const F = c.ffnDim;
     const maxK = Math.max(...gm.layers.map((l) => l.kHeads));
     const maxV = Math.max(...gm.layers.map((l) => l.vHeads));
-    const sizes: Record<string, number> = {
-      x: R * c.dim, h: R * c.dim, o: R * c.dim, m: R * c.dim,
-      qRaw: R * c.heads * dh, q: R * c.heads * dh, att: R * c.heads * dh,
-      kRaw: R * maxK * dh, vRaw: R * maxV * dh,
-      g: R * c.ffnDim, u: R * c.ffnDim, a: R * c.ffnDim,
-      logits: R * c.vocab, nll: R,
-    };
     try {
-      for (const [name, n] of Object.entries(sizes)) f.t[name] = await f.rt.tensor(`forward ${name}`, n);
-      f.t.ids = await f.rt.tensor('forward ids', new Uint32Array(R));
-      f.t.targets = await f.rt.tensor('forward targets', new Uint32Array(R));
-      f.t.argmax = await f.rt.tensor('forward argmax', new Uint32Array(R));
+      const sizes: Record<string, number> = { x: R * D, o: R * D, m: R * D, qRaw: R * HD, kRaw: R * maxK * c.headDim, vRaw: R * maxV * c.headDim, logits: R * c.vocab, nll: R };
+      for (const [name, n] of Object.entries(sizes)) f.t[name] = await f.tensor(`forward ${name}`, n);
+      f.t.ids = await f.tensor('forward ids', new Uint32Array(R));
+      f.t.targets = await f.tensor('forward targets', new Uint32Array(R));
+      f.t.argmax = await f.tensor('forward argmax', new Uint32Array(R));
+      const activations = async (p: string, keep: boolean): Promise<LayerActivations> => {
+        const h1 = await f.tensor(`${p} h1`, R * D);
+        return {
+          x0: keep ? await f.tensor(`${p} x0`, R * D) : null,
+          h1,
+          q: await f.tensor(`${p} q`, R * HD),
+          att: await f.tensor(`${p} att`, R * HD),
+          x1: keep && !c.parallelResidual ? await f.tensor(`${p} x1`, R * D) : null,
+          h2: keep ? await f.tensor(`${p} h2`, R * D) : h1,
+          g: c.mlp === 'swiglu' ? await f.tensor(`${p} gate`, R * F) : null,
+          u: await f.tensor(`${p} up`, R * F),
+          a: await f.tensor(`${p} act`, R * F),
+        };
+      };
+      const shared = shape.keep ? null : await activations('forward', false);
       for (const [i, l] of gm.layers.entries()) {
-        f.kCache.push(await f.rt.tensor(`layers.${i} K cache`, shape.batch * shape.cacheT * l.kHeads * dh));
-        f.vCache.push(await f.rt.tensor(`layers.${i} V cache`, shape.batch * shape.cacheT * l.vHeads * dh));
+        f.acts.push(shared ?? (await activations(`layers.${i}`, true)));
+        f.kCache.push(await f.tensor(`layers.${i} K cache`, shape.batch * shape.cacheT * l.kHeads * c.headDim));
+        f.vCache.push(await f.tensor(`layers.${i} V cache`, shape.batch * shape.cacheT * l.vHeads * c.headDim));
       }
+      f.final.x = shape.keep ? await f.tensor('final x', R * D) : null;
+      f.final.h = shape.keep ? await f.tensor('final h', R * D) : f.acts[0].h1;
     } catch (e) {
       f.release();
       throw e;
@@ -83,7 +141,7 @@ export class ForwardPass {
 
   /** Bytes of activations and KV cache this pass holds on the GPU. */
   get bytes(): number {
-    return [...Object.values(this.t), ...this.kCache, ...this.vCache].reduce((s, t) => s + t.bytes, 0);
+    return this.owned.reduce((s, t) => s + t.bytes, 0);
   }
 
   /**
@@ -98,8 +156,11 @@ export class ForwardPass {
     if (T < 1 || T > shape.chunk) throw new RangeError(`forward: ${T} positions per call; this pass takes 1 … ${shape.chunk}`);
     if (ids.length !== R) throw new RangeError(`forward: ${ids.length} ids for ${B} sequences × ${T} positions`);
     if (pos0 + T > shape.cacheT) throw new RangeError(`forward: positions up to ${pos0 + T} exceed the KV cache of ${shape.cacheT}`);
+    if (shape.keep && pos0 !== 0) throw new RangeError('forward: a training forward runs whole sequences from position 0');
     for (const id of ids) if (id >= c.vocab) throw new RangeError(`forward: token id ${id} is outside the vocabulary of ${c.vocab}`);
     this.rows = R;
+    this.T = T;
+    this.ids = ids;
     const t = this.t;
     const dh = c.headDim;
     const D = c.dim;
@@ -113,45 +174,51 @@ export class ForwardPass {
       await matmul(rt, x, w, y, { M: R, N: outDim, K: inDim, transB: true });
       if (bias) await accumulate(rt, y, bias, R * outDim, outDim);
     };
+    /** Training keeps a copy of the residual stream where a norm reads it. */
+    const keep = (x: GpuTensor | null) => x && rt.copy(t.x, x, R * D);
     const style = c.positional.kind === 'rotary' ? c.positional.style : 'half';
     for (const [li, l] of gm.layers.entries()) {
-      await normed(t.x, l.attnNormW, l.attnNormB, t.h);
-      if (hooks.attentionInput) await hooks.attentionInput(li, t.h, R);
-      await linear(t.h, l.wq, l.bq, t.qRaw, D, c.heads * dh);
-      await linear(t.h, l.wk, l.bk, t.kRaw, D, l.kHeads * dh);
-      await linear(t.h, l.wv, l.bv, t.vRaw, D, l.vHeads * dh);
+      const s = this.acts[li];
+      keep(s.x0);
+      await normed(t.x, l.attnNormW, l.attnNormB, s.h1);
+      if (hooks.attentionInput) await hooks.attentionInput(li, s.h1, R);
+      await linear(s.h1, l.wq, l.bq, t.qRaw, D, c.heads * dh);
+      await linear(s.h1, l.wk, l.bk, t.kRaw, D, l.kHeads * dh);
+      await linear(s.h1, l.wv, l.bv, t.vRaw, D, l.vHeads * dh);
       const rot = { B, T, headDim: dh, rotDims: gm.rotDims, pos0, style } as const;
-      await rope(rt, t.qRaw, gm.cos, gm.sin, t.q, { ...rot, heads: c.heads, yT: T, dstPos0: 0 });
+      await rope(rt, t.qRaw, gm.cos, gm.sin, s.q, { ...rot, heads: c.heads, yT: T, dstPos0: 0 });
       await rope(rt, t.kRaw, gm.cos, gm.sin, this.kCache[li], { ...rot, heads: l.kHeads, yT: shape.cacheT, dstPos0: pos0 });
       await rope(rt, t.vRaw, gm.cos, gm.sin, this.vCache[li], { ...rot, rotDims: 0, heads: l.vHeads, yT: shape.cacheT, dstPos0: pos0 });
-      await attention(rt, t.q, this.kCache[li], this.vCache[li], l.maps, t.att, {
+      await attention(rt, s.q, this.kCache[li], this.vCache[li], l.maps, s.att, {
         B, T, pos0, heads: c.heads, kHeads: l.kHeads, vHeads: l.vHeads, headDim: dh, cacheT: shape.cacheT,
         window: c.attentionWindow[li] ?? 0, scale: c.attentionScale,
       });
-      await linear(t.att, l.wo, l.bo, t.o, c.heads * dh, D);
+      await linear(s.att, l.wo, l.bo, t.o, c.heads * dh, D);
       if (c.parallelResidual) {
-        await normed(t.x, l.mlpNormW, l.mlpNormB, t.h); // x + attn(ln1(x)) + mlp(ln2(x))
+        await normed(t.x, l.mlpNormW, l.mlpNormB, s.h2); // x + attn(ln1(x)) + mlp(ln2(x))
         await accumulate(rt, t.x, t.o, R * D, R * D);
       } else {
         await accumulate(rt, t.x, t.o, R * D, R * D);
-        await normed(t.x, l.mlpNormW, l.mlpNormB, t.h);
+        keep(s.x1);
+        await normed(t.x, l.mlpNormW, l.mlpNormB, s.h2);
       }
-      if (c.mlp === 'swiglu') {
-        await linear(t.h, l.gate!, l.gateBias, t.g, D, c.ffnDim);
-        await linear(t.h, l.up, l.upBias, t.u, D, c.ffnDim);
-        await binary(rt, 'silu_mul', t.g, t.u, t.a, R * c.ffnDim, R * c.ffnDim);
+      if (s.g) {
+        await linear(s.h2, l.gate!, l.gateBias, s.g, D, c.ffnDim);
+        await linear(s.h2, l.up, l.upBias, s.u, D, c.ffnDim);
+        await binary(rt, 'silu_mul', s.g, s.u, s.a, R * c.ffnDim, R * c.ffnDim);
       } else {
-        await linear(t.h, l.up, l.upBias, t.u, D, c.ffnDim);
-        await unary(rt, c.mlp, t.u, t.a, R * c.ffnDim);
+        await linear(s.h2, l.up, l.upBias, s.u, D, c.ffnDim);
+        await unary(rt, c.mlp as 'gelu_tanh' | 'gelu_erf', s.u, s.a, R * c.ffnDim);
       }
-      await linear(t.a, l.down, l.downBias, t.m, c.ffnDim, D);
+      await linear(s.a, l.down, l.downBias, t.m, c.ffnDim, D);
       await accumulate(rt, t.x, t.m, R * D, R * D);
     }
     if (hooks.skipLogits) return;
-    await normed(t.x, gm.finalNormW, gm.finalNormB, t.h);
+    keep(this.final.x);
+    await normed(t.x, gm.finalNormW, gm.finalNormB, this.final.h);
     // logits[:, block] = h · lmHead[block]ᵀ, one block of vocabulary rows per storage binding
     for (const part of gm.lmHead.parts) {
-      await matmul(rt, t.h, part.tensor, t.logits, { M: R, N: part.rowCount, K: D, transB: true, ldc: c.vocab, offsetC: part.rowStart });
+      await matmul(rt, this.final.h, part.tensor, t.logits, { M: R, N: part.rowCount, K: D, transB: true, ldc: c.vocab, offsetC: part.rowStart });
     }
     if (gm.lmHeadBias) await accumulate(rt, t.logits, gm.lmHeadBias, R * c.vocab, c.vocab);
     if (targets) {
@@ -174,7 +241,8 @@ export class ForwardPass {
   }
 
   release() {
-    for (const x of [...Object.values(this.t), ...this.kCache, ...this.vCache]) this.rt.release(x);
+    for (const x of this.owned) this.rt.release(x);
+    this.owned.length = 0;
   }
 }
 

@@ -1,6 +1,8 @@
 // Float64 CPU references of the end-to-end training kernels (src/gpu/kernels/backward.ts and optimizer.ts), written from
 // the formulas, for tests: norm backward, MLP activation backward, the losses, the embedding backward, AdamW with clipping.
 import { erfcNonNeg } from './linalg';
+import { forwardRef } from './transformer';
+import type { Model } from '../model/types';
 
 type Vec = ArrayLike<number>;
 
@@ -147,4 +149,23 @@ export function adamwRef(
     return r;
   });
   return { tensors: out, norm };
+}
+
+/**
+ * The training loss of a whole model in float64 (the finite-difference reference of the backward pass): B sequences of T
+ * token ids from position 0, per row the KL to the teacher's logits (weight klWeight) and the CE of its target, averaged
+ * over the scored rows (targets ≠ 0xFFFFFFFF).
+ */
+export function modelLossRef(model: Model, ids: ArrayLike<number>, T: number, teacher: ArrayLike<number> | null, targets: ArrayLike<number>, klWeight: number): number {
+  const V = model.config.vocab;
+  let total = 0;
+  let scored = 0;
+  for (let b = 0; b < ids.length / T; b++) {
+    const logits = forwardRef(model, Array.from(ids).slice(b * T, (b + 1) * T));
+    const tl = teacher ? Array.prototype.slice.call(teacher, b * T * V, (b + 1) * T * V) : null;
+    const tg = Array.prototype.slice.call(targets, b * T, (b + 1) * T) as number[];
+    total += lossRef(logits, tl, tg, T, V, klWeight, 1).rowLoss.reduce((a, x) => a + x, 0);
+    scored += tg.filter((x) => x !== NONE).length;
+  }
+  return total / scored;
 }

@@ -1,0 +1,156 @@
+// The backward pass of the causal LM: src/eval/forward.ts read in reverse, over the activations a training forward kept
+// (ForwardPass with keep). Starts from ∂loss/∂logits, which the loss kernel leaves in the forward's logits buffer, and
+// accumulates (+=) into the gradient tensors of ModelGrads; weights whose gradient is null are not differentiated, and the
+// pass stops below the lowest layer that still has something to train. Attention probabilities are recomputed per layer,
+// not kept. No float atomics anywhere: every reduction is a thread's own loop, so gradients are deterministic.
+import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
+import type { ForwardPass } from '../eval/forward';
+import { matmul } from '../gpu/kernels/matmul';
+import { rope } from '../gpu/kernels/transformer';
+import {
+  attentionKeysGrad, attentionProbs, attentionQueriesGrad, attentionScoresGrad, attentionValuesGrad, type AttnGradShape,
+} from '../gpu/kernels/training';
+import { columnSum, embeddingGrad, geluGrad, normBackward, normGainGrad, positionGrad, swigluGrad, tokenRows } from '../gpu/kernels/backward';
+import type { LayerGrads, ModelGrads } from './params';
+
+export class Backward {
+  private readonly rt: GpuRuntime;
+  private readonly t: Record<string, GpuTensor> = {};
+  private readonly owned: GpuTensor[] = [];
+
+  private constructor(readonly fp: ForwardPass, readonly grads: ModelGrads) {
+    this.rt = fp.gm.rt;
+  }
+
+  /** Scratch for one forward pass's shape (B sequences of up to `chunk` positions). */
+  static async create(fp: ForwardPass, grads: ModelGrads): Promise<Backward> {
+    if (!fp.shape.keep) throw new Error('backward needs a training forward (ForwardPass created with keep)');
+    const bw = new Backward(fp, grads);
+    const c = fp.gm.model.config;
+    const B = fp.shape.batch;
+    const T = fp.shape.chunk;
+    const R = B * T;
+    const dh = c.headDim;
+    const maxK = Math.max(...fp.gm.layers.map((l) => l.kHeads));
+    const maxV = Math.max(...fp.gm.layers.map((l) => l.vHeads));
+    const sizes: Record<string, number> = {
+      dx: R * c.dim, dh1: R * c.dim, dh2: R * c.dim, datt: R * c.heads * dh, dq: R * c.heads * dh, dqRaw: R * c.heads * dh,
+      dk: R * maxK * dh, dkRaw: R * maxK * dh, dv: R * maxV * dh, P: B * c.heads * T * T, dS: B * c.heads * T * T,
+      da: R * c.ffnDim, dg: R * c.ffnDim, du: R * c.ffnDim, stats: 2 * R,
+    };
+    try {
+      for (const [name, n] of Object.entries(sizes)) bw.t[name] = await bw.tensor(`backward ${name}`, n);
+      bw.t.csr = await bw.tensor('backward token rows', new Uint32Array(3 * R + 1));
+    } catch (e) {
+      bw.release();
+      throw e;
+    }
+    return bw;
+  }
+
+  private async tensor(label: string, n: number | Uint32Array) {
+    const x = await this.rt.tensor(label, n);
+    this.owned.push(x);
+    return x;
+  }
+
+  get bytes(): number {
+    return this.owned.reduce((s, t) => s + t.bytes, 0);
+  }
+
+  /** y = x·Wᵀ (+ b), y [R, outDim]: dW += dyᵀ·x, db += Σ_rows dy, and dx = dy·W (accumulate: dx += dy·W; null: not needed). */
+  private async linear(dy: GpuTensor, x: GpuTensor, w: GpuTensor, dW: GpuTensor | null, db: GpuTensor | null, dx: GpuTensor | null, inDim: number, outDim: number, accumulate = false) {
+    const R = this.fp.rows;
+    if (dW) await matmul(this.rt, dy, x, dW, { M: outDim, N: inDim, K: R, transA: true, beta: 1 });
+    if (db) await columnSum(this.rt, dy, db, R, outDim);
+    if (dx) await matmul(this.rt, dy, w, dx, { M: R, N: inDim, K: outDim, beta: accumulate ? 1 : 0 });
+  }
+
+  /** y = norm(x)·w (+ b): dx (+)= …, dw += Σ dy ⊙ x̂, db += Σ dy. */
+  private async norm(x: GpuTensor, w: GpuTensor, dW: GpuTensor | null, dB: GpuTensor | null, dy: GpuTensor, dx: GpuTensor, accumulate: boolean) {
+    const c = this.fp.gm.model.config;
+    const s = { rows: this.fp.rows, dim: c.dim, eps: c.normEps };
+    await normBackward(this.rt, c.norm, x, w, dy, dx, this.t.stats, { ...s, accumulate });
+    if (dW) await normGainGrad(this.rt, x, dy, this.t.stats, dW, s);
+    if (dB) await columnSum(this.rt, dy, dB, s.rows, s.dim);
+  }
+
+  /** After fp.run (same call shape) and the loss kernel: gradients of every trainable weight, accumulated. */
+  async run(): Promise<void> {
+    const { rt, fp, grads: g, t: d } = this;
+    const gm = fp.gm;
+    const c = gm.model.config;
+    const R = fp.rows;
+    const T = fp.T;
+    const B = R / T;
+    const D = c.dim;
+    const dh = c.headDim;
+    const HD = c.heads * dh;
+    const F = c.ffnDim;
+    const V = c.vocab;
+    const L = gm.layers.length;
+    const trains = (lg: LayerGrads) => Object.values(lg).some(Boolean);
+    const embeddingTrains = Boolean(g.embed || g.positionEmbed);
+    /** Layers at or below l still need the residual's gradient. */
+    const needBelow = (l: number) => embeddingTrains || g.layers.slice(0, l).some(trains);
+
+    // logits = h · lmHeadᵀ (+ b), h = norm(x): ∂/∂logits is in fp.logits
+    const dLogits = fp.logits;
+    if (g.lmHeadBias) await columnSum(rt, dLogits, g.lmHeadBias, R, V);
+    await this.linear(dLogits, fp.final.h, gm.lmHead.parts[0].tensor, g.lmHead, null, d.dh1, D, V);
+    await this.norm(fp.final.x!, gm.finalNormW, g.finalNormW, g.finalNormB, d.dh1, d.dx, false);
+    for (let li = L - 1; li >= 0; li--) {
+      const s = fp.acts[li];
+      const l = gm.layers[li];
+      const lg = g.layers[li];
+      // x += m, m = a · W_downᵀ (+ b): the residual's gradient d.dx is m's
+      await this.linear(d.dx, s.a, l.down, lg.down, lg.downBias, d.da, F, D);
+      // a = silu(g) ⊙ u, or gelu(u); g = h2 · W_gateᵀ, u = h2 · W_upᵀ
+      if (s.g) {
+        await swigluGrad(rt, s.g, s.u, d.da, d.dg, d.du, R * F);
+        await this.linear(d.dg, s.h2, l.gate!, lg.gate, lg.gateBias, d.dh2, D, F);
+        await this.linear(d.du, s.h2, l.up, lg.up, lg.upBias, d.dh2, D, F, true);
+      } else {
+        await geluGrad(rt, c.mlp as 'gelu_tanh' | 'gelu_erf', s.u, d.da, d.du, R * F);
+        await this.linear(d.du, s.h2, l.up, lg.up, lg.upBias, d.dh2, D, F);
+      }
+      // h2 = norm2(x1), x1 = x0 + o (sequential); with a parallel residual h2 = norm2(x0), added below
+      if (!c.parallelResidual) await this.norm(s.x1!, l.mlpNormW, lg.mlpNormW, lg.mlpNormB, d.dh2, d.dx, true);
+      // o = att · W_Oᵀ (+ b): o's gradient is the residual's
+      await this.linear(d.dx, s.att, l.wo, lg.wo, lg.bo, d.datt, HD, D);
+      // att = softmax(scale · q kᵀ + mask) v through the head maps; P recomputed from the kept q and K cache
+      const shape: AttnGradShape = { B, T, heads: c.heads, kHeads: l.kHeads, vHeads: l.vHeads, dh, window: c.attentionWindow[li] ?? 0, scale: c.attentionScale };
+      await attentionProbs(rt, s.q, fp.kCache[li], l.maps, d.P, shape);
+      await attentionScoresGrad(rt, d.P, d.datt, fp.vCache[li], l.maps, d.dS, shape);
+      await attentionQueriesGrad(rt, d.dS, fp.kCache[li], l.maps, d.dq, shape);
+      await attentionKeysGrad(rt, d.dS, s.q, l.maps, d.dk, shape);
+      await attentionValuesGrad(rt, d.P, d.datt, l.maps, d.dv, shape);
+      // q = rope(qRaw), k = rope(kRaw): the transpose of a rotation is the rotation by −angle
+      const rot = { B, T, headDim: dh, rotDims: gm.rotDims, pos0: 0, yT: T, dstPos0: 0, style: c.positional.kind === 'rotary' ? c.positional.style : 'half', inverse: true } as const;
+      await rope(rt, d.dq, gm.cos, gm.sin, d.dqRaw, { ...rot, heads: c.heads });
+      await rope(rt, d.dk, gm.cos, gm.sin, d.dkRaw, { ...rot, heads: l.kHeads });
+      // qRaw, kRaw, vRaw = h1 · W_{q,k,v}ᵀ (+ b)
+      const below = needBelow(li);
+      const dh1 = below || lg.attnNormW || lg.attnNormB ? d.dh1 : null;
+      await this.linear(d.dqRaw, s.h1, l.wq, lg.wq, lg.bq, dh1, D, HD);
+      await this.linear(d.dkRaw, s.h1, l.wk, lg.wk, lg.bk, dh1, D, l.kHeads * dh, true);
+      await this.linear(d.dv, s.h1, l.wv, lg.wv, lg.bv, dh1, D, l.vHeads * dh, true);
+      if (!below && !lg.attnNormW && !lg.attnNormB && !(c.parallelResidual && (lg.mlpNormW || lg.mlpNormB))) break;
+      // x_out = x0 + o + m with h2 = norm2(x0) (parallel); h1 = norm1(x0)
+      if (c.parallelResidual) await this.norm(s.x0!, l.mlpNormW, lg.mlpNormW, lg.mlpNormB, d.dh2, d.dx, true);
+      if (dh1) await this.norm(s.x0!, l.attnNormW, lg.attnNormW, lg.attnNormB, d.dh1, d.dx, true);
+    }
+    // x = E[ids] (+ P[position])
+    if (g.embed) {
+      const { csr, distinct } = tokenRows(fp.ids);
+      rt.upload(d.csr, csr);
+      await embeddingGrad(rt, d.dx, d.csr, g.embed, { rows: R, dim: D, distinct });
+    }
+    if (g.positionEmbed) await positionGrad(rt, d.dx, g.positionEmbed, { rows: R, dim: D, T, pos0: 0 });
+  }
+
+  release() {
+    for (const x of this.owned) this.rt.release(x);
+    this.owned.length = 0;
+  }
+}
