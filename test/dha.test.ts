@@ -11,7 +11,8 @@ import type { Model } from '../src/model/types';
 import { filesFromPath } from '../src/model/node-files';
 import { loadModelFiles, type LoadedModel } from '../src/model/load';
 import { calibrationSequences, calibrationTokens } from '../src/analysis/calibration';
-import { dhaFuse, trainingWindows, type DhaEvent } from '../src/fusion/dha';
+import { dhaFuse, type DhaEvent } from '../src/fusion/dha';
+import { trainingWindows } from '../src/train/data';
 import { exportFusedModel } from '../src/fusion/export';
 import { forwardRef } from '../src/reference/transformer';
 

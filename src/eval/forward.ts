@@ -6,6 +6,7 @@ import { matmul } from '../gpu/kernels/matmul';
 import { accumulate, binary, unary } from '../gpu/kernels/elementwise';
 import { attention, embed, nllRows, norm, rope, NO_TARGET } from '../gpu/kernels/transformer';
 import type { GpuModel } from './gpuModel';
+import type { ModelConfig } from '../model/types';
 
 export interface ForwardShape {
   /** Sequences per call. */
@@ -85,6 +86,21 @@ export class ForwardPass {
     const x = await this.rt.tensor(label, n);
     this.owned.push(x);
     return x;
+  }
+
+  /** Bytes create() allocates for a model of this config and these per-layer K/V head counts (a memory plan). */
+  static bytesFor(c: ModelConfig, kvHeads: { kHeads: number; vHeads: number }[], shape: ForwardShape): number {
+    const R = shape.batch * shape.chunk;
+    const { dim: D, headDim: dh, ffnDim: F } = c;
+    const HD = c.heads * dh;
+    const maxK = Math.max(...kvHeads.map((l) => l.kHeads));
+    const maxV = Math.max(...kvHeads.map((l) => l.vHeads));
+    const shared = 3 * R * D + R * HD + R * (maxK + maxV) * dh + R * c.vocab + 4 * R;
+    const keep = Boolean(shape.keep);
+    const acts = R * D * (keep ? (c.parallelResidual ? 3 : 4) : 1) + 2 * R * HD + (c.mlp === 'swiglu' ? 3 : 2) * R * F;
+    const cache = kvHeads.reduce((s, l) => s + shape.batch * shape.cacheT * (l.kHeads + l.vHeads) * dh, 0);
+    const final = keep ? 2 * R * D : 0;
+    return 4 * (shared + acts * (keep ? kvHeads.length : 1) + cache + final);
   }
 
   static async create(gm: GpuModel, shape: ForwardShape): Promise<ForwardPass> {

@@ -25,6 +25,7 @@ import { foldRotations, mergeHeads, type HeadMap, type LayerMerge } from './edit
 import { alignGroup, HeadGrams, rotaryPlanes } from './align';
 import { LayerTrainer } from './layerTrainer';
 import { seededRandom } from '../eval/generate';
+import { trainingWindows } from '../train/data';
 
 export interface DhaOptions {
   budget: number;
@@ -102,15 +103,6 @@ export interface DhaResult {
   /** Seconds spent waiting at `gate` (paused), not part of the work. */
   pausedSeconds: number;
   history: { phase: 'fusion' | 'recovery'; step: number; loss: number; fusionLoss: number }[];
-}
-
-/** Calibration windows of `seqLen` tokens cut from the concatenated sequences (the usual LM-training packing). */
-export function trainingWindows(sequences: number[][], seqLen: number): number[][] {
-  const stream = sequences.flat();
-  const out: number[][] = [];
-  for (let i = 0; i + seqLen <= stream.length; i += seqLen) out.push(stream.slice(i, i + seqLen));
-  if (!out.length && stream.length >= 2) out.push(stream);
-  return out;
 }
 
 function fusionLoss(w: Float32Array, groups: number[], n: number): number {

@@ -326,6 +326,12 @@ export class GpuRuntime {
     if (n > 0) this.takeEncoder().copyBufferToBuffer(src.buffer, srcOffset * 4, dst.buffer, dstOffset * 4, n * 4);
   }
 
+  /** Records the zeroing of a whole tensor, in order with recorded dispatches (gradients before each step). */
+  zero(t: GpuTensor) {
+    this.assertUsable();
+    this.takeEncoder().clearBuffer(t.buffer, 0, align4(t.bytes));
+  }
+
   /** Records one dispatch; work is submitted by flush() or any read(). */
   async run(k: KernelSource, r: KernelRun): Promise<void> {
     this.assertUsable();

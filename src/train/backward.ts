@@ -12,6 +12,7 @@ import {
 } from '../gpu/kernels/training';
 import { columnSum, embeddingGrad, geluGrad, normBackward, normGainGrad, positionGrad, swigluGrad, tokenRows } from '../gpu/kernels/backward';
 import type { LayerGrads, ModelGrads } from './params';
+import type { ModelConfig } from '../model/types';
 
 export class Backward {
   private readonly rt: GpuRuntime;
@@ -22,25 +23,26 @@ export class Backward {
     this.rt = fp.gm.rt;
   }
 
+  /** The scratch tensors for B sequences of T positions, by name and number of values. */
+  static sizes(c: ModelConfig, kvHeads: { kHeads: number; vHeads: number }[], B: number, T: number): Record<string, number> {
+    const R = B * T;
+    const dh = c.headDim;
+    const maxK = Math.max(...kvHeads.map((l) => l.kHeads));
+    const maxV = Math.max(...kvHeads.map((l) => l.vHeads));
+    return {
+      dx: R * c.dim, dh1: R * c.dim, dh2: R * c.dim, datt: R * c.heads * dh, dq: R * c.heads * dh, dqRaw: R * c.heads * dh,
+      dk: R * maxK * dh, dkRaw: R * maxK * dh, dv: R * maxV * dh, P: B * c.heads * T * T, dS: B * c.heads * T * T,
+      da: R * c.ffnDim, dg: R * c.ffnDim, du: R * c.ffnDim, stats: 2 * R, csr: 3 * R + 1,
+    };
+  }
+
   /** Scratch for one forward pass's shape (B sequences of up to `chunk` positions). */
   static async create(fp: ForwardPass, grads: ModelGrads): Promise<Backward> {
     if (!fp.shape.keep) throw new Error('backward needs a training forward (ForwardPass created with keep)');
     const bw = new Backward(fp, grads);
-    const c = fp.gm.model.config;
-    const B = fp.shape.batch;
-    const T = fp.shape.chunk;
-    const R = B * T;
-    const dh = c.headDim;
-    const maxK = Math.max(...fp.gm.layers.map((l) => l.kHeads));
-    const maxV = Math.max(...fp.gm.layers.map((l) => l.vHeads));
-    const sizes: Record<string, number> = {
-      dx: R * c.dim, dh1: R * c.dim, dh2: R * c.dim, datt: R * c.heads * dh, dq: R * c.heads * dh, dqRaw: R * c.heads * dh,
-      dk: R * maxK * dh, dkRaw: R * maxK * dh, dv: R * maxV * dh, P: B * c.heads * T * T, dS: B * c.heads * T * T,
-      da: R * c.ffnDim, dg: R * c.ffnDim, du: R * c.ffnDim, stats: 2 * R,
-    };
+    const sizes = Backward.sizes(fp.gm.model.config, fp.gm.layers, fp.shape.batch, fp.shape.chunk);
     try {
-      for (const [name, n] of Object.entries(sizes)) bw.t[name] = await bw.tensor(`backward ${name}`, n);
-      bw.t.csr = await bw.tensor('backward token rows', new Uint32Array(3 * R + 1));
+      for (const [name, n] of Object.entries(sizes)) bw.t[name] = await bw.tensor(`backward ${name}`, name === 'csr' ? new Uint32Array(n) : n);
     } catch (e) {
       bw.release();
       throw e;

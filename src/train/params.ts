@@ -1,7 +1,7 @@
 // What trains: gradient tensors shaped like GpuModel's weights (null where a weight stays frozen), and the list of
 // trainable weights with their AdamW state. One set of choices: every weight, the attention projections, or K/V only.
 import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
-import type { GpuLayer, GpuModel } from '../eval/gpuModel';
+import type { GpuModel } from '../eval/gpuModel';
 import type { LayerWeights, Model } from '../model/types';
 
 export type TrainableSet = 'all' | 'attention' | 'kv';
@@ -43,31 +43,47 @@ function layerTrains(set: TrainableSet, name: LayerWeightName): boolean {
   return set === 'all' || (set === 'attention' ? ATTENTION : KV).has(name);
 }
 
-/** Every weight of the set, by name, with whether it is a matrix: the order of the optimizer's tensors. */
-export function trainableWeights(gm: GpuModel, set: TrainableSet): { name: string; param: GpuTensor; decay: boolean }[] {
-  const out: { name: string; param: GpuTensor; decay: boolean }[] = [];
+/** The names of a set's weights in a model, in the optimizer's order, with whether weight decay applies (matrices). */
+export function trainableNames(model: Model, set: TrainableSet): { name: string; decay: boolean }[] {
   const all = set === 'all';
+  const out: { name: string; decay: boolean }[] = [];
+  if (all) out.push({ name: 'embed', decay: true });
+  if (all && model.positionEmbed) out.push({ name: 'positionEmbed', decay: true });
+  model.layers.forEach((l, i) => {
+    for (const name of LAYER_WEIGHTS) if (layerArray(l, name) && layerTrains(set, name)) out.push({ name: `layers.${i}.${name}`, decay: MATRICES.has(name) });
+  });
+  if (all) {
+    out.push({ name: 'finalNormW', decay: false });
+    if (model.finalNorm.bias) out.push({ name: 'finalNormB', decay: false });
+    if (model.lmHead !== model.embed) out.push({ name: 'lmHead', decay: true });
+    if (model.lmHeadBias) out.push({ name: 'lmHeadBias', decay: false });
+  }
+  return out;
+}
+
+/** Values a set trains (each costs three more on the GPU: its gradient and two moments). */
+export function trainableCount(model: Model, set: TrainableSet): number {
+  return trainableNames(model, set).reduce((s, w) => s + weightArray(model, w.name).length, 0);
+}
+
+/** The GPU tensor of a weight by name. The embedding and LM head must be one binding to train. */
+function gpuWeight(gm: GpuModel, name: string): GpuTensor {
   const single = (what: string, blocks: GpuModel['embed']) => {
     if (blocks.parts.length > 1) {
       throw new Error(`training the ${what} needs it in one storage binding; it is split into ${blocks.parts.length} (vocabulary too large for this adapter): train attention or kv only`);
     }
     return blocks.parts[0].tensor;
   };
-  if (all) out.push({ name: 'embed', param: single('token embedding', gm.embed), decay: true });
-  if (all && gm.positionEmbed) out.push({ name: 'positionEmbed', param: gm.positionEmbed, decay: true });
-  gm.layers.forEach((l: GpuLayer, i) => {
-    for (const name of LAYER_WEIGHTS) {
-      const t = l[name];
-      if (t && layerTrains(set, name)) out.push({ name: `layers.${i}.${name}`, param: t, decay: MATRICES.has(name) });
-    }
-  });
-  if (all) {
-    out.push({ name: 'finalNormW', param: gm.finalNormW, decay: false });
-    if (gm.finalNormB) out.push({ name: 'finalNormB', param: gm.finalNormB, decay: false });
-    if (gm.lmHead !== gm.embed) out.push({ name: 'lmHead', param: single('LM head', gm.lmHead), decay: true });
-    if (gm.lmHeadBias) out.push({ name: 'lmHeadBias', param: gm.lmHeadBias, decay: false });
-  }
-  return out;
+  const m = /^layers\.(\d+)\.(\w+)$/.exec(name);
+  if (m) return gm.layers[Number(m[1])][m[2] as LayerWeightName]!;
+  if (name === 'embed') return single('token embedding', gm.embed);
+  if (name === 'lmHead') return single('LM head', gm.lmHead);
+  const top: Record<string, GpuTensor | null> = { positionEmbed: gm.positionEmbed, finalNormW: gm.finalNormW, finalNormB: gm.finalNormB, lmHeadBias: gm.lmHeadBias };
+  return top[name]!;
+}
+
+export function trainableWeights(gm: GpuModel, set: TrainableSet): { name: string; param: GpuTensor; decay: boolean }[] {
+  return trainableNames(gm.model, set).map((w) => ({ ...w, param: gpuWeight(gm, w.name) }));
 }
 
 /** Gradient and moment tensors for the set (all zero), and the gradients arranged like the model for the backward pass. */
@@ -105,10 +121,6 @@ export async function allocateTrainables(rt: GpuRuntime, gm: GpuModel, set: Trai
   return { trainables, grads, release };
 }
 
-/** Bytes of the trainable weights of a set (each costs 3 more of these on the GPU: its gradient and two moments). */
-export function trainableBytes(gm: GpuModel, set: TrainableSet): number {
-  return trainableWeights(gm, set).reduce((s, w) => s + w.param.bytes, 0);
-}
 
 /** The host array of a Model that a trainable weight's name refers to (names as trainableWeights gives them). */
 export function weightArray(model: Model, name: string): Float32Array {
