@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm run bench [-- --json]`: builds the headlab bundle, then measures matmul at 256/1024/2048 and the forward pass
-// (stories260K, tinystories-mha from $HEADLAB_SHARED, and GPT-2 small's shapes; batch 8 × 256). Not a test.
+// `npm run bench [-- --json]`: builds the headlab bundle, then measures matmul at 256/1024/2048, the forward pass
+// (stories260K, tinystories-mha from $HEADLAB_SHARED, and GPT-2 small's shapes; batch 8 × 256) and training steps
+// (tinystories-mha and GPT-2 small's shapes; 32 × 128, the reference protocol's step). Not a test.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,10 @@ const args = process.argv.slice(2);
 if (!args.some((a) => a.startsWith('--forward'))) {
   const models = ['data/stories260K.bin', 'data/tinystories-mha.bin'].map((p) => path.join(shared, p)).filter(existsSync);
   args.push('--forward', [...models, 'gpt2-small'].join(','));
+}
+if (!args.some((a) => a.startsWith('--train'))) {
+  const mha = path.join(shared, 'data/tinystories-mha.bin');
+  args.push('--train', [...(existsSync(mha) ? [mha] : []), 'gpt2-small'].join(','));
 }
 const r = spawnSync(process.execPath, [path.join(root, 'dist/cli/headlab.mjs'), 'bench', ...args], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -205,12 +205,83 @@ describe('headlab command', () => {
     expect(noText.stderr).toMatch(/needs calibration text/);
   });
 
+  it('fuse --train-steps trains the converted model toward the original; the written folder evaluates to the curve\'s last perplexity', () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'headlab-fuse-train-'));
+    const ev = ['--eval-tokens', shared('fixtures/stories260K-golden.safetensors')];
+    const r = headlab(
+      'fuse', shared('data/stories260K.bin'), '--method', 'meanpool', '--kv-budget', '0.5', '--text', shared('data/tinystories_sample.txt'),
+      '--train-steps', '3', '--train-batch', '2', '--train-seq', '32', '--train-lr', '0.003', '--train-eval-every', '2', ...ev, '--out', out, '--json',
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/train 3\/3 loss/); // progress reaches stderr in --json mode too
+    const j = JSON.parse(r.stdout);
+    expect([j.trainSteps, j.trainTokens]).toEqual([3, 192]);
+    expect(j.curve.map((p: { step: number }) => p.step)).toEqual([0, 1, 2, 3]);
+    expect(j.curve.map((p: { ppl: number | null }) => p.ppl !== null)).toEqual([true, false, true, true]);
+    expect(j.curve[3].tokens).toBe(192);
+    expect(j.curve[1].loss).toBeGreaterThan(j.curve[3].loss);
+    expect(j.pplAfter).toBe(j.curve[3].ppl);
+    expect(j.pplAfter).toBeLessThan(j.curve[0].ppl);
+    const exp = JSON.parse(readFileSync(path.join(out, 'experiment.json'), 'utf8'));
+    expect(exp.train).toMatchObject({ steps: 3, batch: 2, seqLen: 32, lr: 0.003 });
+    const e = headlab('eval', out, ...ev.map((a) => a.replace('--eval-', '--')), '--json');
+    expect(e.status, e.stderr).toBe(0);
+    expect(Math.abs(JSON.parse(e.stdout).ppl - j.pplAfter)).toBeLessThan(1e-4);
+  });
+
+  it('train continues any checkpoint (CE without a teacher, KL with one) and writes it back', () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'headlab-train-'));
+    const data = ['--text', shared('data/tinystories_sample.txt'), '--eval-tokens', shared('fixtures/stories260K-golden.safetensors')];
+    const r = headlab('train', shared('data/stories260K.bin'), ...data, '--steps', '2', '--batch', '2', '--seq', '24', '--params', 'kv', '--out', out, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j).toMatchObject({ steps: 2, tokens: 96, loss: 'ce', params: 'kv', microBatch: 2 });
+    expect(j.memory.total).toBeGreaterThan(j.memory.activations);
+    expect(j.curve).toHaveLength(3);
+    const e = headlab('eval', path.join(out, 'model.bin'), '--tokens', shared('fixtures/stories260K-golden.safetensors'), '--json');
+    expect(e.status, e.stderr).toBe(0);
+    expect(Math.abs(JSON.parse(e.stdout).ppl - j.pplAfter)).toBeLessThan(1e-4);
+    // Distillation from a teacher: the trained folder as the student, the original as the teacher.
+    const k = headlab('train', out, ...data, '--teacher', shared('data/stories260K.bin'), '--steps', '1', '--batch', '1', '--seq', '16', '--out', mkdtempSync(path.join(tmpdir(), 'headlab-train-kl-')), '--json');
+    expect(k.status, k.stderr).toBe(0);
+    expect(JSON.parse(k.stdout).loss).toBe('kl');
+    const noTeacher = headlab('train', shared('data/stories260K.bin'), ...data, '--steps', '1', '--loss', 'kl', '--out', out);
+    expect(noTeacher.status).toBe(2);
+    expect(noTeacher.stderr).toMatch(/--loss kl distils from a teacher: give --teacher MODEL/);
+  });
+
   it('a bad command or flag exits non-zero with one clear line on stderr', () => {
     const r = headlab('frobnicate');
     expect(r.status).toBe(2);
-    expect(r.stderr.split('\n')[0]).toBe('headlab: unknown command "frobnicate"');
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^headlab: unknown command "frobnicate"; commands: info, logits, eval, .*train/)]);
     const s = headlab('bench', '--sizes', 'abc');
     expect(s.status).toBe(2);
     expect(s.stderr.split('\n')[0]).toMatch(/--sizes: "abc" is not a list of positive integers/);
+  });
+
+  it.each([
+    ['info', ['M', '--tokeniser', 'x'], /info: unknown flag --tokeniser; info takes --tokenizer$/],
+    ['logits', ['M', '--inputs', 'x'], /logits: unknown flag --inputs; logits takes --input --out --tokenizer$/],
+    ['eval', ['M', '--max-dcs', '1'], /eval: unknown flag --max-dcs; eval takes --text --tokens --split --min-chars --skip-docs --max-docs --tokenizer --json$/],
+    ['generate', ['M', '--temp', '1'], /generate: unknown flag --temp; generate takes --prompt .*--top-k --tokenizer$/],
+    ['similarity', ['M', '--metrics', 'cka'], /similarity: unknown flag --metrics; similarity takes --metric/],
+    ['fuse', ['M', '--train-step', '300'], /fuse: unknown flag --train-step; fuse takes --method .*--train-steps .*--renorm --json$/],
+    ['train', ['M', '--teachr', 'x'], /train: unknown flag --teachr; train takes --out --tokenizer --teacher/],
+    ['gpu', ['--json'], /gpu: unknown flag --json; gpu takes no flags$/],
+    ['selftest', ['--fast'], /selftest: unknown flag --fast; selftest takes --json$/],
+    ['bench', ['--size', '64'], /bench: unknown flag --size; bench takes --sizes/],
+    ['eval', ['M', '--json=yes'], /eval: --json takes no value \(got "yes"\)$/],
+    ['eval', ['M', '--max-docs'], /eval: --max-docs needs a value$/],
+    ['eval', ['M', 'N', '--json'], /eval: unexpected argument "N" \(one model path only\)/],
+    ['train', ['M', '--steps', '2', '--steps', '3'], /--steps is given twice$/],
+    ['fuse', [shared('data/stories260K.bin'), '--method', 'meanpool', '--kv-budget', '0.5', '--train-steps', 'ten', '--out', '/tmp/x'], /--train-steps: "ten" is not a non-negative integer$/],
+    ['train', [shared('data/stories260K.bin'), '--text', shared('data/tinystories_sample.txt'), '--steps', '1', '--params', 'mlp', '--out', '/tmp/x'], /--params must be one of all, attention, kv; got mlp$/],
+  ] as const)('%s refuses %j with one line and exit code 2', (command, args, message) => {
+    const r = headlab(command, ...args);
+    expect(r.status).toBe(2);
+    const lines = r.stderr.trim().split('\n').filter((l) => !/^CPU fallback adapter/.test(l));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^headlab: /);
+    expect(lines[0]).toMatch(message);
   });
 });

@@ -17,6 +17,8 @@ export function parseArgs(argv: string[], booleanFlags: string[] = []): ParsedAr
     }
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
+      const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+      if (flags.has(name)) throw new UsageError(`--${name} is given twice`);
       if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
       else if (booleanFlags.includes(a.slice(2)) || i + 1 >= argv.length || argv[i + 1].startsWith('--')) flags.set(a.slice(2), true);
       else flags.set(a.slice(2), argv[++i]);

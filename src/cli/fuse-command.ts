@@ -1,7 +1,5 @@
 // headlab fuse: convert a model's K/V heads into fewer (mean-pool, aligned merge, DHA), evaluate before and after, and write
 // the fused model (loadable by every other command) with the experiment record.
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { createNodeRuntime } from '../gpu/node';
 import { filesFromPath } from '../model/node-files';
 import { loadModelFiles } from '../model/load';
@@ -9,10 +7,12 @@ import { GpuModel } from '../eval/gpuModel';
 import { perplexity } from '../eval/perplexity';
 import { kvBytesPerToken } from '../model/heads';
 import { fuse, FUSION_METHODS, type FusionMethod } from '../fusion/fuse';
-import { exportFusedModel, modelHash, type ExportFile } from '../fusion/export';
+import { exportFusedModel, modelHash } from '../fusion/export';
 import { DHA_DEFAULTS } from '../fusion/dha';
 import { UsageError, type ParsedArgs } from './args';
 import { documentsFromArgs, int, num, str } from './model-commands';
+import { limitTokens, tokenizerFilesOf, trainOptionsFromArgs, writeFolder } from './train-command';
+import { progressPrinter } from './progress';
 import type { Model } from '../model/types';
 import type { GpuRuntime } from '../gpu/runtime';
 
@@ -22,16 +22,14 @@ function recoveryInputs(v: string | undefined): 'teacher' | 'student' {
   return v;
 }
 
-async function ppl(rt: GpuRuntime, model: Model, docs: number[][] | null, quiet: boolean, label: string) {
+async function ppl(rt: GpuRuntime, model: Model, docs: number[][] | null, label: string) {
   if (!docs) return null;
   const gm = await GpuModel.upload(rt, model);
+  const progress = progressPrinter(`${label}: `);
   try {
-    const r = await perplexity(gm, docs, {
-      onProgress: quiet ? undefined : (p) => process.stderr.write(`\r${label}: ${p.done}/${p.total} documents   `),
-    });
-    if (!quiet) process.stderr.write('\n');
-    return r.ppl;
+    return (await perplexity(gm, docs, { onProgress: progress.onProgress })).ppl;
   } finally {
+    progress.done();
     gm.release();
   }
 }
@@ -55,22 +53,15 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
   const loaded = await loadModelFiles(files, { name, primary });
   const calibration = (await documentsFromArgs(args, loaded, '')) ?? [];
   if (method !== 'meanpool' && !calibration.length) throw new UsageError(`--method ${method} needs calibration text: --text F or --tokens F.safetensors`);
-  const maxTokens = int(args, 'max-tokens');
-  let calib = calibration;
-  if (maxTokens !== undefined) {
-    calib = [];
-    let n = 0;
-    for (const d of calibration) {
-      if (n >= maxTokens) break;
-      calib.push(d.slice(0, maxTokens - n));
-      n += Math.min(d.length, maxTokens - n);
-    }
-  }
+  const calib = limitTokens(calibration, int(args, 'max-tokens'));
   const evalDocs = await documentsFromArgs(args, loaded, 'eval-');
   const rt = await createNodeRuntime();
-  const log = (s: string) => !json && process.stderr.write(s);
-  const before = await ppl(rt, loaded.model, evalDocs, json, 'perplexity before');
+  const trainOptions = trainOptionsFromArgs(args, 'train-', rt, (s) => process.stderr.write(s));
+  if (trainOptions.steps && !calib.length) throw new UsageError('--train-steps trains on the calibration text: give --text F or --tokens F.safetensors');
+  const before = await ppl(rt, loaded.model, evalDocs, 'perplexity before');
   const seed = int(args, 'seed', DHA_DEFAULTS.seed)!;
+  trainOptions.seed = seed;
+  const progress = progressPrinter();
   const r = await fuse(rt, loaded.model, {
     method,
     budget,
@@ -86,14 +77,14 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
       recoveryLr: num(args, 'recovery-lr', DHA_DEFAULTS.recoveryLr),
       recoveryInputs: recoveryInputs(str(args, 'recovery-inputs')),
     },
-    onProgress: json ? undefined : (p) => log(`\r${p.stage} ${p.done}/${p.total}${p.detail ? ` ${p.detail}` : ''}          `),
+    train: trainOptions.steps ? trainOptions : undefined,
+    evalDocs,
+    onProgress: progress.onProgress,
   });
-  log('\n');
-  const after = await ppl(rt, r.model, evalDocs, json, 'perplexity after');
-  const tokenizerFiles: ExportFile[] = [];
-  for (const [fname, blob] of files) {
-    if (/^(tokenizer\.json|tokenizer_config\.json|tokenizer\.bin|tok\d+\.bin)$/.test(fname)) tokenizerFiles.push({ name: fname, data: new Uint8Array(await blob.arrayBuffer()) });
-  }
+  progress.done();
+  // With recovery training, the curve's last point already measured the final model on the same documents.
+  const after = r.curve.length ? r.curve.at(-1)!.ppl : await ppl(rt, r.model, evalDocs, 'perplexity after');
+  const tokenizerFiles = await tokenizerFilesOf(files);
   const summary = {
     method,
     budget,
@@ -107,21 +98,18 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
     trainSteps: r.trainSteps,
     trainTokens: r.trainTokens,
     seconds: r.seconds,
+    curve: r.curve,
   };
   const experiment = {
     producer: 'headlab fuse',
     source: { name: loaded.name, modelHash: modelHash(loaded.model) },
     seed,
+    train: trainOptions.steps ? trainOptions : null,
     ...summary,
     maps: r.model.layers.map((l) => ({ kHeadOf: l.kv.kHeadOf, vHeadOf: l.kv.vHeadOf })),
     adapter: rt.summary.description,
   };
-  await mkdir(out, { recursive: true });
-  const written: string[] = [];
-  for (const f of exportFusedModel(r.model, { tokenizerFiles, experiment })) {
-    await writeFile(path.join(out, f.name), f.data);
-    written.push(f.name);
-  }
+  const written = await writeFolder(out, exportFusedModel(r.model, { tokenizerFiles, experiment }));
   if (json) process.stdout.write(`${JSON.stringify({ ...summary, out, files: written })}\n`);
   else {
     process.stdout.write(

@@ -4,10 +4,10 @@ import { webgpuEnvironment, NO_DRIVER_HELP } from '../../scripts/vulkan-env.mjs'
 import { createNodeRuntime } from '../gpu/node';
 import { GpuError } from '../gpu/errors';
 import { runSelfTest } from '../gpu/selftest';
-import { benchMatmul } from '../bench/matmul';
-import { benchForward, gpt2SmallShaped } from '../bench/forward';
-import { matmulVariantFor } from '../gpu/kernels/matmul';
-import { parseArgs, intList, UsageError } from './args';
+import { UsageError } from './args';
+import { adapterName, benchCommand } from './bench-command';
+import { parseCommand } from './flags';
+import { trainCommand } from './train-command';
 import { filesFromPath } from '../model/node-files';
 import { loadModelFiles } from '../model/load';
 import { modelCard } from '../model/card';
@@ -34,17 +34,30 @@ commands:
        [--eval-text F [--eval-split …] [--eval-min-chars N] [--eval-skip-docs K] [--eval-max-docs M] | --eval-tokens F]
        [--steps N] [--recovery-steps N] [--seed S] [--tokens-per-step N] [--seq-len T] [--lr F] [--recovery-lr F]
        [--recovery-inputs teacher|student]
+       [--train-steps N [--train-lr F] [--train-params all|attention|kv] [--train-loss kl|ce|mix] [--train-batch B]
+        [--train-seq T] [--train-schedule constant|cosine] [--train-warmup N] [--train-min-lr F]
+        [--train-weight-decay F] [--train-clip F] [--train-kl-weight F] [--train-eval-every N]]
        [--max-tokens N] [--renorm] --out DIR [--json]
                               fewer K/V heads: writes the fused model to DIR (config.json + model.safetensors, a
                               llama2.c model.bin when it fits, experiment.json) and prints perLayer, pplBefore,
-                              pplAfter, kvBytesPerToken, trainSteps, trainTokens, seconds
+                              pplAfter, kvBytesPerToken, trainSteps, trainTokens, seconds; with --train-steps the
+                              converted model is then trained end to end toward the original (KL distillation on
+                              the calibration text) and --json adds curve: [{step, tokens, loss, ppl}]
+  train <model> (--text F [split flags] | --tokens F.safetensors) --steps N --out DIR [--teacher MODEL]
+       [--eval-text F [--eval-split …] | --eval-tokens F] [--lr F] [--params all|attention|kv] [--loss kl|ce|mix]
+       [--kl-weight F] [--batch B] [--seq T] [--schedule constant|cosine] [--warmup N] [--min-lr F]
+       [--weight-decay F] [--clip F] [--eval-every N] [--seed S] [--max-tokens N] [--json]
+                              continued training of any checkpoint (fused or not): distillation from --teacher
+                              (default loss kl) or next-token cross-entropy (default without a teacher); writes it
+                              like fuse and prints pplBefore, pplAfter, seconds, tokensPerSecond, memory, curve
   gpu                         adapter, features and limits as JSON
   selftest [--json]           every kernel against its CPU reference
   bench [--json] [--sizes 256,1024,2048] [--variant tiled|direct]
-        [--forward MODEL,…] [--batch 8] [--seq 256]
+        [--forward MODEL,…] [--train MODEL,…] [--batch 8] [--seq 256] [--steps 3]
                               matmul time and GFLOP/s per size (variant: the adapter's default); with --forward,
                               forward tokens/s per model (a file or folder, or gpt2-small: GPT-2 small's shapes with
-                              random weights)
+                              random weights); with --train, training tokens/s per model (KL distillation
+                              from itself, all weights, --batch × --seq tokens per step)
 
 Without a GPU driver, headlab uses Chromium's SwiftShader (Debian: apt-get install -y chromium).`;
 
@@ -70,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command ? 0 : 2;
   }
-  const args = parseArgs(rest, ['json']);
+  const args = parseCommand(command, rest);
   const json = args.flags.has('json');
   switch (command) {
     case 'info': {
@@ -94,6 +107,8 @@ async function main(argv: string[]): Promise<number> {
       return similarityCommand(args);
     case 'fuse':
       return fuseCommand(args);
+    case 'train':
+      return trainCommand(args);
     case 'gpu': {
       const rt = await createNodeRuntime();
       process.stdout.write(`${JSON.stringify(rt.summary, null, 2)}\n`);
@@ -113,52 +128,13 @@ async function main(argv: string[]): Promise<number> {
       if (json) process.stdout.write(`${JSON.stringify({ adapter: adapterName(rt.summary), results: rows })}\n`);
       return rows.every((r) => r.pass) ? 0 : 1;
     }
-    case 'bench': {
-      const sizes = intList(args.flags.get('sizes'), [256, 1024, 2048], 'sizes');
-      const variantFlag = args.flags.get('variant');
-      if (variantFlag !== undefined && variantFlag !== 'tiled' && variantFlag !== 'direct') {
-        throw new UsageError('--variant must be tiled or direct');
-      }
-      const rt = await createNodeRuntime();
-      const variant = variantFlag ?? matmulVariantFor(rt);
-      const adapter = adapterName(rt.summary);
-      if (!json) process.stdout.write(`adapter: ${adapter}\n`);
-      const matmul = [];
-      for (const n of sizes) {
-        const row = await benchMatmul(rt, n, variant);
-        matmul.push(row);
-        if (!json) process.stdout.write(`matmul ${String(n).padStart(5)}³  ${row.ms.toFixed(3).padStart(10)} ms  ${row.gflops.toFixed(1).padStart(9)} GFLOP/s  (${row.variant}, ${row.iterations} runs)\n`);
-      }
-      const forward = [];
-      const forwardList = args.flags.get('forward');
-      if (forwardList === true) throw new UsageError('--forward needs a list of models, e.g. stories260K.bin,gpt2-small');
-      const batch = intList(args.flags.get('batch'), [8], 'batch')[0];
-      const seq = intList(args.flags.get('seq'), [256], 'seq')[0];
-      for (const spec of forwardList ? forwardList.split(',').filter(Boolean) : []) {
-        let model;
-        if (spec === 'gpt2-small') model = gpt2SmallShaped();
-        else {
-          const { files, name, primary } = await filesFromPath(spec);
-          model = (await loadModelFiles(files, { name, primary })).model;
-        }
-        const name = spec === 'gpt2-small' ? 'gpt2-small (random weights)' : spec.split('/').pop()!;
-        // On a CPU fallback one GPT-2-small forward of 8 × 256 takes minutes: measure 1 × 64 unless asked otherwise.
-        const small = spec === 'gpt2-small' && rt.summary.isFallbackAdapter && !args.flags.has('batch') && !args.flags.has('seq');
-        const row = await benchForward(rt, name, model, small ? 1 : batch, small ? 64 : seq);
-        forward.push(row);
-        if (!json) process.stdout.write(`forward ${name.padEnd(28)} ${row.batch}×${row.seq}  ${row.ms.toFixed(2).padStart(9)} ms  ${row.tokensPerSecond.toFixed(0).padStart(9)} tokens/s  (${row.iterations} runs)\n`);
-      }
-      if (json) process.stdout.write(`${JSON.stringify({ adapter, fallback: rt.summary.isFallbackAdapter, matmul, forward })}\n`);
-      return 0;
-    }
+    case 'bench':
+      return benchCommand(args);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
 }
 
-function adapterName(s: { vendor: string; architecture: string; device: string; description: string }): string {
-  return [s.vendor, s.architecture, s.device || s.description].filter((x) => x && x !== 'unknown').join(' / ');
-}
 
 /** Commands that need no GPU run without looking for a Vulkan driver. */
 const CPU_COMMANDS = new Set(['info', 'help', '--help', '-h', undefined]);
@@ -168,7 +144,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => process.exit(e.code ===
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    if (e instanceof UsageError) process.stderr.write(`headlab: ${e.message}\n${USAGE}\n`);
+    if (e instanceof UsageError) process.stderr.write(`headlab: ${e.message}\n`);
     else if (e instanceof GpuError || e instanceof ModelFormatError || e instanceof ModelTooLargeError) process.stderr.write(`headlab: ${e.message}\n`);
     else process.stderr.write(`headlab: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(e instanceof UsageError ? 2 : 1);

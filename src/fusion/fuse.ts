@@ -1,5 +1,7 @@
-// One entry for every fusion method, shared by the CLI, the page and the tests: calibrate, convert, and report in progress
-// events. Evaluation (perplexity before/after) is the caller's, with the ordinary forward pass.
+// One entry for every fusion method, shared by the CLI, the page and the tests: calibrate, convert, optionally train the
+// converted model end to end toward the original (the recovery stage: distillation on the calibration text), and report in
+// progress events. Evaluation before/after is the caller's, with the ordinary forward pass; the recovery curve measures
+// held-out perplexity when evaluation documents are given.
 import type { Model } from '../model/types';
 import type { GpuRuntime } from '../gpu/runtime';
 import { GpuModel } from '../eval/gpuModel';
@@ -8,6 +10,7 @@ import { kvBytesPerToken } from '../model/heads';
 import type { LongWorkOptions, Progress } from '../progress';
 import { alignedMerge, meanPool } from './methods';
 import { dhaFuse, type DhaOptions, type DhaEvent } from './dha';
+import { train, type CurvePoint, type TrainEvent, type TrainOptions } from '../train/trainer';
 
 export type FusionMethod = 'meanpool' | 'aligned' | 'dha';
 export const FUSION_METHODS: FusionMethod[] = ['meanpool', 'aligned', 'dha'];
@@ -24,6 +27,15 @@ export interface FuseOptions extends LongWorkOptions {
   renormalise?: boolean;
   /** DHA: called with every step's state (budgets, losses, operators) for live views. */
   onDhaEvent?: (e: DhaEvent) => void;
+  /** Recovery: end-to-end training of the converted model toward the original (no steps: none). */
+  train?: Partial<TrainOptions>;
+  /** Held-out documents for the recovery curve's perplexity. */
+  evalDocs?: number[][] | null;
+  /** Between steps of every stage: resolves when the run may go on (pause / single step). */
+  gate?: () => Promise<void>;
+  onTrainEvent?: (e: TrainEvent) => void;
+  /** Largest GPU memory the recovery may use. */
+  maxTrainBytes?: number;
 }
 
 export interface FuseResult {
@@ -33,9 +45,12 @@ export interface FuseResult {
   perLayer: { k: number; v: number }[];
   kvBytesPerToken: number;
   calibrationTokens: number;
+  /** Gradient steps and tokens of every stage (DHA's own and the recovery). */
   trainSteps: number;
   trainTokens: number;
-  /** Conversion time, without time spent paused. */
+  /** The recovery curve; tokens count from the conversion's own (DHA's stages), so that methods compare at equal cost. */
+  curve: CurvePoint[];
+  /** Conversion and recovery time, without time spent paused. */
   seconds: number;
 }
 
@@ -66,12 +81,33 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
       const grams = await calibrationGrams(rt, model, seqs, { onProgress: progress, signal: opts.signal });
       out = (await alignedMerge(model, grams, opts.budget, { rt, renormalise: opts.renormalise, onProgress: progress, signal: opts.signal })).model;
     } else {
-      const r = await dhaFuse(rt, model, seqs, { ...opts.dha, budget: opts.budget, onProgress: progress, signal: opts.signal, onEvent: opts.onDhaEvent });
+      const r = await dhaFuse(rt, model, seqs, { gate: opts.gate, ...opts.dha, budget: opts.budget, onProgress: progress, signal: opts.signal, onEvent: opts.onDhaEvent });
       out = r.model;
       trainSteps = r.trainSteps;
       trainTokens = r.trainTokens;
       pausedSeconds = r.pausedSeconds;
     }
+  }
+  let curve: CurvePoint[] = [];
+  if (opts.train?.steps) {
+    if (!seqs.length) throw new Error('recovery training needs calibration text: none of the calibration sequences has two tokens');
+    const conversionTokens = trainTokens;
+    let trainPaused = 0;
+    const gate = opts.gate && (async () => {
+      const w0 = performance.now();
+      await opts.gate!();
+      trainPaused += performance.now() - w0;
+    });
+    const shift = <P extends CurvePoint>(p: P): P => ({ ...p, tokens: p.tokens + conversionTokens });
+    const r = await train(rt, out, seqs, opts.train, {
+      teacher: model, evalDocs: opts.evalDocs, gate, signal: opts.signal, onProgress: progress, maxBytes: opts.maxTrainBytes,
+      onEvent: opts.onTrainEvent && ((e) => opts.onTrainEvent!(shift(e))),
+    });
+    out = r.model;
+    curve = r.curve.map(shift);
+    trainSteps += r.steps;
+    trainTokens += r.tokens;
+    pausedSeconds += trainPaused / 1000;
   }
   return {
     model: out,
@@ -79,9 +115,10 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
     budget: opts.budget,
     perLayer: out.layers.map((l) => ({ k: l.kv.kHeads, v: l.kv.vHeads })),
     kvBytesPerToken: kvBytesPerToken(out),
-    calibrationTokens: opts.method === 'meanpool' ? 0 : calibrationTokens,
+    calibrationTokens: opts.method === 'meanpool' && !opts.train?.steps ? 0 : calibrationTokens,
     trainSteps,
     trainTokens,
+    curve,
     seconds: (performance.now() - t0) / 1000 - pausedSeconds,
   };
 }

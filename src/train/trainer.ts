@@ -54,6 +54,11 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   clip: 0, beta1: 0.9, beta2: 0.999, params: 'all', loss: 'kl', klWeight: 0.5, seed: 1, evalEvery: 0,
 };
 
+/** The PyTorch reference protocol's learning rates: 1e-3 when every weight trains, 2e-3 for the attention or K/V only. */
+export function defaultLearningRate(set: TrainableSet): number {
+  return set === 'all' ? 1e-3 : 2e-3;
+}
+
 /** One point of the training curve: the step's mean loss (null before the first step), held-out perplexity where measured. */
 export interface CurvePoint {
   step: number;
@@ -105,7 +110,7 @@ export function learningRate(o: Pick<TrainOptions, 'lr' | 'schedule' | 'warmupSt
 }
 
 export async function train(rt: GpuRuntime, student: Model, data: number[][], options: Partial<TrainOptions>, run: TrainRun = {}): Promise<TrainResult> {
-  const o: TrainOptions = { ...TRAIN_DEFAULTS, ...options };
+  const o: TrainOptions = { ...TRAIN_DEFAULTS, lr: defaultLearningRate(options.params ?? TRAIN_DEFAULTS.params), ...options };
   const t0 = performance.now();
   const klWeight = o.loss === 'kl' ? 1 : o.loss === 'ce' ? 0 : o.klWeight;
   const teacher = klWeight > 0 ? run.teacher ?? null : null;
