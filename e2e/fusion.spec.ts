@@ -182,3 +182,53 @@ test('mean-pool and DHA on the demo: live budgets, curves, pause/step/resume, re
   await expect(panel.getByTestId('fusion-results')).toHaveCount(0);
   await expect(panel.getByTestId('fusion-live')).toHaveCount(0);
 });
+
+test('recovery training after mean-pool: live training curves, original → converted → trained, and the trained model loads back', async ({ page }) => {
+  test.setTimeout(360_000);
+  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  await page.goto('/');
+  await expect(page.getByTestId('card-name')).toContainText('built-in demo');
+  const panel = page.getByTestId('fusion-panel');
+  await panel.getByTestId('fusion-cal-tokens').fill('1024');
+  await panel.getByTestId('fusion-eval-docs').fill('2');
+  await panel.getByTestId('fusion-method-meanpool').check();
+  await panel.getByTestId('fusion-budget-25').check();
+  await panel.getByTestId('fusion-train-steps').fill('3');
+  await panel.getByTestId('fusion-train-batch').fill('2');
+  await panel.getByTestId('fusion-train-seq').fill('48');
+  await panel.getByTestId('fusion-train-eval-every').fill('1');
+  await panel.getByTestId('fusion-run').click();
+  const pplLine = panel.getByTestId('fusion-train-ppl-chart').locator('[data-testid="fusion-train-ppl-chart-line"]');
+  await expect(pplLine).toHaveAttribute('data-points', /[1-4]/, { timeout: 180_000 });
+  const row = panel.getByTestId('fusion-row');
+  await expect(row).toHaveCount(1, { timeout: 240_000 });
+  await expect(pplLine).toHaveAttribute('data-points', '4');
+  await expect(panel.getByTestId('fusion-train-loss-chart').locator('[data-testid="fusion-train-loss-chart-line"]')).toHaveAttribute('data-points', '3');
+  await expect(panel.getByTestId('fusion-train-step')).toHaveAttribute('data-step', '3');
+  const ppl = row.getByTestId('fusion-row-ppl');
+  const [before, converted, after] = await Promise.all(['data-before', 'data-converted', 'data-after'].map(async (a) => Number(await ppl.getAttribute(a))));
+  expect(converted).toBeGreaterThan(before); // pooling 6 of 8 heads away costs perplexity …
+  expect(after).toBeLessThan(converted); // … and three small training steps win some of it back
+  await expect(ppl).toContainText(`${before.toFixed(3)} → ${converted.toFixed(3)} → ${after.toFixed(3)}`);
+  await expect(row).toContainText('288'); // training tokens: 3 steps × 2 × 48
+
+  const actions = panel.getByTestId('fusion-row-actions').nth(0);
+  const exp = JSON.parse((await download(page, actions.getByTestId('fusion-download-experiment.json'))).bytes.toString('utf8'));
+  expect(exp.train).toMatchObject({ steps: 3, batch: 2, seqLen: 48, params: 'all', loss: 'kl' });
+  expect(exp.curve.map((p: { step: number }) => p.step)).toEqual([0, 1, 2, 3]);
+  expect(exp.pplConverted).toBeCloseTo(converted, 10);
+  // the trained model.bin loads back and reads the held-out documents with the row's perplexity
+  const bin = await download(page, actions.getByTestId('fusion-download-model.bin'));
+  const tok = await download(page, actions.getByTestId('fusion-download-tok259.bin'));
+  await page.getByTestId('file-input').setInputFiles([
+    { name: 'trained.bin', mimeType: 'application/octet-stream', buffer: bin.bytes },
+    { name: tok.name, mimeType: 'application/octet-stream', buffer: tok.bytes },
+  ]);
+  await expect(page.getByTestId('card-name')).toContainText('trained.bin');
+  const sample = readFileSync(fileURLToPath(new URL('../public/demo/demo-stories.txt', import.meta.url)), 'utf8');
+  const heldOut = sample.split('<|endoftext|>').map((d) => d.trim()).filter(Boolean).slice(-2);
+  await page.getByTestId('ppl-file').setInputFiles({ name: 'held-out.txt', mimeType: 'text/plain', buffer: Buffer.from(heldOut.join('\n<|endoftext|>\n')) });
+  await page.getByTestId('ppl-run').click();
+  await expect(page.getByTestId('ppl-result')).toContainText('2 documents', { timeout: 120_000 });
+  expect(Number(await page.getByTestId('ppl-value').textContent())).toBeCloseTo(after, 3);
+});

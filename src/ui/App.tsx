@@ -5,6 +5,7 @@ import { ModelPanel } from './ModelPanel';
 import { EvalPanel } from './EvalPanel';
 import { SimilarityPanel } from './SimilarityPanel';
 import { FusionPanel } from './FusionPanel';
+import { RacePanel } from './RacePanel';
 import { useModel } from '../lab/modelStore';
 
 export function App() {
@@ -29,6 +30,7 @@ export function App() {
         <ModelPanel />
         <SimilarityPanel />
         <FusionPanel />
+        <RacePanel />
         <EvalPanel />
         <GpuPanel />
       </main>

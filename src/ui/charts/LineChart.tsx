@@ -51,6 +51,7 @@ export const LineChart = forwardRef<SVGSVGElement, LineChartProps>(function Line
     .x((p) => x(p.x))
     .y((p) => y(p.y));
   const xTicks = x.ticks(Math.min(10, Math.max(1, xMax))).filter((t) => Number.isInteger(t));
+  const legendStep = Math.min(150, (width - margin.left - margin.right) / Math.max(1, series.length));
   return (
     <svg
       ref={ref}
@@ -76,7 +77,7 @@ export const LineChart = forwardRef<SVGSVGElement, LineChartProps>(function Line
       ))}
       {xTicks.map((t) => (
         <text key={t} x={x(t)} y={height - margin.bottom + 14} fontSize={10} fill={MUTED} textAnchor="middle">
-          {t}
+          {t.toLocaleString('en')}
         </text>
       ))}
       <line x1={margin.left} x2={width - margin.right} y1={height - margin.bottom} y2={height - margin.bottom} stroke={MUTED} />
@@ -114,13 +115,13 @@ export const LineChart = forwardRef<SVGSVGElement, LineChartProps>(function Line
           {s.points.length <= 80 &&
             s.points.map((p) => (
               <circle key={p.x} cx={x(p.x)} cy={Number.isFinite(p.y) ? y(p.y) : y(0)} r={2.5} fill={s.colour}>
-                <title>{`${s.label}, step ${p.x}: ${formatValue(p.y)}`}</title>
+                <title>{`${s.label}, ${xLabel} ${p.x.toLocaleString('en')}: ${formatValue(p.y)}`}</title>
               </circle>
             ))}
         </g>
       ))}
       {series.map((s, i) => (
-        <g key={`legend-${s.key}`} transform={`translate(${margin.left + i * 150},${margin.top - 22})`} fontSize={11} fill="#1b263b">
+        <g key={`legend-${s.key}`} transform={`translate(${margin.left + i * legendStep},${margin.top - 22})`} fontSize={11} fill="#1b263b">
           <line x1={0} x2={16} y1={5} y2={5} stroke={s.colour} strokeWidth={2} strokeDasharray={s.dashed ? '5 3' : undefined} />
           <text x={20} y={9}>{s.label}</text>
         </g>

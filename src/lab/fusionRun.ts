@@ -1,0 +1,272 @@
+// One fusion run in the page, without UI state: prepare the texts, convert the model (and train it toward the original when
+// asked), measure held-out perplexity before and after, and build the result's experiment record and table row. The Fuse
+// heads panel runs one; the recovery race runs one per method with the same training tokens.
+import type { LoadedModel } from '../model/load';
+import type { Tokenizer } from '../model/tokenizer';
+import type { GpuRuntime } from '../gpu/runtime';
+import { GpuModel } from '../eval/gpuModel';
+import { perplexity, splitDocuments, tokenizeDocuments, type PerplexityResult } from '../eval/perplexity';
+import { calibrationTokens } from '../analysis/calibration';
+import { fuse, type FuseResult, type FusionMethod } from '../fusion/fuse';
+import { DHA_DEFAULTS, type DhaEvent } from '../fusion/dha';
+import { fitsLlama2c, modelHash, type ExportFile } from '../fusion/export';
+import { kvBytesPerToken } from '../model/heads';
+import type { CurvePoint as TrainPoint, TrainEvent, TrainLoss } from '../train/trainer';
+import type { TrainableSet } from '../train/params';
+import type { Progress } from '../progress';
+import { gpuModelOf } from './evalStore';
+import { tokenizerFilesOf } from './modelStore';
+
+export type HeadCounts = { k: number; v: number }[];
+
+/** End-to-end recovery training after the conversion (distillation from the original on the calibration text). */
+export interface RecoverySettings {
+  steps: number;
+  lr: number;
+  params: TrainableSet;
+  loss: TrainLoss;
+  /** Sequences per step and positions per sequence. */
+  batch: number;
+  seqLen: number;
+  /** Held-out perplexity every this many steps (and after the last). */
+  evalEvery: number;
+}
+
+export interface FusionSettings {
+  method: FusionMethod;
+  /** Share of K heads and of V heads kept, in (0, 1]. */
+  budget: number;
+  /** Calibration: the first N tokens of the calibration text. */
+  calibrationTokens: number;
+  /** DHA: fusion steps, recovery steps, seed, tokens per step, sequence length. */
+  steps: number;
+  recoverySteps: number;
+  seed: number;
+  tokensPerStep: number;
+  seqLen: number;
+  /** End-to-end training after the conversion; null: none. */
+  train: RecoverySettings | null;
+}
+
+/** A text for the run: its content and how it is named in the results. */
+export interface NamedText {
+  text: string;
+  name: string;
+}
+
+/**
+ * Where the calibration and evaluation tokens come from: evaluate on the last `heldOutDocs` documents of the evaluation text
+ * and, when calibration reads the same text, calibrate (and train) only on the documents before them.
+ */
+export interface FusionTexts {
+  calibration: NamedText;
+  evaluation: NamedText & { heldOutDocs: number };
+  /** The two texts are the same (the built-in sample): calibration then leaves out the evaluation documents. */
+  sameText: boolean;
+}
+
+export interface Continuation {
+  text: string;
+  tokens: number;
+  kvCacheBytes: number;
+  done: boolean;
+  error: string | null;
+}
+
+export interface Comparison {
+  prompt: string;
+  maxTokens: number;
+  running: boolean;
+  original: Continuation;
+  fused: Continuation;
+}
+
+export interface ResultRow {
+  id: number;
+  model: string;
+  method: FusionMethod;
+  budget: number;
+  perLayer: HeadCounts;
+  pplBefore: number;
+  /** After the conversion, before recovery training (null without training). */
+  pplConverted: number | null;
+  pplAfter: number;
+  evalTokens: number;
+  evalDocuments: number;
+  evalText: string;
+  kvBefore: number;
+  kvAfter: number;
+  /** Seconds the conversion (and training) took, without time spent paused (evaluation not included). */
+  seconds: number;
+  /** Gradient steps and tokens of every stage: DHA's own and the recovery. */
+  trainSteps: number;
+  trainTokens: number;
+  /** The recovery training's curve (tokens counted from the conversion's own); empty without it. */
+  curve: TrainPoint[];
+  recoverySteps: number;
+  calibrationTokens: number;
+  seed: number;
+  /** File names offered for download, in order. */
+  fileNames: string[];
+  comparison: Comparison | null;
+}
+
+/** Names a budget: 0.5 → "50 %", 0.375 → "37.5 %". */
+export function budgetLabel(budget: number): string {
+  return `${Number((budget * 100).toFixed(2))} %`;
+}
+
+/** Heads per layer as "K/V K/V …". */
+export function compactCounts(perLayer: HeadCounts): string {
+  return perLayer.map((p) => `${p.k}/${p.v}`).join(' ');
+}
+
+/**
+ * Calibration tokens and evaluation documents for a run: evaluation is the last `heldOutDocs` documents of its text
+ * (split on <|endoftext|>); calibration is the first N tokens of its text, without those documents when it is the same
+ * text, so that nothing evaluated was seen in calibration or training.
+ */
+export function prepareTexts(tokenizer: Tokenizer, context: number, texts: FusionTexts, maxCalibration: number) {
+  const evalDocs = splitDocuments(texts.evaluation.text, { split: 'endoftext' });
+  const held = Math.max(1, Math.min(texts.evaluation.heldOutDocs, evalDocs.length));
+  const evaluation = evalDocs.slice(evalDocs.length - held);
+  let calText = texts.calibration.text;
+  let calNote = texts.calibration.name;
+  if (texts.sameText) {
+    const rest = evalDocs.slice(0, evalDocs.length - held);
+    calText = rest.join('\n<|endoftext|>\n');
+    calNote = `${texts.calibration.name}, documents 1–${rest.length}`;
+  }
+  const calibration = calibrationTokens(tokenizer, calText, maxCalibration);
+  const docs = tokenizeDocuments(evaluation, tokenizer, context);
+  const evalName = `the last ${held} documents of ${texts.evaluation.name} (documents ${evalDocs.length - held + 1}–${evalDocs.length})`;
+  return { calibration, calibrationName: calNote, docs, evalName };
+}
+
+export interface FusionHooks {
+  signal: AbortSignal;
+  gate: () => Promise<void>;
+  /** A line for the status: the stage and its progress. */
+  onStage: (text: string) => void;
+  onDhaEvent?: (e: DhaEvent) => void;
+  onTrainEvent?: (e: TrainEvent) => void;
+  /** The original model's held-out perplexity, as soon as it is known. */
+  onBefore?: (before: PerplexityResult, evalName: string) => void;
+}
+
+export interface FusionOutcome {
+  result: FuseResult;
+  before: PerplexityResult;
+  after: PerplexityResult;
+  experiment: Record<string, unknown>;
+  tokenizerFiles: ExportFile[];
+  evalName: string;
+}
+
+const beforeCache = new WeakMap<LoadedModel, Map<string, PerplexityResult>>();
+
+/** Converts (and trains) the model, and measures perplexity before and after on the held-out documents. */
+export async function fuseAndEvaluate(rt: GpuRuntime, loaded: LoadedModel, settings: FusionSettings, texts: FusionTexts, hooks: FusionHooks): Promise<FusionOutcome> {
+  const model = loaded.model;
+  const progress = (label: string) => (p: Progress) => hooks.onStage(`${label}${p.stage}: ${p.done} / ${p.total}${p.detail ? ` — ${p.detail}` : ''}`);
+  if (!loaded.tokenizer) throw new Error(`${loaded.name} has no tokenizer, so it cannot read the calibration and evaluation texts.`);
+  if (!(settings.budget > 0 && settings.budget <= 1)) throw new RangeError(`The KV budget must be in (0 %, 100 %]; got ${budgetLabel(settings.budget)}.`);
+  const train = settings.train && settings.train.steps > 0 ? settings.train : null;
+  const prep = prepareTexts(loaded.tokenizer, model.config.contextLength, texts, settings.method === 'meanpool' && !train ? 0 : settings.calibrationTokens);
+  if (!prep.docs.length) throw new Error(`No evaluation documents of two tokens or more in ${texts.evaluation.name}.`);
+  // Perplexity before: once per model and evaluation text.
+  const evalKey = `${texts.evaluation.name}\u0000${texts.evaluation.heldOutDocs}\u0000${texts.evaluation.text.length}`;
+  let cache = beforeCache.get(loaded);
+  if (!cache) beforeCache.set(loaded, (cache = new Map()));
+  let before = cache.get(evalKey);
+  if (!before) {
+    before = await perplexity(await gpuModelOf(loaded), prep.docs, { signal: hooks.signal, onProgress: progress('perplexity before — ') });
+    cache.set(evalKey, before);
+  }
+  hooks.onBefore?.(before, prep.evalName);
+  hooks.onStage(settings.method === 'meanpool' ? 'pooling heads' : 'calibration');
+  const r = await fuse(rt, model, {
+    method: settings.method,
+    budget: settings.budget,
+    calibration: [prep.calibration],
+    dha: { steps: settings.steps, recoverySteps: settings.recoverySteps, seed: settings.seed, tokensPerStep: settings.tokensPerStep, seqLen: settings.seqLen },
+    train: train ? { ...train, seed: settings.seed, loss: train.loss } : undefined,
+    evalDocs: train ? prep.docs : null,
+    gate: hooks.gate,
+    onDhaEvent: hooks.onDhaEvent,
+    onTrainEvent: hooks.onTrainEvent,
+    onProgress: progress(''),
+    signal: hooks.signal,
+  });
+  let after: PerplexityResult;
+  const last = r.curve.at(-1)?.ppl;
+  if (last != null) {
+    // The recovery curve's last point measured the final model on the same documents.
+    after = { ...before, ppl: last, nll: Math.log(last) * before.tokens, seconds: 0 };
+  } else {
+    const gm = await GpuModel.upload(rt, r.model);
+    try {
+      after = await perplexity(gm, prep.docs, { signal: hooks.signal, onProgress: progress('perplexity after — ') });
+    } finally {
+      gm.release();
+    }
+  }
+  const tokenizerFiles: ExportFile[] = [];
+  for (const [name, blob] of tokenizerFilesOf(loaded)) tokenizerFiles.push({ name, data: new Uint8Array(await blob.arrayBuffer()) });
+  const experiment: Record<string, unknown> = {
+    producer: 'headlab page',
+    source: { name: loaded.name, modelHash: modelHash(model) },
+    seed: settings.seed,
+    method: settings.method,
+    budget: settings.budget,
+    perLayer: r.perLayer,
+    pplBefore: before.ppl,
+    pplConverted: train ? r.curve[0]?.ppl ?? null : null,
+    pplAfter: after.ppl,
+    kvBytesPerTokenBefore: kvBytesPerToken(model),
+    kvBytesPerToken: r.kvBytesPerToken,
+    calibrationTokens: r.calibrationTokens,
+    calibrationText: r.calibrationTokens ? prep.calibrationName : null,
+    evalTokens: after.tokens,
+    evalText: prep.evalName,
+    trainSteps: r.trainSteps,
+    trainTokens: r.trainTokens,
+    seconds: r.seconds,
+    dha: settings.method === 'dha' ? { ...DHA_DEFAULTS, steps: settings.steps, recoverySteps: settings.recoverySteps, seed: settings.seed, tokensPerStep: settings.tokensPerStep, seqLen: settings.seqLen } : undefined,
+    train: train ?? undefined,
+    curve: r.curve,
+    maps: r.model.layers.map((l) => ({ kHeadOf: l.kv.kHeadOf, vHeadOf: l.kv.vHeadOf })),
+    adapter: rt.summary.description || `${rt.summary.vendor} ${rt.summary.architecture}`,
+    date: new Date().toISOString(),
+  };
+  return { result: r, before, after, experiment, tokenizerFiles, evalName: prep.evalName };
+}
+
+/** The results-table row of a finished run. */
+export function resultRow(id: number, loaded: LoadedModel, settings: FusionSettings, o: FusionOutcome): ResultRow {
+  const r = o.result;
+  return {
+    id,
+    model: loaded.name,
+    method: settings.method,
+    budget: settings.budget,
+    perLayer: r.perLayer,
+    pplBefore: o.before.ppl,
+    pplConverted: r.curve.length ? r.curve[0].ppl : null,
+    pplAfter: o.after.ppl,
+    evalTokens: o.after.tokens,
+    evalDocuments: o.after.documents,
+    evalText: o.evalName,
+    kvBefore: kvBytesPerToken(loaded.model),
+    kvAfter: r.kvBytesPerToken,
+    seconds: r.seconds,
+    trainSteps: r.trainSteps,
+    trainTokens: r.trainTokens,
+    curve: r.curve,
+    recoverySteps: settings.train?.steps ?? 0,
+    calibrationTokens: r.calibrationTokens,
+    seed: settings.seed,
+    fileNames: ['config.json', 'model.safetensors', ...(fitsLlama2c(r.model) ? ['model.bin'] : []), ...o.tokenizerFiles.map((f) => f.name), 'experiment.json'],
+    comparison: null,
+  };
+}

@@ -1,0 +1,152 @@
+// The results table of the fusion runs: one row per run (from the Fuse heads panel or the recovery race) with perplexity
+// before → after, KV-cache bytes, time, steps; under each, its files for download and a side-by-side continuation.
+import { budgetLabel, compactCounts, rowFile, type ResultRow } from '../../lab/fusionStore';
+import { formatBytes } from '../../gpu/errors';
+import { downloadBlob } from '../charts/exportImage';
+import { METHOD_NAME } from './common';
+
+function download(rowId: number, name: string) {
+  const f = rowFile(rowId, name);
+  if (!f) return;
+  const type = name.endsWith('.json') ? 'application/json' : 'application/octet-stream';
+  downloadBlob(name, new Blob([f.data as Uint8Array<ArrayBuffer>], { type }));
+}
+
+export function ResultsTable(props: {
+  rows: ResultRow[];
+  prompt: string;
+  setPrompt: (s: string) => void;
+  compareTokens: number;
+  setCompareTokens: (n: number) => void;
+  canCompare: boolean;
+  comparing: boolean;
+  onCompare: (id: number) => void;
+  onStop: () => void;
+}) {
+  const { rows } = props;
+  return (
+    <div className="fusion-results">
+      <h3>Results</h3>
+      <p className="hint">
+        One row per run. Perplexity on {rows[rows.length - 1].evalText} (original → fused, with recovery training original →
+        converted → trained); time is the conversion's and training's, without evaluation or time paused. Download a fused model's files into one folder to open it again in the Model panel (<em>Open folder…</em>).
+      </p>
+      <div className="sim-scroll">
+        <table className="results fusion-table" data-testid="fusion-results">
+          <thead>
+            <tr>
+              <th scope="col">#</th>
+              <th scope="col">method</th>
+              <th scope="col" title="Share of K heads and of V heads kept">budget</th>
+              <th scope="col" title="Heads kept per layer, K/V">K/V per layer</th>
+              <th scope="col" title="Perplexity on the held-out evaluation documents, original → fused">perplexity</th>
+              <th scope="col" title="KV-cache bytes per token (float32 K and V of every layer), original → fused">KV bytes/token</th>
+              <th scope="col" title="Seconds the conversion took: calibration, search, training; not evaluation, not time paused">time (s)</th>
+              <th scope="col" title="Gradient steps: DHA's fusion and recovery, plus end-to-end recovery training">steps</th>
+              <th scope="col" title="Tokens processed by gradient steps">train tokens</th>
+              <th scope="col" title="Calibration tokens read (mean-pool reads none)">calib. tokens</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r, i) => (
+              <ResultRowView key={r.id} row={r} n={i + 1} canCompare={props.canCompare} onCompare={props.onCompare} />
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <div className="form-row">
+        <label className="grow" title="The prompt both models continue (greedy)">
+          Prompt for comparisons <input type="text" value={props.prompt} onChange={(e) => props.setPrompt(e.target.value)} data-testid="fusion-compare-prompt" />
+        </label>
+        <label title="Tokens each model generates">
+          tokens{' '}
+          <input type="number" min={1} max={1000} value={props.compareTokens} onChange={(e) => props.setCompareTokens(e.target.valueAsNumber)} data-testid="fusion-compare-tokens" />
+        </label>
+        {props.comparing && (
+          <button type="button" className="secondary" onClick={props.onStop}>
+            Stop
+          </button>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function ResultRowView({ row: r, n, canCompare, onCompare }: { row: ResultRow; n: number; canCompare: boolean; onCompare: (id: number) => void }) {
+  const c = r.comparison;
+  return (
+    <>
+      <tr data-testid="fusion-row" data-method={r.method} data-budget={r.budget}>
+        <td>{n}</td>
+        <td title={r.model}>{METHOD_NAME[r.method]}</td>
+        <td>{budgetLabel(r.budget)}</td>
+        <td className="fusion-counts" data-testid="fusion-row-counts" title={r.perLayer.map((p, l) => `layer ${l}: ${p.k} K, ${p.v} V heads`).join('\n')}>
+          {compactCounts(r.perLayer)}
+        </td>
+        <td
+          data-testid="fusion-row-ppl"
+          data-before={r.pplBefore}
+          data-converted={r.pplConverted ?? undefined}
+          data-after={r.pplAfter}
+          title={`${r.evalTokens.toLocaleString('en')} predicted tokens in ${r.evalDocuments} documents of ${r.evalText}${r.pplConverted !== null ? `; ${r.pplConverted.toFixed(3)} after the conversion, ${r.pplAfter.toFixed(3)} after ${r.recoverySteps} steps of recovery training` : ''}`}
+        >
+          {r.pplBefore.toFixed(3)} → {r.pplConverted !== null && <>{r.pplConverted.toFixed(3)} → </>}
+          <strong>{r.pplAfter.toFixed(3)}</strong>
+        </td>
+        <td data-testid="fusion-row-kv">
+          {r.kvBefore.toLocaleString('en')} → {r.kvAfter.toLocaleString('en')}
+        </td>
+        <td>{r.seconds.toFixed(1)}</td>
+        <td title={r.recoverySteps ? `${r.recoverySteps} of them end-to-end recovery training` : undefined}>{r.trainSteps}</td>
+        <td>{r.trainTokens.toLocaleString('en')}</td>
+        <td>{r.calibrationTokens.toLocaleString('en')}</td>
+      </tr>
+      <tr className="fusion-actions-row" data-testid="fusion-row-actions">
+        <td />
+        <td colSpan={9}>
+          <span className="fusion-files" role="group" aria-label={`Files of run ${n}`}>
+            <span className="hint">download</span>
+            {r.fileNames.map((f) => (
+              <button key={f} type="button" className="secondary" onClick={() => download(r.id, f)} data-testid={`fusion-download-${f}`} title={`Download ${f} of run ${n}`}>
+                {f}
+              </button>
+            ))}
+            <button
+              type="button"
+              className="secondary"
+              disabled={!canCompare}
+              onClick={() => onCompare(r.id)}
+              data-testid="fusion-compare"
+              title="Continue the prompt below with the original and with this fused model, side by side (greedy)"
+            >
+              Compare continuations
+            </button>
+          </span>
+        </td>
+      </tr>
+      {c && (
+        <tr className="fusion-compare-row">
+          <td />
+          <td colSpan={9}>
+            <div className="continuations n2" data-testid="fusion-comparison">
+              {(['original', 'fused'] as const).map((which) => (
+                <div key={which} className="continuation" data-testid={`fusion-continuation-${which}`}>
+                  <div className="hint">
+                    {which === 'original' ? `original (${r.model})` : `fused: ${METHOD_NAME[r.method]} at ${budgetLabel(r.budget)}`} — {c[which].tokens} tokens cached, KV cache{' '}
+                    {formatBytes(c[which].kvCacheBytes)}
+                  </div>
+                  <p data-testid="fusion-continuation-text">
+                    <strong>{c.prompt}</strong>
+                    {c[which].text}
+                    {!c[which].done && c.running && <span className="cursor">▍</span>}
+                  </p>
+                  {c[which].error && <p className="error">{c[which].error}</p>}
+                </div>
+              ))}
+            </div>
+          </td>
+        </tr>
+      )}
+    </>
+  );
+}

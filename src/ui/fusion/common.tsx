@@ -1,0 +1,63 @@
+// Pieces the fusion views share: method names and explanations, a number field, an error boundary for charts.
+import { Component, type ReactNode } from 'react';
+import type { FusionMethod } from '../../fusion/fuse';
+
+export const METHOD_NAME: Record<FusionMethod, string> = { meanpool: 'mean-pool', aligned: 'aligned merge', dha: 'DHA' };
+
+/** One colour per method wherever methods are compared (Okabe–Ito: safe for colour-blind readers). */
+export const METHOD_COLOUR: Record<FusionMethod, string> = { meanpool: '#E69F00', aligned: '#0072B2', dha: '#009E73' };
+
+/** One line under each method. */
+export const METHOD_TEXT: Record<FusionMethod, string> = {
+  meanpool: 'GQA mean-pool: contiguous groups of heads averaged, the same number of K and V heads in every layer; no calibration, no training.',
+  aligned:
+    'Aligned merge (Align-heads): heads grouped by aligned similarity on the calibration text, rotated onto each other (folded into the weights, so the function is unchanged), then averaged.',
+  dha: 'DHA, Decoupled-Head Attention (our reconstruction of its search and fusion): the budget is shared out across layers, K and V separately; fusion operators start at the identity and are trained until each group\'s heads are identical.',
+};
+
+/** The tooltips: what each method does in more detail. */
+export const METHOD_TOOLTIP: Record<FusionMethod, string> = {
+  meanpool:
+    'Ainslie et al. 2023. KV head g serves query heads g·s … g·s+s−1 and its weights are the mean of theirs. The budget must divide the head count evenly (e.g. 8 heads: 50 %, 25 %, 12.5 %).',
+  aligned:
+    'Jin et al. (Align-heads). One calibration pass gives each layer\'s Grams; heads are grouped by least aligned residual; inside a group V heads are aligned by orthogonal Procrustes (folded into W_V and W_O) and K heads by one rotation per rotary plane (folded into W_Q and W_K), then mean-pooled. Grouping objective and details are ours.',
+  dha:
+    'Chen et al., NeurIPS 2024; the paper\'s equations are not public, so the search and fusion here are our reconstruction. Search: for every layer and K/V, the best partition into n groups by merge cost on the calibration Grams, and an exact DP that shares the global budget across layers. Fusion: a linear operator Ω per layer and kind, identity at step 0, trained by Adam on each layer\'s attention output (teacher: the original model) with an augmented-Lagrangian pull that drives each group\'s rows together. Then each group becomes one head. Recovery (optional): the merged K/V weights trained on the same loss.',
+};
+
+/** A number input with its label and tooltip. */
+export function NumberField(props: { label: string; value: number; onChange: (v: number) => void; title: string; testId: string; min?: number; max?: number; step?: number; disabled?: boolean }) {
+  return (
+    <label title={props.title}>
+      {props.label}{' '}
+      <input
+        type="number"
+        value={Number.isFinite(props.value) ? props.value : ''}
+        min={props.min ?? 0}
+        max={props.max}
+        step={props.step ?? 1}
+        disabled={props.disabled}
+        onChange={(e) => props.onChange(e.target.valueAsNumber)}
+        data-testid={props.testId}
+      />
+    </label>
+  );
+}
+
+/** A chart that fails to draw says so in the panel instead of taking the page down. */
+export class ViewBoundary extends Component<{ children: ReactNode; what?: string; testId?: string }, { error: string | null }> {
+  state = { error: null as string | null };
+  static getDerivedStateFromError(e: unknown) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
+  render() {
+    if (this.state.error)
+      return (
+        <p className="error" role="alert" data-testid={this.props.testId ?? 'fusion-view-error'}>
+          The {this.props.what ?? 'live view'} could not be drawn: {this.state.error}
+        </p>
+      );
+    return this.props.children;
+  }
+}
+
