@@ -1,5 +1,6 @@
 // Row reductions of a [rows, cols] matrix into [rows]: OP 0 = sum, 1 = max. One workgroup per row; rows beyond the
 // per-dimension dispatch limit wrap onto a second grid axis.
+// Entry `rows`: the same with one thread per row and no barriers, for CPU fallbacks (SwiftShader), where barriers are costly.
 // Entry `colsum`: y[c] += Σ_r x[r, c] (bias gradients), one thread per column.
 
 struct Params {
@@ -50,4 +51,14 @@ fn colsum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   var s = 0.0;
   for (var r = 0u; r < p.rows; r++) { s += x[r * p.cols + c]; }
   y[c] += s;
+}
+
+@compute @workgroup_size(64)
+fn rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = gid.x + gid.y * nwg.x * 64u;
+  if (row >= p.rows) { return; }
+  let base = row * p.cols;
+  var v = identity();
+  for (var c = 0u; c < p.cols; c++) { v = combine(v, x[base + c]); }
+  y[row] = v;
 }

@@ -93,18 +93,18 @@ describe('matmul', () => {
 });
 
 describe('row reductions', () => {
-  for (const op of ['sum', 'max'] as const) {
+  for (const [op, variant] of [['sum', 'workgroup'], ['max', 'workgroup'], ['sum', 'rows'], ['max', 'rows']] as const) {
     it.each([
       [1, 1],
       [7, 33],
       [33, 7],
       [3, 1000],
       [130, 257],
-    ])(`${op} %i×%i`, async (rows, cols) => {
+    ])(`${op} (${variant}) %i×%i`, async (rows, cols) => {
       const x = randomArray(rows * cols, rows * 31 + cols);
       const X = await rt.tensor('x', x);
       const Y = await poisoned('y', rows);
-      await reduceRows(rt, op, X, Y, rows, cols);
+      await reduceRows(rt, op, X, Y, rows, cols, variant);
       expect(relativeError(await rt.read(Y), reduceRowsRef(op, x, rows, cols))).toBeLessThan(TOL);
     });
   }

@@ -1,14 +1,13 @@
-// The fusion stages' training kernels against their float64 CPU references on awkward sizes (odd T, head dims, GQA and
+// The attention training kernels against their float64 CPU references on awkward sizes (odd T, head dims, GQA and
 // DHA-like maps, windows), outputs poisoned with NaN first.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu, poisoned as poisonedTensor } from './gpu-context';
 import type { GpuRuntime, GpuTensor } from '../src/gpu/runtime';
 import {
-  adamStep, attentionContext, attentionKeysGrad, attentionProbs, attentionQueriesGrad, attentionScoresGrad, attentionValuesGrad, fusionPull,
-  headMix, headMixGrad, type AttnGradShape,
+  adamStep, attentionContext, attentionKeysGrad, attentionProbs, attentionQueriesGrad, attentionScoresGrad, attentionValuesGrad, type AttnGradShape,
 } from '../src/gpu/kernels/training';
 import {
-  adamRef, contextRef, dkeysRef, dqueriesRef, dscoresRef, dvaluesRef, fusionPullRef, mixGradRef, mixRef, probsRef,
+  adamRef, contextRef, dkeysRef, dqueriesRef, dscoresRef, dvaluesRef, probsRef,
 } from '../src/reference/training';
 import { randomArray, relativeError } from '../src/reference/linalg';
 
@@ -70,38 +69,6 @@ describe('attention forward and backward through head maps', () => {
       }
       expect(Math.abs(sum - 1)).toBeLessThan(1e-5);
     }
-  });
-});
-
-describe('head fusion operators', () => {
-  it.each([
-    [29, 5, 5, 7],
-    [3, 8, 3, 16],
-    [130, 2, 1, 1],
-  ] as const)('R %i, nIn %i, nOut %i, dh %i', async (R, nIn, nOut, dh) => {
-    const s = { R, nIn, nOut, dh };
-    const x = randomArray(R * nIn * dh, 5);
-    const w = randomArray(nOut * nIn, 6);
-    const dy = randomArray(R * nOut * dh, 7);
-    const y = await poisoned('y', R * nOut * dh);
-    const g = await poisoned('g', nOut * nIn);
-    const tx = await rt.tensor('x', x);
-    await headMix(rt, tx, await rt.tensor('w', w), y, s);
-    await headMixGrad(rt, await rt.tensor('dy', dy), tx, g, s);
-    expect(relativeError(await rt.read(y), mixRef(x, w, s))).toBeLessThan(TOL);
-    expect(relativeError(await rt.read(g), mixGradRef(dy, x, s))).toBeLessThan(TOL);
-  });
-
-  it('fusion pull: masked gradient of the group fusion loss', async () => {
-    const nOut = 7;
-    const nIn = 7;
-    const groupOf = Uint32Array.from([0, 1, 0, 2, 1, 0, 2]);
-    const mask = Float32Array.from({ length: nOut * nIn }, (_, e) => (groupOf[Math.floor(e / nIn)] === groupOf[e % nIn] ? 1 : 0));
-    const w = randomArray(nOut * nIn, 8);
-    const g0 = randomArray(nOut * nIn, 9);
-    const g = await rt.tensor('g', g0);
-    await fusionPull(rt, await rt.tensor('w', w), g, await rt.tensor('mask', mask), await rt.tensor('groups', groupOf), { nOut, nIn, coef: 0.7 });
-    expect(relativeError(await rt.read(g), fusionPullRef(w, g0, mask, groupOf, nOut, nIn, 0.7))).toBeLessThan(TOL);
   });
 });
 

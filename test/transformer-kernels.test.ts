@@ -99,6 +99,9 @@ describe.each(VARIANTS)('attention through head maps (%s)', (variant) => {
     [2, 9, 0, 9, 3, 1, 1, 16, 4, [0, 0, 0], [0, 0, 0]],
     [1, 1, 140, 141, 4, 2, 2, 8, 0, [0, 0, 1, 1], [0, 0, 1, 1]],
     [1, 3, 5, 8, 1, 1, 1, 256, 3, [0], [0]],
+    // head dims CPU fallbacks run in vec4 registers (rows16): 12 and 4
+    [1, 17, 2, 19, 3, 3, 3, 12, 0, [0, 1, 2], [2, 1, 0]],
+    [2, 6, 0, 6, 2, 1, 2, 4, 2, [0, 0], [1, 0]],
   ] as const)('B %i T %i pos0 %i cacheT %i heads %i K %i V %i dh %i window %i', async (B, T, pos0, cacheT, heads, kHeads, vHeads, dh, window, kMap, vMap) => {
     const q = randomArray(B * T * heads * dh, 1, -1, 1);
     const kc = new Float32Array(B * cacheT * kHeads * dh).fill(NaN);

@@ -22,8 +22,8 @@ export const COMMAND_FLAGS: Record<string, CommandFlags> = {
   similarity: { values: ['metric', 'text', 'tokens', 'max-tokens', 'tokenizer'], booleans: ['json'], positionals: 1 },
   fuse: {
     values: [
-      'method', 'kv-budget', 'out', 'tokenizer', 'max-tokens', ...split(''), ...split('eval-'), 'steps', 'recovery-steps', 'seed',
-      'tokens-per-step', 'seq-len', 'lr', 'recovery-lr', 'recovery-inputs', ...TRAIN_FLAGS.map((f) => `train-${f}`),
+      'method', 'kv-budget', 'out', 'tokenizer', 'max-tokens', ...split(''), ...split('eval-'), 'steps', 'seed',
+      'tokens-per-step', 'seq-len', 'lr', 'fusion-params', 'fusion-inputs', 'check-every', ...TRAIN_FLAGS.map((f) => `train-${f}`),
     ],
     booleans: ['renorm', 'json'],
     positionals: 1,

@@ -16,10 +16,11 @@ import { progressPrinter } from './progress';
 import type { Model } from '../model/types';
 import type { GpuRuntime } from '../gpu/runtime';
 
-function recoveryInputs(v: string | undefined): 'teacher' | 'student' {
-  if (v === undefined) return DHA_DEFAULTS.recoveryInputs;
-  if (v !== 'teacher' && v !== 'student') throw new UsageError(`--recovery-inputs must be teacher or student; got ${v}`);
-  return v;
+function oneOf<T extends string>(args: ParsedArgs, flag: string, allowed: readonly T[], fallback: T): T {
+  const v = str(args, flag);
+  if (v === undefined) return fallback;
+  if (!allowed.includes(v as T)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}; got ${v}`);
+  return v as T;
 }
 
 async function ppl(rt: GpuRuntime, model: Model, docs: number[][] | null, label: string) {
@@ -36,7 +37,7 @@ async function ppl(rt: GpuRuntime, model: Model, docs: number[][] | null, label:
 
 /**
  * headlab fuse <model> --method meanpool|aligned|dha --kv-budget F (--text F [split flags] | --tokens F.safetensors)
- *   [--eval-text F [--eval-split …] | --eval-tokens F] [--steps N] [--recovery-steps N] [--seed S] --out DIR [--json]
+ *   [--eval-text F [--eval-split …] | --eval-tokens F] [--steps N] [--seed S] [DHA flags] [--train-* flags] --out DIR [--json]
  */
 export async function fuseCommand(args: ParsedArgs): Promise<number> {
   const target = args.positionals[0];
@@ -69,13 +70,13 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
     renormalise: args.flags.has('renorm'),
     dha: {
       steps: int(args, 'steps', DHA_DEFAULTS.steps),
-      recoverySteps: int(args, 'recovery-steps', DHA_DEFAULTS.recoverySteps),
       seed,
       tokensPerStep: int(args, 'tokens-per-step', DHA_DEFAULTS.tokensPerStep),
       seqLen: int(args, 'seq-len', DHA_DEFAULTS.seqLen),
       lr: num(args, 'lr', DHA_DEFAULTS.lr),
-      recoveryLr: num(args, 'recovery-lr', DHA_DEFAULTS.recoveryLr),
-      recoveryInputs: recoveryInputs(str(args, 'recovery-inputs')),
+      params: oneOf(args, 'fusion-params', ['kv', 'attention'] as const, DHA_DEFAULTS.params),
+      inputs: oneOf(args, 'fusion-inputs', ['teacher', 'student'] as const, DHA_DEFAULTS.inputs),
+      checkEvery: int(args, 'check-every', DHA_DEFAULTS.checkEvery),
     },
     train: trainOptions.steps ? trainOptions : undefined,
     evalDocs,
@@ -99,6 +100,7 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
     trainTokens: r.trainTokens,
     seconds: r.seconds,
     curve: r.curve,
+    dha: r.dha ? { bestStep: r.dha.bestStep, checks: r.dha.checks } : undefined,
   };
   const experiment = {
     producer: 'headlab fuse',

@@ -32,8 +32,8 @@ commands:
                               per layer, the H×H similarity of its K heads and of its V heads, as JSON
   fuse <model> --method meanpool|aligned|dha --kv-budget F (--text F [split flags as eval] | --tokens F.safetensors)
        [--eval-text F [--eval-split …] [--eval-min-chars N] [--eval-skip-docs K] [--eval-max-docs M] | --eval-tokens F]
-       [--steps N] [--recovery-steps N] [--seed S] [--tokens-per-step N] [--seq-len T] [--lr F] [--recovery-lr F]
-       [--recovery-inputs teacher|student]
+       [--steps N] [--seed S] [--tokens-per-step N] [--seq-len T] [--lr F] [--fusion-params attention|kv]
+       [--fusion-inputs student|teacher] [--check-every N]
        [--train-steps N [--train-lr F] [--train-params all|attention|kv] [--train-loss kl|ce|mix] [--train-batch B]
         [--train-seq T] [--train-schedule constant|cosine] [--train-warmup N] [--train-min-lr F]
         [--train-weight-decay F] [--train-clip F] [--train-kl-weight F] [--train-eval-every N]]

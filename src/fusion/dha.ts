@@ -1,18 +1,18 @@
 // DHA — Decoupled-Head Attention from an MHA (or GQA) checkpoint. The paper's equations are not public (ALGORITHMS.md §3);
-// this is OUR reconstruction of its three stages, at lab scale:
+// this is OUR reconstruction of its stages, at lab scale, built so that the fused model is usable after any number of steps:
 //  1. Search: for every layer, separately for K and V, the best partition of its heads into n groups for every n, by merge
-//     cost (the data-weighted fusion loss of collapsing each group to its aligned mean, from calibration Grams); an exact DP
-//     shares the global budget across layers (K and V budgets independent). The budget path from 100 % down to the target
-//     is reported step by step, so the live view shows where heads go as the budget tightens.
-//  2. Fusion: members of each group are aligned (GPA, folded into W_Q/W_K and W_V/W_O: the function is unchanged), then a
-//     linear fusion operator Ω per layer and kind, initialised at the identity (step 0 is the original model), is trained by
-//     Adam on the layer-local attention-output loss, with an augmented-Lagrangian term λ₁c + λ₂c² on c = L_fus − ε(k), where
-//     L_fus = Σ_groups (1/n²) Σ_{o,o'} ‖ω_o − ω_o'‖² and the tolerance ε(k) falls linearly to 0 over the first 80 % of steps
-//     (λ₁ ← λ₁ + η c, λ₂ ← λ₂ + η c², as in the Sheared-LLaMA code DHA builds on).
-//  3. Materialise: each group's fused head is W̄ = Σ_i ω̄_i W_i with ω̄ the mean of its members' operator rows (equal when
-//     L_fus = 0); query heads read their group's K head and V head (decoupled maps). Optionally a recovery phase trains the
-//     merged K/V weights on the same layer-local loss.
-// Inputs of every layer are teacher-forced from the original model; each step sees `tokensPerStep` calibration tokens.
+//     cost (the share of the heads' energy lost when each group collapses to its aligned mean, from calibration Grams); an
+//     exact DP shares the global budget across layers, K and V budgets independent. The budget path from 100 % down to the
+//     target is reported step by step, so the live view shows where heads go as the budget tightens.
+//  2. Fuse: members of each group are aligned (GPA, folded into W_Q/W_K and W_V/W_O: the function is unchanged) and each group
+//     becomes one head, its aligned mean rescaled to the members' mean energy. This is the 0-step model: already a fused
+//     model with decoupled K and V maps.
+//  3. Train the fused model layer by layer: each layer's attention (W_Q, merged W_K and W_V, W_O, biases — or the merged K/V
+//     only) learns to reproduce the original layer's attention output, by Adam on ‖O − O_T‖² / ‖O_T‖², its input taken from
+//     the fused model itself (GPTQ-style: later layers learn to compensate earlier ones) or from the original. What trains is
+//     always the fused model; every `checkEvery` steps its KL(original ‖ fused) on fixed calibration windows is measured and
+//     the best state (step 0 included) is the one returned, so more steps never give a worse model than fewer on that probe.
+// Every step sees `tokensPerStep` calibration tokens.
 import type { Model } from '../model/types';
 import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import { GpuModel } from '../eval/gpuModel';
@@ -23,28 +23,28 @@ import type { LongWorkOptions } from '../progress';
 import { allocateBudget, headsAtBudget, layerOptions, type LayerOptions } from './methods';
 import { foldRotations, mergeHeads, type HeadMap, type LayerMerge } from './edit';
 import { alignGroup, HeadGrams, rotaryPlanes } from './align';
-import { LayerTrainer } from './layerTrainer';
+import { LayerTrainer, type AttentionWeight } from './layerTrainer';
 import { seededRandom } from '../eval/generate';
 import { trainingWindows } from '../train/data';
+import { trainingLoss } from '../gpu/kernels/backward';
+import { reduceRows } from '../gpu/kernels/reduce';
 
 export interface DhaOptions {
   budget: number;
-  /** Gradient steps of the fusion stage. */
+  /** Layer-local training steps of the fused model (0: the aligned, renormalised merge on DHA's allocation). */
   steps: number;
-  /** Gradient steps of the recovery stage (merged K/V weights). */
-  recoverySteps: number;
   seed: number;
   /** Calibration tokens per step (sequences of `seqLen` positions; a step holds at least one sequence). */
   tokensPerStep: number;
   seqLen: number;
-  /** Adam learning rate of the operators. */
+  /** Adam learning rate of the fused attention weights. */
   lr: number;
-  /** Adam learning rate of the merged weights in recovery. */
-  recoveryLr: number;
-  /** Multiplier step η of the augmented Lagrangian. */
-  lagrangianLr: number;
-  /** Recovery: layer inputs from the original model ('teacher') or from the fused model being trained ('student'). */
-  recoveryInputs: 'teacher' | 'student';
+  /** What trains in each layer: the merged K/V projections, or the whole attention (W_Q, W_K, W_V, W_O). */
+  params: 'kv' | 'attention';
+  /** Each layer's input from the fused model being trained ('student') or from the original ('teacher'). */
+  inputs: 'teacher' | 'student';
+  /** Measure the calibration KL every this many steps (and after the last) and keep the best state. */
+  checkEvery: number;
   /** Called between steps; resolves when the run may go on (pause / single step in the UI). */
   gate?: () => Promise<void>;
   onEvent?: (e: DhaEvent) => void;
@@ -52,14 +52,13 @@ export interface DhaOptions {
 
 export const DHA_DEFAULTS: Omit<DhaOptions, 'budget'> = {
   steps: 100,
-  recoverySteps: 0,
   seed: 1,
   tokensPerStep: 4096,
   seqLen: 256,
-  lr: 0.02,
-  recoveryLr: 3e-3,
-  lagrangianLr: 1,
-  recoveryInputs: 'student',
+  lr: 1e-3,
+  params: 'attention',
+  inputs: 'student',
+  checkEvery: 25,
 };
 
 export type DhaEvent =
@@ -73,25 +72,22 @@ export type DhaEvent =
       costs: { k: number[][]; v: number[][] };
     }
   | {
-      phase: 'fusion' | 'recovery';
+      phase: 'fusion';
       step: number;
       steps: number;
       /** Mean layer-local loss this step (relative squared error of attention outputs). */
       loss: number;
       lossPerLayer: number[];
-      /** Σ over layers of the fusion loss, K and V (fusion phase). */
-      fusionLoss: { k: number; v: number };
-      /** Constraint residual c = L_fus − ε, summed (fusion phase). */
-      constraint: number;
-      /** Operators per layer (fusion phase): n×n row-major. */
-      operators?: { k: Float32Array; v: Float32Array }[];
-      /**
-       * Per layer (fusion phase), how alike the fused heads' outputs are: tr(K̃_oᵀK̃_o') / √(‖K̃_o‖² ‖K̃_o'‖²) from the aligned
-       * heads' Gram traces (K̃ = Ω K). Heads of a group reach 1 as their operators become equal.
-       */
-      similarity?: { k: number[][]; v: number[][] }[];
       perLayer: { k: number; v: number }[];
       tokens: number;
+    }
+  | {
+      /** The fused model's KL(original ‖ fused) per token on the fixed calibration probe, after `step` steps. */
+      phase: 'check';
+      step: number;
+      kl: number;
+      /** The step whose state is kept so far. */
+      bestStep: number;
     };
 
 export interface DhaResult {
@@ -100,33 +96,12 @@ export interface DhaResult {
   groups: { k: number[][]; v: number[][] }[];
   trainSteps: number;
   trainTokens: number;
+  /** The step whose state was returned, and the probe's KL per check. */
+  bestStep: number;
+  checks: { step: number; kl: number }[];
   /** Seconds spent waiting at `gate` (paused), not part of the work. */
   pausedSeconds: number;
-  history: { phase: 'fusion' | 'recovery'; step: number; loss: number; fusionLoss: number }[];
-}
-
-function fusionLoss(w: Float32Array, groups: number[], n: number): number {
-  let L = 0;
-  const size = new Map<number, number>();
-  for (const g of groups) size.set(g, (size.get(g) ?? 0) + 1);
-  for (let o = 0; o < n; o++) for (let o2 = 0; o2 < n; o2++) {
-    if (groups[o] !== groups[o2]) continue;
-    let d = 0;
-    for (let i = 0; i < n; i++) d += (w[o * n + i] - w[o2 * n + i]) ** 2;
-    L += d / size.get(groups[o])! ** 2;
-  }
-  return L;
-}
-
-/** Fused heads' output similarity from the operator Ω [n·n] and the trace matrix A_ij = tr(Y_iᵀY_j) of the source heads. */
-export function fusedSimilarity(omega: ArrayLike<number>, A: number[][]): number[][] {
-  const n = A.length;
-  const M = Array.from({ length: n }, (_, o) => Array.from({ length: n }, (_, o2) => {
-    let s = 0;
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) s += omega[o * n + i] * omega[o2 * n + j] * A[i][j];
-    return s;
-  }));
-  return M.map((row, o) => row.map((v, o2) => Math.max(-1, Math.min(1, v / (Math.sqrt(M[o][o] * M[o2][o2]) || 1)))));
+  history: { step: number; loss: number }[];
 }
 
 /** Stage 1: per-layer options and the allocation at the budget (and along the way, reported). */
@@ -186,6 +161,58 @@ class LayerInputs {
   }
 }
 
+/** Stage 2: align each group's members and merge them into one head at their aligned mean, rescaled to their mean energy. */
+async function mergeAtAlignedMean(rt: GpuRuntime, model: Model, grams: Awaited<ReturnType<typeof calibrate>>, groups: { k: number[][]; v: number[][] }[]): Promise<Model> {
+  let base = model;
+  const planes = rotaryPlanes(model);
+  const merges: LayerMerge[] = [];
+  for (let l = 0; l < model.layers.length; l++) {
+    const kinds = { k: { grams: await HeadGrams.of(model, l, 'k', grams[l], rt), planes }, v: { grams: await HeadGrams.of(model, l, 'v', grams[l], rt), planes: [] as [number, number][] } };
+    const rot: Record<'k' | 'v', (HeadMap | null)[]> = { k: new Array(model.layers[l].kv.kHeads).fill(null), v: new Array(model.layers[l].kv.vHeads).fill(null) };
+    const coef: Record<'k' | 'v', number[][]> = { k: [], v: [] };
+    for (const kind of ['k', 'v'] as const) {
+      for (const g of groups[l][kind]) {
+        const a = alignGroup(kinds[kind].grams, g, kinds[kind].planes);
+        a.maps.forEach((m, i) => (rot[kind][g[i]] = m));
+        const scale = a.meanEnergy > 0 ? Math.sqrt(a.energy / g.length / a.meanEnergy) : 1;
+        coef[kind].push(g.map(() => scale / g.length));
+      }
+    }
+    base = foldRotations(base, l, rot.k, rot.v);
+    merges.push({ kGroups: groups[l].k, vGroups: groups[l].v, kCoef: coef.k, vCoef: coef.v });
+  }
+  const fused = mergeHeads(base, merges);
+  return { ...fused, source: { ...fused.source, format: 'dha' } };
+}
+
+/** Mean KL(teacher ‖ student) per token over fixed windows (B sequences of T), with the eval forward of both models. */
+class KlProbe {
+  private constructor(private readonly rt: GpuRuntime, private readonly tf: ForwardPass, private readonly sf: ForwardPass, private readonly t: Record<string, GpuTensor>, private readonly ids: Uint32Array, private readonly T: number) {}
+  static async create(rt: GpuRuntime, teacher: GpuModel, student: GpuModel, windows: number[][]): Promise<KlProbe> {
+    const T = windows[0].length;
+    const shape = { batch: windows.length, chunk: T, cacheT: T };
+    const R = windows.length * T;
+    const t = { targets: await rt.tensor('probe targets', new Uint32Array(R)), rows: await rt.tensor('probe row KL', R), sum: await rt.tensor('probe KL', 1) };
+    return new KlProbe(rt, await ForwardPass.create(teacher, shape), await ForwardPass.create(student, shape), t, Uint32Array.from(windows.flat()), T);
+  }
+  async kl(): Promise<number> {
+    const R = this.ids.length;
+    await this.tf.run(this.ids, this.T, 0);
+    await this.sf.run(this.ids, this.T, 0);
+    await trainingLoss(this.rt, this.sf.logits, this.tf.logits, this.t.targets, this.t.rows, { rows: R, vocab: this.sf.gm.model.config.vocab, klWeight: 1, scale: 0 });
+    await reduceRows(this.rt, 'sum', this.t.rows, this.t.sum, 1, R);
+    return (await this.rt.read(this.t.sum))[0] / R;
+  }
+  release() {
+    this.tf.release();
+    this.sf.release();
+    Object.values(this.t).forEach((x) => this.rt.release(x));
+  }
+}
+
+const WEIGHTS: AttentionWeight[] = ['wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo'];
+const GPU_NAME: Record<AttentionWeight, 'wq' | 'wk' | 'wv' | 'wo' | 'bq' | 'bk' | 'bv' | 'bo'> = { wq: 'wq', wk: 'wk', wv: 'wv', wo: 'wo', bq: 'bq', bk: 'bk', bv: 'bv', bo: 'bo' };
+
 export async function dhaFuse(
   rt: GpuRuntime, model: Model, sequences: number[][], opts: Partial<DhaOptions> & { budget: number } & LongWorkOptions,
 ): Promise<DhaResult> {
@@ -209,44 +236,12 @@ export async function dhaFuse(
   opts.onProgress?.({ stage: 'search', done: 1, total: 1, detail: `K ${search.k.join('/')}, V ${search.v.join('/')}` });
   const groups = model.layers.map((_, l) => ({ k: search.options.k[l].partitions[search.k[l] - 1], v: search.options.v[l].partitions[search.v[l] - 1] }));
   const perLayer = groups.map((g) => ({ k: g.k.length, v: g.v.length }));
-  // Stage 2: align inside groups (exact), then train operators.
-  let base = model;
-  const planes = rotaryPlanes(model);
-  for (let l = 0; l < L; l++) {
-    const kg = await HeadGrams.of(model, l, 'k', grams[l], rt);
-    const vg = await HeadGrams.of(model, l, 'v', grams[l], rt);
-    const kRot: (HeadMap | null)[] = new Array(model.layers[l].kv.kHeads).fill(null);
-    const vRot: (HeadMap | null)[] = new Array(model.layers[l].kv.vHeads).fill(null);
-    for (const g of groups[l].k) alignGroup(kg, g, planes).maps.forEach((m, i) => (kRot[g[i]] = m));
-    for (const g of groups[l].v) alignGroup(vg, g, []).maps.forEach((m, i) => (vRot[g[i]] = m));
-    base = foldRotations(base, l, kRot, vRot);
-  }
-  // Traces of the aligned heads' cross-Grams, for the live similarity of the fused heads.
-  const traces: { k: number[][]; v: number[][] }[] = [];
-  for (let l = 0; l < L; l++) {
-    const tr = async (kind: 'k' | 'v') => {
-      const g = await HeadGrams.of(base, l, kind, grams[l], rt);
-      return Array.from({ length: g.n }, (_, i) => Array.from({ length: g.n }, (_, j) => {
-        const b = g.block(i, j);
-        let t = 0;
-        for (let a = 0; a < g.dh; a++) t += b[a * g.dh + a];
-        return t;
-      }));
-    };
-    traces.push({ k: await tr('k'), v: await tr('v') });
-  }
+  // Stage 2: the fused model at its aligned, renormalised mean.
+  let fused = await mergeAtAlignedMean(rt, model, grams, groups);
+  const result = (m: Model, extra: Partial<DhaResult> = {}): DhaResult => ({ model: m, perLayer, groups, trainSteps: 0, trainTokens: 0, bestStep: 0, checks: [], pausedSeconds: 0, history: [], ...extra });
+  if (o.steps <= 0) return result(fused);
+  // Stage 3: layer-local training of the fused model.
   let pausedMs = 0;
-  const gate = async () => {
-    if (!o.gate) return;
-    const t0 = performance.now();
-    await o.gate();
-    pausedMs += performance.now() - t0;
-  };
-  const groupOf = (gs: number[][], n: number) => {
-    const out = new Array<number>(n);
-    gs.forEach((g, gi) => g.forEach((h) => (out[h] = gi)));
-    return out;
-  };
   const rand = seededRandom(o.seed);
   const order = windows.map((_, i) => i);
   let cursor = order.length;
@@ -264,137 +259,84 @@ export async function dhaFuse(
     }
     return out;
   };
+  // The probe: fixed windows spread over the calibration text, about a step's tokens.
+  const probeCount = Math.max(1, Math.min(windows.length, B));
+  const probeWindows = Array.from({ length: probeCount }, (_, i) => windows[Math.floor((i * windows.length) / probeCount)]);
   const teacherIn = await LayerInputs.create(rt, model, B, T);
   let studentIn: LayerInputs | null = null;
+  let probe: KlProbe | null = null;
   const targets: GpuTensor[] = [];
   const teachers: LayerTrainer[] = [];
   const students: LayerTrainer[] = [];
   const history: DhaResult['history'] = [];
-  let trainTokens = 0;
-  let step = 0;
+  const checks: DhaResult['checks'] = [];
   try {
+    studentIn = await LayerInputs.create(rt, fused, B, T);
+    probe = await KlProbe.create(rt, teacherIn.gm, studentIn.gm, probeWindows);
     for (let l = 0; l < L; l++) {
       teachers.push(await LayerTrainer.create(rt, { model, layer: l, B, T, mode: 'frozen' }));
+      students.push(await LayerTrainer.create(rt, { model: fused, layer: l, B, T, mode: o.params }));
       targets.push(await rt.tensor(`target ${l}`, B * T * model.config.dim));
     }
-    /** One batch: teacher inputs and targets for every layer, loaded into the given trainers. */
-    const loadBatch = async (trainers: LayerTrainer[]) => {
+    /** The fused model's trained weights, layer by layer (host copies). */
+    const snapshot = async () => Promise.all(students.map(async (s) => new Map(await Promise.all(s.trainables.map(async (x) => [x.name, await rt.read(x.param)] as const)))));
+    let best = { step: 0, kl: await probe.kl(), weights: null as Map<AttentionWeight, Float32Array>[] | null };
+    checks.push({ step: 0, kl: best.kl });
+    o.onEvent?.({ phase: 'check', step: 0, kl: best.kl, bestStep: 0 });
+    let trainTokens = 0;
+    for (let step = 1; step <= o.steps; step++) {
+      throwIfAborted(opts.signal);
+      if (o.gate) {
+        const w0 = performance.now();
+        await o.gate();
+        pausedMs += performance.now() - w0;
+      }
       const batch = nextBatch();
       await teacherIn.run(batch, T);
-      if (studentIn) await studentIn.run(batch, T);
-      for (let l = 0; l < L; l++) {
-        await teachers[l].setInput(teacherIn.X[l]);
-        await teachers[l].forward();
-        rt.copy(teachers[l].output, targets[l], B * T * model.config.dim);
-        await trainers[l].setInput((studentIn ?? teacherIn).X[l]);
-        await trainers[l].setTarget(targets[l]);
-      }
-    };
-    for (let l = 0; l < L; l++) {
-      students.push(
-        await LayerTrainer.create(rt, {
-          model: base, layer: l, B, T, mode: 'operators',
-          kGroupOf: groupOf(groups[l].k, base.layers[l].kv.kHeads), vGroupOf: groupOf(groups[l].v, base.layers[l].kv.vHeads),
-        }),
-      );
-    }
-    const lam = students.map(() => ({ k: [0, 0], v: [0, 0], eps0: { k: -1, v: -1 } }));
-    const fusionSteps = o.steps;
-    for (step = 1; step <= fusionSteps; step++) {
-      throwIfAborted(opts.signal);
-      await gate();
-      await loadBatch(students);
+      if (o.inputs === 'student') await studentIn.run(batch, T);
       const losses: number[] = [];
-      const ops: { k: Float32Array; v: Float32Array }[] = [];
-      let fk = 0;
-      let fv = 0;
-      let cons = 0;
       for (let l = 0; l < L; l++) {
+        const t = teachers[l];
         const s = students[l];
-        const cur = await s.operators();
-        const pulls = { k: 0, v: 0 };
-        for (const kind of ['k', 'v'] as const) {
-          const n = s[kind].nSrc;
-          const lf = fusionLoss(cur[kind], s[kind].groups, n);
-          if (lam[l].eps0[kind] < 0) lam[l].eps0[kind] = lf;
-          const eps = lam[l].eps0[kind] * Math.max(0, 1 - step / (0.8 * fusionSteps));
-          const c = lf - eps;
-          const [l1, l2] = lam[l][kind];
-          pulls[kind] = l1 + 2 * l2 * c;
-          lam[l][kind] = [l1 + o.lagrangianLr * c, l2 + o.lagrangianLr * c * c];
-          if (kind === 'k') fk += lf;
-          else fv += lf;
-          cons += c;
-        }
+        t.setInput(teacherIn.X[l]);
+        await t.forward();
+        rt.copy(t.output, targets[l], B * T * model.config.dim);
+        s.setInput((o.inputs === 'student' ? studentIn : teacherIn).X[l]);
+        await s.setTarget(targets[l]);
         await s.forward();
         losses.push(await s.loss());
-        await s.backward(pulls);
+        await s.backward();
         await s.step(o.lr);
-        ops.push(cur);
+        // The fused model the next layers (and the probe) read is the one being trained.
+        const gl = studentIn.gm.layers[l];
+        for (const x of s.trainables) rt.copy(x.param, gl[GPU_NAME[x.name]]!);
       }
       trainTokens += B * T;
       const loss = losses.reduce((a, b) => a + b, 0) / L;
-      history.push({ phase: 'fusion', step, loss, fusionLoss: fk + fv });
-      o.onEvent?.({ phase: 'fusion', step, steps: fusionSteps, loss, lossPerLayer: losses, fusionLoss: { k: fk, v: fv }, constraint: cons, operators: ops,
-        similarity: ops.map((op, l) => ({ k: fusedSimilarity(op.k, traces[l].k), v: fusedSimilarity(op.v, traces[l].v) })),
-        perLayer, tokens: trainTokens,
-      });
-      opts.onProgress?.({ stage: 'fusion', done: step, total: fusionSteps, detail: `loss ${loss.toExponential(3)}, fusion ${(fk + fv).toExponential(2)}` });
-    }
-    // Stage 3: materialise with the mean operator row of each group.
-    const merges: LayerMerge[] = [];
-    for (let l = 0; l < L; l++) {
-      const cur = await students[l].operators();
-      const coef = (w: Float32Array, gs: number[][], n: number) =>
-        gs.map((g) => g.map((i) => g.reduce((acc, o2) => acc + w[o2 * n + i], 0) / g.length));
-      merges.push({
-        kGroups: groups[l].k, vGroups: groups[l].v,
-        kCoef: fusionSteps > 0 ? coef(cur.k, groups[l].k, base.layers[l].kv.kHeads) : undefined,
-        vCoef: fusionSteps > 0 ? coef(cur.v, groups[l].v, base.layers[l].kv.vHeads) : undefined,
-      });
-    }
-    students.forEach((s) => s.release());
-    students.length = 0;
-    let fused = mergeHeads(base, merges);
-    fused = { ...fused, source: { ...fused.source, format: 'dha' } };
-    // Optional recovery: the merged K/V weights on the same layer-local loss.
-    if (o.recoverySteps > 0) {
-      for (let l = 0; l < L; l++) students.push(await LayerTrainer.create(rt, { model: fused, layer: l, B, T, mode: 'weights' }));
-      // 'student' inputs: each layer sees what the fused model before it produces (GPTQ-style), so later layers learn to
-      // compensate earlier layers' errors; the trained K/V weights go into that model after every step.
-      if (o.recoveryInputs === 'student') studentIn = await LayerInputs.create(rt, fused, B, T);
-      for (let r = 1; r <= o.recoverySteps; r++) {
-        throwIfAborted(opts.signal);
-        await gate();
-        await loadBatch(students);
-        const losses: number[] = [];
-        for (const [l, s] of students.entries()) {
-          await s.forward();
-          losses.push(await s.loss());
-          await s.backward();
-          await s.step(o.recoveryLr);
-          if (studentIn) {
-            rt.copy(s.k.w, studentIn.gm.layers[l].wk);
-            rt.copy(s.v.w, studentIn.gm.layers[l].wv);
-          }
-        }
-        trainTokens += B * T;
-        const loss = losses.reduce((a, b) => a + b, 0) / L;
-        history.push({ phase: 'recovery', step: fusionSteps + r, loss, fusionLoss: 0 });
-        o.onEvent?.({ phase: 'recovery', step: r, steps: o.recoverySteps, loss, lossPerLayer: losses, fusionLoss: { k: 0, v: 0 }, constraint: 0, perLayer, tokens: trainTokens });
-        opts.onProgress?.({ stage: 'recovery', done: r, total: o.recoverySteps, detail: `loss ${loss.toExponential(3)}` });
+      history.push({ step, loss });
+      o.onEvent?.({ phase: 'fusion', step, steps: o.steps, loss, lossPerLayer: losses, perLayer, tokens: trainTokens });
+      opts.onProgress?.({ stage: 'fusion', done: step, total: o.steps, detail: `layer loss ${loss.toExponential(3)}` });
+      if (step === o.steps || (o.checkEvery > 0 && step % o.checkEvery === 0)) {
+        const kl = await probe.kl();
+        checks.push({ step, kl });
+        if (kl < best.kl) best = { step, kl, weights: await snapshot() };
+        o.onEvent?.({ phase: 'check', step, kl, bestStep: best.step });
       }
-      const layers = [...fused.layers];
-      for (let l = 0; l < L; l++) {
-        const w = await students[l].weights();
-        layers[l] = { ...layers[l], attn: { ...layers[l].attn, wk: w.k, wv: w.v } };
-      }
+    }
+    if (best.weights) {
+      const layers = fused.layers.map((l, i) => {
+        const w = best.weights![i];
+        const attn = { ...l.attn };
+        for (const name of WEIGHTS) if (w.has(name)) attn[name] = w.get(name)!;
+        return { ...l, attn };
+      });
       fused = { ...fused, layers };
     }
-    return { model: fused, perLayer, groups, trainSteps: fusionSteps + o.recoverySteps, trainTokens, pausedSeconds: pausedMs / 1000, history };
+    return result(fused, { trainSteps: o.steps, trainTokens, bestStep: best.step, checks, history, pausedSeconds: pausedMs / 1000 });
   } finally {
     [...teachers, ...students].forEach((s) => s.release());
     targets.forEach((t) => rt.release(t));
+    probe?.release();
     teacherIn.release();
     studentIn?.release();
   }

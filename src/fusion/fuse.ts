@@ -50,6 +50,8 @@ export interface FuseResult {
   trainTokens: number;
   /** The recovery curve; tokens count from the conversion's own (DHA's stages), so that methods compare at equal cost. */
   curve: CurvePoint[];
+  /** DHA: its layer-local loss per step, the calibration KL at each check, and the step whose state was kept. */
+  dha: { history: { step: number; loss: number }[]; checks: { step: number; kl: number }[]; bestStep: number } | null;
   /** Conversion and recovery time, without time spent paused. */
   seconds: number;
 }
@@ -73,6 +75,7 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
   let trainSteps = 0;
   let trainTokens = 0;
   let pausedSeconds = 0;
+  let dha: FuseResult['dha'] = null;
   if (opts.method === 'meanpool') {
     out = meanPool(model, opts.budget);
   } else {
@@ -86,6 +89,7 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
       trainSteps = r.trainSteps;
       trainTokens = r.trainTokens;
       pausedSeconds = r.pausedSeconds;
+      dha = { history: r.history, checks: r.checks, bestStep: r.bestStep };
     }
   }
   let curve: CurvePoint[] = [];
@@ -119,6 +123,7 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
     trainSteps,
     trainTokens,
     curve,
+    dha,
     seconds: (performance.now() - t0) / 1000 - pausedSeconds,
   };
 }

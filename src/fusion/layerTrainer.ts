@@ -1,24 +1,28 @@
 // Layer-local training of one attention layer on the GPU (ALGORITHMS.md §5.4 (L2), our reconstruction): the layer's input X
-// (teacher-forced, from the original model) and the teacher's attention output O_T are given; the student computes
-//   K_src = X W_Kᵀ + b_K, V_src likewise (one row block per source head),  K̃ = Ω_K · K_src, Ṽ = Ω_V · V_src (head mixing),
-//   rotary on Q and K̃, attention through the student's head maps, O_S = A W_Oᵀ + b_O,
-// and the loss L = ‖O_S − O_T‖² / ‖O_T‖² (relative squared error). Backward: dA = G W_O, attention backward, rotary backward
-// (rotation by −angle), then either the operators' gradient dΩ[o, i] = ⟨dK̃_o, K_src,i⟩ (mode 'operators', masked to each
-// group and pulled together by the fusion loss's augmented-Lagrangian term) or the source weights' gradient dW = dK̃ᵀ X
-// (mode 'weights': recovery of merged heads). W_Q, W_O and everything else stay frozen. Adam updates the trainable tensors.
+// and the teacher's attention output O_T are given; the layer computes
+//   Q = rope(X W_Qᵀ + b_Q), K = rope(X W_Kᵀ + b_K), V = X W_Vᵀ + b_V, A = attention through the layer's head maps,
+//   O = A W_Oᵀ + b_O,
+// and the loss L = ‖O − O_T‖² / ‖O_T‖² (relative squared error). The backward pass runs the same attention-gradient kernels
+// as end-to-end training (dS, dQ, dK, dV), rotary backward by −angle, then the weight gradients dW = dYᵀ X. Mode 'kv' trains
+// W_K, W_V (and their biases): a fused model's merged heads; 'attention' trains W_Q and W_O too, so that queries and outputs
+// can absorb what merging changed; 'frozen' only runs forward (the teacher). Adam updates the trainable tensors. The layer is
+// always a complete layer of a model: what is evaluated is what was trained.
 import type { Model } from '../model/types';
 import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import { matmul } from '../gpu/kernels/matmul';
 import { accumulate, binary, unary } from '../gpu/kernels/elementwise';
 import { reduceRows } from '../gpu/kernels/reduce';
 import { rope } from '../gpu/kernels/transformer';
+import { columnSum } from '../gpu/kernels/backward';
 import {
-  adamStep, attentionContext, attentionKeysGrad, attentionProbs, attentionScoresGrad, attentionValuesGrad, fusionPull, headMix,
-  headMixGrad, type AdamState, type AttnGradShape,
+  adamStep, attentionContext, attentionKeysGrad, attentionProbs, attentionQueriesGrad, attentionScoresGrad, attentionValuesGrad,
+  type AdamState, type AttnGradShape,
 } from '../gpu/kernels/training';
 import { rotaryDims, rotaryTables, invFreqRounding } from '../eval/rotary';
 
-export type TrainMode = 'operators' | 'weights' | 'frozen';
+export type TrainMode = 'kv' | 'attention' | 'frozen';
+export type AttentionWeight = 'wq' | 'wk' | 'wv' | 'wo' | 'bq' | 'bk' | 'bv' | 'bo';
+const TRAINS: Record<TrainMode, AttentionWeight[]> = { frozen: [], kv: ['wk', 'wv', 'bk', 'bv'], attention: ['wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo'] };
 
 export interface LayerTrainerSpec {
   model: Model;
@@ -27,25 +31,13 @@ export interface LayerTrainerSpec {
   B: number;
   T: number;
   mode: TrainMode;
-  /** operators mode: the group of every source K head and V head (heads in one group are pulled together). */
-  kGroupOf?: number[];
-  vGroupOf?: number[];
 }
 
-interface Kind {
-  nSrc: number;
-  nOut: number;
-  w: GpuTensor;
-  b: GpuTensor | null;
-  omega: GpuTensor | null;
-  mask: GpuTensor | null;
-  groupOf: GpuTensor | null;
-  groups: number[];
-  src: GpuTensor;
-  mixed: GpuTensor;
+interface Trainable {
+  name: AttentionWeight;
+  param: GpuTensor;
   grad: GpuTensor;
-  gradTheta: GpuTensor | null;
-  adam: AdamState | null;
+  adam: AdamState;
 }
 
 export class LayerTrainer {
@@ -53,12 +45,12 @@ export class LayerTrainer {
   readonly spec: LayerTrainerSpec;
   readonly shape: AttnGradShape;
   readonly R: number;
-  private readonly D: number;
-  private readonly dh: number;
+  /** The layer's attention weights (and biases when the model has them), on the GPU. */
+  readonly w: Partial<Record<AttentionWeight, GpuTensor>> = {};
+  readonly trainables: Trainable[] = [];
   private readonly owned: GpuTensor[] = [];
   private t!: Record<string, GpuTensor>;
-  k!: Kind;
-  v!: Kind;
+  private X: GpuTensor | null = null;
   private rotDims = 0;
   private style: 'interleaved' | 'half' = 'half';
   private teacherEnergy = 1;
@@ -68,8 +60,6 @@ export class LayerTrainer {
     this.spec = spec;
     const c = spec.model.config;
     const l = spec.model.layers[spec.layer];
-    this.D = c.dim;
-    this.dh = c.headDim;
     this.R = spec.B * spec.T;
     this.shape = {
       B: spec.B, T: spec.T, heads: c.heads, kHeads: l.kv.kHeads, vHeads: l.kv.vHeads, dh: c.headDim,
@@ -95,201 +85,140 @@ export class LayerTrainer {
   }
 
   private async init() {
-    const { model, layer, mode } = this.spec;
+    const { model, layer, mode, B, T } = this.spec;
     const c = model.config;
     const l = model.layers[layer];
-    const { R, D, dh } = this;
-    const H = c.heads;
-    const { B, T } = this.spec;
+    const { R } = this;
+    const { heads: H, kHeads: K, vHeads: V, dh } = this.shape;
+    const D = c.dim;
     if (c.positional.kind === 'rotary') {
       this.rotDims = rotaryDims(c);
       this.style = c.positional.style;
     }
     const tables = rotaryTables(T, this.rotDims, c.positional.kind === 'rotary' ? c.positional.theta : 10000, invFreqRounding(c));
-    const kind = async (name: 'k' | 'v', w: Float32Array, b: Float32Array | undefined, n: number, groupOf?: number[]): Promise<Kind> => {
-      const operators = mode === 'operators';
-      let omega: GpuTensor | null = null;
-      let mask: GpuTensor | null = null;
-      let groupT: GpuTensor | null = null;
-      const groups = groupOf ?? Array.from({ length: n }, (_, i) => i);
-      if (operators) {
-        const eye = new Float32Array(n * n);
-        const m = new Float32Array(n * n);
-        for (let o = 0; o < n; o++) {
-          eye[o * n + o] = 1;
-          for (let i = 0; i < n; i++) m[o * n + i] = groups[o] === groups[i] ? 1 : 0;
-        }
-        omega = await this.tensor(`Ω_${name}`, eye);
-        mask = await this.tensor(`Ω_${name} mask`, m);
-        groupT = await this.tensor(`Ω_${name} groups`, Uint32Array.from(groups));
-      }
-      const wT = await this.tensor(`W_${name}`, w);
-      const theta = operators ? omega! : mode === 'weights' ? wT : null;
-      return {
-        nSrc: n,
-        nOut: n,
-        w: wT,
-        b: b ? await this.tensor(`b_${name}`, b) : null,
-        omega,
-        mask,
-        groupOf: groupT,
-        groups,
-        src: await this.tensor(`${name} source`, R * n * dh),
-        mixed: await this.tensor(`${name} mixed`, R * n * dh),
-        grad: await this.tensor(`d${name}`, R * n * dh),
-        gradTheta: theta ? await this.tensor(`grad ${name}`, theta.length) : null,
-        adam: theta ? { m: await this.tensor(`adam m ${name}`, new Float32Array(theta.length)), v: await this.tensor(`adam v ${name}`, new Float32Array(theta.length)), t: 0 } : null,
-      };
+    for (const name of ['wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo'] as const) {
+      const host = l.attn[name];
+      if (host) this.w[name] = await this.tensor(name, Float32Array.from(host));
+    }
+    for (const name of TRAINS[mode]) {
+      const param = this.w[name];
+      if (!param) continue;
+      const n = param.length;
+      this.trainables.push({ name, param, grad: await this.tensor(`∇${name}`, n), adam: { m: await this.tensor(`adam m ${name}`, new Float32Array(n)), v: await this.tensor(`adam v ${name}`, new Float32Array(n)), t: 0 } });
+    }
+    const sizes: Record<string, number> = {
+      qRaw: R * H * dh, q: R * H * dh, kRaw: R * K * dh, k: R * K * dh, v: R * V * dh, P: B * H * T * T, a: R * H * dh, o: R * D,
+      negTarget: R * D, diff: R * D, sq: R * D, rowSums: R,
+      dS: B * H * T * T, dA: R * H * dh, dq: R * H * dh, dqRaw: R * H * dh, dk: R * K * dh, dkRaw: R * K * dh, dv: R * V * dh,
     };
-    this.k = await kind('k', l.attn.wk, l.attn.bk, l.kv.kHeads, this.spec.kGroupOf);
-    this.v = await kind('v', l.attn.wv, l.attn.bv, l.kv.vHeads, this.spec.vGroupOf);
-    const negSin = Float32Array.from(tables.sin, (s) => -s);
     this.t = {
-      wq: await this.tensor('W_q', l.attn.wq),
-      wo: await this.tensor('W_o', l.attn.wo),
       maps: await this.tensor('maps', Uint32Array.from([...l.kv.kHeadOf, ...l.kv.vHeadOf])),
       cos: await this.tensor('cos', tables.cos),
       sin: await this.tensor('sin', tables.sin),
-      negSin: await this.tensor('−sin', negSin),
-      qRaw: await this.tensor('q raw', R * H * dh),
-      q: await this.tensor('q', R * H * dh),
-      kRot: await this.tensor('k rotated', R * this.k.nOut * dh),
-      P: await this.tensor('P', B * H * T * T),
-      dS: await this.tensor('dS', B * H * T * T),
-      a: await this.tensor('a', R * H * dh),
-      dA: await this.tensor('dA', R * H * dh),
-      o: await this.tensor('o', R * D),
-      negTarget: await this.tensor('−target', R * D),
-      diff: await this.tensor('diff', R * D),
-      sq: await this.tensor('diff²', R * D),
-      rowSums: await this.tensor('row sums', R),
-      dKrot: await this.tensor('dk rotated', R * this.k.nOut * dh),
     };
-    if (l.attn.bq) this.t.bq = await this.tensor('b_q', l.attn.bq);
-    if (l.attn.bo) this.t.bo = await this.tensor('b_o', l.attn.bo);
+    for (const [name, n] of Object.entries(sizes)) this.t[name] = await this.tensor(name, n);
   }
 
-  private ropeShape(heads: number) {
-    return { B: this.spec.B, T: this.spec.T, heads, headDim: this.dh, rotDims: this.rotDims, pos0: 0, yT: this.spec.T, dstPos0: 0, style: this.style } as const;
+  private rot(heads: number, inverse = false) {
+    return { B: this.spec.B, T: this.spec.T, heads, headDim: this.shape.dh, rotDims: this.rotDims, pos0: 0, yT: this.spec.T, dstPos0: 0, style: this.style, inverse } as const;
   }
 
-  /** Computes Q for a new batch X [R, D] (fixed while training) and the source K/V rows. */
-  async setInput(X: GpuTensor) {
-    const { rt, R, D, dh, t } = this;
-    const H = this.spec.model.config.heads;
-    await matmul(rt, X, t.wq, t.qRaw, { M: R, N: H * dh, K: D, transB: true });
-    if (t.bq) await accumulate(rt, t.qRaw, t.bq, R * H * dh, H * dh);
-    await rope(rt, t.qRaw, t.cos, t.sin, t.q, this.ropeShape(H));
-    this.t.X = X;
-    if (this.spec.mode !== 'weights') await this.sources();
+  /** y = X Wᵀ (+ b), y [R, out]. */
+  private async project(w: GpuTensor, b: GpuTensor | undefined, y: GpuTensor, out: number) {
+    const D = this.spec.model.config.dim;
+    await matmul(this.rt, this.X!, w, y, { M: this.R, N: out, K: D, transB: true });
+    if (b) await accumulate(this.rt, y, b, this.R * out, out);
   }
 
-  private async sources() {
-    const { rt, R, D, dh } = this;
-    for (const k of [this.k, this.v]) {
-      await matmul(rt, this.t.X, k.w, k.src, { M: R, N: k.nSrc * dh, K: D, transB: true });
-      if (k.b) await accumulate(rt, k.src, k.b, R * k.nSrc * dh, k.nSrc * dh);
-    }
+  /** The layer's input X [R, D] for the next forward (fixed until the next call). */
+  setInput(X: GpuTensor) {
+    this.X = X;
   }
 
   /** Sets the target O_T [R, D] and its energy (the loss's denominator). */
   async setTarget(target: GpuTensor) {
-    const { rt, R, D, t } = this;
+    const { rt, R, t } = this;
+    const D = this.spec.model.config.dim;
     await unary(rt, 'identity', target, t.negTarget, R * D, -1);
     await binary(rt, 'mul', target, target, t.sq, R * D, R * D);
-    await reduceRows(rt, 'sum', t.sq, t.rowSums, R, this.D);
+    await reduceRows(rt, 'sum', t.sq, t.rowSums, R, D);
     this.teacherEnergy = Math.max((await rt.read(t.rowSums, R)).reduce((a, b) => a + b, 0), 1e-30);
   }
 
-  /** The forward pass: O_S into `this.output`. */
+  /** The forward pass: O into `output`. */
   async forward() {
-    const { rt, R, D, dh, t } = this;
-    const H = this.spec.model.config.heads;
-    if (this.spec.mode === 'weights') await this.sources();
-    for (const k of [this.k, this.v]) {
-      if (k.omega) await headMix(rt, k.src, k.omega, k.mixed, { R, nIn: k.nSrc, nOut: k.nOut, dh });
-    }
-    const kIn = this.k.omega ? this.k.mixed : this.k.src;
-    const vIn = this.v.omega ? this.v.mixed : this.v.src;
-    await rope(rt, kIn, t.cos, t.sin, t.kRot, this.ropeShape(this.k.nOut));
-    await attentionProbs(rt, t.q, t.kRot, t.maps, t.P, this.shape);
-    await attentionContext(rt, t.P, vIn, t.maps, t.a, this.shape);
-    await matmul(rt, t.a, t.wo, t.o, { M: R, N: D, K: H * dh, transB: true });
-    if (t.bo) await accumulate(rt, t.o, t.bo, R * D, D);
+    if (!this.X) throw new Error('layer trainer: no input; call setInput first');
+    const { rt, R, t, w } = this;
+    const { heads: H, kHeads: K, vHeads: V, dh } = this.shape;
+    const D = this.spec.model.config.dim;
+    await this.project(w.wq!, w.bq, t.qRaw, H * dh);
+    await this.project(w.wk!, w.bk, t.kRaw, K * dh);
+    await this.project(w.wv!, w.bv, t.v, V * dh);
+    await rope(rt, t.qRaw, t.cos, t.sin, t.q, this.rot(H));
+    await rope(rt, t.kRaw, t.cos, t.sin, t.k, this.rot(K));
+    await attentionProbs(rt, t.q, t.k, t.maps, t.P, this.shape);
+    await attentionContext(rt, t.P, t.v, t.maps, t.a, this.shape);
+    await matmul(rt, t.a, w.wo!, t.o, { M: R, N: D, K: H * dh, transB: true });
+    if (w.bo) await accumulate(rt, t.o, w.bo, R * D, D);
   }
 
   get output(): GpuTensor {
     return this.t.o;
   }
 
-  /** L = ‖O_S − O_T‖² / ‖O_T‖² after forward() (reads back R values). */
+  /** L = ‖O − O_T‖² / ‖O_T‖² after forward() (reads back R values). */
   async loss(): Promise<number> {
-    const { rt, R, D, t } = this;
+    const { rt, R, t } = this;
+    const D = this.spec.model.config.dim;
     await binary(rt, 'add', t.o, t.negTarget, t.diff, R * D, R * D);
     await binary(rt, 'mul', t.diff, t.diff, t.sq, R * D, R * D);
     await reduceRows(rt, 'sum', t.sq, t.rowSums, R, D);
     return (await rt.read(t.rowSums, R)).reduce((a, b) => a + b, 0) / this.teacherEnergy;
   }
 
-  /**
-   * Gradients of the loss after forward() and loss(): into the trainable tensors' gradient buffers (operators: masked, plus
-   * `pull` times the fusion loss's gradient per kind).
-   */
-  async backward(pull: { k: number; v: number } = { k: 0, v: 0 }) {
-    const { rt, R, D, dh, t } = this;
-    const H = this.spec.model.config.heads;
-    // G = 2 (O_S − O_T) / ‖O_T‖², then dA = G W_O (W_O stored [D, H·dh]).
-    await unary(rt, 'identity', t.diff, t.sq, R * D, 2 / this.teacherEnergy);
-    await matmul(rt, t.sq, t.wo, t.dA, { M: R, N: H * dh, K: D });
-    const vIn = this.v.omega ? this.v.mixed : this.v.src;
-    await attentionScoresGrad(rt, t.P, t.dA, vIn, t.maps, t.dS, this.shape);
-    await attentionKeysGrad(rt, t.dS, t.q, t.maps, t.dKrot, this.shape);
-    await attentionValuesGrad(rt, t.P, t.dA, t.maps, this.v.grad, this.shape);
-    // Rotary backward: the transpose of a rotation by θ is the rotation by −θ.
-    await rope(rt, t.dKrot, t.cos, t.negSin, this.k.grad, this.ropeShape(this.k.nOut));
-    for (const [k, coef] of [[this.k, pull.k], [this.v, pull.v]] as const) {
-      if (!k.gradTheta) continue;
-      if (k.omega) {
-        await headMixGrad(rt, k.grad, k.src, k.gradTheta, { R, nIn: k.nSrc, nOut: k.nOut, dh });
-        await fusionPull(rt, k.omega, k.gradTheta, k.mask!, k.groupOf!, { nOut: k.nOut, nIn: k.nSrc, coef });
-      } else {
-        // dW = dK̃ᵀ X: [n·dh, D].
-        await matmul(rt, k.grad, t.X, k.gradTheta, { M: k.nOut * dh, N: D, K: R, transA: true });
+  /** Gradients of the loss after forward() and loss(), into the trainables' gradient tensors (overwritten). */
+  async backward() {
+    const { rt, R, t, w } = this;
+    const { heads: H, kHeads: K, vHeads: V, dh } = this.shape;
+    const D = this.spec.model.config.dim;
+    const grad = new Map(this.trainables.map((x) => [x.name, x.grad]));
+    /** y = X Wᵀ + b: dW = dyᵀ X, db = Σ_rows dy. */
+    const weightGrads = async (dy: GpuTensor, x: GpuTensor, wName: AttentionWeight, bName: AttentionWeight, out: number, inDim: number) => {
+      const dW = grad.get(wName);
+      const db = grad.get(bName);
+      if (dW) await matmul(rt, dy, x, dW, { M: out, N: inDim, K: R, transA: true });
+      if (db) {
+        rt.zero(db);
+        await columnSum(rt, dy, db, R, out);
       }
+    };
+    // G = 2 (O − O_T) / ‖O_T‖²; O = A W_Oᵀ + b_O: dW_O = Gᵀ A, dA = G W_O.
+    await unary(rt, 'identity', t.diff, t.sq, R * D, 2 / this.teacherEnergy);
+    await weightGrads(t.sq, t.a, 'wo', 'bo', D, H * dh);
+    await matmul(rt, t.sq, w.wo!, t.dA, { M: R, N: H * dh, K: D });
+    await attentionScoresGrad(rt, t.P, t.dA, t.v, t.maps, t.dS, this.shape);
+    await attentionValuesGrad(rt, t.P, t.dA, t.maps, t.dv, this.shape);
+    await attentionKeysGrad(rt, t.dS, t.q, t.maps, t.dk, this.shape);
+    await rope(rt, t.dk, t.cos, t.sin, t.dkRaw, this.rot(K, true));
+    await weightGrads(t.dkRaw, this.X!, 'wk', 'bk', K * dh, D);
+    await weightGrads(t.dv, this.X!, 'wv', 'bv', V * dh, D);
+    if (grad.has('wq') || grad.has('bq')) {
+      await attentionQueriesGrad(rt, t.dS, t.k, t.maps, t.dq, this.shape);
+      await rope(rt, t.dq, t.cos, t.sin, t.dqRaw, this.rot(H, true));
+      await weightGrads(t.dqRaw, this.X!, 'wq', 'bq', H * dh, D);
     }
   }
 
   /** One Adam step on the trainable tensors. */
   async step(lr: number) {
-    for (const k of [this.k, this.v]) {
-      const theta = k.omega ?? (this.spec.mode === 'weights' ? k.w : null);
-      if (theta && k.gradTheta && k.adam) await adamStep(this.rt, theta, k.gradTheta, k.adam, { lr });
-    }
+    for (const x of this.trainables) await adamStep(this.rt, x.param, x.grad, x.adam, { lr });
   }
 
-  /** The current operators (operators mode) as host matrices [n·n]. */
-  async operators(): Promise<{ k: Float32Array; v: Float32Array }> {
-    if (!this.k.omega || !this.v.omega) throw new Error('this trainer has no operators');
-    return { k: await this.rt.read(this.k.omega), v: await this.rt.read(this.v.omega) };
-  }
-
-  /** The current source weights (weights mode). */
-  async weights(): Promise<{ k: Float32Array; v: Float32Array }> {
-    return { k: await this.rt.read(this.k.w), v: await this.rt.read(this.v.w) };
-  }
-
-  /** Reads a trainable gradient (tests). */
-  async gradient(which: 'k' | 'v'): Promise<Float32Array> {
-    const g = this[which].gradTheta;
-    if (!g) throw new Error('nothing is trained');
-    return this.rt.read(g);
-  }
-
-  /** Overwrites the operators (tests, resets). */
-  setOperators(which: 'k' | 'v', values: Float32Array) {
-    const o = this[which].omega;
-    if (!o) throw new Error('this trainer has no operators');
-    this.rt.upload(o, values);
+  /** A trainable weight's current values, or its gradient (tests). */
+  async read(name: AttentionWeight, what: 'value' | 'gradient' = 'value'): Promise<Float32Array> {
+    const x = what === 'value' ? this.w[name] : this.trainables.find((tr) => tr.name === name)?.grad;
+    if (!x) throw new Error(`layer ${this.spec.layer}: no ${what} for ${name}`);
+    return this.rt.read(x);
   }
 
   release() {

@@ -38,9 +38,8 @@ export interface FusionSettings {
   budget: number;
   /** Calibration: the first N tokens of the calibration text. */
   calibrationTokens: number;
-  /** DHA: fusion steps, recovery steps, seed, tokens per step, sequence length. */
+  /** DHA: steps of its layer-local training, seed, tokens per step, sequence length. */
   steps: number;
-  recoverySteps: number;
   seed: number;
   tokensPerStep: number;
   seqLen: number;
@@ -189,7 +188,7 @@ export async function fuseAndEvaluate(rt: GpuRuntime, loaded: LoadedModel, setti
     method: settings.method,
     budget: settings.budget,
     calibration: [prep.calibration],
-    dha: { steps: settings.steps, recoverySteps: settings.recoverySteps, seed: settings.seed, tokensPerStep: settings.tokensPerStep, seqLen: settings.seqLen },
+    dha: { steps: settings.steps, seed: settings.seed, tokensPerStep: settings.tokensPerStep, seqLen: settings.seqLen },
     train: train ? { ...train, seed: settings.seed, loss: train.loss } : undefined,
     evalDocs: train ? prep.docs : null,
     gate: hooks.gate,
@@ -232,7 +231,7 @@ export async function fuseAndEvaluate(rt: GpuRuntime, loaded: LoadedModel, setti
     trainSteps: r.trainSteps,
     trainTokens: r.trainTokens,
     seconds: r.seconds,
-    dha: settings.method === 'dha' ? { ...DHA_DEFAULTS, steps: settings.steps, recoverySteps: settings.recoverySteps, seed: settings.seed, tokensPerStep: settings.tokensPerStep, seqLen: settings.seqLen } : undefined,
+    dha: r.dha ? { ...DHA_DEFAULTS, steps: settings.steps, seed: settings.seed, tokensPerStep: settings.tokensPerStep, seqLen: settings.seqLen, ...r.dha } : undefined,
     train: train ?? undefined,
     curve: r.curve,
     maps: r.model.layers.map((l) => ({ kHeadOf: l.kv.kHeadOf, vHeadOf: l.kv.vHeadOf })),

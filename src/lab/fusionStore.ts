@@ -22,15 +22,11 @@ import { fuseAndEvaluate, resultRow, type Continuation, type FusionOutcome, type
 export { budgetLabel, compactCounts, prepareTexts } from './fusionRun';
 export type { FusionSettings, FusionTexts, HeadCounts, NamedText, ResultRow, RecoverySettings } from './fusionRun';
 
+/** A step of DHA's layer-local training of the fused model. */
 export interface CurvePoint {
-  phase: 'fusion' | 'recovery';
-  /** Step within its phase, and on the common axis (recovery steps follow the fusion steps). */
   step: number;
-  x: number;
+  /** Mean over layers of the relative squared error of the attention output. */
   loss: number;
-  fusionK: number;
-  fusionV: number;
-  constraint: number;
   tokens: number;
 }
 
@@ -46,14 +42,12 @@ export interface LiveView {
   /** The allocation being trained (DHA), or the result (mean-pool, aligned). */
   perLayer: HeadCounts | null;
   curve: CurvePoint[];
-  /** Latest fusion operators per layer, n×n row-major as rows (fusion phase). */
-  operators: { k: number[][]; v: number[][] }[] | null;
-  /** Latest similarity of the fused heads' outputs per layer (fusion phase): groups reach 1 as they fuse. */
-  similarity: { k: number[][]; v: number[][] }[] | null;
-  phase: 'fusion' | 'recovery' | 'train' | null;
+  /** DHA: the fused model's calibration KL at each check, and the step whose state is kept. */
+  checks: { step: number; kl: number }[];
+  bestStep: number;
+  phase: 'fusion' | 'train' | null;
   step: number;
   steps: number;
-  recoverySteps: number;
   tokens: number;
   /** End-to-end recovery training: planned steps (0: none) and its curve so far. */
   trainSteps: number;
@@ -105,11 +99,6 @@ const gate = new StepGate((waiting) => {
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-function operatorRows(w: Float32Array): number[][] {
-  const n = Math.round(Math.sqrt(w.length));
-  return Array.from({ length: n }, (_, r) => Array.from(w.subarray(r * n, (r + 1) * n)));
-}
-
 export const useFusion = create<FusionState>((set, get) => {
   const patchLive = (runId: number, f: (l: LiveView) => Partial<LiveView>) =>
     set((s) => (s.live && s.live.runId === runId ? { live: { ...s.live, ...f(s.live) } } : {}));
@@ -133,7 +122,6 @@ export const useFusion = create<FusionState>((set, get) => {
       const model = loaded.model;
       const heads = model.layers.map((l) => ({ k: l.kv.kHeads, v: l.kv.vHeads }));
       const steps = settings.method === 'dha' ? settings.steps : 0;
-      const recoverySteps = settings.method === 'dha' ? settings.recoverySteps : 0;
       set({
         running: true,
         paused: false,
@@ -141,8 +129,8 @@ export const useFusion = create<FusionState>((set, get) => {
         error: null,
         stage: 'preparing the texts',
         live: {
-          runId, method: settings.method, budget: settings.budget, model: loaded.name, heads, searchPath: [], perLayer: null, curve: [], operators: null, similarity: null,
-          phase: null, step: 0, steps, recoverySteps, tokens: 0, trainSteps: settings.train?.steps ?? 0, trainCurve: [],
+          runId, method: settings.method, budget: settings.budget, model: loaded.name, heads, searchPath: [], perLayer: null, curve: [], checks: [], bestStep: 0,
+          phase: null, step: 0, steps, tokens: 0, trainSteps: settings.train?.steps ?? 0, trainCurve: [],
         },
       });
       const mineNow = () => runId === currentRun;
@@ -152,15 +140,16 @@ export const useFusion = create<FusionState>((set, get) => {
           patchLive(runId, (l) => ({ searchPath: [...l.searchPath, { budget: e.budget, perLayer: e.perLayer }], perLayer: e.perLayer }));
           return;
         }
-        const x = e.phase === 'fusion' ? e.step : steps + e.step;
+        if (e.phase === 'check') {
+          patchLive(runId, (l) => ({ checks: [...l.checks, { step: e.step, kl: e.kl }], bestStep: e.bestStep }));
+          return;
+        }
         patchLive(runId, (l) => ({
-          phase: e.phase,
+          phase: 'fusion',
           step: e.step,
           tokens: e.tokens,
           perLayer: e.perLayer,
-          operators: e.operators ? e.operators.map((o) => ({ k: operatorRows(o.k), v: operatorRows(o.v) })) : l.operators,
-          similarity: e.similarity ?? l.similarity,
-          curve: [...l.curve, { phase: e.phase, step: e.step, x, loss: e.loss, fusionK: e.fusionLoss.k, fusionV: e.fusionLoss.v, constraint: e.constraint, tokens: e.tokens }],
+          curve: [...l.curve, { step: e.step, loss: e.loss, tokens: e.tokens }],
         }));
       };
       const onTrainEvent = (e: TrainEvent) => {

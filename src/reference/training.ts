@@ -1,5 +1,5 @@
 // Float64 CPU references of the training kernels (src/gpu/kernels/training.ts), written from the formulas, for tests.
-import type { AttnGradShape, MixShape } from '../gpu/kernels/training';
+import type { AttnGradShape } from '../gpu/kernels/training';
 import { ropeRef } from './transformer';
 
 type Vec = ArrayLike<number>;
@@ -73,49 +73,6 @@ export function dvaluesRef(P: Vec, dA: Vec, maps: Vec, s: AttnGradShape): Float6
   return g;
 }
 
-export function mixRef(x: Vec, w: Vec, s: MixShape): Float64Array {
-  const y = new Float64Array(s.R * s.nOut * s.dh);
-  for (let r = 0; r < s.R; r++) for (let o = 0; o < s.nOut; o++) for (let i = 0; i < s.nIn; i++) {
-    const c = w[o * s.nIn + i];
-    for (let d = 0; d < s.dh; d++) y[(r * s.nOut + o) * s.dh + d] += c * x[(r * s.nIn + i) * s.dh + d];
-  }
-  return y;
-}
-
-export function mixGradRef(dy: Vec, x: Vec, s: MixShape): Float64Array {
-  const g = new Float64Array(s.nOut * s.nIn);
-  for (let r = 0; r < s.R; r++) for (let o = 0; o < s.nOut; o++) for (let i = 0; i < s.nIn; i++) {
-    for (let d = 0; d < s.dh; d++) g[o * s.nIn + i] += dy[(r * s.nOut + o) * s.dh + d] * x[(r * s.nIn + i) * s.dh + d];
-  }
-  return g;
-}
-
-/** The fusion loss (1/n²) Σ_{o,o' ∈ group} ‖w_o − w_o'‖², summed over groups. */
-export function fusionLossRef(w: Vec, groupOf: Vec, nOut: number, nIn: number): number {
-  let L = 0;
-  const size = new Map<number, number>();
-  for (let o = 0; o < nOut; o++) size.set(groupOf[o], (size.get(groupOf[o]) ?? 0) + 1);
-  for (let o = 0; o < nOut; o++) for (let o2 = 0; o2 < nOut; o2++) {
-    if (groupOf[o] !== groupOf[o2]) continue;
-    let d2 = 0;
-    for (let i = 0; i < nIn; i++) d2 += (w[o * nIn + i] - w[o2 * nIn + i]) ** 2;
-    L += d2 / size.get(groupOf[o])! ** 2;
-  }
-  return L;
-}
-
-export function fusionPullRef(w: Vec, g: Vec, mask: Vec, groupOf: Vec, nOut: number, nIn: number, coef: number): Float64Array {
-  const out = new Float64Array(nOut * nIn);
-  for (let o = 0; o < nOut; o++) for (let i = 0; i < nIn; i++) {
-    let n = 0;
-    let col = 0;
-    for (let o2 = 0; o2 < nOut; o2++) if (groupOf[o2] === groupOf[o]) [n, col] = [n + 1, col + w[o2 * nIn + i]];
-    const e = o * nIn + i;
-    out[e] = mask[e] * (g[e] + coef * (4 / (n * n)) * (n * w[e] - col));
-  }
-  return out;
-}
-
 export function adamRef(theta: Vec, g: Vec, m: Vec, v: Vec, t: number, h: { lr: number; beta1?: number; beta2?: number; eps?: number }) {
   const b1 = h.beta1 ?? 0.9;
   const b2 = h.beta2 ?? 0.999;
@@ -131,13 +88,13 @@ export function adamRef(theta: Vec, g: Vec, m: Vec, v: Vec, t: number, h: { lr: 
 }
 
 /**
- * The layer-local fusion loss in float64 (ALGORITHMS.md §5.4 (L2)): ‖O_S − O_T‖² / ‖O_T‖² for one attention layer whose K/V
- * source heads are mixed by Ω_K, Ω_V ([n·n], row o = fused head o), given X [B·T, D] and the target O_T.
+ * The layer-local loss in float64 (ALGORITHMS.md §5.4 (L2)): ‖O_S − O_T‖² / ‖O_T‖² for one attention layer, given
+ * X [B·T, D] and the target O_T.
  */
 export function layerLossRef(
   layer: { wq: Vec; wk: Vec; wv: Vec; wo: Vec; bq?: Vec; bk?: Vec; bv?: Vec; bo?: Vec; kHeadOf: number[]; vHeadOf: number[]; kHeads: number; vHeads: number },
   c: { dim: number; heads: number; headDim: number; scale: number; window: number; rotDims: number; style: 'interleaved' | 'half'; cos: Vec; sin: Vec },
-  X: Vec, target: Vec, B: number, T: number, omegaK: Vec | null, omegaV: Vec | null,
+  X: Vec, target: Vec, B: number, T: number,
 ): number {
   const { dim: D, heads: H, headDim: dh } = c;
   const R = B * T;
@@ -152,11 +109,8 @@ export function layerLossRef(
   };
   const pos = (r: number) => r % T;
   const q = ropeRef(lin(layer.wq, layer.bq, H * dh), R, H, dh, c.rotDims, c.style, pos, c.cos, c.sin);
-  let k: Float64Array = lin(layer.wk, layer.bk, layer.kHeads * dh);
-  let v: Float64Array = lin(layer.wv, layer.bv, layer.vHeads * dh);
-  if (omegaK) k = mixRef(k, omegaK, { R, nIn: layer.kHeads, nOut: layer.kHeads, dh });
-  if (omegaV) v = mixRef(v, omegaV, { R, nIn: layer.vHeads, nOut: layer.vHeads, dh });
-  k = ropeRef(k, R, layer.kHeads, dh, c.rotDims, c.style, pos, c.cos, c.sin);
+  const k = ropeRef(lin(layer.wk, layer.bk, layer.kHeads * dh), R, layer.kHeads, dh, c.rotDims, c.style, pos, c.cos, c.sin);
+  const v = lin(layer.wv, layer.bv, layer.vHeads * dh);
   const s: AttnGradShape = { B, T, heads: H, kHeads: layer.kHeads, vHeads: layer.vHeads, dh, window: c.window, scale: c.scale };
   const maps = [...layer.kHeadOf, ...layer.vHeadOf];
   const a = contextRef(probsRef(q, k, maps, s), v, maps, s);

@@ -15,7 +15,7 @@ import { recoveryDefaults, RecoveryFields, recoveryProblem } from './fusion/Reco
 const SAMPLE_URL = `${import.meta.env.BASE_URL}demo/demo-stories.txt`;
 const SAMPLE_NAME = 'the built-in TinyStories sample';
 
-const STEPS_HINT = 'Gradient steps of the fusion stage (DHA only)';
+const STEPS_HINT = 'Steps that train the fused model layer by layer toward the original (DHA only; 0: the aligned, renormalised merge on DHA’s budgets)';
 
 interface Defaults {
   calibrationTokens: number;
@@ -44,7 +44,6 @@ export function FusionPanel() {
   const [evalSource, setEvalSource] = useState<'sample' | 'file'>('sample');
   const [evalFile, setEvalFile] = useState<File | null>(null);
   const [d, setD] = useState<Defaults>(() => defaultsFor(true));
-  const [recoverySteps, setRecoverySteps] = useState(0);
   const [train, setTrain] = useState<RecoverySettings>(() => recoveryDefaults(true, 0));
   const [seed, setSeed] = useState(1);
   const [prompt, setPrompt] = useState('Once upon a time');
@@ -81,7 +80,6 @@ export function FusionPanel() {
         budget,
         calibrationTokens: d.calibrationTokens,
         steps: d.steps,
-        recoverySteps,
         seed,
         tokensPerStep: d.tokensPerStep,
         seqLen: d.seqLen,
@@ -89,7 +87,7 @@ export function FusionPanel() {
       };
       const problem = recoveryProblem(train);
       if (problem) throw new Error(`Recovery training: ${problem}`);
-      for (const [name, v] of Object.entries({ 'calibration tokens': d.calibrationTokens, 'evaluation documents': d.heldOutDocs, steps: d.steps, 'recovery steps': recoverySteps, seed, 'tokens per step': d.tokensPerStep, 'sequence length': d.seqLen })) {
+      for (const [name, v] of Object.entries({ 'calibration tokens': d.calibrationTokens, 'evaluation documents': d.heldOutDocs, steps: d.steps, seed, 'tokens per step': d.tokensPerStep, 'sequence length': d.seqLen })) {
         if (!Number.isInteger(v) || v < 0) throw new Error(`${name} must be a whole number ≥ 0; got ${Number.isFinite(v) ? v : 'nothing'}.`);
       }
       void run(loaded, settings, { calibration, evaluation: { ...evaluation, heldOutDocs: d.heldOutDocs }, sameText });
@@ -102,7 +100,7 @@ export function FusionPanel() {
     ? null
     : paused
       ? waiting
-        ? `Paused before step ${(live?.step ?? 0) + 1}${live?.phase === 'recovery' ? ' of recovery' : live?.phase === 'train' ? ' of recovery training' : ''}: Step runs one step, Resume goes on.`
+        ? `Paused before step ${(live?.step ?? 0) + 1}${live?.phase === 'train' ? ' of recovery training' : ''}: Step runs one step, Resume goes on.`
         : 'Pausing: the run stops before its next training step…'
       : `Running… ${stage ?? ''}`;
 
@@ -189,7 +187,6 @@ export function FusionPanel() {
         <legend>DHA training {fallback ? <span className="hint">(small defaults: this adapter is a CPU fallback)</span> : null}</legend>
         <div className="form-row">
           <NumberField label="steps" value={d.steps} onChange={setField('steps')} title={STEPS_HINT} testId="fusion-steps" />
-          <NumberField label="recovery steps" value={recoverySteps} onChange={setRecoverySteps} title="Steps that train the merged K/V weights after fusion (0: none)" testId="fusion-recovery-steps" />
           <NumberField label="seed" value={seed} onChange={setSeed} title="Order of the calibration batches: the same seed gives the same budgets and weights" testId="fusion-seed" />
           <NumberField label="tokens per step" value={d.tokensPerStep} onChange={setField('tokensPerStep')} min={2} title="Calibration tokens each step sees (sequences × sequence length)" testId="fusion-tokens-per-step" />
           <NumberField label="sequence length" value={d.seqLen} onChange={setField('seqLen')} min={2} title="Tokens per training sequence (at most the model's context)" testId="fusion-seq-len" />

@@ -65,7 +65,7 @@ export function RacePanel() {
         loaded,
         {
           // DHA's own steps see as many tokens as a training step, so that steps compare on the chart's token axis.
-          method: 'meanpool', budget, calibrationTokens: texts.calibrationTokens, steps: texts.dhaSteps, recoverySteps: 0, seed,
+          method: 'meanpool', budget, calibrationTokens: texts.calibrationTokens, steps: texts.dhaSteps, seed,
           tokensPerStep: train.batch * train.seqLen, seqLen: train.seqLen, train,
         },
         methods,

@@ -1,8 +1,7 @@
-// Runners for the training kernels of the fusion stages: attention with stored probabilities and its backward pass through
-// the head maps (shaders/attention_grad.wgsl) and head-fusion operators and their gradients (shaders/headmix.wgsl); Adam
-// lives in ./optimizer. Float64 CPU references: src/reference/training.ts.
+// Runners for attention with stored probabilities and its backward pass through the head maps (shaders/attention_grad.wgsl),
+// used by end-to-end training and DHA's layer-local training; Adam lives in ./optimizer. Float64 CPU references:
+// src/reference/training.ts.
 import gradCode from '../../../shaders/attention_grad.wgsl?raw';
-import mixCode from '../../../shaders/headmix.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
 import { need } from './check';
 
@@ -61,43 +60,6 @@ export async function attentionQueriesGrad(rt: GpuRuntime, dS: GpuTensor, k: Gpu
   need('dqueries', k, s.B * s.T * s.kHeads * s.dh);
   need('dqueries', grad, s.B * s.T * s.heads * s.dh);
   await run(rt, 'dqueries', { dS, k, maps, grad }, s, s.B * s.T * s.heads * s.dh);
-}
-
-export interface MixShape {
-  R: number;
-  nIn: number;
-  nOut: number;
-  dh: number;
-}
-
-/** y[r, o, :] = Σ_i w[o, i] x[r, i, :]. */
-export async function headMix(rt: GpuRuntime, x: GpuTensor, w: GpuTensor, y: GpuTensor, s: MixShape) {
-  need('mix', x, s.R * s.nIn * s.dh);
-  need('mix', w, s.nOut * s.nIn);
-  need('mix', y, s.R * s.nOut * s.dh);
-  await rt.run(
-    { code: mixCode, label: 'head mix', entryPoint: 'mixHeads' },
-    { buffers: { x, w, y }, params: { ...s, coef: 0 }, workgroups: rt.grid(Math.ceil((s.R * s.nOut * s.dh) / 64)) },
-  );
-}
-
-/** g[o, i] = Σ_{r,d} dy[r, o, d] x[r, i, d]. */
-export async function headMixGrad(rt: GpuRuntime, dy: GpuTensor, x: GpuTensor, g: GpuTensor, s: MixShape) {
-  need('mixGrad', dy, s.R * s.nOut * s.dh);
-  need('mixGrad', x, s.R * s.nIn * s.dh);
-  need('mixGrad', g, s.nOut * s.nIn);
-  await rt.run({ code: mixCode, label: 'head mix grad', entryPoint: 'mixGrad' }, { buffers: { dy, x, g }, params: { ...s, coef: 0 }, workgroups: [s.nOut, s.nIn, 1] });
-}
-
-/** g = mask ⊙ (g + coef · ∇ fusion loss(w)) with groups given per output head (groupOf: u32 [nOut]). */
-export async function fusionPull(rt: GpuRuntime, w: GpuTensor, g: GpuTensor, mask: GpuTensor, groupOf: GpuTensor, s: { nOut: number; nIn: number; coef: number }) {
-  need('fusion', w, s.nOut * s.nIn);
-  need('fusion', mask, s.nOut * s.nIn);
-  need('fusion', groupOf, s.nOut);
-  await rt.run(
-    { code: mixCode, label: 'fusion pull', entryPoint: 'fusionPull' },
-    { buffers: { w, g, mask, groupOf }, params: { R: 0, dh: 0, ...s }, workgroups: [Math.ceil((s.nOut * s.nIn) / 64), 1, 1] },
-  );
 }
 
 export { adamStep, type AdamState, type AdamHyper } from './optimizer';

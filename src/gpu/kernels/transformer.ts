@@ -112,7 +112,9 @@ export async function attention(
   need('attention', maps, 2 * s.heads);
   const buffers = { q, kc, vc, maps, out };
   if (variant === 'rows') {
-    await rt.run({ code: attentionCode, label: 'attention-rows', entryPoint: 'rows' }, { buffers, params: { ...s }, workgroups: rt.grid(Math.ceil((s.B * s.T * s.heads) / 64)) });
+    const small = s.headDim <= 16 && s.headDim % 4 === 0;
+    const entryPoint = small ? 'rows16' : 'rows';
+    await rt.run({ code: attentionCode, label: `attention-${entryPoint}`, entryPoint }, { buffers, params: { ...s }, workgroups: rt.grid(Math.ceil((s.B * s.T * s.heads) / 64)) });
   } else {
     await rt.run({ code: attentionCode, label: 'attention' }, { buffers, params: { ...s }, workgroups: [s.T, s.heads, s.B] });
   }

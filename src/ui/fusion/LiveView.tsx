@@ -1,12 +1,10 @@
-// The live view of a fusion run: heads kept per layer (DHA's budget path played), DHA's loss, fusion-loss and constraint
-// curves, its operators and fused-head similarity, and the recovery training's held-out perplexity as it trains.
+// The live view of a fusion run: heads kept per layer (DHA's budget path played), DHA's layer-local loss and the fused
+// model's calibration KL at each check (the best state is kept), and the recovery training's loss and held-out perplexity.
 import { useEffect, useRef, useState } from 'react';
 import { budgetLabel, type LiveView } from '../../lab/fusionStore';
 import { BudgetBars } from '../charts/BudgetBars';
 import { LineChart, type Series } from '../charts/LineChart';
-import { OperatorGrid } from '../charts/OperatorGrid';
 import { ExportButtons } from '../charts/ExportButtons';
-import { REDUNDANCY_COLOUR } from '../charts/RedundancyBars';
 import { METHOD_NAME } from './common';
 
 export function isRunDha(live: LiveView | null): boolean {
@@ -29,9 +27,7 @@ function usePathIndex(live: LiveView, ms = 160): number {
 export function LiveViewSection({ live }: { live: LiveView }) {
   const bars = useRef<SVGSVGElement>(null);
   const lossRef = useRef<SVGSVGElement>(null);
-  const fusionRef = useRef<SVGSVGElement>(null);
-  const opsRef = useRef<SVGSVGElement>(null);
-  const simRef = useRef<SVGSVGElement>(null);
+  const klRef = useRef<SVGSVGElement>(null);
   const idx = usePathIndex(live);
   const path = live.searchPath;
   const playing = path.length > 0 && idx < path.length - 1;
@@ -50,19 +46,8 @@ export function LiveViewSection({ live }: { live: LiveView }) {
         ? `${kept} of ${totalHeads} K+V heads (${budgetLabel(kept / totalHeads)}) · ${live.model}`
         : `waiting for the ${live.method === 'dha' ? 'search' : 'result'} · ${live.model}`,
   ];
-  const fusionPts = live.curve.filter((p) => p.phase === 'fusion');
-  const recoveryPts = live.curve.filter((p) => p.phase === 'recovery');
-  const lossSeries: Series[] = [
-    { key: 'fusion', label: 'fusion phase', colour: '#1d6fb8', points: fusionPts.map((p) => ({ x: p.x, y: p.loss })) },
-    ...(live.recoverySteps > 0 ? [{ key: 'recovery', label: 'recovery phase', colour: '#2a7d4f', points: recoveryPts.map((p) => ({ x: p.x, y: p.loss })) }] : []),
-  ];
-  const constraintSeries: Series[] = [
-    { key: 'fusion-k', label: 'fusion loss K', colour: REDUNDANCY_COLOUR.k, points: fusionPts.map((p) => ({ x: p.x, y: p.fusionK })) },
-    { key: 'fusion-v', label: 'fusion loss V', colour: REDUNDANCY_COLOUR.v, points: fusionPts.map((p) => ({ x: p.x, y: p.fusionV })) },
-    { key: 'constraint', label: 'constraint c', colour: '#5c677d', points: fusionPts.map((p) => ({ x: p.x, y: p.constraint })), dashed: true },
-  ];
-  const totalSteps = live.steps + live.recoverySteps;
-  const done = live.phase === 'recovery' ? live.steps + live.step : live.step;
+  const lossSeries: Series[] = [{ key: 'fusion', label: 'layer-local loss', colour: '#1d6fb8', points: live.curve.map((p) => ({ x: p.step, y: p.loss })) }];
+  const klSeries: Series[] = [{ key: 'kl', label: 'KL(original ‖ fused)', colour: '#2a7d4f', points: live.checks.map((c) => ({ x: c.step, y: c.kl })) }];
   const last = live.curve[live.curve.length - 1];
   return (
     <div className="fusion-live" data-testid="fusion-live">
@@ -77,85 +62,58 @@ export function LiveViewSection({ live }: { live: LiveView }) {
       {live.method === 'dha' && (
         <>
           <p className="fusion-counter" role="status" aria-live="off">
-            <span data-testid="fusion-step" data-step={done} data-phase={live.phase ?? ''}>
-              {live.phase === 'recovery' ? `recovery step ${live.step} / ${live.recoverySteps}` : `step ${live.step} / ${live.steps}`}
+            <span data-testid="fusion-step" data-step={live.phase === 'fusion' ? live.step : live.phase === 'train' ? live.steps : 0} data-phase={live.phase ?? ''}>
+              fusion step {live.phase === 'fusion' ? live.step : live.phase === 'train' ? live.steps : 0} / {live.steps}
             </span>
             {' · '}
             <span data-testid="fusion-tokens" data-tokens={live.tokens}>
               {live.tokens.toLocaleString('en')} tokens processed
             </span>
-            {last && (
-              <>
-                {' · '}
-                <span className="hint">
-                  loss {last.loss.toExponential(3)}
-                  {last.phase === 'fusion' ? `, fusion loss ${(last.fusionK + last.fusionV).toExponential(2)}, c ${last.constraint.toExponential(2)}` : ''}
-                </span>
-              </>
+            {last && <span className="hint"> · layer loss {last.loss.toExponential(3)}</span>}
+            {live.checks.length > 0 && (
+              <span className="hint" data-testid="fusion-best" data-best={live.bestStep}>
+                {' '}
+                · kept: step {live.bestStep} (KL {live.checks.find((c) => c.step === live.bestStep)?.kl.toExponential(3)})
+              </span>
             )}
           </p>
           <div className="fusion-charts">
             <div>
               <div className="sim-view-head">
-                <h3 title="Mean over layers of each layer's relative squared error of the attention output against the original model">Loss</h3>
+                <h3 title="Each layer's attention output against the original's: ‖O − O_T‖² / ‖O_T‖², the mean over layers. Each layer reads the fused model's own input, so later layers learn to compensate earlier ones.">
+                  Layer-local loss
+                </h3>
                 <ExportButtons target={lossRef} name={`${fileBase}-loss`} view="loss curve" testId="fusion-export-loss" />
               </div>
               <LineChart
                 ref={lossRef}
                 testId="fusion-loss-chart"
                 series={lossSeries}
-                xMax={totalSteps}
-                xLabel="step"
+                xMax={live.steps}
+                xLabel="fusion step"
                 yLabel="attention-output loss"
                 caption={[`Layer-local loss — ${name}`, 'relative squared error of each layer’s attention output, mean over layers']}
-                marker={live.recoverySteps > 0 ? { x: live.steps + 0.5, label: 'recovery →' } : undefined}
               />
             </div>
             <div>
               <div className="sim-view-head">
-                <h3 title="L_fus = Σ over groups of (1/n²) Σ ‖ω_o − ω_o′‖² over the rows of the group's operators (0: the group's heads are identical); c = L_fus − ε, with the tolerance ε falling to 0 over the first 80 % of the steps">
-                  Fusion loss and constraint
+                <h3 title="KL(original ‖ fused) per token on fixed calibration windows, measured at step 0 (the aligned, renormalised merge) and every few steps; the state with the lowest KL is the one kept, so more steps never return a worse model on this probe">
+                  Calibration KL
                 </h3>
-                <ExportButtons target={fusionRef} name={`${fileBase}-fusion-loss`} view="fusion-loss curve" testId="fusion-export-constraint" />
+                <ExportButtons target={klRef} name={`${fileBase}-kl`} view="KL curve" testId="fusion-export-kl" />
               </div>
               <LineChart
-                ref={fusionRef}
-                testId="fusion-constraint-chart"
-                series={constraintSeries}
+                ref={klRef}
+                testId="fusion-kl-chart"
+                series={klSeries}
                 xMax={live.steps}
                 xLabel="fusion step"
-                yLabel="summed over layers"
-                caption={[`Fusion loss and constraint — ${name}`, 'c = L_fus − ε; 0 fusion loss: every group’s heads identical']}
+                yLabel="KL per token"
+                caption={[`The fused model against the original — ${name}`, `step 0: the aligned merge on DHA’s budgets; kept: step ${live.bestStep}`]}
+                marker={live.checks.length ? { x: live.bestStep, label: 'kept' } : undefined}
               />
             </div>
           </div>
-          {live.operators && (
-            <>
-              <div className="sim-view-head">
-                <h3>Fusion operators</h3>
-                <span className="hint">Ω_K and Ω_V of each layer at the latest step; hover a cell for its value.</span>
-                <ExportButtons target={opsRef} name={`${fileBase}-operators`} view="fusion operators" testId="fusion-export-operators" />
-              </div>
-              <div className="sim-scroll">
-                <OperatorGrid ref={opsRef} operators={live.operators} caption={[`Fusion operators at step ${live.phase === 'fusion' ? live.step : live.steps} — ${name}`]} />
-              </div>
-            </>
-          )}
-          {live.similarity && (
-            <>
-              <div className="sim-view-head">
-                <h3>Fused-head similarity</h3>
-                <span className="hint">
-                  How alike the fused K and V heads' outputs are at the latest step (from the calibration Grams of the aligned heads):
-                  the heads of one group reach 1 as their operators are pulled together.
-                </span>
-                <ExportButtons target={simRef} name={`${fileBase}-similarity`} view="fused-head similarity" testId="fusion-export-similarity" />
-              </div>
-              <div className="sim-scroll">
-                <OperatorGrid ref={simRef} kind="similarity" operators={live.similarity} caption={[`Fused-head similarity at step ${live.phase === 'fusion' ? live.step : live.steps} — ${name}`]} />
-              </div>
-            </>
-          )}
         </>
       )}
       {live.trainSteps > 0 && <TrainingView live={live} name={name} fileBase={fileBase} />}

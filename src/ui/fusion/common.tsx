@@ -12,7 +12,7 @@ export const METHOD_TEXT: Record<FusionMethod, string> = {
   meanpool: 'GQA mean-pool: contiguous groups of heads averaged, the same number of K and V heads in every layer; no calibration, no training.',
   aligned:
     'Aligned merge (Align-heads): heads grouped by aligned similarity on the calibration text, rotated onto each other (folded into the weights, so the function is unchanged), then averaged.',
-  dha: 'DHA, Decoupled-Head Attention (our reconstruction of its search and fusion): the budget is shared out across layers, K and V separately; fusion operators start at the identity and are trained until each group\'s heads are identical.',
+  dha: 'DHA, Decoupled-Head Attention (our reconstruction): the budget is shared out across layers, K and V separately; each group of heads is fused into one at its aligned mean, then the fused model\'s attention is trained layer by layer toward the original\'s.',
 };
 
 /** The tooltips: what each method does in more detail. */
@@ -22,7 +22,7 @@ export const METHOD_TOOLTIP: Record<FusionMethod, string> = {
   aligned:
     'Jin et al. (Align-heads). One calibration pass gives each layer\'s Grams; heads are grouped by least aligned residual; inside a group V heads are aligned by orthogonal Procrustes (folded into W_V and W_O) and K heads by one rotation per rotary plane (folded into W_Q and W_K), then mean-pooled. Grouping objective and details are ours.',
   dha:
-    'Chen et al., NeurIPS 2024; the paper\'s equations are not public, so the search and fusion here are our reconstruction. Search: for every layer and K/V, the best partition into n groups by merge cost on the calibration Grams, and an exact DP that shares the global budget across layers. Fusion: a linear operator Ω per layer and kind, identity at step 0, trained by Adam on each layer\'s attention output (teacher: the original model) with an augmented-Lagrangian pull that drives each group\'s rows together. Then each group becomes one head. Recovery (optional): the merged K/V weights trained on the same loss.',
+    'Chen et al., NeurIPS 2024; the paper\'s equations are not public, so this is our reconstruction. Search: for every layer and K/V, the best partition into n groups by merge cost on the calibration Grams, and an exact DP that shares the global budget across layers. Fuse: each group\'s heads are aligned and merged into one head, rescaled to their mean energy. Train: every layer\'s attention (W_Q, merged W_K and W_V, W_O) learns the original layer\'s output by Adam, its input taken from the fused model itself; the state with the lowest calibration KL is kept, so more steps never make it worse on that probe.',
 };
 
 /** A number input with its label and tooltip. */
