@@ -1,5 +1,5 @@
 // The page on WebGPU in headless Chromium: the GPU panel shows a real adapter, a matmul computed on the page's GPU device
-// matches a reference computed here, and the kernel self-test passes in the page and in a Web Worker.
+// matches a reference computed here, and the kernel self-test passes in the compute core's Web Worker and on the page.
 import { expect, test } from '@playwright/test';
 import { matmulRef, randomArray, relativeError } from '../src/reference/linalg';
 import type { MatmulShape } from '../src/gpu/kernels/matmulShape';
@@ -42,19 +42,19 @@ test('a matmul computed with WebGPU in the page matches a float64 reference', as
   }
 });
 
-test('the kernel self-test passes in the page and in a Web Worker, from the keyboard', async ({ page }) => {
+test('the kernel self-test passes in the compute core (a Web Worker) and on the page, from the keyboard', async ({ page }) => {
   const run = page.getByTestId('selftest-run');
   await expect(run).toBeEnabled();
   await run.focus();
   await page.keyboard.press('Enter');
   const summary = page.getByTestId('selftest-summary');
-  await expect(summary).toContainText(/(\d+) of \1 kernels pass \(in the page\)/);
+  await expect(summary).toContainText(/(\d+) of \1 kernels pass \(in the worker\)/);
   const rows = page.getByTestId('selftest-row');
   expect(await rows.count()).toBeGreaterThanOrEqual(10);
   await expect(page.locator('[data-testid="selftest-row"][data-pass="false"]')).toHaveCount(0);
   for (const text of await page.getByTestId('selftest-relerror').allTextContents()) expect(Number(text)).toBeLessThan(1e-5);
 
-  await page.getByTestId('selftest-run-worker').click();
-  await expect(summary).toContainText(/(\d+) of \1 kernels pass \(in the worker\)/);
+  await page.getByTestId('selftest-run-page').click();
+  await expect(summary).toContainText(/(\d+) of \1 kernels pass \(in the page\)/);
   await expect(page.locator('[data-testid="selftest-row"][data-pass="false"]')).toHaveCount(0);
 });

@@ -11,7 +11,7 @@ test('recovery race: three methods, one chart, pause/step, rows and CSV', async 
   await expect(page.getByTestId('card-name')).toContainText('built-in demo');
   const panel = page.getByTestId('race-panel');
   await expect(panel.getByRole('heading', { name: 'Recovery race' })).toBeVisible();
-  await expect(panel.getByTestId('race-budget')).toHaveValue('0.25');
+  await expect(panel.getByTestId('race-budget')).toHaveValue('25');
   for (const m of ['meanpool', 'aligned', 'dha']) await expect(panel.getByTestId(`race-method-${m}`)).toBeChecked();
   // an impossible setting is refused before anything runs
   await panel.getByTestId('race-train-steps').fill('0');

@@ -1,28 +1,11 @@
-// Evaluation in the page: the loaded model's weights on the GPU (uploaded once per model), perplexity over a text with
-// progress and cancel, and streamed generation — for one model or two side by side.
+// Evaluation in the page, computed by the compute core: perplexity over a text with progress and cancel, and streamed
+// generation — for one model or two side by side.
 import { create } from 'zustand';
-import type { LoadedModel } from '../model/load';
-import { GpuModel } from '../eval/gpuModel';
-import { perplexity, splitDocuments, tokenizeDocuments, type DocumentSplit, type PerplexityResult } from '../eval/perplexity';
-import { generate, type SamplingOptions } from '../eval/generate';
-import { LoadCancelledError } from '../model/errors';
-import { useGpu } from './gpuStore';
+import type { DocumentSplit, PerplexityResult } from '../eval/perplexity';
+import type { SamplingOptions } from '../eval/generate';
 import type { Progress } from '../progress';
-
-const uploaded = new WeakMap<LoadedModel, Promise<GpuModel>>();
-
-/** The model's weights on the page's GPU device, uploaded on first use. */
-export function gpuModelOf(loaded: LoadedModel): Promise<GpuModel> {
-  let p = uploaded.get(loaded);
-  if (!p) {
-    const rt = useGpu.getState().runtime;
-    if (!rt) return Promise.reject(new Error('No GPU device: WebGPU is not available on this page (see the GPU panel).'));
-    p = GpuModel.upload(rt, loaded.model);
-    p.catch(() => uploaded.delete(loaded));
-    uploaded.set(loaded, p);
-  }
-  return p;
-}
+import { compute, ComputeError } from './compute/client';
+import type { ModelHandle, TextSource } from './compute/protocol';
 
 export interface PerplexityRun {
   running: boolean;
@@ -44,56 +27,61 @@ interface EvalState {
   ppl: PerplexityRun;
   continuations: Continuation[];
   generating: boolean;
-  runPerplexity: (loaded: LoadedModel, text: string, textName: string, opts: { split: DocumentSplit; minChars: number; maxDocs: number }) => Promise<void>;
-  runGenerate: (models: LoadedModel[], prompt: string, opts: Omit<SamplingOptions, 'signal'>) => Promise<void>;
+  runPerplexity: (loaded: ModelHandle, text: TextSource, opts: { split: DocumentSplit; minChars: number; maxDocs: number }) => Promise<void>;
+  runGenerate: (models: ModelHandle[], prompt: string, opts: Omit<SamplingOptions, 'signal'>) => Promise<void>;
   cancel: () => void;
 }
 
-let controller: AbortController | null = null;
+let current: number | null = null;
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+const cancelled = (e: unknown) => e instanceof ComputeError && e.name === 'LoadCancelledError';
 
 export const useEval = create<EvalState>((set) => ({
   ppl: { running: false, progress: null, result: null, error: null },
   continuations: [],
   generating: false,
 
-  runPerplexity: async (loaded, text, textName, opts) => {
-    controller?.abort();
-    const mine = (controller = new AbortController());
+  runPerplexity: async (loaded, text, opts) => {
+    if (current !== null) compute.control(current, 'cancel');
     set({ ppl: { running: true, progress: null, result: null, error: null } });
+    const job = compute.run('perplexity', { modelId: loaded.id, text, ...opts }, (e) => set((s) => ({ ppl: { ...s.ppl, progress: e.progress } })));
+    current = job.id;
     try {
-      if (!loaded.tokenizer) throw new Error(`${loaded.name} has no tokenizer, so it cannot read text.`);
-      const docs = tokenizeDocuments(splitDocuments(text, { split: opts.split, minChars: opts.minChars, maxDocs: opts.maxDocs || undefined }), loaded.tokenizer, loaded.model.config.contextLength);
-      if (!docs.length) throw new Error(`No documents in ${textName} with these settings (split, minimum length).`);
-      const gm = await gpuModelOf(loaded);
-      const r = await perplexity(gm, docs, { signal: mine.signal, onProgress: (p) => set((s) => ({ ppl: { ...s.ppl, progress: p } })) });
-      set({ ppl: { running: false, progress: null, result: { ...r, model: loaded.name, text: textName }, error: null } });
+      const r = await job.result;
+      set({ ppl: { running: false, progress: null, result: { ...r, model: loaded.name }, error: null } });
     } catch (e) {
-      set({ ppl: { running: false, progress: null, result: null, error: e instanceof LoadCancelledError ? 'Cancelled.' : message(e) } });
+      set({ ppl: { running: false, progress: null, result: null, error: cancelled(e) ? 'Cancelled.' : message(e) } });
+    } finally {
+      if (current === job.id) current = null;
     }
   },
 
   runGenerate: async (models, prompt, opts) => {
-    controller?.abort();
-    const mine = (controller = new AbortController());
+    if (current !== null) compute.control(current, 'cancel');
     set({ generating: true, continuations: models.map((m) => ({ model: m.name, text: '', tokens: 0, kvCacheBytes: 0, done: false, error: null })) });
     const update = (i: number, c: Partial<Continuation>) => set((s) => ({ continuations: s.continuations.map((x, j) => (j === i ? { ...x, ...c } : x)) }));
+    let stopped = false;
     for (const [i, loaded] of models.entries()) {
+      if (stopped) {
+        update(i, { done: true, error: 'Stopped.' });
+        continue;
+      }
+      const job = compute.run('generate', { source: { modelId: loaded.id }, prompt, opts }, (e) => update(i, { text: e.text, tokens: e.cachedTokens, kvCacheBytes: e.kvCacheBytes }));
+      current = job.id;
       try {
-        if (!loaded.tokenizer) throw new Error(`${loaded.name} has no tokenizer.`);
-        const gm = await gpuModelOf(loaded);
-        let text = '';
-        for await (const t of generate(gm, loaded.tokenizer, prompt, { ...opts, signal: mine.signal })) {
-          text += t.text;
-          update(i, { text, tokens: t.cachedTokens, kvCacheBytes: t.kvCacheBytes });
-        }
+        await job.result;
         update(i, { done: true });
       } catch (e) {
-        update(i, { done: true, error: e instanceof LoadCancelledError ? 'Stopped.' : message(e) });
+        stopped = cancelled(e);
+        update(i, { done: true, error: stopped ? 'Stopped.' : message(e) });
+      } finally {
+        if (current === job.id) current = null;
       }
     }
     set({ generating: false });
   },
 
-  cancel: () => controller?.abort(),
+  cancel: () => {
+    if (current !== null) compute.control(current, 'cancel');
+  },
 }));

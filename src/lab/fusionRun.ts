@@ -1,6 +1,6 @@
-// One fusion run in the page, without UI state: prepare the texts, convert the model (and train it toward the original when
-// asked), measure held-out perplexity before and after, and build the result's experiment record and table row. The Fuse
-// heads panel runs one; the recovery race runs one per method with the same training tokens.
+// One fusion run in the compute core (src/lab/compute/host.ts), without UI state: prepare the texts, convert the model (and
+// train it toward the original when asked), measure held-out perplexity before and after, and build the result's experiment
+// record and table row. The Fuse heads panel runs one; the recovery race runs one per method with the same training tokens.
 import type { LoadedModel } from '../model/load';
 import type { Tokenizer } from '../model/tokenizer';
 import type { GpuRuntime } from '../gpu/runtime';
@@ -14,8 +14,13 @@ import { kvBytesPerToken } from '../model/heads';
 import type { CurvePoint as TrainPoint, TrainEvent, TrainLoss } from '../train/trainer';
 import type { TrainableSet } from '../train/params';
 import type { Progress } from '../progress';
-import { gpuModelOf } from './evalStore';
-import { tokenizerFilesOf } from './modelStore';
+
+/** A loaded model as the core keeps it: the model, the tokenizer files it came with, and its weights on the GPU on demand. */
+export interface SourceModel {
+  loaded: LoadedModel;
+  tokenizerFiles: [string, Blob][];
+  gpuModel: () => Promise<GpuModel>;
+}
 
 export type HeadCounts = { k: number; v: number }[];
 
@@ -81,7 +86,10 @@ export interface Comparison {
 }
 
 export interface ResultRow {
+  /** The compute core's id of the fused result (its files and continuations). */
   id: number;
+  /** The core's id of the model it was converted from. */
+  sourceModelId: number;
   model: string;
   method: FusionMethod;
   budget: number;
@@ -165,7 +173,8 @@ export interface FusionOutcome {
 const beforeCache = new WeakMap<LoadedModel, Map<string, PerplexityResult>>();
 
 /** Converts (and trains) the model, and measures perplexity before and after on the held-out documents. */
-export async function fuseAndEvaluate(rt: GpuRuntime, loaded: LoadedModel, settings: FusionSettings, texts: FusionTexts, hooks: FusionHooks): Promise<FusionOutcome> {
+export async function fuseAndEvaluate(rt: GpuRuntime, source: SourceModel, settings: FusionSettings, texts: FusionTexts, hooks: FusionHooks): Promise<FusionOutcome> {
+  const { loaded } = source;
   const model = loaded.model;
   const progress = (label: string) => (p: Progress) => hooks.onStage(`${label}${p.stage}: ${p.done} / ${p.total}${p.detail ? ` — ${p.detail}` : ''}`);
   if (!loaded.tokenizer) throw new Error(`${loaded.name} has no tokenizer, so it cannot read the calibration and evaluation texts.`);
@@ -179,7 +188,7 @@ export async function fuseAndEvaluate(rt: GpuRuntime, loaded: LoadedModel, setti
   if (!cache) beforeCache.set(loaded, (cache = new Map()));
   let before = cache.get(evalKey);
   if (!before) {
-    before = await perplexity(await gpuModelOf(loaded), prep.docs, { signal: hooks.signal, onProgress: progress('perplexity before — ') });
+    before = await perplexity(await source.gpuModel(), prep.docs, { signal: hooks.signal, onProgress: progress('perplexity before — ') });
     cache.set(evalKey, before);
   }
   hooks.onBefore?.(before, prep.evalName);
@@ -211,7 +220,7 @@ export async function fuseAndEvaluate(rt: GpuRuntime, loaded: LoadedModel, setti
     }
   }
   const tokenizerFiles: ExportFile[] = [];
-  for (const [name, blob] of tokenizerFilesOf(loaded)) tokenizerFiles.push({ name, data: new Uint8Array(await blob.arrayBuffer()) });
+  for (const [name, blob] of source.tokenizerFiles) tokenizerFiles.push({ name, data: new Uint8Array(await blob.arrayBuffer()) });
   const experiment: Record<string, unknown> = {
     producer: 'headlab page',
     source: { name: loaded.name, modelHash: modelHash(model) },
@@ -242,10 +251,12 @@ export async function fuseAndEvaluate(rt: GpuRuntime, loaded: LoadedModel, setti
 }
 
 /** The results-table row of a finished run. */
-export function resultRow(id: number, loaded: LoadedModel, settings: FusionSettings, o: FusionOutcome): ResultRow {
+export function resultRow(id: number, source: { id: number; loaded: LoadedModel }, settings: FusionSettings, o: FusionOutcome): ResultRow {
   const r = o.result;
+  const { loaded } = source;
   return {
     id,
+    sourceModelId: source.id,
     model: loaded.name,
     method: settings.method,
     budget: settings.budget,

@@ -4,23 +4,18 @@
 // results table, with its files for download and a side-by-side continuation of one prompt by the original and the fused
 // model. The run itself (texts, conversion, training, evaluation, records) is src/lab/fusionRun.ts.
 import { create } from 'zustand';
-import type { LoadedModel } from '../model/load';
-import type { Model } from '../model/types';
-import type { Tokenizer } from '../model/tokenizer';
-import { GpuModel } from '../eval/gpuModel';
-import { generate } from '../eval/generate';
 import type { FusionMethod } from '../fusion/fuse';
 import type { DhaEvent } from '../fusion/dha';
-import { exportFusedModel, type ExportFile } from '../fusion/export';
 import type { CurvePoint as TrainPoint, TrainEvent } from '../train/trainer';
-import { LoadCancelledError } from '../model/errors';
-import { gpuModelOf } from './evalStore';
-import { useGpu } from './gpuStore';
-import { StepGate } from './gate';
-import { fuseAndEvaluate, resultRow, type Continuation, type FusionOutcome, type FusionSettings, type FusionTexts, type HeadCounts, type ResultRow } from './fusionRun';
+import { compute, ComputeError } from './compute/client';
+import type { Jobs, ModelHandle } from './compute/protocol';
+import type { Continuation, FusionSettings, HeadCounts, ResultRow } from './fusionRun';
 
-export { budgetLabel, compactCounts, prepareTexts } from './fusionRun';
-export type { FusionSettings, FusionTexts, HeadCounts, NamedText, ResultRow, RecoverySettings } from './fusionRun';
+export { budgetLabel, compactCounts } from './fusionRun';
+export type { FusionSettings, HeadCounts, NamedText, ResultRow, RecoverySettings } from './fusionRun';
+
+/** The texts of a run as the page gives them: text, or a file the compute core reads. */
+export type RunTexts = Jobs['fuse']['args']['texts'];
 
 /** A step of DHA's layer-local training of the fused model. */
 export interface CurvePoint {
@@ -54,15 +49,6 @@ export interface LiveView {
   trainCurve: TrainPoint[];
 }
 
-interface RowData {
-  source: LoadedModel;
-  fused: Model;
-  tokenizer: Tokenizer | null;
-  tokenizerFiles: ExportFile[];
-  experiment: Record<string, unknown>;
-  files: ExportFile[] | null;
-}
-
 interface FusionState {
   running: boolean;
   /** Pause requested: the run stops before its next training step. */
@@ -74,9 +60,9 @@ interface FusionState {
   rows: ResultRow[];
   error: string | null;
   comparing: boolean;
-  run: (loaded: LoadedModel, settings: FusionSettings, texts: FusionTexts) => Promise<void>;
-  /** A finished run's row (and its files): the recovery race adds its runs here too. Returns the row's id. */
-  addResult: (loaded: LoadedModel, settings: FusionSettings, outcome: FusionOutcome) => number;
+  run: (loaded: ModelHandle, settings: FusionSettings, texts: RunTexts) => Promise<void>;
+  /** A finished run's row (its id is the compute core's result id): the recovery race adds its runs here too. */
+  addResult: (row: ResultRow) => void;
   pause: () => void;
   resume: () => void;
   step: () => void;
@@ -86,18 +72,12 @@ interface FusionState {
   stopCompare: () => void;
 }
 
-const rowData = new Map<number, RowData>();
-let controller: AbortController | null = null;
-let compareController: AbortController | null = null;
+let job: number | null = null;
+let compareJob: number | null = null;
 let currentRun = 0;
-let nextRowId = 1;
-
-/** The pause gate: the core awaits it before every training step. */
-const gate = new StepGate((waiting) => {
-  if (useFusion.getState().running) useFusion.setState({ waiting });
-});
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+const cancelled = (e: unknown) => e instanceof ComputeError && e.name === 'LoadCancelledError';
 
 export const useFusion = create<FusionState>((set, get) => {
   const patchLive = (runId: number, f: (l: LiveView) => Partial<LiveView>) =>
@@ -117,10 +97,7 @@ export const useFusion = create<FusionState>((set, get) => {
     run: async (loaded, settings, texts) => {
       if (get().running || get().comparing) return;
       const runId = ++currentRun;
-      const mine = (controller = new AbortController());
-      gate.reset();
-      const model = loaded.model;
-      const heads = model.layers.map((l) => ({ k: l.kv.kHeads, v: l.kv.vHeads }));
+      const heads = loaded.card.kvHeads.map((h) => ({ k: h.k, v: h.v }));
       const steps = settings.method === 'dha' ? settings.steps : 0;
       set({
         running: true,
@@ -135,123 +112,102 @@ export const useFusion = create<FusionState>((set, get) => {
       });
       const mineNow = () => runId === currentRun;
       const onDhaEvent = (e: DhaEvent) => {
-        if (!mineNow()) return;
         if (e.phase === 'search') {
           patchLive(runId, (l) => ({ searchPath: [...l.searchPath, { budget: e.budget, perLayer: e.perLayer }], perLayer: e.perLayer }));
-          return;
-        }
-        if (e.phase === 'check') {
+        } else if (e.phase === 'check') {
           patchLive(runId, (l) => ({ checks: [...l.checks, { step: e.step, kl: e.kl }], bestStep: e.bestStep }));
-          return;
+        } else {
+          patchLive(runId, (l) => ({ phase: 'fusion', step: e.step, tokens: e.tokens, perLayer: e.perLayer, curve: [...l.curve, { step: e.step, loss: e.loss, tokens: e.tokens }] }));
         }
-        patchLive(runId, (l) => ({
-          phase: 'fusion',
-          step: e.step,
-          tokens: e.tokens,
-          perLayer: e.perLayer,
-          curve: [...l.curve, { step: e.step, loss: e.loss, tokens: e.tokens }],
-        }));
       };
-      const onTrainEvent = (e: TrainEvent) => {
-        if (mineNow()) patchLive(runId, (l) => ({ phase: 'train', step: e.step, tokens: e.tokens, trainCurve: [...l.trainCurve, { step: e.step, tokens: e.tokens, loss: e.loss, ppl: e.ppl }] }));
-      };
-      try {
-        const rt = useGpu.getState().runtime;
-        if (!rt) throw new Error('No GPU device: WebGPU is not available on this page (see the GPU panel), so nothing can be fused.');
-        const outcome = await fuseAndEvaluate(rt, loaded, settings, texts, {
-          signal: mine.signal,
-          gate: () => gate.wait(mine.signal),
-          onStage: (stage) => mineNow() && set({ stage }),
-          onDhaEvent,
-          onTrainEvent,
-        });
+      const onTrainEvent = (e: TrainEvent) =>
+        patchLive(runId, (l) => ({ phase: 'train', step: e.step, tokens: e.tokens, trainCurve: [...l.trainCurve, { step: e.step, tokens: e.tokens, loss: e.loss, ppl: e.ppl }] }));
+      const running = compute.run('fuse', { modelId: loaded.id, settings, texts }, (e) => {
         if (!mineNow()) return;
-        patchLive(runId, () => ({ perLayer: outcome.result.perLayer }));
-        get().addResult(loaded, settings, outcome);
+        if (e.stage) set({ stage: e.stage });
+        if (e.waiting !== undefined) set({ waiting: e.waiting });
+        if (e.dha) onDhaEvent(e.dha);
+        if (e.train) onTrainEvent(e.train);
+      });
+      job = running.id;
+      if (get().paused) compute.control(running.id, 'pause');
+      try {
+        const row = await running.result;
+        if (!mineNow()) return;
+        patchLive(runId, () => ({ perLayer: row.perLayer }));
+        get().addResult(row);
         set({ running: false, paused: false, waiting: false, stage: null });
       } catch (e) {
         if (!mineNow()) return;
-        set({ running: false, paused: false, waiting: false, stage: null, error: e instanceof LoadCancelledError ? 'Cancelled.' : message(e) });
+        set({ running: false, paused: false, waiting: false, stage: null, error: cancelled(e) ? 'Cancelled.' : message(e) });
       } finally {
-        if (controller === mine) controller = null;
+        if (job === running.id) job = null;
       }
     },
 
-    addResult: (loaded, settings, outcome) => {
-      const id = nextRowId++;
-      rowData.set(id, { source: loaded, fused: outcome.result.model, tokenizer: loaded.tokenizer, tokenizerFiles: outcome.tokenizerFiles, experiment: outcome.experiment, files: null });
-      set((s) => ({ rows: [...s.rows, resultRow(id, loaded, settings, outcome)] }));
-      return id;
-    },
+    addResult: (row) => set((s) => ({ rows: [...s.rows, row] })),
 
     pause: () => {
       if (!get().running) return;
-      gate.pause();
+      if (job !== null) compute.control(job, 'pause');
       set({ paused: true });
     },
 
     resume: () => {
-      gate.resume();
+      if (job !== null) compute.control(job, 'resume');
       set({ paused: false });
     },
 
-    step: () => gate.step(),
+    step: () => {
+      if (job !== null) compute.control(job, 'step');
+    },
 
     cancel: () => {
-      controller?.abort();
-      gate.wake();
+      if (job !== null) compute.control(job, 'cancel');
     },
 
     reset: () => {
       currentRun++;
-      controller?.abort();
-      controller = null;
-      gate.reset();
-      compareController?.abort();
-      rowData.clear();
+      if (job !== null) compute.control(job, 'cancel');
+      job = null;
+      if (compareJob !== null) compute.control(compareJob, 'cancel');
+      for (const r of get().rows) compute.run('release', { resultId: r.id });
       set({ running: false, paused: false, waiting: false, stage: null, live: null, rows: [], error: null });
     },
 
     compare: async (rowId, prompt, maxTokens) => {
-      const data = rowData.get(rowId);
-      if (!data || get().comparing || get().running) return;
-      const mine = (compareController = new AbortController());
+      const row = get().rows.find((r) => r.id === rowId);
+      if (!row || get().comparing || get().running) return;
       const empty = (): Continuation => ({ text: '', tokens: 0, kvCacheBytes: 0, done: false, error: null });
       set({ comparing: true });
       patchRow(rowId, () => ({ comparison: { prompt, maxTokens, running: true, original: empty(), fused: empty() } }));
       const update = (which: 'original' | 'fused', c: Partial<Continuation>) =>
         patchRow(rowId, (r) => (r.comparison ? { comparison: { ...r.comparison, [which]: { ...r.comparison[which], ...c } } } : {}));
       for (const which of ['original', 'fused'] as const) {
-        let gm: GpuModel | null = null;
+        const source = which === 'original' ? { modelId: row.sourceModelId } : { resultId: rowId };
+        const gen = compute.run('generate', { source, prompt, opts: { maxTokens, temperature: 0, topK: 0, seed: 1 } }, (e) =>
+          update(which, { text: e.text, tokens: e.cachedTokens, kvCacheBytes: e.kvCacheBytes }),
+        );
+        compareJob = gen.id;
         try {
-          const rt = useGpu.getState().runtime;
-          if (!rt) throw new Error('No GPU device.');
-          if (!data.tokenizer) throw new Error('This model has no tokenizer.');
-          gm = which === 'original' ? await gpuModelOf(data.source) : await GpuModel.upload(rt, data.fused);
-          let text = '';
-          for await (const t of generate(gm, data.tokenizer, prompt, { maxTokens, temperature: 0, topK: 0, seed: 1, signal: mine.signal })) {
-            text += t.text;
-            update(which, { text, tokens: t.cachedTokens, kvCacheBytes: t.kvCacheBytes });
-          }
+          await gen.result;
           update(which, { done: true });
         } catch (e) {
-          update(which, { done: true, error: e instanceof LoadCancelledError ? 'Stopped.' : message(e) });
-        } finally {
-          if (which === 'fused') gm?.release();
+          update(which, { done: true, error: cancelled(e) ? 'Stopped.' : message(e) });
         }
       }
+      compareJob = null;
       patchRow(rowId, (r) => (r.comparison ? { comparison: { ...r.comparison, running: false } } : {}));
       set({ comparing: false });
     },
 
-    stopCompare: () => compareController?.abort(),
+    stopCompare: () => {
+      if (compareJob !== null) compute.control(compareJob, 'cancel');
+    },
   };
 });
 
-/** A row's file, built on first use (the fused model's config, safetensors, llama2.c .bin, tokenizer, experiment). */
-export function rowFile(rowId: number, name: string): ExportFile | null {
-  const d = rowData.get(rowId);
-  if (!d) return null;
-  d.files ??= exportFusedModel(d.fused, { tokenizerFiles: d.tokenizerFiles, experiment: d.experiment });
-  return d.files.find((f) => f.name === name) ?? null;
+/** A row's file, from the compute core (the fused model's config, safetensors, llama2.c .bin, tokenizer, experiment). */
+export async function rowFile(rowId: number, name: string): Promise<Uint8Array> {
+  return new Uint8Array(await compute.run('file', { resultId: rowId, name }).result);
 }

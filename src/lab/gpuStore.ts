@@ -1,59 +1,56 @@
-// The page's GPU state: one runtime, its adapter summary, device-loss handling and the kernel self-test.
+// The page's GPU state, as the compute core reports it: where the core runs (a Web Worker, or the page where WebGPU exists
+// only there), the adapter summary, device loss and recovery, and the kernel self-test — in the core, or on the page's own
+// device for comparison.
 import { create } from 'zustand';
-import type { AdapterSummary, GpuRuntime } from '../gpu/runtime';
+import type { AdapterSummary } from '../gpu/runtime';
 import { createBrowserRuntime } from '../gpu/browser';
 import { runSelfTest, selfTestCases, type SelfTestResult } from '../gpu/selftest';
+import { compute, type ComputeWhere } from './compute/client';
 
 export type GpuStatus = 'idle' | 'acquiring' | 'ready' | 'lost' | 'recovering' | 'error';
-export type SelfTestWhere = 'page' | 'worker';
+export type SelfTestWhere = 'worker' | 'page';
 
 interface GpuState {
   status: GpuStatus;
-  runtime: GpuRuntime | null;
   summary: AdapterSummary | null;
+  /** Where the compute core runs. */
+  where: ComputeWhere | null;
   error: string | null;
   notice: string | null;
   selfTest: { running: boolean; where: SelfTestWhere; results: SelfTestResult[]; error: string | null; total: number };
   acquire: () => Promise<void>;
-  recover: () => Promise<void>;
   runSelfTest: (where: SelfTestWhere) => Promise<void>;
   cancelSelfTest: () => void;
 }
 
+let selfTestJob: number | null = null;
 let cancelRequested = false;
 
 export const useGpu = create<GpuState>((set, get) => ({
   status: 'idle',
-  runtime: null,
   summary: null,
+  where: null,
   error: null,
   notice: null,
-  selfTest: { running: false, where: 'page', results: [], error: null, total: 0 },
+  selfTest: { running: false, where: 'worker', results: [], error: null, total: 0 },
 
   acquire: async () => {
-    if (get().status === 'acquiring' || get().runtime) return;
+    if (get().status === 'acquiring' || get().summary) return;
     set({ status: 'acquiring', error: null });
+    compute.onNotice((n) => {
+      if (n.status === 'lost') set({ status: 'recovering', notice: n.message });
+      else if (n.status === 'recovered') set({ status: 'ready', notice: n.message });
+      else set({ status: 'error', error: n.message });
+    });
     try {
-      const runtime = await createBrowserRuntime();
-      runtime.onDeviceLost((e) => {
-        set({ status: 'lost', notice: e.message });
-        void get().recover();
+      const summary = await compute.run('init', {}).result;
+      const where = compute.where;
+      set({
+        status: 'ready', summary, where,
+        notice: where === 'page' ? 'This browser offers WebGPU only on the page’s main thread, so the lab computes there: the page may pause during long work.' : null,
       });
-      set({ status: 'ready', runtime, summary: runtime.summary });
     } catch (e) {
-      set({ status: 'error', error: e instanceof Error ? e.message : String(e) });
-    }
-  },
-
-  recover: async () => {
-    const rt = get().runtime;
-    if (!rt) return;
-    set({ status: 'recovering' });
-    try {
-      await rt.recover();
-      set({ status: 'ready', summary: rt.summary, notice: 'The GPU device was lost and has been recreated. Run the last step again.' });
-    } catch (e) {
-      set({ status: 'error', error: e instanceof Error ? e.message : String(e) });
+      set({ status: 'error', where: compute.where, error: e instanceof Error ? e.message : String(e) });
     }
   },
 
@@ -63,53 +60,32 @@ export const useGpu = create<GpuState>((set, get) => ({
     set({ selfTest: { running: true, where, results: [], error: null, total } });
     const push = (r: SelfTestResult) => set((s) => ({ selfTest: { ...s.selfTest, results: [...s.selfTest.results, r] } }));
     try {
-      if (where === 'worker') await selfTestInWorker(push);
-      else {
-        const rt = get().runtime;
-        if (!rt) throw new Error('No GPU device: WebGPU is not available on this page.');
-        for await (const r of runSelfTest(rt)) {
-          push(r);
-          if (cancelRequested) break;
+      if (where === 'worker') {
+        const job = compute.run('selftest', {}, push);
+        selfTestJob = job.id;
+        await job.result;
+      } else {
+        // The page's own device, beside the core's: the compute core runs unchanged on both.
+        const rt = await createBrowserRuntime();
+        try {
+          for await (const r of runSelfTest(rt)) {
+            push(r);
+            if (cancelRequested) break;
+          }
+        } finally {
+          rt.destroy();
         }
       }
       set((s) => ({ selfTest: { ...s.selfTest, running: false, error: cancelRequested ? 'Cancelled.' : null } }));
     } catch (e) {
       set((s) => ({ selfTest: { ...s.selfTest, running: false, error: e instanceof Error ? e.message : String(e) } }));
+    } finally {
+      selfTestJob = null;
     }
   },
 
   cancelSelfTest: () => {
     cancelRequested = true;
-    activeWorker?.terminate();
+    if (selfTestJob !== null) compute.control(selfTestJob, 'cancel');
   },
 }));
-
-let activeWorker: Worker | null = null;
-
-/** The same self-test in a Web Worker: the compute core runs there unchanged, on the worker's own GPU device. */
-function selfTestInWorker(push: (r: SelfTestResult) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./selftest.worker.ts', import.meta.url), { type: 'module' });
-    activeWorker = worker;
-    const done = (err?: Error) => {
-      worker.terminate();
-      activeWorker = null;
-      if (err) reject(err);
-      else resolve();
-    };
-    worker.onmessage = (ev: MessageEvent) => {
-      const m = ev.data as { type: 'result'; result: SelfTestResult } | { type: 'done' } | { type: 'error'; message: string };
-      if (m.type === 'result') push(m.result);
-      else if (m.type === 'done') done();
-      else done(new Error(m.message));
-    };
-    worker.onerror = (ev) => done(new Error(`The worker failed: ${ev.message}`));
-    worker.postMessage({ type: 'selftest' });
-    const check = setInterval(() => {
-      if (cancelRequested) {
-        clearInterval(check);
-        done();
-      }
-    }, 100);
-  });
-}

@@ -1,12 +1,13 @@
-// The page's model: which checkpoint is loaded, the download and parse progress of the one loading, its model card, and
-// the last error. A failed load keeps the previous model, so the lab stays usable.
+// The page's model: which checkpoint the compute core holds, the download and parse progress of the one loading, its model
+// card, and the last error. A failed load keeps the previous model, so the lab stays usable. The core keeps the model loaded
+// now and the one before it (for side-by-side comparisons); older ones are released.
 import { create } from 'zustand';
-import { loadModelFiles, toFileMap, type LoadedModel } from '../model/load';
-import { modelCard, type ModelCard } from '../model/card';
-import { fetchModel, clearModelCache, type DownloadProgress } from '../model/remote';
-import { LoadCancelledError } from '../model/errors';
+import type { ModelCard } from '../model/card';
+import type { DownloadProgress } from '../model/remote';
 import type { Progress } from '../progress';
-import { useGpu } from './gpuStore';
+import { compute, ComputeError } from './compute/client';
+import type { ModelHandle, ModelSource } from './compute/protocol';
+import { useSettings } from './settingsStore';
 
 export type ModelStatus = 'idle' | 'loading' | 'ready' | 'error';
 
@@ -16,51 +17,62 @@ interface ModelState {
   loading: string | null;
   downloads: DownloadProgress[];
   progress: Progress | null;
-  loaded: LoadedModel | null;
+  loaded: ModelHandle | null;
   /** The model loaded before this one, kept for side-by-side comparisons. */
-  previous: LoadedModel | null;
+  previous: ModelHandle | null;
   card: ModelCard | null;
   error: string | null;
   notes: string[];
   loadFiles: (files: [string, Blob][], label: string) => Promise<void>;
   loadUrl: (spec: string) => Promise<void>;
   loadDemo: () => Promise<void>;
+  /** Loads what the page setting `model` names; a local file cannot come from a link, so the demo stands in (with a note). */
+  loadSpec: (spec: string) => Promise<void>;
   cancel: () => void;
   clearCache: () => Promise<string>;
 }
 
 export const DEMO_SPEC = `${import.meta.env.BASE_URL}demo/demo-mha-bytes.bin`;
 
-let controller: AbortController | null = null;
+let current: number | null = null;
 
-const TOKENIZER_FILE = /^(tokenizer\.json|tokenizer_config\.json|tokenizer\.bin|tok\d+\.bin)$/;
-const tokenizerFiles = new WeakMap<LoadedModel, [string, Blob][]>();
-
-/** The tokenizer files a model came with (tokenizer.json and its config, or llama2.c's tokenizer), for exports beside it. */
-export function tokenizerFilesOf(loaded: LoadedModel): [string, Blob][] {
-  return tokenizerFiles.get(loaded) ?? [];
-}
-
-function remember(loaded: LoadedModel, files: Iterable<[string, Blob]>): LoadedModel {
-  tokenizerFiles.set(loaded, [...files].filter(([name]) => TOKENIZER_FILE.test(name)));
-  return loaded;
+/** The model setting a loaded checkpoint leaves in the page address: 'demo', a preset, hf:…, a URL, or file:NAME (local). */
+function remember(spec: string) {
+  const s = useSettings.getState();
+  if (s.ready && s.values.model !== spec) s.set('model', spec.slice(0, 2000));
 }
 
 export const useModel = create<ModelState>((set, get) => {
-  async function run(label: string, work: (signal: AbortSignal) => Promise<LoadedModel>) {
-    controller?.abort();
-    const mine = new AbortController();
-    controller = mine;
+  async function run(label: string, spec: string, source: ModelSource) {
+    if (current !== null) compute.control(current, 'cancel');
     set({ status: 'loading', loading: label, downloads: [], progress: null, error: null });
+    const job = compute.run('load', { source }, (e) => {
+      if (current !== job.id) return;
+      if (e.progress) set({ progress: e.progress });
+      if (e.download) {
+        const d = e.download;
+        set((s) => {
+          const downloads = s.downloads.filter((x) => x.file !== d.file);
+          const i = s.downloads.findIndex((x) => x.file === d.file);
+          downloads.splice(i < 0 ? downloads.length : i, 0, d);
+          return { downloads };
+        });
+      }
+    });
+    current = job.id;
     try {
-      const loaded = await work(mine.signal);
-      const limits = useGpu.getState().runtime?.limits;
-      const card = modelCard(loaded.model, loaded.tokenizer?.kind ?? null, limits); // throws ModelTooLargeError with numbers
-      if (controller !== mine) return;
-      set((s) => ({ status: 'ready', loading: null, loaded, previous: s.loaded, card, notes: loaded.notes, progress: null }));
+      const handle = await job.result;
+      if (current !== job.id) {
+        compute.run('release', { modelId: handle.id });
+        return;
+      }
+      const dropped = get().previous;
+      if (dropped) compute.run('release', { modelId: dropped.id });
+      set((s) => ({ status: 'ready', loading: null, loaded: handle, previous: s.loaded, card: handle.card, notes: handle.notes, progress: null }));
+      remember(spec);
     } catch (e) {
-      if (controller !== mine) return;
-      const cancelled = e instanceof LoadCancelledError;
+      if (current !== job.id) return;
+      const cancelled = e instanceof ComputeError && e.name === 'LoadCancelledError';
       set({
         status: get().loaded ? 'ready' : cancelled ? 'idle' : 'error',
         loading: null,
@@ -69,18 +81,11 @@ export const useModel = create<ModelState>((set, get) => {
         notes: cancelled ? ['Loading was cancelled; the previous model is still loaded.'] : get().notes,
       });
     } finally {
-      if (controller === mine) controller = null;
+      if (current === job.id) current = null;
     }
   }
 
-  const onProgress = (p: Progress) => set({ progress: p });
-  const onFile = (d: DownloadProgress) =>
-    set((s) => {
-      const downloads = s.downloads.filter((x) => x.file !== d.file);
-      const i = s.downloads.findIndex((x) => x.file === d.file);
-      downloads.splice(i < 0 ? downloads.length : i, 0, d);
-      return { downloads };
-    });
+  const base = () => globalThis.location?.href ?? 'http://localhost/';
 
   return {
     status: 'idle',
@@ -93,27 +98,23 @@ export const useModel = create<ModelState>((set, get) => {
     error: null,
     notes: [],
 
-    loadFiles: (files, label) =>
-      run(label, async (signal) => {
-        const map = toFileMap(files);
-        return remember(await loadModelFiles(map, { name: label, signal, onProgress }), map);
-      }),
+    loadFiles: (files, label) => run(label, `file:${label}`, { kind: 'files', files, label }),
+    loadUrl: (spec) => run(spec, spec, { kind: 'url', spec, base: base() }),
+    loadDemo: () => run('the built-in demo', 'demo', { kind: 'demo', url: DEMO_SPEC, base: base() }),
 
-    loadUrl: (spec) =>
-      run(spec, async (signal) => {
-        const r = await fetchModel(spec, { signal, onFile, onProgress });
-        const loaded = await loadModelFiles(r.files, { name: r.name, primary: r.primary, signal, onProgress });
-        return remember({ ...loaded, notes: [...r.notes, ...loaded.notes] }, r.files);
-      }),
+    loadSpec: async (spec) => {
+      if (spec.startsWith('file:')) {
+        await get().loadDemo();
+        set((s) => ({ notes: [`This link was made with a local file (${spec.slice(5)}), which a link cannot carry: open it with Open files…. The built-in demo is loaded meanwhile.`, ...s.notes] }));
+        return;
+      }
+      await (spec === 'demo' || spec === '' ? get().loadDemo() : get().loadUrl(spec));
+    },
 
-    loadDemo: () =>
-      run('the built-in demo', async (signal) => {
-        const r = await fetchModel(DEMO_SPEC, { signal, onFile, onProgress, cache: false });
-        return remember(await loadModelFiles(r.files, { name: 'demo-mha-bytes (built-in demo)', primary: r.primary, signal, onProgress }), r.files);
-      }),
+    cancel: () => {
+      if (current !== null) compute.control(current, 'cancel');
+    },
 
-    cancel: () => controller?.abort(),
-
-    clearCache: async () => ((await clearModelCache()) ? 'Downloaded models were removed from the browser cache.' : 'The cache was already empty.'),
+    clearCache: async () => ((await compute.run('clearCache', {}).result) ? 'Downloaded models were removed from the browser cache.' : 'The cache was already empty.'),
   };
 });

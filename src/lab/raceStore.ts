@@ -3,14 +3,12 @@
 // converted model recovers) on the loaded model. Methods run one after another; each finished one also becomes a row of the
 // fusion results table. Pause, single step and cancel act on the method being trained.
 import { create } from 'zustand';
-import type { LoadedModel } from '../model/load';
 import type { FusionMethod } from '../fusion/fuse';
 import type { CurvePoint as TrainPoint } from '../train/trainer';
-import { LoadCancelledError } from '../model/errors';
-import { useGpu } from './gpuStore';
-import { StepGate } from './gate';
-import { fuseAndEvaluate, type FusionSettings, type FusionTexts } from './fusionRun';
-import { useFusion } from './fusionStore';
+import { compute, ComputeError } from './compute/client';
+import type { ModelHandle } from './compute/protocol';
+import type { FusionSettings } from './fusionRun';
+import { useFusion, type RunTexts } from './fusionStore';
 
 export type LaneStatus = 'waiting' | 'converting' | 'training' | 'done' | 'failed';
 
@@ -50,7 +48,7 @@ interface RaceState {
   stage: string | null;
   race: Race | null;
   error: string | null;
-  start: (loaded: LoadedModel, settings: FusionSettings, methods: FusionMethod[], texts: FusionTexts) => Promise<void>;
+  start: (loaded: ModelHandle, settings: FusionSettings, methods: FusionMethod[], texts: RunTexts) => Promise<void>;
   pause: () => void;
   resume: () => void;
   step: () => void;
@@ -58,11 +56,9 @@ interface RaceState {
   reset: () => void;
 }
 
-let controller: AbortController | null = null;
+let job: number | null = null;
+let cancelled = false;
 let currentRun = 0;
-const gate = new StepGate((waiting) => {
-  if (useRace.getState().running) useRace.setState({ waiting });
-});
 
 export const useRace = create<RaceState>((set, get) => {
   const patchLane = (runId: number, i: number, f: (l: RaceLane) => Partial<RaceLane>) =>
@@ -86,67 +82,72 @@ export const useRace = create<RaceState>((set, get) => {
         return;
       }
       const runId = ++currentRun;
-      const mine = (controller = new AbortController());
-      gate.reset();
-      const kvOriginal = loaded.model.layers.reduce((s, l) => s + (l.kv.kHeads + l.kv.vHeads) * loaded.model.config.headDim * 4, 0);
+      cancelled = false;
+      const kvOriginal = loaded.card.kvBytesPerToken;
       const lane = (method: FusionMethod): RaceLane => ({ method, status: 'waiting', curve: [], pplConverted: null, pplAfter: null, kvBytesPerToken: null, perLayer: null, seconds: null, rowId: null, error: null });
       set({
         running: true, paused: false, waiting: false, error: null, stage: 'preparing the texts',
         race: { runId, model: loaded.name, budget: settings.budget, settings, pplOriginal: null, kvOriginal, evalText: null, lanes: methods.map(lane), current: 0 },
       });
       const mineNow = () => runId === currentRun;
-      const rt = useGpu.getState().runtime;
       for (const [i, method] of methods.entries()) {
-        if (!mineNow() || mine.signal.aborted) break;
+        if (!mineNow() || cancelled) break;
         set((s) => (s.race?.runId === runId ? { race: { ...s.race, current: i } } : {}));
         patchLane(runId, i, () => ({ status: 'converting' }));
-        try {
-          if (!rt) throw new Error('No GPU device: WebGPU is not available on this page (see the GPU panel), so nothing can be trained.');
-          const outcome = await fuseAndEvaluate(rt, loaded, { ...settings, method }, texts, {
-            signal: mine.signal,
-            gate: () => gate.wait(mine.signal),
-            onStage: (stage) => mineNow() && set({ stage: `${methods.length > 1 ? `${i + 1}/${methods.length} ` : ''}${stage}` }),
-            onBefore: (before, evalText) => set((s) => (s.race?.runId === runId ? { race: { ...s.race, pplOriginal: before.ppl, evalText } } : {})),
-            onTrainEvent: (e) => {
-              if (!mineNow()) return;
-              patchLane(runId, i, (l) => ({ status: 'training', curve: [...l.curve, { step: e.step, tokens: e.tokens, loss: e.loss, ppl: e.ppl }], pplConverted: e.step === 0 ? e.ppl : l.pplConverted }));
-            },
-          });
+        const running = compute.run('fuse', { modelId: loaded.id, settings: { ...settings, method }, texts }, (e) => {
           if (!mineNow()) return;
-          const r = outcome.result;
-          const rowId = useFusion.getState().addResult(loaded, { ...settings, method }, outcome);
-          patchLane(runId, i, () => ({ status: 'done', pplAfter: outcome.after.ppl, kvBytesPerToken: r.kvBytesPerToken, perLayer: r.perLayer, seconds: r.seconds, rowId, curve: r.curve }));
+          if (e.stage) set({ stage: `${methods.length > 1 ? `${i + 1}/${methods.length} ` : ''}${e.stage}` });
+          if (e.waiting !== undefined) set({ waiting: e.waiting });
+          if (e.before) {
+            const before = e.before;
+            set((s) => (s.race?.runId === runId ? { race: { ...s.race, pplOriginal: before.ppl, evalText: before.evalName } } : {}));
+          }
+          if (e.train) {
+            const t = e.train;
+            patchLane(runId, i, (l) => ({ status: 'training', curve: [...l.curve, { step: t.step, tokens: t.tokens, loss: t.loss, ppl: t.ppl }], pplConverted: t.step === 0 ? t.ppl : l.pplConverted }));
+          }
+        });
+        job = running.id;
+        if (get().paused) compute.control(running.id, 'pause');
+        try {
+          const row = await running.result;
+          if (!mineNow()) return;
+          useFusion.getState().addResult(row);
+          patchLane(runId, i, () => ({ status: 'done', pplAfter: row.pplAfter, kvBytesPerToken: row.kvAfter, perLayer: row.perLayer, seconds: row.seconds, rowId: row.id, curve: row.curve }));
         } catch (e) {
           if (!mineNow()) return;
-          const cancelled = e instanceof LoadCancelledError;
-          patchLane(runId, i, () => ({ status: 'failed', error: cancelled ? 'Cancelled.' : e instanceof Error ? e.message : String(e) }));
-          if (cancelled) break;
+          const stop = e instanceof ComputeError && e.name === 'LoadCancelledError';
+          patchLane(runId, i, () => ({ status: 'failed', error: stop ? 'Cancelled.' : e instanceof Error ? e.message : String(e) }));
+          if (stop) break;
+        } finally {
+          if (job === running.id) job = null;
         }
       }
       if (!mineNow()) return;
-      if (controller === mine) controller = null;
-      set({ running: false, paused: false, waiting: false, stage: null, error: mine.signal.aborted ? 'Cancelled.' : null });
+      set({ running: false, paused: false, waiting: false, stage: null, error: cancelled ? 'Cancelled.' : null });
     },
 
     pause: () => {
       if (!get().running) return;
-      gate.pause();
+      if (job !== null) compute.control(job, 'pause');
       set({ paused: true });
     },
     resume: () => {
-      gate.resume();
+      if (job !== null) compute.control(job, 'resume');
       set({ paused: false });
     },
-    step: () => gate.step(),
+    step: () => {
+      if (job !== null) compute.control(job, 'step');
+    },
     cancel: () => {
-      controller?.abort();
-      gate.wake();
+      cancelled = true;
+      if (job !== null) compute.control(job, 'cancel');
     },
     reset: () => {
       currentRun++;
-      controller?.abort();
-      controller = null;
-      gate.reset();
+      cancelled = true;
+      if (job !== null) compute.control(job, 'cancel');
+      job = null;
       set({ running: false, paused: false, waiting: false, stage: null, race: null, error: null });
     },
   };

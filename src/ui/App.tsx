@@ -7,15 +7,19 @@ import { SimilarityPanel } from './SimilarityPanel';
 import { FusionPanel } from './FusionPanel';
 import { RacePanel } from './RacePanel';
 import { useModel } from '../lab/modelStore';
+import { useSettings } from '../lab/settingsStore';
+import { LessonBar } from './LessonBar';
+import { useRunKeys } from './keys';
 
 export function App() {
   const acquire = useGpu((s) => s.acquire);
+  useRunKeys();
   useEffect(() => {
-    // The GPU first (the model card checks the model against its limits), then the model: ?model= or the built-in demo.
+    // The GPU first (the model card checks the model against its limits; defaults depend on the adapter), then the page's
+    // settings from its address, then the model they name (the built-in demo by default).
     void acquire().then(() => {
-      const spec = new URLSearchParams(globalThis.location.search).get('model');
-      const { loadUrl, loadDemo } = useModel.getState();
-      void (spec ? loadUrl(spec) : loadDemo());
+      useSettings.getState().init(useGpu.getState().summary?.isFallbackAdapter ?? true);
+      void useModel.getState().loadSpec(String(useSettings.getState().values.model));
     });
   }, [acquire]);
   return (
@@ -26,6 +30,7 @@ export function App() {
         </h1>
         <p className="tagline">See which attention heads are alike, and fuse them into fewer key/value heads — on your GPU.</p>
       </header>
+      <LessonBar />
       <main>
         <ModelPanel />
         <SimilarityPanel />

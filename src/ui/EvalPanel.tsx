@@ -1,6 +1,8 @@
 // Perplexity and generation for the loaded model: the lab's yardstick for every fusion. Two models' continuations of one
 // prompt can be compared side by side (the model loaded now and the one before it).
 import { useState } from 'react';
+import { useSettings, usePanelHidden } from '../lab/settingsStore';
+import { Field } from './Field';
 import { useModel } from '../lab/modelStore';
 import { useEval } from '../lab/evalStore';
 import { formatBytes } from '../gpu/errors';
@@ -9,24 +11,20 @@ import type { DocumentSplit } from '../eval/perplexity';
 const SAMPLE_URL = `${import.meta.env.BASE_URL}demo/demo-stories.txt`;
 
 export function EvalPanel() {
+  const hiddenPanel = usePanelHidden('eval');
   const { loaded, previous } = useModel();
   const { ppl, continuations, generating, runPerplexity, runGenerate, cancel } = useEval();
-  const [split, setSplit] = useState<DocumentSplit>('endoftext');
-  const [minChars, setMinChars] = useState(0);
-  const [maxDocs, setMaxDocs] = useState(20);
+  const values = useSettings((s) => s.values);
   const [textFile, setTextFile] = useState<File | null>(null);
-  const [prompt, setPrompt] = useState('Once upon a time');
-  const [tokens, setTokens] = useState(80);
-  const [temperature, setTemperature] = useState(0);
-  const [topK, setTopK] = useState(40);
-  const [seed, setSeed] = useState(1);
-  const [compare, setCompare] = useState(false);
-  if (!loaded) return null;
+  const v = <T,>(k: string) => values[`eval.${k}`] as T;
+  const [split, minChars, maxDocs] = [v<DocumentSplit>('split'), v<number>('minChars'), v<number>('maxDocs')];
+  const [prompt, tokens, temperature, topK, seed, compare] = [v<string>('prompt'), v<number>('tokens'), v<number>('temperature'), v<number>('topK'), v<number>('seed'), v<boolean>('compare')];
+  if (!loaded || hiddenPanel) return null;
   const busy = ppl.running || generating;
 
   const startPerplexity = async () => {
-    const text = textFile ? await textFile.text() : await (await fetch(SAMPLE_URL)).text();
-    void runPerplexity(loaded, text, textFile ? textFile.name : 'the built-in TinyStories sample', { split, minChars, maxDocs });
+    const text = textFile ? { file: textFile, name: textFile.name } : { text: await (await fetch(SAMPLE_URL)).text(), name: 'the built-in TinyStories sample' };
+    void runPerplexity(loaded, text, { split, minChars, maxDocs });
   };
 
   return (
@@ -55,19 +53,9 @@ export function EvalPanel() {
             <span className="hint" data-testid="ppl-text-name">{textFile ? textFile.name : 'built-in TinyStories sample'}</span>
           </div>
           <div className="form-row">
-            <label title="How the text is cut into documents">
-              Split{' '}
-              <select value={split} onChange={(e) => setSplit(e.target.value as DocumentSplit)}>
-                <option value="endoftext">on &lt;|endoftext|&gt;</option>
-                <option value="blank-lines">on blank lines</option>
-              </select>
-            </label>
-            <label title="Keep only documents longer than this many characters">
-              min chars <input type="number" min={0} value={minChars} onChange={(e) => setMinChars(Number(e.target.value))} />
-            </label>
-            <label title="At most this many documents (0: all)">
-              max docs <input type="number" min={0} value={maxDocs} onChange={(e) => setMaxDocs(Number(e.target.value))} data-testid="ppl-max-docs" />
-            </label>
+            <Field k="eval.split" testId="ppl-split" label="Split" options={{ endoftext: 'on <|endoftext|>', 'blank-lines': 'on blank lines' }} title="How the text is cut into documents" />
+            <Field k="eval.minChars" testId="ppl-min-chars" label="min chars" title="Keep only documents longer than this many characters" />
+            <Field k="eval.maxDocs" testId="ppl-max-docs" label="max docs" title="At most this many documents (0: all)" />
           </div>
           <div className="actions">
             <button type="button" onClick={() => void startPerplexity()} disabled={busy} data-testid="ppl-run">
@@ -100,28 +88,22 @@ export function EvalPanel() {
         <div>
           <h3>Generate</h3>
           <div className="form-row">
-            <label className="grow">
-              Prompt <input type="text" value={prompt} onChange={(e) => setPrompt(e.target.value)} data-testid="gen-prompt" />
-            </label>
+            <Field k="eval.prompt" testId="gen-prompt" label="Prompt" title="The text the model continues" />
           </div>
           <div className="form-row">
-            <label title="Tokens to generate">
-              tokens <input type="number" min={1} max={1000} value={tokens} onChange={(e) => setTokens(Number(e.target.value))} data-testid="gen-tokens" />
-            </label>
-            <label title="0: greedy (always the most likely token)">
-              temperature <input type="number" min={0} step={0.1} value={temperature} onChange={(e) => setTemperature(Number(e.target.value))} />
-            </label>
-            <label title="Sample among the k most likely tokens (0: all)">
-              top-k <input type="number" min={0} value={topK} onChange={(e) => setTopK(Number(e.target.value))} />
-            </label>
-            <label title="The same seed gives the same text">
-              seed <input type="number" min={0} value={seed} onChange={(e) => setSeed(Number(e.target.value))} />
-            </label>
+            <Field k="eval.tokens" testId="gen-tokens" label="tokens" title="Tokens to generate" />
+            <Field k="eval.temperature" testId="gen-temperature" step={0.1} title="0: greedy (always the most likely token)" />
+            <Field k="eval.topK" testId="gen-top-k" title="Sample among the k most likely tokens (0: all)" />
+            <Field k="eval.seed" testId="gen-seed" title="The same seed gives the same text" />
           </div>
-          <label className="check" title={previous ? `Also continue with ${previous.name}` : 'Load a second model first'}>
-            <input type="checkbox" checked={compare && !!previous} disabled={!previous} onChange={(e) => setCompare(e.target.checked)} /> side by side with the
-            previous model{previous ? ` (${previous.name})` : ''}
-          </label>
+          <Field
+            k="eval.compare"
+            testId="gen-compare"
+            className="check"
+            disabled={!previous}
+            label={`side by side with the previous model${previous ? ` (${previous.name})` : ''}`}
+            title={previous ? `Also continue with ${previous.name}` : 'Load a second model first'}
+          />
           <div className="actions">
             <button
               type="button"

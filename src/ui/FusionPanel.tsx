@@ -2,68 +2,42 @@
 // optionally train the result end to end toward the original, watch it live (budget bars along DHA's search path, loss and
 // constraint curves, fusion operators, the training curve), pause, step and resume it, and compare runs in a results table
 // with perplexity before → after, KV-cache bytes, downloads of the fused model and a side-by-side continuation.
-import { useEffect, useId, useRef, useState } from 'react';
+import { useId, useState } from 'react';
 import { useModel } from '../lab/modelStore';
 import { useGpu } from '../lab/gpuStore';
-import { useFusion, type FusionSettings, type RecoverySettings } from '../lab/fusionStore';
+import { useFusion, type FusionSettings } from '../lab/fusionStore';
+import { useSettings, usePanelHidden } from '../lab/settingsStore';
 import type { FusionMethod } from '../fusion/fuse';
-import { METHOD_NAME, METHOD_TEXT, METHOD_TOOLTIP, NumberField, ViewBoundary } from './fusion/common';
+import { METHOD_NAME, METHOD_TEXT, METHOD_TOOLTIP, ViewBoundary } from './fusion/common';
 import { isRunDha, LiveViewSection } from './fusion/LiveView';
 import { ResultsTable } from './fusion/ResultsTable';
-import { recoveryDefaults, RecoveryFields, recoveryProblem } from './fusion/RecoveryFields';
+import { recoveryOf, RecoveryFields, recoveryProblem } from './fusion/RecoveryFields';
+import { Field } from './Field';
 
 const SAMPLE_URL = `${import.meta.env.BASE_URL}demo/demo-stories.txt`;
 const SAMPLE_NAME = 'the built-in TinyStories sample';
 
 const STEPS_HINT = 'Steps that train the fused model layer by layer toward the original (DHA only; 0: the aligned, renormalised merge on DHA’s budgets)';
 
-interface Defaults {
-  calibrationTokens: number;
-  heldOutDocs: number;
-  steps: number;
-  tokensPerStep: number;
-  seqLen: number;
-}
-
-/** In-page defaults: small on a CPU fallback adapter (SwiftShader), larger on a real GPU. */
-function defaultsFor(fallback: boolean): Defaults {
-  return fallback
-    ? { calibrationTokens: 2048, heldOutDocs: 8, steps: 20, tokensPerStep: 512, seqLen: 128 }
-    : { calibrationTokens: 16384, heldOutDocs: 20, steps: 100, tokensPerStep: 4096, seqLen: 256 };
-}
-
 export function FusionPanel() {
+  const hiddenPanel = usePanelHidden('fuse');
   const loaded = useModel((s) => s.loaded);
   const fallback = useGpu((s) => s.summary?.isFallbackAdapter ?? null);
   const { running, paused, waiting, stage, live, rows, error, comparing, run, pause, resume, step, cancel, reset, compare, stopCompare } = useFusion();
-  const [method, setMethod] = useState<FusionMethod>('meanpool');
-  const [budgetChoice, setBudgetChoice] = useState<'50' | '25' | 'custom'>('50');
-  const [customPct, setCustomPct] = useState(37.5);
-  const [calSource, setCalSource] = useState<'sample' | 'file'>('sample');
+  const values = useSettings((s) => s.values);
   const [calFile, setCalFile] = useState<File | null>(null);
-  const [evalSource, setEvalSource] = useState<'sample' | 'file'>('sample');
   const [evalFile, setEvalFile] = useState<File | null>(null);
-  const [d, setD] = useState<Defaults>(() => defaultsFor(true));
-  const [train, setTrain] = useState<RecoverySettings>(() => recoveryDefaults(true, 0));
-  const [seed, setSeed] = useState(1);
-  const [prompt, setPrompt] = useState('Once upon a time');
-  const [compareTokens, setCompareTokens] = useState(64);
   const [prepError, setPrepError] = useState<string | null>(null);
-  const edited = useRef(false);
   const ids = useId();
-  useEffect(() => {
-    if (fallback !== null && !edited.current) {
-      setD(defaultsFor(fallback));
-      setTrain((t) => ({ ...recoveryDefaults(fallback, t.steps) }));
-    }
-  }, [fallback]);
-  if (!loaded) return null;
-  const setField = (k: keyof Defaults) => (v: number) => {
-    edited.current = true;
-    setD((x) => ({ ...x, [k]: v }));
-  };
-  const budget = budgetChoice === 'custom' ? customPct / 100 : Number(budgetChoice) / 100;
+  if (!loaded || hiddenPanel) return null;
+  const v = <T,>(k: string) => values[`fuse.${k}`] as T;
+  const method = v<FusionMethod>('method');
+  const calSource = v<'sample' | 'file'>('cal');
+  const evalSource = v<'sample' | 'file'>('eval');
+  const budgetChoice = v<string>('budget');
+  const budget = budgetChoice === 'custom' ? v<number>('pct') / 100 : Number(budgetChoice) / 100;
   const isDha = method === 'dha';
+  const heldOutDocs = v<number>('evalDocs');
 
   const start = async () => {
     setPrepError(null);
@@ -72,25 +46,26 @@ export function FusionPanel() {
       const sample = needSample ? await (await fetch(SAMPLE_URL)).text() : '';
       if (calSource === 'file' && !calFile) throw new Error('Choose a calibration text file, or use the built-in sample.');
       if (evalSource === 'file' && !evalFile) throw new Error('Choose an evaluation text file, or use the built-in sample.');
-      const calibration = calSource === 'file' ? { text: await calFile!.text(), name: calFile!.name } : { text: sample, name: SAMPLE_NAME };
-      const evaluation = evalSource === 'file' ? { text: await evalFile!.text(), name: evalFile!.name } : { text: sample, name: SAMPLE_NAME };
+      const calibration = calSource === 'file' ? { file: calFile!, name: calFile!.name } : { text: sample, name: SAMPLE_NAME };
+      const evaluation = evalSource === 'file' ? { file: evalFile!, name: evalFile!.name } : { text: sample, name: SAMPLE_NAME };
       const sameText = calSource === evalSource && (calSource === 'sample' || calFile === evalFile);
+      const train = recoveryOf(values, 'fuse');
       const settings: FusionSettings = {
         method,
         budget,
-        calibrationTokens: d.calibrationTokens,
-        steps: d.steps,
-        seed,
-        tokensPerStep: d.tokensPerStep,
-        seqLen: d.seqLen,
+        calibrationTokens: v('calTokens'),
+        steps: v('steps'),
+        seed: v('seed'),
+        tokensPerStep: v('tokensPerStep'),
+        seqLen: v('seqLen'),
         train: train.steps > 0 ? train : null,
       };
       const problem = recoveryProblem(train);
       if (problem) throw new Error(`Recovery training: ${problem}`);
-      for (const [name, v] of Object.entries({ 'calibration tokens': d.calibrationTokens, 'evaluation documents': d.heldOutDocs, steps: d.steps, seed, 'tokens per step': d.tokensPerStep, 'sequence length': d.seqLen })) {
-        if (!Number.isInteger(v) || v < 0) throw new Error(`${name} must be a whole number ≥ 0; got ${Number.isFinite(v) ? v : 'nothing'}.`);
+      for (const [name, x] of Object.entries({ 'calibration tokens': settings.calibrationTokens, 'evaluation documents': heldOutDocs, steps: settings.steps, seed: settings.seed, 'tokens per step': settings.tokensPerStep, 'sequence length': settings.seqLen })) {
+        if (!Number.isInteger(x) || x < 0) throw new Error(`${name} must be a whole number ≥ 0; got ${Number.isFinite(x) ? x : 'nothing'}.`);
       }
-      void run(loaded, settings, { calibration, evaluation: { ...evaluation, heldOutDocs: d.heldOutDocs }, sameText });
+      void run(loaded, settings, { calibration, evaluation: { ...evaluation, heldOutDocs }, sameText });
     } catch (e) {
       setPrepError(e instanceof Error ? e.message : String(e));
     }
@@ -113,71 +88,50 @@ export function FusionPanel() {
       </p>
       <fieldset className="fusion-methods" disabled={running}>
         <legend>Method</legend>
-        {(['meanpool', 'aligned', 'dha'] as const).map((m) => (
-          <label key={m} className="fusion-method" title={METHOD_TOOLTIP[m]}>
-            <input type="radio" name={`${ids}-method`} value={m} checked={method === m} onChange={() => setMethod(m)} data-testid={`fusion-method-${m}`} />{' '}
-            <strong>{METHOD_NAME[m]}</strong>
-            {m === 'dha' && <span className="badge warn">our reconstruction</span>} <span className="hint">{METHOD_TEXT[m]}</span>
-          </label>
-        ))}
+        <Field
+          k="fuse.method"
+          testId="fusion-method"
+          title="The conversion method"
+          className="fusion-method"
+          choiceTitles={METHOD_TOOLTIP}
+          choices={Object.fromEntries((['meanpool', 'aligned', 'dha'] as const).map((m) => [m, <><strong>{METHOD_NAME[m]}</strong>{m === 'dha' && <span className="badge warn">our reconstruction</span>} <span className="hint">{METHOD_TEXT[m]}</span></>]))}
+        />
       </fieldset>
       <fieldset className="fusion-fields" disabled={running}>
         <legend>KV budget</legend>
         <div className="form-row" role="radiogroup" aria-label="KV budget">
-          {(['50', '25'] as const).map((b) => (
-            <label key={b} title={`Keep ${b} % of the model's K heads and ${b} % of its V heads (KV cache ${b} % of the original)`}>
-              <input type="radio" name={`${ids}-budget`} checked={budgetChoice === b} onChange={() => setBudgetChoice(b)} data-testid={`fusion-budget-${b}`} /> {b} %
-            </label>
-          ))}
-          <label title="Any share of the heads in (0, 100] %">
-            <input type="radio" name={`${ids}-budget`} checked={budgetChoice === 'custom'} onChange={() => setBudgetChoice('custom')} data-testid="fusion-budget-custom" /> custom
-          </label>
-          <label title="Custom budget in percent of the K heads and of the V heads">
-            <input
-              type="number"
-              min={0.1}
-              max={100}
-              step={0.5}
-              value={Number.isFinite(customPct) ? customPct : ''}
-              disabled={budgetChoice !== 'custom'}
-              onChange={(e) => setCustomPct(e.target.valueAsNumber)}
-              aria-label="custom budget, percent"
-              data-testid="fusion-budget-pct"
-            />{' '}
-            %
-          </label>
+          <Field
+            k="fuse.budget"
+            testId="fusion-budget"
+            title="Share of the K heads and of the V heads kept"
+            choices={{ '50': '50 %', '25': '25 %', custom: 'custom' }}
+            choiceTitles={{
+              '50': "Keep 50 % of the model's K heads and 50 % of its V heads (KV cache 50 % of the original)",
+              '25': "Keep 25 % of the model's K heads and 25 % of its V heads (KV cache 25 % of the original)",
+              custom: 'Any share of the heads in (0, 100] %',
+            }}
+          />
+          <Field k="fuse.pct" testId="fusion-budget-pct" label="" step={0.5} disabled={budgetChoice !== 'custom'} title="Custom budget in percent of the K heads and of the V heads" suffix=" %" />
         </div>
       </fieldset>
       <fieldset className="fusion-fields" disabled={running}>
         <legend>Texts</legend>
         <div className="form-row">
-          <label title="The text whose first N tokens calibrate the aligned merge and DHA (mean-pool needs none)">
-            Calibration{' '}
-            <select value={calSource} onChange={(e) => setCalSource(e.target.value as 'sample' | 'file')} data-testid="fusion-cal-source">
-              <option value="sample">built-in sample</option>
-              <option value="file">a text file…</option>
-            </select>
-          </label>
+          <Field k="fuse.cal" testId="fusion-cal-source" label="Calibration" options={{ sample: 'built-in sample', file: 'a text file…' }} title="The text whose first N tokens calibrate the aligned merge and DHA (mean-pool needs none) and train the recovery" />
           {calSource === 'file' && (
             <input type="file" accept=".txt,text/plain" aria-label="calibration text file" onChange={(e) => setCalFile(e.target.files?.[0] ?? null)} data-testid="fusion-cal-file" />
           )}
-          <NumberField label="first N tokens" value={d.calibrationTokens} onChange={setField('calibrationTokens')} min={2} title="Calibration: the first N tokens of the calibration text (documents are encoded one by one, each with BOS)" testId="fusion-cal-tokens" />
+          <Field k="fuse.calTokens" testId="fusion-cal-tokens" label="first N tokens" title="Calibration: the first N tokens of the calibration text (documents are encoded one by one, each with BOS)" />
         </div>
         <div className="form-row">
-          <label title="The text perplexity is measured on, before and after fusion">
-            Evaluation{' '}
-            <select value={evalSource} onChange={(e) => setEvalSource(e.target.value as 'sample' | 'file')} data-testid="fusion-eval-source">
-              <option value="sample">built-in sample, held out</option>
-              <option value="file">a text file…</option>
-            </select>
-          </label>
+          <Field k="fuse.eval" testId="fusion-eval-source" label="Evaluation" options={{ sample: 'built-in sample, held out', file: 'a text file…' }} title="The text perplexity is measured on, before and after fusion" />
           {evalSource === 'file' && (
             <input type="file" accept=".txt,text/plain" aria-label="evaluation text file" onChange={(e) => setEvalFile(e.target.files?.[0] ?? null)} data-testid="fusion-eval-file" />
           )}
-          <NumberField label="last M documents" value={d.heldOutDocs} onChange={setField('heldOutDocs')} min={1} title="Evaluate on the last M documents of the evaluation text (split on <|endoftext|>)" testId="fusion-eval-docs" />
+          <Field k="fuse.evalDocs" testId="fusion-eval-docs" label="last M documents" title="Evaluate on the last M documents of the evaluation text (split on <|endoftext|>)" />
         </div>
         <p className="hint" data-testid="fusion-texts-note">
-          Perplexity is measured on the last {d.heldOutDocs} documents of {evalSource === 'sample' ? 'the sample' : evalFile?.name ?? 'the evaluation file'}
+          Perplexity is measured on the last {heldOutDocs} documents of {evalSource === 'sample' ? 'the sample' : evalFile?.name ?? 'the evaluation file'}
           {calSource === evalSource && (calSource === 'sample' || calFile === evalFile)
             ? '; calibration reads only the documents before them, so no evaluated text is calibrated on.'
             : '; calibration reads another text — make sure the two do not overlap.'}
@@ -186,22 +140,15 @@ export function FusionPanel() {
       <fieldset className="fusion-fields" disabled={running || !isDha} title={isDha ? undefined : 'Training settings apply to DHA only'}>
         <legend>DHA training {fallback ? <span className="hint">(small defaults: this adapter is a CPU fallback)</span> : null}</legend>
         <div className="form-row">
-          <NumberField label="steps" value={d.steps} onChange={setField('steps')} title={STEPS_HINT} testId="fusion-steps" />
-          <NumberField label="seed" value={seed} onChange={setSeed} title="Order of the calibration batches: the same seed gives the same budgets and weights" testId="fusion-seed" />
-          <NumberField label="tokens per step" value={d.tokensPerStep} onChange={setField('tokensPerStep')} min={2} title="Calibration tokens each step sees (sequences × sequence length)" testId="fusion-tokens-per-step" />
-          <NumberField label="sequence length" value={d.seqLen} onChange={setField('seqLen')} min={2} title="Tokens per training sequence (at most the model's context)" testId="fusion-seq-len" />
+          <Field k="fuse.steps" testId="fusion-steps" label="steps" title={STEPS_HINT} />
+          <Field k="fuse.seed" testId="fusion-seed" title="Order of the calibration batches: the same seed gives the same budgets and weights" />
+          <Field k="fuse.tokensPerStep" testId="fusion-tokens-per-step" label="tokens per step" title="Calibration tokens each step sees (sequences × sequence length)" />
+          <Field k="fuse.seqLen" testId="fusion-seq-len" label="sequence length" title="Tokens per training sequence (at most the model's context)" />
         </div>
       </fieldset>
       <fieldset className="fusion-fields" disabled={running}>
         <legend>Recovery training {fallback ? <span className="hint">(small defaults: this adapter is a CPU fallback)</span> : null}</legend>
-        <RecoveryFields
-          value={train}
-          onChange={(v) => {
-            edited.current = true;
-            setTrain(v);
-          }}
-          testPrefix="fusion"
-        />
+        <RecoveryFields panel="fuse" testPrefix="fusion" />
         <p className="hint">
           After the conversion, train the fused model end to end toward the original (distillation on the calibration text, the same
           documents calibration reads); held-out perplexity is measured as it trains. 0 steps: no training.
@@ -254,13 +201,9 @@ export function FusionPanel() {
       {rows.length > 0 && (
         <ResultsTable
           rows={rows}
-          prompt={prompt}
-          setPrompt={setPrompt}
-          compareTokens={compareTokens}
-          setCompareTokens={setCompareTokens}
           canCompare={!running && !comparing}
           comparing={comparing}
-          onCompare={(id) => void compare(id, prompt, compareTokens)}
+          onCompare={(id) => void compare(id, v<string>('prompt'), v<number>('compareTokens'))}
           onStop={stopCompare}
         />
       )}

@@ -24,7 +24,8 @@ const FEATURE_TIPS: Record<string, string> = {
 };
 
 export function GpuPanel() {
-  const { status, summary, error, notice, selfTest, runSelfTest, cancelSelfTest } = useGpu();
+  const { status, summary, where, error, notice, selfTest, runSelfTest, cancelSelfTest } = useGpu();
+  const whereText = selfTest.where === 'page' || where === 'page' ? 'in the page' : 'in the worker';
   const passed = selfTest.results.filter((r) => r.pass).length;
   const worst = selfTest.results.reduce((m, r) => Math.max(m, r.relError), 0);
   return (
@@ -66,6 +67,12 @@ export function GpuPanel() {
                 </span>
               )}
             </dd>
+            <dt>Compute</dt>
+            <dd data-testid="compute-where" data-where={where ?? ''}>
+              {where === 'page'
+                ? 'on the page’s main thread (this browser offers WebGPU only there)'
+                : 'in a Web Worker that owns the GPU device: the page stays responsive'}
+            </dd>
             <dt>Features</dt>
             <dd>
               {['timestamp-query', 'subgroups', 'shader-f16'].map((f) => (
@@ -95,17 +102,23 @@ export function GpuPanel() {
           float64 CPU reference. Pass: ‖GPU − CPU‖ / ‖CPU‖ &lt; {SELFTEST_TOLERANCE.toExponential(0)}.
         </p>
         <div className="actions">
-          <button type="button" onClick={() => void runSelfTest('page')} disabled={selfTest.running || status !== 'ready'} data-testid="selftest-run">
+          <button
+            type="button"
+            onClick={() => void runSelfTest('worker')}
+            disabled={selfTest.running || status !== 'ready'}
+            title={where === 'page' ? 'In the compute core, which runs on this page (this browser has WebGPU only here)' : "In the compute core: the lab's Web Worker, on its GPU device"}
+            data-testid="selftest-run"
+          >
             Run self-test
           </button>
           <button
             type="button"
-            onClick={() => void runSelfTest('worker')}
+            onClick={() => void runSelfTest('page')}
             disabled={selfTest.running}
-            title="The same compute core in a Web Worker, on the worker's own GPU device"
-            data-testid="selftest-run-worker"
+            title="The same kernels on a GPU device of the page's main thread, beside the core's"
+            data-testid="selftest-run-page"
           >
-            Run in a Web Worker
+            Run on the page
           </button>
           {selfTest.running && (
             <button type="button" onClick={cancelSelfTest} data-testid="selftest-cancel">
@@ -116,8 +129,8 @@ export function GpuPanel() {
         {(selfTest.running || selfTest.results.length > 0) && (
           <p role="status" data-testid="selftest-summary">
             {selfTest.running
-              ? `Running in the ${selfTest.where}… ${selfTest.results.length} of ${selfTest.total}`
-              : `${passed} of ${selfTest.results.length} kernels pass (in the ${selfTest.where}); largest relative error ${worst.toExponential(2)}`}
+              ? `Running ${whereText}… ${selfTest.results.length} of ${selfTest.total}`
+              : `${passed} of ${selfTest.results.length} kernels pass (${whereText}); largest relative error ${worst.toExponential(2)}`}
           </p>
         )}
         {selfTest.error && (

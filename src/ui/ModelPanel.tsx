@@ -2,6 +2,7 @@
 // load, cancel, and read its model card. Errors name the file and the problem; the previous model stays loaded.
 import { useRef, useState, type DragEvent } from 'react';
 import { useModel } from '../lab/modelStore';
+import { usePanelHidden } from '../lab/settingsStore';
 import { useGpu } from '../lab/gpuStore';
 import { PRESETS } from '../model/remote';
 import { formatBytes } from '../gpu/errors';
@@ -16,6 +17,7 @@ export function formatCount(n: number): string {
 }
 
 export function ModelPanel() {
+  const hiddenPanel = usePanelHidden('model');
   const { status, loading, downloads, progress, loaded, card, error, notes, loadFiles, loadUrl, loadDemo, cancel, clearCache } = useModel();
   const [url, setUrl] = useState('');
   const [dragging, setDragging] = useState(false);
@@ -36,6 +38,7 @@ export function ModelPanel() {
     if (files.length) void loadFiles(files, labelOf(files));
   };
 
+  if (hiddenPanel) return null;
   return (
     <section className="panel" aria-labelledby="model-title" data-testid="model-panel">
       <h2 id="model-title">Model</h2>

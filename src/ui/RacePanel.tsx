@@ -2,81 +2,61 @@
 // held-out perplexity against training tokens — how fast each converted model recovers (the DHA paper's comparison) on the
 // loaded model. Live while it trains; pause / step / cancel; a row per method here and in the fusion results table;
 // SVG/PNG/CSV export.
-import { useEffect, useId, useRef, useState } from 'react';
+import { useId, useRef, useState } from 'react';
 import { useModel } from '../lab/modelStore';
 import { useGpu } from '../lab/gpuStore';
+import { useSettings, usePanelHidden } from '../lab/settingsStore';
 import { raceCsv, useRace, type Race } from '../lab/raceStore';
-import { budgetLabel, compactCounts, type RecoverySettings } from '../lab/fusionRun';
-import { FUSION_METHODS, type FusionMethod } from '../fusion/fuse';
+import { budgetLabel, compactCounts } from '../lab/fusionRun';
+import type { FusionMethod } from '../fusion/fuse';
 import { LineChart, type Series } from './charts/LineChart';
 import { ExportButtons } from './charts/ExportButtons';
 import { downloadBlob } from './charts/exportImage';
-import { METHOD_COLOUR, METHOD_NAME, METHOD_TOOLTIP, NumberField, ViewBoundary } from './fusion/common';
-import { recoveryDefaults, RecoveryFields, recoveryProblem } from './fusion/RecoveryFields';
+import { METHOD_COLOUR, METHOD_NAME, METHOD_TOOLTIP, ViewBoundary } from './fusion/common';
+import { recoveryOf, RecoveryFields, recoveryProblem } from './fusion/RecoveryFields';
+import { Field } from './Field';
 
 const SAMPLE_URL = `${import.meta.env.BASE_URL}demo/demo-stories.txt`;
 const SAMPLE_NAME = 'the built-in TinyStories sample';
 
-interface RaceTexts {
-  calibrationTokens: number;
-  heldOutDocs: number;
-  dhaSteps: number;
-}
-
-function textDefaults(fallback: boolean): RaceTexts {
-  return fallback ? { calibrationTokens: 8192, heldOutDocs: 6, dhaSteps: 10 } : { calibrationTokens: 65536, heldOutDocs: 20, dhaSteps: 100 };
-}
-
 export function RacePanel() {
+  const hiddenPanel = usePanelHidden('race');
   const loaded = useModel((s) => s.loaded);
   const fallback = useGpu((s) => s.summary?.isFallbackAdapter ?? null);
   const { running, paused, waiting, stage, race, error, start, pause, resume, step, cancel, reset } = useRace();
-  const [methods, setMethods] = useState<FusionMethod[]>([...FUSION_METHODS]);
-  const [budget, setBudget] = useState(0.25);
-  const [train, setTrain] = useState<RecoverySettings>(() => recoveryDefaults(true, 12));
-  const [texts, setTexts] = useState<RaceTexts>(() => textDefaults(true));
-  const [seed, setSeed] = useState(1);
+  const values = useSettings((s) => s.values);
   const [problem, setProblem] = useState<string | null>(null);
-  const edited = useRef(false);
   const ids = useId();
-  useEffect(() => {
-    if (fallback !== null && !edited.current) {
-      setTrain(recoveryDefaults(fallback, fallback ? 12 : 100));
-      setTexts(textDefaults(fallback));
-    }
-  }, [fallback]);
-  if (!loaded) return null;
-  const edit = <T,>(f: (v: T) => void) => (v: T) => {
-    edited.current = true;
-    f(v);
-  };
+  if (!loaded || hiddenPanel) return null;
+  const v = <T,>(k: string) => values[`race.${k}`] as T;
 
   const run = async () => {
     setProblem(null);
     try {
+      const train = recoveryOf(values, 'race');
       const p = recoveryProblem(train);
       if (p) throw new Error(p);
       if (train.steps < 1) throw new Error('The race trains each converted model: give at least one training step.');
-      for (const [name, v, min] of [['calibration tokens', texts.calibrationTokens, 2], ['held-out documents', texts.heldOutDocs, 1], ['DHA fusion steps', texts.dhaSteps, 0], ['seed', seed, 0]] as const) {
-        if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be a whole number ≥ ${min}; got ${Number.isFinite(v) ? v : 'nothing'}.`);
+      const [calibrationTokens, heldOutDocs, dhaSteps, seed] = [v<number>('calTokens'), v<number>('evalDocs'), v<number>('dhaSteps'), v<number>('seed')];
+      for (const [name, x, min] of [['calibration tokens', calibrationTokens, 2], ['held-out documents', heldOutDocs, 1], ['DHA fusion steps', dhaSteps, 0], ['seed', seed, 0]] as const) {
+        if (!Number.isInteger(x) || x < min) throw new Error(`${name} must be a whole number ≥ ${min}; got ${Number.isFinite(x) ? x : 'nothing'}.`);
       }
       const sample = await (await fetch(SAMPLE_URL)).text();
       void start(
         loaded,
         {
           // DHA's own steps see as many tokens as a training step, so that steps compare on the chart's token axis.
-          method: 'meanpool', budget, calibrationTokens: texts.calibrationTokens, steps: texts.dhaSteps, seed,
+          method: 'meanpool', budget: Number(v<string>('budget')) / 100, calibrationTokens, steps: dhaSteps, seed,
           tokensPerStep: train.batch * train.seqLen, seqLen: train.seqLen, train,
         },
-        methods,
-        { calibration: { text: sample, name: SAMPLE_NAME }, evaluation: { text: sample, name: SAMPLE_NAME, heldOutDocs: texts.heldOutDocs }, sameText: true },
+        v<FusionMethod[]>('methods'),
+        { calibration: { text: sample, name: SAMPLE_NAME }, evaluation: { text: sample, name: SAMPLE_NAME, heldOutDocs }, sameText: true },
       );
     } catch (e) {
       setProblem(e instanceof Error ? e.message : String(e));
     }
   };
 
-  const toggle = (m: FusionMethod) => edit(setMethods)(methods.includes(m) ? methods.filter((x) => x !== m) : FUSION_METHODS.filter((x) => x === m || methods.includes(x)));
   const lane = race?.lanes[race.current];
   const statusText = !running
     ? null
@@ -96,28 +76,18 @@ export function RacePanel() {
       <fieldset className="fusion-fields" disabled={running}>
         <legend>Methods and budget</legend>
         <div className="form-row">
-          {FUSION_METHODS.map((m) => (
-            <label key={m} title={METHOD_TOOLTIP[m]}>
-              <input type="checkbox" checked={methods.includes(m)} onChange={() => toggle(m)} data-testid={`race-method-${m}`} /> {METHOD_NAME[m]}
-            </label>
-          ))}
-          <label title="Share of the K heads and of the V heads kept">
-            budget{' '}
-            <select value={budget} onChange={(e) => edit(setBudget)(Number(e.target.value))} data-testid="race-budget">
-              <option value={0.5}>50 %</option>
-              <option value={0.25}>25 %</option>
-            </select>
-          </label>
-          <NumberField label="DHA fusion steps" value={texts.dhaSteps} onChange={edit((v: number) => setTexts((t) => ({ ...t, dhaSteps: v })))} title="Steps of DHA's own fusion stage before the shared training (its tokens count on the chart)" testId="race-dha-steps" />
+          <Field k="race.methods" testId="race-method" title="The methods that race" choices={METHOD_NAME} choiceTitles={METHOD_TOOLTIP} />
+          <Field k="race.budget" testId="race-budget" options={{ '50': '50 %', '25': '25 %' }} title="Share of the K heads and of the V heads kept" />
+          <Field k="race.dhaSteps" testId="race-dha-steps" label="DHA fusion steps" title="Steps of DHA's own layer-local training before the shared training (its tokens count on the chart)" />
         </div>
       </fieldset>
       <fieldset className="fusion-fields" disabled={running}>
         <legend>Training, the same for every method {fallback ? <span className="hint">(small defaults: this adapter is a CPU fallback)</span> : null}</legend>
-        <RecoveryFields value={train} onChange={edit(setTrain)} testPrefix="race" />
+        <RecoveryFields panel="race" testPrefix="race" />
         <div className="form-row">
-          <NumberField label="calibration tokens" value={texts.calibrationTokens} onChange={edit((v: number) => setTexts((t) => ({ ...t, calibrationTokens: v })))} min={2} title="The first N tokens of the sample (without the held-out documents): calibration and training data" testId="race-cal-tokens" />
-          <NumberField label="held-out documents" value={texts.heldOutDocs} onChange={edit((v: number) => setTexts((t) => ({ ...t, heldOutDocs: v })))} min={1} title="Perplexity is measured on the sample's last M documents, which nothing trains on" testId="race-eval-docs" />
-          <NumberField label="seed" value={seed} onChange={edit(setSeed)} title="The same seed draws the same training batches for every method" testId="race-seed" />
+          <Field k="race.calTokens" testId="race-cal-tokens" title="The first N tokens of the sample (without the held-out documents): calibration and training data" />
+          <Field k="race.evalDocs" testId="race-eval-docs" title="Perplexity is measured on the sample's last M documents, which nothing trains on" />
+          <Field k="race.seed" testId="race-seed" title="The same seed draws the same training batches for every method" />
         </div>
       </fieldset>
       <div className="actions fusion-actions">

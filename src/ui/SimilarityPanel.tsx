@@ -5,6 +5,8 @@ import { useMemo, useRef, useState } from 'react';
 import { useModel } from '../lab/modelStore';
 import { useSimilarity } from '../lab/similarityStore';
 import { METRICS, type SimilarityMetric } from '../analysis/similarity';
+import { useSettings, usePanelHidden } from '../lab/settingsStore';
+import { Field } from './Field';
 import { clusterOrder } from '../analysis/cluster';
 import { SimilarityGrid, type Kind } from './charts/SimilarityGrid';
 import { RedundancyBars, type RedundancyLayer } from './charts/RedundancyBars';
@@ -40,12 +42,13 @@ const ORDER_DEFINITION =
   'Heads are ordered by average-linkage clustering on 1 − similarity (each heatmap on its own), so that alike heads sit next to each other; labels and tooltips always give the original head indices.';
 
 export function SimilarityPanel() {
+  const hiddenPanel = usePanelHidden('similarity');
   const loaded = useModel((s) => s.loaded);
   const { running, stage, layers, error, model, tokens, totalLayers, metric: shownMetric, run, cancel } = useSimilarity();
-  const [metric, setMetric] = useState<SimilarityMetric>('cka');
-  const [maxTokens, setMaxTokens] = useState(2048);
-  const [showQ, setShowQ] = useState(false);
-  const [keepOrder, setKeepOrder] = useState(false);
+  const metric = useSettings((s) => s.values['sim.metric']) as SimilarityMetric;
+  const maxTokens = useSettings((s) => s.values['sim.tokens']) as number;
+  const showQ = useSettings((s) => s.values['sim.q']) as boolean;
+  const keepOrder = useSettings((s) => s.values['sim.originalOrder']) as boolean;
   const [open, setOpen] = useState<{ layer: number; kind: Kind } | null>(null);
   const grid = useRef<SVGSVGElement>(null);
   const bars = useRef<SVGSVGElement>(null);
@@ -54,7 +57,7 @@ export function SimilarityPanel() {
     for (const l of layers) for (const k of ['q', 'k', 'v'] as const) m.set(`${l.layer}${k}`, clusterOrder(l[k]));
     return m;
   }, [layers]);
-  if (!loaded) return null;
+  if (!loaded || hiddenPanel) return null;
   const start = async () => {
     setOpen(null);
     const text = metric === 'weight-cosine' ? '' : await (await fetch(SAMPLE_URL)).text();
@@ -92,25 +95,8 @@ export function SimilarityPanel() {
         Which key heads and which value heads of each layer are alike — the heads that can share one KV head at little cost.
       </p>
       <div className="form-row">
-        <label>
-          Metric{' '}
-          <select
-            value={metric}
-            onChange={(e) => setMetric(e.target.value as SimilarityMetric)}
-            title={`${metric}: ${METRIC_DEFINITION[metric]}`}
-            aria-describedby="sim-metric-text"
-            data-testid="sim-metric"
-          >
-            {METRICS.map((m) => (
-              <option key={m} value={m} title={METRIC_DEFINITION[m]}>
-                {m}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label title="Calibration: the first N tokens of the built-in TinyStories sample">
-          tokens <input type="number" min={16} value={maxTokens} onChange={(e) => setMaxTokens(Number(e.target.value))} data-testid="sim-tokens" />
-        </label>
+        <Field k="sim.metric" testId="sim-metric" label="Metric" title={`${metric}: ${METRIC_DEFINITION[metric]}`} />
+        <Field k="sim.tokens" testId="sim-tokens" label="tokens" title="Calibration: the first N tokens of the built-in TinyStories sample" />
         <button type="button" onClick={() => void start()} disabled={running} data-testid="sim-run">
           Compute
         </button>
@@ -156,13 +142,8 @@ export function SimilarityPanel() {
             {tokens ? ` on ${tokens} calibration tokens` : ''}; {keepOrder ? 'heads in their original order' : 'heads ordered by clustering'}.
           </p>
           <div className="form-row">
-            <label className="sim-check" title="Query heads are not merged by KV fusion; they are shown to compare with K and V">
-              <input type="checkbox" checked={showQ} onChange={(e) => setShowQ(e.target.checked)} data-testid="sim-show-q" /> show Q heads (for teaching)
-            </label>
-            <label className="sim-check" title={ORDER_DEFINITION}>
-              <input type="checkbox" checked={keepOrder} onChange={(e) => setKeepOrder(e.target.checked)} data-testid="sim-original-order" /> keep the
-              original head order
-            </label>
+            <Field k="sim.q" testId="sim-show-q" className="sim-check" label="show Q heads (for teaching)" title="Query heads are not merged by KV fusion; they are shown to compare with K and V" />
+            <Field k="sim.originalOrder" testId="sim-original-order" className="sim-check" label="keep the original head order" title={ORDER_DEFINITION} />
             {!running && (
               <span className="actions">
                 {(['json', 'csv'] as const).map((fmt) => (

@@ -2,10 +2,9 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
 import { installPageApi } from '../lab/pageApi';
-import { useGpu } from '../lab/gpuStore';
 import './styles.css';
 
-installPageApi(() => useGpu.getState().runtime);
+installPageApi();
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <App />

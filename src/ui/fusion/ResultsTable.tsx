@@ -4,20 +4,16 @@ import { budgetLabel, compactCounts, rowFile, type ResultRow } from '../../lab/f
 import { formatBytes } from '../../gpu/errors';
 import { downloadBlob } from '../charts/exportImage';
 import { METHOD_NAME } from './common';
+import { Field } from '../Field';
 
-function download(rowId: number, name: string) {
-  const f = rowFile(rowId, name);
-  if (!f) return;
+async function download(rowId: number, name: string) {
+  const data = await rowFile(rowId, name);
   const type = name.endsWith('.json') ? 'application/json' : 'application/octet-stream';
-  downloadBlob(name, new Blob([f.data as Uint8Array<ArrayBuffer>], { type }));
+  downloadBlob(name, new Blob([data as Uint8Array<ArrayBuffer>], { type }));
 }
 
 export function ResultsTable(props: {
   rows: ResultRow[];
-  prompt: string;
-  setPrompt: (s: string) => void;
-  compareTokens: number;
-  setCompareTokens: (n: number) => void;
   canCompare: boolean;
   comparing: boolean;
   onCompare: (id: number) => void;
@@ -55,13 +51,8 @@ export function ResultsTable(props: {
         </table>
       </div>
       <div className="form-row">
-        <label className="grow" title="The prompt both models continue (greedy)">
-          Prompt for comparisons <input type="text" value={props.prompt} onChange={(e) => props.setPrompt(e.target.value)} data-testid="fusion-compare-prompt" />
-        </label>
-        <label title="Tokens each model generates">
-          tokens{' '}
-          <input type="number" min={1} max={1000} value={props.compareTokens} onChange={(e) => props.setCompareTokens(e.target.valueAsNumber)} data-testid="fusion-compare-tokens" />
-        </label>
+        <Field k="fuse.prompt" testId="fusion-compare-prompt" label="Prompt for comparisons" title="The prompt both models continue (greedy)" />
+        <Field k="fuse.compareTokens" testId="fusion-compare-tokens" label="tokens" title="Tokens each model generates" />
         {props.comparing && (
           <button type="button" className="secondary" onClick={props.onStop}>
             Stop
@@ -107,7 +98,7 @@ function ResultRowView({ row: r, n, canCompare, onCompare }: { row: ResultRow; n
           <span className="fusion-files" role="group" aria-label={`Files of run ${n}`}>
             <span className="hint">download</span>
             {r.fileNames.map((f) => (
-              <button key={f} type="button" className="secondary" onClick={() => download(r.id, f)} data-testid={`fusion-download-${f}`} title={`Download ${f} of run ${n}`}>
+              <button key={f} type="button" className="secondary" onClick={() => void download(r.id, f)} data-testid={`fusion-download-${f}`} title={`Download ${f} of run ${n}`}>
                 {f}
               </button>
             ))}

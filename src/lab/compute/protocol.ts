@@ -1,0 +1,95 @@
+// What the page and the compute core say to each other. The core (src/lab/compute/host.ts) owns the GPU device, the loaded
+// models and the fused results; it runs in a Web Worker (the normal path) or, where a browser offers WebGPU only on the main
+// thread, on the page itself. The page sends jobs and controls; the core answers each job with events, then a result or an
+// error. Models and results stay in the core, named by ids; files travel as transferred ArrayBuffers.
+import type { AdapterSummary } from '../../gpu/runtime';
+import type { ModelCard } from '../../model/card';
+import type { DownloadProgress } from '../../model/remote';
+import type { Progress } from '../../progress';
+import type { SimilarityMetric } from '../../analysis/similarity';
+import type { MergeLoss } from '../../analysis/redundancy';
+import type { DocumentSplit, PerplexityResult } from '../../eval/perplexity';
+import type { SamplingOptions } from '../../eval/generate';
+import type { SelfTestResult } from '../../gpu/selftest';
+import type { MatmulShape, MatmulVariant } from '../../gpu/kernels/matmul';
+import type { DhaEvent } from '../../fusion/dha';
+import type { TrainEvent } from '../../train/trainer';
+import type { FusionSettings, FusionTexts, ResultRow } from '../fusionRun';
+
+/** A model the core holds, as the page sees it. */
+export interface ModelHandle {
+  id: number;
+  name: string;
+  card: ModelCard;
+  notes: string[];
+  hasTokenizer: boolean;
+}
+
+export interface LayerSimilarity {
+  layer: number;
+  /** Query heads: not fusable into KV heads, shown for teaching. */
+  q: number[][];
+  k: number[][];
+  v: number[][];
+  /** Merge loss of the K and V heads; null for weight-cosine, which runs no calibration pass. */
+  redundancy: { k: MergeLoss; v: MergeLoss } | null;
+}
+
+/** A text for a job: its content, or a file the core reads. */
+export type TextSource = { text: string; name: string } | { file: Blob; name: string };
+
+/** Where a model comes from; `base` is the page's address, against which relative URLs resolve. */
+export type ModelSource = { kind: 'files'; files: [string, Blob][]; label: string } | { kind: 'url'; spec: string; base: string } | { kind: 'demo'; url: string; base: string };
+
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+type NoArgs = {};
+
+/** Every job with its arguments, the events it sends, and its result. */
+export interface Jobs {
+  init: { args: NoArgs; event: never; result: AdapterSummary };
+  load: { args: { source: ModelSource }; event: { progress?: Progress; download?: DownloadProgress }; result: ModelHandle };
+  release: { args: { modelId?: number; resultId?: number }; event: never; result: null };
+  similarity: {
+    args: { modelId: number; metric: SimilarityMetric; text: string; maxTokens: number };
+    event: { stage?: string; tokens?: number; layer?: LayerSimilarity };
+    result: { tokens: number };
+  };
+  perplexity: {
+    args: { modelId: number; text: TextSource; split: DocumentSplit; minChars: number; maxDocs: number };
+    event: { progress: Progress };
+    result: PerplexityResult & { text: string };
+  };
+  generate: {
+    args: { source: { modelId: number } | { resultId: number }; prompt: string; opts: Omit<SamplingOptions, 'signal'> };
+    event: { text: string; cachedTokens: number; kvCacheBytes: number };
+    result: null;
+  };
+  fuse: {
+    args: { modelId: number; settings: FusionSettings; texts: { calibration: TextSource; evaluation: TextSource & { heldOutDocs: number }; sameText: boolean } };
+    event: { stage?: string; dha?: DhaEvent; train?: TrainEvent; before?: { ppl: number; evalName: string }; waiting?: boolean };
+    /** The results-table row (its id is the core's result id) and the names of the files it offers. */
+    result: ResultRow;
+  };
+  file: { args: { resultId: number; name: string }; event: never; result: ArrayBuffer };
+  selftest: { args: NoArgs; event: SelfTestResult; result: { host: string } };
+  matmul: { args: { a: number[]; b: number[]; shape: MatmulShape; variant?: MatmulVariant }; event: never; result: number[] };
+  clearCache: { args: NoArgs; event: never; result: boolean };
+}
+
+export type JobType = keyof Jobs;
+export type Request = { [T in JobType]: { id: number; type: T } & Jobs[T]['args'] }[JobType];
+export type Control = { id: number; control: 'pause' | 'resume' | 'step' | 'cancel' };
+export type Message = Request | Control;
+
+export function isControl(m: Message): m is Control {
+  return 'control' in m;
+}
+
+export type Reply =
+  | { id: number; kind: 'event'; event: unknown }
+  | { id: number; kind: 'done'; result: unknown }
+  | { id: number; kind: 'error'; name: string; message: string }
+  /** Not tied to a job: the device was lost and recreated, and so on. */
+  | { id: 0; kind: 'notice'; message: string; status: 'lost' | 'recovered' | 'failed' };
+
+export type { FusionSettings, FusionTexts };

@@ -1,0 +1,199 @@
+// Every setting of every panel, described once (TensorFlow Playground's state.ts): key, kind, default, allowed range. The
+// page address's hash is written from this table as controls change and read from it when the page opens, so a link
+// reproduces an experiment: the model, each panel's controls and the seeds. Teachers add hide= (controls not shown), lock=
+// (shown, read-only) and lesson= (a text above the panels). Unknown keys and values out of range are ignored with a note.
+// No DOM here: parsing and writing are pure functions (tested in Node); src/lab/settingsStore.ts binds them to the page.
+
+export type PanelName = 'model' | 'similarity' | 'fuse' | 'race' | 'eval';
+export type Value = number | string | boolean | string[];
+export type ControlKind = 'int' | 'number' | 'enum' | 'bool' | 'text' | 'set';
+
+export interface ControlSpec {
+  key: string;
+  panel: PanelName;
+  label: string;
+  kind: ControlKind;
+  /** The default, or one per adapter: small on a CPU fallback (SwiftShader), larger on a GPU. */
+  default: Value | ((fallback: boolean) => Value);
+  min?: number;
+  max?: number;
+  /** enum: the allowed values; set: the allowed members. */
+  values?: readonly string[];
+  /** text: the longest value kept. */
+  maxLength?: number;
+}
+
+const fb = <T extends Value>(cpu: T, gpu: T) => (fallback: boolean) => (fallback ? cpu : gpu);
+const METHODS = ['meanpool', 'aligned', 'dha'] as const;
+const train = (panel: 'fuse' | 'race', steps: (f: boolean) => number): ControlSpec[] => [
+  { key: `${panel}.train.steps`, panel, label: 'training steps', kind: 'int', default: steps, min: 0, max: 100_000 },
+  { key: `${panel}.train.lr`, panel, label: 'learning rate', kind: 'number', default: 1e-3, min: 1e-6, max: 0.5 },
+  { key: `${panel}.train.params`, panel, label: 'trains', kind: 'enum', default: 'all', values: ['all', 'attention', 'kv'] },
+  { key: `${panel}.train.loss`, panel, label: 'loss', kind: 'enum', default: 'kl', values: ['kl', 'ce', 'mix'] },
+  { key: `${panel}.train.batch`, panel, label: 'sequences per step', kind: 'int', default: fb(8, 32), min: 1, max: 1024 },
+  { key: `${panel}.train.seq`, panel, label: 'sequence length', kind: 'int', default: fb(64, 128), min: 2, max: 8192 },
+  { key: `${panel}.train.evalEvery`, panel, label: 'evaluate every', kind: 'int', default: fb(4, 25), min: 0, max: 100_000 },
+];
+
+export const CONTROLS: readonly ControlSpec[] = [
+  { key: 'model', panel: 'model', label: 'model', kind: 'text', default: 'demo', maxLength: 2000 },
+
+  { key: 'sim.metric', panel: 'similarity', label: 'metric', kind: 'enum', default: 'cka', values: ['weight-cosine', 'cka', 'aligned'] },
+  { key: 'sim.tokens', panel: 'similarity', label: 'calibration tokens', kind: 'int', default: 2048, min: 16, max: 1_000_000 },
+  { key: 'sim.q', panel: 'similarity', label: 'show Q heads', kind: 'bool', default: false },
+  { key: 'sim.originalOrder', panel: 'similarity', label: 'keep the original head order', kind: 'bool', default: false },
+
+  { key: 'fuse.method', panel: 'fuse', label: 'method', kind: 'enum', default: 'meanpool', values: METHODS },
+  { key: 'fuse.budget', panel: 'fuse', label: 'KV budget', kind: 'enum', default: '50', values: ['50', '25', 'custom'] },
+  { key: 'fuse.pct', panel: 'fuse', label: 'custom budget, %', kind: 'number', default: 37.5, min: 0.1, max: 100 },
+  { key: 'fuse.cal', panel: 'fuse', label: 'calibration text', kind: 'enum', default: 'sample', values: ['sample', 'file'] },
+  { key: 'fuse.calTokens', panel: 'fuse', label: 'calibration tokens', kind: 'int', default: fb(2048, 16384), min: 2, max: 10_000_000 },
+  { key: 'fuse.eval', panel: 'fuse', label: 'evaluation text', kind: 'enum', default: 'sample', values: ['sample', 'file'] },
+  { key: 'fuse.evalDocs', panel: 'fuse', label: 'held-out documents', kind: 'int', default: fb(8, 20), min: 1, max: 100_000 },
+  { key: 'fuse.steps', panel: 'fuse', label: 'DHA steps', kind: 'int', default: fb(20, 100), min: 0, max: 100_000 },
+  { key: 'fuse.seed', panel: 'fuse', label: 'seed', kind: 'int', default: 1, min: 0, max: 2 ** 31 - 1 },
+  { key: 'fuse.tokensPerStep', panel: 'fuse', label: 'DHA tokens per step', kind: 'int', default: fb(512, 4096), min: 2, max: 1_000_000 },
+  { key: 'fuse.seqLen', panel: 'fuse', label: 'DHA sequence length', kind: 'int', default: fb(128, 256), min: 2, max: 8192 },
+  ...train('fuse', () => 0),
+  { key: 'fuse.prompt', panel: 'fuse', label: 'prompt for comparisons', kind: 'text', default: 'Once upon a time', maxLength: 500 },
+  { key: 'fuse.compareTokens', panel: 'fuse', label: 'comparison tokens', kind: 'int', default: 64, min: 1, max: 1000 },
+
+  { key: 'race.methods', panel: 'race', label: 'methods', kind: 'set', default: [...METHODS], values: METHODS },
+  { key: 'race.budget', panel: 'race', label: 'budget', kind: 'enum', default: '25', values: ['50', '25'] },
+  { key: 'race.dhaSteps', panel: 'race', label: 'DHA steps', kind: 'int', default: fb(10, 100), min: 0, max: 100_000 },
+  ...train('race', fb(12, 100)),
+  { key: 'race.calTokens', panel: 'race', label: 'calibration tokens', kind: 'int', default: fb(8192, 65536), min: 2, max: 10_000_000 },
+  { key: 'race.evalDocs', panel: 'race', label: 'held-out documents', kind: 'int', default: fb(6, 20), min: 1, max: 100_000 },
+  { key: 'race.seed', panel: 'race', label: 'seed', kind: 'int', default: 1, min: 0, max: 2 ** 31 - 1 },
+
+  { key: 'eval.split', panel: 'eval', label: 'split', kind: 'enum', default: 'endoftext', values: ['endoftext', 'blank-lines'] },
+  { key: 'eval.minChars', panel: 'eval', label: 'min characters', kind: 'int', default: 0, min: 0, max: 1_000_000 },
+  { key: 'eval.maxDocs', panel: 'eval', label: 'max documents', kind: 'int', default: 20, min: 0, max: 1_000_000 },
+  { key: 'eval.prompt', panel: 'eval', label: 'prompt', kind: 'text', default: 'Once upon a time', maxLength: 2000 },
+  { key: 'eval.tokens', panel: 'eval', label: 'tokens', kind: 'int', default: 80, min: 1, max: 1000 },
+  { key: 'eval.temperature', panel: 'eval', label: 'temperature', kind: 'number', default: 0, min: 0, max: 5 },
+  { key: 'eval.topK', panel: 'eval', label: 'top-k', kind: 'int', default: 40, min: 0, max: 100_000 },
+  { key: 'eval.seed', panel: 'eval', label: 'seed', kind: 'int', default: 1, min: 0, max: 2 ** 31 - 1 },
+  { key: 'eval.compare', panel: 'eval', label: 'compare with the model before', kind: 'bool', default: false },
+];
+
+export const CONTROL_BY_KEY: ReadonlyMap<string, ControlSpec> = new Map(CONTROLS.map((c) => [c.key, c]));
+export const PANELS: readonly PanelName[] = ['model', 'similarity', 'fuse', 'race', 'eval'];
+
+export type Values = Record<string, Value>;
+
+export function defaults(fallback: boolean): Values {
+  return Object.fromEntries(CONTROLS.map((c) => [c.key, typeof c.default === 'function' ? c.default(fallback) : c.default]));
+}
+
+/** A value read from text, or why it is not allowed. */
+export function parseValue(c: ControlSpec, text: string): { value: Value } | { problem: string } {
+  switch (c.kind) {
+    case 'int':
+    case 'number': {
+      const n = Number(text);
+      if (text.trim() === '' || !Number.isFinite(n)) return { problem: `"${text}" is not a number` };
+      if (c.kind === 'int' && !Number.isInteger(n)) return { problem: `"${text}" is not a whole number` };
+      if ((c.min !== undefined && n < c.min) || (c.max !== undefined && n > c.max)) return { problem: `${n} is outside ${c.min} … ${c.max}` };
+      return { value: n };
+    }
+    case 'bool':
+      if (text === '1' || text === 'true') return { value: true };
+      if (text === '0' || text === 'false') return { value: false };
+      return { problem: `"${text}" is not true or false` };
+    case 'enum':
+      return c.values!.includes(text) ? { value: text } : { problem: `"${text}" is not one of ${c.values!.join(', ')}` };
+    case 'set': {
+      const members = text === '' ? [] : text.split(',');
+      const bad = members.find((m) => !c.values!.includes(m));
+      if (bad !== undefined) return { problem: `"${bad}" is not one of ${c.values!.join(', ')}` };
+      return { value: c.values!.filter((v) => members.includes(v)) };
+    }
+    case 'text':
+      return text.length > (c.maxLength ?? 1000) ? { problem: `longer than ${c.maxLength} characters` } : { value: text };
+  }
+}
+
+export function formatValue(c: ControlSpec, v: Value): string {
+  if (c.kind === 'bool') return v ? '1' : '0';
+  if (c.kind === 'set') return (v as string[]).join(',');
+  return String(v);
+}
+
+/** Whether a value is one the control allows (what a page may write, and what a control may be set to). */
+export function allowed(c: ControlSpec, v: Value): boolean {
+  const r = parseValue(c, formatValue(c, v));
+  return 'value' in r;
+}
+
+export interface PageState {
+  values: Values;
+  /** Keys (or whole panels) not shown, and keys shown read-only. */
+  hide: string[];
+  lock: string[];
+  lesson: string;
+  /** The guided tour's step (0: closed). */
+  tour: number;
+}
+
+/** What a hash says: the settings it gives (others stay as they are), the teacher's controls, and notes on what was ignored. */
+export function parseHash(hash: string): { given: Values; hide: string[]; lock: string[]; lesson: string; tour: number; notes: string[] } {
+  const params = new URLSearchParams(hash.replace(/^#/, ''));
+  const given: Values = {};
+  const notes: string[] = [];
+  const names = (text: string, what: string) =>
+    text
+      .split(',')
+      .filter(Boolean)
+      .filter((k) => {
+        const ok = CONTROL_BY_KEY.has(k) || (PANELS as readonly string[]).includes(k);
+        if (!ok) notes.push(`${what}: unknown control "${k}" ignored`);
+        return ok;
+      });
+  let hide: string[] = [];
+  let lock: string[] = [];
+  let lesson = '';
+  let tour = 0;
+  for (const [key, text] of params) {
+    if (key === 'hide') hide = names(text, 'hide');
+    else if (key === 'lock') lock = names(text, 'lock');
+    else if (key === 'lesson') lesson = text.slice(0, 4000);
+    else if (key === 'tour') {
+      const n = Number(text);
+      if (Number.isInteger(n) && n >= 0 && n <= 50) tour = n;
+      else notes.push(`tour: "${text}" is not a step number; ignored`);
+    } else {
+      const c = CONTROL_BY_KEY.get(key);
+      if (!c) {
+        notes.push(`unknown setting "${key}" ignored`);
+        continue;
+      }
+      const r = parseValue(c, text);
+      if ('value' in r) given[key] = r.value;
+      else notes.push(`${key}: ${r.problem}; the default is kept`);
+    }
+  }
+  return { given, hide, lock, lesson, tour, notes };
+}
+
+/** The hash for a page state: every control's allowed value (one being typed, out of range, is left out), then the teacher's controls. */
+export function writeHash(s: PageState): string {
+  const params = new URLSearchParams();
+  for (const c of CONTROLS) if (s.values[c.key] !== undefined && allowed(c, s.values[c.key])) params.set(c.key, formatValue(c, s.values[c.key]));
+  if (s.hide.length) params.set('hide', s.hide.join(','));
+  if (s.lock.length) params.set('lock', s.lock.join(','));
+  if (s.lesson) params.set('lesson', s.lesson);
+  if (s.tour) params.set('tour', String(s.tour));
+  return `#${params.toString()}`;
+}
+
+/** Whether a control is hidden (by its key or its panel). */
+export function isHidden(s: Pick<PageState, 'hide'>, key: string): boolean {
+  const c = CONTROL_BY_KEY.get(key);
+  return s.hide.includes(key) || (c !== undefined && s.hide.includes(c.panel));
+}
+
+export function isLocked(s: Pick<PageState, 'lock'>, key: string): boolean {
+  const c = CONTROL_BY_KEY.get(key);
+  return s.lock.includes(key) || (c !== undefined && s.lock.includes(c.panel));
+}
