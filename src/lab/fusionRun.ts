@@ -116,6 +116,8 @@ export interface ResultRow {
   /** File names offered for download, in order. */
   fileNames: string[];
   comparison: Comparison | null;
+  /** Restored from the browser's storage after a reload: its files come from there, not from the compute core. */
+  restored?: boolean;
 }
 
 /** Names a budget: 0.5 → "50 %", 0.375 → "37.5 %". */

@@ -8,6 +8,7 @@ import type { FusionMethod } from '../fusion/fuse';
 import type { DhaEvent } from '../fusion/dha';
 import type { CurvePoint as TrainPoint, TrainEvent } from '../train/trainer';
 import { compute, ComputeError } from './compute/client';
+import { useModel } from './modelStore';
 import type { Jobs, ModelHandle } from './compute/protocol';
 import type { Continuation, FusionSettings, HeadCounts, ResultRow } from './fusionRun';
 
@@ -63,6 +64,8 @@ interface FusionState {
   run: (loaded: ModelHandle, settings: FusionSettings, texts: RunTexts) => Promise<void>;
   /** A finished run's row (its id is the compute core's result id): the recovery race adds its runs here too. */
   addResult: (row: ResultRow) => void;
+  /** Rows saved before a reload (negative ids), with their files. */
+  restoreRows: (saved: { row: ResultRow; files: Record<string, Uint8Array> }[]) => void;
   pause: () => void;
   resume: () => void;
   step: () => void;
@@ -74,6 +77,29 @@ interface FusionState {
 
 let job: number | null = null;
 let compareJob: number | null = null;
+/** Restored rows: their files (the compute core does not hold them after a reload), and the model loaded from them. */
+const restoredFiles = new Map<number, Record<string, Uint8Array>>();
+const restoredModels = new Map<number, Promise<number>>();
+let nextRestoredId = -1;
+const resultListeners = new Set<(row: ResultRow) => void>();
+
+/** Called with every row added by a run (persistence saves them). */
+export function onResult(listener: (row: ResultRow) => void): () => void {
+  resultListeners.add(listener);
+  return () => resultListeners.delete(listener);
+}
+
+/** The core's model id for a restored row: its saved files loaded as a model, once. */
+function restoredModel(rowId: number): Promise<number> {
+  let p = restoredModels.get(rowId);
+  if (!p) {
+    const files = Object.entries(restoredFiles.get(rowId) ?? {}).filter(([name]) => name !== 'experiment.json' && name !== 'model.bin');
+    p = compute.run('load', { source: { kind: 'files', files: files.map(([n, d]) => [n, new Blob([d as Uint8Array<ArrayBuffer>])]), label: `restored run ${-rowId}` } }).result.then((h) => h.id);
+    p.catch(() => restoredModels.delete(rowId));
+    restoredModels.set(rowId, p);
+  }
+  return p;
+}
 let currentRun = 0;
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -145,7 +171,19 @@ export const useFusion = create<FusionState>((set, get) => {
       }
     },
 
-    addResult: (row) => set((s) => ({ rows: [...s.rows, row] })),
+    addResult: (row) => {
+      set((s) => ({ rows: [...s.rows, row] }));
+      for (const l of resultListeners) l(row);
+    },
+
+    restoreRows: (saved) => {
+      const rows = saved.map(({ row, files }) => {
+        const id = nextRestoredId--;
+        restoredFiles.set(id, files);
+        return { ...row, id, restored: true, comparison: null };
+      });
+      set((s) => ({ rows: [...s.rows, ...rows] }));
+    },
 
     pause: () => {
       if (!get().running) return;
@@ -171,7 +209,7 @@ export const useFusion = create<FusionState>((set, get) => {
       if (job !== null) compute.control(job, 'cancel');
       job = null;
       if (compareJob !== null) compute.control(compareJob, 'cancel');
-      for (const r of get().rows) compute.run('release', { resultId: r.id });
+      for (const r of get().rows) if (!r.restored) compute.run('release', { resultId: r.id });
       set({ running: false, paused: false, waiting: false, stage: null, live: null, rows: [], error: null });
     },
 
@@ -184,7 +222,8 @@ export const useFusion = create<FusionState>((set, get) => {
       const update = (which: 'original' | 'fused', c: Partial<Continuation>) =>
         patchRow(rowId, (r) => (r.comparison ? { comparison: { ...r.comparison, [which]: { ...r.comparison[which], ...c } } } : {}));
       for (const which of ['original', 'fused'] as const) {
-        const source = which === 'original' ? { modelId: row.sourceModelId } : { resultId: rowId };
+        const original = row.restored ? (useModel.getState().loaded?.id ?? row.sourceModelId) : row.sourceModelId;
+        const source = which === 'original' ? { modelId: original } : row.restored ? { modelId: await restoredModel(rowId) } : { resultId: rowId };
         const gen = compute.run('generate', { source, prompt, opts: { maxTokens, temperature: 0, topK: 0, seed: 1 } }, (e) =>
           update(which, { text: e.text, tokens: e.cachedTokens, kvCacheBytes: e.kvCacheBytes }),
         );
@@ -207,7 +246,12 @@ export const useFusion = create<FusionState>((set, get) => {
   };
 });
 
-/** A row's file, from the compute core (the fused model's config, safetensors, llama2.c .bin, tokenizer, experiment). */
+/** A row's file (the fused model's config, safetensors, llama2.c .bin, tokenizer, experiment): from the compute core, or the saved copy. */
 export async function rowFile(rowId: number, name: string): Promise<Uint8Array> {
+  const saved = restoredFiles.get(rowId);
+  if (saved) {
+    if (!saved[name]) throw new Error(`${name} was not saved with this run`);
+    return saved[name];
+  }
   return new Uint8Array(await compute.run('file', { resultId: rowId, name }).result);
 }

@@ -17,10 +17,19 @@ export function App() {
   useEffect(() => {
     // The GPU first (the model card checks the model against its limits; defaults depend on the adapter), then the page's
     // settings from its address, then the model they name (the built-in demo by default).
-    void acquire().then(() => {
+    let started = false;
+    const fromAddress = () => {
+      const before = useSettings.getState().values.model;
       useSettings.getState().init(useGpu.getState().summary?.isFallbackAdapter ?? true);
-      void useModel.getState().loadSpec(String(useSettings.getState().values.model));
-    });
+      const model = String(useSettings.getState().values.model);
+      if (!started || model !== before) void useModel.getState().loadSpec(model);
+      started = true;
+    };
+    void acquire().then(fromAddress);
+    // A link pasted into this tab (only the hash changes, the page does not reload) applies its settings too.
+    const onHash = () => started && fromAddress();
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
   }, [acquire]);
   return (
     <div className="app">

@@ -3,6 +3,7 @@
 // lesson), and the keyboard keys.
 import { useEffect, useRef, useState } from 'react';
 import { useSettings } from '../lab/settingsStore';
+import { useSaved } from '../lab/persistence';
 import { CONTROLS, PANELS, writeHash, type PanelName } from '../lab/settings';
 
 const PANEL_NAME: Record<PanelName, string> = { model: 'Model', similarity: 'Head similarity', fuse: 'Fuse heads', race: 'Recovery race', eval: 'Evaluate' };
@@ -23,6 +24,7 @@ export function pageLink(hash: string): string {
 
 export function LessonBar() {
   const { lesson, notes, dismissNotes } = useSettings();
+  const saved = useSaved();
   const [copied, setCopied] = useState<string | null>(null);
   const [sharing, setSharing] = useState(false);
   const [keys, setKeys] = useState(false);
@@ -63,12 +65,26 @@ export function LessonBar() {
         <button type="button" className="secondary" onClick={() => setKeys((k) => !k)} aria-expanded={keys} data-testid="keys-help-button" title="Keyboard keys">
           Keys
         </button>
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => void saved.clear()}
+          data-testid="clear-saved"
+          title="Fusion results, the head similarity and the recovery race are kept in this browser across reloads; this removes them"
+        >
+          Clear saved results
+        </button>
         {copied && (
           <span role="status" className="hint" data-testid="copy-link-status">
             {copied}
           </span>
         )}
       </div>
+      {(saved.problem || saved.restored) && (
+        <p className={saved.problem ? 'error' : 'hint'} role="status" data-testid="saved-status">
+          {saved.problem ?? saved.restored}
+        </p>
+      )}
       {keys && (
         <dl className="keys-help" data-testid="keys-help">
           <dt>Space</dt>

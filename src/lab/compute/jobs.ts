@@ -12,7 +12,7 @@ import { headSimilarity } from '../../analysis/similarity';
 import { layerMergeLoss } from '../../analysis/redundancy';
 import { runSelfTest } from '../../gpu/selftest';
 import { matmul } from '../../gpu/kernels/matmul';
-import { exportFusedModel } from '../../fusion/export';
+import { exportFusedModel, modelHash } from '../../fusion/export';
 import { fuseAndEvaluate, resultRow } from '../fusionRun';
 import type { HeldModel, JobContext } from './host';
 import type { Jobs, JobType, ModelHandle, Request, TextSource } from './protocol';
@@ -28,7 +28,7 @@ async function textOf(t: TextSource): Promise<string> {
 function handle(m: HeldModel, limits: { maxStorageBufferBindingSize: number; maxBufferSize: number }): ModelHandle {
   const l = m.loaded;
   // throws ModelTooLargeError with the numbers when the model cannot fit this adapter
-  return { id: m.id, name: l.name, card: modelCard(l.model, l.tokenizer?.kind ?? null, limits), notes: l.notes, hasTokenizer: Boolean(l.tokenizer) };
+  return { id: m.id, name: l.name, hash: modelHash(l.model), card: modelCard(l.model, l.tokenizer?.kind ?? null, limits), notes: l.notes, hasTokenizer: Boolean(l.tokenizer) };
 }
 
 const tokenizerOf = (l: LoadedModel) => {

@@ -20,6 +20,8 @@ import type { FusionSettings, FusionTexts, ResultRow } from '../fusionRun';
 export interface ModelHandle {
   id: number;
   name: string;
+  /** The weights' hash (src/fusion/export.ts): saved results are tagged with it. */
+  hash: string;
   card: ModelCard;
   notes: string[];
   hasTokenizer: boolean;
