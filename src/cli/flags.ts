@@ -29,6 +29,7 @@ export const COMMAND_FLAGS: Record<string, CommandFlags> = {
     positionals: 1,
   },
   train: { values: ['out', 'tokenizer', 'teacher', 'max-tokens', 'seed', ...split(''), ...split('eval-'), ...TRAIN_FLAGS], booleans: ['json'], positionals: 1 },
+  example: { values: ['text', 'out', 'tokenizer'], booleans: [], positionals: 1 },
   gpu: { values: [], booleans: [], positionals: 0 },
   selftest: { values: [], booleans: ['json'], positionals: 0 },
   bench: { values: ['sizes', 'variant', 'forward', 'train', 'batch', 'seq', 'steps'], booleans: ['json'], positionals: 0 },

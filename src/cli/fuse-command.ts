@@ -8,7 +8,7 @@ import { perplexity } from '../eval/perplexity';
 import { kvBytesPerToken } from '../model/heads';
 import { fuse, FUSION_METHODS, type FusionMethod } from '../fusion/fuse';
 import { exportFusedModel, modelHash } from '../fusion/export';
-import { DHA_DEFAULTS } from '../fusion/dha';
+import { DHA_DEFAULTS, DHA_FALLBACK_DEFAULTS } from '../fusion/dha';
 import { UsageError, type ParsedArgs } from './args';
 import { documentsFromArgs, int, num, str } from './model-commands';
 import { limitTokens, tokenizerFilesOf, trainOptionsFromArgs, writeFolder } from './train-command';
@@ -57,6 +57,15 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
   const calib = limitTokens(calibration, int(args, 'max-tokens'));
   const evalDocs = await documentsFromArgs(args, loaded, 'eval-');
   const rt = await createNodeRuntime();
+  // On a CPU fallback adapter (SwiftShader) DHA's defaults shrink to the page's, and the command says so.
+  const fallback = rt.summary.isFallbackAdapter;
+  const dhaDefaults = fallback ? { ...DHA_DEFAULTS, ...DHA_FALLBACK_DEFAULTS } : DHA_DEFAULTS;
+  if (method === 'dha' && fallback && ['steps', 'tokens-per-step', 'seq-len'].some((f) => !args.flags.has(f))) {
+    process.stderr.write(
+      `CPU fallback adapter (${rt.summary.architecture}): DHA defaults to ${dhaDefaults.steps} steps of ${dhaDefaults.tokensPerStep} tokens in sequences of ${dhaDefaults.seqLen} ` +
+        `(${DHA_DEFAULTS.steps} × ${DHA_DEFAULTS.tokensPerStep} in ${DHA_DEFAULTS.seqLen} on a GPU); --steps, --tokens-per-step and --seq-len set them\n`,
+    );
+  }
   const trainOptions = trainOptionsFromArgs(args, 'train-', rt, (s) => process.stderr.write(s));
   if (trainOptions.steps && !calib.length) throw new UsageError('--train-steps trains on the calibration text: give --text F or --tokens F.safetensors');
   const before = await ppl(rt, loaded.model, evalDocs, 'perplexity before');
@@ -69,10 +78,10 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
     calibration: calib,
     renormalise: args.flags.has('renorm'),
     dha: {
-      steps: int(args, 'steps', DHA_DEFAULTS.steps),
+      steps: int(args, 'steps', dhaDefaults.steps),
       seed,
-      tokensPerStep: int(args, 'tokens-per-step', DHA_DEFAULTS.tokensPerStep),
-      seqLen: int(args, 'seq-len', DHA_DEFAULTS.seqLen),
+      tokensPerStep: int(args, 'tokens-per-step', dhaDefaults.tokensPerStep),
+      seqLen: int(args, 'seq-len', dhaDefaults.seqLen),
       lr: num(args, 'lr', DHA_DEFAULTS.lr),
       params: oneOf(args, 'fusion-params', ['kv', 'attention'] as const, DHA_DEFAULTS.params),
       inputs: oneOf(args, 'fusion-inputs', ['teacher', 'student'] as const, DHA_DEFAULTS.inputs),

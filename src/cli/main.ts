@@ -8,6 +8,7 @@ import { UsageError } from './args';
 import { adapterName, benchCommand } from './bench-command';
 import { parseCommand } from './flags';
 import { trainCommand } from './train-command';
+import { exampleCommand } from './example-command';
 import { filesFromPath } from '../model/node-files';
 import { loadModelFiles } from '../model/load';
 import { modelCard } from '../model/card';
@@ -50,6 +51,8 @@ commands:
                               continued training of any checkpoint (fused or not): distillation from --teacher
                               (default loss kl) or next-token cross-entropy (default without a teacher); writes it
                               like fuse and prints pplBefore, pplAfter, seconds, tokensPerSecond, memory, curve
+  example <model> --text F --out FILE.json
+                              the worked example the page shows without WebGPU (scripts/make-example.sh)
   gpu                         adapter, features and limits as JSON
   selftest [--json]           every kernel against its CPU reference
   bench [--json] [--sizes 256,1024,2048] [--variant tiled|direct]
@@ -109,6 +112,8 @@ async function main(argv: string[]): Promise<number> {
       return fuseCommand(args);
     case 'train':
       return trainCommand(args);
+    case 'example':
+      return exampleCommand(args);
     case 'gpu': {
       const rt = await createNodeRuntime();
       process.stdout.write(`${JSON.stringify(rt.summary, null, 2)}\n`);

@@ -13,7 +13,7 @@
 //     always the fused model; every `checkEvery` steps its KL(original ‖ fused) on fixed calibration windows is measured and
 //     the best state (step 0 included) is the one returned, so more steps never give a worse model than fewer on that probe.
 // Every step sees `tokensPerStep` calibration tokens.
-import type { Model } from '../model/types';
+import type { KvLayout, Model } from '../model/types';
 import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import { GpuModel } from '../eval/gpuModel';
 import { ForwardPass } from '../eval/forward';
@@ -21,13 +21,16 @@ import { calibrate } from '../analysis/calibration';
 import { throwIfAborted } from '../model/errors';
 import type { LongWorkOptions } from '../progress';
 import { allocateBudget, headsAtBudget, layerOptions, type LayerOptions } from './methods';
-import { foldRotations, mergeHeads, type HeadMap, type LayerMerge } from './edit';
+import { foldRotations, mergedLayout, mergeHeads, type HeadMap, type LayerMerge } from './edit';
 import { alignGroup, HeadGrams, rotaryPlanes } from './align';
 import { LayerTrainer, type AttentionWeight } from './layerTrainer';
 import { seededRandom } from '../eval/generate';
 import { trainingWindows } from '../train/data';
 import { trainingLoss } from '../gpu/kernels/backward';
 import { reduceRows } from '../gpu/kernels/reduce';
+import { DHA_DEFAULTS } from './dhaDefaults';
+
+export { DHA_DEFAULTS, DHA_FALLBACK_DEFAULTS } from './dhaDefaults';
 
 export interface DhaOptions {
   budget: number;
@@ -50,16 +53,6 @@ export interface DhaOptions {
   onEvent?: (e: DhaEvent) => void;
 }
 
-export const DHA_DEFAULTS: Omit<DhaOptions, 'budget'> = {
-  steps: 100,
-  seed: 1,
-  tokensPerStep: 4096,
-  seqLen: 256,
-  lr: 1e-3,
-  params: 'attention',
-  inputs: 'student',
-  checkEvery: 25,
-};
 
 export type DhaEvent =
   | {
@@ -70,6 +63,8 @@ export type DhaEvent =
       budget: number;
       /** Merge cost per layer and n (K and V), for charts. */
       costs: { k: number[][]; v: number[][] };
+      /** Each layer's head layout at this point (which K head and V head each query head would read). */
+      layouts: KvLayout[];
     }
   | {
       phase: 'fusion';
@@ -119,6 +114,7 @@ export async function dhaSearch(
   const wantK = Math.max(model.layers.length, headsAtBudget(totalK, budget));
   const wantV = Math.max(model.layers.length, headsAtBudget(totalV, budget));
   const costs = { k: options.k.map((o) => o.cost), v: options.v.map((o) => o.cost) };
+  const layoutsAt = (k: number[], v: number[]) => model.layers.map((l, i) => mergedLayout(l.kv, options.k[i].partitions[k[i] - 1], options.v[i].partitions[v[i] - 1]));
   // The budget path: from every head down to the target, one head at a time for the larger of K and V.
   const stepsK = totalK - wantK;
   const stepsV = totalV - wantV;
@@ -128,11 +124,11 @@ export async function dhaSearch(
     const bv = totalV - Math.round((stepsV * s) / path);
     const k = allocateBudget(costs.k, bk);
     const v = allocateBudget(costs.v, bv);
-    onEvent?.({ phase: 'search', perLayer: k.map((n, l) => ({ k: n, v: v[l] })), budget: (bk + bv) / (totalK + totalV), costs });
+    onEvent?.({ phase: 'search', perLayer: k.map((n, l) => ({ k: n, v: v[l] })), budget: (bk + bv) / (totalK + totalV), costs, layouts: layoutsAt(k, v) });
   }
   const k = allocateBudget(costs.k, wantK);
   const v = allocateBudget(costs.v, wantV);
-  if (!path) onEvent?.({ phase: 'search', perLayer: k.map((n, l) => ({ k: n, v: v[l] })), budget: (wantK + wantV) / (totalK + totalV), costs });
+  if (!path) onEvent?.({ phase: 'search', perLayer: k.map((n, l) => ({ k: n, v: v[l] })), budget: (wantK + wantV) / (totalK + totalV), costs, layouts: layoutsAt(k, v) });
   return { k, v, options };
 }
 

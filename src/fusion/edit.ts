@@ -4,7 +4,8 @@
 //
 // Conventions (ALGORITHMS.md §0): a head's activation is y = x W_h with W_h ∈ R^{dim×dh}; the stored rows of that head are
 // W_hᵀ. A rotation R (dh×dh) applied as y ↦ y R therefore maps stored rows to Rᵀ·rows.
-import type { LayerWeights, Model } from '../model/types';
+import type { KvLayout, LayerWeights, Model } from '../model/types';
+import { originOf } from '../model/heads';
 
 /** A dh×dh matrix in row-major float64. */
 export type HeadMap = Float64Array;
@@ -132,10 +133,6 @@ export function mergeHeads(model: Model, merges: (LayerMerge | null)[]): Model {
       if (!m) return l;
       checkPartition(m.kGroups, l.kv.kHeads, `layer ${li} K groups`);
       checkPartition(m.vGroups, l.kv.vHeads, `layer ${li} V groups`);
-      const kGroupOf = new Array<number>(l.kv.kHeads);
-      m.kGroups.forEach((g, gi) => g.forEach((h) => (kGroupOf[h] = gi)));
-      const vGroupOf = new Array<number>(l.kv.vHeads);
-      m.vGroups.forEach((g, gi) => g.forEach((h) => (vGroupOf[h] = gi)));
       return {
         ...l,
         attn: {
@@ -145,14 +142,32 @@ export function mergeHeads(model: Model, merges: (LayerMerge | null)[]): Model {
           wv: combineRows(l.attn.wv, dh * dim, m.vGroups, m.vCoef),
           bv: l.attn.bv && combineRows(l.attn.bv, dh, m.vGroups, m.vCoef),
         },
-        kv: {
-          kHeads: m.kGroups.length,
-          vHeads: m.vGroups.length,
-          kHeadOf: l.kv.kHeadOf.map((k) => kGroupOf[k]),
-          vHeadOf: l.kv.vHeadOf.map((v) => vGroupOf[v]),
-        },
+        kv: mergedLayout(l.kv, m.kGroups, m.vGroups),
       };
     }),
+  };
+}
+
+/**
+ * The layout after merging groups of K heads and of V heads: every query head reads its old head's group, and each new head
+ * records the original heads of its members.
+ */
+export function mergedLayout(kv: KvLayout, kGroups: number[][], vGroups: number[][]): KvLayout {
+  const groupOf = (groups: number[][], n: number) => {
+    const out = new Array<number>(n);
+    groups.forEach((g, gi) => g.forEach((h) => (out[h] = gi)));
+    return out;
+  };
+  const kGroupOf = groupOf(kGroups, kv.kHeads);
+  const vGroupOf = groupOf(vGroups, kv.vHeads);
+  const o = originOf(kv);
+  const merge = (heads: number[][], groups: number[][]) => groups.map((g) => g.flatMap((h) => heads[h]).sort((a, b) => a - b));
+  return {
+    kHeads: kGroups.length,
+    vHeads: vGroups.length,
+    kHeadOf: kv.kHeadOf.map((k) => kGroupOf[k]),
+    vHeadOf: kv.vHeadOf.map((v) => vGroupOf[v]),
+    origin: { q: [...o.q], k: merge(o.k, kGroups), v: merge(o.v, vGroups) },
   };
 }
 
@@ -183,7 +198,7 @@ export function permuteQueryHeads(model: Model, layer: number, order: number[]):
       bq: l.attn.bq && permuteBlocks(l.attn.bq, dh, order),
       wo,
     },
-    kv: { ...l.kv, kHeadOf: order.map((h) => l.kv.kHeadOf[h]), vHeadOf: order.map((h) => l.kv.vHeadOf[h]) },
+    kv: { ...l.kv, kHeadOf: order.map((h) => l.kv.kHeadOf[h]), vHeadOf: order.map((h) => l.kv.vHeadOf[h]), origin: { ...originOf(l.kv), q: order.map((h) => originOf(l.kv).q[h]) } },
   });
 }
 
@@ -203,7 +218,12 @@ export function permuteKvHeads(model: Model, layer: number, order: number[]): Mo
       wv: permuteBlocks(l.attn.wv, dh * dim, order),
       bv: l.attn.bv && permuteBlocks(l.attn.bv, dh, order),
     },
-    kv: { ...l.kv, kHeadOf: l.kv.kHeadOf.map((k) => inv[k]), vHeadOf: l.kv.vHeadOf.map((v) => inv[v]) },
+    kv: {
+      ...l.kv,
+      kHeadOf: l.kv.kHeadOf.map((k) => inv[k]),
+      vHeadOf: l.kv.vHeadOf.map((v) => inv[v]),
+      origin: { ...originOf(l.kv), k: order.map((i) => originOf(l.kv).k[i]), v: order.map((i) => originOf(l.kv).v[i]) },
+    },
   });
 }
 

@@ -10,7 +10,8 @@ import { calibrationTokens } from '../analysis/calibration';
 import { fuse, type FuseResult, type FusionMethod } from '../fusion/fuse';
 import { DHA_DEFAULTS, type DhaEvent } from '../fusion/dha';
 import { fitsLlama2c, modelHash, type ExportFile } from '../fusion/export';
-import { kvBytesPerToken } from '../model/heads';
+import { kvBytesPerToken, layoutsOf } from '../model/heads';
+import type { KvLayout } from '../model/types';
 import type { CurvePoint as TrainPoint, TrainEvent, TrainLoss } from '../train/trainer';
 import type { TrainableSet } from '../train/params';
 import type { Progress } from '../progress';
@@ -113,6 +114,8 @@ export interface ResultRow {
   recoverySteps: number;
   calibrationTokens: number;
   seed: number;
+  /** The fused model's head layouts, with the original heads each head came from. */
+  layouts: Required<KvLayout>[];
   /** File names offered for download, in order. */
   fileNames: string[];
   comparison: Comparison | null;
@@ -278,6 +281,7 @@ export function resultRow(id: number, source: { id: number; loaded: LoadedModel 
     recoverySteps: settings.train?.steps ?? 0,
     calibrationTokens: r.calibrationTokens,
     seed: settings.seed,
+    layouts: layoutsOf(r.model),
     fileNames: ['config.json', 'model.safetensors', ...(fitsLlama2c(r.model) ? ['model.bin'] : []), ...o.tokenizerFiles.map((f) => f.name), 'experiment.json'],
     comparison: null,
   };

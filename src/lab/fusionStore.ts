@@ -11,6 +11,10 @@ import { compute, ComputeError } from './compute/client';
 import { useModel } from './modelStore';
 import type { Jobs, ModelHandle } from './compute/protocol';
 import type { Continuation, FusionSettings, HeadCounts, ResultRow } from './fusionRun';
+import type { KvLayout } from '../model/types';
+import { originOf } from '../model/heads';
+
+const layoutsWithOrigin = (ls: KvLayout[]) => ls.map((l) => ({ ...l, origin: originOf(l) }));
 
 export { budgetLabel, compactCounts } from './fusionRun';
 export type { FusionSettings, HeadCounts, NamedText, ResultRow, RecoverySettings } from './fusionRun';
@@ -33,8 +37,8 @@ export interface LiveView {
   model: string;
   /** Heads per layer of the original model (the bars' full height). */
   heads: HeadCounts;
-  /** DHA's budget path, from every head down to the target, one allocation per search event. */
-  searchPath: { budget: number; perLayer: HeadCounts }[];
+  /** DHA's budget path, from every head down to the target, one allocation (and its head layouts) per search event. */
+  searchPath: { budget: number; perLayer: HeadCounts; layouts: Required<KvLayout>[] }[];
   /** The allocation being trained (DHA), or the result (mean-pool, aligned). */
   perLayer: HeadCounts | null;
   curve: CurvePoint[];
@@ -59,8 +63,11 @@ interface FusionState {
   stage: string | null;
   live: LiveView | null;
   rows: ResultRow[];
+  /** The results row whose head layout is drawn. */
+  selected: number | null;
   error: string | null;
   comparing: boolean;
+  select: (rowId: number | null) => void;
   run: (loaded: ModelHandle, settings: FusionSettings, texts: RunTexts) => Promise<void>;
   /** A finished run's row (its id is the compute core's result id): the recovery race adds its runs here too. */
   addResult: (row: ResultRow) => void;
@@ -87,6 +94,11 @@ const resultListeners = new Set<(row: ResultRow) => void>();
 export function onResult(listener: (row: ResultRow) => void): () => void {
   resultListeners.add(listener);
   return () => resultListeners.delete(listener);
+}
+
+/** Where the compute core finds a row's fused model: its result, or (restored after a reload) its saved files loaded back. */
+export async function rowSource(row: ResultRow): Promise<{ resultId: number } | { modelId: number }> {
+  return row.restored ? { modelId: await restoredModel(row.id) } : { resultId: row.id };
 }
 
 /** The core's model id for a restored row: its saved files loaded as a model, once. */
@@ -117,8 +129,11 @@ export const useFusion = create<FusionState>((set, get) => {
     stage: null,
     live: null,
     rows: [],
+    selected: null,
     error: null,
     comparing: false,
+
+    select: (selected) => set({ selected }),
 
     run: async (loaded, settings, texts) => {
       if (get().running || get().comparing) return;
@@ -139,7 +154,7 @@ export const useFusion = create<FusionState>((set, get) => {
       const mineNow = () => runId === currentRun;
       const onDhaEvent = (e: DhaEvent) => {
         if (e.phase === 'search') {
-          patchLive(runId, (l) => ({ searchPath: [...l.searchPath, { budget: e.budget, perLayer: e.perLayer }], perLayer: e.perLayer }));
+          patchLive(runId, (l) => ({ searchPath: [...l.searchPath, { budget: e.budget, perLayer: e.perLayer, layouts: layoutsWithOrigin(e.layouts) }], perLayer: e.perLayer }));
         } else if (e.phase === 'check') {
           patchLive(runId, (l) => ({ checks: [...l.checks, { step: e.step, kl: e.kl }], bestStep: e.bestStep }));
         } else {
@@ -172,7 +187,7 @@ export const useFusion = create<FusionState>((set, get) => {
     },
 
     addResult: (row) => {
-      set((s) => ({ rows: [...s.rows, row] }));
+      set((s) => ({ rows: [...s.rows, row], selected: row.id }));
       for (const l of resultListeners) l(row);
     },
 
@@ -210,7 +225,7 @@ export const useFusion = create<FusionState>((set, get) => {
       job = null;
       if (compareJob !== null) compute.control(compareJob, 'cancel');
       for (const r of get().rows) if (!r.restored) compute.run('release', { resultId: r.id });
-      set({ running: false, paused: false, waiting: false, stage: null, live: null, rows: [], error: null });
+      set({ running: false, paused: false, waiting: false, stage: null, live: null, rows: [], selected: null, error: null });
     },
 
     compare: async (rowId, prompt, maxTokens) => {
@@ -223,7 +238,7 @@ export const useFusion = create<FusionState>((set, get) => {
         patchRow(rowId, (r) => (r.comparison ? { comparison: { ...r.comparison, [which]: { ...r.comparison[which], ...c } } } : {}));
       for (const which of ['original', 'fused'] as const) {
         const original = row.restored ? (useModel.getState().loaded?.id ?? row.sourceModelId) : row.sourceModelId;
-        const source = which === 'original' ? { modelId: original } : row.restored ? { modelId: await restoredModel(rowId) } : { resultId: rowId };
+        const source = which === 'original' ? { modelId: original } : await rowSource(row);
         const gen = compute.run('generate', { source, prompt, opts: { maxTokens, temperature: 0, topK: 0, seed: 1 } }, (e) =>
           update(which, { text: e.text, tokens: e.cachedTokens, kvCacheBytes: e.kvCacheBytes }),
         );

@@ -4,7 +4,9 @@
 // (shown, read-only) and lesson= (a text above the panels). Unknown keys and values out of range are ignored with a note.
 // No DOM here: parsing and writing are pure functions (tested in Node); src/lab/settingsStore.ts binds them to the page.
 
-export type PanelName = 'model' | 'similarity' | 'fuse' | 'race' | 'eval';
+import { DHA_DEFAULTS, DHA_FALLBACK_DEFAULTS } from '../fusion/dhaDefaults';
+
+export type PanelName = 'model' | 'similarity' | 'fuse' | 'race' | 'compare' | 'eval';
 export type Value = number | string | boolean | string[];
 export type ControlKind = 'int' | 'number' | 'enum' | 'bool' | 'text' | 'set';
 
@@ -50,10 +52,10 @@ export const CONTROLS: readonly ControlSpec[] = [
   { key: 'fuse.calTokens', panel: 'fuse', label: 'calibration tokens', kind: 'int', default: fb(2048, 16384), min: 2, max: 10_000_000 },
   { key: 'fuse.eval', panel: 'fuse', label: 'evaluation text', kind: 'enum', default: 'sample', values: ['sample', 'file'] },
   { key: 'fuse.evalDocs', panel: 'fuse', label: 'held-out documents', kind: 'int', default: fb(8, 20), min: 1, max: 100_000 },
-  { key: 'fuse.steps', panel: 'fuse', label: 'DHA steps', kind: 'int', default: fb(20, 100), min: 0, max: 100_000 },
+  { key: 'fuse.steps', panel: 'fuse', label: 'DHA steps', kind: 'int', default: fb(DHA_FALLBACK_DEFAULTS.steps, DHA_DEFAULTS.steps), min: 0, max: 100_000 },
   { key: 'fuse.seed', panel: 'fuse', label: 'seed', kind: 'int', default: 1, min: 0, max: 2 ** 31 - 1 },
-  { key: 'fuse.tokensPerStep', panel: 'fuse', label: 'DHA tokens per step', kind: 'int', default: fb(512, 4096), min: 2, max: 1_000_000 },
-  { key: 'fuse.seqLen', panel: 'fuse', label: 'DHA sequence length', kind: 'int', default: fb(128, 256), min: 2, max: 8192 },
+  { key: 'fuse.tokensPerStep', panel: 'fuse', label: 'DHA tokens per step', kind: 'int', default: fb(DHA_FALLBACK_DEFAULTS.tokensPerStep, DHA_DEFAULTS.tokensPerStep), min: 2, max: 1_000_000 },
+  { key: 'fuse.seqLen', panel: 'fuse', label: 'DHA sequence length', kind: 'int', default: fb(DHA_FALLBACK_DEFAULTS.seqLen, DHA_DEFAULTS.seqLen), min: 2, max: 8192 },
   ...train('fuse', () => 0),
   { key: 'fuse.prompt', panel: 'fuse', label: 'prompt for comparisons', kind: 'text', default: 'Once upon a time', maxLength: 500 },
   { key: 'fuse.compareTokens', panel: 'fuse', label: 'comparison tokens', kind: 'int', default: 64, min: 1, max: 1000 },
@@ -65,6 +67,10 @@ export const CONTROLS: readonly ControlSpec[] = [
   { key: 'race.calTokens', panel: 'race', label: 'calibration tokens', kind: 'int', default: fb(8192, 65536), min: 2, max: 10_000_000 },
   { key: 'race.evalDocs', panel: 'race', label: 'held-out documents', kind: 'int', default: fb(6, 20), min: 1, max: 100_000 },
   { key: 'race.seed', panel: 'race', label: 'seed', kind: 'int', default: 1, min: 0, max: 2 ** 31 - 1 },
+
+  { key: 'compare.prompt', panel: 'compare', label: 'prompt', kind: 'text', default: 'Once upon a time, there was a little girl named Lily.', maxLength: 300 },
+  { key: 'compare.layer', panel: 'compare', label: 'layer', kind: 'int', default: 0, min: 0, max: 1000 },
+  { key: 'compare.head', panel: 'compare', label: 'query head', kind: 'int', default: 0, min: 0, max: 1000 },
 
   { key: 'eval.split', panel: 'eval', label: 'split', kind: 'enum', default: 'endoftext', values: ['endoftext', 'blank-lines'] },
   { key: 'eval.minChars', panel: 'eval', label: 'min characters', kind: 'int', default: 0, min: 0, max: 1_000_000 },
@@ -78,7 +84,7 @@ export const CONTROLS: readonly ControlSpec[] = [
 ];
 
 export const CONTROL_BY_KEY: ReadonlyMap<string, ControlSpec> = new Map(CONTROLS.map((c) => [c.key, c]));
-export const PANELS: readonly PanelName[] = ['model', 'similarity', 'fuse', 'race', 'eval'];
+export const PANELS: readonly PanelName[] = ['model', 'similarity', 'fuse', 'race', 'compare', 'eval'];
 
 export type Values = Record<string, Value>;
 

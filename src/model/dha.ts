@@ -22,6 +22,13 @@ export interface DhaConfig {
   tensors: string[];
 }
 
+/** Whether a layout's recorded origin (which original heads each head came from) has the layout's shape; else it is dropped. */
+function originFits(kv: KvLayout, heads: number): boolean {
+  const o = kv.origin;
+  const lists = (x: unknown, n: number) => Array.isArray(x) && x.length === n && x.every((g) => Array.isArray(g) && g.every(Number.isInteger));
+  return Boolean(o && Array.isArray(o.q) && o.q.length === heads && lists(o.k, kv.kHeads) && lists(o.v, kv.vHeads));
+}
+
 export function dhaConfigOf(model: Model): DhaConfig {
   return {
     model_type: DHA_MODEL_TYPE,
@@ -89,7 +96,7 @@ export async function loadDhaModel(files: FileMap, cfg: DhaConfig, opts: LongWor
           up: must(`${p}.mlp.up`), gate: bias('mlp.gate'), down: must(`${p}.mlp.down`),
           gateBias: bias('mlp.gateBias'), upBias: bias('mlp.upBias'), downBias: bias('mlp.downBias'),
         },
-        kv,
+        kv: { kHeads: kv.kHeads, vHeads: kv.vHeads, kHeadOf: kv.kHeadOf, vHeadOf: kv.vHeadOf, ...(originFits(kv, c.heads) ? { origin: kv.origin } : {}) },
       };
     }),
     finalNorm: { weight: must('finalNorm.weight'), bias: t('finalNorm.bias') },

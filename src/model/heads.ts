@@ -1,5 +1,5 @@
 // Head layouts and per-head views of a Model, and what a model costs: parameters, KV-cache bytes, GPU memory.
-import type { KvLayout, LayerWeights, Model } from './types';
+import type { HeadOrigin, KvLayout, LayerWeights, Model } from './types';
 import { ModelTooLargeError } from './errors';
 import { formatBytes } from '../gpu/errors';
 
@@ -13,6 +13,17 @@ export function gqaLayout(heads: number, kvHeads: number): KvLayout {
   if (heads % kvHeads !== 0) throw new Error(`${heads} query heads cannot share ${kvHeads} KV heads evenly`);
   const map = Array.from({ length: heads }, (_, h) => Math.floor((h * kvHeads) / heads));
   return { kHeads: kvHeads, vHeads: kvHeads, kHeadOf: map, vHeadOf: [...map] };
+}
+
+
+/** A layout's origin, the identity when it has none. */
+export function originOf(kv: KvLayout): HeadOrigin {
+  return kv.origin ?? { q: kv.kHeadOf.map((_, h) => h), k: Array.from({ length: kv.kHeads }, (_, i) => [i]), v: Array.from({ length: kv.vHeads }, (_, i) => [i]) };
+}
+
+/** Every layer's layout with its origin filled in: what the head-layout diagram draws. */
+export function layoutsOf(model: Model): Required<KvLayout>[] {
+  return model.layers.map((l) => ({ ...l.kv, origin: originOf(l.kv) }));
 }
 
 export function isMha(kv: KvLayout): boolean {

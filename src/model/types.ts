@@ -68,7 +68,19 @@ export interface KvLayout {
   vHeads: number;
   kHeadOf: number[];
   vHeadOf: number[];
+  /**
+   * Where the heads came from, when the layout was edited (fused, reordered): the original index of each query head, and the
+   * original K heads and V heads merged into each K head and V head. Absent: the checkpoint's own heads.
+   */
+  origin?: HeadOrigin;
 }
+
+export interface HeadOrigin {
+  q: number[];
+  k: number[][];
+  v: number[][];
+}
+
 
 export interface Norm {
   weight: Float32Array;

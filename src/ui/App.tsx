@@ -6,6 +6,10 @@ import { EvalPanel } from './EvalPanel';
 import { SimilarityPanel } from './SimilarityPanel';
 import { FusionPanel } from './FusionPanel';
 import { RacePanel } from './RacePanel';
+import { ComparePanel } from './ComparePanel';
+import { Nav } from './Nav';
+import { ExampleView } from './ExampleView';
+import { Tour, TourButton } from './Tour';
 import { useModel } from '../lab/modelStore';
 import { useSettings } from '../lab/settingsStore';
 import { LessonBar } from './LessonBar';
@@ -13,6 +17,7 @@ import { useRunKeys } from './keys';
 
 export function App() {
   const acquire = useGpu((s) => s.acquire);
+  const gpuStatus = useGpu((s) => s.status);
   useRunKeys();
   useEffect(() => {
     // The GPU first (the model card checks the model against its limits; defaults depend on the adapter), then the page's
@@ -22,7 +27,8 @@ export function App() {
       const before = useSettings.getState().values.model;
       useSettings.getState().init(useGpu.getState().summary?.isFallbackAdapter ?? true);
       const model = String(useSettings.getState().values.model);
-      if (!started || model !== before) void useModel.getState().loadSpec(model);
+      // Without WebGPU nothing can load: the page shows the worked example instead.
+      if (useGpu.getState().status !== 'error' && (!started || model !== before)) void useModel.getState().loadSpec(model);
       started = true;
     };
     void acquire().then(fromAddress);
@@ -38,16 +44,21 @@ export function App() {
           head<span>lab</span>
         </h1>
         <p className="tagline">See which attention heads are alike, and fuse them into fewer key/value heads — on your GPU.</p>
+        <TourButton />
       </header>
+      <Nav />
       <LessonBar />
       <main>
+        {gpuStatus === 'error' && <ExampleView />}
         <ModelPanel />
         <SimilarityPanel />
         <FusionPanel />
         <RacePanel />
+        <ComparePanel />
         <EvalPanel />
         <GpuPanel />
       </main>
+      <Tour />
       <footer className="app-footer">
         Everything runs in this tab with WebGPU compute shaders; nothing is uploaded.
       </footer>

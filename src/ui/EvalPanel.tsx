@@ -28,7 +28,7 @@ export function EvalPanel() {
   };
 
   return (
-    <section className="panel" aria-labelledby="eval-title" data-testid="eval-panel">
+    <section id="evaluate" className="panel" aria-labelledby="eval-title" data-testid="eval-panel">
       <h2 id="eval-title">Evaluate</h2>
       <div className="eval-grid">
         <div

@@ -5,7 +5,8 @@
 import { useId, useState } from 'react';
 import { useModel } from '../lab/modelStore';
 import { useGpu } from '../lab/gpuStore';
-import { useFusion, type FusionSettings } from '../lab/fusionStore';
+import { budgetLabel, useFusion, type FusionSettings } from '../lab/fusionStore';
+import { HeadLayoutView } from './HeadLayoutView';
 import { useSettings, usePanelHidden } from '../lab/settingsStore';
 import type { FusionMethod } from '../fusion/fuse';
 import { METHOD_NAME, METHOD_TEXT, METHOD_TOOLTIP, ViewBoundary } from './fusion/common';
@@ -23,7 +24,8 @@ export function FusionPanel() {
   const hiddenPanel = usePanelHidden('fuse');
   const loaded = useModel((s) => s.loaded);
   const fallback = useGpu((s) => s.summary?.isFallbackAdapter ?? null);
-  const { running, paused, waiting, stage, live, rows, error, comparing, run, pause, resume, step, cancel, reset, compare, stopCompare } = useFusion();
+  const { running, paused, waiting, stage, live, rows, selected, error, comparing, run, pause, resume, step, cancel, reset, compare, stopCompare } = useFusion();
+  const selectedRow = rows.find((r) => r.id === selected) ?? null;
   const values = useSettings((s) => s.values);
   const [calFile, setCalFile] = useState<File | null>(null);
   const [evalFile, setEvalFile] = useState<File | null>(null);
@@ -80,7 +82,7 @@ export function FusionPanel() {
       : `Running… ${stage ?? ''}`;
 
   return (
-    <section className="panel fusion" aria-labelledby={`${ids}-title`} data-testid="fusion-panel">
+    <section id="fuse" className="panel fusion" aria-labelledby={`${ids}-title`} data-testid="fusion-panel">
       <h2 id={`${ids}-title`}>Fuse heads</h2>
       <p className="hint">
         Convert {loaded.name}'s key and value heads into fewer — a smaller KV cache — and measure what it costs in perplexity on text
@@ -195,7 +197,7 @@ export function FusionPanel() {
       )}
       {live && (
         <ViewBoundary key={live.runId}>
-          <LiveViewSection live={live} />
+          <LiveViewSection live={live} headDim={loaded.card.headDim} />
         </ViewBoundary>
       )}
       {rows.length > 0 && (
@@ -205,6 +207,17 @@ export function FusionPanel() {
           comparing={comparing}
           onCompare={(id) => void compare(id, v<string>('prompt'), v<number>('compareTokens'))}
           onStop={stopCompare}
+        />
+      )}
+      {selectedRow && (
+        <HeadLayoutView
+          layouts={selectedRow.layouts}
+          headDim={loaded.card.headDim}
+          title={`Head layout — ${METHOD_NAME[selectedRow.method]} at ${budgetLabel(selectedRow.budget)}`}
+          subtitle={`run ${rows.indexOf(selectedRow) + 1} of the table, from ${selectedRow.model}`}
+          kind="result"
+          fileName={`${selectedRow.model.replace(/[^\w.-]+/g, '_')}-${selectedRow.method}-${Math.round(selectedRow.budget * 1000) / 10}-head-layout`}
+          testId="fusion-head-layout"
         />
       )}
     </section>

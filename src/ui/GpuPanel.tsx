@@ -29,7 +29,7 @@ export function GpuPanel() {
   const passed = selfTest.results.filter((r) => r.pass).length;
   const worst = selfTest.results.reduce((m, r) => Math.max(m, r.relError), 0);
   return (
-    <section className="panel" aria-labelledby="gpu-title" data-testid="gpu-panel">
+    <section id="gpu" className="panel" aria-labelledby="gpu-title" data-testid="gpu-panel">
       <h2 id="gpu-title">GPU</h2>
       {status === 'acquiring' && <p role="status">Asking the browser for a WebGPU adapter…</p>}
       {status === 'error' && (

@@ -6,7 +6,7 @@ import { useSettings } from '../lab/settingsStore';
 import { useSaved } from '../lab/persistence';
 import { CONTROLS, PANELS, writeHash, type PanelName } from '../lab/settings';
 
-const PANEL_NAME: Record<PanelName, string> = { model: 'Model', similarity: 'Head similarity', fuse: 'Fuse heads', race: 'Recovery race', eval: 'Evaluate' };
+const PANEL_NAME: Record<PanelName, string> = { model: 'Model', similarity: 'Head similarity', fuse: 'Fuse heads', race: 'Recovery race', compare: 'Compare', eval: 'Evaluate' };
 
 async function copy(text: string): Promise<boolean> {
   try {

@@ -8,6 +8,7 @@ import { PRESETS } from '../model/remote';
 import { formatBytes } from '../gpu/errors';
 import { filesFromDrop, labelOf } from './dropFiles';
 import type { ModelCard } from '../model/card';
+import { HeadLayoutView } from './HeadLayoutView';
 
 export function formatCount(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)} B`;
@@ -40,7 +41,7 @@ export function ModelPanel() {
 
   if (hiddenPanel) return null;
   return (
-    <section className="panel" aria-labelledby="model-title" data-testid="model-panel">
+    <section id="model" className="panel" aria-labelledby="model-title" data-testid="model-panel">
       <h2 id="model-title">Model</h2>
       <div
         className={`dropzone${dragging ? ' dragging' : ''}`}
@@ -169,6 +170,17 @@ export function ModelPanel() {
         </p>
       ))}
       {card && loaded && <ModelCardView card={card} name={loaded.name} />}
+      {card && loaded && (
+        <HeadLayoutView
+          layouts={loaded.layouts}
+          headDim={card.headDim}
+          title={`Head layout — ${loaded.name}`}
+          subtitle={`${card.layers} layers × ${card.heads} query heads`}
+          kind="loaded"
+          fileName={`${loaded.name.replace(/[^\w.-]+/g, '_')}-head-layout`}
+          testId="model-head-layout"
+        />
+      )}
     </section>
   );
 }

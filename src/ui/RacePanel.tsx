@@ -66,7 +66,7 @@ export function RacePanel() {
         : 'Pausing before the next step…'
       : `Running… ${stage ?? ''}`;
   return (
-    <section className="panel race" aria-labelledby={`${ids}-title`} data-testid="race-panel">
+    <section id="recover" className="panel race" aria-labelledby={`${ids}-title`} data-testid="race-panel">
       <h2 id={`${ids}-title`}>Recovery race</h2>
       <p className="hint">
         Convert {loaded.name} with each method at one budget, then train every converted model end to end toward the original on the

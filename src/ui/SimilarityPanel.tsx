@@ -89,7 +89,7 @@ export function SimilarityPanel() {
     else downloadBlob(`${fileBase}.csv`, new Blob([similarityCsv(e)], { type: 'text/csv' }));
   };
   return (
-    <section className="panel" aria-labelledby="sim-title" data-testid="similarity-panel">
+    <section id="similarity" className="panel" aria-labelledby="sim-title" data-testid="similarity-panel">
       <h2 id="sim-title">Head similarity</h2>
       <p className="hint">
         Which key heads and which value heads of each layer are alike — the heads that can share one KV head at little cost.

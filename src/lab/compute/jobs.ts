@@ -2,6 +2,7 @@
 // reporting through events.
 import { loadModelFiles, toFileMap, type LoadedModel } from '../../model/load';
 import { modelCard } from '../../model/card';
+import { layoutsOf } from '../../model/heads';
 import { clearModelCache, fetchModel } from '../../model/remote';
 import { throwIfAborted } from '../../model/errors';
 import { GpuModel } from '../../eval/gpuModel';
@@ -14,7 +15,10 @@ import { runSelfTest } from '../../gpu/selftest';
 import { matmul } from '../../gpu/kernels/matmul';
 import { exportFusedModel, modelHash } from '../../fusion/export';
 import { fuseAndEvaluate, resultRow } from '../fusionRun';
-import type { HeldModel, JobContext } from './host';
+import type { ComputeHost, HeldModel, JobContext } from './host';
+import type { GpuRuntime } from '../../gpu/runtime';
+import type { Model } from '../../model/types';
+import { ForwardPass } from '../../eval/forward';
 import type { Jobs, JobType, ModelHandle, Request, TextSource } from './protocol';
 
 type Handler<T extends JobType> = (args: Extract<Request, { type: T }>, ctx: JobContext<T>) => Promise<{ result: Jobs[T]['result']; transfer?: Transferable[] }>;
@@ -28,13 +32,23 @@ async function textOf(t: TextSource): Promise<string> {
 function handle(m: HeldModel, limits: { maxStorageBufferBindingSize: number; maxBufferSize: number }): ModelHandle {
   const l = m.loaded;
   // throws ModelTooLargeError with the numbers when the model cannot fit this adapter
-  return { id: m.id, name: l.name, hash: modelHash(l.model), card: modelCard(l.model, l.tokenizer?.kind ?? null, limits), notes: l.notes, hasTokenizer: Boolean(l.tokenizer) };
+  return { id: m.id, name: l.name, hash: modelHash(l.model), card: modelCard(l.model, l.tokenizer?.kind ?? null, limits), notes: l.notes, hasTokenizer: Boolean(l.tokenizer), layouts: layoutsOf(l.model) };
 }
 
 const tokenizerOf = (l: LoadedModel) => {
   if (!l.tokenizer) throw new Error(`${l.name} has no tokenizer, so it cannot read text.`);
   return l.tokenizer;
 };
+
+/** A job's model: a loaded one (its weights stay on the GPU), or a fused result (uploaded for this job: `owned`). */
+async function modelOf(host: ComputeHost, rt: GpuRuntime, source: { modelId: number } | { resultId: number }): Promise<{ loaded: LoadedModel; model: Model; gm: GpuModel; owned: boolean }> {
+  if ('modelId' in source) {
+    const m = host.model(source.modelId);
+    return { loaded: m.loaded, model: m.loaded.model, gm: await m.gpuModel(), owned: false };
+  }
+  const r = host.result(source.resultId);
+  return { loaded: r.source.loaded, model: r.fused, gm: await GpuModel.upload(rt, r.fused), owned: true };
+}
 
 export const JOBS: { [T in JobType]: Handler<T> } = {
   init: async (_a, { host }) => ({ result: (await host.rt()).summary }),
@@ -108,19 +122,7 @@ export const JOBS: { [T in JobType]: Handler<T> } = {
 
   generate: async ({ source, prompt, opts }, { host, signal, emit }) => {
     const rt = await host.rt();
-    let gm: GpuModel;
-    let owned = false;
-    let loaded: LoadedModel;
-    if ('modelId' in source) {
-      const m = host.model(source.modelId);
-      loaded = m.loaded;
-      gm = await m.gpuModel();
-    } else {
-      const r = host.result(source.resultId);
-      loaded = r.source.loaded;
-      gm = await GpuModel.upload(rt, r.fused);
-      owned = true;
-    }
+    const { loaded, gm, owned } = await modelOf(host, rt, source);
     try {
       let text = '';
       for await (const t of generate(gm, tokenizerOf(loaded), prompt, { ...opts, signal })) {
@@ -157,6 +159,53 @@ export const JOBS: { [T in JobType]: Handler<T> } = {
     const id = host.newId();
     host.results.set(id, { id, source: m, fused: outcome.result.model, tokenizerFiles: outcome.tokenizerFiles, experiment: outcome.experiment, files: null });
     return { result: resultRow(id, m, settings, outcome) };
+  },
+
+  attention: async ({ source, prompt, layer, head }, { host }) => {
+    const rt = await host.rt();
+    const { loaded, model, gm, owned } = await modelOf(host, rt, source);
+    try {
+      const c = model.config;
+      if (layer < 0 || layer >= c.layers || head < 0 || head >= c.heads) throw new RangeError(`${loaded.name} has ${c.layers} layers of ${c.heads} query heads; there is no layer ${layer}, head ${head}`);
+      const tok = tokenizerOf(loaded);
+      const ids = tok.encode(prompt, { bos: true }).slice(0, Math.min(c.contextLength, 96));
+      if (ids.length < 2) throw new Error('the prompt needs at least one token after BOS');
+      const T = ids.length;
+      const fp = await ForwardPass.create(gm, { batch: 1, chunk: T, cacheT: T, keep: true });
+      try {
+        await fp.run(Uint32Array.from(ids), T, 0, undefined, { skipLogits: true });
+        const l = model.layers[layer].kv;
+        const dh = c.headDim;
+        const q = await rt.read(fp.acts[layer].q, T * c.heads * dh);
+        const k = await rt.read(fp.kCache[layer], T * l.kHeads * dh);
+        const kh = l.kHeadOf[head];
+        const window = c.attentionWindow[layer] ?? 0;
+        const probs = Array.from({ length: T }, (_, t) => {
+          const lo = window > 0 ? Math.max(0, t + 1 - window) : 0;
+          const s = Array.from({ length: t + 1 }, (_, j) => {
+            if (j < lo) return -Infinity;
+            let d = 0;
+            for (let e = 0; e < dh; e++) d += q[(t * c.heads + head) * dh + e] * k[(j * l.kHeads + kh) * dh + e];
+            return d * c.attentionScale;
+          });
+          const m = Math.max(...s);
+          const ex = s.map((v) => Math.exp(v - m));
+          const z = ex.reduce((a, b) => a + b, 0);
+          return ex.map((v) => v / z);
+        });
+        // Each token as the text it stands for (a byte-level token as its character), BOS as ⟨bos⟩.
+        const shown = (id: number) => {
+          if (id === tok.bosId) return '⟨bos⟩';
+          const text = tok.decode([id]);
+          return text && !text.includes('\ufffd') ? text : tok.piece(id);
+        };
+        return { result: { tokens: ids.map(shown), probs, kHead: kh, vHead: l.vHeadOf[head] } };
+      } finally {
+        fp.release();
+      }
+    } finally {
+      if (owned) gm.release();
+    }
   },
 
   file: async ({ resultId, name }, { host }) => {

@@ -4,6 +4,7 @@
 // error. Models and results stay in the core, named by ids; files travel as transferred ArrayBuffers.
 import type { AdapterSummary } from '../../gpu/runtime';
 import type { ModelCard } from '../../model/card';
+import type { KvLayout } from '../../model/types';
 import type { DownloadProgress } from '../../model/remote';
 import type { Progress } from '../../progress';
 import type { SimilarityMetric } from '../../analysis/similarity';
@@ -25,6 +26,8 @@ export interface ModelHandle {
   card: ModelCard;
   notes: string[];
   hasTokenizer: boolean;
+  /** Each layer's head layout, with where its heads came from (the head-layout diagram). */
+  layouts: Required<KvLayout>[];
 }
 
 export interface LayerSimilarity {
@@ -73,6 +76,12 @@ export interface Jobs {
     result: ResultRow;
   };
   file: { args: { resultId: number; name: string }; event: never; result: ArrayBuffer };
+  attention: {
+    args: { source: { modelId: number } | { resultId: number }; prompt: string; layer: number; head: number };
+    event: never;
+    /** The prompt's tokens as text and the head's attention probabilities P[query][key] (row t has t + 1 entries). */
+    result: { tokens: string[]; probs: number[][]; kHead: number; vHead: number };
+  };
   selftest: { args: NoArgs; event: SelfTestResult; result: { host: string } };
   matmul: { args: { a: number[]; b: number[]; shape: MatmulShape; variant?: MatmulVariant }; event: never; result: number[] };
   clearCache: { args: NoArgs; event: never; result: boolean };

@@ -6,6 +6,7 @@ import { BudgetBars } from '../charts/BudgetBars';
 import { LineChart, type Series } from '../charts/LineChart';
 import { ExportButtons } from '../charts/ExportButtons';
 import { METHOD_NAME } from './common';
+import { HeadLayoutView } from '../HeadLayoutView';
 
 export function isRunDha(live: LiveView | null): boolean {
   return live?.method === 'dha';
@@ -24,7 +25,7 @@ function usePathIndex(live: LiveView, ms = 160): number {
   return Math.max(0, Math.min(i, last));
 }
 
-export function LiveViewSection({ live }: { live: LiveView }) {
+export function LiveViewSection({ live, headDim }: { live: LiveView; headDim: number }) {
   const bars = useRef<SVGSVGElement>(null);
   const lossRef = useRef<SVGSVGElement>(null);
   const klRef = useRef<SVGSVGElement>(null);
@@ -59,6 +60,17 @@ export function LiveViewSection({ live }: { live: LiveView }) {
       <div className="sim-scroll">
         <BudgetBars ref={bars} heads={live.heads} perLayer={perLayer} caption={budgetCaption} />
       </div>
+      {playing && (
+        <HeadLayoutView
+          layouts={path[idx].layouts}
+          headDim={headDim}
+          title={`DHA’s search — ${budgetLabel(path[idx].budget)} of the K+V heads`}
+          subtitle={`budget path ${idx + 1} / ${path.length}: where each query head’s K and V go as the budget tightens`}
+          kind="search"
+          fileName={`${fileBase}-search-layout`}
+          testId="fusion-search-layout"
+        />
+      )}
       {live.method === 'dha' && (
         <>
           <p className="fusion-counter" role="status" aria-live="off">

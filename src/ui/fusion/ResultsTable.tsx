@@ -1,6 +1,6 @@
 // The results table of the fusion runs: one row per run (from the Fuse heads panel or the recovery race) with perplexity
 // before → after, KV-cache bytes, time, steps; under each, its files for download and a side-by-side continuation.
-import { budgetLabel, compactCounts, rowFile, type ResultRow } from '../../lab/fusionStore';
+import { budgetLabel, compactCounts, rowFile, useFusion, type ResultRow } from '../../lab/fusionStore';
 import { formatBytes } from '../../gpu/errors';
 import { downloadBlob } from '../charts/exportImage';
 import { METHOD_NAME } from './common';
@@ -20,6 +20,8 @@ export function ResultsTable(props: {
   onStop: () => void;
 }) {
   const { rows } = props;
+  const selected = useFusion((s) => s.selected);
+  const select = useFusion((s) => s.select);
   return (
     <div className="fusion-results">
       <h3>Results</h3>
@@ -45,7 +47,7 @@ export function ResultsTable(props: {
           </thead>
           <tbody>
             {rows.map((r, i) => (
-              <ResultRowView key={r.id} row={r} n={i + 1} canCompare={props.canCompare} onCompare={props.onCompare} />
+              <ResultRowView key={r.id} row={r} n={i + 1} canCompare={props.canCompare} onCompare={props.onCompare} selected={selected === r.id} onSelect={() => select(r.id)} />
             ))}
           </tbody>
         </table>
@@ -63,11 +65,23 @@ export function ResultsTable(props: {
   );
 }
 
-function ResultRowView({ row: r, n, canCompare, onCompare }: { row: ResultRow; n: number; canCompare: boolean; onCompare: (id: number) => void }) {
+function ResultRowView({ row: r, n, canCompare, onCompare, selected, onSelect }: { row: ResultRow; n: number; canCompare: boolean; onCompare: (id: number) => void; selected: boolean; onSelect: () => void }) {
   const c = r.comparison;
   return (
     <>
-      <tr data-testid="fusion-row" data-method={r.method} data-budget={r.budget}>
+      <tr
+        data-testid="fusion-row"
+        data-method={r.method}
+        data-budget={r.budget}
+        className={selected ? 'selected' : undefined}
+        aria-selected={selected}
+        tabIndex={0}
+        title="Click (or Enter) to draw this result's head layout"
+        onClick={onSelect}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter' && e.target === e.currentTarget) onSelect();
+        }}
+      >
         <td>{n}</td>
         <td title={r.model}>{METHOD_NAME[r.method]}</td>
         <td>{budgetLabel(r.budget)}</td>

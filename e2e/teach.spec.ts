@@ -1,0 +1,118 @@
+// Teaching views on the built-in demo: the head layout drawn from the model's own maps (MHA, a mean-pooled GQA result, DHA's
+// decoupled K and V), the guided tour with its step in the address, the Pareto view of every run, one head's attention
+// before and after a merge, the section navigation and dark mode.
+import { expect, test, type Page } from '@playwright/test';
+
+async function demo(page: Page, hash = '') {
+  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  await page.goto(`/${hash}`);
+  await expect(page.getByTestId('card-name')).toContainText('built-in demo');
+}
+
+test('head layouts: the loaded MHA model, then a mean-pooled and a DHA result drawn from their maps; Pareto; attention before and after', async ({ page }) => {
+  test.setTimeout(360_000);
+  await demo(page, '#fuse.calTokens=1024&fuse.evalDocs=2&fuse.steps=2&fuse.tokensPerStep=256');
+  const loaded = page.locator('[data-testid="head-map"][data-model="loaded"]');
+  await expect(loaded.getByTestId('head-map-layer')).toHaveCount(4);
+  await expect(loaded.locator('[data-testid="head-map-kv-head"][data-kind="k"]')).toHaveCount(32);
+  await expect(loaded.locator('[data-testid="head-map-kv-head"][data-kind="v"]')).toHaveCount(32);
+  await expect(loaded.getByTestId('head-map-link')).toHaveCount(64); // every query head: one line to its K head, one to its V head
+  await expect(page.getByTestId('model-head-layout-kv')).toHaveAttribute('data-bytes', '4096');
+  // hovering a KV head names the original head and the query heads that read it
+  const k3 = loaded.locator('[data-testid="head-map-layer"][data-layer="1"] [data-testid="head-map-kv-head"][data-kind="k"][data-head="3"]');
+  await expect(k3).toHaveAttribute('data-readers', '3');
+  await k3.hover();
+  await expect(k3.locator('title')).toHaveText(/layer 1, K head 3: original K head 3; read by query head 3/);
+
+  const fusion = page.getByTestId('fusion-panel');
+  await fusion.getByTestId('fusion-method-meanpool').check();
+  await fusion.getByTestId('fusion-budget-25').check();
+  await fusion.getByTestId('fusion-run').click();
+  await expect(fusion.getByTestId('fusion-row')).toHaveCount(1, { timeout: 120_000 });
+  const result = page.locator('[data-testid="head-map"][data-model="result"]');
+  await expect(result.locator('[data-testid="head-map-kv-head"][data-kind="k"]')).toHaveCount(8); // 2 per layer
+  const merged = result.locator('[data-testid="head-map-layer"][data-layer="0"] [data-testid="head-map-kv-head"][data-kind="k"][data-head="1"]');
+  await expect(merged).toHaveAttribute('data-merged', '4,5,6,7');
+  await expect(merged).toHaveAttribute('data-readers', '4,5,6,7');
+
+  // DHA: the search plays its path on a head layout, and the result's K and V maps may differ per layer
+  await fusion.getByTestId('fusion-method-dha').check();
+  await fusion.getByTestId('fusion-run').click();
+  await expect(page.locator('[data-testid="head-map"][data-model="search"]')).toBeVisible({ timeout: 120_000 });
+  await expect(fusion.getByTestId('fusion-row')).toHaveCount(2, { timeout: 240_000 });
+  const dhaMap = page.locator('[data-testid="head-map"][data-model="result"]');
+  const kHeads = await dhaMap.locator('[data-testid="head-map-kv-head"][data-kind="k"]').count();
+  const vHeads = await dhaMap.locator('[data-testid="head-map-kv-head"][data-kind="v"]').count();
+  expect(kHeads).toBe(8);
+  expect(vHeads).toBe(8);
+  // clicking a row draws that result's layout
+  await fusion.getByTestId('fusion-row').nth(0).click();
+  await expect(page.locator('[data-testid="head-map"][data-model="result"]').locator('[data-testid="head-map-layer"][data-layer="0"]')).toHaveAttribute('data-k-heads', '2');
+
+  // Pareto: one point per run, coloured by method, the original as the reference
+  const compare = page.getByTestId('compare-panel');
+  await expect(compare.getByTestId('pareto-point')).toHaveCount(2);
+  await expect(compare.locator('[data-testid="pareto-point"][data-group="dha"]')).toHaveCount(1);
+  await expect(compare.locator('[data-testid="pareto-point"][data-group="meanpool"]')).toHaveAttribute('data-x', '1024');
+  await expect(compare.getByTestId('pareto-reference')).toHaveCount(1);
+  await expect(compare.getByTestId('pareto-point').first().locator('title')).toContainText(/run 1: mean-pool at 25 %/);
+
+  // attention of layer 1, query head 5, in the original and in the mean-pooled model (the selected row)
+  await compare.getByTestId('attention-layer').fill('1');
+  await compare.getByTestId('attention-head').fill('5');
+  await compare.getByTestId('attention-prompt').fill('Once upon a time');
+  await compare.getByTestId('attention-run').click();
+  const original = compare.getByTestId('attention-original');
+  const fused = compare.getByTestId('attention-fused');
+  await expect(original).toBeVisible({ timeout: 60_000 });
+  const T = 'Once upon a time'.length + 1 + 1; // BOS, the dummy space, one byte per character
+  await expect(original.getByTestId('attention-cell')).toHaveCount((T * (T + 1)) / 2);
+  await expect(fused).toContainText('reads K head 1, V head 1');
+  await expect(original).toContainText('reads K head 5, V head 5');
+});
+
+test('the guided tour: eight steps over the demo, its step in the address, an action per step, closable and resumable', async ({ page }) => {
+  await demo(page);
+  await page.getByTestId('tour-start').click();
+  const tour = page.getByTestId('tour');
+  await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', '1');
+  await expect(tour).toContainText('What the KV cache costs');
+  await expect.poll(() => page.evaluate(() => location.hash)).toContain('tour=1');
+  await tour.getByTestId('tour-next').click();
+  await expect(tour).toContainText('Heads as subspaces');
+  await expect(page.locator('#similarity')).toHaveClass(/tour-target/);
+  await tour.getByTestId('tour-action').click(); // Compute CKA similarity
+  await expect(page.getByTestId('heatmap').first()).toBeVisible({ timeout: 120_000 });
+  for (let s = 3; s <= 8; s++) {
+    await tour.getByTestId('tour-next').click();
+    await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', String(s));
+  }
+  await expect(tour).toContainText('What to try next');
+  await expect.poll(() => page.evaluate(() => location.hash)).toContain('tour=8');
+  // a link to a step opens the tour there; closing and resuming comes back to it
+  await page.goto('/#tour=4');
+  await page.reload();
+  await expect(page.getByTestId('tour')).toContainText('Align before you average');
+  await page.getByTestId('tour-close').click();
+  await expect(page.getByTestId('tour')).toHaveCount(0);
+  await expect(page.getByTestId('tour-start')).toHaveText('Resume the tour (step 4)');
+  await page.getByTestId('tour-start').click();
+  await expect(page.getByTestId('tour-step')).toHaveAttribute('data-step', '4');
+});
+
+test('sections in order with a navigation that shows where one is; dark mode follows the system', async ({ page }) => {
+  await demo(page);
+  const nav = page.getByTestId('nav');
+  await expect(nav.getByRole('button')).toHaveText(['1. Model', '2. Similarity', '3. Fuse', '4. Recover', '5. Compare', 'Evaluate', 'GPU']);
+  const ids = await page.locator('main > section').evaluateAll((s) => s.map((e) => e.id));
+  expect(ids).toEqual(['model', 'similarity', 'fuse', 'recover', 'compare', 'evaluate', 'gpu']);
+  await nav.getByTestId('nav-compare').click();
+  await expect(nav.getByTestId('nav-compare')).toHaveAttribute('aria-current', 'step', { timeout: 10_000 });
+  const light = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  const dark = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+  expect(dark).not.toBe(light);
+  // every control is reachable from the keyboard: Tab lands on the first nav button early
+  await page.keyboard.press('Tab');
+  expect(await page.evaluate(() => document.activeElement?.tagName)).toBe('BUTTON');
+});

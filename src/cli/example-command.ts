@@ -1,0 +1,94 @@
+// headlab example: the worked example the page shows when WebGPU is unavailable — head similarity, the three methods at one
+// budget with DHA's search path, each converted model trained the same way (the page's CPU-fallback race defaults), the
+// head layouts — computed by the lab on the built-in demo and written as JSON (public/example/demo-example.json).
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { createNodeRuntime } from '../gpu/node';
+import { GpuModel } from '../eval/gpuModel';
+import { calibrate, calibrationSequences, calibrationTokens } from '../analysis/calibration';
+import { headSimilarity } from '../analysis/similarity';
+import { layerMergeLoss } from '../analysis/redundancy';
+import { layoutsOf, kvBytesPerToken, originOf } from '../model/heads';
+import { FUSION_METHODS } from '../fusion/fuse';
+import { fuseAndEvaluate, type SourceModel } from '../lab/fusionRun';
+import type { ExampleData, ExampleRun } from '../lab/example';
+import { defaults } from '../lab/settings';
+import { UsageError, type ParsedArgs } from './args';
+import { loadFromArgs, str } from './model-commands';
+import { adapterName } from './bench-command';
+import { progressPrinter } from './progress';
+
+export async function exampleCommand(args: ParsedArgs): Promise<number> {
+  const out = str(args, 'out');
+  const textPath = str(args, 'text');
+  if (!out || !textPath) throw new UsageError('example needs --text F (the demo stories) and --out FILE.json');
+  const loaded = await loadFromArgs(args, 'example');
+  if (!loaded.tokenizer) throw new UsageError(`${loaded.name} has no tokenizer`);
+  const text = await readFile(textPath, 'utf8');
+  const rt = await createNodeRuntime();
+  const d = defaults(true); // the page's CPU-fallback defaults: what a student without a GPU would run
+  const budget = Number(d['race.budget']) / 100;
+  const model = loaded.model;
+  let gm: Promise<GpuModel> | null = null;
+  const source: SourceModel = { loaded, tokenizerFiles: [], gpuModel: () => (gm ??= GpuModel.upload(rt, model)) };
+  const progress = progressPrinter();
+  // Head similarity (CKA) on the first N tokens of the stories, as the panel computes it.
+  const tokens = calibrationTokens(loaded.tokenizer, text, d['sim.tokens'] as number);
+  const grams = await calibrate(await source.gpuModel(), calibrationSequences(tokens, model.config.contextLength), { onProgress: progress.onProgress });
+  const layers = [];
+  for (let l = 0; l < model.config.layers; l++) {
+    layers.push({
+      layer: l,
+      q: await headSimilarity(model, l, 'q', 'cka', grams[l], rt),
+      k: await headSimilarity(model, l, 'k', 'cka', grams[l], rt),
+      v: await headSimilarity(model, l, 'v', 'cka', grams[l], rt),
+      redundancy: { k: await layerMergeLoss(model, l, 'k', grams[l], rt), v: await layerMergeLoss(model, l, 'v', grams[l], rt) },
+    });
+  }
+  // The race: every method at the budget, then the same training.
+  const train = { steps: d['race.train.steps'] as number, lr: d['race.train.lr'] as number, params: 'all' as const, loss: 'kl' as const, batch: d['race.train.batch'] as number, seqLen: d['race.train.seq'] as number, evalEvery: d['race.train.evalEvery'] as number };
+  const budgetPath: ExampleData['budgetPath'] = [];
+  const runs: ExampleRun[] = [];
+  let pplOriginal = 0;
+  let evalText = '';
+  for (const method of FUSION_METHODS) {
+    const o = await fuseAndEvaluate(
+      rt,
+      source,
+      { method, budget, calibrationTokens: d['race.calTokens'] as number, steps: d['race.dhaSteps'] as number, seed: 1, tokensPerStep: train.batch * train.seqLen, seqLen: train.seqLen, train },
+      { calibration: { text, name: 'the built-in TinyStories sample' }, evaluation: { text, name: 'the built-in TinyStories sample', heldOutDocs: d['race.evalDocs'] as number }, sameText: true },
+      {
+        signal: new AbortController().signal,
+        gate: async () => {},
+        onStage: (s) => progress.onProgress({ stage: `${method}: ${s}`, done: 0, total: 1 }),
+        onDhaEvent: (e) => {
+          if (e.phase === 'search') budgetPath.push({ budget: e.budget, perLayer: e.perLayer, layouts: e.layouts.map((l) => ({ ...l, origin: originOf(l) })) });
+        },
+      },
+    );
+    pplOriginal = o.before.ppl;
+    evalText = o.evalName;
+    const r = o.result;
+    runs.push({
+      method, budget, perLayer: r.perLayer, layouts: layoutsOf(r.model), kvBytesPerToken: r.kvBytesPerToken, pplConverted: r.curve[0]?.ppl ?? o.after.ppl, pplAfter: o.after.ppl,
+      curve: r.curve.filter((p) => p.ppl !== null).map((p) => ({ tokens: p.tokens, ppl: p.ppl! })), seconds: r.seconds,
+    });
+  }
+  progress.done();
+  const data: ExampleData = {
+    producer: 'headlab example',
+    date: new Date().toISOString().slice(0, 10),
+    adapter: adapterName(rt.summary),
+    command: 'bash scripts/make-example.sh',
+    model: { name: loaded.name, layers: model.config.layers, heads: model.config.heads, headDim: model.config.headDim, kvBytesPerToken: kvBytesPerToken(model), pplOriginal, layouts: layoutsOf(model) },
+    evalText,
+    similarity: { metric: 'cka', tokens: grams[0]?.n ?? 0, layers },
+    budgetPath,
+    training: { steps: train.steps, batch: train.batch, seqLen: train.seqLen, lr: train.lr },
+    runs,
+  };
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(data)}\n`);
+  process.stdout.write(`wrote ${out}: ${runs.map((r) => `${r.method} ${r.pplConverted.toFixed(3)} → ${r.pplAfter.toFixed(3)}`).join(', ')} (original ${pplOriginal.toFixed(3)})\n`);
+  return 0;
+}

@@ -1,0 +1,35 @@
+// The worked example a page without WebGPU shows: one complete experiment on the built-in demo, computed by the lab itself
+// (`headlab example`, scripts/make-example.sh) and shipped in public/example/. Types shared by the command that writes it and
+// the view that reads it.
+import type { KvLayout } from '../model/types';
+import type { FusionMethod } from '../fusion/fuse';
+import type { LayerSimilarity } from './compute/protocol';
+
+export interface ExampleRun {
+  method: FusionMethod;
+  budget: number;
+  perLayer: { k: number; v: number }[];
+  layouts: Required<KvLayout>[];
+  kvBytesPerToken: number;
+  pplConverted: number;
+  pplAfter: number;
+  /** Held-out perplexity against training tokens (tokens count DHA's own steps). */
+  curve: { tokens: number; ppl: number }[];
+  seconds: number;
+}
+
+export interface ExampleData {
+  producer: 'headlab example';
+  date: string;
+  adapter: string;
+  command: string;
+  model: { name: string; layers: number; heads: number; headDim: number; kvBytesPerToken: number; pplOriginal: number; layouts: Required<KvLayout>[] };
+  evalText: string;
+  similarity: { metric: 'cka'; tokens: number; layers: LayerSimilarity[] };
+  /** DHA's search at the example's budget: from every head down to the budget. */
+  budgetPath: { budget: number; perLayer: { k: number; v: number }[]; layouts: Required<KvLayout>[] }[];
+  training: { steps: number; batch: number; seqLen: number; lr: number };
+  runs: ExampleRun[];
+}
+
+export const EXAMPLE_URL = 'example/demo-example.json';

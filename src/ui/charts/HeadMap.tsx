@@ -1,0 +1,127 @@
+// The head layout of a model, drawn from its own maps (the DHA paper's picture): per layer, the query heads in a row and below
+// them its K heads and its V heads, with a line from every query head to the K head and to the V head it reads. MHA is one
+// line straight down per head, GQA fans several query heads into one KV head, and DHA's decoupled K and V maps differ.
+// Hovering (or focusing) a K or V head highlights the query heads that share it and names the original heads merged into it.
+// D3 computes the positions; React owns the elements, with presentation attributes only (exports as SVG/PNG).
+import { forwardRef, useState } from 'react';
+import { scaleBand } from 'd3';
+import type { KvLayout } from '../../model/types';
+import { SVG_FONT } from './Heatmap';
+
+export const K_COLOUR = '#0072B2';
+export const V_COLOUR = '#D55E00';
+const Q_COLOUR = '#5c677d';
+const MUTED = '#5c677d';
+
+export interface HeadMapProps {
+  layouts: Required<KvLayout>[];
+  caption: string[];
+  /** e.g. "loaded", "result": the view's name in data-model. */
+  kind: string;
+  width?: number;
+}
+
+const ROW = 26;
+const LAYER_H = 3 * ROW + 26;
+
+export const HeadMap = forwardRef<SVGSVGElement, HeadMapProps>(function HeadMap({ layouts, caption, kind, width = 620 }, ref) {
+  const [hover, setHover] = useState<{ layer: number; kind: 'k' | 'v'; head: number } | null>(null);
+  const top = 12 + caption.length * 16 + 20;
+  const left = 64;
+  const height = top + layouts.length * LAYER_H + 8;
+  const H = layouts[0]?.kHeadOf.length ?? 0;
+  const x = scaleBand<number>().domain(Array.from({ length: H }, (_, h) => h)).range([left, width - 12]).padding(0.25);
+  const box = Math.min(x.bandwidth(), 22);
+  const headX = (count: number, i: number) => {
+    // KV heads spread under the query heads they serve: centred in the span of the band.
+    const span = (width - 12 - left) / Math.max(count, 1);
+    return left + span * (i + 0.5) - box / 2;
+  };
+  return (
+    <svg ref={ref} xmlns="http://www.w3.org/2000/svg" width={width} height={height} viewBox={`0 0 ${width} ${height}`} fontFamily={SVG_FONT} role="img" aria-label={caption.join('; ')} data-testid="head-map" data-model={kind}>
+      {caption.map((text, i) => (
+        <text key={i} x={4} y={14 + i * 16} fontSize={i ? 11 : 12} fill={i ? MUTED : '#1b263b'}>
+          {text}
+        </text>
+      ))}
+      <g fontSize={11} transform={`translate(${left}, ${top - 10})`}>
+        <rect width={10} height={10} y={-9} fill={Q_COLOUR} />
+        <text x={14}>query heads</text>
+        <rect x={110} width={10} height={10} y={-9} fill={K_COLOUR} />
+        <text x={124}>K heads</text>
+        <rect x={190} width={10} height={10} y={-9} fill={V_COLOUR} />
+        <text x={204}>V heads — hover a head for who reads it and what merged into it</text>
+      </g>
+      {layouts.map((l, li) => {
+        const y0 = top + li * LAYER_H;
+        const qY = y0 + 4;
+        const kY = y0 + 4 + ROW + 10;
+        const vY = kY + ROW;
+        const active = hover?.layer === li ? hover : null;
+        const reads = (h: number) => active && (active.kind === 'k' ? l.kHeadOf[h] : l.vHeadOf[h]) === active.head;
+        const qx = (h: number) => (x(h) ?? 0) + x.bandwidth() / 2 - box / 2;
+        return (
+          <g key={li} data-testid="head-map-layer" data-layer={li} data-k-heads={l.kHeads} data-v-heads={l.vHeads}>
+            <text x={4} y={qY + box * 0.7} fontSize={11} fill="#1b263b">
+              layer {li}
+            </text>
+            <text x={4} y={kY + box * 0.7} fontSize={10} fill={K_COLOUR}>
+              K {l.kHeads}
+            </text>
+            <text x={4} y={vY + box * 0.7} fontSize={10} fill={V_COLOUR}>
+              V {l.vHeads}
+            </text>
+            {l.kHeadOf.map((k, h) => (
+              <line
+                key={`k${h}`}
+                x1={qx(h) + box / 2} y1={qY + box} x2={headX(l.kHeads, k) + box / 2} y2={kY}
+                stroke={K_COLOUR} strokeWidth={reads(h) && active?.kind === 'k' ? 2.5 : 1} strokeOpacity={active && !(reads(h) && active.kind === 'k') ? 0.15 : 0.7}
+                data-testid="head-map-link" data-kind="k" data-query={h} data-head={k}
+              />
+            ))}
+            {l.vHeadOf.map((v, h) => (
+              <line
+                key={`v${h}`}
+                x1={qx(h) + box / 2} y1={qY + box} x2={headX(l.vHeads, v) + box / 2} y2={vY}
+                stroke={V_COLOUR} strokeWidth={reads(h) && active?.kind === 'v' ? 2.5 : 1} strokeOpacity={active && !(reads(h) && active.kind === 'v') ? 0.1 : 0.45}
+                strokeDasharray="3 2"
+                data-testid="head-map-link" data-kind="v" data-query={h} data-head={v}
+              />
+            ))}
+            {l.kHeadOf.map((_, h) => (
+              <rect key={`q${h}`} x={qx(h)} y={qY} width={box} height={box} rx={2} fill={reads(h) ? '#1b263b' : Q_COLOUR} data-testid="head-map-q-head">
+                <title>{`layer ${li}, query head ${h} (original head ${l.origin.q[h]}): reads K head ${l.kHeadOf[h]} and V head ${l.vHeadOf[h]}`}</title>
+              </rect>
+            ))}
+            {(['k', 'v'] as const).map((kindOf) => {
+              const n = kindOf === 'k' ? l.kHeads : l.vHeads;
+              const map = kindOf === 'k' ? l.kHeadOf : l.vHeadOf;
+              const yy = kindOf === 'k' ? kY : vY;
+              return Array.from({ length: n }, (_, i) => {
+                const readers = map.flatMap((m, h) => (m === i ? [h] : []));
+                const merged = (kindOf === 'k' ? l.origin.k : l.origin.v)[i] ?? [i];
+                const label = `layer ${li}, ${kindOf.toUpperCase()} head ${i}: ${merged.length > 1 ? `merged from original ${kindOf.toUpperCase()} heads ${merged.join(', ')}` : `original ${kindOf.toUpperCase()} head ${merged[0]}`}; read by query head${readers.length > 1 ? 's' : ''} ${readers.join(', ')}`;
+                const on = active?.kind === kindOf && active.head === i;
+                return (
+                  <rect
+                    key={`${kindOf}${i}`}
+                    x={headX(n, i)} y={yy} width={box} height={box} rx={box / 2}
+                    fill={kindOf === 'k' ? K_COLOUR : V_COLOUR} stroke={on ? '#1b263b' : 'none'} strokeWidth={2}
+                    tabIndex={0} role="img" aria-label={label}
+                    onMouseEnter={() => setHover({ layer: li, kind: kindOf, head: i })}
+                    onMouseLeave={() => setHover(null)}
+                    onFocus={() => setHover({ layer: li, kind: kindOf, head: i })}
+                    onBlur={() => setHover(null)}
+                    data-testid="head-map-kv-head" data-kind={kindOf} data-head={i} data-merged={merged.join(',')} data-readers={readers.join(',')}
+                  >
+                    <title>{label}</title>
+                  </rect>
+                );
+              });
+            })}
+          </g>
+        );
+      })}
+    </svg>
+  );
+});
