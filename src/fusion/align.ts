@@ -189,25 +189,26 @@ export function alignGroup(grams: HeadGrams, group: number[], planes: [number, n
   if (s === 1) return { maps, residual: 0, energy, meanEnergy: energy };
   // Q_i fitted onto head 1: argmax tr(Qᵀ Y_iᵀ Y_1) = argmax tr(Qᵀ G_i1).
   for (let i = 1; i < s; i++) maps[i] = bestMap(blocks[i][0], dh, planes);
-  const meanEnergy = () => {
-    let m = 0;
-    for (let i = 0; i < s; i++) for (let k = 0; k < s; k++) m += traceOfAtB(maps[i], matMul(blocks[i][k], maps[k], dh));
-    return m / (s * s);
-  };
-  let mE = meanEnergy();
+  // P_i = Σ_k G_ik Q_k = s·Y_iᵀM serves both the mean's energy ‖M‖² = (1/s²) Σ_i tr(Q_iᵀ P_i) and the next round's update
+  // Q_i = argmax tr(Q_iᵀ P_i): one set of s² products per round.
+  const products = () => group.map((_, i) => {
+    const P = new Float64Array(dh * dh);
+    for (let k = 0; k < s; k++) {
+      const gq = matMul(blocks[i][k], maps[k], dh);
+      for (let e = 0; e < P.length; e++) P[e] += gq[e];
+    }
+    return P;
+  });
+  const meanEnergy = (P: Float64Array[]) => P.reduce((acc, Pi, i) => acc + traceOfAtB(maps[i], Pi), 0) / (s * s);
+  let P = products();
+  let mE = meanEnergy(P);
   let residual = energy - s * mE;
   for (let round = 0; round < maxRounds && s > 2; round++) {
-    // Y_iᵀ M = (1/s) Σ_k G_ik Q_k; Q_i = argmax tr(Q_iᵀ Y_iᵀ M).
-    const next = group.map((_, i) => {
-      const B = new Float64Array(dh * dh);
-      for (let k = 0; k < s; k++) {
-        const gq = matMul(blocks[i][k], maps[k], dh);
-        for (let e = 0; e < B.length; e++) B[e] += gq[e] / s;
-      }
-      return bestMap(B, dh, planes);
-    });
+    // Q_i = argmax tr(Q_iᵀ Y_iᵀ M), Y_iᵀ M = P_i / s (the scale does not change the maximiser).
+    const next = P.map((Pi) => bestMap(Pi, dh, planes));
     next.forEach((q, i) => (maps[i] = q));
-    const e2 = meanEnergy();
+    P = products();
+    const e2 = meanEnergy(P);
     const r2 = energy - s * e2;
     const improved = residual - r2;
     mE = e2;
