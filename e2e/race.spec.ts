@@ -1,11 +1,13 @@
-// The recovery race on the built-in demo in headless Chromium (SwiftShader): three methods at 25 %, the same tiny training for
-// each; the chart grows one line per method plus the original's; pause holds a lane, Step advances it by one point; every
-// method ends as a row here and in the fusion results table; the curves download as CSV. Sizes are tiny: SwiftShader is slow.
+// The recovery race on the built-in demo in headless Chromium (SwiftShader): three methods at 25 %, the same training for each
+// (4 steps of the page's CPU-fallback step, 8 × 64 tokens, after DHA's 10 steps of its own); the chart grows one line per
+// method plus the original's; pause holds a lane, Step advances it by one point; DHA ends below the aligned merge and
+// mean-pool (the order DHA promises); every method ends as a row here and in the fusion results table; the curves download
+// as CSV.
 import { expect, test } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 
 test('recovery race: three methods, one chart, pause/step, rows and CSV', async ({ page }) => {
-  test.setTimeout(480_000);
+  test.setTimeout(600_000);
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   await page.goto('/');
   await expect(page.getByTestId('card-name')).toContainText('built-in demo');
@@ -18,13 +20,12 @@ test('recovery race: three methods, one chart, pause/step, rows and CSV', async 
   await panel.getByTestId('race-run').click();
   await expect(panel.getByTestId('race-error')).toContainText('give at least one training step');
 
-  await panel.getByTestId('race-train-steps').fill('3');
-  await panel.getByTestId('race-train-batch').fill('2');
-  await panel.getByTestId('race-train-seq').fill('32');
+  // the page's CPU-fallback defaults, but 4 training steps instead of 12, measured after every step
+  await expect(panel.getByTestId('race-train-batch')).toHaveValue('8');
+  await expect(panel.getByTestId('race-train-seq')).toHaveValue('64');
+  await expect(panel.getByTestId('race-dha-steps')).toHaveValue('10');
+  await panel.getByTestId('race-train-steps').fill('4');
   await panel.getByTestId('race-train-eval-every').fill('1');
-  await panel.getByTestId('race-cal-tokens').fill('1024');
-  await panel.getByTestId('race-eval-docs').fill('2');
-  await panel.getByTestId('race-dha-steps').fill('2');
   const t0 = Date.now();
   await panel.getByTestId('race-run').click();
   await expect(panel.getByTestId('race-error')).toHaveCount(0);
@@ -44,17 +45,20 @@ test('recovery race: three methods, one chart, pause/step, rows and CSV', async 
   await expect(line('meanpool')).toHaveAttribute('data-points', String(held + 1), { timeout: 60_000 });
   await panel.getByTestId('race-pause').click(); // Resume
 
-  await expect(panel.locator('[data-testid="race-row"][data-status="done"]')).toHaveCount(3, { timeout: 420_000 });
+  await expect(panel.locator('[data-testid="race-row"][data-status="done"]')).toHaveCount(3, { timeout: 540_000 });
   console.log(`race of three methods: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const after: Record<string, number> = {};
   for (const m of ['meanpool', 'aligned', 'dha']) {
-    await expect(line(m)).toHaveAttribute('data-points', '4'); // step 0 (converted) and three steps
+    await expect(line(m)).toHaveAttribute('data-points', '5'); // step 0 (converted) and four steps
     const row = panel.locator(`[data-testid="race-row"][data-method="${m}"]`);
     const converted = Number(await row.getAttribute('data-converted'));
-    const after = Number(await row.getAttribute('data-after'));
-    expect(converted).toBeGreaterThan(1);
-    expect(after).toBeGreaterThan(1);
+    after[m] = Number(await row.getAttribute('data-after'));
+    expect(converted).toBeGreaterThan(after[m]); // training recovers
   }
-  // the DHA line starts to the right: its own fusion steps count as training tokens (2 steps × 64 tokens)
+  console.log(`after training: ${JSON.stringify(after)}`);
+  expect(after.dha).toBeLessThan(after.aligned);
+  expect(after.aligned).toBeLessThan(after.meanpool);
+  // the DHA line starts to the right: its own steps count as training tokens (10 steps × 512 tokens)
   const dhaPath = await line('dha').getAttribute('d');
   const mpPath = await line('meanpool').getAttribute('d');
   expect(Number(/^M([\d.]+)/.exec(dhaPath!)![1])).toBeGreaterThan(Number(/^M([\d.]+)/.exec(mpPath!)![1]));
@@ -67,6 +71,6 @@ test('recovery race: three methods, one chart, pause/step, rows and CSV', async 
   await panel.getByTestId('race-export-csv').click();
   const csv = readFileSync(await (await pending).path(), 'utf8').trim().split('\n');
   expect(csv[0]).toBe('method,step,training_tokens,loss,heldout_ppl');
-  expect(csv.length).toBe(1 + 3 * 4 + 1);
-  expect(csv.filter((l) => l.startsWith('dha,3,'))).toHaveLength(1);
+  expect(csv.length).toBe(1 + 3 * 5 + 1);
+  expect(csv.filter((l) => l.startsWith('dha,4,'))).toHaveLength(1);
 });
