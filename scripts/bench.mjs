@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench [-- --json]`: builds the headlab bundle, then measures matmul at 256/1024/2048, the forward pass
 // (stories260K, tinystories-mha from $HEADLAB_SHARED, and GPT-2 small's shapes; batch 8 × 256) and training steps
-// (tinystories-mha and GPT-2 small's shapes; 32 × 128, the reference protocol's step). Not a test.
+// (tinystories-mha and GPT-2 small's shapes; 32 × 128, the reference protocol's step), and DHA's search on tinystories-mha
+// calibrated on the protocol's paragraphs of tinystories_val.txt. Not a test.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,11 @@ if (!args.some((a) => a.startsWith('--forward'))) {
 if (!args.some((a) => a.startsWith('--train'))) {
   const mha = path.join(shared, 'data/tinystories-mha.bin');
   args.push('--train', [...(existsSync(mha) ? [mha] : []), 'gpt2-small'].join(','));
+}
+if (!args.some((a) => a.startsWith('--search'))) {
+  const mha = path.join(shared, 'data/tinystories-mha.bin');
+  const text = path.join(shared, 'data/tinystories_val.txt');
+  if (existsSync(mha) && existsSync(text)) args.push('--search', mha, '--text', text);
 }
 const r = spawnSync(process.execPath, [path.join(root, 'dist/cli/headlab.mjs'), 'bench', ...args], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -58,6 +58,22 @@ describe('headlab command', () => {
     }
   });
 
+  it('bench --search times DHA\'s search per model after its calibration; a bad budget is refused', () => {
+    const r = headlab('bench', '--json', '--sizes', '33', '--search', shared('data/stories260K.bin'), '--budget', '0.5');
+    expect(r.status, r.stderr).toBe(0);
+    const [row] = JSON.parse(r.stdout).search;
+    expect(row).toMatchObject({ model: 'stories260K.bin', budget: 0.5, calibrationTokens: 1024, runs: 3 });
+    expect(row.searchSeconds).toBeGreaterThan(0);
+    // Half of stories260K's 5 × 4 K heads and 5 × 4 V heads, shared across layers by the DP.
+    const per = row.perLayer.split(' ').map((x: string) => x.split('/').map(Number));
+    expect(per).toHaveLength(5);
+    expect(per.reduce((a: number, [k]: number[]) => a + k, 0)).toBe(10);
+    expect(per.reduce((a: number, [, v]: number[]) => a + v, 0)).toBe(10);
+    const bad = headlab('bench', '--sizes', '33', '--search', shared('data/stories260K.bin'), '--budget', '2');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--budget must be a fraction in \(0, 1\]/);
+  });
+
   it('info prints the model card of a llama2.c checkpoint, finding tok512.bin beside it', () => {
     const r = headlab('info', shared('data/stories260K.bin'));
     expect(r.status, r.stderr).toBe(0);

@@ -135,6 +135,65 @@ describe('alignment from Grams', () => {
     expect(three.residual).toBeLessThanOrEqual(three.energy);
   });
 
+  it('procrustes is the polar factor: Q orthogonal and QᵀB symmetric positive semidefinite, on the Newton and the eigen route', () => {
+    const check = (B: Float64Array, n: number) => {
+      const Q = procrustes(B, n);
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+        let o = 0;
+        let h = 0;
+        let ht = 0;
+        for (let k = 0; k < n; k++) {
+          o += Q[k * n + i] * Q[k * n + j];
+          h += Q[k * n + i] * B[k * n + j];
+          ht += Q[k * n + j] * B[k * n + i];
+        }
+        expect(Math.abs(o - (i === j ? 1 : 0))).toBeLessThan(1e-10);
+        expect(Math.abs(h - ht)).toBeLessThan(1e-9);
+        if (i === j) expect(h).toBeGreaterThan(-1e-9);
+      }
+      // The maximiser of tr(QᵀB) over orthogonal maps beats random orthogonal maps and the identity.
+      const tr = (M: Float64Array) => M.reduce((a, v, e) => a + v * B[e], 0);
+      const best = tr(Q);
+      for (let s = 0; s < 5; s++) expect(tr(randomRotation(n, [], 100 + s))).toBeLessThanOrEqual(best + 1e-12);
+    };
+    for (const n of [7, 16]) check(Float64Array.from(randomArray(n * n, 11 + n)), n);
+    // κ ≈ 1e11: Newton hands over to the eigen route.
+    const n = 9;
+    const B = Float64Array.from(randomArray(n * n, 12));
+    for (let i = 0; i < n; i++) B[i * n + 8] = B[i * n + 7] * (1 + 1e-11);
+    check(B, n);
+  });
+
+  it('a GPA warm-started from the group without its last member settles where a cold start does', async () => {
+    const grams = await calibrationGrams(rt, mha, [IDS, IDS.slice(2)]);
+    const vg = await HeadGrams.of(mha, 1, 'v', grams[1], rt);
+    const kg = await HeadGrams.of(mha, 1, 'k', grams[1], rt);
+    const planes = rotaryPlanes(mha);
+    for (const [g, pl] of [[vg, []], [kg, planes]] as const) {
+      const group = [0, 3, 5, 6];
+      const cold = alignGroup(g, group, pl as [number, number][], 200);
+      const warm = alignGroup(g, group, pl as [number, number][], 200, alignGroup(g, group.slice(0, -1), pl as [number, number][], 200).maps);
+      expect(Math.abs(warm.residual - cold.residual) / cold.energy).toBeLessThan(2e-3);
+      expect(warm.energy).toBe(cold.energy);
+      // The residual reported is the one of the maps returned: recompute Σ‖Y_iQ_i − M‖² from the Grams.
+      const s = group.length;
+      const dh = g.dh;
+      let cross = 0;
+      for (let i = 0; i < s; i++) for (let k = 0; k < s; k++) {
+        const G = g.block(group[i], group[k]);
+        const Qi = warm.maps[i];
+        const Qk = warm.maps[k];
+        // tr(Q_iᵀ G_ik Q_k)
+        for (let a = 0; a < dh; a++) for (let b = 0; b < dh; b++) {
+          let gq = 0;
+          for (let c = 0; c < dh; c++) gq += G[a * dh + c] * Qk[c * dh + b];
+          cross += Qi[a * dh + b] * gq;
+        }
+      }
+      expect(Math.abs(warm.energy - cross / s - warm.residual) / warm.energy).toBeLessThan(1e-9);
+    }
+  });
+
   it('procrustes returns an orthogonal matrix, also for a rank-deficient input', () => {
     const n = 6;
     const A = Float64Array.from(randomArray(n * n, 4));

@@ -3,10 +3,16 @@ import { createNodeRuntime } from '../gpu/node';
 import { benchMatmul } from '../bench/matmul';
 import { benchForward, gpt2SmallShaped } from '../bench/forward';
 import { benchTrain } from '../bench/train';
+import { benchSearch } from '../bench/search';
+import { splitDocuments, tokenizeDocuments } from '../eval/perplexity';
+import { readFile } from 'node:fs/promises';
+import { randomArray } from '../reference/linalg';
+import { ModelFormatError } from '../model/errors';
 import { matmulVariantFor } from '../gpu/kernels/matmul';
 import { filesFromPath } from '../model/node-files';
 import { loadModelFiles } from '../model/load';
 import type { Model } from '../model/types';
+import type { Tokenizer } from '../model/tokenizer';
 import { formatBytes } from '../gpu/errors';
 import { intList, UsageError, type ParsedArgs } from './args';
 
@@ -14,10 +20,31 @@ export function adapterName(s: { vendor: string; architecture: string; device: s
   return [s.vendor, s.architecture, s.device || s.description].filter((x) => x && x !== 'unknown').join(' / ');
 }
 
-async function modelOf(spec: string): Promise<{ name: string; model: Model }> {
+async function modelOf(spec: string): Promise<{ name: string; model: Model; tokenizer?: Tokenizer }> {
   if (spec === 'gpt2-small') return { name: 'gpt2-small (random weights)', model: gpt2SmallShaped() };
   const { files, name, primary } = await filesFromPath(spec);
-  return { name: spec.split('/').pop()!, model: (await loadModelFiles(files, { name, primary })).model };
+  const loaded = await loadModelFiles(files, { name, primary });
+  return { name: spec.split('/').pop()!, model: loaded.model, tokenizer: loaded.tokenizer ?? undefined };
+}
+
+/**
+ * Calibration text of the search bench: with --text F its paragraphs (blank lines) longer than 100 characters after the
+ * first 150, at most 400 (DHA's protocol in docs/RESULTS.md); without, 8 sequences of 128 seeded random tokens (a quick
+ * check: the search's work does not depend on the text, its convergence a little).
+ */
+async function searchSequences(args: ParsedArgs, model: Model, tokenizer: Tokenizer | undefined, spec: string): Promise<number[][]> {
+  const T = model.config.contextLength;
+  const textPath = args.flags.get('text');
+  if (typeof textPath !== 'string') {
+    const n = Math.min(T, 128);
+    const ids = randomArray(8 * n, 5, 0, model.config.vocab);
+    return Array.from({ length: 8 }, (_, i) => Array.from(ids.subarray(i * n, (i + 1) * n), (v) => Math.min(model.config.vocab - 1, Math.floor(v))));
+  }
+  if (!tokenizer) throw new UsageError(`${spec} has no tokenizer beside it: --text needs one`);
+  const text = await readFile(textPath, 'utf8').catch(() => {
+    throw new ModelFormatError(textPath, 'no such file');
+  });
+  return tokenizeDocuments(splitDocuments(text, { split: 'blank-lines', minChars: 100, skipDocs: 150, maxDocs: 400 }), tokenizer, T);
 }
 
 function list(args: ParsedArgs, flag: string): string[] {
@@ -64,6 +91,15 @@ export async function benchCommand(args: ParsedArgs): Promise<number> {
     train.push(row);
     say(`train   ${name.padEnd(28)} ${row.batch}×${row.seq}  ${row.msPerStep.toFixed(1).padStart(9)} ms/step  ${row.tokensPerSecond.toFixed(0).padStart(9)} tokens/s  (${row.steps} steps, ${row.microBatch} sequences per forward, ${formatBytes(row.memoryBytes)})`);
   }
-  if (json) process.stdout.write(`${JSON.stringify({ adapter, fallback, matmul, forward, train })}\n`);
+  const search = [];
+  const budget = args.flags.has('budget') ? Number(args.flags.get('budget')) : 0.25;
+  if (!(budget > 0 && budget <= 1)) throw new UsageError('--budget must be a fraction in (0, 1], e.g. 0.25');
+  for (const spec of list(args, 'search')) {
+    const { name, model, tokenizer } = await modelOf(spec);
+    const row = await benchSearch(rt, name, model, await searchSequences(args, model, tokenizer, spec), budget);
+    search.push(row);
+    say(`search  ${name.padEnd(28)} ${(100 * budget).toFixed(0)} %  ${row.searchSeconds.toFixed(3).padStart(9)} s  (K/V per layer ${row.perLayer}; calibration ${row.calibrationTokens} tokens, ${row.calibrationSeconds.toFixed(1)} s; best of ${row.runs})`);
+  }
+  if (json) process.stdout.write(`${JSON.stringify({ adapter, fallback, matmul, forward, train, search })}\n`);
   return 0;
 }

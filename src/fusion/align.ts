@@ -15,10 +15,86 @@ import { symmetricEigen } from '../analysis/eigen';
 export type KvKind = 'k' | 'v';
 
 /**
- * The orthogonal Q maximising tr(Qᵀ B) for an n×n B (the polar factor U Vᵀ of B = U Σ Vᵀ; reflections allowed). Singular
- * directions with σ ≈ 0 are completed by Gram–Schmidt, so Q is always orthogonal.
+ * The orthogonal Q maximising tr(Qᵀ B) for an n×n B: the polar factor U Vᵀ of B = U Σ Vᵀ (reflections allowed). Scaled
+ * Newton iteration (Higham: X ← ½(γX + X⁻ᵀ/γ), quadratic convergence, ~8 inverses of n×n) when B is well conditioned; the
+ * eigen route (BᵀB = V Σ² Vᵀ, U = B V Σ⁻¹, null directions completed by Gram–Schmidt) otherwise, so Q is always orthogonal.
  */
 export function procrustes(B: Float64Array, n: number): Float64Array {
+  return polarNewton(B, n) ?? procrustesEigen(B, n);
+}
+
+/** In-place Gauss–Jordan inverse of the n×n `a` into `inv` (partial pivoting); false when a pivot falls below 1e-10 of the largest entry. */
+function invert(a: Float64Array, n: number, inv: Float64Array): boolean {
+  let big = 0;
+  for (let e = 0; e < n * n; e++) big = Math.max(big, Math.abs(a[e]));
+  if (!(big > 0)) return false;
+  inv.fill(0);
+  for (let i = 0; i < n; i++) inv[i * n + i] = 1;
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(a[r * n + c]) > Math.abs(a[p * n + c])) p = r;
+    const pivot = a[p * n + c];
+    if (!(Math.abs(pivot) > 1e-10 * big)) return false;
+    if (p !== c) {
+      for (let j = 0; j < n; j++) {
+        let t = a[c * n + j]; a[c * n + j] = a[p * n + j]; a[p * n + j] = t;
+        t = inv[c * n + j]; inv[c * n + j] = inv[p * n + j]; inv[p * n + j] = t;
+      }
+    }
+    const ip = 1 / pivot;
+    for (let j = 0; j < n; j++) {
+      a[c * n + j] *= ip;
+      inv[c * n + j] *= ip;
+    }
+    for (let r = 0; r < n; r++) {
+      if (r === c) continue;
+      const f = a[r * n + c];
+      if (f === 0) continue;
+      for (let j = 0; j < n; j++) {
+        a[r * n + j] -= f * a[c * n + j];
+        inv[r * n + j] -= f * inv[c * n + j];
+      }
+    }
+  }
+  return true;
+}
+
+/** The polar factor by scaled Newton iteration, or null when B is (nearly) singular or the iteration does not settle. */
+function polarNewton(B: Float64Array, n: number): Float64Array | null {
+  let X = Float64Array.from(B);
+  let next = new Float64Array(n * n);
+  const work = new Float64Array(n * n);
+  const inv = new Float64Array(n * n);
+  let scaled = true;
+  for (let it = 0; it < 40; it++) {
+    work.set(X);
+    if (!invert(work, n, inv)) return null;
+    let nx = 0;
+    let ni = 0;
+    for (let e = 0; e < n * n; e++) {
+      nx += X[e] * X[e];
+      ni += inv[e] * inv[e];
+    }
+    // κ_F(B) = ‖B‖‖B⁻¹‖ above 1e8: leave it to the eigen route, which handles near-null directions explicitly.
+    if (it === 0 && Math.sqrt(nx * ni) > 1e8 * n) return null;
+    // Frobenius scaling speeds the first iterations; near convergence it is 1 and is dropped.
+    const g = scaled ? Math.sqrt(Math.sqrt(ni / nx)) : 1;
+    let diff = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      const v = 0.5 * (g * X[i * n + j] + inv[j * n + i] / g);
+      const d = v - X[i * n + j];
+      diff += d * d;
+      next[i * n + j] = v;
+    }
+    [X, next] = [next, X];
+    if (diff < 1e-4 * n) scaled = false;
+    // Quadratic convergence: a step of 1e-9 leaves an error of about 1e-18.
+    if (diff <= 1e-18 * n) return X;
+  }
+  return null;
+}
+
+function procrustesEigen(B: Float64Array, n: number): Float64Array {
   const btb = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
     let s = 0;
@@ -133,11 +209,18 @@ export class HeadGrams {
     return new HeadGrams(await stackedCrossGram(w1, C1, D1, rt), n, dh);
   }
 
+  private readonly blocks = new Map<number, Float64Array>();
+
+  /** G_ij, dh×dh (cached: the search reads every block many times). */
   block(i: number, j: number): Float64Array {
     const { dh } = this;
+    const key = i * this.n + j;
+    const hit = this.blocks.get(key);
+    if (hit) return hit;
     const rows = this.n * dh;
     const out = new Float64Array(dh * dh);
     for (let a = 0; a < dh; a++) for (let c = 0; c < dh; c++) out[a * dh + c] = this.G[(i * dh + a) * rows + j * dh + c];
+    this.blocks.set(key, out);
     return out;
   }
 
@@ -151,16 +234,70 @@ export class HeadGrams {
   }
 }
 
-const matMul = (A: Float64Array, B: Float64Array, n: number) => {
-  const C = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) {
-    const a = A[i * n + k];
-    if (a === 0) continue;
-    for (let j = 0; j < n; j++) C[i * n + j] += a * B[k * n + j];
+/**
+ * P += A·Q for n×n A and a map Q: dense, or given by its non-zeros per row when sparse (K maps of a fully rotary head are
+ * 2×2 rotations per plane: 2n entries, not n²).
+ */
+function mulAddMap(P: Float64Array, A: Float64Array, Q: MapRows, n: number): void {
+  if (Q.dense) {
+    const B = Q.dense;
+    for (let i = 0; i < n; i++) {
+      const ai = i * n;
+      for (let k = 0; k < n; k++) {
+        const a = A[ai + k];
+        if (a === 0) continue;
+        const bk = k * n;
+        for (let j = 0; j < n; j++) P[ai + j] += a * B[bk + j];
+      }
+    }
+    return;
   }
-  return C;
+  const { start, col, val } = Q;
+  for (let i = 0; i < n; i++) {
+    const ai = i * n;
+    for (let k = 0; k < n; k++) {
+      const a = A[ai + k];
+      if (a === 0) continue;
+      for (let e = start[k]; e < start[k + 1]; e++) P[ai + col[e]] += a * val[e];
+    }
+  }
+}
+
+interface MapRows {
+  dense: Float64Array | null;
+  start: Int32Array;
+  col: Int32Array;
+  val: Float64Array;
+}
+
+function mapRows(Q: Float64Array, n: number): MapRows {
+  let nnz = 0;
+  for (let e = 0; e < n * n; e++) if (Q[e] !== 0) nnz++;
+  if (nnz * 2 > n * n) return { dense: Q, start: new Int32Array(0), col: new Int32Array(0), val: new Float64Array(0) };
+  const start = new Int32Array(n + 1);
+  const col = new Int32Array(nnz);
+  const val = new Float64Array(nnz);
+  let e = 0;
+  for (let r = 0; r < n; r++) {
+    start[r] = e;
+    for (let c = 0; c < n; c++) {
+      const v = Q[r * n + c];
+      if (v !== 0) {
+        col[e] = c;
+        val[e++] = v;
+      }
+    }
+  }
+  start[n] = e;
+  return { dense: null, start, col, val };
+}
+
+const traceOfAtB = (A: Float64Array, B: Float64Array) => {
+  let s = 0;
+  for (let e = 0; e < A.length; e++) s += A[e] * B[e];
+  return s;
 };
-const traceOfAtB = (A: Float64Array, B: Float64Array) => A.reduce((s, v, i) => s + v * B[i], 0);
+
 export interface GroupAlignment {
   /** One map per member (y ↦ y Q_i), in the group's order. */
   maps: HeadMap[];
@@ -173,42 +310,51 @@ export interface GroupAlignment {
 }
 
 /**
- * Generalised Procrustes inside one group, from Grams (ALGORITHMS.md §2.5 and §5.2.3): Q_1 = I and Q_i fitted to Y_1, then
- * all Q_i refitted to the mean M = (1/s) Σ Y_i Q_i until the residual improves by less than 1e-7 of the group's energy, or `maxRounds` rounds (the search's cost
- * estimates use a few; the alignment that is folded into the model uses up to 50).
+ * Generalised Procrustes inside one group, from Grams (ALGORITHMS.md §2.5 and §5.2.3): Q_1 = I and Q_i fitted to Y_1 (or,
+ * given `start`, the maps of the group without its last member, which is fitted to their mean: a warm start), then all Q_i
+ * refitted to the mean M = (1/s) Σ Y_i Q_i until the residual improves by less than 1e-7 of the group's energy, or
+ * `maxRounds` rounds (the search's cost estimates use a few; the alignment that is folded into the model uses up to 50).
  * `planes` empty: orthogonal maps (V); else per-plane rotations (K).
  */
-export function alignGroup(grams: HeadGrams, group: number[], planes: [number, number][], maxRounds = 50): GroupAlignment {
+export function alignGroup(grams: HeadGrams, group: number[], planes: [number, number][], maxRounds = 50, start?: HeadMap[]): GroupAlignment {
   const dh = grams.dh;
   const s = group.length;
   const eye = new Float64Array(dh * dh);
   for (let i = 0; i < dh; i++) eye[i * dh + i] = 1;
-  const blocks = group.map((i) => group.map((j) => grams.block(i, j)));
+  const block = (i: number, k: number) => grams.block(group[i], group[k]);
   const energy = group.reduce((acc, i) => acc + grams.energy(i), 0);
   const maps: Float64Array[] = group.map(() => Float64Array.from(eye));
   if (s === 1) return { maps, residual: 0, energy, meanEnergy: energy };
-  // Q_i fitted onto head 1: argmax tr(Qᵀ Y_iᵀ Y_1) = argmax tr(Qᵀ G_i1).
-  for (let i = 1; i < s; i++) maps[i] = bestMap(blocks[i][0], dh, planes);
+  if (start && start.length === s - 1) {
+    start.forEach((q, i) => (maps[i] = q));
+    // The newcomer fitted to the others' aligned mean: argmax tr(Qᵀ Y_sᵀ Σ_k Y_k Q_k).
+    const B = new Float64Array(dh * dh);
+    for (let k = 0; k < s - 1; k++) mulAddMap(B, block(s - 1, k), mapRows(maps[k], dh), dh);
+    maps[s - 1] = bestMap(B, dh, planes);
+  } else {
+    // Q_i fitted onto head 1: argmax tr(Qᵀ Y_iᵀ Y_1) = argmax tr(Qᵀ G_i1).
+    for (let i = 1; i < s; i++) maps[i] = bestMap(block(i, 0), dh, planes);
+  }
   // P_i = Σ_k G_ik Q_k = s·Y_iᵀM serves both the mean's energy ‖M‖² = (1/s²) Σ_i tr(Q_iᵀ P_i) and the next round's update
   // Q_i = argmax tr(Q_iᵀ P_i): one set of s² products per round.
-  const products = () => group.map((_, i) => {
-    const P = new Float64Array(dh * dh);
-    for (let k = 0; k < s; k++) {
-      const gq = matMul(blocks[i][k], maps[k], dh);
-      for (let e = 0; e < P.length; e++) P[e] += gq[e];
+  const P = group.map(() => new Float64Array(dh * dh));
+  const products = () => {
+    const rows = maps.map((q) => mapRows(q, dh));
+    for (let i = 0; i < s; i++) {
+      P[i].fill(0);
+      for (let k = 0; k < s; k++) mulAddMap(P[i], block(i, k), rows[k], dh);
     }
-    return P;
-  });
-  const meanEnergy = (P: Float64Array[]) => P.reduce((acc, Pi, i) => acc + traceOfAtB(maps[i], Pi), 0) / (s * s);
-  let P = products();
-  let mE = meanEnergy(P);
+  };
+  const meanEnergy = () => P.reduce((acc, Pi, i) => acc + traceOfAtB(maps[i], Pi), 0) / (s * s);
+  products();
+  let mE = meanEnergy();
   let residual = energy - s * mE;
   for (let round = 0; round < maxRounds && s > 2; round++) {
     // Q_i = argmax tr(Q_iᵀ Y_iᵀ M), Y_iᵀ M = P_i / s (the scale does not change the maximiser).
     const next = P.map((Pi) => bestMap(Pi, dh, planes));
     next.forEach((q, i) => (maps[i] = q));
-    P = products();
-    const e2 = meanEnergy(P);
+    products();
+    const e2 = meanEnergy();
     const r2 = energy - s * e2;
     const improved = residual - r2;
     mE = e2;
