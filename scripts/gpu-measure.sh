@@ -2,7 +2,7 @@
 # Every GPU measurement of docs/BENCHMARKS.md and docs/RESULTS.md in one call on the lent GPU machine (device tool), each
 # beside PyTorch's figure for the same work in the same run. Prepare here (needs npm ci):
 #   npm run build:cli && bash ../shared/gpu/pack.sh && mkdir -p .gpu/data && cp ../shared/data/{tinystories-mha.bin,stories260K.bin,\
-#   tok512.bin,tinystories_val.txt} .gpu/data/ && cp ../shared/gpu/torch/*.py .gpu/ && cp scripts/*.sh .gpu/
+#   tok512.bin,tinystories_val.txt} .gpu/data/ && cp ../shared/gpu/torch/*.py scripts/*.py .gpu/ && cp scripts/*.sh .gpu/
 # then run there (carry [".gpu"]):  bash .gpu/gpu-measure.sh   — results land in $OUT (one JSON object per line).
 # PARTS selects what runs (default "bench torch protocol dha"); STEPS sets the protocol's length (400).
 set -uo pipefail
@@ -16,12 +16,13 @@ for part in ${PARTS:-bench torch protocol dha}; do
   case $part in
     bench)
       log "headlab bench"
-      $H bench --json --sizes 1024,2048,4096 --forward "$D/tinystories-mha.bin,gpt2-small" --batch 8 --seq 256 > "$out/bench-forward.json"
+      $H bench --json --sizes 1024,2048,4096 --forward "$D/tinystories-mha.bin,gpt2-small" --attention 256,1024,2048 --batch 8 --seq 256 > "$out/bench-forward.json"
       $H bench --json --sizes 64 --train "$D/tinystories-mha.bin,gpt2-small" --batch 32 --seq 128 --steps 10 > "$out/bench-train.json"
       $H bench --json --sizes 64 --search "$D/tinystories-mha.bin,$D/stories260K.bin" --text "$D/tinystories_val.txt" > "$out/bench-search.json" ;;
     torch)
       log "PyTorch bench"
-      python3 "$here/torch_bench.py" > "$out/torch-bench.json" ;;
+      python3 "$here/torch_bench.py" > "$out/torch-bench.json"
+      python3 "$here/torch-attention.py" 256 1024 2048 > "$out/torch-attention.json" ;;
     protocol)
       log "training protocol (headlab), then PyTorch's"
       HEADLAB="$H" STEPS=${STEPS:-400} bash "$here/train-protocol.sh" "$D" > "$out/protocol-headlab.jsonl"

@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu, poisoned as poisonedTensor } from './gpu-context';
 import type { GpuRuntime, GpuTensor } from '../src/gpu/runtime';
-import { attention, embed, nllRows, norm, rope, NO_TARGET, type RowVariant } from '../src/gpu/kernels/transformer';
+import { attention, embed, nllRows, norm, rope, NO_TARGET, type AttentionVariant, type RowVariant } from '../src/gpu/kernels/transformer';
 import { accumulate, binary } from '../src/gpu/kernels/elementwise';
 import { attentionRef, normRef, ropeRef } from '../src/reference/transformer';
 import { binaryRef, randomArray, relativeError } from '../src/reference/linalg';
@@ -91,7 +91,9 @@ describe('rope', () => {
   });
 });
 
-describe.each(VARIANTS)('attention through head maps (%s)', (variant) => {
+const ATTENTION_VARIANTS: AttentionVariant[] = [...VARIANTS, 'flash'];
+
+describe.each(ATTENTION_VARIANTS)('attention through head maps (%s)', (variant) => {
   it.each([
     // B, T, pos0, cacheT, heads, kHeads, vHeads, headDim, window, kMap, vMap
     [2, 5, 3, 9, 4, 2, 3, 70, 0, [0, 1, 1, 0], [2, 0, 1, 2]],
@@ -102,7 +104,15 @@ describe.each(VARIANTS)('attention through head maps (%s)', (variant) => {
     // head dims CPU fallbacks run in vec4 registers (rows16): 12 and 4
     [1, 17, 2, 19, 3, 3, 3, 12, 0, [0, 1, 2], [2, 1, 0]],
     [2, 6, 0, 6, 2, 1, 2, 4, 2, [0, 0], [1, 0]],
+    // several query blocks and key tiles of the flash kernel (64 queries; 32 keys at dh 64, 8 at 256, 64 at 20), DHA-like maps
+    [1, 130, 0, 130, 4, 2, 3, 64, 0, [1, 0, 0, 1], [2, 2, 0, 1]],
+    [2, 67, 60, 140, 2, 1, 2, 256, 0, [0, 0], [1, 0]],
+    [1, 100, 3, 103, 3, 2, 2, 20, 37, [0, 1, 1], [1, 1, 0]],
   ] as const)('B %i T %i pos0 %i cacheT %i heads %i K %i V %i dh %i window %i', async (B, T, pos0, cacheT, heads, kHeads, vHeads, dh, window, kMap, vMap) => {
+    if (variant === 'flash' && dh % 4 !== 0) {
+      await expect(attention(rt, await poisoned('q', 1), await poisoned('k', 1), await poisoned('v', 1), await rt.tensor('m', new Uint32Array(2)), await poisoned('o', 1), { B, T, pos0, heads, kHeads, vHeads, headDim: dh, cacheT, window, scale: 1 }, variant)).rejects.toThrow(/divisible by 4; got 7/);
+      return;
+    }
     const q = randomArray(B * T * heads * dh, 1, -1, 1);
     const kc = new Float32Array(B * cacheT * kHeads * dh).fill(NaN);
     const vc = new Float32Array(B * cacheT * vHeads * dh).fill(NaN);

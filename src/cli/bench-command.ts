@@ -1,9 +1,11 @@
-// headlab bench: matmul per size, forward tokens/s and training tokens/s per model. A benchmark, never a test.
+// headlab bench: matmul per size, attention per sequence length, forward and training tokens/s per model, DHA search seconds. A benchmark, never a test.
 import { createNodeRuntime } from '../gpu/node';
 import { benchMatmul } from '../bench/matmul';
 import { benchForward, gpt2SmallShaped } from '../bench/forward';
 import { benchTrain } from '../bench/train';
 import { benchSearch } from '../bench/search';
+import { benchAttention } from '../bench/attention';
+import type { AttentionVariant } from '../gpu/kernels/transformer';
 import { splitDocuments, tokenizeDocuments } from '../eval/perplexity';
 import { readFile } from 'node:fs/promises';
 import { randomArray } from '../reference/linalg';
@@ -91,6 +93,18 @@ export async function benchCommand(args: ParsedArgs): Promise<number> {
     train.push(row);
     say(`train   ${name.padEnd(28)} ${row.batch}×${row.seq}  ${row.msPerStep.toFixed(1).padStart(9)} ms/step  ${row.tokensPerSecond.toFixed(0).padStart(9)} tokens/s  (${row.steps} steps, ${row.microBatch} sequences per forward, ${formatBytes(row.memoryBytes)})`);
   }
+  // The three attention kernels per sequence length (8 sequences of GPT-2-small's 12 heads × 64 unless --batch says
+  // otherwise; one sequence on a CPU fallback).
+  const attentionRows = [];
+  const lengths = args.flags.has('attention') ? intList(args.flags.get('attention'), [128, 512, 1024], 'attention') : [];
+  const kernels: AttentionVariant[] = ['flash', 'workgroup', 'rows'];
+  for (const T of lengths) {
+    for (const kernel of kernels) {
+      const row = await benchAttention(rt, kernel, T, batchFlag ?? (fallback ? 1 : 8));
+      attentionRows.push(row);
+      say(`attention ${kernel.padEnd(9)} ${row.B}×${String(T).padEnd(5)} ${row.heads}×${row.headDim}  ${row.ms.toFixed(3).padStart(9)} ms  ${row.gflops.toFixed(1).padStart(8)} GFLOP/s  (${row.iterations} runs)`);
+    }
+  }
   const search = [];
   const budget = args.flags.has('budget') ? Number(args.flags.get('budget')) : 0.25;
   if (!(budget > 0 && budget <= 1)) throw new UsageError('--budget must be a fraction in (0, 1], e.g. 0.25');
@@ -100,6 +114,6 @@ export async function benchCommand(args: ParsedArgs): Promise<number> {
     search.push(row);
     say(`search  ${name.padEnd(28)} ${(100 * budget).toFixed(0)} %  ${row.searchSeconds.toFixed(3).padStart(9)} s  (K/V per layer ${row.perLayer}; calibration ${row.calibrationTokens} tokens, ${row.calibrationSeconds.toFixed(1)} s; best of ${row.runs})`);
   }
-  if (json) process.stdout.write(`${JSON.stringify({ adapter, fallback, matmul, forward, train, search })}\n`);
+  if (json) process.stdout.write(`${JSON.stringify({ adapter, fallback, matmul, forward, train, attention: attentionRows, search })}\n`);
   return 0;
 }

@@ -32,7 +32,7 @@ export const COMMAND_FLAGS: Record<string, CommandFlags> = {
   example: { values: ['text', 'out', 'tokenizer'], booleans: [], positionals: 1 },
   gpu: { values: [], booleans: [], positionals: 0 },
   selftest: { values: [], booleans: ['json'], positionals: 0 },
-  bench: { values: ['sizes', 'variant', 'forward', 'train', 'search', 'budget', 'text', 'batch', 'seq', 'steps'], booleans: ['json'], positionals: 0 },
+  bench: { values: ['sizes', 'variant', 'forward', 'train', 'attention', 'search', 'budget', 'text', 'batch', 'seq', 'steps'], booleans: ['json'], positionals: 0 },
 };
 
 /** Parses a command's arguments and refuses what the command does not take. */

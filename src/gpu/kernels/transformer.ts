@@ -4,6 +4,7 @@ import embedCode from '../../../shaders/embed.wgsl?raw';
 import normCode from '../../../shaders/norm.wgsl?raw';
 import ropeCode from '../../../shaders/rope.wgsl?raw';
 import attentionCode from '../../../shaders/attention.wgsl?raw';
+import flashCode from '../../../shaders/attention_flash.wgsl?raw';
 import nllCode from '../../../shaders/nll.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
 import { need } from './check';
@@ -100,11 +101,38 @@ export interface AttentionShape {
   scale: number;
 }
 
+/**
+ * 'flash': a block of 64 queries per workgroup sharing K/V tiles in workgroup memory (attention_flash.wgsl; head dims that
+ * are multiples of 4); 'workgroup': one workgroup per query row; 'rows' (and rows16): one thread per query row, for CPU
+ * fallbacks. GPUs take 'flash' for chunks of at least 16 positions and 'workgroup' for shorter ones (generation). CPU
+ * fallbacks keep 'rows' for head dims up to 16 (vec4 registers; flash was 2× slower on tinystories-mha's forward on
+ * SwiftShader) and take 'flash' above (2× faster than 'rows' at 12 × 64, 200 positions: docs/BENCHMARKS.md).
+ */
+export type AttentionVariant = RowVariant | 'flash';
+
+export function attentionVariantFor(rt: GpuRuntime, s: { T: number; headDim: number }): AttentionVariant {
+  const row = rowVariantFor(rt);
+  const flashable = s.T >= 16 && s.headDim % 4 === 0;
+  if (row === 'rows') return flashable && s.headDim > 16 ? 'flash' : 'rows';
+  return flashable ? 'flash' : row;
+}
+
+/** The flash kernel's source for a head dim: its register rows and key tile sized as constants. */
+function flashSource(headDim: number): { code: string; label: string } {
+  const dh4 = headDim / 4;
+  const bk = Math.min(64, Math.floor(512 / dh4));
+  const code = flashCode
+    .replace(/const DH4: u32 = \d+u;/, `const DH4: u32 = ${dh4}u;`)
+    .replace(/const BK: u32 = \d+u;/, `const BK: u32 = ${bk}u;`);
+  return { code, label: `attention-flash-dh${headDim}` };
+}
+
 export async function attention(
   rt: GpuRuntime, q: GpuTensor, kc: GpuTensor, vc: GpuTensor, maps: GpuTensor, out: GpuTensor, s: AttentionShape,
-  variant: RowVariant = rowVariantFor(rt),
+  variant: AttentionVariant = attentionVariantFor(rt, s),
 ) {
   if (s.headDim > 256) throw new RangeError(`attention: head dim ${s.headDim} is above the kernel's 256`);
+  if (variant === 'flash' && s.headDim % 4 !== 0) throw new RangeError(`attention: the flash kernel needs a head dim divisible by 4; got ${s.headDim}`);
   need('attention', q, s.B * s.T * s.heads * s.headDim);
   need('attention', out, s.B * s.T * s.heads * s.headDim);
   need('attention', kc, s.B * s.cacheT * s.kHeads * s.headDim);
@@ -115,6 +143,8 @@ export async function attention(
     const small = s.headDim <= 16 && s.headDim % 4 === 0;
     const entryPoint = small ? 'rows16' : 'rows';
     await rt.run({ code: attentionCode, label: `attention-${entryPoint}`, entryPoint }, { buffers, params: { ...s }, workgroups: rt.grid(Math.ceil((s.B * s.T * s.heads) / 64)) });
+  } else if (variant === 'flash') {
+    await rt.run(flashSource(s.headDim), { buffers, params: { ...s }, workgroups: [Math.ceil(s.T / 64), s.heads, s.B] });
   } else {
     await rt.run({ code: attentionCode, label: 'attention' }, { buffers, params: { ...s }, workgroups: [s.T, s.heads, s.B] });
   }
