@@ -17,6 +17,7 @@ for part in ${PARTS:-bench torch protocol dha}; do
     bench)
       log "headlab bench"
       $H bench --json --sizes 1024,2048,4096 --forward "$D/tinystories-mha.bin,gpt2-small" --attention 256,1024,2048 --batch 8 --seq 256 > "$out/bench-forward.json"
+      $H bench --json --sizes 1024,2048,4096 --variant tiled --forward "$D/tinystories-mha.bin,gpt2-small" --batch 8 --seq 256 > "$out/bench-forward-tiled.json"
       $H bench --json --sizes 64 --train "$D/tinystories-mha.bin,gpt2-small" --batch 32 --seq 128 --steps 10 > "$out/bench-train.json"
       $H bench --json --sizes 64 --search "$D/tinystories-mha.bin,$D/stories260K.bin" --text "$D/tinystories_val.txt" > "$out/bench-search.json" ;;
     torch)

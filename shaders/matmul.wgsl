@@ -4,7 +4,8 @@
 // A stride of 0 broadcasts that operand over the batch (one weight matrix for every head or sequence).
 // C's rows are ldc apart and start at offC: a product can fill a block of columns of a wider matrix (the LM head of a
 // vocabulary split across storage bindings writes its logits chunk by chunk).
-// Two entry points:
+// Three entry points:
+//   wide    — (at the end) 128×128 tiles, 8×8 outputs per thread, next stage prefetched into registers: large products on GPUs.
 //   main    — tiled: each workgroup computes a 64×64 tile of C; its 16×16 threads each own 4×4 outputs, strided by 16 so that
 //             neighbouring threads touch neighbouring addresses; K advances 16 at a time through workgroup memory.
 //   direct  — register-blocked without workgroup memory: each thread owns a 4×4 block and reads A and B straight from
@@ -163,5 +164,89 @@ fn storeRow(batch: u32, r: u32, col0: u32, v: vec4f) {
     var out = p.alpha * v[j];
     if (p.beta != 0.0) { out += p.beta * C[base + c]; }
     C[base + c] = out;
+  }
+}
+
+// wide — GPUs, large products: 128×128 outputs per workgroup, 16×16 threads each owning 8×8 (rows ty·4…+3 and 64+ty·4…+3,
+// the same for columns with tx), so each step over k reads two vec4 of A and two of B from workgroup memory for 64 FMAs.
+// K advances 16 at a time through one 16 KiB stage (the default workgroup limit); the next stage's 8 + 8 values per thread
+// are fetched from storage into registers while the current one is multiplied, and written once the stage is consumed.
+const WT: u32 = 128u;
+const WK: u32 = 16u;
+var<workgroup> wA: array<vec4f, 512>; // [WK][WT / 4]: op(A) column k, rows in vec4s
+var<workgroup> wB: array<vec4f, 512>; // [WK][WT / 4]: op(B) row k, columns in vec4s
+
+/** Element e (0 … 2047) of a stage: its (row-or-column within the tile, k), walking each operand's contiguous axis. */
+fn stageA(e: u32) -> vec2u {
+  if (TRANS_A) { return vec2u(e % WT, e / WT); }
+  return vec2u(e / WK, e % WK);
+}
+fn stageB(e: u32) -> vec2u {
+  if (TRANS_B) { return vec2u(e / WK, e % WK); }
+  return vec2u(e % WT, e / WT);
+}
+
+@compute @workgroup_size(16, 16)
+fn wide(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let row0 = wg.y * WT;
+  let col0 = wg.x * WT;
+  let baseA = wg.z * p.strideA;
+  let baseB = wg.z * p.strideB;
+  var acc: array<vec4f, 16>; // acc[2i + h]: row i of the thread's 8, columns of half h
+  for (var i = 0u; i < 16u; i++) { acc[i] = vec4f(0.0); }
+  var pa: array<f32, 8>;
+  var pb: array<f32, 8>;
+  for (var r = 0u; r < 8u; r++) {
+    let ea = stageA(li + r * 256u);
+    pa[r] = loadA(baseA, row0 + ea.x, ea.y);
+    let eb = stageB(li + r * 256u);
+    pb[r] = loadB(baseB, eb.y, col0 + eb.x);
+  }
+  for (var k0 = 0u; k0 < p.K; k0 += WK) {
+    workgroupBarrier();
+    for (var r = 0u; r < 8u; r++) {
+      let ea = stageA(li + r * 256u);
+      wA[ea.y * 32u + ea.x / 4u][ea.x % 4u] = pa[r];
+      let eb = stageB(li + r * 256u);
+      wB[eb.y * 32u + eb.x / 4u][eb.x % 4u] = pb[r];
+    }
+    workgroupBarrier();
+    let next = k0 + WK;
+    if (next < p.K) {
+      for (var r = 0u; r < 8u; r++) {
+        let ea = stageA(li + r * 256u);
+        pa[r] = loadA(baseA, row0 + ea.x, next + ea.y);
+        let eb = stageB(li + r * 256u);
+        pb[r] = loadB(baseB, next + eb.y, col0 + eb.x);
+      }
+    }
+    for (var k = 0u; k < WK; k++) {
+      let a0 = wA[k * 32u + lid.y];
+      let a1 = wA[k * 32u + 16u + lid.y];
+      let b0 = wB[k * 32u + lid.x];
+      let b1 = wB[k * 32u + 16u + lid.x];
+      for (var i = 0u; i < 4u; i++) {
+        acc[2u * i] = fma(vec4f(a0[i]), b0, acc[2u * i]);
+        acc[2u * i + 1u] = fma(vec4f(a0[i]), b1, acc[2u * i + 1u]);
+        acc[8u + 2u * i] = fma(vec4f(a1[i]), b0, acc[8u + 2u * i]);
+        acc[9u + 2u * i] = fma(vec4f(a1[i]), b1, acc[9u + 2u * i]);
+      }
+    }
+  }
+  for (var i = 0u; i < 8u; i++) {
+    let r = row0 + (i / 4u) * 64u + lid.y * 4u + i % 4u;
+    if (r >= p.M) { continue; }
+    for (var h = 0u; h < 2u; h++) {
+      let v = acc[2u * i + h];
+      for (var j = 0u; j < 4u; j++) {
+        let c = col0 + h * 64u + lid.x * 4u + j;
+        if (c >= p.N) { continue; }
+        let idx = wg.z * p.strideC + p.offC + r * p.ldc + c;
+        var o = p.alpha * v[j];
+        if (p.beta != 0.0) { o += p.beta * C[idx]; }
+        C[idx] = o;
+      }
+    }
   }
 }

@@ -58,6 +58,21 @@ describe('headlab command', () => {
     }
   });
 
+  it('bench --attention times each attention kernel per length; --variant forces the matmul kernel, a bad one is refused', () => {
+    const r = headlab('bench', '--json', '--sizes', '40', '--variant', 'wide', '--attention', '20');
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.matmul.map((m: { variant: string }) => m.variant)).toEqual(['wide']);
+    expect(out.attention.map((a: { variant: string }) => a.variant)).toEqual(['flash', 'workgroup', 'rows']);
+    for (const a of out.attention) {
+      expect(a).toMatchObject({ B: 1, T: 20, heads: 12, headDim: 64 });
+      expect(a.gflops).toBeCloseTo((4 * 12 * 64 * (20 * 21) / 2) / (a.ms * 1e6), 6);
+    }
+    const bad = headlab('bench', '--sizes', '33', '--variant', 'huge');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--variant must be one of wide, tiled, direct; got huge/);
+  });
+
   it('bench --search times DHA\'s search per model after its calibration; a bad budget is refused', () => {
     const r = headlab('bench', '--json', '--sizes', '33', '--search', shared('data/stories260K.bin'), '--budget', '0.5');
     expect(r.status, r.stderr).toBe(0);

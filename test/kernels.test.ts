@@ -43,7 +43,8 @@ describe('matmul', () => {
   shapes.push({ M: 13, N: 29, K: 33, transB: true, batch: 4, strideB: 0 }); // one weight broadcast over the batch
   shapes.push({ M: 33, N: 7, K: 130, alpha: 0.125 });
 
-  const variants: MatmulVariant[] = ['tiled', 'direct'];
+  shapes.push({ M: 300, N: 257, K: 35 }, { M: 129, N: 140, K: 47, transA: true, transB: true, batch: 2, alpha: 0.5 }); // several wide tiles
+  const variants: MatmulVariant[] = ['wide', 'tiled', 'direct'];
   const cases = variants.flatMap((v) => shapes.map((s, i) => [`${v} ${JSON.stringify(s)}`, s, i, v] as const));
   it.each(cases)('%s', async (_name, s, i, variant) => {
     const batch = s.batch ?? 1;

@@ -17,7 +17,7 @@ export interface AttentionBenchRow {
 }
 
 export async function benchAttention(
-  rt: GpuRuntime, variant: AttentionVariant, T: number, B = 8, heads = 12, headDim = 64, budgetMs = 1000,
+  rt: GpuRuntime, variant: AttentionVariant, T: number, B = 8, heads = 12, headDim = 64, budgetMs = 500,
 ): Promise<AttentionBenchRow> {
   const n = B * T * heads * headDim;
   const q = await rt.tensor(`bench q ${T}`, randomArray(n, 1, -1, 1));

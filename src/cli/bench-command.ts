@@ -10,7 +10,7 @@ import { splitDocuments, tokenizeDocuments } from '../eval/perplexity';
 import { readFile } from 'node:fs/promises';
 import { randomArray } from '../reference/linalg';
 import { ModelFormatError } from '../model/errors';
-import { matmulVariantFor } from '../gpu/kernels/matmul';
+import { MATMUL_VARIANTS, matmulVariantFor, type MatmulVariant } from '../gpu/kernels/matmul';
 import { filesFromPath } from '../model/node-files';
 import { loadModelFiles } from '../model/load';
 import type { Model } from '../model/types';
@@ -60,15 +60,17 @@ export async function benchCommand(args: ParsedArgs): Promise<number> {
   const say = (s: string) => !json && process.stdout.write(`${s}\n`);
   const sizes = intList(args.flags.get('sizes'), [256, 1024, 2048], 'sizes');
   const variantFlag = args.flags.get('variant');
-  if (variantFlag !== undefined && variantFlag !== 'tiled' && variantFlag !== 'direct') throw new UsageError('--variant must be tiled or direct');
+  if (variantFlag !== undefined && !MATMUL_VARIANTS.includes(variantFlag as MatmulVariant)) throw new UsageError(`--variant must be one of ${MATMUL_VARIANTS.join(', ')}; got ${variantFlag}`);
   const rt = await createNodeRuntime();
-  const variant = variantFlag ?? matmulVariantFor(rt);
+  // --variant forces the matmul kernel of every product in the run (forward and training too); without it each size takes
+  // the adapter's choice for its shape.
+  if (variantFlag !== undefined) rt.options.matmul = variantFlag as MatmulVariant;
   const adapter = adapterName(rt.summary);
   const fallback = rt.summary.isFallbackAdapter;
   say(`adapter: ${adapter}`);
   const matmul = [];
   for (const n of sizes) {
-    const row = await benchMatmul(rt, n, variant);
+    const row = await benchMatmul(rt, n, matmulVariantFor(rt, { M: n, N: n }));
     matmul.push(row);
     say(`matmul ${String(n).padStart(5)}³  ${row.ms.toFixed(3).padStart(10)} ms  ${row.gflops.toFixed(1).padStart(9)} GFLOP/s  (${row.variant}, ${row.iterations} runs)`);
   }

@@ -55,17 +55,17 @@ commands:
                               the worked example the page shows without WebGPU (scripts/make-example.sh)
   gpu                         adapter, features and limits as JSON
   selftest [--json]           every kernel against its CPU reference
-  bench [--json] [--sizes 256,1024,2048] [--variant tiled|direct]
+  bench [--json] [--sizes 256,1024,2048] [--variant wide|tiled|direct]
         [--forward MODEL,…] [--train MODEL,…] [--batch 8] [--seq 256] [--steps 3]
         [--attention 128,512,1024] [--search MODEL,… [--budget 0.25] [--text F]]
-                              matmul time and GFLOP/s per size (variant: the adapter's default); with --forward,
-                              forward tokens/s per model (a file or folder, or gpt2-small: GPT-2 small's shapes with
-                              random weights); with --train, training tokens/s per model (KL distillation
-                              from itself, all weights, --batch × --seq tokens per step); with --attention, causal
-                              attention per sequence length and kernel (flash, workgroup, rows; --batch × 12 heads
-                              × 64, 1 sequence on a CPU adapter); with --search, DHA's
-                              search seconds per model at --budget (0.25), calibrated on --text F's paragraphs
-                              (or random tokens)
+                              matmul time and GFLOP/s per size (--variant: that kernel for every product of
+                              the run, else the adapter's choice per shape); with --forward, forward tokens/s per
+                              model (a file or folder, or gpt2-small: GPT-2 small's shapes with random weights);
+                              with --train, training tokens/s per model (KL distillation from itself, all weights,
+                              --batch × --seq tokens per step); with --attention, causal attention per sequence
+                              length and kernel (flash, workgroup, rows; --batch × 12 heads × 64, 1 sequence on a
+                              CPU adapter); with --search, DHA's search seconds per model at --budget (0.25),
+                              calibrated on --text F's paragraphs (or random tokens)
 
 Without a GPU driver, headlab uses Chromium's SwiftShader (Debian: apt-get install -y chromium).`;
 

@@ -91,6 +91,8 @@ export class GpuRuntime {
   lostError: GpuDeviceLostError | null = null;
   /** WebGPU errors that no error scope caught (a bug in headlab if ever non-empty); tests assert it stays empty. */
   readonly uncapturedErrors: string[] = [];
+  /** Kernel choices forced for every call (benchmarks compare them); unset: each runner picks for the adapter and shape. */
+  readonly options: { matmul?: 'wide' | 'tiled' | 'direct' } = {};
 
   private constructor(gpu: GPU, host: GpuHost, adapter: GPUAdapter, device: GPUDevice) {
     this.gpu = gpu;

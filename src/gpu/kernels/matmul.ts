@@ -5,11 +5,19 @@ import { matmulStrides, type MatmulShape } from './matmulShape';
 
 export { matmulStrides, type MatmulShape };
 
-/** Which matmul entry point runs: 'tiled' (workgroup memory) on GPUs, 'direct' (registers only) on CPU fallbacks. */
-export type MatmulVariant = 'tiled' | 'direct';
+/**
+ * Which matmul entry point runs: 'wide' (128×128 tiles, 8×8 per thread) for products of at least 128×128 on GPUs, 'tiled'
+ * (64×64, 4×4 per thread) for smaller ones, 'direct' (registers only) on CPU fallbacks. `rt.options.matmul` (bench
+ * --variant) forces one for every product.
+ */
+export type MatmulVariant = 'wide' | 'tiled' | 'direct';
 
-export function matmulVariantFor(rt: GpuRuntime): MatmulVariant {
-  return rt.summary.isFallbackAdapter ? 'direct' : 'tiled';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['wide', 'tiled', 'direct'];
+
+export function matmulVariantFor(rt: GpuRuntime, s?: { M: number; N: number }): MatmulVariant {
+  if (rt.options.matmul) return rt.options.matmul;
+  if (rt.summary.isFallbackAdapter) return 'direct';
+  return s && s.M >= 128 && s.N >= 128 ? 'wide' : 'tiled';
 }
 
 const TILE = 64;
@@ -20,7 +28,7 @@ export async function matmul(
   B: GpuTensor,
   C: GpuTensor,
   s: MatmulShape,
-  variant: MatmulVariant = matmulVariantFor(rt),
+  variant: MatmulVariant = matmulVariantFor(rt, s),
 ): Promise<void> {
   const batch = s.batch ?? 1;
   const { strideA, strideB, strideC, ldc, offsetC } = matmulStrides(s);
@@ -43,6 +51,11 @@ export async function matmul(
     await rt.run(
       { code, label: 'matmul-direct', entryPoint: 'direct', constants },
       { buffers, params, workgroups: [Math.ceil(s.N / 32), Math.ceil(s.M / 32), batch] },
+    );
+  } else if (variant === 'wide') {
+    await rt.run(
+      { code, label: 'matmul-wide', entryPoint: 'wide', constants },
+      { buffers, params, workgroups: [Math.ceil(s.N / 128), Math.ceil(s.M / 128), batch] },
     );
   } else {
     await rt.run(
