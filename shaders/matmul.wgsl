@@ -1,4 +1,6 @@
-// Batched matrix product  C[b] = alpha · op(A[b]) · op(B[b]) (+ beta · C[b]),  op = identity or transpose.
+// Batched matrix product  C[b] = alpha · op(A[b]) · op(B[b]) (+ bias) (+ beta · C[b]),  op = identity or transpose.
+// The epilogue adds a per-column bias when HAS_BIAS (a linear layer's bias) and beta · C (beta = 1: a residual add), so a
+// layer's projection, bias and residual are one dispatch.
 //   A is [M, K] row-major, or [K, M] when TRANS_A (so x·Wᵀ and Wᵀ·x need no transposed copies);
 //   B is [K, N] row-major, or [N, K] when TRANS_B.
 // A stride of 0 broadcasts that operand over the batch (one weight matrix for every head or sequence).
@@ -28,9 +30,19 @@ struct Params {
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
+override HAS_BIAS: bool = false;
+
+/** The epilogue of every entry point: alpha · acc (+ bias[c]) (+ beta · C[idx]); beta = 0 never reads C (it may hold NaN). */
+fn epilogue(idx: u32, c: u32, acc: f32) -> f32 {
+  var v = p.alpha * acc;
+  if (HAS_BIAS) { v += bias[c]; }
+  if (p.beta != 0.0) { v += p.beta * C[idx]; }
+  return v;
+}
 
 const TILE: u32 = 64u;
 const TK: u32 = 16u;
@@ -101,10 +113,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       let c = col0 + lid.x + 16u * j;
       if (c >= p.N) { continue; }
       let idx = wg.z * p.strideC + p.offC + r * p.ldc + c;
-      var v = p.alpha * acc[i * 4u + j];
-      // beta = 0 must not read C: outputs may hold anything, NaN included.
-      if (p.beta != 0.0) { v += p.beta * C[idx]; }
-      C[idx] = v;
+      C[idx] = epilogue(idx, c, acc[i * 4u + j]);
     }
   }
 }
@@ -161,9 +170,7 @@ fn storeRow(batch: u32, r: u32, col0: u32, v: vec4f) {
   for (var j = 0u; j < 4u; j++) {
     let c = col0 + j;
     if (c >= p.N) { return; }
-    var out = p.alpha * v[j];
-    if (p.beta != 0.0) { out += p.beta * C[base + c]; }
-    C[base + c] = out;
+    C[base + c] = epilogue(base + c, c, v[j]);
   }
 }
 
@@ -243,9 +250,7 @@ fn wide(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
         let c = col0 + h * 64u + lid.x * 4u + j;
         if (c >= p.N) { continue; }
         let idx = wg.z * p.strideC + p.offC + r * p.ldc + c;
-        var o = p.alpha * v[j];
-        if (p.beta != 0.0) { o += p.beta * C[idx]; }
-        C[idx] = o;
+        C[idx] = epilogue(idx, c, v[j]);
       }
     }
   }

@@ -72,6 +72,20 @@ describe('matmul', () => {
     expect(relativeError(await rt.read(C), matmulRef(a, b, s, c0))).toBeLessThan(TOL);
   });
 
+  it.each(variants)('%s adds a bias per column and the old C in its epilogue (a linear layer and its residual)', async (variant) => {
+    const s: MatmulShape = { M: 37, N: 130, K: 33, transB: true, beta: 1, batch: 2, strideB: 0 };
+    const a = randomArray(2 * 37 * 33, 21);
+    const b = randomArray(130 * 33, 22);
+    const bias = randomArray(130, 23);
+    const c0 = randomArray(2 * 37 * 130, 24);
+    const [A, B, C, bb] = [await rt.tensor('A', a), await rt.tensor('B', b), await rt.tensor('C', c0), await rt.tensor('bias', bias)];
+    await matmul(rt, A, B, C, s, variant, bb);
+    const ref = matmulRef(a, b, s, c0);
+    for (let i = 0; i < ref.length; i++) ref[i] += bias[i % 130];
+    expect(relativeError(await rt.read(C), ref)).toBeLessThan(TOL);
+    await expect(matmul(rt, A, B, C, s, variant, await rt.tensor('short bias', 129))).rejects.toThrow(/bias "short bias" holds 129 values, the shape needs 130/);
+  });
+
   it.each(variants)('%s writes a block of columns of a wider C (ldc, offsetC), leaving the rest alone', async (variant) => {
     const s: MatmulShape = { M: 9, N: 13, K: 33, transB: true, ldc: 50, offsetC: 17 };
     const a = randomArray(9 * 33, 11);

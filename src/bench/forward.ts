@@ -14,6 +14,9 @@ export interface ForwardBenchRow {
   ms: number;
   tokensPerSecond: number;
   iterations: number;
+  /** GPU dispatches of one forward pass (all logits, no loss), and per layer. */
+  dispatches: number;
+  dispatchesPerLayer: number;
 }
 
 /** GPT-2 small's shapes (12 layers, 12 heads, width 768, vocab 50257) with seeded random weights. */
@@ -60,7 +63,9 @@ export async function benchForward(rt: GpuRuntime, name: string, model: Model, b
     await fp.run(ids, T, 0);
     await rt.finish();
     let t0 = performance.now();
+    const d0 = rt.stats.dispatches;
     await fp.run(ids, T, 0);
+    const dispatches = rt.stats.dispatches - d0;
     await rt.finish();
     const once = performance.now() - t0;
     const iterations = Math.max(2, Math.min(200, Math.floor(budgetMs / once)));
@@ -68,7 +73,16 @@ export async function benchForward(rt: GpuRuntime, name: string, model: Model, b
     for (let i = 0; i < iterations; i++) await fp.run(ids, T, 0);
     await rt.finish();
     const ms = (performance.now() - t0) / iterations;
-    return { model: name, batch, seq: T, ms, tokensPerSecond: (batch * T * 1000) / ms, iterations };
+    // Per layer: one forward of the same model with the layers' dispatches isolated (embedding, final norm, LM head apart).
+    const L = model.config.layers;
+    const d1 = rt.stats.dispatches;
+    await fp.run(ids, T, 0, undefined, { skipLogits: true });
+    const withoutHead = rt.stats.dispatches - d1;
+    const embedParts = gm.embed.parts.length;
+    await rt.finish();
+    return {
+      model: name, batch, seq: T, ms, tokensPerSecond: (batch * T * 1000) / ms, iterations, dispatches, dispatchesPerLayer: (withoutHead - embedParts) / L,
+    };
   } finally {
     fp.release();
     gm.release();

@@ -84,7 +84,7 @@ export async function benchCommand(args: ParsedArgs): Promise<number> {
     const { name, model } = await modelOf(spec);
     const row = await benchForward(rt, name, model, shrink(spec) ? 1 : batchFlag ?? 8, shrink(spec) ? 64 : seqFlag ?? 256);
     forward.push(row);
-    say(`forward ${name.padEnd(28)} ${row.batch}×${row.seq}  ${row.ms.toFixed(2).padStart(9)} ms  ${row.tokensPerSecond.toFixed(0).padStart(9)} tokens/s  (${row.iterations} runs)`);
+    say(`forward ${name.padEnd(28)} ${row.batch}×${row.seq}  ${row.ms.toFixed(2).padStart(9)} ms  ${row.tokensPerSecond.toFixed(0).padStart(9)} tokens/s  (${row.iterations} runs; ${row.dispatches} dispatches, ${row.dispatchesPerLayer} per layer)`);
   }
   const train = [];
   const steps = intList(args.flags.get('steps'), [3], 'steps')[0];

@@ -94,8 +94,7 @@ export class ForwardPass {
     const { dim: D, headDim: dh, ffnDim: F } = c;
     const HD = c.heads * dh;
     const maxK = Math.max(...kvHeads.map((l) => l.kHeads));
-    const maxV = Math.max(...kvHeads.map((l) => l.vHeads));
-    const shared = 3 * R * D + R * HD + R * (maxK + maxV) * dh + R * c.vocab + 4 * R;
+    const shared = R * D + R * HD + R * maxK * dh + R * c.vocab + 4 * R;
     const keep = Boolean(shape.keep);
     const acts = R * D * (keep ? (c.parallelResidual ? 3 : 4) : 1) + 2 * R * HD + (c.mlp === 'swiglu' ? 3 : 2) * R * F;
     const cache = kvHeads.reduce((s, l) => s + shape.batch * shape.cacheT * (l.kHeads + l.vHeads) * dh, 0);
@@ -115,9 +114,8 @@ export class ForwardPass {
     const HD = c.heads * c.headDim;
     const F = c.ffnDim;
     const maxK = Math.max(...gm.layers.map((l) => l.kHeads));
-    const maxV = Math.max(...gm.layers.map((l) => l.vHeads));
     try {
-      const sizes: Record<string, number> = { x: R * D, o: R * D, m: R * D, qRaw: R * HD, kRaw: R * maxK * c.headDim, vRaw: R * maxV * c.headDim, logits: R * c.vocab, nll: R };
+      const sizes: Record<string, number> = { x: R * D, qRaw: R * HD, kRaw: R * maxK * c.headDim, logits: R * c.vocab, nll: R };
       for (const [name, n] of Object.entries(sizes)) f.t[name] = await f.tensor(`forward ${name}`, n);
       f.t.ids = await f.tensor('forward ids', new Uint32Array(R));
       f.t.targets = await f.tensor('forward targets', new Uint32Array(R));
@@ -185,11 +183,9 @@ export class ForwardPass {
       await embed(rt, t.ids, part.tensor, gm.positionEmbed, t.x, { rows: R, dim: D, T, pos0 }, part);
     }
     const normed = (x: GpuTensor, w: GpuTensor, b: GpuTensor | null, y: GpuTensor) => norm(rt, c.norm, x, w, b, y, { rows: R, dim: D, eps: c.normEps });
-    /** y[R, out] = x[R, in] · Wᵀ (+ bias): W is stored out × in. */
-    const linear = async (x: GpuTensor, w: GpuTensor, bias: GpuTensor | null, y: GpuTensor, inDim: number, outDim: number) => {
-      await matmul(rt, x, w, y, { M: R, N: outDim, K: inDim, transB: true });
-      if (bias) await accumulate(rt, y, bias, R * outDim, outDim);
-    };
+    /** y[R, out] = x[R, in] · Wᵀ (+ bias) (+ y with `residual`): W is stored out × in; one dispatch. */
+    const linear = (x: GpuTensor, w: GpuTensor, bias: GpuTensor | null, y: GpuTensor, inDim: number, outDim: number, residual = false) =>
+      matmul(rt, x, w, y, { M: R, N: outDim, K: inDim, transB: true, beta: residual ? 1 : 0 }, undefined, bias);
     /** Training keeps a copy of the residual stream where a norm reads it. */
     const keep = (x: GpuTensor | null) => x && rt.copy(t.x, x, R * D);
     const style = c.positional.kind === 'rotary' ? c.positional.style : 'half';
@@ -199,22 +195,27 @@ export class ForwardPass {
       await normed(t.x, l.attnNormW, l.attnNormB, s.h1);
       if (hooks.attentionInput) await hooks.attentionInput(li, s.h1, R);
       await linear(s.h1, l.wq, l.bq, t.qRaw, D, c.heads * dh);
-      await linear(s.h1, l.wk, l.bk, t.kRaw, D, l.kHeads * dh);
-      await linear(s.h1, l.wv, l.bv, t.vRaw, D, l.vHeads * dh);
       const rot = { B, T, headDim: dh, rotDims: gm.rotDims, pos0, style } as const;
       await rope(rt, t.qRaw, gm.cos, gm.sin, s.q, { ...rot, heads: c.heads, yT: T, dstPos0: 0 });
-      await rope(rt, t.kRaw, gm.cos, gm.sin, this.kCache[li], { ...rot, heads: l.kHeads, yT: shape.cacheT, dstPos0: pos0 });
-      await rope(rt, t.vRaw, gm.cos, gm.sin, this.vCache[li], { ...rot, rotDims: 0, heads: l.vHeads, yT: shape.cacheT, dstPos0: pos0 });
+      // V (and K without rotary) straight into the cache: one product per sequence, rows pos0 … pos0+T−1 of its block.
+      const intoCache = (w: GpuTensor, bias: GpuTensor | null, cache: GpuTensor, n: number) =>
+        matmul(rt, s.h1, w, cache, { M: T, N: n, K: D, transB: true, batch: B, strideA: T * D, strideB: 0, strideC: shape.cacheT * n, offsetC: pos0 * n }, undefined, bias);
+      if (gm.rotDims > 0) {
+        await linear(s.h1, l.wk, l.bk, t.kRaw, D, l.kHeads * dh);
+        await rope(rt, t.kRaw, gm.cos, gm.sin, this.kCache[li], { ...rot, heads: l.kHeads, yT: shape.cacheT, dstPos0: pos0 });
+      } else {
+        await intoCache(l.wk, l.bk, this.kCache[li], l.kHeads * dh);
+      }
+      await intoCache(l.wv, l.bv, this.vCache[li], l.vHeads * dh);
       await attention(rt, s.q, this.kCache[li], this.vCache[li], l.maps, s.att, {
         B, T, pos0, heads: c.heads, kHeads: l.kHeads, vHeads: l.vHeads, headDim: dh, cacheT: shape.cacheT,
         window: c.attentionWindow[li] ?? 0, scale: c.attentionScale,
       });
-      await linear(s.att, l.wo, l.bo, t.o, c.heads * dh, D);
       if (c.parallelResidual) {
         await normed(t.x, l.mlpNormW, l.mlpNormB, s.h2); // x + attn(ln1(x)) + mlp(ln2(x))
-        await accumulate(rt, t.x, t.o, R * D, R * D);
+        await linear(s.att, l.wo, l.bo, t.x, c.heads * dh, D, true);
       } else {
-        await accumulate(rt, t.x, t.o, R * D, R * D);
+        await linear(s.att, l.wo, l.bo, t.x, c.heads * dh, D, true);
         keep(s.x1);
         await normed(t.x, l.mlpNormW, l.mlpNormB, s.h2);
       }
@@ -226,8 +227,7 @@ export class ForwardPass {
         await linear(s.h2, l.up, l.upBias, s.u, D, c.ffnDim);
         await unary(rt, c.mlp as 'gelu_tanh' | 'gelu_erf', s.u, s.a, R * c.ffnDim);
       }
-      await linear(s.a, l.down, l.downBias, t.m, c.ffnDim, D);
-      await accumulate(rt, t.x, t.m, R * D, R * D);
+      await linear(s.a, l.down, l.downBias, t.x, c.ffnDim, D, true);
     }
     if (hooks.skipLogits) return;
     keep(this.final.x);

@@ -93,6 +93,8 @@ export class GpuRuntime {
   readonly uncapturedErrors: string[] = [];
   /** Kernel choices forced for every call (benchmarks compare them); unset: each runner picks for the adapter and shape. */
   readonly options: { matmul?: 'wide' | 'tiled' | 'direct' } = {};
+  /** Dispatches recorded since the runtime was created (benchmarks report them per forward pass and per step). */
+  readonly stats = { dispatches: 0 };
 
   private constructor(gpu: GPU, host: GpuHost, adapter: GPUAdapter, device: GPUDevice) {
     this.gpu = gpu;
@@ -372,6 +374,7 @@ export class GpuRuntime {
     }
     pass.dispatchWorkgroups(x, y, z);
     pass.end();
+    this.stats.dispatches++;
   }
 
   private takeEncoder(): GPUCommandEncoder {

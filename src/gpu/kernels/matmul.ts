@@ -29,6 +29,8 @@ export async function matmul(
   C: GpuTensor,
   s: MatmulShape,
   variant: MatmulVariant = matmulVariantFor(rt, s),
+  /** Added to every row of each product (N values): a linear layer's bias in the same dispatch. */
+  bias: GpuTensor | null = null,
 ): Promise<void> {
   const batch = s.batch ?? 1;
   const { strideA, strideB, strideC, ldc, offsetC } = matmulStrides(s);
@@ -42,10 +44,11 @@ export async function matmul(
   need('A', A, strideA, s.M * s.K);
   need('B', B, strideB, s.K * s.N);
   need('C', C, strideC, offsetC + (s.M - 1) * ldc + s.N);
+  if (bias && bias.length < s.N) throw new RangeError(`matmul: bias "${bias.label}" holds ${bias.length} values, the shape needs ${s.N}`);
   if (s.M === 0 || s.N === 0 || batch === 0) return;
-  const constants = { TRANS_A: s.transA ? 1 : 0, TRANS_B: s.transB ? 1 : 0 };
+  const constants = { TRANS_A: s.transA ? 1 : 0, TRANS_B: s.transB ? 1 : 0, HAS_BIAS: bias ? 1 : 0 };
   const params = { M: s.M, N: s.N, K: s.K, strideA, strideB, strideC, alpha: s.alpha ?? 1, beta: s.beta ?? 0, ldc, offC: offsetC };
-  const buffers = { A, B, C };
+  const buffers = { A, B, C, bias: bias ?? B };
   if (variant === 'direct') {
     // 8×8 threads, 4×4 outputs each: 32×32 outputs per workgroup.
     await rt.run(
