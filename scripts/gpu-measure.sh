@@ -15,7 +15,8 @@ log() { echo "[$(date +%T)] $*" >&2; }
 for part in ${PARTS:-bench torch protocol dha}; do
   case $part in
     bench)
-      log "headlab bench"
+      log "headlab selftest (every kernel variant against its CPU reference on this GPU), then bench"
+      $H selftest --json > "$out/selftest.json"
       $H bench --json --sizes 1024,2048,4096 --forward "$D/tinystories-mha.bin,gpt2-small" --attention 256,1024,2048 --batch 8 --seq 256 > "$out/bench-forward.json"
       $H bench --json --sizes 1024,2048,4096 --variant tiled --forward "$D/tinystories-mha.bin,gpt2-small" --batch 8 --seq 256 > "$out/bench-forward-tiled.json"
       $H bench --json --sizes 64 --train "$D/tinystories-mha.bin,gpt2-small" --batch 32 --seq 128 --steps 10 > "$out/bench-train.json"

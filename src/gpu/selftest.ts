@@ -1,7 +1,9 @@
 // Kernel self-test: every kernel against its float64 CPU reference on small inputs of awkward sizes, outputs poisoned
 // with NaN first. The GPU panel shows it; `headlab selftest` prints it; tests assert it.
 import type { GpuRuntime, GpuTensor } from './runtime';
-import { matmul, type MatmulShape } from './kernels/matmul';
+import { matmul, type MatmulShape, type MatmulVariant } from './kernels/matmul';
+import { attention, type AttentionVariant } from './kernels/transformer';
+import { attentionRef } from '../reference/transformer';
 import { reduceRows } from './kernels/reduce';
 import { softmaxRows } from './kernels/softmax';
 import { binary, unary, type BinaryOp, type UnaryOp } from './kernels/elementwise';
@@ -45,17 +47,42 @@ async function withTensors(rt: GpuRuntime, inputs: Float32Array[], outLen: numbe
   }
 }
 
-function matmulCase(s: MatmulShape): Case {
+function matmulCase(s: MatmulShape, variant?: MatmulVariant): Case {
   const tag = `${s.batch ?? 1}×${s.M}×${s.K}·${s.K}×${s.N}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}`;
   return {
-    kernel: 'matmul',
+    kernel: variant ? `matmul (${variant})` : 'matmul',
     shape: tag,
     run: async (rt, seed) => {
       const batch = s.batch ?? 1;
       const a = randomArray(batch * s.M * s.K, seed);
       const b = randomArray(batch * s.K * s.N, seed + 1);
-      const out = await withTensors(rt, [a, b], batch * s.M * s.N, ([A, B], C) => matmul(rt, A, B, C, s));
+      const out = await withTensors(rt, [a, b], batch * s.M * s.N, ([A, B], C) => matmul(rt, A, B, C, s, variant));
       return { out, ref: matmulRef(a, b, s) };
+    },
+  };
+}
+
+/** Causal attention of one sequence through DHA-like maps (4 query heads, 2 K heads, 3 V heads), 37 positions. */
+function attentionCase(variant: AttentionVariant, headDim: number): Case {
+  const T = 37;
+  const heads = 4;
+  const kMap = [1, 0, 0, 1];
+  const vMap = [2, 2, 0, 1];
+  const shape = { B: 1, T, pos0: 0, heads, kHeads: 2, vHeads: 3, headDim, cacheT: T, window: 0, scale: 1 / Math.sqrt(headDim) };
+  return {
+    kernel: `attention (${variant})`,
+    shape: `${T} positions, ${heads}×${headDim}, K/V heads 2/3`,
+    run: async (rt, seed) => {
+      const q = randomArray(T * heads * headDim, seed, -1, 1);
+      const k = randomArray(T * 2 * headDim, seed + 1);
+      const v = randomArray(T * 3 * headDim, seed + 2);
+      const maps = await rt.tensor('selftest-maps', Uint32Array.from([...kMap, ...vMap]));
+      try {
+        const out = await withTensors(rt, [q, k, v], T * heads * headDim, ([Q, K, V], O) => attention(rt, Q, K, V, maps, O, shape, variant));
+        return { out, ref: attentionRef(q, k, v, shape, kMap, vMap) };
+      } finally {
+        rt.release(maps);
+      }
     },
   };
 }
@@ -115,6 +142,11 @@ export function selfTestCases(): Case[] {
     matmulCase({ M: 33, N: 7, K: 70, transB: true }),
     matmulCase({ M: 9, N: 5, K: 33, transA: true }),
     matmulCase({ M: 5, N: 6, K: 7, batch: 3, transA: true, transB: true }),
+    matmulCase({ M: 130, N: 140, K: 33, transB: true }, 'wide'),
+    matmulCase({ M: 130, N: 140, K: 33, transA: true }, 'tiled'),
+    attentionCase('flash', 64),
+    attentionCase('workgroup', 20),
+    attentionCase('rows', 16),
     reduceCase('sum', 7, 130),
     reduceCase('max', 5, 33),
     softmaxCase(7, 33, 0.5),
