@@ -2,7 +2,7 @@
 // only there), the adapter summary, device loss and recovery, and the kernel self-test — in the core, or on the page's own
 // device for comparison.
 import { create } from 'zustand';
-import type { AdapterSummary } from '../gpu/runtime';
+import type { AdapterSummary } from '../gpu/adapter';
 import { createBrowserRuntime } from '../gpu/browser';
 import { runSelfTest, selfTestCases, type SelfTestResult } from '../gpu/selftest';
 import { compute, type ComputeWhere } from './compute/client';

@@ -1,6 +1,6 @@
 // A small scripting handle on the page's compute core (window.headlab), for the browser console and the e2e tests: they
 // send inputs, get the GPU's output back and check it against their own reference.
-import type { AdapterSummary } from '../gpu/runtime';
+import type { AdapterSummary } from '../gpu/adapter';
 import type { MatmulShape, MatmulVariant } from '../gpu/kernels/matmul';
 import { compute } from './compute/client';
 import { useGpu } from './gpuStore';

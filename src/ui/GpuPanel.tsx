@@ -3,7 +3,7 @@
 import { useGpu } from '../lab/gpuStore';
 import { formatBytes } from '../gpu/errors';
 import { SELFTEST_TOLERANCE } from '../gpu/selftest';
-import type { LimitName } from '../gpu/runtime';
+import type { LimitName } from '../gpu/adapter';
 
 const LIMIT_LABELS: Record<LimitName, { label: string; bytes: boolean; tip: string }> = {
   maxStorageBufferBindingSize: { label: 'Storage binding', bytes: true, tip: 'Largest tensor one kernel can read as a single buffer.' },

@@ -2,7 +2,7 @@
 // models and the fused results; it runs in a Web Worker (the normal path) or, where a browser offers WebGPU only on the main
 // thread, on the page itself. The page sends jobs and controls; the core answers each job with events, then a result or an
 // error. Models and results stay in the core, named by ids; files travel as transferred ArrayBuffers.
-import type { AdapterSummary } from '../../gpu/runtime';
+import type { AdapterSummary } from '../../gpu/adapter';
 import type { ModelCard } from '../../model/card';
 import type { KvLayout } from '../../model/types';
 import type { DownloadProgress } from '../../model/remote';
