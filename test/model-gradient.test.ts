@@ -124,3 +124,51 @@ describe('whole-model gradient vs finite differences of the float64 reference', 
     gm.release();
   });
 });
+
+describe('the flash attention backward (GPUs) gives the gradients of the probabilities path (checked above)', () => {
+  it.each(CASES)('%s', async (_name, load) => {
+    const model = await load();
+    const B = 2;
+    const T = 70; // two key and query blocks of the flash kernels
+    const V = model.config.vocab;
+    const rand = seededRandom(5);
+    const ids = Uint32Array.from({ length: B * T }, () => Math.floor(rand() * V));
+    const cfg = model.config;
+    const gm = await GpuModel.upload(rt, model);
+    const fp = await ForwardPass.create(gm, { batch: B, chunk: Math.min(T, cfg.contextLength), cacheT: Math.min(T, cfg.contextLength), keep: true });
+    const t = fp.shape.chunk;
+    const idsT = ids.subarray(0, B * t);
+    const targetsT = Uint32Array.from({ length: B * t }, (_, r) => (r % t === t - 1 ? NO_TARGET : idsT[r + 1]));
+    const gradsOf = async (flash: boolean) => {
+      const { trainables, grads, release } = await allocateTrainables(rt, gm, 'all');
+      const bw = await Backward.create(fp, grads, flash);
+      await fp.run(idsT, t, 0);
+      const rowLoss = await rt.tensor('row loss', B * t);
+      await trainingLoss(rt, fp.logits, await rt.tensor('teacher', B * t * V), await rt.tensor('targets', targetsT), rowLoss, { rows: B * t, vocab: V, klWeight: 0, scale: 1 / (B * t) });
+      try {
+        await bw.run();
+        return await Promise.all(trainables.map(async (x) => ({ name: x.name, g: await rt.read(x.grad) })));
+      } finally {
+        bw.release();
+        release();
+      }
+    };
+    try {
+      const reference = await gradsOf(false);
+      if (cfg.headDim % 4 !== 0) {
+        await expect(gradsOf(true)).rejects.toThrow(/not divisible by 4/);
+        return;
+      }
+      const flash = await gradsOf(true);
+      // Per tensor, relative to its own size or, for a gradient that is zero in exact arithmetic (a key bias), the model's.
+      const total = Math.hypot(...reference.map((r) => Math.hypot(...r.g)));
+      for (const [i, r] of reference.entries()) {
+        const diff = Math.hypot(...r.g.map((x, j) => flash[i].g[j] - x));
+        expect(diff / Math.max(Math.hypot(...r.g), 1e-3 * total), r.name).toBeLessThan(1e-4);
+      }
+    } finally {
+      fp.release();
+      gm.release();
+    }
+  });
+});

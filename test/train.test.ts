@@ -117,5 +117,10 @@ describe('training', () => {
     expect(() => planTraining(student, loaded.model, 'all', 8, 128, { maxStorageBufferBindingSize: 1 << 30, maxBytes: 1 << 20 })).toThrow(TrainingMemoryError);
     expect(() => planTraining(student, loaded.model, 'all', 8, 128, { maxStorageBufferBindingSize: 1 << 30, maxBytes: 1 << 20 })).toThrow(/needs [\d.]+ MiB, above the 1\.00 MiB allowed.*\(weights [\d.]+ KiB, teacher .*optimizer state .*1 sequence per forward × 8/);
     expect(() => planTraining(student, null, 'kv', 2, 128, { maxStorageBufferBindingSize: 100_000 })).toThrow(/one sequence's attention probabilities \[1, 8, 128, 128\] needs 512\.0 KiB, above this adapter's 97\.7 KiB per binding/);
+    // The flash backward (GPUs) keeps no probabilities: the largest binding is then the logits, and the scratch shrinks.
+    const flash = planTraining(student, null, 'kv', 2, 128, { maxStorageBufferBindingSize: 1 << 30, flash: true });
+    const probs = planTraining(student, null, 'kv', 2, 128, { maxStorageBufferBindingSize: 1 << 30 });
+    expect(flash.largest.what).not.toMatch(/probabilities/);
+    expect(flash.bytes.backward).toBeLessThan(probs.bytes.backward);
   });
 });

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu, poisoned as poisonedTensor } from './gpu-context';
 import type { GpuRuntime, GpuTensor } from '../src/gpu/runtime';
 import {
-  adamStep, attentionContext, attentionKeysGrad, attentionProbs, attentionQueriesGrad, attentionScoresGrad, attentionValuesGrad, type AttnGradShape,
+  adamStep, attentionBackwardFlash, attentionContext, attentionKeysGrad, flashGradScratch, attentionProbs, attentionQueriesGrad, attentionScoresGrad, attentionValuesGrad, type AttnGradShape,
 } from '../src/gpu/kernels/training';
 import {
   adamRef, contextRef, dkeysRef, dqueriesRef, dscoresRef, dvaluesRef, probsRef,
@@ -69,6 +69,44 @@ describe('attention forward and backward through head maps', () => {
       }
       expect(Math.abs(sum - 1)).toBeLessThan(1e-5);
     }
+  });
+});
+
+describe('attention backward without the T × T probabilities (flash)', () => {
+  // Several key and query blocks (64) and tiles (BT = 64 at dh 4, 30 at dh 64, 7 at dh 256), DHA maps, windows across tiles.
+  it.each([
+    ['MHA, one block', { B: 2, T: 13, heads: 3, kHeads: 3, vHeads: 3, dh: 8, window: 0, scale: 1 / Math.sqrt(8) }, [0, 1, 2], [0, 1, 2]],
+    ['DHA maps, blocks and tiles', { B: 1, T: 131, heads: 4, kHeads: 2, vHeads: 3, dh: 64, window: 0, scale: 0.125 }, [1, 0, 0, 1], [2, 2, 0, 1]],
+    ['window across tiles', { B: 2, T: 70, heads: 2, kHeads: 1, vHeads: 2, dh: 4, window: 33, scale: 0.7 }, [0, 0], [1, 0]],
+    ['head dim 256', { B: 1, T: 19, heads: 2, kHeads: 1, vHeads: 1, dh: 256, window: 5, scale: 1 / 16 }, [0, 0], [0, 0]],
+  ] as const)('%s', async (_name, shape, kMap, vMap) => {
+    const s: AttnGradShape = { ...shape };
+    const { B, T, heads: H, kHeads: K, vHeads: V, dh } = s;
+    const q = randomArray(B * T * H * dh, 11, -1, 1);
+    const k = randomArray(B * T * K * dh, 12, -1, 1);
+    const v = randomArray(B * T * V * dh, 13);
+    const dA = randomArray(B * T * H * dh, 14);
+    const maps = Uint32Array.from([...kMap, ...vMap]);
+    const Pr = probsRef(q, k, maps, s);
+    const aRef = contextRef(Pr, v, maps, s);
+    const dSr = dscoresRef(Pr, dA, v, maps, s);
+    const x = {
+      q: await rt.tensor('q', q), k: await rt.tensor('k', k), v: await rt.tensor('v', v), a: await rt.tensor('a', Float32Array.from(aRef)),
+      dA: await rt.tensor('dA', dA), maps: await rt.tensor('maps', maps),
+    };
+    const grads = { dq: await poisoned('dQ', B * T * H * dh), dk: await poisoned('dK', B * T * K * dh), dv: await poisoned('dV', B * T * V * dh) };
+    const n = flashGradScratch(s);
+    const scratch = { lse: await poisoned('lse', n.lse), dKh: await poisoned('dKh', n.dKh), dVh: await poisoned('dVh', n.dVh) };
+    await attentionBackwardFlash(rt, x, grads, scratch, s);
+    expect(relativeError(await rt.read(grads.dq), dqueriesRef(dSr, k, maps, s))).toBeLessThan(TOL);
+    expect(relativeError(await rt.read(grads.dk), dkeysRef(dSr, q, maps, s))).toBeLessThan(TOL);
+    expect(relativeError(await rt.read(grads.dv), dvaluesRef(Pr, dA, maps, s))).toBeLessThan(TOL);
+  });
+
+  it('refuses a head dim it cannot hold in vec4 rows', async () => {
+    const s: AttnGradShape = { B: 1, T: 3, heads: 1, kHeads: 1, vHeads: 1, dh: 6, window: 0, scale: 1 };
+    const t = await rt.tensor('t', 64);
+    await expect(attentionBackwardFlash(rt, { q: t, k: t, v: t, a: t, dA: t, maps: t }, { dq: t, dk: t, dv: t }, { lse: t, dKh: t, dVh: t }, s)).rejects.toThrow(/head dim 6 is not divisible by 4/);
   });
 });
 

@@ -2,13 +2,14 @@
 // (ForwardPass with keep). Starts from ∂loss/∂logits, which the loss kernel leaves in the forward's logits buffer, and
 // accumulates (+=) into the gradient tensors of ModelGrads; weights whose gradient is null are not differentiated, and the
 // pass stops below the lowest layer that still has something to train. Attention probabilities are recomputed per layer,
-// not kept. No float atomics anywhere: every reduction is a thread's own loop, so gradients are deterministic.
+// not kept: on GPUs by the flash backward (no T × T buffer), on CPU fallbacks as a [B, heads, T, T] scratch. No float atomics anywhere: every reduction is a thread's own loop, so gradients are deterministic.
 import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import type { ForwardPass } from '../eval/forward';
 import { matmul } from '../gpu/kernels/matmul';
 import { rope } from '../gpu/kernels/transformer';
 import {
-  attentionKeysGrad, attentionProbs, attentionQueriesGrad, attentionScoresGrad, attentionValuesGrad, type AttnGradShape,
+  attentionBackwardFlash, attentionKeysGrad, attentionProbs, attentionQueriesGrad, attentionScoresGrad, attentionValuesGrad, flashGradScratch,
+  type AttnGradShape,
 } from '../gpu/kernels/training';
 import { columnSum, embeddingGrad, geluGrad, normBackward, normGainGrad, positionGrad, swigluGrad, tokenRows } from '../gpu/kernels/backward';
 import type { LayerGrads, ModelGrads } from './params';
@@ -19,28 +20,36 @@ export class Backward {
   private readonly t: Record<string, GpuTensor> = {};
   private readonly owned: GpuTensor[] = [];
 
-  private constructor(readonly fp: ForwardPass, readonly grads: ModelGrads) {
+  private constructor(readonly fp: ForwardPass, readonly grads: ModelGrads, readonly flash: boolean) {
     this.rt = fp.gm.rt;
   }
 
+  /** Whether the attention backward runs flash-style (GPUs, head dims divisible by 4) or through the probabilities. */
+  static flashFor(rt: GpuRuntime, c: ModelConfig): boolean {
+    return !rt.summary.isFallbackAdapter && c.headDim % 4 === 0;
+  }
+
   /** The scratch tensors for B sequences of T positions, by name and number of values. */
-  static sizes(c: ModelConfig, kvHeads: { kHeads: number; vHeads: number }[], B: number, T: number): Record<string, number> {
+  static sizes(c: ModelConfig, kvHeads: { kHeads: number; vHeads: number }[], B: number, T: number, flash: boolean): Record<string, number> {
     const R = B * T;
     const dh = c.headDim;
     const maxK = Math.max(...kvHeads.map((l) => l.kHeads));
     const maxV = Math.max(...kvHeads.map((l) => l.vHeads));
+    const attention = flash
+      ? flashGradScratch({ B, T, heads: c.heads, kHeads: maxK, vHeads: maxV, dh, window: 0, scale: 1 })
+      : { P: B * c.heads * T * T, dS: B * c.heads * T * T };
     return {
       dx: R * c.dim, dh1: R * c.dim, dh2: R * c.dim, datt: R * c.heads * dh, dq: R * c.heads * dh, dqRaw: R * c.heads * dh,
-      dk: R * maxK * dh, dkRaw: R * maxK * dh, dv: R * maxV * dh, P: B * c.heads * T * T, dS: B * c.heads * T * T,
+      dk: R * maxK * dh, dkRaw: R * maxK * dh, dv: R * maxV * dh, ...attention,
       da: R * c.ffnDim, dg: R * c.ffnDim, du: R * c.ffnDim, stats: 2 * R, csr: 3 * R + 1,
     };
   }
 
-  /** Scratch for one forward pass's shape (B sequences of up to `chunk` positions). */
-  static async create(fp: ForwardPass, grads: ModelGrads): Promise<Backward> {
+  /** Scratch for one forward pass's shape (B sequences of up to `chunk` positions); `flash` defaults to the adapter's choice. */
+  static async create(fp: ForwardPass, grads: ModelGrads, flash = Backward.flashFor(fp.gm.rt, fp.gm.model.config)): Promise<Backward> {
     if (!fp.shape.keep) throw new Error('backward needs a training forward (ForwardPass created with keep)');
-    const bw = new Backward(fp, grads);
-    const sizes = Backward.sizes(fp.gm.model.config, fp.gm.layers, fp.shape.batch, fp.shape.chunk);
+    const bw = new Backward(fp, grads, flash);
+    const sizes = Backward.sizes(fp.gm.model.config, fp.gm.layers, fp.shape.batch, fp.shape.chunk, flash);
     try {
       for (const [name, n] of Object.entries(sizes)) bw.t[name] = await bw.tensor(`backward ${name}`, name === 'csr' ? new Uint32Array(n) : n);
     } catch (e) {
@@ -122,11 +131,16 @@ export class Backward {
       await this.linear(d.dx, s.att, l.wo, lg.wo, lg.bo, d.datt, HD, D);
       // att = softmax(scale · q kᵀ + mask) v through the head maps; P recomputed from the kept q and K cache
       const shape: AttnGradShape = { B, T, heads: c.heads, kHeads: l.kHeads, vHeads: l.vHeads, dh, window: c.attentionWindow[li] ?? 0, scale: c.attentionScale };
-      await attentionProbs(rt, s.q, fp.kCache[li], l.maps, d.P, shape);
-      await attentionScoresGrad(rt, d.P, d.datt, fp.vCache[li], l.maps, d.dS, shape);
-      await attentionQueriesGrad(rt, d.dS, fp.kCache[li], l.maps, d.dq, shape);
-      await attentionKeysGrad(rt, d.dS, s.q, l.maps, d.dk, shape);
-      await attentionValuesGrad(rt, d.P, d.datt, l.maps, d.dv, shape);
+      if (this.flash) {
+        const x = { q: s.q, k: fp.kCache[li], v: fp.vCache[li], a: s.att, dA: d.datt, maps: l.maps };
+        await attentionBackwardFlash(rt, x, { dq: d.dq, dk: d.dk, dv: d.dv }, { lse: d.lse, dKh: d.dKh, dVh: d.dVh }, shape);
+      } else {
+        await attentionProbs(rt, s.q, fp.kCache[li], l.maps, d.P, shape);
+        await attentionScoresGrad(rt, d.P, d.datt, fp.vCache[li], l.maps, d.dS, shape);
+        await attentionQueriesGrad(rt, d.dS, fp.kCache[li], l.maps, d.dq, shape);
+        await attentionKeysGrad(rt, d.dS, s.q, l.maps, d.dk, shape);
+        await attentionValuesGrad(rt, d.P, d.datt, l.maps, d.dv, shape);
+      }
       // q = rope(qRaw), k = rope(kRaw): the transpose of a rotation is the rotation by −angle
       const rot = { B, T, headDim: dh, rotDims: gm.rotDims, pos0: 0, yT: T, dstPos0: 0, style: c.positional.kind === 'rotary' ? c.positional.style : 'half', inverse: true } as const;
       await rope(rt, d.dq, gm.cos, gm.sin, d.dqRaw, { ...rot, heads: c.heads });

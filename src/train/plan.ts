@@ -29,6 +29,8 @@ export interface TrainingPlan {
 
 export interface PlanLimits {
   maxStorageBufferBindingSize: number;
+  /** The backward runs flash-style (Backward.flashFor): no [B, heads, T, T] probabilities. */
+  flash?: boolean;
   /** Total bytes the run may use (none: only the bindings are checked; allocation failures are still caught). */
   maxBytes?: number;
 }
@@ -49,7 +51,7 @@ export function describePlan(p: TrainingPlan): string {
   return `${formatBytes(b.total)} in all (${parts.join(', ')}), ${p.microBatch} sequence${p.microBatch > 1 ? 's' : ''} per forward × ${p.accumulation}`;
 }
 
-function planFor(student: Model, teacher: Model | null, set: TrainableSet, mb: number, batch: number, T: number): TrainingPlan {
+function planFor(student: Model, teacher: Model | null, set: TrainableSet, mb: number, batch: number, T: number, flash: boolean): TrainingPlan {
   const c = student.config;
   const shape = { batch: mb, chunk: T, cacheT: T };
   const trained = 4 * trainableCount(student, set);
@@ -59,7 +61,7 @@ function planFor(student: Model, teacher: Model | null, set: TrainableSet, mb: n
     gradients: trained,
     optimizer: 2 * trained,
     activations: ForwardPass.bytesFor(c, student.layers.map((l) => l.kv), { ...shape, keep: true }),
-    backward: 4 * Object.values(Backward.sizes(c, student.layers.map((l) => l.kv), mb, T)).reduce((a, n) => a + n, 0),
+    backward: 4 * Object.values(Backward.sizes(c, student.layers.map((l) => l.kv), mb, T, flash)).reduce((a, n) => a + n, 0),
     teacherActivations: teacher ? ForwardPass.bytesFor(teacher.config, teacher.layers.map((l) => l.kv), shape) : 0,
     total: 0,
   };
@@ -67,7 +69,7 @@ function planFor(student: Model, teacher: Model | null, set: TrainableSet, mb: n
   const R = mb * T;
   const candidates: [string, number][] = [
     [`logits [${R}, ${c.vocab}]`, 4 * R * c.vocab],
-    [`attention probabilities [${mb}, ${c.heads}, ${T}, ${T}]`, 4 * mb * c.heads * T * T],
+    ...(flash ? [] : [[`attention probabilities [${mb}, ${c.heads}, ${T}, ${T}]`, 4 * mb * c.heads * T * T] as [string, number]]),
     [`MLP activations [${R}, ${c.ffnDim}]`, 4 * R * c.ffnDim],
   ];
   const [what, big] = candidates.reduce((a, b) => (b[1] > a[1] ? b : a));
@@ -79,7 +81,7 @@ export function planTraining(student: Model, teacher: Model | null, set: Trainab
   let last: TrainingPlan | null = null;
   for (let mb = batch; mb >= 1; mb--) {
     if (batch % mb) continue;
-    const p = planFor(student, teacher, set, mb, batch, T);
+    const p = planFor(student, teacher, set, mb, batch, T, Boolean(limits.flash));
     last = p;
     if (p.largest.bytes <= limits.maxStorageBufferBindingSize && (limits.maxBytes === undefined || p.bytes.total <= limits.maxBytes)) return p;
   }

@@ -118,7 +118,7 @@ export async function train(rt: GpuRuntime, student: Model, data: number[][], op
   if (teacher && teacher.config.vocab !== student.config.vocab) throw new Error(`the teacher's vocabulary (${teacher.config.vocab}) is not the student's (${student.config.vocab})`);
   const sampler = new WindowSampler(data, Math.min(o.seqLen, student.config.contextLength), o.seed);
   const T = sampler.T;
-  const plan = planTraining(student, teacher, o.params, o.batch, T, { maxStorageBufferBindingSize: rt.limits.maxStorageBufferBindingSize, maxBytes: run.maxBytes });
+  const plan = planTraining(student, teacher, o.params, o.batch, T, { maxStorageBufferBindingSize: rt.limits.maxStorageBufferBindingSize, maxBytes: run.maxBytes, flash: Backward.flashFor(rt, student.config) });
   const mb = plan.microBatch;
   run.onProgress?.({ stage: 'train', done: 0, total: o.steps, detail: describePlan(plan) });
   const owned: { release(): void }[] = [];

@@ -2,8 +2,10 @@
 // used by end-to-end training and DHA's layer-local training; Adam lives in ./optimizer. Float64 CPU references:
 // src/reference/training.ts.
 import gradCode from '../../../shaders/attention_grad.wgsl?raw';
+import flashGradCode from '../../../shaders/attention_flash_grad.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
 import { need } from './check';
+import { specialize } from './specialize';
 
 export interface AttnGradShape {
   B: number;
@@ -60,6 +62,46 @@ export async function attentionQueriesGrad(rt: GpuRuntime, dS: GpuTensor, k: Gpu
   need('dqueries', k, s.B * s.T * s.kHeads * s.dh);
   need('dqueries', grad, s.B * s.T * s.heads * s.dh);
   await run(rt, 'dqueries', { dS, k, maps, grad }, s, s.B * s.T * s.heads * s.dh);
+}
+
+/** The flash backward's scratch for a shape: per-row log-sum-exp and D, and per-query-head dK and dV partials. */
+export function flashGradScratch(s: AttnGradShape): { lse: number; dKh: number; dVh: number } {
+  const rows = s.B * s.T * s.heads;
+  return { lse: 2 * rows, dKh: rows * s.dh, dVh: rows * s.dh };
+}
+
+/**
+ * The whole attention backward without the T × T probabilities (shaders/attention_flash_grad.wgsl): dq [B, T, heads, dh],
+ * dk [B, T, kHeads, dh] and dv [B, T, vHeads, dh] from the queries, keys, values, the forward's context `a` and its
+ * gradient dA. For GPUs and head dims divisible by 4; `scratch` holds flashGradScratch(s) values each.
+ */
+export async function attentionBackwardFlash(
+  rt: GpuRuntime,
+  x: { q: GpuTensor; k: GpuTensor; v: GpuTensor; a: GpuTensor; dA: GpuTensor; maps: GpuTensor },
+  grads: { dq: GpuTensor; dk: GpuTensor; dv: GpuTensor },
+  scratch: { lse: GpuTensor; dKh: GpuTensor; dVh: GpuTensor },
+  s: AttnGradShape,
+) {
+  if (s.dh % 4 !== 0) throw new RangeError(`attention backward (flash): head dim ${s.dh} is not divisible by 4`);
+  const rows = s.B * s.T * s.heads;
+  for (const t of [x.q, x.a, x.dA, grads.dq]) need('flash backward', t, rows * s.dh);
+  need('flash backward', x.k, s.B * s.T * s.kHeads * s.dh);
+  need('flash backward', x.v, s.B * s.T * s.vHeads * s.dh);
+  need('flash backward', grads.dk, s.B * s.T * s.kHeads * s.dh);
+  need('flash backward', grads.dv, s.B * s.T * s.vHeads * s.dh);
+  const sizes = flashGradScratch(s);
+  for (const [name, n] of Object.entries(sizes)) need('flash backward', scratch[name as keyof typeof sizes], n);
+  const DH4 = s.dh / 4;
+  const code = specialize(flashGradCode, { DH4, BT: Math.min(64, Math.floor(480 / DH4)) });
+  const kernel = (entryPoint: string) => ({ code, label: `attention-flash-grad ${entryPoint} dh${s.dh}`, entryPoint });
+  const params = { ...s, which: 0, n: 0 };
+  const blocks: [number, number, number] = [Math.ceil(s.T / 64), s.heads, s.B];
+  await rt.run(kernel('stats'), { buffers: { q: x.q, k: x.k, dA: x.dA, a: x.a, maps: x.maps, lse: scratch.lse }, params, workgroups: rt.grid(Math.ceil(rows / 64)) });
+  await rt.run(kernel('keyval'), { buffers: { q: x.q, k: x.k, v: x.v, dA: x.dA, maps: x.maps, lse: scratch.lse, dKh: scratch.dKh, dVh: scratch.dVh }, params, workgroups: blocks });
+  await rt.run(kernel('query'), { buffers: { q: x.q, k: x.k, v: x.v, dA: x.dA, maps: x.maps, lse: scratch.lse, dq: grads.dq }, params, workgroups: blocks });
+  for (const [which, part, out, n] of [[0, scratch.dKh, grads.dk, s.kHeads], [1, scratch.dVh, grads.dv, s.vHeads]] as const) {
+    await rt.run(kernel('gather'), { buffers: { part, maps: x.maps, out }, params: { ...params, which, n }, workgroups: rt.grid(Math.ceil((s.B * s.T * n * DH4) / 64)) });
+  }
 }
 
 export { adamStep, type AdamState, type AdamHyper } from './optimizer';

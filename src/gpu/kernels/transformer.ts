@@ -8,6 +8,7 @@ import flashCode from '../../../shaders/attention_flash.wgsl?raw';
 import nllCode from '../../../shaders/nll.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
 import { need } from './check';
+import { specialize } from './specialize';
 
 /**
  * 'workgroup': cooperative kernels (a workgroup per row, reductions through workgroup memory) for GPUs; 'rows': one thread
@@ -119,12 +120,8 @@ export function attentionVariantFor(rt: GpuRuntime, s: { T: number; headDim: num
 
 /** The flash kernel's source for a head dim: its register rows and key tile sized as constants. */
 function flashSource(headDim: number): { code: string; label: string } {
-  const dh4 = headDim / 4;
-  const bk = Math.min(64, Math.floor(512 / dh4));
-  const code = flashCode
-    .replace(/const DH4: u32 = \d+u;/, `const DH4: u32 = ${dh4}u;`)
-    .replace(/const BK: u32 = \d+u;/, `const BK: u32 = ${bk}u;`);
-  return { code, label: `attention-flash-dh${headDim}` };
+  const DH4 = headDim / 4;
+  return { code: specialize(flashCode, { DH4, BK: Math.min(64, Math.floor(512 / DH4)) }), label: `attention-flash-dh${headDim}` };
 }
 
 export async function attention(
