@@ -36,7 +36,7 @@ function refConfig(m: Model) {
 }
 
 /** A teacher layer's output for random inputs, and a student on a nudged copy of the layer (away from the optimum). */
-async function setup(model: Model, layer: number, mode: 'kv' | 'attention') {
+async function setup(model: Model, layer: number, mode: 'kv' | 'attention', flash = false) {
   const R = B * T;
   const D = model.config.dim;
   const X = randomArray(R * D, 3, -2, 2);
@@ -47,7 +47,7 @@ async function setup(model: Model, layer: number, mode: 'kv' | 'attention') {
   const target = await rt.read(teacher.output);
   const l = model.layers[layer];
   const nudged: Model = { ...model, layers: model.layers.map((x, i) => (i !== layer ? x : { ...x, attn: Object.fromEntries(Object.entries(x.attn).map(([k, w]) => [k, w && Float32Array.from(w as Float32Array, (v, j) => v + 0.05 * Math.sin(j + k.length))])) as typeof l.attn })) };
-  const student = await LayerTrainer.create(rt, { model: nudged, layer, B, T, mode });
+  const student = await LayerTrainer.create(rt, { model: nudged, layer, B, T, mode, flash });
   student.setInput(Xt);
   await student.setTarget(await rt.tensor('target', target));
   return { X, target, teacher, student, nudged, Xt };
@@ -68,12 +68,15 @@ describe('layer trainer', () => {
   });
 
   it.each([
-    ['stories260K layer 2 (GQA, interleaved)', () => stories, 2, 'attention'],
-    ['Qwen2 layer 1 (q/k/v biases, rotate-half)', () => qwen, 1, 'attention'],
-    ['stories260K layer 4, K/V only', () => stories, 4, 'kv'],
-  ] as const)('%s: loss and gradients of every trained weight match float64 finite differences', async (_name, model, layer, mode) => {
+    ['stories260K layer 2 (GQA, interleaved)', () => stories, 2, 'attention', false],
+    ['Qwen2 layer 1 (q/k/v biases, rotate-half)', () => qwen, 1, 'attention', false],
+    ['stories260K layer 4, K/V only', () => stories, 4, 'kv', false],
+    // the flash forward and backward (GPUs' default), forced here on the CPU fallback
+    ['flash: stories260K layer 2 (GQA, interleaved)', () => stories, 2, 'attention', true],
+    ['flash: Qwen2 layer 1 (q/k/v biases, rotate-half)', () => qwen, 1, 'attention', true],
+  ] as const)('%s: loss and gradients of every trained weight match float64 finite differences', async (_name, model, layer, mode, flash) => {
     const m = model();
-    const { X, target, student, nudged } = await setup(m, layer, mode);
+    const { X, target, student, nudged } = await setup(m, layer, mode, flash);
     await student.forward();
     const gpuLoss = await student.loss();
     await student.backward();

@@ -3,20 +3,20 @@
 //   Q = rope(X W_Qᵀ + b_Q), K = rope(X W_Kᵀ + b_K), V = X W_Vᵀ + b_V, A = attention through the layer's head maps,
 //   O = A W_Oᵀ + b_O,
 // and the loss L = ‖O − O_T‖² / ‖O_T‖² (relative squared error). The backward pass runs the same attention-gradient kernels
-// as end-to-end training (dS, dQ, dK, dV), rotary backward by −angle, then the weight gradients dW = dYᵀ X. Mode 'kv' trains
+// as end-to-end training (dS, dQ, dK, dV; flash-style on GPUs, through stored probabilities on CPU fallbacks), rotary backward by −angle, then the weight gradients dW = dYᵀ X. Mode 'kv' trains
 // W_K, W_V (and their biases): a fused model's merged heads; 'attention' trains W_Q and W_O too, so that queries and outputs
 // can absorb what merging changed; 'frozen' only runs forward (the teacher). Adam updates the trainable tensors. The layer is
 // always a complete layer of a model: what is evaluated is what was trained.
 import type { Model } from '../model/types';
 import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import { matmul } from '../gpu/kernels/matmul';
-import { accumulate, binary, unary } from '../gpu/kernels/elementwise';
+import { binary, unary } from '../gpu/kernels/elementwise';
 import { reduceRows } from '../gpu/kernels/reduce';
-import { rope } from '../gpu/kernels/transformer';
+import { attention, rope } from '../gpu/kernels/transformer';
 import { columnSum } from '../gpu/kernels/backward';
 import {
-  adamStep, attentionContext, attentionKeysGrad, attentionProbs, attentionQueriesGrad, attentionScoresGrad, attentionValuesGrad,
-  type AdamState, type AttnGradShape,
+  adamStep, attentionBackwardFlash, attentionContext, attentionKeysGrad, attentionProbs, attentionQueriesGrad, attentionScoresGrad,
+  attentionValuesGrad, flashGradScratch, type AdamState, type AttnGradShape,
 } from '../gpu/kernels/training';
 import { rotaryDims, rotaryTables, invFreqRounding } from '../eval/rotary';
 
@@ -31,6 +31,8 @@ export interface LayerTrainerSpec {
   B: number;
   T: number;
   mode: TrainMode;
+  /** Attention forward and backward flash-style (no [B, heads, T, T] buffers); default: on GPUs, head dims divisible by 4. */
+  flash?: boolean;
 }
 
 interface Trainable {
@@ -54,6 +56,7 @@ export class LayerTrainer {
   private rotDims = 0;
   private style: 'interleaved' | 'half' = 'half';
   private teacherEnergy = 1;
+  private readonly flash: boolean;
 
   private constructor(rt: GpuRuntime, spec: LayerTrainerSpec) {
     this.rt = rt;
@@ -61,6 +64,7 @@ export class LayerTrainer {
     const c = spec.model.config;
     const l = spec.model.layers[spec.layer];
     this.R = spec.B * spec.T;
+    this.flash = spec.flash ?? (!rt.summary.isFallbackAdapter && c.headDim % 4 === 0);
     this.shape = {
       B: spec.B, T: spec.T, heads: c.heads, kHeads: l.kv.kHeads, vHeads: l.kv.vHeads, dh: c.headDim,
       window: c.attentionWindow[spec.layer] ?? 0, scale: c.attentionScale,
@@ -107,9 +111,10 @@ export class LayerTrainer {
       this.trainables.push({ name, param, grad: await this.tensor(`∇${name}`, n), adam: { m: await this.tensor(`adam m ${name}`, new Float32Array(n)), v: await this.tensor(`adam v ${name}`, new Float32Array(n)), t: 0 } });
     }
     const sizes: Record<string, number> = {
-      qRaw: R * H * dh, q: R * H * dh, kRaw: R * K * dh, k: R * K * dh, v: R * V * dh, P: B * H * T * T, a: R * H * dh, o: R * D,
+      qRaw: R * H * dh, q: R * H * dh, kRaw: R * K * dh, k: R * K * dh, v: R * V * dh, a: R * H * dh, o: R * D,
       negTarget: R * D, diff: R * D, sq: R * D, rowSums: R,
-      dS: B * H * T * T, dA: R * H * dh, dq: R * H * dh, dqRaw: R * H * dh, dk: R * K * dh, dkRaw: R * K * dh, dv: R * V * dh,
+      dA: R * H * dh, dq: R * H * dh, dqRaw: R * H * dh, dk: R * K * dh, dkRaw: R * K * dh, dv: R * V * dh,
+      ...(this.flash ? flashGradScratch(this.shape) : { P: B * H * T * T, dS: B * H * T * T }),
     };
     this.t = {
       maps: await this.tensor('maps', Uint32Array.from([...l.kv.kHeadOf, ...l.kv.vHeadOf])),
@@ -126,8 +131,7 @@ export class LayerTrainer {
   /** y = X Wᵀ (+ b), y [R, out]. */
   private async project(w: GpuTensor, b: GpuTensor | undefined, y: GpuTensor, out: number) {
     const D = this.spec.model.config.dim;
-    await matmul(this.rt, this.X!, w, y, { M: this.R, N: out, K: D, transB: true });
-    if (b) await accumulate(this.rt, y, b, this.R * out, out);
+    await matmul(this.rt, this.X!, w, y, { M: this.R, N: out, K: D, transB: true }, undefined, b ?? null);
   }
 
   /** The layer's input X [R, D] for the next forward (fixed until the next call). */
@@ -156,10 +160,14 @@ export class LayerTrainer {
     await this.project(w.wv!, w.bv, t.v, V * dh);
     await rope(rt, t.qRaw, t.cos, t.sin, t.q, this.rot(H));
     await rope(rt, t.kRaw, t.cos, t.sin, t.k, this.rot(K));
-    await attentionProbs(rt, t.q, t.k, t.maps, t.P, this.shape);
-    await attentionContext(rt, t.P, t.v, t.maps, t.a, this.shape);
-    await matmul(rt, t.a, w.wo!, t.o, { M: R, N: D, K: H * dh, transB: true });
-    if (w.bo) await accumulate(rt, t.o, w.bo, R * D, D);
+    if (this.flash) {
+      const s = this.shape;
+      await attention(rt, t.q, t.k, t.v, t.maps, t.a, { B: s.B, T: s.T, pos0: 0, heads: H, kHeads: K, vHeads: V, headDim: dh, cacheT: s.T, window: s.window, scale: s.scale }, 'flash');
+    } else {
+      await attentionProbs(rt, t.q, t.k, t.maps, t.P, this.shape);
+      await attentionContext(rt, t.P, t.v, t.maps, t.a, this.shape);
+    }
+    await matmul(rt, t.a, w.wo!, t.o, { M: R, N: D, K: H * dh, transB: true }, undefined, w.bo ?? null);
   }
 
   get output(): GpuTensor {
@@ -196,14 +204,19 @@ export class LayerTrainer {
     await unary(rt, 'identity', t.diff, t.sq, R * D, 2 / this.teacherEnergy);
     await weightGrads(t.sq, t.a, 'wo', 'bo', D, H * dh);
     await matmul(rt, t.sq, w.wo!, t.dA, { M: R, N: H * dh, K: D });
-    await attentionScoresGrad(rt, t.P, t.dA, t.v, t.maps, t.dS, this.shape);
-    await attentionValuesGrad(rt, t.P, t.dA, t.maps, t.dv, this.shape);
-    await attentionKeysGrad(rt, t.dS, t.q, t.maps, t.dk, this.shape);
+    if (this.flash) {
+      const x = { q: t.q, k: t.k, v: t.v, a: t.a, dA: t.dA, maps: t.maps };
+      await attentionBackwardFlash(rt, x, { dq: t.dq, dk: t.dk, dv: t.dv }, { lse: t.lse, dKh: t.dKh, dVh: t.dVh }, this.shape);
+    } else {
+      await attentionScoresGrad(rt, t.P, t.dA, t.v, t.maps, t.dS, this.shape);
+      await attentionValuesGrad(rt, t.P, t.dA, t.maps, t.dv, this.shape);
+      await attentionKeysGrad(rt, t.dS, t.q, t.maps, t.dk, this.shape);
+    }
     await rope(rt, t.dk, t.cos, t.sin, t.dkRaw, this.rot(K, true));
     await weightGrads(t.dkRaw, this.X!, 'wk', 'bk', K * dh, D);
     await weightGrads(t.dv, this.X!, 'wv', 'bv', V * dh, D);
     if (grad.has('wq') || grad.has('bq')) {
-      await attentionQueriesGrad(rt, t.dS, t.k, t.maps, t.dq, this.shape);
+      if (!this.flash) await attentionQueriesGrad(rt, t.dS, t.k, t.maps, t.dq, this.shape);
       await rope(rt, t.dq, t.cos, t.sin, t.dqRaw, this.rot(H, true));
       await weightGrads(t.dqRaw, this.X!, 'wq', 'bq', H * dh, D);
     }
