@@ -131,7 +131,7 @@ async function main(argv: string[]): Promise<number> {
         rows.push(r);
         if (!json) {
           process.stdout.write(
-            `${r.pass ? 'ok  ' : 'FAIL'} ${r.kernel.padEnd(21)} ${r.shape.padEnd(34)} rel ${r.relError.toExponential(2)}  max|Δ| ${r.maxAbsError.toExponential(2)}\n`,
+            `${r.pass ? 'ok  ' : 'FAIL'} ${r.kernel.padEnd(27)} ${r.shape.padEnd(34)} rel ${r.relError.toExponential(2)}  max|Δ| ${r.maxAbsError.toExponential(2)}\n`,
           );
         }
       }

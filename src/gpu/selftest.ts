@@ -4,6 +4,8 @@ import type { GpuRuntime, GpuTensor } from './runtime';
 import { matmul, type MatmulShape, type MatmulVariant } from './kernels/matmul';
 import { attention, type AttentionVariant } from './kernels/transformer';
 import { attentionRef } from '../reference/transformer';
+import { attentionBackwardFlash, flashGradScratch, type AttnGradShape } from './kernels/training';
+import { contextRef, dkeysRef, dqueriesRef, dscoresRef, dvaluesRef, probsRef } from '../reference/training';
 import { reduceRows } from './kernels/reduce';
 import { softmaxRows } from './kernels/softmax';
 import { binary, unary, type BinaryOp, type UnaryOp } from './kernels/elementwise';
@@ -136,6 +138,52 @@ function binaryCase(op: BinaryOp, n: number, bLen: number): Case {
   };
 }
 
+/** The flash attention backward (training on GPUs): dQ, dK and dV of 70 positions (two blocks), DHA-like maps, together. */
+function attentionGradCase(): Case {
+  const s: AttnGradShape = { B: 1, T: 70, heads: 4, kHeads: 2, vHeads: 3, dh: 32, window: 0, scale: 1 / Math.sqrt(32) };
+  const maps = Uint32Array.from([1, 0, 0, 1, 2, 2, 0, 1]);
+  const rows = s.T * s.heads * s.dh;
+  const nk = s.T * s.kHeads * s.dh;
+  const nv = s.T * s.vHeads * s.dh;
+  return {
+    kernel: 'attention backward (flash)',
+    shape: `${s.T} positions, ${s.heads}×${s.dh}, K/V heads 2/3`,
+    run: async (rt, seed) => {
+      const q = randomArray(rows, seed, -1, 1);
+      const k = randomArray(nk, seed + 1, -1, 1);
+      const v = randomArray(nv, seed + 2);
+      const dA = randomArray(rows, seed + 3);
+      const P = probsRef(q, k, maps, s);
+      const a = contextRef(P, v, maps, s);
+      const dS = dscoresRef(P, dA, v, maps, s);
+      const ref = new Float64Array(rows + nk + nv);
+      ref.set(dqueriesRef(dS, k, maps, s));
+      ref.set(dkeysRef(dS, q, maps, s), rows);
+      ref.set(dvaluesRef(P, dA, maps, s), rows + nk);
+      const n = flashGradScratch(s);
+      const inputs = [q, k, v, Float32Array.from(a), dA];
+      const extra = await Promise.all([rt.tensor('selftest-maps', maps), rt.tensor('selftest-lse', n.lse), rt.tensor('selftest-dKh', n.dKh), rt.tensor('selftest-dVh', n.dVh)]);
+      try {
+        const out = await withTensors(rt, inputs, rows + nk + nv, async ([tq, tk, tv, ta, tdA], o) => {
+          const g = await Promise.all([rt.tensor('selftest-dq', rows), rt.tensor('selftest-dk', nk), rt.tensor('selftest-dv', nv)]);
+          try {
+            g.forEach((t) => rt.fill(t, NaN));
+            await attentionBackwardFlash(rt, { q: tq, k: tk, v: tv, a: ta, dA: tdA, maps: extra[0] }, { dq: g[0], dk: g[1], dv: g[2] }, { lse: extra[1], dKh: extra[2], dVh: extra[3] }, s);
+            rt.copy(g[0], o, rows, 0, 0);
+            rt.copy(g[1], o, nk, 0, rows);
+            rt.copy(g[2], o, nv, 0, rows + nk);
+          } finally {
+            g.forEach((t) => rt.release(t));
+          }
+        });
+        return { out, ref };
+      } finally {
+        extra.forEach((t) => rt.release(t));
+      }
+    },
+  };
+}
+
 export function selfTestCases(): Case[] {
   return [
     matmulCase({ M: 7, N: 33, K: 13 }),
@@ -147,6 +195,7 @@ export function selfTestCases(): Case[] {
     attentionCase('flash', 64),
     attentionCase('workgroup', 20),
     attentionCase('rows', 16),
+    attentionGradCase(),
     reduceCase('sum', 7, 130),
     reduceCase('max', 5, 33),
     softmaxCase(7, 33, 0.5),
