@@ -1,6 +1,7 @@
 // A student whose browser has no WebGPU (here: Chromium started without --enable-unsafe-webgpu, so it offers no adapter)
 // sees why, how to turn WebGPU on, and the worked example the lab computed on the demo — never just an error.
 import { expect, test } from '@playwright/test';
+import { readFile } from 'node:fs/promises';
 import config from '../playwright.config';
 
 const args = (config.use?.launchOptions?.args ?? []).filter((a) => a !== '--enable-unsafe-webgpu');
@@ -27,6 +28,15 @@ test('without WebGPU the page explains why and shows the worked example, labelle
   for (const m of ['meanpool', 'aligned', 'dha']) await expect(example.locator(`[data-testid="example-row"][data-method="${m}"]`)).toContainText('→');
   await expect(example.getByTestId('example-race').locator('[data-testid="example-race-line"]')).toHaveCount(4);
   await expect(example.getByTestId('pareto-point')).toHaveCount(3);
+  // every view exports; the recovery chart as an SVG document with its four lines
+  await expect(example.locator('[data-testid$="-export-svg"]')).toHaveCount(6);
+  const download = page.waitForEvent('download');
+  await example.getByTestId('example-race-export-svg').click();
+  const file = await download;
+  expect(file.suggestedFilename()).toBe('example-race.svg');
+  const svg = await readFile((await file.path())!, 'utf8');
+  expect(svg).toMatch(/^<\?xml[^>]*>\s*<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  expect(svg.match(/data-testid="example-race-line"/g)).toHaveLength(4);
   // nothing tried to load a model
   await expect(page.getByTestId('model-error')).toHaveCount(0);
 });

@@ -2,6 +2,7 @@
 // example on the built-in demo — head layout, head similarity, DHA's budget path, the three methods and their recovery, the
 // trade-off — computed by the lab itself (scripts/make-example.sh) and labelled with the adapter and date it ran on.
 import { useEffect, useRef, useState } from 'react';
+import { ExportButtons } from './charts/ExportButtons';
 import { useGpu } from '../lab/gpuStore';
 import { EXAMPLE_URL, type ExampleData } from '../lab/example';
 import { budgetLabel, compactCounts } from '../lab/fusionStore';
@@ -71,20 +72,24 @@ export function ExampleView() {
           <div className="sim-scroll">
             <HeadMap ref={refs.layout} layouts={data.model.layouts} kind="example" caption={[`Head layout — ${data.model.name}`, 'multi-head attention: every query head has its own K and V head']} />
           </div>
+          <ExportButtons target={refs.layout} name="example-head-layout" view="head layout" testId="example-head-layout-export" />
           <h3>2. Which heads are alike</h3>
           <p className="hint">CKA of the heads’ outputs on {data.similarity.tokens} tokens: 1 means two heads compute the same thing up to a rotation and scale.</p>
           <div className="sim-scroll">
             <SimilarityGrid ref={refs.grid} layers={data.similarity.layers} kinds={['k', 'v']} orderOf={() => undefined} caption={['CKA similarity of K and V heads', `${data.model.name} · ${data.similarity.tokens} calibration tokens`]} onOpen={() => {}} />
           </div>
+          <ExportButtons target={refs.grid} name="example-similarity" view="similarity maps" testId="example-similarity-export" />
           {dha && data.budgetPath.length > 0 && (
             <>
               <h3>3. DHA shares the budget across layers, K and V separately</h3>
               <div className="sim-scroll">
                 <BudgetBars ref={refs.bars} heads={heads} perLayer={dha.perLayer} caption={[`DHA at ${budgetLabel(dha.budget)}: heads kept per layer`, `${data.budgetPath.length} steps of the search from every head down to the budget`]} />
               </div>
+              <ExportButtons target={refs.bars} name="example-dha-budgets" view="budget bars" testId="example-dha-budgets-export" />
               <div className="sim-scroll">
                 <HeadMap ref={refs.dha} layouts={dha.layouts} kind="example-dha" caption={[`Head layout after DHA at ${budgetLabel(dha.budget)}`, 'K and V maps differ: decoupled heads']} />
               </div>
+              <ExportButtons target={refs.dha} name="example-dha-layout" view="DHA head layout" testId="example-dha-layout-export" />
             </>
           )}
           <h3>4. Three ways to fewer heads, then the same training</h3>
@@ -124,6 +129,7 @@ export function ExampleView() {
               caption={['Recovery: held-out perplexity while training', `${data.training.steps} steps × ${data.training.batch * data.training.seqLen} tokens, lr ${data.training.lr}, every weight, KL to the original`]}
             />
           </div>
+          <ExportButtons target={refs.curves} name="example-race" view="recovery chart" testId="example-race-export" />
           <h3>5. The trade-off</h3>
           <div className="sim-scroll">
             <ParetoChart
@@ -134,6 +140,7 @@ export function ExampleView() {
               caption={['KV cache against perplexity, after training', data.model.name]}
             />
           </div>
+          <ExportButtons target={refs.pareto} name="example-pareto" view="trade-off chart" testId="example-pareto-export" />
         </div>
       )}
     </section>
