@@ -28,6 +28,8 @@ for part in ${PARTS:-bench torch protocol dha}; do
     protocol)
       log "training protocol (headlab), then PyTorch's"
       HEADLAB="$H" STEPS=${STEPS:-400} bash "$here/train-protocol.sh" "$D" > "$out/protocol-headlab.jsonl"
+      # the spread over our batch draws (PyTorch's side is one fixed seed): all weights at 25 %, seeds 2 and 3
+      for seed in 2 3; do HEADLAB="$H" STEPS=${STEPS:-400} BUDGETS=0.25 PARAMS=all SEED=$seed bash "$here/train-protocol.sh" "$D"; done > "$out/protocol-seeds.jsonl"
       python3 "$here/fusion_reference.py" "$D" > "$out/protocol-torch.txt" ;;
     dha)
       log "DHA defaults, then 100 training steps, against aligned and mean-pool with the same training"
