@@ -15,6 +15,8 @@ export interface TrainBenchRow {
   tokensPerSecond: number;
   steps: number;
   memoryBytes: number;
+  /** GPU dispatches of one step: the difference between this run and the warm-up's one-step run, per extra step. */
+  dispatchesPerStep: number | null;
 }
 
 export async function benchTrain(rt: GpuRuntime, name: string, model: Model, batch: number, seq: number, steps: number): Promise<TrainBenchRow> {
@@ -22,10 +24,14 @@ export async function benchTrain(rt: GpuRuntime, name: string, model: Model, bat
   const tokens = Array.from(randomArray(batch * T * 4, 9, 0, model.config.vocab), (v) => Math.min(model.config.vocab - 1, Math.floor(v)));
   const data = [tokens];
   const opts = { batch, seqLen: T, loss: 'kl' as const, params: 'all' as const };
+  let d0 = rt.stats.dispatches;
   await train(rt, model, data, { ...opts, steps: 1 }, { teacher: model });
+  const oneStep = rt.stats.dispatches - d0;
+  d0 = rt.stats.dispatches;
   const r = await train(rt, model, data, { ...opts, steps }, { teacher: model });
+  const all = rt.stats.dispatches - d0;
   return {
     model: name, batch, seq: T, microBatch: r.plan.microBatch, msPerStep: (1000 * r.trainSeconds) / steps, tokensPerSecond: r.tokensPerSecond,
-    steps, memoryBytes: r.plan.bytes.total,
+    steps, memoryBytes: r.plan.bytes.total, dispatchesPerStep: steps > 1 ? (all - oneStep) / (steps - 1) : null,
   };
 }

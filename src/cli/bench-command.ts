@@ -93,7 +93,7 @@ export async function benchCommand(args: ParsedArgs): Promise<number> {
     // Training defaults to the reference protocol's step: 32 sequences of 128 positions.
     const row = await benchTrain(rt, name, model, shrink(spec) ? 1 : batchFlag ?? 32, shrink(spec) ? 64 : seqFlag ?? 128, steps);
     train.push(row);
-    say(`train   ${name.padEnd(28)} ${row.batch}×${row.seq}  ${row.msPerStep.toFixed(1).padStart(9)} ms/step  ${row.tokensPerSecond.toFixed(0).padStart(9)} tokens/s  (${row.steps} steps, ${row.microBatch} sequences per forward, ${formatBytes(row.memoryBytes)})`);
+    say(`train   ${name.padEnd(28)} ${row.batch}×${row.seq}  ${row.msPerStep.toFixed(1).padStart(9)} ms/step  ${row.tokensPerSecond.toFixed(0).padStart(9)} tokens/s  (${row.steps} steps, ${row.microBatch} sequences per forward, ${formatBytes(row.memoryBytes)}${row.dispatchesPerStep === null ? '' : `, ${row.dispatchesPerStep} dispatches per step`})`);
   }
   // The three attention kernels per sequence length (8 sequences of GPT-2-small's 12 heads × 64 unless --batch says
   // otherwise; one sequence on a CPU fallback).
