@@ -1,7 +1,8 @@
 // Fuse heads: convert the loaded model's K/V heads into fewer with mean-pool, the aligned merge or DHA (our reconstruction),
-// optionally train the result end to end toward the original, watch it live (budget bars along DHA's search path, loss and
-// constraint curves, fusion operators, the training curve), pause, step and resume it, and compare runs in a results table
-// with perplexity before → after, KV-cache bytes, downloads of the fused model and a side-by-side continuation.
+// optionally train the result end to end toward the original, watch it live (budget bars along DHA's search path, its
+// layer-local loss and the KL checks with the step kept, the training curves), pause, step and resume it, and compare runs
+// in a results table with perplexity before → after, KV-cache bytes, downloads of the fused model and a side-by-side
+// continuation.
 import { useId, useState } from 'react';
 import { useModel } from '../lab/modelStore';
 import { useGpu } from '../lab/gpuStore';
