@@ -16,7 +16,7 @@ import { attention, rope } from '../gpu/kernels/transformer';
 import { columnSum } from '../gpu/kernels/backward';
 import {
   adamStep, attentionBackwardFlash, attentionContext, attentionKeysGrad, attentionProbs, attentionQueriesGrad, attentionScoresGrad,
-  attentionValuesGrad, flashGradScratch, type AdamState, type AttnGradShape,
+  attentionValuesGrad, flashBackwardFor, flashGradScratch, type AdamState, type AttnGradShape,
 } from '../gpu/kernels/training';
 import { rotaryDims, rotaryTables, invFreqRounding } from '../eval/rotary';
 
@@ -64,7 +64,7 @@ export class LayerTrainer {
     const c = spec.model.config;
     const l = spec.model.layers[spec.layer];
     this.R = spec.B * spec.T;
-    this.flash = spec.flash ?? (!rt.summary.isFallbackAdapter && c.headDim % 4 === 0);
+    this.flash = spec.flash ?? flashBackwardFor(rt, c.headDim);
     this.shape = {
       B: spec.B, T: spec.T, heads: c.heads, kHeads: l.kv.kHeads, vHeads: l.kv.vHeads, dh: c.headDim,
       window: c.attentionWindow[spec.layer] ?? 0, scale: c.attentionScale,

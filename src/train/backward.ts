@@ -8,7 +8,7 @@ import type { ForwardPass } from '../eval/forward';
 import { matmul } from '../gpu/kernels/matmul';
 import { rope } from '../gpu/kernels/transformer';
 import {
-  attentionBackwardFlash, attentionKeysGrad, attentionProbs, attentionQueriesGrad, attentionScoresGrad, attentionValuesGrad, flashGradScratch,
+  attentionBackwardFlash, attentionKeysGrad, flashBackwardFor, attentionProbs, attentionQueriesGrad, attentionScoresGrad, attentionValuesGrad, flashGradScratch,
   type AttnGradShape,
 } from '../gpu/kernels/training';
 import { columnSum, embeddingGrad, geluGrad, normBackward, normGainGrad, positionGrad, swigluGrad, tokenRows } from '../gpu/kernels/backward';
@@ -26,7 +26,7 @@ export class Backward {
 
   /** Whether the attention backward runs flash-style (GPUs, head dims divisible by 4) or through the probabilities. */
   static flashFor(rt: GpuRuntime, c: ModelConfig): boolean {
-    return !rt.summary.isFallbackAdapter && c.headDim % 4 === 0;
+    return flashBackwardFor(rt, c.headDim);
   }
 
   /** The scratch tensors for B sequences of T positions, by name and number of values. */

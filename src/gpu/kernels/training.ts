@@ -64,6 +64,11 @@ export async function attentionQueriesGrad(rt: GpuRuntime, dS: GpuTensor, k: Gpu
   await run(rt, 'dqueries', { dS, k, maps, grad }, s, s.B * s.T * s.heads * s.dh);
 }
 
+/** Whether attention training runs flash-style: on GPUs, for head dims divisible by 4 (CPU fallbacks keep the probabilities). */
+export function flashBackwardFor(rt: GpuRuntime, headDim: number): boolean {
+  return !rt.summary.isFallbackAdapter && headDim % 4 === 0;
+}
+
 /** The flash backward's scratch for a shape: per-row log-sum-exp and D, and per-query-head dK and dV partials. */
 export function flashGradScratch(s: AttnGradShape): { lse: number; dKh: number; dVh: number } {
   const rows = s.B * s.T * s.heads;
