@@ -1,7 +1,7 @@
 // Perplexity and generation in the page, on WebGPU in headless Chromium.
 import { expect, test } from '@playwright/test';
 import { readFileSync } from 'node:fs';
-import { shared } from '../test/shared';
+import { testdata } from '../test/testdata';
 
 test.beforeEach(async ({ page }) => {
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
@@ -21,13 +21,13 @@ test('perplexity of the demo on its sample stories, with progress and a result',
 });
 
 test('greedy generation streams the continuation transformers computed; two models side by side', async ({ page }) => {
-  const ref: string = JSON.parse(readFileSync(shared('data/demo/demo-mha-bytes-reference.json'), 'utf8')).greedy;
+  const ref: string = JSON.parse(readFileSync(testdata('data/demo/demo-mha-bytes-reference.json'), 'utf8')).greedy;
   await page.getByTestId('gen-tokens').fill('30');
   await page.getByTestId('gen-run').click();
   const text = page.getByTestId('continuation-text');
   await expect(text).toHaveText(ref.trim().slice(0, 'Once upon a time'.length + 30), { timeout: 120_000 });
 
-  await page.getByTestId('file-input').setInputFiles([shared('data/stories260K.bin'), shared('data/tok512.bin')]);
+  await page.getByTestId('file-input').setInputFiles([testdata('data/stories260K.bin'), testdata('data/tok512.bin')]);
   await expect(page.getByTestId('card-name')).toContainText('stories260K.bin');
   await page.getByLabel(/side by side/).check();
   await page.getByTestId('gen-tokens').fill('12');

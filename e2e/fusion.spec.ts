@@ -6,7 +6,7 @@
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { shared } from '../test/shared';
+import { testdata } from '../test/testdata';
 
 const stepOf = async (counter: Locator) => Number(await counter.getAttribute('data-step'));
 
@@ -62,7 +62,7 @@ test('mean-pool and DHA on the demo: live budgets, curves, pause/step/resume, re
   for (const bar of await bars.all()) await expect(bar).toHaveAttribute('data-heads', '4');
 
   // compare continuations: the original's greedy text is the one transformers computed; the fused model's differs
-  const ref: string = JSON.parse(readFileSync(shared('data/demo/demo-mha-bytes-reference.json'), 'utf8')).greedy;
+  const ref: string = JSON.parse(readFileSync(testdata('data/demo/demo-mha-bytes-reference.json'), 'utf8')).greedy;
   const prompt = 'Once upon a time';
   await panel.getByTestId('fusion-compare-tokens').fill('16');
   await panel.getByTestId('fusion-row-actions').nth(0).getByTestId('fusion-compare').click();

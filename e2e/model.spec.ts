@@ -1,9 +1,9 @@
 // Loading models in the page: the built-in demo, the file chooser, drag and drop, a URL, cancel, and errors that leave the
-// lab usable. Checkpoints are read from ../shared ($HEADLAB_SHARED), never copied into the repository.
+// lab usable. Checkpoints are read from the repository's testdata/.
 import { expect, test, type Page } from '@playwright/test';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { shared } from '../test/shared';
+import { testdata } from '../test/testdata';
 
 async function expectCard(page: Page, fields: Record<string, string | RegExp>) {
   for (const [id, value] of Object.entries(fields)) await expect(page.getByTestId(`card-${id}`)).toContainText(value);
@@ -53,7 +53,7 @@ test('the page opens on the built-in demo, with no network', async ({ page }) =>
 test('the file chooser opens a llama2.c checkpoint with its tokenizer, and a sharded Hugging Face folder', async ({ page }) => {
   await page.goto('/');
   await expectCard(page, { name: 'built-in demo' });
-  await page.getByTestId('file-input').setInputFiles([shared('data/stories260K.bin'), shared('data/tok512.bin')]);
+  await page.getByTestId('file-input').setInputFiles([testdata('data/stories260K.bin'), testdata('data/tok512.bin')]);
   await expectCard(page, {
     name: 'stories260K.bin',
     params: '260.0 K',
@@ -64,13 +64,13 @@ test('the file chooser opens a llama2.c checkpoint with its tokenizer, and a sha
     tokenizer: 'llama2c',
     kinds: 'interleaved pairs',
   });
-  const dir = shared('fixtures/hf/llama-mha-sharded');
+  const dir = testdata('fixtures/hf/llama-mha-sharded');
   const files = readdirSync(dir).filter((f) => f !== 'golden.safetensors').map((f) => path.join(dir, f));
   expect(files.length).toBe(19);
   await page.getByTestId('file-input').setInputFiles(files);
   await expectCard(page, { family: 'llama (LlamaForCausalLM)', 'layers-heads': '3 × 4', 'kv-heads': '4 K / 4 V in every layer', kinds: 'rotate-half' });
   // "Open folder…": a whole Hugging Face folder
-  await page.getByTestId('folder-input').setInputFiles(shared('fixtures/hf/gpt-neox'));
+  await page.getByTestId('folder-input').setInputFiles(testdata('fixtures/hf/gpt-neox'));
   await expectCard(page, { name: 'gpt-neox', family: 'gpt-neox (GPTNeoXForCausalLM)', kinds: 'rotate-half, 25% of dims' });
 });
 
@@ -78,13 +78,13 @@ test('drag and drop opens a Hugging Face folder (GPT-2 and BF16 Llama GQA)', asy
   await page.goto('/');
   await expectCard(page, { name: 'built-in demo' });
   await drop(page, [
-    { name: 'config.json', path: shared('fixtures/hf/gpt2/config.json') },
-    { name: 'model.safetensors', path: shared('fixtures/hf/gpt2/model.safetensors') },
+    { name: 'config.json', path: testdata('fixtures/hf/gpt2/config.json') },
+    { name: 'model.safetensors', path: testdata('fixtures/hf/gpt2/model.safetensors') },
   ]);
   await expectCard(page, { family: 'gpt2 (GPT2LMHeadModel)', 'layers-heads': '2 × 4', kinds: 'learned · layernorm · gelu_tanh', 'kv-bytes': '1.00 KiB per token' });
   await drop(page, [
-    { name: 'config.json', path: shared('fixtures/hf/llama-gqa-bf16/config.json') },
-    { name: 'model.safetensors', path: shared('fixtures/hf/llama-gqa-bf16/model.safetensors') },
+    { name: 'config.json', path: testdata('fixtures/hf/llama-gqa-bf16/config.json') },
+    { name: 'model.safetensors', path: testdata('fixtures/hf/llama-gqa-bf16/model.safetensors') },
   ]);
   await expectCard(page, { 'kv-heads': '2 K / 2 V in every layer', 'head-dim': '16', 'kv-bytes': '512 B per token' });
 });
@@ -92,9 +92,9 @@ test('drag and drop opens a Hugging Face folder (GPT-2 and BF16 Llama GQA)', asy
 test('a corrupt file shows its error, the previous model stays, and the next good file loads', async ({ page }) => {
   await page.goto('/');
   await expectCard(page, { name: 'built-in demo' });
-  const good = readFileSync(shared('fixtures/hf/gpt2/model.safetensors'));
+  const good = readFileSync(testdata('fixtures/hf/gpt2/model.safetensors'));
   await page.getByTestId('file-input').setInputFiles([
-    { name: 'config.json', mimeType: 'application/json', buffer: readFileSync(shared('fixtures/hf/gpt2/config.json')) },
+    { name: 'config.json', mimeType: 'application/json', buffer: readFileSync(testdata('fixtures/hf/gpt2/config.json')) },
     { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: good.subarray(0, good.length - 1000) },
   ]);
   await expect(page.getByTestId('model-error')).toContainText('model.safetensors');
@@ -105,7 +105,7 @@ test('a corrupt file shows its error, the previous model stays, and the next goo
   await page.getByTestId('file-input').setInputFiles([{ name: 'weights.gguf.bin', mimeType: 'application/octet-stream', buffer: Buffer.from('GGUF\x03\0\0\0' + 'x'.repeat(100)) }]);
   await expect(page.getByTestId('model-error')).toContainText('GGUF');
 
-  await page.getByTestId('file-input').setInputFiles([shared('data/tinystories-mha.bin'), shared('data/tok512.bin')]);
+  await page.getByTestId('file-input').setInputFiles([testdata('data/tinystories-mha.bin'), testdata('data/tok512.bin')]);
   await expect(page.getByTestId('model-error')).toHaveCount(0);
   await expectCard(page, { name: 'tinystories-mha.bin', 'layers-heads': '4 × 8', context: '256 tokens' });
 });
@@ -113,7 +113,7 @@ test('a corrupt file shows its error, the previous model stays, and the next goo
 test('?model= fetches a checkpoint by URL, finds its tokenizer beside it, and a download can be cancelled', async ({ page }) => {
   await page.route((u) => u.pathname.startsWith('/remote/'), async (route) => {
     const name = new URL(route.request().url()).pathname.split('/').pop()!;
-    const local: Record<string, string> = { 'stories260K.bin': shared('data/stories260K.bin'), 'tok512.bin': shared('data/tok512.bin') };
+    const local: Record<string, string> = { 'stories260K.bin': testdata('data/stories260K.bin'), 'tok512.bin': testdata('data/tok512.bin') };
     if (!local[name]) return route.fulfill({ status: 404, body: 'not found' });
     await route.fulfill({ status: 200, body: readFileSync(local[name]), headers: { 'content-type': 'application/octet-stream' } });
   });

@@ -3,7 +3,7 @@
 // head order, redundancy bars, a layer opened large (mouse and keyboard), and SVG/PNG/JSON exports.
 import { expect, test, type Download, type Locator, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
-import { shared } from '../test/shared';
+import { testdata } from '../test/testdata';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -42,7 +42,7 @@ test('CKA heatmaps of stories260K fill a 5 × 2 grid with values in their toolti
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   await page.goto('/');
   await expect(page.getByTestId('card-name')).toContainText('built-in demo');
-  await page.getByTestId('file-input').setInputFiles([shared('data/stories260K.bin'), shared('data/tok512.bin')]);
+  await page.getByTestId('file-input').setInputFiles([testdata('data/stories260K.bin'), testdata('data/tok512.bin')]);
   await expect(page.getByTestId('card-name')).toContainText('stories260K.bin');
   await page.getByTestId('sim-metric').selectOption('cka');
   // each metric's definition is stated next to the picker and in its tooltip
@@ -177,7 +177,7 @@ test('CKA heatmaps of stories260K fill a 5 × 2 grid with values in their toolti
 test('weight cosine needs no text; redundancy asks for a calibration pass', async ({ page }) => {
   await page.goto('/');
   await expect(page.getByTestId('card-name')).toContainText('built-in demo');
-  await page.getByTestId('file-input').setInputFiles([shared('data/stories260K.bin'), shared('data/tok512.bin')]);
+  await page.getByTestId('file-input').setInputFiles([testdata('data/stories260K.bin'), testdata('data/tok512.bin')]);
   await expect(page.getByTestId('card-name')).toContainText('stories260K.bin');
   await page.getByTestId('sim-metric').selectOption('weight-cosine');
   await expect(page.getByTestId('sim-metric-text')).toContainText('flattened projection weights');

@@ -7,7 +7,7 @@
 # Prints one JSON object per run; ONLY=REGEX keeps the runs whose names match; PART=convert|recover|all (all).
 # Usage: [HEADLAB="node bin/headlab.mjs"] scripts/fusion-results.sh [DATA_DIR]
 set -euo pipefail
-DATA=${1:-../shared/data}
+DATA=${1:-testdata/data}
 read -r -a HEADLAB <<< "${HEADLAB:-node bin/headlab.mjs}"
 OUT=${FUSION_OUT:-$(mktemp -d)}
 VAL="$DATA/tinystories_val.txt"

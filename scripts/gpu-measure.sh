@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every GPU measurement of docs/BENCHMARKS.md and docs/RESULTS.md in one call on the lent GPU machine (device tool), each
 # beside PyTorch's figure for the same work in the same run. Prepare here (needs npm ci):
-#   npm run build:cli && bash ../shared/gpu/pack.sh && mkdir -p .gpu/data && cp ../shared/data/{tinystories-mha.bin,stories260K.bin,\
+#   npm run build:cli && bash ../shared/gpu/pack.sh && mkdir -p .gpu/data && cp testdata/data/{tinystories-mha.bin,stories260K.bin,\
 #   tok512.bin,tinystories_val.txt} .gpu/data/ && cp ../shared/gpu/torch/*.py scripts/*.py .gpu/ && cp scripts/*.sh .gpu/
 # then run there (carry [".gpu"]):  bash .gpu/gpu-measure.sh   — results land in $OUT (one JSON object per line).
 # PARTS selects what runs (default "bench torch protocol dha"); STEPS sets the protocol's length (400).

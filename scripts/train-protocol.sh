@@ -8,7 +8,7 @@
 # HEADLAB (default "node bin/headlab.mjs"). On SwiftShader a step of 4096 tokens takes ~35 s: STEPS=50 BUDGETS=0.25 there.
 # Usage: scripts/train-protocol.sh [DATA_DIR]
 set -euo pipefail
-DATA=${1:-../shared/data}
+DATA=${1:-testdata/data}
 read -r -a HEADLAB <<< "${HEADLAB:-node bin/headlab.mjs}"
 OUT=${PROTOCOL_OUT:-$(mktemp -d)}
 VAL="$DATA/tinystories_val.txt"

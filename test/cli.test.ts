@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { readFloatTensor, readSafetensorsHeader } from '../src/model/safetensors';
 import { golden } from './golden';
 import path from 'node:path';
-import { shared } from './shared';
+import { testdata } from './testdata';
 
 const root = path.resolve(__dirname, '..');
 const bundle = path.join(root, 'dist/cli/headlab.mjs');
@@ -74,7 +74,7 @@ describe('headlab command', () => {
   });
 
   it('bench --search times DHA\'s search per model after its calibration; a bad budget is refused', () => {
-    const r = headlab('bench', '--json', '--sizes', '33', '--search', shared('data/stories260K.bin'), '--budget', '0.5');
+    const r = headlab('bench', '--json', '--sizes', '33', '--search', testdata('data/stories260K.bin'), '--budget', '0.5');
     expect(r.status, r.stderr).toBe(0);
     const [row] = JSON.parse(r.stdout).search;
     expect(row).toMatchObject({ model: 'stories260K.bin', budget: 0.5, calibrationTokens: 1024, runs: 3 });
@@ -84,13 +84,13 @@ describe('headlab command', () => {
     expect(per).toHaveLength(5);
     expect(per.reduce((a: number, [k]: number[]) => a + k, 0)).toBe(10);
     expect(per.reduce((a: number, [, v]: number[]) => a + v, 0)).toBe(10);
-    const bad = headlab('bench', '--sizes', '33', '--search', shared('data/stories260K.bin'), '--budget', '2');
+    const bad = headlab('bench', '--sizes', '33', '--search', testdata('data/stories260K.bin'), '--budget', '2');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--budget must be a fraction in \(0, 1\]/);
   });
 
   it('info prints the model card of a llama2.c checkpoint, finding tok512.bin beside it', () => {
-    const r = headlab('info', shared('data/stories260K.bin'));
+    const r = headlab('info', testdata('data/stories260K.bin'));
     expect(r.status, r.stderr).toBe(0);
     const card = JSON.parse(r.stdout);
     expect(card).toMatchObject({ family: 'llama2c', layers: 5, heads: 8, headDim: 8, kvBytesPerToken: 1280, tokenizer: 'llama2c' });
@@ -99,16 +99,16 @@ describe('headlab command', () => {
   });
 
   it('info reads a Hugging Face folder, and one file of a sharded checkpoint', () => {
-    const r = headlab('info', shared('fixtures/hf/llama-gqa-bf16'));
+    const r = headlab('info', testdata('fixtures/hf/llama-gqa-bf16'));
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ family: 'llama', heads: 4, kvHeads: [{ k: 2, v: 2 }, { k: 2, v: 2 }], headDim: 16 });
-    const s = headlab('info', shared('fixtures/hf/llama-mha-sharded/model-00003-of-00017.safetensors'));
+    const s = headlab('info', testdata('fixtures/hf/llama-mha-sharded/model-00003-of-00017.safetensors'));
     expect(s.status, s.stderr).toBe(0);
     expect(JSON.parse(s.stdout).layers).toBe(3);
   });
 
   it('info on a bad file exits 1 with one line naming the file', () => {
-    const r = headlab('info', shared('data/tinystories_sample.txt'));
+    const r = headlab('info', testdata('data/tinystories_sample.txt'));
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^headlab: tinystories_sample\.txt: /);
@@ -119,14 +119,14 @@ describe('headlab command', () => {
 
   it('logits writes [B, T, V] F32 logits that match the golden ones', async () => {
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'headlab-')), 'out.safetensors');
-    const r = headlab('logits', shared('fixtures/hf/gpt-neox'), '--input', shared('fixtures/hf/gpt-neox/golden.safetensors'), '--out', out);
+    const r = headlab('logits', testdata('fixtures/hf/gpt-neox'), '--input', testdata('fixtures/hf/gpt-neox/golden.safetensors'), '--out', out);
     expect(r.status, r.stderr).toBe(0);
     const mine = await readSafetensorsHeader(await openAsBlob(out), out);
     const info = mine.tensors.get('logits')!;
     expect(info.dtype).toBe('F32');
     expect(info.shape).toEqual([2, 24, 320]);
     const got = await readFloatTensor(mine, info);
-    const g = await golden(shared('fixtures/hf/gpt-neox/golden.safetensors'));
+    const g = await golden(testdata('fixtures/hf/gpt-neox/golden.safetensors'));
     let d = 0;
     let m = 0;
     g.logits.forEach((v, i) => {
@@ -137,7 +137,7 @@ describe('headlab command', () => {
   });
 
   it('eval --json prints ppl, nll, tokens and seconds (stories260K on the sample: 3.5482 in transformers)', () => {
-    const r = headlab('eval', shared('data/stories260K.bin'), '--text', shared('data/tinystories_sample.txt'), '--split', 'endoftext', '--json');
+    const r = headlab('eval', testdata('data/stories260K.bin'), '--text', testdata('data/tinystories_sample.txt'), '--split', 'endoftext', '--json');
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.tokens).toBe(1804);
@@ -147,27 +147,27 @@ describe('headlab command', () => {
   });
 
   it('eval --tokens reads input_ids [N, T] as N documents; --max-docs selects', () => {
-    const r = headlab('eval', shared('data/stories260K.bin'), '--tokens', shared('fixtures/stories260K-golden.safetensors'), '--json');
+    const r = headlab('eval', testdata('data/stories260K.bin'), '--tokens', testdata('fixtures/stories260K-golden.safetensors'), '--json');
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).tokens).toBe(47);
-    const s = headlab('eval', shared('data/stories260K.bin'), '--text', shared('data/tinystories_val.txt'), '--split', 'blank-lines', '--min-chars', '100', '--skip-docs', '3', '--max-docs', '2', '--json');
+    const s = headlab('eval', testdata('data/stories260K.bin'), '--text', testdata('data/tinystories_val.txt'), '--split', 'blank-lines', '--min-chars', '100', '--skip-docs', '3', '--max-docs', '2', '--json');
     expect(s.status, s.stderr).toBe(0);
     expect(JSON.parse(s.stdout).documents).toBe(2);
-    const bad = headlab('eval', shared('data/stories260K.bin'), '--text', shared('data/tinystories_sample.txt'), '--split', 'commas');
+    const bad = headlab('eval', testdata('data/stories260K.bin'), '--text', testdata('data/tinystories_sample.txt'), '--split', 'commas');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--split must be endoftext or blank-lines/);
   });
 
   it('generate streams a greedy continuation of the demo, as transformers computed it', () => {
-    const ref: string = JSON.parse(readFileSync(shared('data/demo/demo-mha-bytes-reference.json'), 'utf8')).greedy;
-    const r = headlab('generate', shared('data/demo/demo-mha-bytes.bin'), '--prompt', 'Once upon a time', '--tokens', '60');
+    const ref: string = JSON.parse(readFileSync(testdata('data/demo/demo-mha-bytes-reference.json'), 'utf8')).greedy;
+    const r = headlab('generate', testdata('data/demo/demo-mha-bytes.bin'), '--prompt', 'Once upon a time', '--tokens', '60');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trimEnd()).toBe(ref.trim().slice(0, 'Once upon a time'.length + 60));
     expect(r.stderr).toMatch(/tokens in the KV cache/);
   });
 
   it('similarity --json prints per layer the K and V head matrices (stories260K: 4 K heads, 4 V heads)', () => {
-    const r = headlab('similarity', shared('data/stories260K.bin'), '--metric', 'cka', '--text', shared('data/tinystories_sample.txt'), '--max-tokens', '300', '--json');
+    const r = headlab('similarity', testdata('data/stories260K.bin'), '--metric', 'cka', '--text', testdata('data/tinystories_sample.txt'), '--max-tokens', '300', '--json');
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.metric).toBe('cka');
@@ -181,18 +181,18 @@ describe('headlab command', () => {
         for (const v of [...l.k[i], ...l.v[i]]) expect(v >= 0 && v <= 1).toBe(true);
       }
     }
-    const w = headlab('similarity', shared('data/tinystories-mha.bin'), '--metric', 'weight-cosine', '--json');
+    const w = headlab('similarity', testdata('data/tinystories-mha.bin'), '--metric', 'weight-cosine', '--json');
     expect(w.status, w.stderr).toBe(0);
     expect(JSON.parse(w.stdout).layers[0].k).toHaveLength(8);
-    const bad = headlab('similarity', shared('data/stories260K.bin'), '--metric', 'aligned');
+    const bad = headlab('similarity', testdata('data/stories260K.bin'), '--metric', 'aligned');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/needs calibration data/);
   });
 
   it('fuse --json: mean-pool reproduces transformers (tinystories-mha, 50 %), and the written folder and model.bin evaluate the same', () => {
     const out = mkdtempSync(path.join(tmpdir(), 'headlab-fuse-'));
-    const ev = ['--eval-text', shared('data/tinystories_sample.txt'), '--eval-split', 'endoftext'];
-    const r = headlab('fuse', shared('data/tinystories-mha.bin'), '--method', 'meanpool', '--kv-budget', '0.5', ...ev, '--out', out, '--json');
+    const ev = ['--eval-text', testdata('data/tinystories_sample.txt'), '--eval-split', 'endoftext'];
+    const r = headlab('fuse', testdata('data/tinystories-mha.bin'), '--method', 'meanpool', '--kv-budget', '0.5', ...ev, '--out', out, '--json');
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.perLayer).toEqual([{ k: 4, v: 4 }, { k: 4, v: 4 }, { k: 4, v: 4 }, { k: 4, v: 4 }]);
@@ -205,7 +205,7 @@ describe('headlab command', () => {
     expect(exp.method).toBe('meanpool');
     expect(exp.source.modelHash).toMatch(/^[0-9a-f]{16}$/);
     for (const target of [out, path.join(out, 'model.bin')]) {
-      const e = headlab('eval', target, '--text', shared('data/tinystories_sample.txt'), '--split', 'endoftext', '--json');
+      const e = headlab('eval', target, '--text', testdata('data/tinystories_sample.txt'), '--split', 'endoftext', '--json');
       expect(e.status, e.stderr).toBe(0);
       expect(Math.abs(JSON.parse(e.stdout).ppl - j.pplAfter)).toBeLessThan(1e-4);
     }
@@ -214,33 +214,33 @@ describe('headlab command', () => {
   it('fuse --method dha trains a few steps and writes a decoupled model that eval reads; bad budgets are refused', () => {
     const out = mkdtempSync(path.join(tmpdir(), 'headlab-fuse-dha-'));
     const r = headlab(
-      'fuse', shared('data/stories260K.bin'), '--method', 'dha', '--kv-budget', '0.25', '--text', shared('data/tinystories_sample.txt'),
-      '--max-tokens', '400', '--steps', '2', '--tokens-per-step', '64', '--eval-tokens', shared('fixtures/stories260K-golden.safetensors'), '--out', out, '--json',
+      'fuse', testdata('data/stories260K.bin'), '--method', 'dha', '--kv-budget', '0.25', '--text', testdata('data/tinystories_sample.txt'),
+      '--max-tokens', '400', '--steps', '2', '--tokens-per-step', '64', '--eval-tokens', testdata('fixtures/stories260K-golden.safetensors'), '--out', out, '--json',
     );
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.perLayer.reduce((s: number, p: { k: number }) => s + p.k, 0)).toBe(5);
     expect([j.trainSteps, j.trainTokens, j.calibrationTokens]).toEqual([2, 128, 400]);
     expect(j.pplAfter).toBeGreaterThan(0);
-    const e = headlab('eval', out, '--tokens', shared('fixtures/stories260K-golden.safetensors'), '--json');
+    const e = headlab('eval', out, '--tokens', testdata('fixtures/stories260K-golden.safetensors'), '--json');
     expect(e.status, e.stderr).toBe(0);
     expect(Math.abs(JSON.parse(e.stdout).ppl - j.pplAfter)).toBeLessThan(1e-4);
-    const bad = headlab('fuse', shared('data/tinystories-mha.bin'), '--method', 'meanpool', '--kv-budget', '1.5', '--out', out);
+    const bad = headlab('fuse', testdata('data/tinystories-mha.bin'), '--method', 'meanpool', '--kv-budget', '1.5', '--out', out);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--kv-budget must be a fraction in \(0, 1\]/);
-    const uneven = headlab('fuse', shared('data/tinystories-mha.bin'), '--method', 'meanpool', '--kv-budget', '0.4', '--out', out);
+    const uneven = headlab('fuse', testdata('data/tinystories-mha.bin'), '--method', 'meanpool', '--kv-budget', '0.4', '--out', out);
     expect(uneven.status).not.toBe(0);
     expect(uneven.stderr).toMatch(/8 KV heads cannot be pooled into 3 equal groups/);
-    const noText = headlab('fuse', shared('data/tinystories-mha.bin'), '--method', 'aligned', '--kv-budget', '0.5', '--out', out);
+    const noText = headlab('fuse', testdata('data/tinystories-mha.bin'), '--method', 'aligned', '--kv-budget', '0.5', '--out', out);
     expect(noText.status).toBe(2);
     expect(noText.stderr).toMatch(/needs calibration text/);
   });
 
   it('fuse --train-steps trains the converted model toward the original; the written folder evaluates to the curve\'s last perplexity', () => {
     const out = mkdtempSync(path.join(tmpdir(), 'headlab-fuse-train-'));
-    const ev = ['--eval-tokens', shared('fixtures/stories260K-golden.safetensors')];
+    const ev = ['--eval-tokens', testdata('fixtures/stories260K-golden.safetensors')];
     const r = headlab(
-      'fuse', shared('data/stories260K.bin'), '--method', 'meanpool', '--kv-budget', '0.5', '--text', shared('data/tinystories_sample.txt'),
+      'fuse', testdata('data/stories260K.bin'), '--method', 'meanpool', '--kv-budget', '0.5', '--text', testdata('data/tinystories_sample.txt'),
       '--train-steps', '3', '--train-batch', '2', '--train-seq', '32', '--train-lr', '0.003', '--train-eval-every', '2', ...ev, '--out', out, '--json',
     );
     expect(r.status, r.stderr).toBe(0);
@@ -262,21 +262,21 @@ describe('headlab command', () => {
 
   it('train continues any checkpoint (CE without a teacher, KL with one) and writes it back', () => {
     const out = mkdtempSync(path.join(tmpdir(), 'headlab-train-'));
-    const data = ['--text', shared('data/tinystories_sample.txt'), '--eval-tokens', shared('fixtures/stories260K-golden.safetensors')];
-    const r = headlab('train', shared('data/stories260K.bin'), ...data, '--steps', '2', '--batch', '2', '--seq', '24', '--params', 'kv', '--out', out, '--json');
+    const data = ['--text', testdata('data/tinystories_sample.txt'), '--eval-tokens', testdata('fixtures/stories260K-golden.safetensors')];
+    const r = headlab('train', testdata('data/stories260K.bin'), ...data, '--steps', '2', '--batch', '2', '--seq', '24', '--params', 'kv', '--out', out, '--json');
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j).toMatchObject({ steps: 2, tokens: 96, loss: 'ce', params: 'kv', microBatch: 2 });
     expect(j.memory.total).toBeGreaterThan(j.memory.activations);
     expect(j.curve).toHaveLength(3);
-    const e = headlab('eval', path.join(out, 'model.bin'), '--tokens', shared('fixtures/stories260K-golden.safetensors'), '--json');
+    const e = headlab('eval', path.join(out, 'model.bin'), '--tokens', testdata('fixtures/stories260K-golden.safetensors'), '--json');
     expect(e.status, e.stderr).toBe(0);
     expect(Math.abs(JSON.parse(e.stdout).ppl - j.pplAfter)).toBeLessThan(1e-4);
     // Distillation from a teacher: the trained folder as the student, the original as the teacher.
-    const k = headlab('train', out, ...data, '--teacher', shared('data/stories260K.bin'), '--steps', '1', '--batch', '1', '--seq', '16', '--out', mkdtempSync(path.join(tmpdir(), 'headlab-train-kl-')), '--json');
+    const k = headlab('train', out, ...data, '--teacher', testdata('data/stories260K.bin'), '--steps', '1', '--batch', '1', '--seq', '16', '--out', mkdtempSync(path.join(tmpdir(), 'headlab-train-kl-')), '--json');
     expect(k.status, k.stderr).toBe(0);
     expect(JSON.parse(k.stdout).loss).toBe('kl');
-    const noTeacher = headlab('train', shared('data/stories260K.bin'), ...data, '--steps', '1', '--loss', 'kl', '--out', out);
+    const noTeacher = headlab('train', testdata('data/stories260K.bin'), ...data, '--steps', '1', '--loss', 'kl', '--out', out);
     expect(noTeacher.status).toBe(2);
     expect(noTeacher.stderr).toMatch(/--loss kl distils from a teacher: give --teacher MODEL/);
   });
@@ -305,8 +305,8 @@ describe('headlab command', () => {
     ['eval', ['M', '--max-docs'], /eval: --max-docs needs a value$/],
     ['eval', ['M', 'N', '--json'], /eval: unexpected argument "N" \(one model path only\)/],
     ['train', ['M', '--steps', '2', '--steps', '3'], /--steps is given twice$/],
-    ['fuse', [shared('data/stories260K.bin'), '--method', 'meanpool', '--kv-budget', '0.5', '--train-steps', 'ten', '--out', '/tmp/x'], /--train-steps: "ten" is not a non-negative integer$/],
-    ['train', [shared('data/stories260K.bin'), '--text', shared('data/tinystories_sample.txt'), '--steps', '1', '--params', 'mlp', '--out', '/tmp/x'], /--params must be one of all, attention, kv; got mlp$/],
+    ['fuse', [testdata('data/stories260K.bin'), '--method', 'meanpool', '--kv-budget', '0.5', '--train-steps', 'ten', '--out', '/tmp/x'], /--train-steps: "ten" is not a non-negative integer$/],
+    ['train', [testdata('data/stories260K.bin'), '--text', testdata('data/tinystories_sample.txt'), '--steps', '1', '--params', 'mlp', '--out', '/tmp/x'], /--params must be one of all, attention, kv; got mlp$/],
   ] as const)('%s refuses %j with one line and exit code 2', (command, args, message) => {
     const r = headlab(command, ...args);
     expect(r.status).toBe(2);

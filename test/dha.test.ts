@@ -5,7 +5,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gpu } from './gpu-context';
-import { shared } from './shared';
+import { testdata } from './testdata';
 import type { GpuRuntime } from '../src/gpu/runtime';
 import type { Model } from '../src/model/types';
 import { filesFromPath } from '../src/model/node-files';
@@ -23,9 +23,9 @@ const OPTS = { budget: 0.5, steps: 6, tokensPerStep: 64, seqLen: 32, seed: 7, lr
 
 beforeAll(async () => {
   rt = await gpu();
-  const { files, primary } = await filesFromPath(shared('data/stories260K.bin'));
+  const { files, primary } = await filesFromPath(testdata('data/stories260K.bin'));
   loaded = await loadModelFiles(files, { primary });
-  const text = await readFile(shared('data/tinystories_sample.txt'), 'utf8');
+  const text = await readFile(testdata('data/tinystories_sample.txt'), 'utf8');
   calib = calibrationSequences(calibrationTokens(loaded.tokenizer!, text, 640), 256);
 });
 

@@ -5,7 +5,7 @@ import { filesFromPath } from '../src/model/node-files';
 import { loadModelFiles } from '../src/model/load';
 import { golden } from './golden';
 import { forwardRef } from '../src/reference/transformer';
-import { shared } from './shared';
+import { testdata } from './testdata';
 
 describe('CPU reference forward vs transformers', () => {
   const cases: [string, string, string][] = [
@@ -14,9 +14,9 @@ describe('CPU reference forward vs transformers', () => {
     ['tinystories-mha', 'data/tinystories-mha.bin', 'fixtures/tinystories-mha-golden.safetensors'],
   ];
   it.each(cases)('%s', async (_name, modelPath, goldenPath) => {
-    const { files, primary } = await filesFromPath(shared(modelPath));
+    const { files, primary } = await filesFromPath(testdata(modelPath));
     const { model } = await loadModelFiles(files, { primary });
-    const g = await golden(shared(goldenPath));
+    const g = await golden(testdata(goldenPath));
     const [B, T] = g.idsShape;
     const V = g.logitsShape[2];
     let maxAbs = 0;

@@ -10,7 +10,7 @@ import type { GpuRuntime } from '../src/gpu/runtime';
 import type { Model } from '../src/model/types';
 import { golden } from './golden';
 import { gpu } from './gpu-context';
-import { shared } from './shared';
+import { testdata } from './testdata';
 
 let rt: GpuRuntime;
 beforeAll(async () => {
@@ -18,7 +18,7 @@ beforeAll(async () => {
 });
 
 async function loadModel(p: string): Promise<Model> {
-  const { files, primary } = await filesFromPath(shared(p));
+  const { files, primary } = await filesFromPath(testdata(p));
   return (await loadModelFiles(files, { primary })).model;
 }
 
@@ -41,7 +41,7 @@ const CASES: [string, string, string][] = [
 describe('GPU forward vs transformers', () => {
   it.each(CASES)('%s', async (_name, modelPath, goldenPath) => {
     const model = await loadModel(modelPath);
-    const g = await golden(shared(goldenPath));
+    const g = await golden(testdata(goldenPath));
     const [B, T] = g.idsShape;
     const gm = await GpuModel.upload(rt, model);
     const fp = await ForwardPass.create(gm, { batch: B, chunk: T, cacheT: T });
@@ -58,7 +58,7 @@ describe('GPU forward vs transformers', () => {
 describe('GPU forward, chunked and expanded', () => {
   it('stories260K in chunks of 7 against the KV cache gives the logits of one pass', async () => {
     const model = await loadModel('data/stories260K.bin');
-    const g = await golden(shared('fixtures/stories260K-golden.safetensors'));
+    const g = await golden(testdata('fixtures/stories260K-golden.safetensors'));
     const T = g.idsShape[1];
     const V = model.config.vocab;
     const gm = await GpuModel.upload(rt, model);
@@ -76,7 +76,7 @@ describe('GPU forward, chunked and expanded', () => {
 
   it('stories260K expanded to MHA (each of its 4 KV heads repeated) gives the same logits', async () => {
     const model = expandToMha(await loadModel('data/stories260K.bin'));
-    const g = await golden(shared('fixtures/stories260K-golden.safetensors'));
+    const g = await golden(testdata('fixtures/stories260K-golden.safetensors'));
     const T = g.idsShape[1];
     const gm = await GpuModel.upload(rt, model);
     const fp = await ForwardPass.create(gm, { batch: 1, chunk: T, cacheT: T });
@@ -91,7 +91,7 @@ describe('GPU forward, chunked and expanded', () => {
     ['gpt-neox (untied)', 'fixtures/hf/gpt-neox', 'fixtures/hf/gpt-neox/golden.safetensors'],
   ])('%s with its embedding and LM head split across bindings gives the same logits', async (_n, modelPath, goldenPath) => {
     const model = await loadModel(modelPath);
-    const g = await golden(shared(goldenPath));
+    const g = await golden(testdata(goldenPath));
     const [B, T] = g.idsShape;
     const gm = await GpuModel.upload(rt, model, { maxBindingBytes: 7 * model.config.dim * 4 + 100 }); // 7 rows per binding
     expect(gm.embed.parts.length).toBe(Math.ceil(model.config.vocab / 7));

@@ -5,7 +5,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gpu } from './gpu-context';
-import { shared } from './shared';
+import { testdata } from './testdata';
 import type { GpuRuntime } from '../src/gpu/runtime';
 import type { Model } from '../src/model/types';
 import { filesFromPath } from '../src/model/node-files';
@@ -62,8 +62,8 @@ function randomRotation(dh: number, planes: [number, number][], seed: number, re
 
 beforeAll(async () => {
   rt = await gpu();
-  s260 = await load(shared('data/stories260K.bin'));
-  mha = await load(shared('data/tinystories-mha.bin'));
+  s260 = await load(testdata('data/stories260K.bin'));
+  mha = await load(testdata('data/tinystories-mha.bin'));
 });
 
 describe('function-preserving edits', () => {
@@ -288,7 +288,7 @@ describe('export', () => {
 
   it('Hugging Face sources: Llama pooled to GQA exports as a Llama config; GPT-2 pooled exports as a headlab-dha folder', async () => {
     for (const [fixture, arch] of [['llama-mha', 'LlamaForCausalLM'], ['gpt2', 'HeadlabDhaForCausalLM']] as const) {
-      const src = await load(shared(`fixtures/hf/${fixture}`));
+      const src = await load(testdata(`fixtures/hf/${fixture}`));
       const H = src.config.heads;
       const pooled = meanPool(src, H % 2 === 0 ? 0.5 : 1 / H);
       const files = exportFusedModel(pooled);

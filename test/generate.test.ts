@@ -6,12 +6,12 @@ import { loadModelFiles, type LoadedModel } from '../src/model/load';
 import { GpuModel } from '../src/eval/gpuModel';
 import { generate, sample, seededRandom } from '../src/eval/generate';
 import { gpu } from './gpu-context';
-import { shared } from './shared';
+import { testdata } from './testdata';
 
 let demo: LoadedModel;
 let gm: GpuModel;
 beforeAll(async () => {
-  const { files, primary } = await filesFromPath(shared('data/demo/demo-mha-bytes.bin'));
+  const { files, primary } = await filesFromPath(testdata('data/demo/demo-mha-bytes.bin'));
   demo = await loadModelFiles(files, { primary });
   gm = await GpuModel.upload(await gpu(), demo.model);
 });
@@ -24,7 +24,7 @@ async function run(prompt: string, opts: { maxTokens: number; temperature: numbe
 
 describe('generation', () => {
   it('greedy: the demo continues "Once upon a time" exactly as transformers did', async () => {
-    const ref: string = JSON.parse(readFileSync(shared('data/demo/demo-mha-bytes-reference.json'), 'utf8')).greedy;
+    const ref: string = JSON.parse(readFileSync(testdata('data/demo/demo-mha-bytes-reference.json'), 'utf8')).greedy;
     const prompt = 'Once upon a time';
     const want = ref.slice(` ${prompt}`.length);
     const toks = await run(prompt, { maxTokens: want.length, temperature: 0, topK: 0, seed: 1 });

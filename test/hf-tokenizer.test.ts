@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { HfTokenizer } from '../src/model/tokenizer';
 import { loadModelFiles } from '../src/model/load';
 import { readFileSync } from 'node:fs';
-import { shared } from './shared';
+import { testdata } from './testdata';
 
 // GPT-2 maps bytes to printable characters; for ASCII letters and punctuation the character is the byte itself, and the
 // space (0x20) is "Ġ".
@@ -65,8 +65,8 @@ describe('Hugging Face tokenizer.json', () => {
   });
 
   it('loads beside a Hugging Face checkpoint; broken tokenizer.json names the file', async () => {
-    const cfg = readFileSync(shared('fixtures/hf/gpt2/config.json'));
-    const weights = readFileSync(shared('fixtures/hf/gpt2/model.safetensors'));
+    const cfg = readFileSync(testdata('fixtures/hf/gpt2/config.json'));
+    const weights = readFileSync(testdata('fixtures/hf/gpt2/model.safetensors'));
     const files = new Map<string, Blob>([
       ['config.json', new Blob([cfg])],
       ['model.safetensors', new Blob([weights])],

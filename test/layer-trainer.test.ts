@@ -3,7 +3,7 @@
 // interleaved rotary) and a Qwen2 layer (q/k/v biases, rotate-half). 'kv' trains the K/V projections only.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu } from './gpu-context';
-import { shared } from './shared';
+import { testdata } from './testdata';
 import type { GpuRuntime } from '../src/gpu/runtime';
 import type { Model } from '../src/model/types';
 import { filesFromPath } from '../src/model/node-files';
@@ -19,7 +19,7 @@ let stories: Model;
 let qwen: Model;
 beforeAll(async () => {
   rt = await gpu();
-  const { files, primary } = await filesFromPath(shared('data/stories260K.bin'));
+  const { files, primary } = await filesFromPath(testdata('data/stories260K.bin'));
   stories = (await loadModelFiles(files, { primary })).model;
   qwen = (await loadModelFiles(qwen2Files())).model;
 });

@@ -7,7 +7,7 @@ import { readSafetensorsHeader, writeSafetensors, type TensorToWrite } from '../
 import { loadLlama2c, writeLlama2cLegacy } from '../src/model/llama2c';
 import { ModelFormatError } from '../src/model/errors';
 import { randomArray } from '../src/reference/linalg';
-import { shared } from './shared';
+import { testdata } from './testdata';
 import { folder, gptNeoFiles } from './synthetic';
 
 const blob = (bytes: Uint8Array | string) => new Blob([bytes as BlobPart]);
@@ -130,7 +130,7 @@ describe('malformed checkpoints', () => {
     ).rejects.toThrow(/1 of its 2 shards are missing \(model-00002-of-00002\.safetensors\)/);
   });
   it('a truncated llama2.c checkpoint', async () => {
-    const bytes = readFileSync(shared('data/stories260K.bin'));
+    const bytes = readFileSync(testdata('data/stories260K.bin'));
     await expect(loadModelFiles(folder({ 'stories260K.bin': bytes.subarray(0, 200_000) }))).rejects.toThrow(/stories260K\.bin: the file ends at byte 200000, inside wq .*truncated/);
   });
   it('an empty .bin and a GGUF .bin', async () => {
@@ -171,7 +171,7 @@ describe('families and formats without a shared fixture', () => {
   });
 
   it('llama2.c version 1 ("ak42") reads the same weights as the legacy file', async () => {
-    const legacy = await loadLlama2c(new Blob([readFileSync(shared('data/stories260K.bin'))]), 'stories260K.bin');
+    const legacy = await loadLlama2c(new Blob([readFileSync(testdata('data/stories260K.bin'))]), 'stories260K.bin');
     const c = legacy.config;
     // version 1 layout: 256-byte header, then norms, embedding, wq, wk, wv, wo, w1, w2, w3 (shared classifier)
     const head = new Uint8Array(256);
@@ -198,7 +198,7 @@ describe('families and formats without a shared fixture', () => {
   });
 
   it('the legacy writer round-trips a checkpoint byte for byte', async () => {
-    const bytes = readFileSync(shared('data/tinystories-mha.bin'));
+    const bytes = readFileSync(testdata('data/tinystories-mha.bin'));
     const model = await loadLlama2c(new Blob([bytes]), 'tinystories-mha.bin');
     const out = writeLlama2cLegacy(model);
     expect(out.length).toBe(bytes.length);

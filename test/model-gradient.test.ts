@@ -18,7 +18,7 @@ import { forwardRef } from '../src/reference/transformer';
 import { mergeHeads } from '../src/fusion/edit';
 import { seededRandom } from '../src/eval/generate';
 import { gpu } from './gpu-context';
-import { shared } from './shared';
+import { testdata } from './testdata';
 import { gptNeoFiles, qwen2Files } from './synthetic';
 
 let rt: GpuRuntime;
@@ -27,7 +27,7 @@ beforeAll(async () => {
 });
 
 async function fromPath(p: string): Promise<Model> {
-  const { files, primary } = await filesFromPath(shared(p));
+  const { files, primary } = await filesFromPath(testdata(p));
   return (await loadModelFiles(files, { primary })).model;
 }
 const fromFiles = async (files: FileMap) => (await loadModelFiles(files)).model;

@@ -1,4 +1,4 @@
-// Loading real checkpoints from ../shared into the family-free Model, and their tokenizers.
+// Loading real checkpoints from the repository's testdata/ into the family-free Model, and their tokenizers.
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { openAsBlob } from 'node:fs';
@@ -7,7 +7,7 @@ import { loadModelFiles } from '../src/model/load';
 import { expandToMha, headWeights, isMha, kvBytesPerToken, parameterCount, planGpuMemory, validateModel } from '../src/model/heads';
 import { readIntTensor, readSafetensorsHeader } from '../src/model/safetensors';
 import { Llama2cTokenizer } from '../src/model/tokenizer';
-import { shared } from './shared';
+import { testdata } from './testdata';
 
 async function load(p: string) {
   const { files, name } = await filesFromPath(p);
@@ -23,7 +23,7 @@ describe('Hugging Face fixtures', () => {
     ['llama-mha-sharded', 'llama', 3, 4, 4, 64, 320, false, 'rmsnorm'],
     ['gpt-neox', 'gpt-neox', 2, 4, 4, 64, 320, false, 'layernorm'],
   ] as const)('%s loads as %s with the right shapes', async (dir, family, layers, heads, kvHeads, dim, vocab, tied, norm) => {
-    const { model } = await load(shared('fixtures/hf', dir));
+    const { model } = await load(testdata('fixtures/hf', dir));
     const c = model.config;
     expect(c.family).toBe(family);
     expect([c.layers, c.heads, c.dim, c.vocab, c.norm]).toEqual([layers, heads, dim, vocab, norm]);
@@ -37,17 +37,17 @@ describe('Hugging Face fixtures', () => {
   });
 
   it('reads config details: GQA maps, rotary kinds, parallel residual, activations', async () => {
-    const gqa = (await load(shared('fixtures/hf/llama-gqa-bf16'))).model;
+    const gqa = (await load(testdata('fixtures/hf/llama-gqa-bf16'))).model;
     expect(gqa.layers[0].kv.kHeadOf).toEqual([0, 0, 1, 1]);
     expect(gqa.config.positional).toEqual({ kind: 'rotary', style: 'half', fraction: 1, theta: 10000, invFreqPrecision: 'bf16' });
     expect(gqa.config.headDim).toBe(16);
     expect(gqa.config.normEps).toBe(1e-6);
-    const neox = (await load(shared('fixtures/hf/gpt-neox'))).model;
+    const neox = (await load(testdata('fixtures/hf/gpt-neox'))).model;
     expect(neox.config.positional).toEqual({ kind: 'rotary', style: 'half', fraction: 0.25, theta: 10000, invFreqPrecision: 'f32' });
     expect(neox.config.parallelResidual).toBe(true);
     expect(neox.config.mlp).toBe('gelu_erf');
     expect(neox.config.attentionBias).toEqual({ q: true, k: true, v: true, o: true });
-    const gpt2 = (await load(shared('fixtures/hf/gpt2'))).model;
+    const gpt2 = (await load(testdata('fixtures/hf/gpt2'))).model;
     expect(gpt2.config.positional.kind).toBe('learned');
     expect(gpt2.config.mlp).toBe('gelu_tanh');
     expect(gpt2.positionEmbed!.length).toBe(128 * 64);
@@ -55,7 +55,7 @@ describe('Hugging Face fixtures', () => {
   });
 
   it('un-fuses GPT-2 c_attn from Conv1D (in × out) into q, k, v rows', async () => {
-    const dir = shared('fixtures/hf/gpt2');
+    const dir = testdata('fixtures/hf/gpt2');
     const { model } = await load(dir);
     const file = await readSafetensorsHeader(await openAsBlob(`${dir}/model.safetensors`), 'model.safetensors');
     const info = file.tensors.get('transformer.h.1.attn.c_attn.weight')!;
@@ -70,7 +70,7 @@ describe('Hugging Face fixtures', () => {
   });
 
   it('un-fuses GPT-NeoX query_key_value, laid out per head', async () => {
-    const dir = shared('fixtures/hf/gpt-neox');
+    const dir = testdata('fixtures/hf/gpt-neox');
     const { model } = await load(dir);
     const file = await readSafetensorsHeader(await openAsBlob(`${dir}/model.safetensors`), 'model.safetensors');
     const info = file.tensors.get('gpt_neox.layers.0.attention.query_key_value.weight')!;
@@ -87,18 +87,18 @@ describe('Hugging Face fixtures', () => {
   });
 
   it('widens F16 and BF16 exactly', async () => {
-    const { model } = await load(shared('fixtures/hf/llama-gqa-bf16'));
+    const { model } = await load(testdata('fixtures/hf/llama-gqa-bf16'));
     // every BF16 value has zero low 16 bits once widened
     const bits = new Uint32Array(model.embed.buffer, model.embed.byteOffset, model.embed.length);
     expect(bits.every((b) => (b & 0xffff) === 0)).toBe(true);
-    const f16 = (await load(shared('fixtures/hf/gpt2-f16'))).model;
+    const f16 = (await load(testdata('fixtures/hf/gpt2-f16'))).model;
     // F16 has 11 significant bits: each value times 2^(10 − exponent) is an integer
     const ok = [...f16.embed.subarray(0, 1000)].every((v) => v === 0 || Number.isInteger(v * 2 ** (10 - Math.floor(Math.log2(Math.abs(v))))));
     expect(ok).toBe(true);
   });
 
   it('reads the golden input_ids (I32) of a fixture', async () => {
-    const file = await readSafetensorsHeader(await openAsBlob(shared('fixtures/hf/gpt2/golden.safetensors')), 'golden.safetensors');
+    const file = await readSafetensorsHeader(await openAsBlob(testdata('fixtures/hf/gpt2/golden.safetensors')), 'golden.safetensors');
     const ids = await readIntTensor(file, file.tensors.get('input_ids')!);
     expect(file.tensors.get('input_ids')!.shape).toEqual([2, 24]);
     expect(ids.every((v) => v >= 0 && v < 320)).toBe(true);
@@ -107,7 +107,7 @@ describe('Hugging Face fixtures', () => {
 
 describe('llama2.c checkpoints', () => {
   it('stories260K: 5 layers, 8 query heads sharing 4 KV heads', async () => {
-    const { model, tokenizer } = await load(shared('data/stories260K.bin'));
+    const { model, tokenizer } = await load(testdata('data/stories260K.bin'));
     const c = model.config;
     expect([c.layers, c.dim, c.heads, c.headDim, c.ffnDim, c.vocab, c.contextLength]).toEqual([5, 64, 8, 8, 172, 512, 512]);
     expect(c.positional).toEqual({ kind: 'rotary', style: 'interleaved', fraction: 1, theta: 10000 });
@@ -119,29 +119,29 @@ describe('llama2.c checkpoints', () => {
   });
 
   it('tinystories-mha: 4 layers of 8 genuine heads', async () => {
-    const { model } = await load(shared('data/tinystories-mha.bin'));
+    const { model } = await load(testdata('data/tinystories-mha.bin'));
     expect([model.config.layers, model.config.heads, model.config.dim, model.config.contextLength]).toEqual([4, 8, 128, 256]);
     expect(model.layers.every((l) => isMha(l.kv))).toBe(true);
   });
 
   it('tok512 encodes the first sample story as transformers did (first 64 ids)', async () => {
-    const ref = JSON.parse(readFileSync(shared('fixtures/stories260K-reference.json'), 'utf8'));
-    const text = readFileSync(shared('data/tinystories_sample.txt'), 'utf8').split('<|endoftext|>')[0].trim();
-    const tok = Llama2cTokenizer.parse(readFileSync(shared('data/tok512.bin')).buffer as ArrayBuffer, 512, 'tok512.bin');
+    const ref = JSON.parse(readFileSync(testdata('fixtures/stories260K-reference.json'), 'utf8'));
+    const text = readFileSync(testdata('data/tinystories_sample.txt'), 'utf8').split('<|endoftext|>')[0].trim();
+    const tok = Llama2cTokenizer.parse(readFileSync(testdata('data/tok512.bin')).buffer as ArrayBuffer, 512, 'tok512.bin');
     const ids = tok.encode(text);
     expect(ids.slice(0, 64)).toEqual(ref.sample_tokens_first_story);
     expect(tok.decode(ids)).toBe(text);
   });
 
   it('the built-in demo loads with its byte tokenizer (BOS, then the bytes of " " + text, each + 3)', async () => {
-    const { model, tokenizer } = await load(shared('data/demo/demo-mha-bytes.bin'));
+    const { model, tokenizer } = await load(testdata('data/demo/demo-mha-bytes.bin'));
     expect([model.config.vocab, model.config.heads, model.config.layers, model.config.contextLength]).toEqual([259, 8, 4, 512]);
     expect(tokenizer!.encode('Hi!')).toEqual([1, 0x20 + 3, 0x48 + 3, 0x69 + 3, 0x21 + 3]);
     expect(tokenizer!.decode(tokenizer!.encode('Once upon a time, é'))).toBe('Once upon a time, é');
   });
 
   it('expands stories260K to its exact MHA equivalent', async () => {
-    const { model } = await load(shared('data/stories260K.bin'));
+    const { model } = await load(testdata('data/stories260K.bin'));
     const mha = expandToMha(model);
     validateModel(mha);
     expect(mha.layers.every((l) => isMha(l.kv))).toBe(true);
@@ -153,7 +153,7 @@ describe('llama2.c checkpoints', () => {
   });
 
   it('plans GPU memory and splits a tensor larger than one binding instead of refusing it', async () => {
-    const { model } = await load(shared('data/tinystories-mha.bin'));
+    const { model } = await load(testdata('data/tinystories-mha.bin'));
     const roomy = planGpuMemory(model, { maxStorageBufferBindingSize: 1 << 30, maxBufferSize: 1 << 30 });
     expect(roomy.split).toEqual([]);
     expect(roomy.weightBytes).toBe(parameterCount(model) * 4);

@@ -7,7 +7,7 @@ import { GpuModel } from '../src/eval/gpuModel';
 import { perplexity, splitDocuments, tokenizeDocuments, type DocumentSelection } from '../src/eval/perplexity';
 import type { GpuRuntime } from '../src/gpu/runtime';
 import { gpu } from './gpu-context';
-import { shared } from './shared';
+import { testdata } from './testdata';
 
 let rt: GpuRuntime;
 beforeAll(async () => {
@@ -18,9 +18,9 @@ const SAMPLE: DocumentSelection = { split: 'endoftext' };
 const VAL150: DocumentSelection = { split: 'blank-lines', minChars: 100, maxDocs: 150 };
 
 async function ppl(modelPath: string, textPath: string, sel: DocumentSelection) {
-  const { files, primary } = await filesFromPath(shared(modelPath));
+  const { files, primary } = await filesFromPath(testdata(modelPath));
   const { model, tokenizer } = await loadModelFiles(files, { primary });
-  const docs = tokenizeDocuments(splitDocuments(readFileSync(shared(textPath), 'utf8'), sel), tokenizer!, model.config.contextLength);
+  const docs = tokenizeDocuments(splitDocuments(readFileSync(testdata(textPath), 'utf8'), sel), tokenizer!, model.config.contextLength);
   const gm = await GpuModel.upload(rt, model);
   try {
     return await perplexity(gm, docs);

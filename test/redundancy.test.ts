@@ -12,7 +12,7 @@ import { forwardRef } from '../src/reference/transformer';
 import type { GpuRuntime } from '../src/gpu/runtime';
 import { golden } from './golden';
 import { gpu } from './gpu-context';
-import { shared } from './shared';
+import { testdata } from './testdata';
 
 const N = 40;
 const D = 12;
@@ -106,9 +106,9 @@ describe('stories260K', () => {
   let stories: Model;
   let grams: LayerGram[];
   beforeAll(async () => {
-    const { files, primary } = await filesFromPath(shared('data/stories260K.bin'));
+    const { files, primary } = await filesFromPath(testdata('data/stories260K.bin'));
     stories = (await loadModelFiles(files, { primary })).model;
-    const ids = Array.from((await golden(shared('fixtures/stories260K-golden.safetensors'))).ids);
+    const ids = Array.from((await golden(testdata('fixtures/stories260K-golden.safetensors'))).ids);
     grams = [];
     const Dm = stories.config.dim;
     forwardRef(stories, ids, (_l, x) => {

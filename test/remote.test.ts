@@ -5,7 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fetchModel, huggingFaceBase, type DownloadProgress } from '../src/model/remote';
 import { loadModelFiles } from '../src/model/load';
 import { LoadCancelledError } from '../src/model/errors';
-import { shared } from './shared';
+import { testdata } from './testdata';
 
 /** Serves files by URL as streams of 64 KiB chunks, with content-length. */
 function serve(routes: Record<string, string>) {
@@ -43,8 +43,8 @@ describe('model URLs', () => {
 
   it('streams a llama2.c file with byte progress and finds tok<vocab>.bin beside it', async () => {
     const requested = serve({
-      'https://models.test/s/stories260K.bin': shared('data/stories260K.bin'),
-      'https://models.test/s/tok512.bin': shared('data/tok512.bin'),
+      'https://models.test/s/stories260K.bin': testdata('data/stories260K.bin'),
+      'https://models.test/s/tok512.bin': testdata('data/tok512.bin'),
     });
     const events: DownloadProgress[] = [];
     const r = await fetchModel('https://models.test/s/stories260K.bin', { onFile: (p) => events.push({ ...p }) });
@@ -59,7 +59,7 @@ describe('model URLs', () => {
   });
 
   it('fetches a sharded Hugging Face repository through its index', async () => {
-    const dir = shared('fixtures/hf/llama-mha-sharded');
+    const dir = testdata('fixtures/hf/llama-mha-sharded');
     const routes: Record<string, string> = {};
     for (const f of readdirSync(dir)) routes[`https://huggingface.co/test/sharded/resolve/main/${f}`] = `${dir}/${f}`;
     serve(routes);
@@ -70,12 +70,12 @@ describe('model URLs', () => {
   });
 
   it('a repository without model.safetensors says so and what to do', async () => {
-    serve({ 'https://huggingface.co/a/b/resolve/main/config.json': shared('fixtures/hf/gpt2/config.json') });
+    serve({ 'https://huggingface.co/a/b/resolve/main/config.json': testdata('fixtures/hf/gpt2/config.json') });
     await expect(fetchModel('hf:a/b')).rejects.toThrow(/model\.safetensors: not found .* a\/b has no model\.safetensors; headlab reads safetensors/);
   });
 
   it('a cancelled download raises LoadCancelledError', async () => {
-    serve({ 'https://models.test/x.bin': shared('data/stories260K.bin') });
+    serve({ 'https://models.test/x.bin': testdata('data/stories260K.bin') });
     const c = new AbortController();
     c.abort();
     await expect(fetchModel('https://models.test/x.bin', { signal: c.signal })).rejects.toBeInstanceOf(LoadCancelledError);

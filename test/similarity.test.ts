@@ -14,16 +14,16 @@ import { randomArray, relativeError } from '../src/reference/linalg';
 import type { GpuRuntime } from '../src/gpu/runtime';
 import { golden } from './golden';
 import { gpu } from './gpu-context';
-import { shared } from './shared';
+import { testdata } from './testdata';
 
 let rt: GpuRuntime;
 let stories: Model;
 let ids: number[];
 beforeAll(async () => {
   rt = await gpu();
-  const { files, primary } = await filesFromPath(shared('data/stories260K.bin'));
+  const { files, primary } = await filesFromPath(testdata('data/stories260K.bin'));
   stories = (await loadModelFiles(files, { primary })).model;
-  ids = Array.from((await golden(shared('fixtures/stories260K-golden.safetensors'))).ids);
+  ids = Array.from((await golden(testdata('fixtures/stories260K-golden.safetensors'))).ids);
 });
 
 /** XᵀX and column sums of each layer's attention input, from the float64 CPU reference forward. */
@@ -67,8 +67,8 @@ describe('linear algebra', () => {
 
 describe('calibration', () => {
   it('takes the first N tokens document by document, each starting with BOS, also from a long text', () => {
-    const tok = Llama2cTokenizer.parse(readFileSync(shared('data/tok512.bin')).buffer as ArrayBuffer, 512, 'tok512.bin');
-    const text = readFileSync(shared('data/tinystories_val.txt'), 'utf8'); // 794 kB
+    const tok = Llama2cTokenizer.parse(readFileSync(testdata('data/tok512.bin')).buffer as ArrayBuffer, 512, 'tok512.bin');
+    const text = readFileSync(testdata('data/tinystories_val.txt'), 'utf8'); // 794 kB
     // (encoding the whole text at once would not finish within the test's timeout: llama2.c merging is quadratic)
     const ids = calibrationTokens(tok, text, 3000);
     expect(ids).toHaveLength(3000);

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { gpu } from './gpu-context';
-import { shared } from './shared';
+import { testdata } from './testdata';
 import type { GpuRuntime } from '../src/gpu/runtime';
 import { filesFromPath } from '../src/model/node-files';
 import { loadModelFiles, type LoadedModel } from '../src/model/load';
@@ -28,10 +28,10 @@ const SMALL = { steps: 6, batch: 4, seqLen: 48, lr: 3e-3, seed: 5 };
 
 beforeAll(async () => {
   rt = await gpu();
-  const { files, primary } = await filesFromPath(shared('data/stories260K.bin'));
+  const { files, primary } = await filesFromPath(testdata('data/stories260K.bin'));
   loaded = await loadModelFiles(files, { primary });
   student = meanPool(loaded.model, 0.25);
-  const val = await readFile(shared('data/tinystories_val.txt'), 'utf8');
+  const val = await readFile(testdata('data/tinystories_val.txt'), 'utf8');
   const docs = (skip: number, n: number) => tokenizeDocuments(splitDocuments(val, { split: 'blank-lines', minChars: 100, skipDocs: skip, maxDocs: n }), loaded.tokenizer!, 256);
   evalDocs = docs(0, 6);
   data = docs(150, 40);
