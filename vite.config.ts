@@ -5,7 +5,11 @@ import { webgpuEnvironment } from './scripts/vulkan-env.mjs';
 
 // Vitest's worker processes load Dawn; they inherit this environment, which must name a Vulkan driver before they start
 // (a real one is kept; otherwise Chromium's SwiftShader).
-if (process.env.VITEST) Object.assign(process.env, webgpuEnvironment().env);
+if (process.env.VITEST && !process.env.HEADLAB_WEBGPU_BACKEND_CHOSEN) {
+  const { env, backend, note } = webgpuEnvironment();
+  if (note) console.error(`[headlab test] ${note}`);
+  Object.assign(process.env, env, { HEADLAB_WEBGPU_BACKEND_CHOSEN: backend });
+}
 
 export default defineConfig({
   plugins: [react()],

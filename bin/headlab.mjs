@@ -18,7 +18,9 @@ function newest(dir) {
 }
 
 const sourcesDir = ['src', 'shaders'].map((d) => path.join(root, d)).filter(existsSync);
-const stale = !existsSync(bundle) || sourcesDir.some((d) => newest(d) > statSync(bundle).mtimeMs);
+// The bundle also holds scripts/vulkan-env.mjs (the driver choice).
+const sourceTime = Math.max(...sourcesDir.map(newest), statSync(path.join(root, 'scripts/vulkan-env.mjs')).mtimeMs);
+const stale = !existsSync(bundle) || sourceTime > statSync(bundle).mtimeMs;
 if (stale) {
   const r = spawnSync(process.execPath, [path.join(root, 'scripts/build-cli.mjs'), '--quiet'], { stdio: 'inherit' });
   if (r.status !== 0) {

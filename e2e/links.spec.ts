@@ -95,8 +95,8 @@ test('a reload keeps the results table and its downloads, until Clear saved resu
   const rows = fusion.getByTestId('fusion-row');
   await expect(rows).toHaveCount(1, { timeout: 240_000 });
   const after = await rows.getByTestId('fusion-row-ppl').getAttribute('data-after');
-  // the row's files are saved as they are added; give the save a moment before reloading
-  await page.waitForTimeout(1500);
+  // the row's files are saved as they are added: reload once the save has finished
+  await expect(page.getByTestId('clear-saved')).toHaveAttribute('data-writes', '1');
   await page.reload();
   await expect(page.getByTestId('saved-status')).toContainText('Restored from this browser: 1 fusion result', { timeout: 60_000 });
   await expect(rows).toHaveCount(1);

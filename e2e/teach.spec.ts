@@ -100,14 +100,43 @@ test('the guided tour: eight steps over the demo, its step in the address, an ac
   await expect(page.getByTestId('tour-step')).toHaveAttribute('data-step', '4');
 });
 
-test('sections in order with a navigation that shows where one is; dark mode follows the system', async ({ page }) => {
+for (const viewport of [{ width: 1280, height: 800 }, { width: 800, height: 1000 }]) {
+  test(`sections in order; the navigation marks the section at the reading line (${viewport.width}×${viewport.height})`, async ({ page }) => {
+    await page.setViewportSize(viewport);
+    await demo(page);
+    const nav = page.getByTestId('nav');
+    await expect(nav.getByRole('button')).toHaveText(['1. Model', '2. Similarity', '3. Fuse', '4. Recover', '5. Compare', 'Evaluate', 'GPU']);
+    const ids = await page.locator('main > section').evaluateAll((s) => s.map((e) => e.id));
+    expect(ids).toEqual(['model', 'similarity', 'fuse', 'recover', 'compare', 'evaluate', 'gpu']);
+    await expect(nav.getByTestId('nav-model')).toHaveAttribute('aria-current', 'step');
+    // a click makes that button current, whatever the layout lets the page scroll to
+    for (const id of ['compare', 'fuse', 'gpu', 'similarity']) {
+      await nav.getByTestId(`nav-${id}`).click();
+      await expect(nav.getByTestId(`nav-${id}`)).toHaveAttribute('aria-current', 'step');
+      await expect(nav.locator('[aria-current="step"]')).toHaveCount(1);
+    }
+    // the reader's own scroll: the section whose top is last above a third of the viewport
+    const expected = async () =>
+      page.evaluate(() => {
+        const line = innerHeight / 3;
+        let at = 'model';
+        for (const s of document.querySelectorAll('main > section')) if (s.getBoundingClientRect().top <= line) at = s.id;
+        return at;
+      });
+    for (const id of ['recover', 'model', 'evaluate']) {
+      await page.waitForTimeout(600); // past the last click's pin: what follows is a scroll of the reader's own
+      await page.evaluate((target) => {
+        const el = document.getElementById(target)!;
+        window.scrollTo({ top: el.getBoundingClientRect().top + scrollY - innerHeight / 4, behavior: 'instant' });
+      }, id);
+      const want = await expected();
+      await expect(nav.getByTestId(`nav-${want}`)).toHaveAttribute('aria-current', 'step');
+    }
+  });
+}
+
+test('dark mode follows the system; the navigation is reachable from the keyboard', async ({ page }) => {
   await demo(page);
-  const nav = page.getByTestId('nav');
-  await expect(nav.getByRole('button')).toHaveText(['1. Model', '2. Similarity', '3. Fuse', '4. Recover', '5. Compare', 'Evaluate', 'GPU']);
-  const ids = await page.locator('main > section').evaluateAll((s) => s.map((e) => e.id));
-  expect(ids).toEqual(['model', 'similarity', 'fuse', 'recover', 'compare', 'evaluate', 'gpu']);
-  await nav.getByTestId('nav-compare').click();
-  await expect(nav.getByTestId('nav-compare')).toHaveAttribute('aria-current', 'step', { timeout: 10_000 });
   const light = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
   await page.emulateMedia({ colorScheme: 'dark' });
   const dark = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);

@@ -72,7 +72,8 @@ Without a GPU driver, headlab uses Chromium's SwiftShader (Debian: apt-get insta
 /** Dawn reads LD_LIBRARY_PATH only at process start: re-run ourselves once with a Vulkan driver in the environment. */
 function ensureVulkanEnvironment(): void {
   if (process.env.HEADLAB_WEBGPU_BACKEND_CHOSEN) return;
-  const { env, backend, changed } = webgpuEnvironment();
+  const { env, backend, changed, note } = webgpuEnvironment();
+  if (note) process.stderr.write(`headlab: ${note}\n`);
   if (backend === 'none') {
     process.stderr.write(`headlab: ${NO_DRIVER_HELP}\n`);
     process.exit(1);

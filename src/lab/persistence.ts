@@ -15,6 +15,8 @@ interface SavedState {
   problem: string | null;
   /** What the last restore brought back, in words. */
   restored: string | null;
+  /** Saves finished since the page opened (the page shows it on *Clear saved results*, so a test can wait for one). */
+  writes: number;
   clear: () => Promise<void>;
 }
 
@@ -29,6 +31,7 @@ interface SavedSimilarity {
 export const useSaved = create<SavedState>((set) => ({
   problem: null,
   restored: null,
+  writes: 0,
   clear: async () => {
     try {
       await clearSaved();
@@ -40,6 +43,7 @@ export const useSaved = create<SavedState>((set) => ({
 }));
 
 const fail = (e: unknown) => useSaved.setState({ problem: saveProblem(e) });
+const saved = () => useSaved.setState((s) => ({ writes: s.writes + 1 }));
 const hashNow = () => useModel.getState().loaded?.hash ?? null;
 let nextKey = Date.now() * 1000;
 
@@ -53,20 +57,20 @@ export function startPersistence() {
       const files: Record<string, Uint8Array> = {};
       for (const name of row.fileNames) files[name] = new Uint8Array(await compute.run('file', { resultId: row.id, name }).result);
       await put('rows', key, { modelHash, key, row: { ...row, comparison: null }, files });
-    })().catch(fail);
+    })().then(saved, fail);
   });
 
   useSimilarity.subscribe((s, prev) => {
     const modelHash = hashNow();
     if (!modelHash || !prev.running || s.running || s.error || s.layers.length !== s.totalLayers || !s.model) return;
-    const saved: SavedSimilarity = { metric: s.metric, model: s.model, tokens: s.tokens, totalLayers: s.totalLayers, layers: s.layers };
-    put('similarity', modelHash, saved).catch(fail);
+    const result: SavedSimilarity = { metric: s.metric, model: s.model, tokens: s.tokens, totalLayers: s.totalLayers, layers: s.layers };
+    put('similarity', modelHash, result).then(saved, fail);
   });
 
   useRace.subscribe((s, prev) => {
     const modelHash = hashNow();
     if (!modelHash || !prev.running || s.running || !s.race) return;
-    put('race', modelHash, s.race).catch(fail);
+    put('race', modelHash, s.race).then(saved, fail);
   });
 
   useModel.subscribe((s, prev) => {

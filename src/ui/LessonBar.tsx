@@ -70,6 +70,7 @@ export function LessonBar() {
           className="secondary"
           onClick={() => void saved.clear()}
           data-testid="clear-saved"
+          data-writes={saved.writes}
           title="Fusion results, the head similarity and the recovery race are kept in this browser across reloads; this removes them"
         >
           Clear saved results

@@ -1,6 +1,6 @@
 // The lab as a lesson: its sections in order — Model, Similarity, Fuse, Recover, Compare — and where one is. Buttons scroll
-// to a section (the page address keeps the settings, so no #anchors); the section in view is marked.
-import { useEffect, useState } from 'react';
+// to a section (the page address keeps the settings, so no #anchors); the section the reader is in is marked.
+import { useEffect, useRef, useState } from 'react';
 
 const SECTIONS: [string, string, string][] = [
   ['model', 'Model', 'Load a checkpoint and see its head layout and KV-cache cost'],
@@ -12,28 +12,48 @@ const SECTIONS: [string, string, string][] = [
   ['gpu', 'GPU', 'The adapter, its limits, the kernel self-test'],
 ];
 
+/**
+ * The section the reader is in: the last one whose top is above the reading line (a third of the way down the viewport), or
+ * the first when none is. It depends on where sections start, not on their heights or fonts.
+ */
+export function sectionAt(tops: [string, number][], viewportHeight: number): string {
+  const line = viewportHeight / 3;
+  let at = tops[0]?.[0] ?? SECTIONS[0][0];
+  for (const [id, top] of tops) if (top <= line) at = id;
+  return at;
+}
+
 export function Nav() {
   const [current, setCurrent] = useState('model');
+  // A clicked button stays current while the scroll it started runs (and after it ends: the page may not be able to bring
+  // that section up to the reading line); the next scroll of the reader's own recomputes.
+  const pinned = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const pin = () => {
+    if (pinned.current) clearTimeout(pinned.current);
+    pinned.current = setTimeout(() => (pinned.current = null), 400);
+  };
   useEffect(() => {
-    if (typeof IntersectionObserver === 'undefined') return;
-    const seen = new Map<string, number>();
-    const io = new IntersectionObserver(
-      (entries) => {
-        for (const e of entries) seen.set(e.target.id, e.isIntersecting ? e.intersectionRatio : 0);
-        const best = SECTIONS.map(([id]) => [id, seen.get(id) ?? 0] as const).reduce((a, b) => (b[1] > a[1] ? b : a));
-        if (best[1] > 0) setCurrent(best[0]);
-      },
-      { threshold: [0, 0.1, 0.25, 0.5] },
-    );
-    const observe = () => SECTIONS.forEach(([id]) => {
-      const el = document.getElementById(id);
-      if (el) io.observe(el);
-    });
-    observe();
-    const again = setInterval(observe, 2000); // sections appear once a model is loaded
+    let frame = 0;
+    const update = () => {
+      frame = 0;
+      const tops = SECTIONS.flatMap(([id]) => {
+        const el = document.getElementById(id);
+        return el ? [[id, el.getBoundingClientRect().top] as [string, number]] : [];
+      });
+      if (tops.length) setCurrent(sectionAt(tops, window.innerHeight));
+    };
+    const onScroll = () => {
+      if (pinned.current) return pin();
+      if (!frame) frame = requestAnimationFrame(update);
+    };
+    window.addEventListener('scroll', onScroll, { passive: true });
+    window.addEventListener('resize', onScroll);
+    update();
     return () => {
-      clearInterval(again);
-      io.disconnect();
+      window.removeEventListener('scroll', onScroll);
+      window.removeEventListener('resize', onScroll);
+      if (frame) cancelAnimationFrame(frame);
+      if (pinned.current) clearTimeout(pinned.current);
     };
   }, []);
   return (
@@ -46,7 +66,11 @@ export function Nav() {
           aria-current={current === id ? 'step' : undefined}
           title={tip}
           data-testid={`nav-${id}`}
-          onClick={() => document.getElementById(id)?.scrollIntoView({ behavior: 'smooth', block: 'start' })}
+          onClick={() => {
+            setCurrent(id);
+            pin();
+            document.getElementById(id)?.scrollIntoView({ behavior: 'smooth', block: 'start' });
+          }}
         >
           {i < 5 ? `${i + 1}. ` : ''}
           {label}
