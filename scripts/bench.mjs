@@ -2,7 +2,8 @@
 // `npm run bench [-- --json]`: builds the headlab bundle, then measures matmul at 256/1024/2048, the forward pass
 // (stories260K, tinystories-mha from testdata/, and GPT-2 small's shapes; batch 8 × 256) and training steps
 // (tinystories-mha and GPT-2 small's shapes; 32 × 128, the reference protocol's step), and DHA's search on tinystories-mha
-// calibrated on the protocol's paragraphs of tinystories_val.txt, and causal attention at 128/512/1024 positions. Not a test.
+// calibrated on the protocol's paragraphs of tinystories_val.txt, and causal attention at 128/512/1024 positions. On a CPU
+// fallback adapter (SwiftShader) every size shrinks so that the run takes minutes, and it says so. Progress on stderr. Not a test.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,7 @@ if (!args.some((a) => a.startsWith('--train'))) {
   const mha = path.join(testdata, 'data/tinystories-mha.bin');
   args.push('--train', [...(existsSync(mha) ? [mha] : []), 'gpt2-small'].join(','));
 }
-if (!args.some((a) => a.startsWith('--attention'))) args.push('--attention', '128,512,1024');
+if (!args.some((a) => a.startsWith('--attention'))) args.push('--attention', 'default'); // the adapter's default lengths
 if (!args.some((a) => a.startsWith('--search'))) {
   const mha = path.join(testdata, 'data/tinystories-mha.bin');
   const text = path.join(testdata, 'data/tinystories_val.txt');

@@ -11,7 +11,8 @@ import type { Model } from '../src/model/types';
 import { filesFromPath } from '../src/model/node-files';
 import { loadModelFiles, type LoadedModel } from '../src/model/load';
 import { calibrationSequences, calibrationTokens } from '../src/analysis/calibration';
-import { dhaFuse, type DhaEvent, type DhaOptions } from '../src/fusion/dha';
+import { allocate, dhaFuse, type DhaEvent, type DhaOptions } from '../src/fusion/dha';
+import { recoverySteps } from '../src/fusion/fuse';
 import { trainingWindows } from '../src/train/data';
 import { exportFusedModel } from '../src/fusion/export';
 import { forwardRef } from '../src/reference/transformer';
@@ -107,5 +108,40 @@ describe('DHA', () => {
   it('packs calibration sequences into windows of the training length', () => {
     expect(trainingWindows([[1, 2, 3], [4, 5, 6, 7]], 3)).toEqual([[1, 2, 3], [4, 5, 6]]);
     expect(trainingWindows([[1, 2]], 8)).toEqual([[1, 2]]);
+  });
+
+  it('allocation switches: search or uniform counts, K and V budgets apart or one joint K+V budget', () => {
+    // Two layers of 4 heads; V is costly to merge in layer 1, K is cheap everywhere.
+    const costs = {
+      k: [[0.3, 0.02, 0.01, 0], [0.3, 0.02, 0.01, 0]],
+      v: [[0.5, 0.2, 0.1, 0], [0.9, 0.7, 0.3, 0]],
+    };
+    expect(allocate(costs, 4, 4, { allocation: 'search', kvSplit: 'equal' })).toEqual({ k: [2, 2], v: [1, 3] });
+    // joint: the 8 heads may go where they cost least — fewer K heads, more V heads
+    const joint = allocate(costs, 4, 4, { allocation: 'search', kvSplit: 'joint' });
+    expect(joint.k.reduce((a, b) => a + b) + joint.v.reduce((a, b) => a + b)).toBe(8);
+    expect(joint.v.reduce((a, b) => a + b)).toBeGreaterThan(4);
+    expect(joint).toEqual({ k: [1, 1], v: [2, 4] });
+    expect(allocate(costs, 4, 4, { allocation: 'uniform', kvSplit: 'equal' })).toEqual({ k: [2, 2], v: [2, 2] });
+    expect(allocate(costs, 5, 3, { allocation: 'uniform', kvSplit: 'equal' })).toEqual({ k: [3, 2], v: [2, 1] });
+    // uniform + joint: 4 heads in each layer, split between K and V by the layer's own costs
+    expect(allocate(costs, 4, 4, { allocation: 'uniform', kvSplit: 'joint' })).toEqual({ k: [2, 1], v: [2, 3] });
+  });
+
+  it('dhaFuse honours the switches: joint K+V totals, uniform counts', { timeout: 600_000 }, async () => {
+    const joint = await run(7, { steps: 0, kvSplit: 'joint' });
+    const total = (r: typeof joint.r, k: 'k' | 'v') => r.perLayer.reduce((s, p) => s + p[k], 0);
+    expect(total(joint.r, 'k') + total(joint.r, 'v')).toBe(20);
+    const uniform = await run(7, { steps: 0, allocation: 'uniform' });
+    expect(uniform.r.perLayer.every((p) => p.k === 2 && p.v === 2)).toBe(true);
+    for (const l of uniform.r.model.layers) expect([l.kv.kHeads, l.kv.vHeads]).toEqual([2, 2]);
+  });
+
+  it('equal total tokens: a conversion\'s own tokens come out of the shared training budget', () => {
+    expect(recoverySteps(50, 4096, 0)).toBe(50);
+    expect(recoverySteps(50, 4096, 10 * 4096)).toBe(40);
+    expect(recoverySteps(12, 512, 10 * 256)).toBe(7); // 2560 tokens: 5 steps of 512
+    expect(recoverySteps(12, 512, 2600)).toBe(6); // a part step counts as a step: never more than the budget
+    expect(() => recoverySteps(5, 4096, 10 * 4096)).toThrow(/exceeds the training budget of 5 steps .* give more training steps or fewer DHA steps/);
   });
 });

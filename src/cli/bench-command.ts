@@ -31,10 +31,10 @@ async function modelOf(spec: string): Promise<{ name: string; model: Model; toke
 
 /**
  * Calibration text of the search bench: with --text F its paragraphs (blank lines) longer than 100 characters after the
- * first 150, at most 400 (DHA's protocol in docs/RESULTS.md); without, 8 sequences of 128 seeded random tokens (a quick
+ * first 150, at most 400 (DHA's protocol in docs/RESULTS.md; 100 on a CPU fallback adapter); without, 8 sequences of 128 seeded random tokens (a quick
  * check: the search's work does not depend on the text, its convergence a little).
  */
-async function searchSequences(args: ParsedArgs, model: Model, tokenizer: Tokenizer | undefined, spec: string): Promise<number[][]> {
+async function searchSequences(args: ParsedArgs, model: Model, tokenizer: Tokenizer | undefined, spec: string, maxDocs: number): Promise<number[][]> {
   const T = model.config.contextLength;
   const textPath = args.flags.get('text');
   if (typeof textPath !== 'string') {
@@ -46,7 +46,7 @@ async function searchSequences(args: ParsedArgs, model: Model, tokenizer: Tokeni
   const text = await readFile(textPath, 'utf8').catch(() => {
     throw new ModelFormatError(textPath, 'no such file');
   });
-  return tokenizeDocuments(splitDocuments(text, { split: 'blank-lines', minChars: 100, skipDocs: 150, maxDocs: 400 }), tokenizer, T);
+  return tokenizeDocuments(splitDocuments(text, { split: 'blank-lines', minChars: 100, skipDocs: 150, maxDocs }), tokenizer, T);
 }
 
 function list(args: ParsedArgs, flag: string): string[] {
@@ -55,67 +55,99 @@ function list(args: ParsedArgs, flag: string): string[] {
   return v ? v.split(',').filter(Boolean) : [];
 }
 
+/**
+ * What a bench measures when its flags do not say. On a GPU: the figures of docs/BENCHMARKS.md. On a CPU fallback adapter
+ * (SwiftShader) those take over ten minutes, so every default shrinks to what finishes in a few: the run says so.
+ */
+export function benchDefaults(fallback: boolean) {
+  return fallback
+    ? { sizes: [256, 512], forwardBatch: 4, forwardSeq: 128, trainBatch: 4, trainSeq: 64, steps: 2, attentionBatch: 1, attention: [128, 256], searchDocs: 50, gpt2: { batch: 1, seq: 32 } }
+    : { sizes: [256, 1024, 2048], forwardBatch: 8, forwardSeq: 256, trainBatch: 32, trainSeq: 128, steps: 3, attentionBatch: 8, attention: [128, 512, 1024], searchDocs: 400, gpt2: null };
+}
+
 export async function benchCommand(args: ParsedArgs): Promise<number> {
   const json = args.flags.has('json');
   const say = (s: string) => !json && process.stdout.write(`${s}\n`);
-  const sizes = intList(args.flags.get('sizes'), [256, 1024, 2048], 'sizes');
+  // Progress goes to stderr in every mode (--json keeps stdout for the one JSON line).
+  const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+  const given = (flag: string) => args.flags.has(flag);
   const variantFlag = args.flags.get('variant');
   if (variantFlag !== undefined && !MATMUL_VARIANTS.includes(variantFlag as MatmulVariant)) throw new UsageError(`--variant must be one of ${MATMUL_VARIANTS.join(', ')}; got ${variantFlag}`);
+  const budget = given('budget') ? Number(args.flags.get('budget')) : 0.25;
+  if (!(budget > 0 && budget <= 1)) throw new UsageError('--budget must be a fraction in (0, 1], e.g. 0.25');
   const rt = await createNodeRuntime();
   // --variant forces the matmul kernel of every product in the run (forward and training too); without it each size takes
   // the adapter's choice for its shape.
   if (variantFlag !== undefined) rt.options.matmul = variantFlag as MatmulVariant;
   const adapter = adapterName(rt.summary);
   const fallback = rt.summary.isFallbackAdapter;
+  const d = benchDefaults(fallback);
   say(`adapter: ${adapter}`);
+  progress(`adapter: ${adapter}`);
+  if (fallback) {
+    progress(
+      `a CPU fallback adapter: smaller defaults so that the run takes minutes (matmul ${d.sizes.join(', ')}; forward ${d.forwardBatch}×${d.forwardSeq}; ` +
+        `training ${d.trainBatch}×${d.trainSeq}, ${d.steps} steps; attention ${d.attention.join(', ')}; search on ${d.searchDocs} paragraphs; ` +
+        `GPT-2-small's shapes at ${d.gpt2!.batch}×${d.gpt2!.seq}). --sizes, --batch, --seq, --steps, --attention choose.`,
+    );
+  }
+  const sizes = intList(args.flags.get('sizes'), d.sizes, 'sizes');
   const matmul = [];
   for (const n of sizes) {
+    progress(`matmul ${n}³ …`);
     const row = await benchMatmul(rt, n, matmulVariantFor(rt, { M: n, N: n }));
     matmul.push(row);
     say(`matmul ${String(n).padStart(5)}³  ${row.ms.toFixed(3).padStart(10)} ms  ${row.gflops.toFixed(1).padStart(9)} GFLOP/s  (${row.variant}, ${row.iterations} runs)`);
   }
-  const given = (flag: string) => args.flags.has(flag);
   const batchFlag = given('batch') ? intList(args.flags.get('batch'), [8], 'batch')[0] : undefined;
   const seqFlag = given('seq') ? intList(args.flags.get('seq'), [256], 'seq')[0] : undefined;
-  // On a CPU fallback one GPT-2-small step of 8 × 256 takes minutes: measure 1 × 64 unless asked otherwise.
-  const shrink = (spec: string) => spec === 'gpt2-small' && fallback && batchFlag === undefined && seqFlag === undefined;
+  // The shape of one model's run: the flags, else GPT-2-small's own small shape on a CPU fallback, else the default.
+  const shape = (spec: string, batch: number, seq: number) =>
+    spec === 'gpt2-small' && d.gpt2 && batchFlag === undefined && seqFlag === undefined ? d.gpt2 : { batch: batchFlag ?? batch, seq: seqFlag ?? seq };
   const forward = [];
   for (const spec of list(args, 'forward')) {
     const { name, model } = await modelOf(spec);
-    const row = await benchForward(rt, name, model, shrink(spec) ? 1 : batchFlag ?? 8, shrink(spec) ? 64 : seqFlag ?? 256);
+    const { batch, seq } = shape(spec, d.forwardBatch, d.forwardSeq);
+    progress(`forward ${name} ${batch}×${seq} …`);
+    const row = await benchForward(rt, name, model, batch, seq);
     forward.push(row);
     say(`forward ${name.padEnd(28)} ${row.batch}×${row.seq}  ${row.ms.toFixed(2).padStart(9)} ms  ${row.tokensPerSecond.toFixed(0).padStart(9)} tokens/s  (${row.iterations} runs; ${row.dispatches} dispatches, ${row.dispatchesPerLayer} per layer)`);
   }
   const train = [];
-  const steps = intList(args.flags.get('steps'), [3], 'steps')[0];
+  const steps = intList(args.flags.get('steps'), [d.steps], 'steps')[0];
   for (const spec of list(args, 'train')) {
     const { name, model } = await modelOf(spec);
-    // Training defaults to the reference protocol's step: 32 sequences of 128 positions.
-    const row = await benchTrain(rt, name, model, shrink(spec) ? 1 : batchFlag ?? 32, shrink(spec) ? 64 : seqFlag ?? 128, steps);
+    // Training defaults to the reference protocol's step: 32 sequences of 128 positions (smaller on a CPU fallback).
+    const { batch, seq } = shape(spec, d.trainBatch, d.trainSeq);
+    progress(`train ${name} ${batch}×${seq}, ${steps} steps …`);
+    const row = await benchTrain(rt, name, model, batch, seq, steps);
     train.push(row);
     say(`train   ${name.padEnd(28)} ${row.batch}×${row.seq}  ${row.msPerStep.toFixed(1).padStart(9)} ms/step  ${row.tokensPerSecond.toFixed(0).padStart(9)} tokens/s  (${row.steps} steps, ${row.microBatch} sequences per forward, ${formatBytes(row.memoryBytes)}${row.dispatchesPerStep === null ? '' : `, ${row.dispatchesPerStep} dispatches per step`})`);
   }
   // The three attention kernels per sequence length (8 sequences of GPT-2-small's 12 heads × 64 unless --batch says
   // otherwise; one sequence on a CPU fallback).
   const attentionRows = [];
-  const lengths = args.flags.has('attention') ? intList(args.flags.get('attention'), [128, 512, 1024], 'attention') : [];
+  // --attention default: the adapter's default lengths.
+  const attentionFlag = args.flags.get('attention');
+  const lengths = attentionFlag === undefined ? [] : attentionFlag === 'default' ? d.attention : intList(attentionFlag, d.attention, 'attention');
   const kernels: AttentionVariant[] = ['flash', 'workgroup', 'rows'];
   for (const T of lengths) {
     for (const kernel of kernels) {
-      const row = await benchAttention(rt, kernel, T, batchFlag ?? (fallback ? 1 : 8));
+      progress(`attention ${kernel} at ${T} positions …`);
+      const row = await benchAttention(rt, kernel, T, batchFlag ?? d.attentionBatch);
       attentionRows.push(row);
       say(`attention ${kernel.padEnd(9)} ${row.B}×${String(T).padEnd(5)} ${row.heads}×${row.headDim}  ${row.ms.toFixed(3).padStart(9)} ms  ${row.gflops.toFixed(1).padStart(8)} GFLOP/s  (${row.iterations} runs)`);
     }
   }
   const search = [];
-  const budget = args.flags.has('budget') ? Number(args.flags.get('budget')) : 0.25;
-  if (!(budget > 0 && budget <= 1)) throw new UsageError('--budget must be a fraction in (0, 1], e.g. 0.25');
   for (const spec of list(args, 'search')) {
     const { name, model, tokenizer } = await modelOf(spec);
-    const row = await benchSearch(rt, name, model, await searchSequences(args, model, tokenizer, spec), budget);
+    progress(`DHA search ${name} at ${(100 * budget).toFixed(0)} % (calibration first) …`);
+    const row = await benchSearch(rt, name, model, await searchSequences(args, model, tokenizer, spec, d.searchDocs), budget);
     search.push(row);
     say(`search  ${name.padEnd(28)} ${(100 * budget).toFixed(0)} %  ${row.searchSeconds.toFixed(3).padStart(9)} s  (K/V per layer ${row.perLayer}; calibration ${row.calibrationTokens} tokens, ${row.calibrationSeconds.toFixed(1)} s; best of ${row.runs})`);
   }
+  progress('done');
   if (json) process.stdout.write(`${JSON.stringify({ adapter, fallback, matmul, forward, train, attention: attentionRows, search })}\n`);
   return 0;
 }

@@ -23,9 +23,10 @@ export const COMMAND_FLAGS: Record<string, CommandFlags> = {
   fuse: {
     values: [
       'method', 'kv-budget', 'out', 'tokenizer', 'max-tokens', ...split(''), ...split('eval-'), 'steps', 'seed',
-      'tokens-per-step', 'seq-len', 'lr', 'fusion-params', 'fusion-inputs', 'check-every', ...TRAIN_FLAGS.map((f) => `train-${f}`),
+      'tokens-per-step', 'seq-len', 'lr', 'fusion-params', 'fusion-inputs', 'check-every', 'allocation', 'kv-split',
+      ...TRAIN_FLAGS.map((f) => `train-${f}`),
     ],
-    booleans: ['renorm', 'json'],
+    booleans: ['renorm', 'no-renorm', 'json'],
     positionals: 1,
   },
   train: { values: ['out', 'tokenizer', 'teacher', 'max-tokens', 'seed', ...split(''), ...split('eval-'), ...TRAIN_FLAGS], booleans: ['json'], positionals: 1 },

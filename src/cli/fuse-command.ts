@@ -8,7 +8,7 @@ import { perplexity } from '../eval/perplexity';
 import { kvBytesPerToken } from '../model/heads';
 import { fuse, FUSION_METHODS, type FusionMethod } from '../fusion/fuse';
 import { exportFusedModel, modelHash } from '../fusion/export';
-import { DHA_DEFAULTS, DHA_FALLBACK_DEFAULTS } from '../fusion/dha';
+import { DHA_ALLOCATIONS, DHA_DEFAULTS, DHA_FALLBACK_DEFAULTS, DHA_KV_SPLITS } from '../fusion/dha';
 import { UsageError, type ParsedArgs } from './args';
 import { documentsFromArgs, int, num, str } from './model-commands';
 import { limitTokens, tokenizerFilesOf, trainOptionsFromArgs, writeFolder } from './train-command';
@@ -50,6 +50,9 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
   const out = str(args, 'out');
   if (!out) throw new UsageError('fuse needs --out DIR for the fused model');
   const json = args.flags.has('json');
+  if (args.flags.has('renorm') && args.flags.has('no-renorm')) throw new UsageError('--renorm and --no-renorm contradict each other');
+  // The aligned merge renormalises by default (as DHA's merge does); --renorm is kept as a no-op for older commands.
+  const renormalise = !args.flags.has('no-renorm');
   const { files, name, primary } = await filesFromPath(target, { tokenizer: str(args, 'tokenizer') });
   const loaded = await loadModelFiles(files, { name, primary });
   const calibration = (await documentsFromArgs(args, loaded, '')) ?? [];
@@ -76,7 +79,7 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
     method,
     budget,
     calibration: calib,
-    renormalise: args.flags.has('renorm'),
+    renormalise,
     dha: {
       steps: int(args, 'steps', dhaDefaults.steps),
       seed,
@@ -86,6 +89,8 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
       params: oneOf(args, 'fusion-params', ['kv', 'attention'] as const, DHA_DEFAULTS.params),
       inputs: oneOf(args, 'fusion-inputs', ['teacher', 'student'] as const, DHA_DEFAULTS.inputs),
       checkEvery: int(args, 'check-every', DHA_DEFAULTS.checkEvery),
+      allocation: oneOf(args, 'allocation', DHA_ALLOCATIONS, DHA_DEFAULTS.allocation),
+      kvSplit: oneOf(args, 'kv-split', DHA_KV_SPLITS, DHA_DEFAULTS.kvSplit),
     },
     train: trainOptions.steps ? trainOptions : undefined,
     evalDocs,
@@ -98,7 +103,11 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
   const summary = {
     method,
     budget,
+    ...(method === 'aligned' ? { renormalise } : {}),
+    ...(method === 'dha' ? { allocation: str(args, 'allocation') ?? DHA_DEFAULTS.allocation, kvSplit: str(args, 'kv-split') ?? DHA_DEFAULTS.kvSplit } : {}),
     perLayer: r.perLayer,
+    kTotal: r.perLayer.reduce((a, p) => a + p.k, 0),
+    vTotal: r.perLayer.reduce((a, p) => a + p.v, 0),
     pplBefore: before,
     pplAfter: after,
     kvBytesPerTokenBefore: kvBytesPerToken(loaded.model),
@@ -107,6 +116,7 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
     evalTokens: evalDocs ? evalDocs.reduce((s, d) => s + d.length - 1, 0) : null,
     trainSteps: r.trainSteps,
     trainTokens: r.trainTokens,
+    recoverySteps: r.recoverySteps,
     seconds: r.seconds,
     curve: r.curve,
     dha: r.dha ? { bestStep: r.dha.bestStep, checks: r.dha.checks } : undefined,
@@ -124,7 +134,8 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
   if (json) process.stdout.write(`${JSON.stringify({ ...summary, out, files: written })}\n`);
   else {
     process.stdout.write(
-      `${method} at ${(budget * 100).toFixed(1)} %: K/V heads per layer ${r.perLayer.map((p) => `${p.k}/${p.v}`).join(' ')}; ` +
+      `${method}${method === 'aligned' ? (renormalise ? ' + renormalisation' : ' without renormalisation') : ''} at ${(budget * 100).toFixed(1)} %: ` +
+        `K/V heads per layer ${r.perLayer.map((p) => `${p.k}/${p.v}`).join(' ')} (K ${summary.kTotal}, V ${summary.vTotal}); ` +
         `KV cache ${summary.kvBytesPerTokenBefore} → ${r.kvBytesPerToken} bytes/token` +
         (before !== null ? `; perplexity ${before.toFixed(3)} → ${after!.toFixed(3)}` : '') +
         `; ${r.seconds.toFixed(1)} s; wrote ${written.join(', ')} to ${out}\n`,

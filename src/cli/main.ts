@@ -34,16 +34,21 @@ commands:
   fuse <model> --method meanpool|aligned|dha --kv-budget F (--text F [split flags as eval] | --tokens F.safetensors)
        [--eval-text F [--eval-split …] [--eval-min-chars N] [--eval-skip-docs K] [--eval-max-docs M] | --eval-tokens F]
        [--steps N] [--seed S] [--tokens-per-step N] [--seq-len T] [--lr F] [--fusion-params attention|kv]
-       [--fusion-inputs student|teacher] [--check-every N]
+       [--fusion-inputs student|teacher] [--check-every N] [--allocation search|uniform] [--kv-split equal|joint]
        [--train-steps N [--train-lr F] [--train-params all|attention|kv] [--train-loss kl|ce|mix] [--train-batch B]
         [--train-seq T] [--train-schedule constant|cosine] [--train-warmup N] [--train-min-lr F]
         [--train-weight-decay F] [--train-clip F] [--train-kl-weight F] [--train-eval-every N]]
-       [--max-tokens N] [--renorm] --out DIR [--json]
+       [--max-tokens N] [--no-renorm] --out DIR [--json]
                               fewer K/V heads: writes the fused model to DIR (config.json + model.safetensors, a
-                              llama2.c model.bin when it fits, experiment.json) and prints perLayer, pplBefore,
-                              pplAfter, kvBytesPerToken, trainSteps, trainTokens, seconds; with --train-steps the
-                              converted model is then trained end to end toward the original (KL distillation on
-                              the calibration text) and --json adds curve: [{step, tokens, loss, ppl}]
+                              llama2.c model.bin when it fits, experiment.json) and prints perLayer, kTotal, vTotal,
+                              pplBefore, pplAfter, kvBytesPerToken, trainSteps, trainTokens, seconds. The aligned
+                              merge renormalises merged heads unless --no-renorm. DHA: --allocation uniform keeps
+                              the same counts in every layer, --kv-split joint spends one budget of K+V heads,
+                              --steps 0 skips its layer-local training. With --train-steps N the converted model is
+                              trained end to end toward the original (KL distillation on the calibration text) on
+                              a budget of N steps of train-batch × train-seq tokens shared by every method: DHA's
+                              own steps come out of it; --json adds recoverySteps and curve: [{step, tokens, loss,
+                              ppl}] (tokens count the conversion's own)
   train <model> (--text F [split flags] | --tokens F.safetensors) --steps N --out DIR [--teacher MODEL]
        [--eval-text F [--eval-split …] | --eval-tokens F] [--lr F] [--params all|attention|kv] [--loss kl|ce|mix]
        [--kl-weight F] [--batch B] [--seq T] [--schedule constant|cosine] [--warmup N] [--min-lr F]
@@ -57,7 +62,7 @@ commands:
   selftest [--json]           every kernel against its CPU reference
   bench [--json] [--sizes 256,1024,2048] [--variant wide|tiled|direct]
         [--forward MODEL,…] [--train MODEL,…] [--batch 8] [--seq 256] [--steps 3]
-        [--attention 128,512,1024] [--search MODEL,… [--budget 0.25] [--text F]]
+        [--attention 128,512,1024|default] [--search MODEL,… [--budget 0.25] [--text F]]
                               matmul time and GFLOP/s per size (--variant: that kernel for every product of
                               the run, else the adapter's choice per shape); with --forward, forward tokens/s per
                               model (a file or folder, or gpt2-small: GPT-2 small's shapes with random weights);

@@ -2,8 +2,10 @@
 // this is OUR reconstruction of its stages, at lab scale, built so that the fused model is usable after any number of steps:
 //  1. Search: for every layer, separately for K and V, the best partition of its heads into n groups for every n, by merge
 //     cost (the share of the heads' energy lost when each group collapses to its aligned mean, from calibration Grams); an
-//     exact DP shares the global budget across layers, K and V budgets independent. The budget path from 100 % down to the
-//     target is reported step by step, so the live view shows where heads go as the budget tightens.
+//     exact DP shares the global budget across layers — K and V each get the budget (kvSplit 'equal'), or one budget of K+V
+//     heads is shared by both ('joint': V, whose heads are less alike, may keep more than K). allocation 'uniform' skips the
+//     search's choice of counts (every layer keeps the same number; the partitions are still the best). The budget path from
+//     100 % down to the target is reported step by step, so the live view shows where heads go as the budget tightens.
 //  2. Fuse: members of each group are aligned (GPA, folded into W_Q/W_K and W_V/W_O: the function is unchanged) and each group
 //     becomes one head, its aligned mean rescaled to the members' mean energy. This is the 0-step model: already a fused
 //     model with decoupled K and V maps.
@@ -28,9 +30,9 @@ import { seededRandom } from '../eval/generate';
 import { trainingWindows } from '../train/data';
 import { trainingLoss } from '../gpu/kernels/backward';
 import { reduceRows } from '../gpu/kernels/reduce';
-import { DHA_DEFAULTS } from './dhaDefaults';
+import { DHA_DEFAULTS, type DhaAllocation, type DhaKvSplit } from './dhaDefaults';
 
-export { DHA_DEFAULTS, DHA_FALLBACK_DEFAULTS } from './dhaDefaults';
+export { DHA_DEFAULTS, DHA_FALLBACK_DEFAULTS, DHA_ALLOCATIONS, DHA_KV_SPLITS, type DhaAllocation, type DhaKvSplit } from './dhaDefaults';
 
 export interface DhaOptions {
   budget: number;
@@ -48,6 +50,10 @@ export interface DhaOptions {
   inputs: 'teacher' | 'student';
   /** Measure the calibration KL every this many steps (and after the last) and keep the best state. */
   checkEvery: number;
+  /** Counts per layer from the search, or the same in every layer. */
+  allocation: DhaAllocation;
+  /** K and V budgets apart ('equal') or one K+V budget ('joint'). */
+  kvSplit: DhaKvSplit;
   /** Called between steps; resolves when the run may go on (pause / single step in the UI). */
   gate?: () => Promise<void>;
   onEvent?: (e: DhaEvent) => void;
@@ -99,9 +105,41 @@ export interface DhaResult {
   history: { step: number; loss: number }[];
 }
 
+/** How a budget is shared out: DHA's search or uniform counts, K and V apart or jointly. */
+export interface AllocationRule {
+  allocation: DhaAllocation;
+  kvSplit: DhaKvSplit;
+}
+
+/**
+ * K and V head counts per layer for `totalK` K heads and `totalV` V heads ('equal'), or `totalK + totalV` heads of either
+ * kind ('joint'), by least summed merge cost (allocation 'search') or the same count in every layer ('uniform'; joint: the
+ * same K+V count in every layer, split between K and V by cost within the layer).
+ */
+export function allocate(costs: { k: number[][]; v: number[][] }, totalK: number, totalV: number, rule: AllocationRule): { k: number[]; v: number[] } {
+  const L = costs.k.length;
+  if (rule.allocation === 'search') {
+    if (rule.kvSplit === 'equal') return { k: allocateBudget(costs.k, totalK), v: allocateBudget(costs.v, totalV) };
+    const both = allocateBudget([...costs.k, ...costs.v], totalK + totalV);
+    return { k: both.slice(0, L), v: both.slice(L) };
+  }
+  // uniform: spread a total over the layers as evenly as whole heads allow (earlier layers keep the remainder).
+  const even = (total: number, i: number) => Math.floor(total / L) + (i < total % L ? 1 : 0);
+  if (rule.kvSplit === 'equal') return { k: costs.k.map((c, i) => Math.min(c.length, even(totalK, i))), v: costs.v.map((c, i) => Math.min(c.length, even(totalV, i))) };
+  const k: number[] = [];
+  const v: number[] = [];
+  for (let i = 0; i < L; i++) {
+    const kv = allocateBudget([costs.k[i], costs.v[i]], Math.max(2, Math.min(costs.k[i].length + costs.v[i].length, even(totalK + totalV, i))));
+    k.push(kv[0]);
+    v.push(kv[1]);
+  }
+  return { k, v };
+}
+
 /** Stage 1: per-layer options and the allocation at the budget (and along the way, reported). */
 export async function dhaSearch(
   rt: GpuRuntime, model: Model, grams: Awaited<ReturnType<typeof calibrate>>, budget: number, onEvent?: (e: DhaEvent) => void, signal?: AbortSignal,
+  rule: AllocationRule = { allocation: DHA_DEFAULTS.allocation, kvSplit: DHA_DEFAULTS.kvSplit },
 ): Promise<{ k: number[]; v: number[]; options: { k: LayerOptions[]; v: LayerOptions[] } }> {
   const options = { k: [] as LayerOptions[], v: [] as LayerOptions[] };
   for (let l = 0; l < model.layers.length; l++) {
@@ -109,27 +147,25 @@ export async function dhaSearch(
     options.k.push((await layerOptions(model, l, 'k', grams[l], rt)).options);
     options.v.push((await layerOptions(model, l, 'v', grams[l], rt)).options);
   }
+  const L = model.layers.length;
   const totalK = model.layers.reduce((s, l) => s + l.kv.kHeads, 0);
   const totalV = model.layers.reduce((s, l) => s + l.kv.vHeads, 0);
-  const wantK = Math.max(model.layers.length, headsAtBudget(totalK, budget));
-  const wantV = Math.max(model.layers.length, headsAtBudget(totalV, budget));
+  const wantK = Math.max(L, headsAtBudget(totalK, budget));
+  const wantV = Math.max(L, headsAtBudget(totalV, budget));
   const costs = { k: options.k.map((o) => o.cost), v: options.v.map((o) => o.cost) };
   const layoutsAt = (k: number[], v: number[]) => model.layers.map((l, i) => mergedLayout(l.kv, options.k[i].partitions[k[i] - 1], options.v[i].partitions[v[i] - 1]));
+  const report = (a: { k: number[]; v: number[] }) => {
+    const kept = a.k.reduce((x, y) => x + y, 0) + a.v.reduce((x, y) => x + y, 0);
+    onEvent?.({ phase: 'search', perLayer: a.k.map((n, l) => ({ k: n, v: a.v[l] })), budget: kept / (totalK + totalV), costs, layouts: layoutsAt(a.k, a.v) });
+  };
   // The budget path: from every head down to the target, one head at a time for the larger of K and V.
   const stepsK = totalK - wantK;
   const stepsV = totalV - wantV;
   const path = Math.max(stepsK, stepsV, 0);
-  for (let s = 1; s <= path; s++) {
-    const bk = totalK - Math.round((stepsK * s) / path);
-    const bv = totalV - Math.round((stepsV * s) / path);
-    const k = allocateBudget(costs.k, bk);
-    const v = allocateBudget(costs.v, bv);
-    onEvent?.({ phase: 'search', perLayer: k.map((n, l) => ({ k: n, v: v[l] })), budget: (bk + bv) / (totalK + totalV), costs, layouts: layoutsAt(k, v) });
-  }
-  const k = allocateBudget(costs.k, wantK);
-  const v = allocateBudget(costs.v, wantV);
-  if (!path) onEvent?.({ phase: 'search', perLayer: k.map((n, l) => ({ k: n, v: v[l] })), budget: (wantK + wantV) / (totalK + totalV), costs, layouts: layoutsAt(k, v) });
-  return { k, v, options };
+  for (let s = 1; s <= path; s++) report(allocate(costs, totalK - Math.round((stepsK * s) / path), totalV - Math.round((stepsV * s) / path), rule));
+  const final = allocate(costs, wantK, wantV, rule);
+  if (!path) report(final);
+  return { ...final, options };
 }
 
 /** Every layer's attention input for a batch of windows, from a model's forward pass (the original: teacher forcing). */
@@ -228,7 +264,7 @@ export async function dhaFuse(
     gmCal.release();
   }
   opts.onProgress?.({ stage: 'search', done: 0, total: 1 });
-  const search = await dhaSearch(rt, model, grams, o.budget, o.onEvent, opts.signal);
+  const search = await dhaSearch(rt, model, grams, o.budget, o.onEvent, opts.signal, o);
   opts.onProgress?.({ stage: 'search', done: 1, total: 1, detail: `K ${search.k.join('/')}, V ${search.v.join('/')}` });
   const groups = model.layers.map((_, l) => ({ k: search.options.k[l].partitions[search.k[l] - 1], v: search.options.v[l].partitions[search.v[l] - 1] }));
   const perLayer = groups.map((g) => ({ k: g.k.length, v: g.v.length }));

@@ -9,7 +9,16 @@ export const DHA_DEFAULTS = {
   params: 'attention' as 'kv' | 'attention',
   inputs: 'student' as 'teacher' | 'student',
   checkEvery: 25,
+  /** How the budget is shared out: DHA's search (per layer, by merge cost) or the same count in every layer. */
+  allocation: 'search' as DhaAllocation,
+  /** 'equal': the K total and the V total each equal the budget; 'joint': one budget of K+V heads, split by cost. */
+  kvSplit: 'equal' as DhaKvSplit,
 };
+
+export type DhaAllocation = 'search' | 'uniform';
+export type DhaKvSplit = 'equal' | 'joint';
+export const DHA_ALLOCATIONS: readonly DhaAllocation[] = ['search', 'uniform'];
+export const DHA_KV_SPLITS: readonly DhaKvSplit[] = ['equal', 'joint'];
 
 /** On a CPU fallback adapter (SwiftShader) the command line and the page start from these. */
 export const DHA_FALLBACK_DEFAULTS = { steps: 20, tokensPerStep: 512, seqLen: 128 };

@@ -10,7 +10,7 @@ import { kvBytesPerToken } from '../model/heads';
 import type { LongWorkOptions, Progress } from '../progress';
 import { alignedMerge, meanPool } from './methods';
 import { dhaFuse, type DhaOptions, type DhaEvent } from './dha';
-import { train, type CurvePoint, type TrainEvent, type TrainOptions } from '../train/trainer';
+import { train, TRAIN_DEFAULTS, type CurvePoint, type TrainEvent, type TrainOptions } from '../train/trainer';
 
 export type FusionMethod = 'meanpool' | 'aligned' | 'dha';
 export const FUSION_METHODS: FusionMethod[] = ['meanpool', 'aligned', 'dha'];
@@ -23,11 +23,15 @@ export interface FuseOptions extends LongWorkOptions {
   calibration: number[][];
   /** DHA: gradient steps of the fusion stage, seed, tokens per step, recovery steps and learning rates. */
   dha?: Partial<DhaOptions>;
-  /** Aligned merge: rescale merged heads to the members' mean energy (ours). */
+  /** Aligned merge: rescale merged heads to the members' mean energy (ours; DHA's merge always does). Default true. */
   renormalise?: boolean;
   /** DHA: called with every step's state (budgets, losses, operators) for live views. */
   onDhaEvent?: (e: DhaEvent) => void;
-  /** Recovery: end-to-end training of the converted model toward the original (no steps: none). */
+  /**
+   * Recovery: end-to-end training of the converted model toward the original (no steps: none). Its `steps` are the training
+   * budget of every method, in steps of batch × seqLen tokens: a conversion's own training tokens (DHA's layer-local steps)
+   * come out of it, so that every method trains on the same total (see recoverySteps).
+   */
   train?: Partial<TrainOptions>;
   /** Held-out documents for the recovery curve's perplexity. */
   evalDocs?: number[][] | null;
@@ -48,6 +52,8 @@ export interface FuseResult {
   /** Gradient steps and tokens of every stage (DHA's own and the recovery). */
   trainSteps: number;
   trainTokens: number;
+  /** End-to-end recovery steps run (the budget's steps less those the conversion's own tokens used). */
+  recoverySteps: number;
   /** The recovery curve; tokens count from the conversion's own (DHA's stages), so that methods compare at equal cost. */
   curve: CurvePoint[];
   /** DHA: its layer-local loss per step, the calibration KL at each check, and the step whose state was kept. */
@@ -66,6 +72,22 @@ export async function calibrationGrams(rt: GpuRuntime, model: Model, sequences: 
   }
 }
 
+/**
+ * End-to-end steps left to a method whose conversion trained on `conversionTokens` of a budget of `budgetSteps` steps of
+ * `tokensPerStep` tokens: equal total training tokens for every method. A conversion that alone exceeds the budget is an
+ * error that says what to change.
+ */
+export function recoverySteps(budgetSteps: number, tokensPerStep: number, conversionTokens: number): number {
+  const used = Math.ceil(conversionTokens / tokensPerStep - 1e-9);
+  if (used > budgetSteps) {
+    throw new RangeError(
+      `the conversion's own training (${conversionTokens} tokens, ${used} steps of ${tokensPerStep}) exceeds the training budget of ${budgetSteps} steps ` +
+        `(${budgetSteps * tokensPerStep} tokens) that every method shares: give more training steps or fewer DHA steps`,
+    );
+  }
+  return budgetSteps - used;
+}
+
 export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Promise<FuseResult> {
   const t0 = performance.now();
   const seqs = opts.calibration.flatMap((s) => calibrationSequences(s, model.config.contextLength)).filter((s) => s.length >= 2);
@@ -82,7 +104,7 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
     if (!seqs.length) throw new Error(`${opts.method} needs calibration text: none of the calibration sequences has two tokens`);
     if (opts.method === 'aligned') {
       const grams = await calibrationGrams(rt, model, seqs, { onProgress: progress, signal: opts.signal });
-      out = (await alignedMerge(model, grams, opts.budget, { rt, renormalise: opts.renormalise, onProgress: progress, signal: opts.signal })).model;
+      out = (await alignedMerge(model, grams, opts.budget, { rt, renormalise: opts.renormalise ?? true, onProgress: progress, signal: opts.signal })).model;
     } else {
       const r = await dhaFuse(rt, model, seqs, { gate: opts.gate, ...opts.dha, budget: opts.budget, onProgress: progress, signal: opts.signal, onEvent: opts.onDhaEvent });
       out = r.model;
@@ -93,9 +115,13 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
     }
   }
   let curve: CurvePoint[] = [];
+  let e2eSteps = 0;
   if (opts.train?.steps) {
     if (!seqs.length) throw new Error('recovery training needs calibration text: none of the calibration sequences has two tokens');
     const conversionTokens = trainTokens;
+    const batch = opts.train.batch ?? TRAIN_DEFAULTS.batch;
+    const seqLen = Math.min(opts.train.seqLen ?? TRAIN_DEFAULTS.seqLen, model.config.contextLength);
+    e2eSteps = recoverySteps(opts.train.steps, batch * seqLen, conversionTokens);
     let trainPaused = 0;
     const gate = opts.gate && (async () => {
       const w0 = performance.now();
@@ -103,8 +129,8 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
       trainPaused += performance.now() - w0;
     });
     const shift = <P extends CurvePoint>(p: P): P => ({ ...p, tokens: p.tokens + conversionTokens });
-    const r = await train(rt, out, seqs, opts.train, {
-      teacher: model, evalDocs: opts.evalDocs, gate, signal: opts.signal, onProgress: progress, maxBytes: opts.maxTrainBytes,
+    const r = await train(rt, out, seqs, { ...opts.train, steps: e2eSteps }, {
+      teacher: model, evalDocs: opts.evalDocs, gate, signal: opts.signal, onProgress: progress, maxBytes: opts.maxTrainBytes, stepsBefore: opts.train.steps - e2eSteps,
       onEvent: opts.onTrainEvent && ((e) => opts.onTrainEvent!(shift(e))),
     });
     out = r.model;
@@ -122,6 +148,7 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
     calibrationTokens: opts.method === 'meanpool' && !opts.train?.steps ? 0 : calibrationTokens,
     trainSteps,
     trainTokens,
+    recoverySteps: e2eSteps,
     curve,
     dha,
     seconds: (performance.now() - t0) / 1000 - pausedSeconds,

@@ -84,6 +84,11 @@ export interface TrainRun extends LongWorkOptions {
   /** Called between steps; resolves when the run may go on (pause / single step). */
   gate?: () => Promise<void>;
   onEvent?: (e: TrainEvent) => void;
+  /**
+   * Steps of the same budget spent before this run (a conversion's own training): held-out perplexity is then measured
+   * where (stepsBefore + step) is a multiple of evalEvery, so that every method of a comparison is read at the same totals.
+   */
+  stepsBefore?: number;
 }
 
 export interface TrainResult {
@@ -193,7 +198,7 @@ export async function train(rt: GpuRuntime, student: Model, data: number[][], op
       tokens += o.batch * T;
       trainMs += performance.now() - s0;
       const last = step === o.steps;
-      const ppl = last || (o.evalEvery > 0 && step % o.evalEvery === 0) ? await evaluate() : null;
+      const ppl = last || (o.evalEvery > 0 && (step + (run.stepsBefore ?? 0)) % o.evalEvery === 0) ? await evaluate() : null;
       emit({ step, tokens, loss: lossSum / scored, ppl }, lr, read[0]);
       run.onProgress?.({ stage: 'train', done: step, total: o.steps, detail: `loss ${(lossSum / scored).toFixed(4)}${ppl !== null ? `, perplexity ${ppl.toFixed(3)}` : ''}` });
     }
