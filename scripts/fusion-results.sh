@@ -28,16 +28,16 @@ run() { # name model args...
 for b in 0.25 0.5; do
   if [[ $PART != recover ]]; then
     run "mha-meanpool-$b" tinystories-mha.bin --method meanpool --kv-budget $b
-    run "mha-aligned-$b" tinystories-mha.bin --method aligned --kv-budget $b
-    run "mha-aligned-renorm-$b" tinystories-mha.bin --method aligned --renorm --kv-budget $b
+    run "mha-aligned-$b" tinystories-mha.bin --method aligned --no-renorm --kv-budget $b
+    run "mha-aligned-renorm-$b" tinystories-mha.bin --method aligned --kv-budget $b
     for s in ${DHA_STEPS:-0 50 100 200}; do run "mha-dha-$b-s$s" tinystories-mha.bin --method dha --kv-budget $b --steps $s; done
     run "s260-meanpool-$b" stories260K.bin --method meanpool --kv-budget $b
-    run "s260-aligned-renorm-$b" stories260K.bin --method aligned --renorm --kv-budget $b
+    run "s260-aligned-renorm-$b" stories260K.bin --method aligned --kv-budget $b
     run "s260-dha-$b-s200" stories260K.bin --method dha --kv-budget $b --steps 200
   fi
   if [[ $PART != convert ]]; then
     run "mha-meanpool-$b-train" tinystories-mha.bin --method meanpool --kv-budget $b "${TRAIN[@]}"
-    run "mha-aligned-renorm-$b-train" tinystories-mha.bin --method aligned --renorm --kv-budget $b "${TRAIN[@]}"
+    run "mha-aligned-renorm-$b-train" tinystories-mha.bin --method aligned --kv-budget $b "${TRAIN[@]}"
     run "mha-dha-$b-train" tinystories-mha.bin --method dha --kv-budget $b "${TRAIN[@]}"
   fi
 done

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The equal-token comparison of docs/RESULTS.md: tinystories-mha at one KV budget, every method trained on the same total of
+# TOTAL steps of 32 × 128 tokens (4096), DHA's own layer-local steps (4096 tokens each) counted in that total. Held-out
+# perplexity (val150: the first 150 paragraphs > 100 characters of tinystories_val.txt) at 0 tokens and every EVAL_EVERY
+# steps of the total; calibration and training on the 400 paragraphs after them. Same data, seed and recovery settings for
+# every run; one change per run:
+#   meanpool, aligned (+ renormalisation, the default), dha-search-sN (N own steps), dha-uniform-s0, dha-joint-s0.
+# Prints one JSON object per run. ONLY=REGEX keeps the runs whose names match.
+# Usage: [HEADLAB="node bin/headlab.mjs"] [TOTAL=50] [EVAL_EVERY=25] [BUDGET=0.25] [DHA_OWN="0 10"] scripts/equal-tokens.sh [DATA_DIR]
+set -euo pipefail
+DATA=${1:-testdata/data}
+read -r -a HEADLAB <<< "${HEADLAB:-node bin/headlab.mjs}"
+OUT=${EQUAL_OUT:-$(mktemp -d)}
+VAL="$DATA/tinystories_val.txt"
+CAL=(--text "$VAL" --split blank-lines --min-chars 100 --skip-docs 150 --max-docs 400)
+EV=(--eval-text "$VAL" --eval-split blank-lines --eval-min-chars 100 --eval-max-docs 150)
+TOTAL=${TOTAL:-50}
+BUDGET=${BUDGET:-0.25}
+TRAIN=(--train-steps "$TOTAL" --train-batch 32 --train-seq 128 --train-eval-every "${EVAL_EVERY:-25}" --seed 1)
+DHA=(--tokens-per-step 4096 --seq-len 128)
+run() { # name args...
+  local name=$1; shift
+  [[ "$name" =~ ${ONLY:-.} ]] || return 0
+  local t0 json
+  t0=$(date +%s%N)
+  json=$("${HEADLAB[@]}" fuse "$DATA/tinystories-mha.bin" --kv-budget "$BUDGET" "$@" "${CAL[@]}" "${EV[@]}" "${TRAIN[@]}" --out "$OUT/$name" --json)
+  echo "{\"run\":\"$name\",\"budget\":$BUDGET,\"total\":$TOTAL,\"wallMs\":$(( ($(date +%s%N) - t0) / 1000000 )),\"result\":$json}"
+}
+run meanpool --method meanpool
+run aligned --method aligned
+for s in ${DHA_OWN:-0 10}; do run "dha-search-s$s" --method dha --steps "$s" "${DHA[@]}"; done
+run dha-uniform-s0 --method dha --steps 0 --allocation uniform "${DHA[@]}"
+run dha-joint-s0 --method dha --steps 0 --kv-split joint "${DHA[@]}"
