@@ -55,7 +55,7 @@ export async function exampleCommand(args: ParsedArgs): Promise<number> {
     const o = await fuseAndEvaluate(
       rt,
       source,
-      { method, budget, calibrationTokens: d['race.calTokens'] as number, steps: d['race.dhaSteps'] as number, seed: 1, tokensPerStep: train.batch * train.seqLen, seqLen: train.seqLen, train },
+      { method, budget, calibrationTokens: d['race.calTokens'] as number, steps: d['race.dhaSteps'] as number, seed: 1, tokensPerStep: train.batch * train.seqLen, seqLen: train.seqLen, train, renormalise: true, allocation: 'search', kvSplit: 'equal' },
       { calibration: { text, name: 'the built-in TinyStories sample' }, evaluation: { text, name: 'the built-in TinyStories sample', heldOutDocs: d['race.evalDocs'] as number }, sameText: true },
       {
         signal: new AbortController().signal,

@@ -8,7 +8,8 @@ import { GpuModel } from '../eval/gpuModel';
 import { perplexity, splitDocuments, tokenizeDocuments, type PerplexityResult } from '../eval/perplexity';
 import { calibrationTokens } from '../analysis/calibration';
 import { fuse, type FuseResult, type FusionMethod } from '../fusion/fuse';
-import { DHA_DEFAULTS, type DhaEvent } from '../fusion/dha';
+import { DHA_DEFAULTS, type DhaAllocation, type DhaEvent, type DhaKvSplit } from '../fusion/dha';
+import { variantLabel } from './variants';
 import { fitsLlama2c, modelHash, type ExportFile } from '../fusion/export';
 import { kvBytesPerToken, layoutsOf } from '../model/heads';
 import type { KvLayout } from '../model/types';
@@ -49,8 +50,13 @@ export interface FusionSettings {
   seed: number;
   tokensPerStep: number;
   seqLen: number;
-  /** End-to-end training after the conversion; null: none. */
+  /** End-to-end training after the conversion; null: none. Its steps are every method's budget: DHA's own come out of it. */
   train: RecoverySettings | null;
+  /** Aligned merge: rescale merged heads to their members' mean energy (DHA's merge always does). */
+  renormalise: boolean;
+  /** DHA: counts per layer from its search or uniform; K and V budgets apart or one joint K+V budget. */
+  allocation: DhaAllocation;
+  kvSplit: DhaKvSplit;
 }
 
 /** A text for the run: its content and how it is named in the results. */
@@ -93,6 +99,8 @@ export interface ResultRow {
   sourceModelId: number;
   model: string;
   method: FusionMethod;
+  /** What was run, in words (the method and its switches: renormalisation, DHA's allocation, split and own steps). */
+  label: string;
   budget: number;
   perLayer: HeadCounts;
   pplBefore: number;
@@ -202,7 +210,8 @@ export async function fuseAndEvaluate(rt: GpuRuntime, source: SourceModel, setti
     method: settings.method,
     budget: settings.budget,
     calibration: [prep.calibration],
-    dha: { steps: settings.steps, seed: settings.seed, tokensPerStep: settings.tokensPerStep, seqLen: settings.seqLen },
+    renormalise: settings.renormalise,
+    dha: { steps: settings.steps, seed: settings.seed, tokensPerStep: settings.tokensPerStep, seqLen: settings.seqLen, allocation: settings.allocation, kvSplit: settings.kvSplit },
     train: train ? { ...train, seed: settings.seed, loss: train.loss } : undefined,
     evalDocs: train ? prep.docs : null,
     gate: hooks.gate,
@@ -231,6 +240,8 @@ export async function fuseAndEvaluate(rt: GpuRuntime, source: SourceModel, setti
     source: { name: loaded.name, modelHash: modelHash(model) },
     seed: settings.seed,
     method: settings.method,
+    label: variantLabel(settings),
+    renormalise: settings.method === 'aligned' ? settings.renormalise : undefined,
     budget: settings.budget,
     perLayer: r.perLayer,
     pplBefore: before.ppl,
@@ -245,7 +256,10 @@ export async function fuseAndEvaluate(rt: GpuRuntime, source: SourceModel, setti
     trainSteps: r.trainSteps,
     trainTokens: r.trainTokens,
     seconds: r.seconds,
-    dha: r.dha ? { ...DHA_DEFAULTS, steps: settings.steps, seed: settings.seed, tokensPerStep: settings.tokensPerStep, seqLen: settings.seqLen, ...r.dha } : undefined,
+    dha: r.dha
+      ? { ...DHA_DEFAULTS, steps: settings.steps, seed: settings.seed, tokensPerStep: settings.tokensPerStep, seqLen: settings.seqLen, allocation: settings.allocation, kvSplit: settings.kvSplit, ...r.dha }
+      : undefined,
+    recoverySteps: r.recoverySteps,
     train: train ?? undefined,
     curve: r.curve,
     maps: r.model.layers.map((l) => ({ kHeadOf: l.kv.kHeadOf, vHeadOf: l.kv.vHeadOf })),
@@ -264,6 +278,7 @@ export function resultRow(id: number, source: { id: number; loaded: LoadedModel 
     sourceModelId: source.id,
     model: loaded.name,
     method: settings.method,
+    label: variantLabel(settings),
     budget: settings.budget,
     perLayer: r.perLayer,
     pplBefore: o.before.ppl,

@@ -4,7 +4,7 @@
 // (shown, read-only) and lesson= (a text above the panels). Unknown keys and values out of range are ignored with a note.
 // No DOM here: parsing and writing are pure functions (tested in Node); src/lab/settingsStore.ts binds them to the page.
 
-import { DHA_DEFAULTS, DHA_FALLBACK_DEFAULTS } from '../fusion/dhaDefaults';
+import { DHA_ALLOCATIONS, DHA_DEFAULTS, DHA_FALLBACK_DEFAULTS, DHA_KV_SPLITS } from '../fusion/dhaDefaults';
 
 export type PanelName = 'model' | 'similarity' | 'fuse' | 'race' | 'compare' | 'eval';
 export type Value = number | string | boolean | string[];
@@ -52,6 +52,9 @@ export const CONTROLS: readonly ControlSpec[] = [
   { key: 'fuse.calTokens', panel: 'fuse', label: 'calibration tokens', kind: 'int', default: fb(2048, 16384), min: 2, max: 10_000_000 },
   { key: 'fuse.eval', panel: 'fuse', label: 'evaluation text', kind: 'enum', default: 'sample', values: ['sample', 'file'] },
   { key: 'fuse.evalDocs', panel: 'fuse', label: 'held-out documents', kind: 'int', default: fb(8, 20), min: 1, max: 100_000 },
+  { key: 'fuse.renorm', panel: 'fuse', label: 'renormalise merged heads', kind: 'bool', default: true },
+  { key: 'fuse.allocation', panel: 'fuse', label: 'DHA allocation', kind: 'enum', default: DHA_DEFAULTS.allocation, values: DHA_ALLOCATIONS },
+  { key: 'fuse.kvSplit', panel: 'fuse', label: 'DHA K/V budgets', kind: 'enum', default: DHA_DEFAULTS.kvSplit, values: DHA_KV_SPLITS },
   { key: 'fuse.steps', panel: 'fuse', label: 'DHA steps', kind: 'int', default: fb(DHA_FALLBACK_DEFAULTS.steps, DHA_DEFAULTS.steps), min: 0, max: 100_000 },
   { key: 'fuse.seed', panel: 'fuse', label: 'seed', kind: 'int', default: 1, min: 0, max: 2 ** 31 - 1 },
   { key: 'fuse.tokensPerStep', panel: 'fuse', label: 'DHA tokens per step', kind: 'int', default: fb(DHA_FALLBACK_DEFAULTS.tokensPerStep, DHA_DEFAULTS.tokensPerStep), min: 2, max: 1_000_000 },

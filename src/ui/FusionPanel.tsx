@@ -62,6 +62,9 @@ export function FusionPanel() {
         tokensPerStep: v('tokensPerStep'),
         seqLen: v('seqLen'),
         train: train.steps > 0 ? train : null,
+        renormalise: v('renorm'),
+        allocation: v('allocation'),
+        kvSplit: v('kvSplit'),
       };
       const problem = recoveryProblem(train);
       if (problem) throw new Error(`Recovery training: ${problem}`);
@@ -140,8 +143,32 @@ export function FusionPanel() {
             : '; calibration reads another text — make sure the two do not overlap.'}
         </p>
       </fieldset>
+      <fieldset className="fusion-fields" disabled={running || method !== 'aligned'} title={method === 'aligned' ? undefined : 'This setting applies to the aligned merge only'}>
+        <legend>Aligned merge</legend>
+        <Field
+          k="fuse.renorm"
+          testId="fusion-renorm"
+          title="Rescale each merged head to its members' mean energy (an averaged head is shorter than its members when they point in different directions). DHA's merge always does; off shows the plain aligned average"
+        />
+      </fieldset>
       <fieldset className="fusion-fields" disabled={running || !isDha} title={isDha ? undefined : 'Training settings apply to DHA only'}>
-        <legend>DHA training {fallback ? <span className="hint">(small defaults: this adapter is a CPU fallback)</span> : null}</legend>
+        <legend>DHA {fallback ? <span className="hint">(small defaults: this adapter is a CPU fallback)</span> : null}</legend>
+        <div className="form-row">
+          <Field
+            k="fuse.allocation"
+            testId="fusion-allocation"
+            label="allocation"
+            options={{ search: 'searched per layer', uniform: 'uniform (same in every layer)' }}
+            title="How many K and V heads each layer keeps: DHA's search by merge cost, or the same count in every layer (isolates what the search is worth)"
+          />
+          <Field
+            k="fuse.kvSplit"
+            testId="fusion-kv-split"
+            label="K and V budgets"
+            options={{ equal: 'each the budget', joint: 'one joint K+V budget' }}
+            title="Each of K and V keeps the budget's share of its heads, or one budget of K+V heads is spent where merging costs least (V, whose heads are less alike, may keep more than K)"
+          />
+        </div>
         <div className="form-row">
           <Field k="fuse.steps" testId="fusion-steps" label="steps" title={STEPS_HINT} />
           <Field k="fuse.seed" testId="fusion-seed" title="Order of the calibration batches: the same seed gives the same budgets and weights" />

@@ -47,7 +47,7 @@ export function RacePanel() {
         {
           // DHA's own steps see as many tokens as a training step, so that steps compare on the chart's token axis.
           method: 'meanpool', budget: Number(v<string>('budget')) / 100, calibrationTokens, steps: dhaSteps, seed,
-          tokensPerStep: train.batch * train.seqLen, seqLen: train.seqLen, train,
+          tokensPerStep: train.batch * train.seqLen, seqLen: train.seqLen, train, renormalise: true, allocation: 'search', kvSplit: 'equal',
         },
         v<FusionMethod[]>('methods'),
         { calibration: { text: sample, name: SAMPLE_NAME }, evaluation: { text: sample, name: SAMPLE_NAME, heldOutDocs }, sameText: true },

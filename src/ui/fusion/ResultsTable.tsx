@@ -83,7 +83,7 @@ function ResultRowView({ row: r, n, canCompare, onCompare, selected, onSelect }:
         }}
       >
         <td>{n}</td>
-        <td title={r.model}>{METHOD_NAME[r.method]}</td>
+        <td title={r.model}>{r.label ?? METHOD_NAME[r.method]}</td>
         <td>{budgetLabel(r.budget)}</td>
         <td className="fusion-counts" data-testid="fusion-row-counts" title={r.perLayer.map((p, l) => `layer ${l}: ${p.k} K, ${p.v} V heads`).join('\n')}>
           {compactCounts(r.perLayer)}

@@ -1,0 +1,61 @@
+// The conversions a comparison can run side by side, each changing one thing against its neighbour: the three methods, and
+// DHA with one of its parts switched (the race's lanes, the worked example's runs). DOM-free: the page, the worker and the
+// `headlab example` command read the same table, and every label says what was run.
+import type { FusionMethod } from '../fusion/fuse';
+import type { DhaAllocation, DhaKvSplit } from '../fusion/dhaDefaults';
+import type { FusionSettings } from './fusionRun';
+
+export type LaneKey = 'meanpool' | 'aligned' | 'dha' | 'dha-e2e' | 'dha-uniform' | 'dha-joint';
+
+export interface LaneSpec {
+  key: LaneKey;
+  method: FusionMethod;
+  /** Short name for legends and tables. */
+  label: string;
+  /** What this lane changes against the plain DHA lane (or what the method is), for tooltips. */
+  changes: string;
+  /** The settings of this lane, from the comparison's shared settings. */
+  apply: (s: FusionSettings) => FusionSettings;
+}
+
+export const LANES: readonly LaneSpec[] = [
+  { key: 'meanpool', method: 'meanpool', label: 'mean-pool', changes: 'GQA mean-pooling: contiguous groups averaged, no calibration', apply: (s) => ({ ...s, method: 'meanpool', steps: 0 }) },
+  {
+    key: 'aligned', method: 'aligned', label: 'aligned merge',
+    changes: 'Heads aligned (rotations within rotary planes for K, any orthogonal map for V) before averaging; merged heads renormalised unless switched off',
+    apply: (s) => ({ ...s, method: 'aligned', steps: 0 }),
+  },
+  {
+    key: 'dha', method: 'dha', label: 'DHA',
+    changes: "DHA (our reconstruction): searched per-layer K and V budgets, aligned merge, then its own layer-local steps out of the shared token budget",
+    apply: (s) => ({ ...s, method: 'dha' }),
+  },
+  {
+    key: 'dha-e2e', method: 'dha', label: 'DHA, 0 own steps',
+    changes: "DHA's budgets and merge with none of its own layer-local steps: every token goes to end-to-end training (another split of the same token budget)",
+    apply: (s) => ({ ...s, method: 'dha', steps: 0 }),
+  },
+  {
+    key: 'dha-uniform', method: 'dha', label: 'DHA, uniform counts',
+    changes: "DHA with the same K and V count in every layer (no search over layers): isolates what the search's allocation is worth",
+    apply: (s) => ({ ...s, method: 'dha', allocation: 'uniform' }),
+  },
+  {
+    key: 'dha-joint', method: 'dha', label: 'DHA, joint K+V budget',
+    changes: 'DHA spending one budget of K+V heads, so that V (whose heads are less alike) may keep more heads than K',
+    apply: (s) => ({ ...s, method: 'dha', kvSplit: 'joint' }),
+  },
+];
+
+export const LANE_KEYS: readonly LaneKey[] = LANES.map((l) => l.key);
+export const LANE_BY_KEY: ReadonlyMap<LaneKey, LaneSpec> = new Map(LANES.map((l) => [l.key, l]));
+
+/** What a run was, in words: the method with each switch that differs from its default. */
+export function variantLabel(s: Pick<FusionSettings, 'method' | 'renormalise' | 'allocation' | 'kvSplit' | 'steps'>): string {
+  if (s.method === 'meanpool') return 'mean-pool';
+  if (s.method === 'aligned') return s.renormalise ? 'aligned + renorm' : 'aligned, no renorm';
+  const parts = [s.allocation === 'uniform' ? 'uniform counts' : null, s.kvSplit === 'joint' ? 'joint K+V' : null, `${s.steps} own steps`];
+  return `DHA (${parts.filter(Boolean).join(', ')})`;
+}
+
+export type { DhaAllocation, DhaKvSplit };
