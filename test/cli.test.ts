@@ -236,6 +236,39 @@ describe('headlab command', () => {
     expect(noText.stderr).toMatch(/needs calibration text/);
   });
 
+  it('fuse: the aligned merge renormalises unless --no-renorm; DHA\'s switches; DHA\'s own tokens come out of the shared training budget', () => {
+    const base = ['--text', testdata('data/tinystories_sample.txt'), '--max-tokens', '400', '--eval-tokens', testdata('fixtures/stories260K-golden.safetensors'), '--json'];
+    const fuse = (...a: string[]) => {
+      const r = headlab('fuse', testdata('data/stories260K.bin'), '--kv-budget', '0.5', ...a, ...base, '--out', mkdtempSync(path.join(tmpdir(), 'headlab-switch-')));
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    const renorm = fuse('--method', 'aligned');
+    const plain = fuse('--method', 'aligned', '--no-renorm');
+    expect([renorm.renormalise, plain.renormalise]).toEqual([true, false]);
+    expect(renorm.pplAfter).not.toBe(plain.pplAfter);
+    expect(headlab('fuse', testdata('data/stories260K.bin'), '--method', 'aligned', '--kv-budget', '0.5', '--renorm', '--no-renorm', ...base, '--out', '/tmp/x').stderr).toMatch(/contradict/);
+    // joint: one budget of 20 K+V heads (5 layers × 4 × 2 × 50 %), split by cost; uniform: 2 and 2 in every layer
+    const joint = fuse('--method', 'dha', '--steps', '0', '--kv-split', 'joint');
+    expect(joint).toMatchObject({ kvSplit: 'joint', allocation: 'search' });
+    expect(joint.kTotal + joint.vTotal).toBe(20);
+    const uniform = fuse('--method', 'dha', '--steps', '0', '--allocation', 'uniform');
+    expect(uniform.perLayer.every((p: { k: number; v: number }) => p.k === 2 && p.v === 2)).toBe(true);
+    expect([uniform.kTotal, uniform.vTotal]).toEqual([10, 10]);
+    // 2 own steps of 64 tokens and a budget of 3 steps of 2 × 32: DHA trains 2 steps end to end, 192 tokens in all
+    const train = ['--train-steps', '3', '--train-batch', '2', '--train-seq', '32', '--train-eval-every', '1'];
+    const dha = fuse('--method', 'dha', '--steps', '2', '--tokens-per-step', '64', '--seq-len', '32', ...train);
+    expect([dha.trainTokens, dha.recoverySteps, dha.trainSteps]).toEqual([192, 1, 3]);
+    expect(dha.curve.map((p: { tokens: number }) => p.tokens)).toEqual([128, 192]);
+    const mp = fuse('--method', 'meanpool', ...train);
+    expect([mp.trainTokens, mp.recoverySteps]).toEqual([192, 3]);
+    const over = headlab('fuse', testdata('data/stories260K.bin'), '--kv-budget', '0.5', '--method', 'dha', '--steps', '4', '--tokens-per-step', '64', '--seq-len', '32', ...train, ...base, '--out', '/tmp/x');
+    expect(over.status).not.toBe(0);
+    expect(over.stderr).toMatch(/exceeds the training budget of 3 steps .* fewer DHA steps/);
+    const bad = headlab('fuse', testdata('data/stories260K.bin'), '--kv-budget', '0.5', '--method', 'dha', '--kv-split', 'half', ...base, '--out', '/tmp/x');
+    expect(bad.stderr).toMatch(/--kv-split must be one of equal, joint; got half/);
+  });
+
   it('fuse --train-steps trains the converted model toward the original; the written folder evaluates to the curve\'s last perplexity', () => {
     const out = mkdtempSync(path.join(tmpdir(), 'headlab-fuse-train-'));
     const ev = ['--eval-tokens', testdata('fixtures/stories260K-golden.safetensors')];
