@@ -4,7 +4,7 @@
 #   npm run build:cli && bash ../shared/gpu/pack.sh && mkdir -p .gpu/data && cp testdata/data/{tinystories-mha.bin,stories260K.bin,\
 #   tok512.bin,tinystories_val.txt} .gpu/data/ && cp ../shared/gpu/torch/*.py scripts/*.py .gpu/ && cp scripts/*.sh .gpu/
 # then run there (carry [".gpu"]):  bash .gpu/gpu-measure.sh   — results land in $OUT (one JSON object per line).
-# PARTS selects what runs (default "bench torch protocol dha"); STEPS sets the protocol's length (400).
+# PARTS selects what runs (default "bench torch protocol dha equal"); STEPS sets the protocol's length (400).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-/tmp/gpu-out}
@@ -12,7 +12,7 @@ mkdir -p "$out"
 H="bash $here/enter.sh node $here/cli/headlab.mjs"
 D=$here/data
 log() { echo "[$(date +%T)] $*" >&2; }
-for part in ${PARTS:-bench torch protocol dha}; do
+for part in ${PARTS:-bench torch protocol dha equal}; do
   case $part in
     bench)
       log "headlab selftest (every kernel variant against its CPU reference on this GPU), then bench"
@@ -34,6 +34,11 @@ for part in ${PARTS:-bench torch protocol dha}; do
     dha)
       log "DHA defaults, then 100 training steps, against aligned and mean-pool with the same training"
       HEADLAB="$H" TRAIN_STEPS=${TRAIN_STEPS:-100} bash "$here/fusion-results.sh" "$D" > "$out/fusion.jsonl" ;;
+    equal)
+      log "equal total training tokens: every method and DHA switch at 25 % and 50 %, read every 50 steps up to 400"
+      for b in 0.25 0.5; do
+        HEADLAB="$H" TOTAL=${EQUAL_TOTAL:-400} EVAL_EVERY=50 BUDGET=$b DHA_OWN="0 10 50 100" bash "$here/equal-tokens.sh" "$D"
+      done > "$out/equal-tokens.jsonl" ;;
   esac
 done
 log "done"
