@@ -1,6 +1,7 @@
-// headlab example: the worked example the page shows when WebGPU is unavailable — head similarity, the three methods at one
-// budget with DHA's search path, each converted model trained the same way (the page's CPU-fallback race defaults), the
-// head layouts — computed by the lab on the built-in demo and written as JSON (public/example/demo-example.json).
+// headlab example: the worked example the page shows when WebGPU is unavailable — head similarity, the race's lanes at one
+// budget with DHA's search path, every converted model trained on the same total of tokens (the page's CPU-fallback race
+// defaults; DHA's own steps count in that total), the head layouts — computed by the lab on the built-in demo and written
+// as JSON (public/example/demo-example.json).
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createNodeRuntime } from '../gpu/node';
@@ -9,7 +10,7 @@ import { calibrate, calibrationSequences, calibrationTokens } from '../analysis/
 import { headSimilarity } from '../analysis/similarity';
 import { layerMergeLoss } from '../analysis/redundancy';
 import { layoutsOf, kvBytesPerToken, originOf } from '../model/heads';
-import { FUSION_METHODS } from '../fusion/fuse';
+import { LANE_BY_KEY, LANE_KEYS, type LaneKey } from '../lab/variants';
 import { fuseAndEvaluate, type SourceModel } from '../lab/fusionRun';
 import type { ExampleData, ExampleRun } from '../lab/example';
 import { defaults } from '../lab/settings';
@@ -45,24 +46,33 @@ export async function exampleCommand(args: ParsedArgs): Promise<number> {
       redundancy: { k: await layerMergeLoss(model, l, 'k', grams[l], rt), v: await layerMergeLoss(model, l, 'v', grams[l], rt) },
     });
   }
-  // The race: every method at the budget, then the same training.
+  // The race at its page defaults: every lane at the budget on the same total of training tokens (DHA's own steps come out
+  // of it), the aligned merge renormalised.
   const train = { steps: d['race.train.steps'] as number, lr: d['race.train.lr'] as number, params: 'all' as const, loss: 'kl' as const, batch: d['race.train.batch'] as number, seqLen: d['race.train.seq'] as number, evalEvery: d['race.train.evalEvery'] as number };
   const budgetPath: ExampleData['budgetPath'] = [];
   const runs: ExampleRun[] = [];
   let pplOriginal = 0;
   let evalText = '';
-  for (const method of FUSION_METHODS) {
+  const lanes = (d['race.methods'] as string[]).filter((k): k is LaneKey => (LANE_KEYS as readonly string[]).includes(k));
+  const shared = {
+    method: 'meanpool' as const, budget, calibrationTokens: d['race.calTokens'] as number, steps: d['race.dhaSteps'] as number, seed: 1,
+    tokensPerStep: train.batch * train.seqLen, seqLen: train.seqLen, train, renormalise: true, allocation: 'search' as const, kvSplit: 'equal' as const,
+  };
+  for (const key of lanes) {
+    const lane = LANE_BY_KEY.get(key)!;
+    const settings = lane.apply(shared);
+    const method = settings.method;
     const o = await fuseAndEvaluate(
       rt,
       source,
-      { method, budget, calibrationTokens: d['race.calTokens'] as number, steps: d['race.dhaSteps'] as number, seed: 1, tokensPerStep: train.batch * train.seqLen, seqLen: train.seqLen, train, renormalise: true, allocation: 'search', kvSplit: 'equal' },
+      settings,
       { calibration: { text, name: 'the built-in TinyStories sample' }, evaluation: { text, name: 'the built-in TinyStories sample', heldOutDocs: d['race.evalDocs'] as number }, sameText: true },
       {
         signal: new AbortController().signal,
         gate: async () => {},
-        onStage: (s) => progress.onProgress({ stage: `${method}: ${s}`, done: 0, total: 1 }),
+        onStage: (s) => progress.onProgress({ stage: `${lane.label}: ${s}`, done: 0, total: 1 }),
         onDhaEvent: (e) => {
-          if (e.phase === 'search') budgetPath.push({ budget: e.budget, perLayer: e.perLayer, layouts: e.layouts.map((l) => ({ ...l, origin: originOf(l) })) });
+          if (e.phase === 'search' && key === 'dha') budgetPath.push({ budget: e.budget, perLayer: e.perLayer, layouts: e.layouts.map((l) => ({ ...l, origin: originOf(l) })) });
         },
       },
     );
@@ -70,7 +80,7 @@ export async function exampleCommand(args: ParsedArgs): Promise<number> {
     evalText = o.evalName;
     const r = o.result;
     runs.push({
-      method, budget, perLayer: r.perLayer, layouts: layoutsOf(r.model), kvBytesPerToken: r.kvBytesPerToken, pplConverted: r.curve[0]?.ppl ?? o.after.ppl, pplAfter: o.after.ppl,
+      method, lane: key, label: o.experiment.label as string, tokens: r.trainTokens, budget, perLayer: r.perLayer, layouts: layoutsOf(r.model), kvBytesPerToken: r.kvBytesPerToken, pplConverted: r.curve[0]?.ppl ?? o.after.ppl, pplAfter: o.after.ppl,
       curve: r.curve.filter((p) => p.ppl !== null).map((p) => ({ tokens: p.tokens, ppl: p.ppl! })), seconds: r.seconds,
     });
   }
@@ -84,11 +94,11 @@ export async function exampleCommand(args: ParsedArgs): Promise<number> {
     evalText,
     similarity: { metric: 'cka', tokens: grams[0]?.n ?? 0, layers },
     budgetPath,
-    training: { steps: train.steps, batch: train.batch, seqLen: train.seqLen, lr: train.lr },
+    training: { steps: train.steps, batch: train.batch, seqLen: train.seqLen, lr: train.lr, dhaSteps: shared.steps },
     runs,
   };
   await mkdir(path.dirname(out), { recursive: true });
   await writeFile(out, `${JSON.stringify(data)}\n`);
-  process.stdout.write(`wrote ${out}: ${runs.map((r) => `${r.method} ${r.pplConverted.toFixed(3)} → ${r.pplAfter.toFixed(3)}`).join(', ')} (original ${pplOriginal.toFixed(3)})\n`);
+  process.stdout.write(`wrote ${out}: ${runs.map((r) => `${r.label} ${r.pplConverted.toFixed(3)} → ${r.pplAfter.toFixed(3)} at ${r.tokens} tokens`).join(', ')} (original ${pplOriginal.toFixed(3)})\n`);
   return 0;
 }

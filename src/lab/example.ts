@@ -4,9 +4,15 @@
 import type { KvLayout } from '../model/types';
 import type { FusionMethod } from '../fusion/fuse';
 import type { LayerSimilarity } from './compute/protocol';
+import type { LaneKey } from './variants';
 
 export interface ExampleRun {
   method: FusionMethod;
+  /** The race lane (src/lab/variants.ts) and what was run, in words; absent in examples made before lanes. */
+  lane?: LaneKey;
+  label?: string;
+  /** Total training tokens (DHA's own steps included): the same for every run. */
+  tokens?: number;
   budget: number;
   perLayer: { k: number; v: number }[];
   layouts: Required<KvLayout>[];
@@ -28,7 +34,8 @@ export interface ExampleData {
   similarity: { metric: 'cka'; tokens: number; layers: LayerSimilarity[] };
   /** DHA's search at the example's budget: from every head down to the budget. */
   budgetPath: { budget: number; perLayer: { k: number; v: number }[]; layouts: Required<KvLayout>[] }[];
-  training: { steps: number; batch: number; seqLen: number; lr: number };
+  /** The shared training budget (steps of batch × seqLen tokens); DHA's own steps (dhaSteps of as many tokens) come out of it. */
+  training: { steps: number; batch: number; seqLen: number; lr: number; dhaSteps?: number };
   runs: ExampleRun[];
 }
 
