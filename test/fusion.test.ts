@@ -17,9 +17,9 @@ import { alignGroup, equalPartitions, HeadGrams, rotaryPlanes, setPartitions } f
 import { procrustes } from '../src/fusion/procrustes';
 import { allocateBudget, alignedMerge, meanPool } from '../src/fusion/methods';
 import { exportFusedModel, fitsLlama2c } from '../src/fusion/export';
-import { calibrationGrams } from '../src/fusion/fuse';
+import { calibrationGrams } from '../src/analysis/calibration';
 import { randomArray } from '../src/reference/linalg';
-import { seededRandom as mulberry32 } from '../src/eval/generate';
+import { seededRandom as mulberry32 } from '../src/random';
 
 let rt: GpuRuntime;
 let s260: Model;

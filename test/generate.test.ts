@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { filesFromPath } from '../src/model/node-files';
 import { loadModelFiles, type LoadedModel } from '../src/model/load';
 import { GpuModel } from '../src/eval/gpuModel';
-import { generate, sample, seededRandom } from '../src/eval/generate';
+import { generate, sample } from '../src/eval/generate';
+import { seededRandom } from '../src/random';
 import { gpu } from './gpu-context';
 import { testdata } from './testdata';
 

@@ -16,7 +16,7 @@ import { Backward } from '../src/train/backward';
 import { modelLossRef } from '../src/reference/backward';
 import { forwardRef } from '../src/reference/transformer';
 import { mergeHeads } from '../src/fusion/edit';
-import { seededRandom } from '../src/eval/generate';
+import { seededRandom } from '../src/random';
 import { gpu } from './gpu-context';
 import { testdata } from './testdata';
 import { gptNeoFiles, qwen2Files } from './synthetic';

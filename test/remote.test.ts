@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fetchModel, huggingFaceBase, type DownloadProgress } from '../src/model/remote';
 import { loadModelFiles } from '../src/model/load';
-import { LoadCancelledError } from '../src/model/errors';
+import { CancelledError } from '../src/progress';
 import { testdata } from './testdata';
 
 /** Serves files by URL as streams of 64 KiB chunks, with content-length. */
@@ -74,11 +74,11 @@ describe('model URLs', () => {
     await expect(fetchModel('hf:a/b')).rejects.toThrow(/model\.safetensors: not found .* a\/b has no model\.safetensors; headlab reads safetensors/);
   });
 
-  it('a cancelled download raises LoadCancelledError', async () => {
+  it('a cancelled download raises CancelledError', async () => {
     serve({ 'https://models.test/x.bin': testdata('data/stories260K.bin') });
     const c = new AbortController();
     c.abort();
-    await expect(fetchModel('https://models.test/x.bin', { signal: c.signal })).rejects.toBeInstanceOf(LoadCancelledError);
+    await expect(fetchModel('https://models.test/x.bin', { signal: c.signal })).rejects.toBeInstanceOf(CancelledError);
   });
 
   it('refuses what is not a URL', async () => {

@@ -4,10 +4,12 @@
 import type { GpuTensor } from '../gpu/runtime';
 import type { Tokenizer } from '../model/tokenizer';
 import { matmul } from '../gpu/kernels/matmul';
-import type { GpuModel } from '../eval/gpuModel';
+import { GpuModel } from '../eval/gpuModel';
+import type { Model } from '../model/types';
+import type { GpuRuntime } from '../gpu/runtime';
 import { ForwardPass, maxChunk } from '../eval/forward';
 import type { LongWorkOptions } from '../progress';
-import { throwIfAborted } from '../model/errors';
+import { throwIfAborted } from '../progress';
 
 export interface LayerGram {
   /** XᵀX, [dim, dim], float64 on the host. */
@@ -83,5 +85,15 @@ export async function calibrate(gm: GpuModel, sequences: number[][], opts: LongW
   } finally {
     fp.release();
     [...grams, ...sums, ones].forEach((t) => rt.release(t));
+  }
+}
+
+/** The calibration Grams of a model over sequences: its weights uploaded for the pass and released after. */
+export async function calibrationGrams(rt: GpuRuntime, model: Model, sequences: number[][], opts: LongWorkOptions = {}): Promise<LayerGram[]> {
+  const gm = await GpuModel.upload(rt, model);
+  try {
+    return await calibrate(gm, sequences, opts);
+  } finally {
+    gm.release();
   }
 }

@@ -1,10 +1,11 @@
 // Text generation with a KV cache (K and V stored once per KV head): greedy, or temperature / top-k sampling with a seed.
 // Tokens stream out one by one as events.
+import { seededRandom } from '../random';
 import type { Tokenizer } from '../model/tokenizer';
 import type { GpuModel } from './gpuModel';
 import { ForwardPass, maxChunk } from './forward';
 import { kvBytesPerToken } from '../model/heads';
-import { throwIfAborted } from '../model/errors';
+import { throwIfAborted } from '../progress';
 
 export interface SamplingOptions {
   maxTokens: number;
@@ -25,18 +26,6 @@ export interface GeneratedToken {
   /** Tokens in the KV cache after it, and their bytes. */
   cachedTokens: number;
   kvCacheBytes: number;
-}
-
-/** mulberry32: small, seeded, reproducible across platforms. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Picks the next token from one row of logits. */

@@ -5,7 +5,7 @@ import type { Model } from '../model/types';
 import { tensorsOf } from '../model/heads';
 import { invFreqRounding, rotaryDims, rotaryTables } from './rotary';
 import type { LongWorkOptions } from '../progress';
-import { throwIfAborted } from '../model/errors';
+import { throwIfAborted } from '../progress';
 
 export interface GpuLayer {
   attnNormW: GpuTensor;

@@ -6,7 +6,7 @@ import type { Tokenizer } from '../model/tokenizer';
 import type { GpuModel } from './gpuModel';
 import { ForwardPass, NO_TARGET, maxChunk } from './forward';
 import type { LongWorkOptions } from '../progress';
-import { throwIfAborted } from '../model/errors';
+import { throwIfAborted } from '../progress';
 
 export type DocumentSplit = 'endoftext' | 'blank-lines';
 

@@ -19,15 +19,15 @@ import type { KvLayout, Model } from '../model/types';
 import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import { GpuModel } from '../eval/gpuModel';
 import { ForwardPass } from '../eval/forward';
-import { calibrate } from '../analysis/calibration';
-import { throwIfAborted } from '../model/errors';
+import { calibrate, calibrationGrams } from '../analysis/calibration';
+import { throwIfAborted } from '../progress';
 import type { LongWorkOptions } from '../progress';
 import { allocateBudget, headsAtBudget, layerOptions, type LayerOptions } from './methods';
 import { foldRotations, mergedLayout, mergeHeads, type HeadMap, type LayerMerge } from './edit';
 import { alignGroup, HeadGrams, rotaryPlanes } from './align';
-import { LayerTrainer, type AttentionWeight } from './layerTrainer';
-import { seededRandom } from '../eval/generate';
-import { trainingWindows } from '../train/data';
+import { ATTENTION_WEIGHTS, LayerTrainer, type AttentionWeight } from './layerTrainer';
+import { trainingWindows, WindowSampler } from '../train/data';
+import { StepGate } from '../progress';
 import { trainingLoss } from '../gpu/kernels/backward';
 import { reduceRows } from '../gpu/kernels/reduce';
 import { DHA_DEFAULTS, type DhaAllocation, type DhaKvSplit } from './dhaDefaults';
@@ -242,66 +242,55 @@ class KlProbe {
   }
 }
 
-const WEIGHTS: AttentionWeight[] = ['wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo'];
-const GPU_NAME: Record<AttentionWeight, 'wq' | 'wk' | 'wv' | 'wo' | 'bq' | 'bk' | 'bv' | 'bo'> = { wq: 'wq', wk: 'wk', wv: 'wv', wo: 'wo', bq: 'bq', bk: 'bk', bv: 'bv', bo: 'bo' };
+/** Stage 2 input: each layer's K and V groups at the allocation the search found. */
+export function searchedGroups(search: Awaited<ReturnType<typeof dhaSearch>>): { k: number[][]; v: number[][] }[] {
+  return search.k.map((nk, l) => ({ k: search.options.k[l].partitions[nk - 1], v: search.options.v[l].partitions[search.v[l] - 1] }));
+}
 
-export async function dhaFuse(
-  rt: GpuRuntime, model: Model, sequences: number[][], opts: Partial<DhaOptions> & { budget: number } & LongWorkOptions,
-): Promise<DhaResult> {
-  const o: DhaOptions = { ...DHA_DEFAULTS, ...opts };
+/** What layer-local training gives back: the kept model, its loss per step, the probe's checks and the step kept. */
+export interface LayerLocalResult {
+  model: Model;
+  trainTokens: number;
+  bestStep: number;
+  checks: { step: number; kl: number }[];
+  history: { step: number; loss: number }[];
+  pausedSeconds: number;
+}
+
+/** The fused model with the attention weights of a kept state (host copies per layer) put back. */
+function withWeights(fused: Model, weights: Map<AttentionWeight, Float32Array>[]): Model {
+  const layers = fused.layers.map((l, i) => {
+    const attn = { ...l.attn };
+    for (const name of ATTENTION_WEIGHTS) if (weights[i].has(name)) attn[name] = weights[i].get(name)!;
+    return { ...l, attn };
+  });
+  return { ...fused, layers };
+}
+
+/**
+ * Stages 3 and 4: `o.steps` steps of layer-local training of `fused` toward `model`, B windows of the sampler per step,
+ * every layer in order (its input from the fused model or the original, `o.inputs`); the probe's KL every `checkEvery`
+ * steps and after the last; the best state (step 0 included) is the one returned.
+ */
+export async function layerLocalTraining(
+  rt: GpuRuntime, model: Model, fused: Model, sampler: WindowSampler, B: number, o: DhaOptions, signal?: AbortSignal, onProgress?: LongWorkOptions['onProgress'],
+): Promise<LayerLocalResult> {
   const L = model.layers.length;
-  const seqLen = Math.min(o.seqLen, o.tokensPerStep, model.config.contextLength);
-  const windows = trainingWindows(sequences, seqLen);
-  if (!windows.length) throw new Error('DHA needs calibration text of at least two tokens');
-  const T = windows[0].length;
-  const B = Math.max(1, Math.min(windows.length, Math.round(o.tokensPerStep / T)));
-  // Stage 1: Grams and the search.
-  const gmCal = await GpuModel.upload(rt, model);
-  let grams: Awaited<ReturnType<typeof calibrate>>;
-  try {
-    grams = await calibrate(gmCal, sequences, { signal: opts.signal, onProgress: opts.onProgress });
-  } finally {
-    gmCal.release();
-  }
-  opts.onProgress?.({ stage: 'search', done: 0, total: 1 });
-  const search = await dhaSearch(rt, model, grams, o.budget, o.onEvent, opts.signal, o);
-  opts.onProgress?.({ stage: 'search', done: 1, total: 1, detail: `K ${search.k.join('/')}, V ${search.v.join('/')}` });
-  const groups = model.layers.map((_, l) => ({ k: search.options.k[l].partitions[search.k[l] - 1], v: search.options.v[l].partitions[search.v[l] - 1] }));
-  const perLayer = groups.map((g) => ({ k: g.k.length, v: g.v.length }));
-  // Stage 2: the fused model at its aligned, renormalised mean.
-  let fused = await mergeAtAlignedMean(rt, model, grams, groups);
-  const result = (m: Model, extra: Partial<DhaResult> = {}): DhaResult => ({ model: m, perLayer, groups, trainSteps: 0, trainTokens: 0, bestStep: 0, checks: [], pausedSeconds: 0, history: [], ...extra });
-  if (o.steps <= 0) return result(fused);
-  // Stage 3: layer-local training of the fused model.
-  let pausedMs = 0;
-  const rand = seededRandom(o.seed);
-  const order = windows.map((_, i) => i);
-  let cursor = order.length;
-  const nextBatch = () => {
-    const out: number[][] = [];
-    while (out.length < B) {
-      if (cursor >= order.length) {
-        for (let i = order.length - 1; i > 0; i--) {
-          const j = Math.floor(rand() * (i + 1));
-          [order[i], order[j]] = [order[j], order[i]];
-        }
-        cursor = 0;
-      }
-      out.push(windows[order[cursor++]]);
-    }
-    return out;
-  };
+  const T = sampler.T;
+  const windows = sampler.all;
+  const perLayer = fused.layers.map((l) => ({ k: l.kv.kHeads, v: l.kv.vHeads }));
   // The probe: fixed windows spread over the calibration text, about a step's tokens.
   const probeCount = Math.max(1, Math.min(windows.length, B));
   const probeWindows = Array.from({ length: probeCount }, (_, i) => windows[Math.floor((i * windows.length) / probeCount)]);
+  const gate = new StepGate(o.gate);
   const teacherIn = await LayerInputs.create(rt, model, B, T);
   let studentIn: LayerInputs | null = null;
   let probe: KlProbe | null = null;
   const targets: GpuTensor[] = [];
   const teachers: LayerTrainer[] = [];
   const students: LayerTrainer[] = [];
-  const history: DhaResult['history'] = [];
-  const checks: DhaResult['checks'] = [];
+  const history: LayerLocalResult['history'] = [];
+  const checks: LayerLocalResult['checks'] = [];
   try {
     studentIn = await LayerInputs.create(rt, fused, B, T);
     probe = await KlProbe.create(rt, teacherIn.gm, studentIn.gm, probeWindows);
@@ -317,13 +306,9 @@ export async function dhaFuse(
     o.onEvent?.({ phase: 'check', step: 0, kl: best.kl, bestStep: 0 });
     let trainTokens = 0;
     for (let step = 1; step <= o.steps; step++) {
-      throwIfAborted(opts.signal);
-      if (o.gate) {
-        const w0 = performance.now();
-        await o.gate();
-        pausedMs += performance.now() - w0;
-      }
-      const batch = nextBatch();
+      throwIfAborted(signal);
+      await gate.pass();
+      const batch = sampler.nextWindows(B);
       await teacherIn.run(batch, T);
       if (o.inputs === 'student') await studentIn.run(batch, T);
       const losses: number[] = [];
@@ -341,13 +326,13 @@ export async function dhaFuse(
         await s.step(o.lr);
         // The fused model the next layers (and the probe) read is the one being trained.
         const gl = studentIn.gm.layers[l];
-        for (const x of s.trainables) rt.copy(x.param, gl[GPU_NAME[x.name]]!);
+        for (const x of s.trainables) rt.copy(x.param, gl[x.name]!);
       }
       trainTokens += B * T;
       const loss = losses.reduce((a, b) => a + b, 0) / L;
       history.push({ step, loss });
       o.onEvent?.({ phase: 'fusion', step, steps: o.steps, loss, lossPerLayer: losses, perLayer, tokens: trainTokens });
-      opts.onProgress?.({ stage: 'fusion', done: step, total: o.steps, detail: `layer loss ${loss.toExponential(3)}` });
+      onProgress?.({ stage: 'fusion', done: step, total: o.steps, detail: `layer loss ${loss.toExponential(3)}` });
       if (step === o.steps || (o.checkEvery > 0 && step % o.checkEvery === 0)) {
         const kl = await probe.kl();
         checks.push({ step, kl });
@@ -355,16 +340,8 @@ export async function dhaFuse(
         o.onEvent?.({ phase: 'check', step, kl, bestStep: best.step });
       }
     }
-    if (best.weights) {
-      const layers = fused.layers.map((l, i) => {
-        const w = best.weights![i];
-        const attn = { ...l.attn };
-        for (const name of WEIGHTS) if (w.has(name)) attn[name] = w.get(name)!;
-        return { ...l, attn };
-      });
-      fused = { ...fused, layers };
-    }
-    return result(fused, { trainSteps: o.steps, trainTokens, bestStep: best.step, checks, history, pausedSeconds: pausedMs / 1000 });
+    const kept = best.weights ? withWeights(fused, best.weights) : fused;
+    return { model: kept, trainTokens, bestStep: best.step, checks, history, pausedSeconds: gate.pausedSeconds };
   } finally {
     [...teachers, ...students].forEach((s) => s.release());
     targets.forEach((t) => rt.release(t));
@@ -372,4 +349,29 @@ export async function dhaFuse(
     teacherIn.release();
     studentIn?.release();
   }
+}
+
+/** DHA end to end: calibrate → search → merge at the aligned mean → layer-local training → keep the best state. */
+export async function dhaFuse(
+  rt: GpuRuntime, model: Model, sequences: number[][], opts: Partial<DhaOptions> & { budget: number } & LongWorkOptions,
+): Promise<DhaResult> {
+  const o: DhaOptions = { ...DHA_DEFAULTS, ...opts };
+  const seqLen = Math.min(o.seqLen, o.tokensPerStep, model.config.contextLength);
+  if (!trainingWindows(sequences, seqLen).length) throw new Error('DHA needs calibration text of at least two tokens');
+  const sampler = new WindowSampler(sequences, seqLen, o.seed, 'epochs');
+  const B = Math.max(1, Math.min(sampler.count, Math.round(o.tokensPerStep / sampler.T)));
+  // Stage 1: Grams and the search.
+  const grams = await calibrationGrams(rt, model, sequences, { signal: opts.signal, onProgress: opts.onProgress });
+  opts.onProgress?.({ stage: 'search', done: 0, total: 1 });
+  const search = await dhaSearch(rt, model, grams, o.budget, o.onEvent, opts.signal, o);
+  opts.onProgress?.({ stage: 'search', done: 1, total: 1, detail: `K ${search.k.join('/')}, V ${search.v.join('/')}` });
+  const groups = searchedGroups(search);
+  const perLayer = groups.map((g) => ({ k: g.k.length, v: g.v.length }));
+  // Stage 2: the fused model at its aligned, renormalised mean.
+  const fused = await mergeAtAlignedMean(rt, model, grams, groups);
+  const base: DhaResult = { model: fused, perLayer, groups, trainSteps: 0, trainTokens: 0, bestStep: 0, checks: [], pausedSeconds: 0, history: [] };
+  if (o.steps <= 0) return base;
+  // Stages 3 and 4: layer-local training of the fused model, the best state kept.
+  const r = await layerLocalTraining(rt, model, fused, sampler, B, o, opts.signal, opts.onProgress);
+  return { ...base, ...r, trainSteps: o.steps };
 }

@@ -4,8 +4,7 @@
 // held-out perplexity when evaluation documents are given.
 import type { Model } from '../model/types';
 import type { GpuRuntime } from '../gpu/runtime';
-import { GpuModel } from '../eval/gpuModel';
-import { calibrate, calibrationSequences, type LayerGram } from '../analysis/calibration';
+import { calibrationGrams, calibrationSequences } from '../analysis/calibration';
 import { kvBytesPerToken } from '../model/heads';
 import type { LongWorkOptions, Progress } from '../progress';
 import { alignedMerge, meanPool } from './methods';
@@ -62,16 +61,6 @@ export interface FuseResult {
   seconds: number;
 }
 
-/** The calibration Grams of a model over sequences (for the aligned merge and DHA's search). */
-export async function calibrationGrams(rt: GpuRuntime, model: Model, sequences: number[][], opts: LongWorkOptions = {}): Promise<LayerGram[]> {
-  const gm = await GpuModel.upload(rt, model);
-  try {
-    return await calibrate(gm, sequences, opts);
-  } finally {
-    gm.release();
-  }
-}
-
 /**
  * End-to-end steps left to a method whose conversion trained on `conversionTokens` of a budget of `budgetSteps` steps of
  * `tokensPerStep` tokens: equal total training tokens for every method. A conversion that alone exceeds the budget is an
@@ -122,22 +111,16 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
     const batch = opts.train.batch ?? TRAIN_DEFAULTS.batch;
     const seqLen = Math.min(opts.train.seqLen ?? TRAIN_DEFAULTS.seqLen, model.config.contextLength);
     e2eSteps = recoverySteps(opts.train.steps, batch * seqLen, conversionTokens);
-    let trainPaused = 0;
-    const gate = opts.gate && (async () => {
-      const w0 = performance.now();
-      await opts.gate!();
-      trainPaused += performance.now() - w0;
-    });
     const shift = <P extends CurvePoint>(p: P): P => ({ ...p, tokens: p.tokens + conversionTokens });
     const r = await train(rt, out, seqs, { ...opts.train, steps: e2eSteps }, {
-      teacher: model, evalDocs: opts.evalDocs, gate, signal: opts.signal, onProgress: progress, maxBytes: opts.maxTrainBytes, stepsBefore: opts.train.steps - e2eSteps,
+      teacher: model, evalDocs: opts.evalDocs, gate: opts.gate, signal: opts.signal, onProgress: progress, maxBytes: opts.maxTrainBytes, stepsBefore: opts.train.steps - e2eSteps,
       onEvent: opts.onTrainEvent && ((e) => opts.onTrainEvent!(shift(e))),
     });
     out = r.model;
     curve = r.curve.map(shift);
     trainSteps += r.steps;
     trainTokens += r.tokens;
-    pausedSeconds += trainPaused / 1000;
+    pausedSeconds += r.pausedSeconds;
   }
   return {
     model: out,

@@ -21,8 +21,10 @@ import {
 import { rotaryDims, rotaryTables, invFreqRounding } from '../eval/rotary';
 
 export type TrainMode = 'kv' | 'attention' | 'frozen';
-export type AttentionWeight = 'wq' | 'wk' | 'wv' | 'wo' | 'bq' | 'bk' | 'bv' | 'bo';
-const TRAINS: Record<TrainMode, AttentionWeight[]> = { frozen: [], kv: ['wk', 'wv', 'bk', 'bv'], attention: ['wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo'] };
+/** A layer's attention weights and biases, by the names the model and the GPU copy both use. */
+export const ATTENTION_WEIGHTS = ['wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo'] as const;
+export type AttentionWeight = (typeof ATTENTION_WEIGHTS)[number];
+const TRAINS: Record<TrainMode, readonly AttentionWeight[]> = { frozen: [], kv: ['wk', 'wv', 'bk', 'bv'], attention: ATTENTION_WEIGHTS };
 
 export interface LayerTrainerSpec {
   model: Model;
@@ -100,7 +102,7 @@ export class LayerTrainer {
       this.style = c.positional.style;
     }
     const tables = rotaryTables(T, this.rotDims, c.positional.kind === 'rotary' ? c.positional.theta : 10000, invFreqRounding(c));
-    for (const name of ['wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo'] as const) {
+    for (const name of ATTENTION_WEIGHTS) {
       const host = l.attn[name];
       if (host) this.w[name] = await this.tensor(name, Float32Array.from(host));
     }

@@ -11,7 +11,7 @@ import type { GpuRuntime } from '../gpu/runtime';
 import { alignGroup, equalPartitions, HeadGrams, rotaryPlanes, setPartitions, type KvKind } from './align';
 import { foldRotations, makeContiguous, mergeHeads, type HeadMap, type LayerMerge } from './edit';
 import type { LongWorkOptions } from '../progress';
-import { throwIfAborted } from '../model/errors';
+import { throwIfAborted } from '../progress';
 
 /** Heads kept out of `n` at a budget fraction (at least 1). */
 export function headsAtBudget(n: number, budget: number): number {

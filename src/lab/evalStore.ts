@@ -1,10 +1,11 @@
 // Evaluation in the page, computed by the compute core: perplexity over a text with progress and cancel, and streamed
 // generation — for one model or two side by side.
+import { isCancelled } from '../progress';
 import { create } from 'zustand';
 import type { DocumentSplit, PerplexityResult } from '../eval/perplexity';
 import type { SamplingOptions } from '../eval/generate';
 import type { Progress } from '../progress';
-import { compute, ComputeError } from './compute/client';
+import { compute } from './compute/client';
 import type { ModelHandle, TextSource } from './compute/protocol';
 
 export interface PerplexityRun {
@@ -34,7 +35,7 @@ interface EvalState {
 
 let current: number | null = null;
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
-const cancelled = (e: unknown) => e instanceof ComputeError && e.name === 'LoadCancelledError';
+const cancelled = isCancelled;
 
 export const useEval = create<EvalState>((set) => ({
   ppl: { running: false, progress: null, result: null, error: null },

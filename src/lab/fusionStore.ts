@@ -3,11 +3,12 @@
 // then evaluate the fused model on held-out text. Every finished run — here or in the recovery race — becomes a row of the
 // results table, with its files for download and a side-by-side continuation of one prompt by the original and the fused
 // model. The run itself (texts, conversion, training, evaluation, records) is src/lab/fusionRun.ts.
+import { isCancelled } from '../progress';
 import { create } from 'zustand';
 import type { FusionMethod } from '../fusion/fuse';
 import type { DhaEvent } from '../fusion/dha';
 import type { CurvePoint as TrainPoint, TrainEvent } from '../train/trainer';
-import { compute, ComputeError } from './compute/client';
+import { compute } from './compute/client';
 import { useModel } from './modelStore';
 import type { Jobs, ModelHandle } from './compute/protocol';
 import type { Continuation, FusionSettings, HeadCounts, ResultRow } from './fusionRun';
@@ -115,7 +116,7 @@ function restoredModel(rowId: number): Promise<number> {
 let currentRun = 0;
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
-const cancelled = (e: unknown) => e instanceof ComputeError && e.name === 'LoadCancelledError';
+const cancelled = isCancelled;
 
 export const useFusion = create<FusionState>((set, get) => {
   const patchLive = (runId: number, f: (l: LiveView) => Partial<LiveView>) =>

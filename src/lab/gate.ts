@@ -1,7 +1,7 @@
 // The pause gate of a run in the page: the core awaits `wait` before every training step (DHA's stages and end-to-end
 // training alike). Pause holds the next step, Step lets exactly one through, Resume releases it, and an abort (cancel)
 // ends the wait with the signal's error.
-import { throwIfAborted } from '../model/errors';
+import { throwIfAborted } from '../progress';
 
 export class StepGate {
   paused = false;

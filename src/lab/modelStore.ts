@@ -1,11 +1,12 @@
 // The page's model: which checkpoint the compute core holds, the download and parse progress of the one loading, its model
 // card, and the last error. A failed load keeps the previous model, so the lab stays usable. The core keeps the model loaded
 // now and the one before it (for side-by-side comparisons); older ones are released.
+import { isCancelled } from '../progress';
 import { create } from 'zustand';
 import type { ModelCard } from '../model/card';
 import type { DownloadProgress } from '../model/remote';
 import type { Progress } from '../progress';
-import { compute, ComputeError } from './compute/client';
+import { compute } from './compute/client';
 import type { ModelHandle, ModelSource } from './compute/protocol';
 import { useSettings } from './settingsStore';
 
@@ -72,7 +73,7 @@ export const useModel = create<ModelState>((set, get) => {
       remember(spec);
     } catch (e) {
       if (current !== job.id) return;
-      const cancelled = e instanceof ComputeError && e.name === 'LoadCancelledError';
+      const cancelled = isCancelled(e);
       set({
         status: get().loaded ? 'ready' : cancelled ? 'idle' : 'error',
         loading: null,

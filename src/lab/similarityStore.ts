@@ -1,9 +1,10 @@
 // Head similarity in the page: the compute core runs a calibration pass over the first N tokens of a text, then each
 // layer's Q, K and V matrices and the K and V redundancy (merge loss, from the same Grams), published layer by layer so the
 // heatmaps and bars fill in as results arrive.
+import { isCancelled } from '../progress';
 import { create } from 'zustand';
 import type { SimilarityMetric } from '../analysis/similarity';
-import { compute, ComputeError } from './compute/client';
+import { compute } from './compute/client';
 import type { LayerSimilarity, ModelHandle } from './compute/protocol';
 
 export type { LayerSimilarity };
@@ -52,7 +53,7 @@ export const useSimilarity = create<SimilarityState>((set) => ({
       if (current === job.id) set({ running: false, stage: null });
     } catch (e) {
       if (current !== job.id) return; // a newer run replaced this one: its state is not ours to overwrite
-      set({ running: false, stage: null, error: e instanceof ComputeError && e.name === 'LoadCancelledError' ? 'Cancelled.' : e instanceof Error ? e.message : String(e) });
+      set({ running: false, stage: null, error: isCancelled(e) ? 'Cancelled.' : e instanceof Error ? e.message : String(e) });
     } finally {
       if (current === job.id) current = null;
     }

@@ -7,7 +7,7 @@ import { readFloatTensor, readSafetensorsHeader, writeSafetensors } from './safe
 import { ModelFormatError } from './errors';
 import type { FileMap } from './hf';
 import type { LongWorkOptions } from '../progress';
-import { throwIfAborted } from './errors';
+import { throwIfAborted } from '../progress';
 
 export const DHA_MODEL_TYPE = 'headlab-dha';
 export const DHA_FORMAT_VERSION = 1;

@@ -20,13 +20,3 @@ export class ModelTooLargeError extends Error {
 }
 
 /** A cancelled load: not an error to show in red. */
-export class LoadCancelledError extends Error {
-  constructor() {
-    super('Loading was cancelled.');
-    this.name = 'LoadCancelledError';
-  }
-}
-
-export function throwIfAborted(signal?: AbortSignal) {
-  if (signal?.aborted) throw new LoadCancelledError();
-}

@@ -4,7 +4,8 @@
 // unscaled scores.
 import type { LayerWeights, MlpKind, Model, ModelConfig, ModelFamily, Norm } from './types';
 import { gqaLayout } from './heads';
-import { ModelFormatError, throwIfAborted } from './errors';
+import { ModelFormatError } from './errors';
+import { throwIfAborted } from '../progress';
 import { readFloatTensor, readSafetensorsHeader, type SafetensorsFile, type TensorInfo } from './safetensors';
 import type { LongWorkOptions } from '../progress';
 

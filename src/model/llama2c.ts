@@ -2,7 +2,8 @@
 // version 1 (magic "ak42", 256-byte header). Llama with RMSNorm, SwiGLU and RoPE on interleaved pairs (θ = 10000).
 import type { LayerWeights, Model, ModelConfig } from './types';
 import { gqaLayout } from './heads';
-import { ModelFormatError, throwIfAborted } from './errors';
+import { ModelFormatError } from './errors';
+import { throwIfAborted } from '../progress';
 import type { LongWorkOptions } from '../progress';
 
 const LEGACY_HEADER = 7 * 4;

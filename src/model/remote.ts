@@ -2,7 +2,8 @@
 // streams with byte progress per file, can be cancelled, and are kept in the Cache API (when the browser has one) so the
 // next visit needs no network. A full cache (quota) falls back to memory and says so.
 import type { FileMap } from './hf';
-import { ModelFormatError, LoadCancelledError, throwIfAborted } from './errors';
+import { ModelFormatError } from './errors';
+import { CancelledError, throwIfAborted } from '../progress';
 import type { OnProgress } from '../progress';
 
 export const CACHE_NAME = 'headlab-models-v1';
@@ -80,7 +81,7 @@ async function download(url: string, name: string, opts: RemoteOptions, cache: C
   try {
     res = await fetch(url, { signal: opts.signal });
   } catch (e) {
-    if (opts.signal?.aborted) throw new LoadCancelledError();
+    if (opts.signal?.aborted) throw new CancelledError('Loading was cancelled.');
     throw new ModelFormatError(name, `could not be downloaded from ${url} (${e instanceof Error ? e.message : String(e)})`, 'Check the address and your connection; Hugging Face needs no login for public models');
   }
   if (res.status === 404) throw new NotFound(url);
@@ -103,7 +104,7 @@ async function download(url: string, name: string, opts: RemoteOptions, cache: C
         opts.onFile?.({ file: name, loaded, total, cached: false });
       }
     } catch (e) {
-      if (opts.signal?.aborted) throw new LoadCancelledError();
+      if (opts.signal?.aborted) throw new CancelledError('Loading was cancelled.');
       throw new ModelFormatError(name, `the download broke off after ${loaded} bytes (${e instanceof Error ? e.message : String(e)})`, 'Try again');
     }
   } else {

@@ -13,7 +13,7 @@ import { reduceRows } from '../gpu/kernels/reduce';
 import { adamwStep, clipScale, sumSquares } from '../gpu/kernels/optimizer';
 import { GpuOutOfMemoryError } from '../gpu/errors';
 import { NO_TARGET } from '../gpu/kernels/transformer';
-import { throwIfAborted } from '../model/errors';
+import { StepGate, throwIfAborted } from '../progress';
 import type { LongWorkOptions } from '../progress';
 import { Backward } from './backward';
 import { WindowSampler } from './data';
@@ -100,8 +100,9 @@ export interface TrainResult {
   /** Seconds of training proper (no evaluation, no pauses), and its throughput. */
   trainSeconds: number;
   tokensPerSecond: number;
-  /** Wall time without pauses. */
+  /** Wall time without pauses, and the time spent paused. */
   seconds: number;
+  pausedSeconds: number;
 }
 
 /** The learning rate at step s (1-based). */
@@ -128,7 +129,7 @@ export async function train(rt: GpuRuntime, student: Model, data: number[][], op
   run.onProgress?.({ stage: 'train', done: 0, total: o.steps, detail: describePlan(plan) });
   const owned: { release(): void }[] = [];
   const scratch: GpuTensor[] = [];
-  let pausedMs = 0;
+  const gate = new StepGate(run.gate);
   let trainMs = 0;
   try {
     let gm: GpuModel, fp: ForwardPass, bw: Backward, tfp: ForwardPass | null = null;
@@ -167,11 +168,7 @@ export async function train(rt: GpuRuntime, student: Model, data: number[][], op
     let tokens = 0;
     for (let step = 1; step <= o.steps; step++) {
       throwIfAborted(run.signal);
-      if (run.gate) {
-        const w0 = performance.now();
-        await run.gate();
-        pausedMs += performance.now() - w0;
-      }
+      await gate.pass();
       const s0 = performance.now();
       const lr = learningRate(o, step);
       for (const t of trainables) rt.zero(t.grad);
@@ -204,7 +201,10 @@ export async function train(rt: GpuRuntime, student: Model, data: number[][], op
     }
     const model = await readTrainedModel(rt, student, trainables);
     const trainSeconds = trainMs / 1000;
-    return { model, curve, steps: o.steps, tokens, plan, trainSeconds, tokensPerSecond: trainSeconds > 0 ? tokens / trainSeconds : 0, seconds: (performance.now() - t0 - pausedMs) / 1000 };
+    return {
+      model, curve, steps: o.steps, tokens, plan, trainSeconds, tokensPerSecond: trainSeconds > 0 ? tokens / trainSeconds : 0,
+      seconds: (performance.now() - t0) / 1000 - gate.pausedSeconds, pausedSeconds: gate.pausedSeconds,
+    };
   } finally {
     scratch.forEach((t) => rt.release(t));
     owned.reverse().forEach((x) => x.release());

@@ -2,6 +2,7 @@
 // offers WebGPU only on the main thread — the same core on the page, said so in the GPU panel. Jobs are promises with event
 // callbacks; a running job is paused, stepped or cancelled by its id. Notices (device lost, recovered) go to listeners.
 import type { Jobs, JobType, Message, Reply } from './protocol';
+import { CancelledError } from '../../progress';
 
 export type ComputeWhere = 'worker' | 'page';
 
@@ -12,7 +13,7 @@ export interface RunningJob<T extends JobType> {
   result: Promise<Jobs[T]['result']>;
 }
 
-/** An error from the core, keeping its name (LoadCancelledError, ModelTooLargeError, …). */
+/** An error from the core, keeping its name (ModelTooLargeError, …); a cancellation arrives as a CancelledError (errorFrom). */
 export class ComputeError extends Error {
   constructor(name: string, message: string) {
     super(message);
@@ -78,7 +79,7 @@ export class ComputeClient {
     else {
       this.pending.delete(r.id);
       if (r.kind === 'done') p.resolve(r.result);
-      else p.reject(new ComputeError(r.name, r.message));
+      else p.reject(r.name === 'CancelledError' ? new CancelledError(r.message) : new ComputeError(r.name, r.message));
     }
   }
 

@@ -4,7 +4,7 @@ import { loadModelFiles, toFileMap, type LoadedModel } from '../../model/load';
 import { modelCard } from '../../model/card';
 import { layoutsOf } from '../../model/heads';
 import { clearModelCache, fetchModel } from '../../model/remote';
-import { throwIfAborted } from '../../model/errors';
+import { throwIfAborted } from '../../progress';
 import { GpuModel } from '../../eval/gpuModel';
 import { perplexity, splitDocuments, tokenizeDocuments } from '../../eval/perplexity';
 import { generate } from '../../eval/generate';
