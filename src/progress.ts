@@ -31,10 +31,10 @@ export function throwIfAborted(signal?: AbortSignal, message?: string): void {
 }
 
 /**
- * The gate long work waits at between steps (pause / single step in the UI; none in the CLI), counting the time spent
+ * The gate long work waits at between steps (the page's pause gate, src/lab/gate.ts; none in the CLI), counting the time spent
  * waiting so that reported seconds are work, not pauses.
  */
-export class StepGate {
+export class TimedGate {
   private waitedMs = 0;
   constructor(private readonly gate?: () => Promise<void>) {}
 

@@ -27,7 +27,7 @@ import { foldRotations, mergedLayout, mergeHeads, type HeadMap, type LayerMerge 
 import { alignGroup, HeadGrams, rotaryPlanes } from './align';
 import { ATTENTION_WEIGHTS, LayerTrainer, type AttentionWeight } from './layerTrainer';
 import { trainingWindows, WindowSampler } from '../train/data';
-import { StepGate } from '../progress';
+import { TimedGate } from '../progress';
 import { trainingLoss } from '../gpu/kernels/backward';
 import { reduceRows } from '../gpu/kernels/reduce';
 import { DHA_DEFAULTS, type DhaAllocation, type DhaKvSplit } from './dhaDefaults';
@@ -282,7 +282,7 @@ export async function layerLocalTraining(
   // The probe: fixed windows spread over the calibration text, about a step's tokens.
   const probeCount = Math.max(1, Math.min(windows.length, B));
   const probeWindows = Array.from({ length: probeCount }, (_, i) => windows[Math.floor((i * windows.length) / probeCount)]);
-  const gate = new StepGate(o.gate);
+  const gate = new TimedGate(o.gate);
   const teacherIn = await LayerInputs.create(rt, model, B, T);
   let studentIn: LayerInputs | null = null;
   let probe: KlProbe | null = null;

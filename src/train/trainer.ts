@@ -13,7 +13,7 @@ import { reduceRows } from '../gpu/kernels/reduce';
 import { adamwStep, clipScale, sumSquares } from '../gpu/kernels/optimizer';
 import { GpuOutOfMemoryError } from '../gpu/errors';
 import { NO_TARGET } from '../gpu/kernels/transformer';
-import { StepGate, throwIfAborted } from '../progress';
+import { TimedGate, throwIfAborted } from '../progress';
 import type { LongWorkOptions } from '../progress';
 import { Backward } from './backward';
 import { WindowSampler } from './data';
@@ -129,7 +129,7 @@ export async function train(rt: GpuRuntime, student: Model, data: number[][], op
   run.onProgress?.({ stage: 'train', done: 0, total: o.steps, detail: describePlan(plan) });
   const owned: { release(): void }[] = [];
   const scratch: GpuTensor[] = [];
-  const gate = new StepGate(run.gate);
+  const gate = new TimedGate(run.gate);
   let trainMs = 0;
   try {
     let gm: GpuModel, fp: ForwardPass, bw: Backward, tfp: ForwardPass | null = null;
