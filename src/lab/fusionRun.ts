@@ -9,7 +9,7 @@ import { perplexity, splitDocuments, tokenizeDocuments, type PerplexityResult } 
 import { calibrationTokens } from '../analysis/calibration';
 import { fuse, type FuseResult, type FusionMethod } from '../fusion/fuse';
 import { DHA_DEFAULTS, type DhaAllocation, type DhaEvent, type DhaKvSplit } from '../fusion/dha';
-import { variantLabel } from './variants';
+import { variantLabel, type LaneSettings } from './variants';
 import { fitsLlama2c, modelHash, type ExportFile } from '../fusion/export';
 import { kvBytesPerToken, layoutsOf } from '../model/heads';
 import type { KvLayout } from '../model/types';
@@ -39,7 +39,7 @@ export interface RecoverySettings {
   evalEvery: number;
 }
 
-export interface FusionSettings {
+export interface FusionSettings extends LaneSettings {
   method: FusionMethod;
   /** Share of K heads and of V heads kept, in (0, 1]. */
   budget: number;

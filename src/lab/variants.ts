@@ -3,7 +3,16 @@
 // `headlab example` command read the same table, and every label says what was run.
 import type { FusionMethod } from '../fusion/fuse';
 import type { DhaAllocation, DhaKvSplit } from '../fusion/dhaDefaults';
-import type { FusionSettings } from './fusionRun';
+
+/** The settings a lane changes (a part of fusionRun's FusionSettings, which extends it). */
+export interface LaneSettings {
+  method: FusionMethod;
+  /** DHA's own layer-local steps. */
+  steps: number;
+  renormalise: boolean;
+  allocation: DhaAllocation;
+  kvSplit: DhaKvSplit;
+}
 
 export type LaneKey = 'meanpool' | 'aligned' | 'dha' | 'dha-e2e' | 'dha-uniform' | 'dha-joint';
 
@@ -15,7 +24,7 @@ export interface LaneSpec {
   /** What this lane changes against the plain DHA lane (or what the method is), for tooltips. */
   changes: string;
   /** The settings of this lane, from the comparison's shared settings. */
-  apply: (s: FusionSettings) => FusionSettings;
+  apply: <S extends LaneSettings>(s: S) => S;
 }
 
 export const LANES: readonly LaneSpec[] = [
@@ -51,7 +60,7 @@ export const LANE_KEYS: readonly LaneKey[] = LANES.map((l) => l.key);
 export const LANE_BY_KEY: ReadonlyMap<LaneKey, LaneSpec> = new Map(LANES.map((l) => [l.key, l]));
 
 /** What a run was, in words: the method with each switch that differs from its default. */
-export function variantLabel(s: Pick<FusionSettings, 'method' | 'renormalise' | 'allocation' | 'kvSplit' | 'steps'>): string {
+export function variantLabel(s: LaneSettings): string {
   if (s.method === 'meanpool') return 'mean-pool';
   if (s.method === 'aligned') return s.renormalise ? 'aligned + renorm' : 'aligned, no renorm';
   const parts = [s.allocation === 'uniform' ? 'uniform counts' : null, s.kvSplit === 'joint' ? 'joint K+V' : null, `${s.steps} own steps`];

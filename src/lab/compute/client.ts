@@ -60,8 +60,8 @@ export class ComputeClient {
       this.where = 'worker';
     } else {
       worker?.terminate();
-      const { ComputeHost } = await import('./host');
-      const host = new ComputeHost((reply) => queueMicrotask(() => this.receive(reply)));
+      const [{ ComputeHost }, { JOBS }] = await Promise.all([import('./host'), import('./jobs')]);
+      const host = new ComputeHost((reply) => queueMicrotask(() => this.receive(reply)), JOBS);
       this.send = (m) => void host.handle(m);
       this.where = 'page';
     }

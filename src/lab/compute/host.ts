@@ -6,49 +6,23 @@ import { createBrowserRuntime } from '../../gpu/browser';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { GpuModel } from '../../eval/gpuModel';
 import type { LoadedModel } from '../../model/load';
-import type { Model } from '../../model/types';
-import type { ExportFile } from '../../fusion/export';
 import { StepGate } from '../gate';
-import { isControl, type Control, type Jobs, type JobType, type Message, type Reply, type Request } from './protocol';
-import { JOBS } from './jobs';
-
-/** A loaded model the core keeps (SourceModel of fusionRun, with its id). */
-export interface HeldModel {
-  id: number;
-  loaded: LoadedModel;
-  tokenizerFiles: [string, Blob][];
-  gpu: Promise<GpuModel> | null;
-  gpuModel: () => Promise<GpuModel>;
-}
-
-/** A fused result the core keeps for downloads and continuations. */
-export interface HeldResult {
-  id: number;
-  source: HeldModel;
-  fused: Model;
-  tokenizerFiles: ExportFile[];
-  experiment: Record<string, unknown>;
-  files: ExportFile[] | null;
-}
-
-/** What a running job's handler gets: its arguments' context, a way to send events, cancel and pause. */
-export interface JobContext<T extends JobType> {
-  host: ComputeHost;
-  signal: AbortSignal;
-  gate: StepGate;
-  emit: (event: Jobs[T]['event']) => void;
-}
+import { isControl, type Control, type JobType, type Message, type Reply, type Request } from './protocol';
+import type { CoreState, HeldModel, HeldResult, JobContext, JobTable } from './core';
 
 type Post = (reply: Reply, transfer?: Transferable[]) => void;
 
-export class ComputeHost {
+export class ComputeHost implements CoreState {
   private runtime: Promise<GpuRuntime> | null = null;
   readonly models = new Map<number, HeldModel>();
   readonly results = new Map<number, HeldResult>();
   private readonly jobs = new Map<number, { controller: AbortController; gate: StepGate }>();
   private nextId = 1;
 
-  constructor(private readonly post: Post) {}
+  constructor(
+    private readonly post: Post,
+    private readonly jobTable: JobTable,
+  ) {}
 
   /** The device, acquired on first use; device loss is recovered and announced. */
   rt(): Promise<GpuRuntime> {
@@ -113,7 +87,7 @@ export class ComputeHost {
     const gate = new StepGate((waiting) => this.post({ id: req.id, kind: 'event', event: { waiting } }));
     this.jobs.set(req.id, { controller, gate });
     try {
-      const handler = JOBS[req.type] as (args: Request, ctx: JobContext<JobType>) => Promise<{ result: unknown; transfer?: Transferable[] }>;
+      const handler = this.jobTable[req.type] as (args: Request, ctx: JobContext<JobType>) => Promise<{ result: unknown; transfer?: Transferable[] }>;
       const { result, transfer } = await handler(req, {
         host: this,
         signal: controller.signal,

@@ -15,13 +15,12 @@ import { runSelfTest } from '../../gpu/selftest';
 import { matmul } from '../../gpu/kernels/matmul';
 import { exportFusedModel, modelHash } from '../../fusion/export';
 import { fuseAndEvaluate, resultRow } from '../fusionRun';
-import type { ComputeHost, HeldModel, JobContext } from './host';
+import type { CoreState, HeldModel, JobTable } from './core';
 import type { GpuRuntime } from '../../gpu/runtime';
 import type { Model } from '../../model/types';
 import { ForwardPass } from '../../eval/forward';
-import type { Jobs, JobType, ModelHandle, Request, TextSource } from './protocol';
+import type { ModelHandle, TextSource } from './protocol';
 
-type Handler<T extends JobType> = (args: Extract<Request, { type: T }>, ctx: JobContext<T>) => Promise<{ result: Jobs[T]['result']; transfer?: Transferable[] }>;
 
 const TOKENIZER_FILE = /^(tokenizer\.json|tokenizer_config\.json|tokenizer\.bin|tok\d+\.bin)$/;
 
@@ -41,7 +40,7 @@ const tokenizerOf = (l: LoadedModel) => {
 };
 
 /** A job's model: a loaded one (its weights stay on the GPU), or a fused result (uploaded for this job: `owned`). */
-async function modelOf(host: ComputeHost, rt: GpuRuntime, source: { modelId: number } | { resultId: number }): Promise<{ loaded: LoadedModel; model: Model; gm: GpuModel; owned: boolean }> {
+async function modelOf(host: CoreState, rt: GpuRuntime, source: { modelId: number } | { resultId: number }): Promise<{ loaded: LoadedModel; model: Model; gm: GpuModel; owned: boolean }> {
   if ('modelId' in source) {
     const m = host.model(source.modelId);
     return { loaded: m.loaded, model: m.loaded.model, gm: await m.gpuModel(), owned: false };
@@ -50,7 +49,7 @@ async function modelOf(host: ComputeHost, rt: GpuRuntime, source: { modelId: num
   return { loaded: r.source.loaded, model: r.fused, gm: await GpuModel.upload(rt, r.fused), owned: true };
 }
 
-export const JOBS: { [T in JobType]: Handler<T> } = {
+export const JOBS: JobTable = {
   init: async (_a, { host }) => ({ result: (await host.rt()).summary }),
 
   load: async ({ source }, { host, signal, emit }) => {
