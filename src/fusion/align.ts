@@ -232,13 +232,6 @@ export function alignGroup(grams: HeadGrams, group: number[], planes: [number, n
   return { maps, residual: Math.max(residual, 0), energy, meanEnergy: mE };
 }
 
-/** Merge cost of a group: the share of its energy lost when the members become their aligned mean (0 for one head). */
-export function mergeCost(grams: HeadGrams, group: number[], planes: [number, number][], maxRounds = 50): number {
-  if (group.length < 2) return 0;
-  const a = alignGroup(grams, group, planes, maxRounds);
-  return a.energy > 0 ? a.residual / a.energy : 0;
-}
-
 export { rotaryPlanes };
 
 /** All partitions of {0…n−1} into `groups` blocks of equal size (canonical: each block's smallest member first, blocks sorted). */

@@ -76,14 +76,6 @@ export async function rowsOf(modelHash: string): Promise<SavedRow[]> {
   return (req.result as SavedRow[]).filter((r) => r.modelHash === modelHash).sort((a, b) => a.key - b.key);
 }
 
-export async function removeRows(keys: number[]): Promise<void> {
-  if (!keys.length) return;
-  const db = await open();
-  const tx = db.transaction('rows', 'readwrite');
-  for (const k of keys) tx.objectStore('rows').delete(k);
-  await done(tx);
-}
-
 /** Removes everything saved. */
 export async function clearSaved(): Promise<void> {
   const db = await open();

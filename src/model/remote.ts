@@ -235,14 +235,3 @@ export async function clearModelCache(): Promise<boolean> {
   if (!c) return false;
   return c.delete(CACHE_NAME);
 }
-
-/** Bytes the cache holds, when the browser can say (navigator.storage.estimate covers the whole origin). */
-export async function cachedBytes(): Promise<number | null> {
-  const nav = (globalThis as { navigator?: Navigator }).navigator;
-  try {
-    const e = await nav?.storage?.estimate?.();
-    return e?.usage ?? null;
-  } catch {
-    return null;
-  }
-}
