@@ -5,7 +5,7 @@
 //   aligned:       how alike two heads are after the best rotation of one onto the other: for V any orthogonal map,
 //                  ‖Y_iᵀY_j‖_* / (‖Y_i‖_F ‖Y_j‖_F); for Q and K one 2×2 rotation per rotary plane (so that RoPE is
 //                  respected), each plane contributing √((B₀₀+B₁₁)² + (B₁₀−B₀₁)²) of its 2×2 cross-Gram block B, and any
-//                  orthogonal map on the dims that do not rotate. (ALGORITHMS.md §2.3; the normalisation is ours.)
+//                  orthogonal map on the dims that do not rotate. (docs/ALGORITHMS.md §2.1; the normalisation is ours.)
 import type { Model } from '../model/types';
 import { headWeights } from '../model/heads';
 import type { LayerGram } from './calibration';

@@ -1,4 +1,4 @@
-// Head alignment from calibration Grams, in float64 on the host (ALGORITHMS.md §2.3–2.6 and §5.2): no activations are kept.
+// Head alignment from calibration Grams, in float64 on the host (docs/ALGORITHMS.md §1 and §2): no activations are kept.
 // For heads i, j of one projection, G_ij = Y_iᵀ Y_j (dh×dh) with Y_h = X W_h + 1 b_h, all from the layer's Gram C = XᵀX and
 // column sums (a bias is handled by the augmented input [X, 1]).
 //   V heads: any orthogonal map (orthogonal Procrustes, the polar factor of the cross-Gram).
@@ -178,7 +178,7 @@ export interface GroupAlignment {
 }
 
 /**
- * Generalised Procrustes inside one group, from Grams (ALGORITHMS.md §2.5 and §5.2.3): Q_1 = I and Q_i fitted to Y_1 (or,
+ * Generalised Procrustes inside one group, from Grams (docs/ALGORITHMS.md §2.4): Q_1 = I and Q_i fitted to Y_1 (or,
  * given `start`, the maps of the group without its last member, which is fitted to their mean: a warm start), then all Q_i
  * refitted to the mean M = (1/s) Σ Y_i Q_i until the residual improves by less than 1e-7 of the group's energy, or
  * `maxRounds` rounds (the search's cost estimates use a few; the alignment that is folded into the model uses up to 50).

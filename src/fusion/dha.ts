@@ -1,4 +1,4 @@
-// DHA — Decoupled-Head Attention from an MHA (or GQA) checkpoint. The paper's equations are not public (ALGORITHMS.md §3);
+// DHA — Decoupled-Head Attention from an MHA (or GQA) checkpoint. The paper's equations are not public (docs/ALGORITHMS.md §4);
 // this is OUR reconstruction of its stages, at lab scale, built so that the fused model is usable after any number of steps:
 //  1. Search: for every layer, separately for K and V, the best partition of its heads into n groups for every n, by merge
 //     cost (the share of the heads' energy lost when each group collapses to its aligned mean, from calibration Grams); an

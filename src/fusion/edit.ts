@@ -2,7 +2,7 @@
 // representation (PyTorch out×in rows, per-layer K/V head maps), so every method (mean-pool, aligned merge, DHA) ends in
 // `mergeHeads` and every result runs in the ordinary forward pass.
 //
-// Conventions (ALGORITHMS.md §0): a head's activation is y = x W_h with W_h ∈ R^{dim×dh}; the stored rows of that head are
+// Conventions (docs/ALGORITHMS.md §0): a head's activation is y = x W_h with W_h ∈ R^{dim×dh}; the stored rows of that head are
 // W_hᵀ. A rotation R (dh×dh) applied as y ↦ y R therefore maps stored rows to Rᵀ·rows.
 import type { KvLayout, LayerWeights, Model } from '../model/types';
 import { originOf } from '../model/heads';
@@ -48,7 +48,7 @@ function transformBias(b: Float32Array | undefined, dh: number, mats: (HeadMap |
  * Folds one rotation per K head into W_K and the W_Q of every query head that reads it (W ← W R), and one orthogonal map per
  * V head into W_V (W ← W Q) and the W_O of every query head that reads it (W_O,h ← Qᵀ W_O,h). The model computes the same
  * function when each K rotation is block-diagonal with SO(2) blocks on the rotary planes (any orthogonal block on dims that do
- * not rotate) and each V map is orthogonal (ALGORITHMS.md §2.5–2.6).
+ * not rotate) and each V map is orthogonal (docs/ALGORITHMS.md §2.5).
  */
 export function foldRotations(model: Model, layer: number, kRot: (HeadMap | null)[], vRot: (HeadMap | null)[]): Model {
   const { dim, headDim: dh, heads } = model.config;

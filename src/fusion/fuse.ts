@@ -20,11 +20,11 @@ export interface FuseOptions extends LongWorkOptions {
   budget: number;
   /** Calibration token sequences (each from position 0, at most the model's context). */
   calibration: number[][];
-  /** DHA: gradient steps of the fusion stage, seed, tokens per step, recovery steps and learning rates. */
+  /** DHA: its layer-local training (steps, seed, tokens per step, learning rate, what trains) and allocation rule; the recovery is `train`. */
   dha?: Partial<DhaOptions>;
   /** Aligned merge: rescale merged heads to the members' mean energy (ours; DHA's merge always does). Default true. */
   renormalise?: boolean;
-  /** DHA: called with every step's state (budgets, losses, operators) for live views. */
+  /** DHA: called with every event (the search's budget path, each step's layer-local losses, the KL probe's checks) for live views. */
   onDhaEvent?: (e: DhaEvent) => void;
   /**
    * Recovery: end-to-end training of the converted model toward the original (no steps: none). Its `steps` are the training

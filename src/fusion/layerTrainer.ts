@@ -1,4 +1,4 @@
-// Layer-local training of one attention layer on the GPU (ALGORITHMS.md §5.4 (L2), our reconstruction): the layer's input X
+// Layer-local training of one attention layer on the GPU (docs/ALGORITHMS.md §4.3, our reconstruction): the layer's input X
 // and the teacher's attention output O_T are given; the layer computes
 //   Q = rope(X W_Qᵀ + b_Q), K = rope(X W_Kᵀ + b_K), V = X W_Vᵀ + b_V, A = attention through the layer's head maps,
 //   O = A W_Oᵀ + b_O,

@@ -2,8 +2,8 @@
 //   GQA mean-pool (Ainslie et al. 2023): contiguous groups of KV heads, the same count in every layer, weights averaged.
 //   Aligned merge (Jin et al., Align-heads): equal groups chosen by GPA residual, members aligned (V orthogonal Procrustes
 //     folded into W_V/W_O, K per-rotary-plane rotations folded into W_Q/W_K), then averaged. The grouping objective (least
-//     total aligned residual of K plus V) and the optional renormalisation are ours (ALGORITHMS.md §5.2).
-//   DHA allocation (our reconstruction, ALGORITHMS.md §3.3 and §5.2.5): for every layer and K/V separately, the best
+//     total aligned residual of K plus V) and the optional renormalisation are ours (docs/ALGORITHMS.md §3).
+//   DHA allocation (our reconstruction, docs/ALGORITHMS.md §4.1): for every layer and K/V separately, the best
 //     partition into n groups for every n by merge cost, then an exact DP that shares the global budget across layers.
 import type { Model } from '../model/types';
 import type { LayerGram } from '../analysis/calibration';

@@ -1,5 +1,5 @@
 // Head fusion in the page: run a method (mean-pool, aligned merge, DHA) on the loaded model, watch DHA's search and training
-// live (budget path, losses, fusion operators) and the recovery training's curve, pause / single-step / resume / cancel it,
+// live (budget path, layer-local losses, KL checks) and the recovery training's curve, pause / single-step / resume / cancel it,
 // then evaluate the fused model on held-out text. Every finished run — here or in the recovery race — becomes a row of the
 // results table, with its files for download and a side-by-side continuation of one prompt by the original and the fused
 // model. The run itself (texts, conversion, training, evaluation, records) is src/lab/fusionRun.ts.

@@ -88,7 +88,7 @@ export function adamRef(theta: Vec, g: Vec, m: Vec, v: Vec, t: number, h: { lr: 
 }
 
 /**
- * The layer-local loss in float64 (ALGORITHMS.md §5.4 (L2)): ‖O_S − O_T‖² / ‖O_T‖² for one attention layer, given
+ * The layer-local loss in float64 (docs/ALGORITHMS.md §4.3): ‖O_S − O_T‖² / ‖O_T‖² for one attention layer, given
  * X [B·T, D] and the target O_T.
  */
 export function layerLossRef(
