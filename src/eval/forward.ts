@@ -4,7 +4,8 @@
 import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import { matmul } from '../gpu/kernels/matmul';
 import { accumulate, binary, unary } from '../gpu/kernels/elementwise';
-import { attention, embed, nllRows, norm, rope, NO_TARGET } from '../gpu/kernels/transformer';
+import { embed, nllRows, norm, rope, NO_TARGET } from '../gpu/kernels/transformer';
+import { attentionForward } from './attention';
 import type { GpuModel } from './gpuModel';
 import type { ModelConfig } from '../model/types';
 
@@ -207,8 +208,8 @@ export class ForwardPass {
         await intoCache(l.wk, l.bk, this.kCache[li], l.kHeads * dh);
       }
       await intoCache(l.wv, l.bv, this.vCache[li], l.vHeads * dh);
-      await attention(rt, s.q, this.kCache[li], this.vCache[li], l.maps, s.att, {
-        B, T, pos0, heads: c.heads, kHeads: l.kHeads, vHeads: l.vHeads, headDim: dh, cacheT: shape.cacheT,
+      await attentionForward(rt, { q: s.q, k: this.kCache[li], v: this.vCache[li], maps: l.maps }, s.att, {
+        B, T, pos0, heads: c.heads, kHeads: l.kHeads, vHeads: l.vHeads, dh, cacheT: shape.cacheT,
         window: c.attentionWindow[li] ?? 0, scale: c.attentionScale,
       });
       if (c.parallelResidual) {

@@ -12,12 +12,10 @@ import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import { matmul } from '../gpu/kernels/matmul';
 import { binary, unary } from '../gpu/kernels/elementwise';
 import { reduceRows } from '../gpu/kernels/reduce';
-import { attention, rope } from '../gpu/kernels/transformer';
+import { rope } from '../gpu/kernels/transformer';
 import { columnSum } from '../gpu/kernels/backward';
-import {
-  adamStep, attentionBackwardFlash, attentionContext, attentionKeysGrad, attentionProbs, attentionQueriesGrad, attentionScoresGrad,
-  attentionValuesGrad, flashBackwardFor, flashGradScratch, type AdamState, type AttnGradShape,
-} from '../gpu/kernels/training';
+import { adamStep, type AdamState } from '../gpu/kernels/training';
+import { attentionBackward, attentionForward, attentionScratch, trainsFlash, type AttnGradShape } from '../eval/attention';
 import { rotaryDims, rotaryTables, invFreqRounding } from '../eval/rotary';
 
 export type TrainMode = 'kv' | 'attention' | 'frozen';
@@ -66,7 +64,7 @@ export class LayerTrainer {
     const c = spec.model.config;
     const l = spec.model.layers[spec.layer];
     this.R = spec.B * spec.T;
-    this.flash = spec.flash ?? flashBackwardFor(rt, c.headDim);
+    this.flash = spec.flash ?? trainsFlash(rt, c.headDim);
     this.shape = {
       B: spec.B, T: spec.T, heads: c.heads, kHeads: l.kv.kHeads, vHeads: l.kv.vHeads, dh: c.headDim,
       window: c.attentionWindow[spec.layer] ?? 0, scale: c.attentionScale,
@@ -91,7 +89,7 @@ export class LayerTrainer {
   }
 
   private async init() {
-    const { model, layer, mode, B, T } = this.spec;
+    const { model, layer, mode, T } = this.spec;
     const c = model.config;
     const l = model.layers[layer];
     const { R } = this;
@@ -116,7 +114,7 @@ export class LayerTrainer {
       qRaw: R * H * dh, q: R * H * dh, kRaw: R * K * dh, k: R * K * dh, v: R * V * dh, a: R * H * dh, o: R * D,
       negTarget: R * D, diff: R * D, sq: R * D, rowSums: R,
       dA: R * H * dh, dq: R * H * dh, dqRaw: R * H * dh, dk: R * K * dh, dkRaw: R * K * dh, dv: R * V * dh,
-      ...(this.flash ? flashGradScratch(this.shape) : { P: B * H * T * T, dS: B * H * T * T }),
+      ...attentionScratch(this.shape, this.flash),
     };
     this.t = {
       maps: await this.tensor('maps', Uint32Array.from([...l.kv.kHeadOf, ...l.kv.vHeadOf])),
@@ -162,13 +160,8 @@ export class LayerTrainer {
     await this.project(w.wv!, w.bv, t.v, V * dh);
     await rope(rt, t.qRaw, t.cos, t.sin, t.q, this.rot(H));
     await rope(rt, t.kRaw, t.cos, t.sin, t.k, this.rot(K));
-    if (this.flash) {
-      const s = this.shape;
-      await attention(rt, t.q, t.k, t.v, t.maps, t.a, { B: s.B, T: s.T, pos0: 0, heads: H, kHeads: K, vHeads: V, headDim: dh, cacheT: s.T, window: s.window, scale: s.scale }, 'flash');
-    } else {
-      await attentionProbs(rt, t.q, t.k, t.maps, t.P, this.shape);
-      await attentionContext(rt, t.P, t.v, t.maps, t.a, this.shape);
-    }
+    // The probabilities path keeps P for the backward; the flash path keeps nothing of T × T.
+    await attentionForward(rt, { q: t.q, k: t.k, v: t.v, maps: t.maps }, t.a, { ...this.shape, pos0: 0, cacheT: this.shape.T }, this.flash ? { variant: 'flash' } : { probs: t.P });
     await matmul(rt, t.a, w.wo!, t.o, { M: R, N: D, K: H * dh, transB: true }, undefined, w.bo ?? null);
   }
 
@@ -206,19 +199,13 @@ export class LayerTrainer {
     await unary(rt, 'identity', t.diff, t.sq, R * D, 2 / this.teacherEnergy);
     await weightGrads(t.sq, t.a, 'wo', 'bo', D, H * dh);
     await matmul(rt, t.sq, w.wo!, t.dA, { M: R, N: H * dh, K: D });
-    if (this.flash) {
-      const x = { q: t.q, k: t.k, v: t.v, a: t.a, dA: t.dA, maps: t.maps };
-      await attentionBackwardFlash(rt, x, { dq: t.dq, dk: t.dk, dv: t.dv }, { lse: t.lse, dKh: t.dKh, dVh: t.dVh }, this.shape);
-    } else {
-      await attentionScoresGrad(rt, t.P, t.dA, t.v, t.maps, t.dS, this.shape);
-      await attentionValuesGrad(rt, t.P, t.dA, t.maps, t.dv, this.shape);
-      await attentionKeysGrad(rt, t.dS, t.q, t.maps, t.dk, this.shape);
-    }
+    const needDq = grad.has('wq') || grad.has('bq');
+    const io = { q: t.q, k: t.k, v: t.v, a: t.a, dA: t.dA, maps: t.maps };
+    await attentionBackward(rt, io, { dq: needDq || this.flash ? t.dq : null, dk: t.dk, dv: t.dv }, t, this.shape, this.flash, true);
     await rope(rt, t.dk, t.cos, t.sin, t.dkRaw, this.rot(K, true));
     await weightGrads(t.dkRaw, this.X!, 'wk', 'bk', K * dh, D);
     await weightGrads(t.dv, this.X!, 'wv', 'bv', V * dh, D);
-    if (grad.has('wq') || grad.has('bq')) {
-      if (!this.flash) await attentionQueriesGrad(rt, t.dS, t.k, t.maps, t.dq, this.shape);
+    if (needDq) {
       await rope(rt, t.dq, t.cos, t.sin, t.dqRaw, this.rot(H, true));
       await weightGrads(t.dqRaw, this.X!, 'wq', 'bq', H * dh, D);
     }

@@ -7,10 +7,7 @@ import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import type { ForwardPass } from '../eval/forward';
 import { matmul } from '../gpu/kernels/matmul';
 import { rope } from '../gpu/kernels/transformer';
-import {
-  attentionBackwardFlash, attentionKeysGrad, flashBackwardFor, attentionProbs, attentionQueriesGrad, attentionScoresGrad, attentionValuesGrad, flashGradScratch,
-  type AttnGradShape,
-} from '../gpu/kernels/training';
+import { attentionBackward, attentionScratch, trainsFlash, type AttnGradShape } from '../eval/attention';
 import { columnSum, embeddingGrad, geluGrad, normBackward, normGainGrad, positionGrad, swigluGrad, tokenRows } from '../gpu/kernels/backward';
 import type { LayerGrads, ModelGrads } from './params';
 import type { ModelConfig } from '../model/types';
@@ -26,7 +23,7 @@ export class Backward {
 
   /** Whether the attention backward runs flash-style (GPUs, head dims divisible by 4) or through the probabilities. */
   static flashFor(rt: GpuRuntime, c: ModelConfig): boolean {
-    return flashBackwardFor(rt, c.headDim);
+    return trainsFlash(rt, c.headDim);
   }
 
   /** The scratch tensors for B sequences of T positions, by name and number of values. */
@@ -35,9 +32,7 @@ export class Backward {
     const dh = c.headDim;
     const maxK = Math.max(...kvHeads.map((l) => l.kHeads));
     const maxV = Math.max(...kvHeads.map((l) => l.vHeads));
-    const attention = flash
-      ? flashGradScratch({ B, T, heads: c.heads, kHeads: maxK, vHeads: maxV, dh, window: 0, scale: 1 })
-      : { P: B * c.heads * T * T, dS: B * c.heads * T * T };
+    const attention = attentionScratch({ B, T, heads: c.heads, kHeads: maxK, vHeads: maxV, dh, window: 0, scale: 1 }, flash);
     return {
       dx: R * c.dim, dh1: R * c.dim, dh2: R * c.dim, datt: R * c.heads * dh, dq: R * c.heads * dh, dqRaw: R * c.heads * dh,
       dk: R * maxK * dh, dkRaw: R * maxK * dh, dv: R * maxV * dh, ...attention,
@@ -131,16 +126,8 @@ export class Backward {
       await this.linear(d.dx, s.att, l.wo, lg.wo, lg.bo, d.datt, HD, D);
       // att = softmax(scale · q kᵀ + mask) v through the head maps; P recomputed from the kept q and K cache
       const shape: AttnGradShape = { B, T, heads: c.heads, kHeads: l.kHeads, vHeads: l.vHeads, dh, window: c.attentionWindow[li] ?? 0, scale: c.attentionScale };
-      if (this.flash) {
-        const x = { q: s.q, k: fp.kCache[li], v: fp.vCache[li], a: s.att, dA: d.datt, maps: l.maps };
-        await attentionBackwardFlash(rt, x, { dq: d.dq, dk: d.dk, dv: d.dv }, { lse: d.lse, dKh: d.dKh, dVh: d.dVh }, shape);
-      } else {
-        await attentionProbs(rt, s.q, fp.kCache[li], l.maps, d.P, shape);
-        await attentionScoresGrad(rt, d.P, d.datt, fp.vCache[li], l.maps, d.dS, shape);
-        await attentionQueriesGrad(rt, d.dS, fp.kCache[li], l.maps, d.dq, shape);
-        await attentionKeysGrad(rt, d.dS, s.q, l.maps, d.dk, shape);
-        await attentionValuesGrad(rt, d.P, d.datt, l.maps, d.dv, shape);
-      }
+      const io = { q: s.q, k: fp.kCache[li], v: fp.vCache[li], a: s.att, dA: d.datt, maps: l.maps };
+      await attentionBackward(rt, io, { dq: d.dq, dk: d.dk, dv: d.dv }, d, shape, this.flash);
       // q = rope(qRaw), k = rope(kRaw): the transpose of a rotation is the rotation by −angle
       const rot = { B, T, headDim: dh, rotDims: gm.rotDims, pos0: 0, yT: T, dstPos0: 0, style: c.positional.kind === 'rotary' ? c.positional.style : 'half', inverse: true } as const;
       await rope(rt, d.dq, gm.cos, gm.sin, d.dqRaw, { ...rot, heads: c.heads });

@@ -19,6 +19,7 @@ import type { CoreState, HeldModel, JobTable } from './core';
 import type { GpuRuntime } from '../../gpu/runtime';
 import type { Model } from '../../model/types';
 import { ForwardPass } from '../../eval/forward';
+import { attentionProbabilities } from '../../eval/attention';
 import type { ModelHandle, TextSource } from './protocol';
 
 
@@ -175,23 +176,18 @@ export const JOBS: JobTable = {
         await fp.run(Uint32Array.from(ids), T, 0, undefined, { skipLogits: true });
         const l = model.layers[layer].kv;
         const dh = c.headDim;
-        const q = await rt.read(fp.acts[layer].q, T * c.heads * dh);
-        const k = await rt.read(fp.kCache[layer], T * l.kHeads * dh);
         const kh = l.kHeadOf[head];
-        const window = c.attentionWindow[layer] ?? 0;
-        const probs = Array.from({ length: T }, (_, t) => {
-          const lo = window > 0 ? Math.max(0, t + 1 - window) : 0;
-          const s = Array.from({ length: t + 1 }, (_, j) => {
-            if (j < lo) return -Infinity;
-            let d = 0;
-            for (let e = 0; e < dh; e++) d += q[(t * c.heads + head) * dh + e] * k[(j * l.kHeads + kh) * dh + e];
-            return d * c.attentionScale;
-          });
-          const m = Math.max(...s);
-          const ex = s.map((v) => Math.exp(v - m));
-          const z = ex.reduce((a, b) => a + b, 0);
-          return ex.map((v) => v / z);
-        });
+        // The same forward's queries and keys through the attention block's probabilities kernel: P [1, heads, T, T].
+        const P = await rt.tensor('attention map P', c.heads * T * T);
+        let block: Float32Array;
+        try {
+          const shape = { B: 1, T, heads: c.heads, kHeads: l.kHeads, vHeads: l.vHeads, dh, window: c.attentionWindow[layer] ?? 0, scale: c.attentionScale };
+          await attentionProbabilities(rt, { q: fp.acts[layer].q, k: fp.kCache[layer], maps: gm.layers[layer].maps }, P, shape);
+          block = (await rt.read(P)).slice(head * T * T, (head + 1) * T * T);
+        } finally {
+          rt.release(P);
+        }
+        const probs = Array.from({ length: T }, (_, t) => Array.from(block.subarray(t * T, t * T + t + 1)));
         // Each token as the text it stands for (a byte-level token as its character), BOS as ⟨bos⟩.
         const shown = (id: number) => {
           if (id === tok.bosId) return '⟨bos⟩';
