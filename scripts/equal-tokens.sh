@@ -6,7 +6,7 @@
 # every run; one change per run:
 #   meanpool, aligned (+ renormalisation, the default), dha-search-sN (N own steps), dha-uniform-s0, dha-joint-s0.
 # Prints one JSON object per run. ONLY=REGEX keeps the runs whose names match.
-# Usage: [HEADLAB="node bin/headlab.mjs"] [TOTAL=50] [EVAL_EVERY=25] [BUDGET=0.25] [DHA_OWN="0 10"] scripts/equal-tokens.sh [DATA_DIR]
+# Usage: [HEADLAB="node bin/headlab.mjs"] [TOTAL=50] [EVAL_EVERY=25] [BUDGET=0.25] [DHA_OWN="10"] scripts/equal-tokens.sh [DATA_DIR]
 set -euo pipefail
 DATA=${1:-testdata/data}
 read -r -a HEADLAB <<< "${HEADLAB:-node bin/headlab.mjs}"
@@ -28,6 +28,7 @@ run() { # name args...
 }
 run meanpool --method meanpool
 run aligned --method aligned
-for s in ${DHA_OWN:-0 10}; do run "dha-search-s$s" --method dha --steps "$s" "${DHA[@]}"; done
-run dha-uniform-s0 --method dha --steps 0 --allocation uniform "${DHA[@]}"
+run dha-search-s0 --method dha --steps 0 "${DHA[@]}"
 run dha-joint-s0 --method dha --steps 0 --kv-split joint "${DHA[@]}"
+run dha-uniform-s0 --method dha --steps 0 --allocation uniform "${DHA[@]}"
+for s in ${DHA_OWN:-10}; do run "dha-search-s$s" --method dha --steps "$s" "${DHA[@]}"; done

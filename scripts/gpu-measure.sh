@@ -37,7 +37,7 @@ for part in ${PARTS:-bench torch protocol dha equal}; do
     equal)
       log "equal total training tokens: every method and DHA switch at 25 % and 50 %, read every 50 steps up to 400"
       for b in 0.25 0.5; do
-        HEADLAB="$H" TOTAL=${EQUAL_TOTAL:-400} EVAL_EVERY=50 BUDGET=$b DHA_OWN="0 10 50 100" bash "$here/equal-tokens.sh" "$D"
+        HEADLAB="$H" TOTAL=${EQUAL_TOTAL:-400} EVAL_EVERY=50 BUDGET=$b DHA_OWN="10 50 100" bash "$here/equal-tokens.sh" "$D"
       done > "$out/equal-tokens.jsonl" ;;
   esac
 done
