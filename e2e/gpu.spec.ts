@@ -3,6 +3,7 @@
 import { expect, test } from '@playwright/test';
 import { matmulRef, randomArray, relativeError } from '../src/reference/linalg';
 import type { MatmulShape } from '../src/gpu/kernels/matmulShape';
+import type { PageApi } from '../src/lab/pageApi';
 
 test.beforeEach(async ({ page }) => {
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
@@ -18,9 +19,9 @@ test('the GPU panel shows the adapter, whether it is a fallback, and its limits'
   await expect(panel.getByTestId('adapter-fallback')).toContainText(/yes|no/);
   await expect(panel.getByTestId('limit-maxStorageBufferBindingSize')).toContainText(/iB/);
   await expect(panel.getByTestId('limit-maxComputeInvocationsPerWorkgroup')).toHaveText(/\d/);
-  const adapter = await page.evaluate(() => (globalThis as any).headlab.adapter());
+  const adapter = await page.evaluate(() => (globalThis as unknown as { headlab: PageApi }).headlab.adapter());
   expect(adapter).not.toBeNull();
-  expect(adapter.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 1024 * 1024);
+  expect(adapter!.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 1024 * 1024);
 });
 
 test('a matmul computed with WebGPU in the page matches a float64 reference', async ({ page }) => {
@@ -35,7 +36,7 @@ test('a matmul computed with WebGPU in the page matches a float64 reference', as
       const batch = s.batch ?? 1;
       const a = Array.from(randomArray(batch * s.M * s.K, 10 + i));
       const b = Array.from(randomArray(batch * s.K * s.N, 20 + i));
-      const out = await page.evaluate(([a, b, s, v]) => (globalThis as any).headlab.matmul(a, b, s, v), [a, b, s, variant] as const);
+      const out = await page.evaluate(([a, b, s, v]) => (globalThis as unknown as { headlab: PageApi }).headlab.matmul(a, b, s, v), [a, b, s, variant] as const);
       expect(out).toHaveLength(batch * s.M * s.N);
       expect(relativeError(out, matmulRef(a, b, s)), `${variant} ${JSON.stringify(s)}`).toBeLessThan(1e-5);
     }

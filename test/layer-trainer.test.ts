@@ -45,8 +45,7 @@ async function setup(model: Model, layer: number, mode: 'kv' | 'attention', flas
   teacher.setInput(Xt);
   await teacher.forward();
   const target = await rt.read(teacher.output);
-  const l = model.layers[layer];
-  const nudged: Model = { ...model, layers: model.layers.map((x, i) => (i !== layer ? x : { ...x, attn: Object.fromEntries(Object.entries(x.attn).map(([k, w]) => [k, w && Float32Array.from(w as Float32Array, (v, j) => v + 0.05 * Math.sin(j + k.length))])) as typeof l.attn })) };
+  const nudged: Model = { ...model, layers: model.layers.map((x, i) => (i !== layer ? x : { ...x, attn: Object.fromEntries(Object.entries(x.attn).map(([k, w]) => [k, w && Float32Array.from(w as Float32Array, (v, j) => v + 0.05 * Math.sin(j + k.length))])) as Model['layers'][number]['attn'] })) };
   const student = await LayerTrainer.create(rt, { model: nudged, layer, B, T, mode, flash });
   student.setInput(Xt);
   await student.setTarget(await rt.tensor('target', target));
