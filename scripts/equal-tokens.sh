@@ -8,12 +8,9 @@
 # Prints one JSON object per run. ONLY=REGEX keeps the runs whose names match.
 # Usage: [HEADLAB="node bin/headlab.mjs"] [TOTAL=50] [EVAL_EVERY=25] [BUDGET=0.25] [DHA_OWN="10"] scripts/equal-tokens.sh [DATA_DIR]
 set -euo pipefail
-DATA=${1:-testdata/data}
-read -r -a HEADLAB <<< "${HEADLAB:-node bin/headlab.mjs}"
+source "$(dirname "$0")/val150.sh"
 OUT=${EQUAL_OUT:-$(mktemp -d)}
-VAL="$DATA/tinystories_val.txt"
-CAL=(--text "$VAL" --split blank-lines --min-chars 100 --skip-docs 150 --max-docs 400)
-EV=(--eval-text "$VAL" --eval-split blank-lines --eval-min-chars 100 --eval-max-docs 150)
+CAL+=(--max-docs 400)
 TOTAL=${TOTAL:-50}
 BUDGET=${BUDGET:-0.25}
 TRAIN=(--train-steps "$TOTAL" --train-batch 32 --train-seq 128 --train-eval-every "${EVAL_EVERY:-25}" --seed 1)

@@ -7,12 +7,9 @@
 # Prints one JSON object per run; ONLY=REGEX keeps the runs whose names match; PART=convert|recover|all (all).
 # Usage: [HEADLAB="node bin/headlab.mjs"] scripts/fusion-results.sh [DATA_DIR]
 set -euo pipefail
-DATA=${1:-testdata/data}
-read -r -a HEADLAB <<< "${HEADLAB:-node bin/headlab.mjs}"
+source "$(dirname "$0")/val150.sh"
 OUT=${FUSION_OUT:-$(mktemp -d)}
-VAL="$DATA/tinystories_val.txt"
-CAL=(--text "$VAL" --split blank-lines --min-chars 100 --skip-docs 150 --max-docs 400)
-EV=(--eval-text "$VAL" --eval-split blank-lines --eval-min-chars 100 --eval-max-docs 150)
+CAL+=(--max-docs 400)
 PART=${PART:-all}
 TRAIN_STEPS=${TRAIN_STEPS:-400}
 TRAIN=(--train-steps "$TRAIN_STEPS" --train-batch 32 --train-seq 128 --train-eval-every 50)

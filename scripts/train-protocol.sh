@@ -8,12 +8,8 @@
 # HEADLAB (default "node bin/headlab.mjs"). On SwiftShader a step of 4096 tokens takes ~35 s: STEPS=50 BUDGETS=0.25 there.
 # Usage: scripts/train-protocol.sh [DATA_DIR]
 set -euo pipefail
-DATA=${1:-testdata/data}
-read -r -a HEADLAB <<< "${HEADLAB:-node bin/headlab.mjs}"
+source "$(dirname "$0")/val150.sh"
 OUT=${PROTOCOL_OUT:-$(mktemp -d)}
-VAL="$DATA/tinystories_val.txt"
-CAL=(--text "$VAL" --split blank-lines --min-chars 100 --skip-docs 150)
-EV=(--eval-text "$VAL" --eval-split blank-lines --eval-min-chars 100 --eval-max-docs 150)
 STEPS=${STEPS:-400}
 EVERY=$(( STEPS < 50 ? STEPS : 50 ))
 for b in ${BUDGETS:-0.25 0.5}; do
