@@ -6,12 +6,12 @@ import { gpu, poisoned as poisonedTensor } from './gpu-context';
 import type { GpuRuntime, GpuTensor } from '../src/gpu/runtime';
 import {
   columnSum, embeddingGrad, geluGrad, normBackward, normGainGrad, positionGrad, swigluGrad, tokenRows, trainingLoss,
-} from '../src/gpu/kernels/backward';
+} from '../src/gpu/kernels/layerGrads';
 import { adamwStep, clipScale, sumSquares } from '../src/gpu/kernels/optimizer';
 import { NO_TARGET, type RowVariant } from '../src/gpu/kernels/transformer';
 import {
   adamwRef, embeddingGradRef, geluGradRef, lossRef, normBackwardRef, positionGradRef, swigluGradRef,
-} from '../src/reference/backward';
+} from '../src/reference/layerGrads';
 import { randomArray, relativeError } from '../src/reference/linalg';
 
 const TOL = 2e-5;

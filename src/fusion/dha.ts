@@ -28,7 +28,7 @@ import { alignGroup, HeadGrams, rotaryPlanes } from './align';
 import { ATTENTION_WEIGHTS, LayerTrainer, type AttentionWeight } from './layerTrainer';
 import { trainingWindows, WindowSampler } from '../train/data';
 import { TimedGate } from '../progress';
-import { trainingLoss } from '../gpu/kernels/backward';
+import { trainingLoss } from '../gpu/kernels/layerGrads';
 import { reduceRows } from '../gpu/kernels/reduce';
 import { DHA_DEFAULTS, type DhaAllocation, type DhaKvSplit } from './dhaDefaults';
 

@@ -13,7 +13,7 @@ import { matmul } from '../gpu/kernels/matmul';
 import { binary, unary } from '../gpu/kernels/elementwise';
 import { reduceRows } from '../gpu/kernels/reduce';
 import { rope } from '../gpu/kernels/transformer';
-import { columnSum } from '../gpu/kernels/backward';
+import { columnSum } from '../gpu/kernels/layerGrads';
 import { adamStep, type AdamState } from '../gpu/kernels/training';
 import { attentionBackward, attentionForward, attentionScratch, trainsFlash, type AttnGradShape } from '../eval/attention';
 import { rotaryDims, rotaryTables, invFreqRounding } from '../eval/rotary';

@@ -1,4 +1,4 @@
-// Float64 CPU references of the end-to-end training kernels (src/gpu/kernels/backward.ts and optimizer.ts), written from
+// Float64 CPU references of the end-to-end training kernels (src/gpu/kernels/layerGrads.ts and optimizer.ts), written from
 // the formulas, for tests: norm backward, MLP activation backward, the losses, the embedding backward, AdamW with clipping.
 import { erfcNonNeg } from './linalg';
 import { forwardRef } from './transformer';

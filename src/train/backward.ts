@@ -8,7 +8,7 @@ import type { ForwardPass } from '../eval/forward';
 import { matmul } from '../gpu/kernels/matmul';
 import { rope } from '../gpu/kernels/transformer';
 import { attentionBackward, attentionScratch, trainsFlash, type AttnGradShape } from '../eval/attention';
-import { columnSum, embeddingGrad, geluGrad, normBackward, normGainGrad, positionGrad, swigluGrad, tokenRows } from '../gpu/kernels/backward';
+import { columnSum, embeddingGrad, geluGrad, normBackward, normGainGrad, positionGrad, swigluGrad, tokenRows } from '../gpu/kernels/layerGrads';
 import type { LayerGrads, ModelGrads } from './params';
 import type { ModelConfig } from '../model/types';
 

@@ -8,7 +8,7 @@ import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import { GpuModel } from '../eval/gpuModel';
 import { ForwardPass } from '../eval/forward';
 import { perplexity } from '../eval/perplexity';
-import { trainingLoss } from '../gpu/kernels/backward';
+import { trainingLoss } from '../gpu/kernels/layerGrads';
 import { reduceRows } from '../gpu/kernels/reduce';
 import { adamwStep, clipScale, sumSquares } from '../gpu/kernels/optimizer';
 import { GpuOutOfMemoryError } from '../gpu/errors';

@@ -1,6 +1,6 @@
 // Runners for the kernels of end-to-end training that the forward pass has no use for: norm backward (shaders/norm_grad.wgsl),
 // MLP activation backward (shaders/elementwise.wgsl), the training losses (shaders/loss.wgsl), column sums for biases
-// (shaders/reduce.wgsl) and the embedding backward (shaders/embed.wgsl). Float64 CPU references: src/reference/backward.ts.
+// (shaders/reduce.wgsl) and the embedding backward (shaders/embed.wgsl). Float64 CPU references: src/reference/layerGrads.ts.
 import normGradCode from '../../../shaders/norm_grad.wgsl?raw';
 import elementwiseCode from '../../../shaders/elementwise.wgsl?raw';
 import lossCode from '../../../shaders/loss.wgsl?raw';
