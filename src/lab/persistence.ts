@@ -6,7 +6,7 @@ import { compute } from './compute/client';
 import { useModel } from './modelStore';
 import { onResult, useFusion } from './fusionStore';
 import { useSimilarity, type LayerSimilarity } from './similarityStore';
-import { useRace, type Race } from './raceStore';
+import { restoredRace, useRace, type Race } from './raceStore';
 import type { SimilarityMetric } from '../analysis/similarity';
 import { clearSaved, get, put, rowsOf, saveProblem } from './saved';
 
@@ -99,7 +99,7 @@ async function restore(modelHash: string) {
     if (!race.running && !race.race) {
       const saved = await get<Race>('race', modelHash);
       if (saved) {
-        useRace.setState({ race: saved });
+        useRace.setState({ race: restoredRace(saved) }); // races saved before lanes existed: their methods as lanes
         parts.push('the recovery race');
       }
     }

@@ -1,18 +1,27 @@
-// The recovery race: one KV budget, several conversion methods, then the same end-to-end training for each (same seed, so
-// the same training batches), with held-out perplexity measured as they train — the DHA paper's comparison (how fast a
-// converted model recovers) on the loaded model. Methods run one after another; each finished one also becomes a row of the
-// fusion results table. Pause, single step and cancel act on the method being trained.
+// The recovery race: one KV budget, several lanes (src/lab/variants.ts: the three methods, and DHA with one part switched
+// or its token budget split differently), each converted and then trained end to end toward the original on the same
+// batches (same seed) with held-out perplexity measured as they train — the DHA paper's comparison (how fast a converted
+// model recovers) on the loaded model. Every lane gets the same total training tokens: DHA's own layer-local steps come out
+// of the shared budget (src/fusion/fuse.ts), and perplexity is read at the same totals. Lanes run one after another; each
+// finished one also becomes a row of the fusion results table. Pause, single step and cancel act on the lane being trained.
+import { isCancelled } from '../progress';
 import { create } from 'zustand';
 import type { FusionMethod } from '../fusion/fuse';
 import type { CurvePoint as TrainPoint } from '../train/trainer';
-import { compute, ComputeError } from './compute/client';
+import { compute } from './compute/client';
 import type { ModelHandle } from './compute/protocol';
 import type { FusionSettings } from './fusionRun';
 import { useFusion, type RunTexts } from './fusionStore';
+import { LANE_BY_KEY, type LaneKey } from './variants';
+import { laneTokens, raceBudgetProblem } from './raceLanes';
 
 export type LaneStatus = 'waiting' | 'converting' | 'training' | 'done' | 'failed';
 
 export interface RaceLane {
+  /** Which lane (races saved before lanes existed get their method, see restoredRace). */
+  key: LaneKey;
+  /** Its name in the legend and the table. */
+  label: string;
   method: FusionMethod;
   status: LaneStatus;
   /** Held-out perplexity (where measured) against training tokens; tokens count from the conversion's own (DHA's stages). */
@@ -24,6 +33,8 @@ export interface RaceLane {
   seconds: number | null;
   /** Its row in the fusion results table. */
   rowId: number | null;
+  /** Total training tokens when finished: the conversion's own (DHA's steps) and the end-to-end training's. */
+  tokens: number | null;
   error: string | null;
 }
 
@@ -48,7 +59,8 @@ interface RaceState {
   stage: string | null;
   race: Race | null;
   error: string | null;
-  start: (loaded: ModelHandle, settings: FusionSettings, methods: FusionMethod[], texts: RunTexts) => Promise<void>;
+  /** Runs each lane on the race's shared settings (its LaneSpec.apply gives the lane's own). */
+  start: (loaded: ModelHandle, settings: FusionSettings, lanes: LaneKey[], texts: RunTexts) => Promise<void>;
   pause: () => void;
   resume: () => void;
   step: () => void;
@@ -71,32 +83,40 @@ export const useRace = create<RaceState>((set, get) => {
     race: null,
     error: null,
 
-    start: async (loaded, settings, methods, texts) => {
+    start: async (loaded, settings, keys, texts) => {
       if (get().running) return;
-      if (!methods.length) {
-        set({ error: 'Choose at least one method for the race.' });
+      if (!keys.length) {
+        set({ error: 'Choose at least one lane for the race.' });
         return;
       }
       if (!settings.train || settings.train.steps < 1) {
         set({ error: 'The race trains each converted model: give at least one training step.' });
         return;
       }
+      const problem = raceBudgetProblem(settings, keys);
+      if (problem) {
+        set({ error: problem });
+        return;
+      }
       const runId = ++currentRun;
       cancelled = false;
       const kvOriginal = loaded.card.kvBytesPerToken;
-      const lane = (method: FusionMethod): RaceLane => ({ method, status: 'waiting', curve: [], pplConverted: null, pplAfter: null, kvBytesPerToken: null, perLayer: null, seconds: null, rowId: null, error: null });
+      const specs = keys.map((k) => LANE_BY_KEY.get(k)!);
+      const lanes = specs.map(
+        (l): RaceLane => ({ key: l.key, label: l.label, method: l.method, status: 'waiting', curve: [], pplConverted: null, pplAfter: null, kvBytesPerToken: null, perLayer: null, seconds: null, rowId: null, tokens: null, error: null }),
+      );
       set({
         running: true, paused: false, waiting: false, error: null, stage: 'preparing the texts',
-        race: { runId, model: loaded.name, budget: settings.budget, settings, pplOriginal: null, kvOriginal, evalText: null, lanes: methods.map(lane), current: 0 },
+        race: { runId, model: loaded.name, budget: settings.budget, settings, pplOriginal: null, kvOriginal, evalText: null, lanes, current: 0 },
       });
       const mineNow = () => runId === currentRun;
-      for (const [i, method] of methods.entries()) {
+      for (const [i, spec] of specs.entries()) {
         if (!mineNow() || cancelled) break;
         set((s) => (s.race?.runId === runId ? { race: { ...s.race, current: i } } : {}));
         patchLane(runId, i, () => ({ status: 'converting' }));
-        const running = compute.run('fuse', { modelId: loaded.id, settings: { ...settings, method }, texts }, (e) => {
+        const running = compute.run('fuse', { modelId: loaded.id, settings: spec.apply(settings), texts }, (e) => {
           if (!mineNow()) return;
-          if (e.stage) set({ stage: `${methods.length > 1 ? `${i + 1}/${methods.length} ` : ''}${e.stage}` });
+          if (e.stage) set({ stage: `${specs.length > 1 ? `${i + 1}/${specs.length} ` : ''}${spec.label}: ${e.stage}` });
           if (e.waiting !== undefined) set({ waiting: e.waiting });
           if (e.before) {
             const before = e.before;
@@ -113,10 +133,10 @@ export const useRace = create<RaceState>((set, get) => {
           const row = await running.result;
           if (!mineNow()) return;
           useFusion.getState().addResult(row);
-          patchLane(runId, i, () => ({ status: 'done', pplAfter: row.pplAfter, kvBytesPerToken: row.kvAfter, perLayer: row.perLayer, seconds: row.seconds, rowId: row.id, curve: row.curve }));
+          patchLane(runId, i, () => ({ status: 'done', pplAfter: row.pplAfter, kvBytesPerToken: row.kvAfter, perLayer: row.perLayer, seconds: row.seconds, rowId: row.id, curve: row.curve, tokens: row.trainTokens }));
         } catch (e) {
           if (!mineNow()) return;
-          const stop = e instanceof ComputeError && e.name === 'LoadCancelledError';
+          const stop = isCancelled(e);
           patchLane(runId, i, () => ({ status: 'failed', error: stop ? 'Cancelled.' : e instanceof Error ? e.message : String(e) }));
           if (stop) break;
         } finally {
@@ -153,10 +173,24 @@ export const useRace = create<RaceState>((set, get) => {
   };
 });
 
-/** The race's curves as CSV: one line per measured point. */
+/**
+ * A race as saved in this browser, made current: races saved before lanes existed have lanes without a key or label (their
+ * method stands for both: the three methods are lanes too) and without their total tokens (the curve's last point).
+ */
+export function restoredRace(race: Race): Race {
+  return {
+    ...race,
+    lanes: race.lanes.map((l) => {
+      const key = (l.key ?? l.method) as LaneKey;
+      return { ...l, key, label: l.label ?? LANE_BY_KEY.get(key)?.label ?? l.method, tokens: l.tokens ?? (l.status === 'done' ? laneTokens({ curve: l.curve }) : null) };
+    }),
+  };
+}
+
+/** The race's curves as CSV: one line per measured point; step counts the lane's end-to-end steps, tokens every step. */
 export function raceCsv(race: Race): string {
-  const lines = ['method,step,training_tokens,loss,heldout_ppl'];
-  for (const l of race.lanes) for (const p of l.curve) lines.push([l.method, p.step, p.tokens, p.loss ?? '', p.ppl ?? ''].join(','));
-  if (race.pplOriginal !== null) lines.push(['original', 0, 0, '', race.pplOriginal].join(','));
+  const lines = ['lane,method,step,training_tokens,loss,heldout_ppl'];
+  for (const l of race.lanes) for (const p of l.curve) lines.push([l.key ?? l.method, l.method, p.step, p.tokens, p.loss ?? '', p.ppl ?? ''].join(','));
+  if (race.pplOriginal !== null) lines.push(['original', 'original', 0, 0, '', race.pplOriginal].join(','));
   return `${lines.join('\n')}\n`;
 }

@@ -5,6 +5,7 @@
 // No DOM here: parsing and writing are pure functions (tested in Node); src/lab/settingsStore.ts binds them to the page.
 
 import { DHA_ALLOCATIONS, DHA_DEFAULTS, DHA_FALLBACK_DEFAULTS, DHA_KV_SPLITS } from '../fusion/dhaDefaults';
+import { LANE_KEYS } from './variants';
 
 export type PanelName = 'model' | 'similarity' | 'fuse' | 'race' | 'compare' | 'eval';
 export type Value = number | string | boolean | string[];
@@ -63,7 +64,8 @@ export const CONTROLS: readonly ControlSpec[] = [
   { key: 'fuse.prompt', panel: 'fuse', label: 'prompt for comparisons', kind: 'text', default: 'Once upon a time', maxLength: 500 },
   { key: 'fuse.compareTokens', panel: 'fuse', label: 'comparison tokens', kind: 'int', default: 64, min: 1, max: 1000 },
 
-  { key: 'race.methods', panel: 'race', label: 'methods', kind: 'set', default: [...METHODS], values: METHODS },
+  { key: 'race.methods', panel: 'race', label: 'lanes', kind: 'set', default: ['meanpool', 'aligned', 'dha', 'dha-e2e'], values: LANE_KEYS },
+  { key: 'race.renorm', panel: 'race', label: 'renormalise merged heads', kind: 'bool', default: true },
   { key: 'race.budget', panel: 'race', label: 'budget', kind: 'enum', default: '25', values: ['50', '25'] },
   { key: 'race.dhaSteps', panel: 'race', label: 'DHA steps', kind: 'int', default: fb(10, 100), min: 0, max: 100_000 },
   ...train('race', fb(12, 100)),

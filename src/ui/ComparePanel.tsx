@@ -1,6 +1,8 @@
 // Compare: every run of the results table on one trade-off chart (KV-cache bytes per token against held-out perplexity,
-// the original as a reference) and, for a prompt, the attention of one query head in the original and in a fused result.
-import { useId, useRef } from 'react';
+// the original as a reference; each run with its total training tokens, and a filter to the runs of one token budget, since
+// runs compare fairly only at equal tokens) and, for a prompt, the attention of one query head in the original and in a
+// fused result.
+import { useId, useRef, useState } from 'react';
 import { useModel } from '../lab/modelStore';
 import { useFusion, budgetLabel, compactCounts } from '../lab/fusionStore';
 import { useCompare } from '../lab/compareStore';
@@ -9,8 +11,14 @@ import { FUSION_METHODS } from '../fusion/fuse';
 import { ParetoChart, type ParetoPoint } from './charts/ParetoChart';
 import { AttentionMap } from './charts/AttentionMap';
 import { ExportButtons } from './charts/ExportButtons';
+import { ChartFrame } from './charts/ChartFrame';
 import { METHOD_COLOUR, METHOD_NAME } from './fusion/common';
 import { Field } from './Field';
+import type { ResultRow } from '../lab/fusionRun';
+
+/** A run's name: what was run (rows saved before labels existed: the method). */
+const nameOf = (r: ResultRow) => r.label ?? METHOD_NAME[r.method];
+const n = (x: number) => x.toLocaleString('en');
 
 export function ComparePanel() {
   const hidden = usePanelHidden('compare');
@@ -22,19 +30,30 @@ export function ComparePanel() {
   const pareto = useRef<SVGSVGElement>(null);
   const before = useRef<SVGSVGElement>(null);
   const after = useRef<SVGSVGElement>(null);
+  const [tokenBudget, setTokenBudget] = useState('all');
   const ids = useId();
   if (!loaded || hidden) return null;
-  const points: ParetoPoint[] = rows.map((r, i) => ({
-    key: String(r.id),
-    group: r.method,
-    colour: METHOD_COLOUR[r.method],
-    x: r.kvAfter,
-    y: r.pplAfter,
-    label: `run ${i + 1}: ${METHOD_NAME[r.method]} at ${budgetLabel(r.budget)} — perplexity ${r.pplAfter.toFixed(3)}, ${r.kvAfter.toLocaleString('en')} KV bytes/token; K/V per layer ${compactCounts(r.perLayer)}; ${r.trainSteps} steps (${r.recoverySteps} recovery), seed ${r.seed}`,
-  }));
+  // The distinct totals of training tokens among the runs; a chosen total that no run has any more shows every run.
+  const budgets = [...new Set(rows.map((r) => r.trainTokens))].sort((a, b) => a - b);
+  const only = tokenBudget !== 'all' && budgets.includes(Number(tokenBudget)) ? Number(tokenBudget) : null;
+  const points: ParetoPoint[] = rows.flatMap((r, i) =>
+    only !== null && r.trainTokens !== only
+      ? []
+      : [{
+          key: String(r.id),
+          group: r.method,
+          colour: METHOD_COLOUR[r.method],
+          x: r.kvAfter,
+          y: r.pplAfter,
+          tokens: r.trainTokens,
+          label:
+            `run ${i + 1}: ${nameOf(r)} at ${budgetLabel(r.budget)} — perplexity ${r.pplAfter.toFixed(3)} after ${n(r.trainTokens)} training tokens, ` +
+            `${n(r.kvAfter)} KV bytes/token; K/V per layer ${compactCounts(r.perLayer)}; ${r.trainSteps} steps (${r.recoverySteps} end to end), seed ${r.seed}`,
+        }],
+  );
   const last = rows.at(-1);
   const reference = last ? { x: last.kvBefore, y: last.pplBefore, label: `original ${last.model}: perplexity ${last.pplBefore.toFixed(3)}, ${last.kvBefore.toLocaleString('en')} KV bytes/token` } : null;
-  const groups = FUSION_METHODS.filter((m) => rows.some((r) => r.method === m)).map((m) => ({ name: METHOD_NAME[m], colour: METHOD_COLOUR[m] }));
+  const groups = FUSION_METHODS.filter((m) => points.some((p) => p.group === m)).map((m) => ({ name: METHOD_NAME[m], colour: METHOD_COLOUR[m] }));
   const row = rows.find((r) => r.id === selected) ?? last;
   const [layer, head, prompt] = [values['compare.layer'] as number, values['compare.head'] as number, values['compare.prompt'] as string];
   const shownRow = shown ? rows.find((r) => r.id === shown.rowId) : undefined;
@@ -46,23 +65,46 @@ export function ComparePanel() {
         <p className="hint" data-testid="pareto-empty">Run a fusion or the recovery race: every run becomes a point here.</p>
       ) : (
         <>
-          <div className="sim-view-head">
-            <h3>KV cache against perplexity</h3>
-            <ExportButtons target={pareto} name={`${loaded.name.replace(/[^\w.-]+/g, '_')}-pareto`} view="trade-off chart" testId="pareto-export" />
-          </div>
-          <div className="sim-scroll">
-            <ParetoChart
-              ref={pareto}
-              points={points}
-              reference={reference}
-              groups={groups}
-              caption={[`Every run — ${loaded.name}`, `perplexity on ${last!.evalText.replace(/ \(documents.*\)$/, '')}; hover a point for its settings`]}
-            />
-          </div>
+          <ChartFrame
+            title="KV cache against perplexity"
+            hint="Hover a point for its settings and total training tokens."
+            target={pareto}
+            name={`${loaded.name.replace(/[^\w.-]+/g, '_')}-pareto`}
+            view="trade-off chart"
+            exportTestId="pareto-export"
+            testId="pareto-chart"
+            extra={
+              <label title="Runs compare fairly only at the same total of training tokens (a conversion's own steps included): show the runs of one total">
+                training tokens{' '}
+                <select value={only === null ? 'all' : String(only)} onChange={(e) => setTokenBudget(e.target.value)} data-testid="pareto-tokens">
+                  <option value="all">all runs</option>
+                  {budgets.map((t) => (
+                    <option key={t} value={String(t)}>
+                      {n(t)} ({rows.filter((r) => r.trainTokens === t).length} run{rows.filter((r) => r.trainTokens === t).length > 1 ? 's' : ''})
+                    </option>
+                  ))}
+                </select>
+              </label>
+            }
+          >
+            {(logY) => (
+              <ParetoChart
+                ref={pareto}
+                points={points}
+                reference={reference}
+                groups={groups}
+                logY={logY}
+                caption={[
+                  only === null ? `Every run — ${loaded.name}` : `The runs with ${n(only)} training tokens — ${loaded.name}`,
+                  `perplexity on ${last!.evalText.replace(/ \(documents.*\)$/, '')}`,
+                ]}
+              />
+            )}
+          </ChartFrame>
           <h3>Attention before and after</h3>
           <p className="hint">
             Which earlier positions one query head reads (each row is a query position; darker: more attention), in the original and in
-            {row ? ` run ${rows.indexOf(row) + 1} (${METHOD_NAME[row.method]} at ${budgetLabel(row.budget)}; click a results row to choose another)` : ' a fused result'}.
+            {row ? ` run ${rows.indexOf(row) + 1}, ${nameOf(row)} at ${budgetLabel(row.budget)} (click a results row to choose another)` : ' a fused result'}.
           </p>
           <div className="form-row">
             <Field k="compare.layer" testId="attention-layer" title="The layer (0 is the first)" />
@@ -90,7 +132,7 @@ export function ComparePanel() {
                     tokens={shown[which].tokens}
                     probs={shown[which].probs}
                     caption={[
-                      which === 'original' ? `Original — layer ${shown.layer}, query head ${shown.head}` : `${METHOD_NAME[shownRow.method]} at ${budgetLabel(shownRow.budget)} — layer ${shown.layer}, query head ${shown.head}`,
+                      which === 'original' ? `Original — layer ${shown.layer}, query head ${shown.head}` : `${nameOf(shownRow)} at ${budgetLabel(shownRow.budget)} — layer ${shown.layer}, query head ${shown.head}`,
                       `reads K head ${shown[which].kHead}, V head ${shown[which].vHead}`,
                     ]}
                   />

@@ -1,9 +1,12 @@
 // Curves over training steps (loss, fusion loss, constraint) as a D3 line chart: D3 computes the scales and the path
 // geometry, React owns the elements. The x axis spans every planned step from the start, so the curves grow as steps
-// arrive; an optional marker separates phases (fusion | recovery). Presentation attributes only (exports as SVG/PNG).
+// arrive; an optional marker separates phases (fusion | recovery). The value axis may be logarithmic (perplexities, see
+// valueAxis.ts); a series may be dashed in its own pattern (the race's DHA lanes). Presentation attributes only (exports as
+// SVG/PNG).
 import { forwardRef } from 'react';
 import { format, line, scaleLinear } from 'd3';
 import { SVG_FONT } from './Heatmap';
+import { valueAxis } from './valueAxis';
 
 export interface Series {
   key: string;
@@ -11,6 +14,8 @@ export interface Series {
   colour: string;
   points: { x: number; y: number }[];
   dashed?: boolean;
+  /** An SVG dash pattern ("7 3"), for a series told apart from another of the same colour. */
+  dash?: string;
 }
 
 export interface LineChartProps {
@@ -24,6 +29,8 @@ export interface LineChartProps {
   marker?: { x: number; label: string };
   testId: string;
   width?: number;
+  /** A logarithmic value axis (positive values only). */
+  logY?: boolean;
 }
 
 const MUTED = '#5c677d';
@@ -36,22 +43,28 @@ export function formatValue(v: number): string {
 }
 
 export const LineChart = forwardRef<SVGSVGElement, LineChartProps>(function LineChart(
-  { series, xMax, xLabel, yLabel, caption, marker, testId, width = 520 },
+  { series, xMax, xLabel, yLabel, caption, marker, testId, width = 520, logY = false },
   ref,
 ) {
-  const margin = { top: 34 + caption.length * 16, right: 16, bottom: 40, left: 62 };
+  // The legend wraps onto more rows when its entries (as wide as the longest label, about 6 px a letter) do not fit in one.
+  const plotWidth = width - 16 - 62;
+  const entry = Math.min(170, Math.max(100, 32 + 6.2 * Math.max(0, ...series.map((s) => s.label.length))));
+  const perRow = Math.max(1, Math.min(series.length, Math.floor(plotWidth / entry)));
+  const legendRows = Math.max(1, Math.ceil(series.length / perRow));
+  const legendStep = Math.max(entry, Math.min(150, plotWidth / perRow));
+  const legendTop = 12 + caption.length * 16;
+  const margin = { top: legendTop + 22 + (legendRows - 1) * 16, right: 16, bottom: 40, left: 62 };
   const height = 190 + margin.top;
-  const all = series.flatMap((s) => s.points.map((p) => p.y)).filter(Number.isFinite);
-  const lo = Math.min(0, ...all);
-  const hi = Math.max(lo + 1e-12, ...all);
+  const all = series.flatMap((s) => s.points.map((p) => p.y));
   const x = scaleLinear().domain([0, Math.max(1, xMax)]).range([margin.left, width - margin.right]);
-  const y = scaleLinear().domain([lo, hi]).nice(5).range([height - margin.bottom, margin.top]);
+  const axis = valueAxis(all, [height - margin.bottom, margin.top], { log: logY, zero: true, count: 5, format: formatValue });
+  const y = axis.at;
   const path = line<{ x: number; y: number }>()
-    .defined((p) => Number.isFinite(p.y))
+    .defined((p) => Number.isFinite(y(p.y)))
     .x((p) => x(p.x))
     .y((p) => y(p.y));
   const xTicks = x.ticks(Math.min(10, Math.max(1, xMax))).filter((t) => Number.isInteger(t));
-  const legendStep = Math.min(150, (width - margin.left - margin.right) / Math.max(1, series.length));
+  const dashOf = (s: Series) => s.dash ?? (s.dashed ? '5 3' : undefined);
   return (
     <svg
       ref={ref}
@@ -63,16 +76,21 @@ export const LineChart = forwardRef<SVGSVGElement, LineChartProps>(function Line
       role="img"
       aria-label={`${caption.join('; ')}: ${series.map((s) => `${s.label}, ${s.points.length} steps`).join('; ')}`}
       data-testid={testId}
+      data-y-scale={axis.log ? 'log' : 'linear'}
     >
       {caption.map((text, i) => (
         <text key={i} x={4} y={14 + i * 16} fontSize={i ? 11 : 12} fill={i ? MUTED : '#1b263b'}>
           {text}
         </text>
       ))}
-      {y.ticks(5).map((t) => (
-        <g key={t} fontSize={10} fill={MUTED}>
-          <line x1={margin.left} x2={width - margin.right} y1={y(t)} y2={y(t)} stroke={t === 0 ? '#9aa3b2' : '#dde2ea'} />
-          <text x={margin.left - 6} y={y(t) + 3} textAnchor="end">{formatValue(t)}</text>
+      {axis.ticks.map((t) => (
+        <g key={t.value} fontSize={10} fill={MUTED}>
+          <line x1={margin.left} x2={width - margin.right} y1={y(t.value)} y2={y(t.value)} stroke={t.value === 0 ? '#9aa3b2' : '#dde2ea'} />
+          {t.label && (
+            <text x={margin.left - 6} y={y(t.value) + 3} textAnchor="end" data-testid={`${testId}-ytick`}>
+              {t.label}
+            </text>
+          )}
         </g>
       ))}
       {xTicks.map((t) => (
@@ -92,7 +110,7 @@ export const LineChart = forwardRef<SVGSVGElement, LineChartProps>(function Line
         textAnchor="middle"
         transform={`rotate(-90 12 ${(margin.top + height - margin.bottom) / 2})`}
       >
-        {yLabel}
+        {axis.log ? `${yLabel} (log scale)` : yLabel}
       </text>
       {marker && (
         <g fontSize={10} fill={MUTED}>
@@ -107,23 +125,26 @@ export const LineChart = forwardRef<SVGSVGElement, LineChartProps>(function Line
             fill="none"
             stroke={s.colour}
             strokeWidth={2}
-            strokeDasharray={s.dashed ? '5 3' : undefined}
+            strokeDasharray={dashOf(s)}
             data-testid={`${testId}-line`}
             data-series={s.key}
             data-points={s.points.length}
           />
           {s.points.length <= 80 &&
-            s.points.map((p) => (
-              <circle key={p.x} cx={x(p.x)} cy={Number.isFinite(p.y) ? y(p.y) : y(0)} r={2.5} fill={s.colour}>
-                <title>{`${s.label}, ${xLabel} ${p.x.toLocaleString('en')}: ${formatValue(p.y)}`}</title>
-              </circle>
-            ))}
+            // A value the axis cannot show sits on its zero line (linear) or is left out (log); its tooltip says which.
+            s.points
+              .filter((p) => Number.isFinite(y(p.y)) || !axis.log)
+              .map((p) => (
+                <circle key={p.x} cx={x(p.x)} cy={Number.isFinite(y(p.y)) ? y(p.y) : y(0)} r={2.5} fill={s.colour}>
+                  <title>{`${s.label}, ${xLabel} ${p.x.toLocaleString('en')}: ${formatValue(p.y)}`}</title>
+                </circle>
+              ))}
         </g>
       ))}
       {series.map((s, i) => (
-        <g key={`legend-${s.key}`} transform={`translate(${margin.left + i * legendStep},${margin.top - 22})`} fontSize={11} fill="#1b263b">
-          <line x1={0} x2={16} y1={5} y2={5} stroke={s.colour} strokeWidth={2} strokeDasharray={s.dashed ? '5 3' : undefined} />
-          <text x={20} y={9}>{s.label}</text>
+        <g key={`legend-${s.key}`} transform={`translate(${margin.left + (i % perRow) * legendStep},${legendTop + Math.floor(i / perRow) * 16})`} fontSize={11} fill="#1b263b">
+          <line x1={0} x2={22} y1={5} y2={5} stroke={s.colour} strokeWidth={2} strokeDasharray={dashOf(s)} />
+          <text x={26} y={9}>{s.label}</text>
         </g>
       ))}
     </svg>

@@ -1,10 +1,12 @@
 // The trade-off every fusion run explores: one point per run, its KV-cache bytes per token against its held-out perplexity,
-// one colour per method, the original model as a dashed reference line (and point); hover a point for the run's settings.
-// D3 computes the scales; React owns the elements (presentation attributes only: exports as SVG/PNG).
+// one colour per method, the original model as a dashed reference line (and point); hover a point for the run's settings
+// and its total training tokens. The perplexity axis may be logarithmic (valueAxis.ts). D3 computes the scales; React owns
+// the elements (presentation attributes only: exports as SVG/PNG).
 import { forwardRef } from 'react';
 import { scaleLinear } from 'd3';
 import { SVG_FONT } from './Heatmap';
 import { formatValue } from './LineChart';
+import { valueAxis } from './valueAxis';
 
 export interface ParetoPoint {
   key: string;
@@ -13,29 +15,36 @@ export interface ParetoPoint {
   x: number;
   y: number;
   label: string;
+  /** The run's total training tokens (a conversion's own included), where known. */
+  tokens?: number;
 }
 
 const MUTED = '#5c677d';
 
-export const ParetoChart = forwardRef<SVGSVGElement, { points: ParetoPoint[]; reference: { x: number; y: number; label: string } | null; caption: string[]; groups: { name: string; colour: string }[]; width?: number }>(
-  function ParetoChart({ points, reference, caption, groups, width = 560 }, ref) {
+export const ParetoChart = forwardRef<SVGSVGElement, { points: ParetoPoint[]; reference: { x: number; y: number; label: string } | null; caption: string[]; groups: { name: string; colour: string }[]; width?: number; logY?: boolean }>(
+  function ParetoChart({ points, reference, caption, groups, width = 560, logY = false }, ref) {
     const margin = { top: 34 + caption.length * 16, right: 20, bottom: 42, left: 64 };
     const height = 260 + margin.top;
     const xs = [...points.map((p) => p.x), ...(reference ? [reference.x] : [])];
     const ys = [...points.map((p) => p.y), ...(reference ? [reference.y] : [])];
     const x = scaleLinear().domain([0, Math.max(1, ...xs) * 1.05]).nice(6).range([margin.left, width - margin.right]);
-    const y = scaleLinear().domain([Math.min(...ys, Infinity) * 0.9 || 0, Math.max(...ys, 1) * 1.05]).nice(6).range([height - margin.bottom, margin.top]);
+    const axis = valueAxis(ys, [height - margin.bottom, margin.top], { log: logY, zero: false, count: 6, format: formatValue });
+    const y = axis.at;
     return (
-      <svg ref={ref} xmlns="http://www.w3.org/2000/svg" width={width} height={height} viewBox={`0 0 ${width} ${height}`} fontFamily={SVG_FONT} role="img" aria-label={`${caption.join('; ')}: ${points.length} runs`} data-testid="pareto-chart">
+      <svg ref={ref} xmlns="http://www.w3.org/2000/svg" width={width} height={height} viewBox={`0 0 ${width} ${height}`} fontFamily={SVG_FONT} role="img" aria-label={`${caption.join('; ')}: ${points.length} runs`} data-testid="pareto-chart" data-y-scale={axis.log ? 'log' : 'linear'}>
         {caption.map((text, i) => (
           <text key={i} x={4} y={14 + i * 16} fontSize={i ? 11 : 12} fill={i ? MUTED : '#1b263b'}>
             {text}
           </text>
         ))}
-        {y.ticks(6).map((t) => (
-          <g key={`y${t}`} fontSize={10} fill={MUTED}>
-            <line x1={margin.left} x2={width - margin.right} y1={y(t)} y2={y(t)} stroke="#dde2ea" />
-            <text x={margin.left - 6} y={y(t) + 3} textAnchor="end">{formatValue(t)}</text>
+        {axis.ticks.map((t) => (
+          <g key={`y${t.value}`} fontSize={10} fill={MUTED}>
+            <line x1={margin.left} x2={width - margin.right} y1={y(t.value)} y2={y(t.value)} stroke="#dde2ea" />
+            {t.label && (
+              <text x={margin.left - 6} y={y(t.value) + 3} textAnchor="end" data-testid="pareto-chart-ytick">
+                {t.label}
+              </text>
+            )}
           </g>
         ))}
         {x.ticks(6).map((t) => (
@@ -48,7 +57,7 @@ export const ParetoChart = forwardRef<SVGSVGElement, { points: ParetoPoint[]; re
           KV-cache bytes per token
         </text>
         <text x={12} y={(margin.top + height - margin.bottom) / 2} fontSize={10} fill={MUTED} textAnchor="middle" transform={`rotate(-90 12 ${(margin.top + height - margin.bottom) / 2})`}>
-          held-out perplexity
+          {axis.log ? 'held-out perplexity (log scale)' : 'held-out perplexity'}
         </text>
         {reference && (
           <g data-testid="pareto-reference">
@@ -59,7 +68,7 @@ export const ParetoChart = forwardRef<SVGSVGElement, { points: ParetoPoint[]; re
           </g>
         )}
         {points.map((p) => (
-          <circle key={p.key} cx={x(p.x)} cy={y(p.y)} r={6} fill={p.colour} fillOpacity={0.85} stroke="#1b263b" strokeWidth={0.5} tabIndex={0} role="img" aria-label={p.label} data-testid="pareto-point" data-group={p.group} data-x={p.x} data-y={p.y}>
+          <circle key={p.key} cx={x(p.x)} cy={y(p.y)} r={6} fill={p.colour} fillOpacity={0.85} stroke="#1b263b" strokeWidth={0.5} tabIndex={0} role="img" aria-label={p.label} data-testid="pareto-point" data-group={p.group} data-x={p.x} data-y={p.y} data-tokens={p.tokens}>
             <title>{p.label}</title>
           </circle>
         ))}

@@ -1,11 +1,18 @@
 // Pieces the fusion views share: method names and explanations, a number field, an error boundary for charts.
 import { Component, type ReactNode } from 'react';
 import type { FusionMethod } from '../../fusion/fuse';
+import type { LaneKey } from '../../lab/variants';
 
 export const METHOD_NAME: Record<FusionMethod, string> = { meanpool: 'mean-pool', aligned: 'aligned merge', dha: 'DHA' };
 
 /** One colour per method wherever methods are compared (Okabe–Ito: safe for colour-blind readers). */
 export const METHOD_COLOUR: Record<FusionMethod, string> = { meanpool: '#E69F00', aligned: '#0072B2', dha: '#009E73' };
+
+/**
+ * The race's lanes are drawn in their method's colour; DHA's variants, which share one colour, each get their own dash
+ * pattern (plain DHA solid), so that they stay apart without relying on colour.
+ */
+export const LANE_DASH: Record<LaneKey, string | undefined> = { meanpool: undefined, aligned: undefined, dha: undefined, 'dha-e2e': '8 4', 'dha-uniform': '2 3', 'dha-joint': '10 3 2 3' };
 
 /** One line under each method. */
 export const METHOD_TEXT: Record<FusionMethod, string> = {
