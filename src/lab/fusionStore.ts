@@ -9,6 +9,7 @@ import type { FusionMethod } from '../fusion/fuse';
 import type { DhaEvent } from '../fusion/dha';
 import type { CurvePoint as TrainPoint, TrainEvent } from '../train/trainer';
 import { compute } from './compute/client';
+import { jobControl } from './jobControl';
 import { useModel } from './modelStore';
 import type { Jobs, ModelHandle } from './compute/protocol';
 import type { Continuation, FusionSettings, HeadCounts, ResultRow } from './fusionRun';
@@ -83,7 +84,6 @@ interface FusionState {
   stopCompare: () => void;
 }
 
-let job: number | null = null;
 let compareJob: number | null = null;
 /** Restored rows: their files (the compute core does not hold them after a reload), and the model loaded from them. */
 const restoredFiles = new Map<number, Record<string, Uint8Array>>();
@@ -116,9 +116,9 @@ function restoredModel(rowId: number): Promise<number> {
 let currentRun = 0;
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
-const cancelled = isCancelled;
 
 export const useFusion = create<FusionState>((set, get) => {
+  const control = jobControl(get, (paused) => set({ paused }));
   const patchLive = (runId: number, f: (l: LiveView) => Partial<LiveView>) =>
     set((s) => (s.live && s.live.runId === runId ? { live: { ...s.live, ...f(s.live) } } : {}));
   const patchRow = (id: number, f: (r: ResultRow) => Partial<ResultRow>) => set((s) => ({ rows: s.rows.map((r) => (r.id === id ? { ...r, ...f(r) } : r)) }));
@@ -171,8 +171,7 @@ export const useFusion = create<FusionState>((set, get) => {
         if (e.dha) onDhaEvent(e.dha);
         if (e.train) onTrainEvent(e.train);
       });
-      job = running.id;
-      if (get().paused) compute.control(running.id, 'pause');
+      control.attach(running.id);
       try {
         const row = await running.result;
         if (!mineNow()) return;
@@ -181,9 +180,9 @@ export const useFusion = create<FusionState>((set, get) => {
         set({ running: false, paused: false, waiting: false, stage: null });
       } catch (e) {
         if (!mineNow()) return;
-        set({ running: false, paused: false, waiting: false, stage: null, error: cancelled(e) ? 'Cancelled.' : message(e) });
+        set({ running: false, paused: false, waiting: false, stage: null, error: isCancelled(e) ? 'Cancelled.' : message(e) });
       } finally {
-        if (job === running.id) job = null;
+        control.detach(running.id);
       }
     },
 
@@ -201,29 +200,14 @@ export const useFusion = create<FusionState>((set, get) => {
       set((s) => ({ rows: [...s.rows, ...rows] }));
     },
 
-    pause: () => {
-      if (!get().running) return;
-      if (job !== null) compute.control(job, 'pause');
-      set({ paused: true });
-    },
-
-    resume: () => {
-      if (job !== null) compute.control(job, 'resume');
-      set({ paused: false });
-    },
-
-    step: () => {
-      if (job !== null) compute.control(job, 'step');
-    },
-
-    cancel: () => {
-      if (job !== null) compute.control(job, 'cancel');
-    },
+    pause: control.pause,
+    resume: control.resume,
+    step: control.step,
+    cancel: control.cancel,
 
     reset: () => {
       currentRun++;
-      if (job !== null) compute.control(job, 'cancel');
-      job = null;
+      control.drop();
       if (compareJob !== null) compute.control(compareJob, 'cancel');
       for (const r of get().rows) if (!r.restored) compute.run('release', { resultId: r.id });
       set({ running: false, paused: false, waiting: false, stage: null, live: null, rows: [], selected: null, error: null });
@@ -248,7 +232,7 @@ export const useFusion = create<FusionState>((set, get) => {
           await gen.result;
           update(which, { done: true });
         } catch (e) {
-          update(which, { done: true, error: cancelled(e) ? 'Stopped.' : message(e) });
+          update(which, { done: true, error: isCancelled(e) ? 'Stopped.' : message(e) });
         }
       }
       compareJob = null;

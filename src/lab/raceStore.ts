@@ -9,6 +9,7 @@ import { create } from 'zustand';
 import type { FusionMethod } from '../fusion/fuse';
 import type { CurvePoint as TrainPoint } from '../train/trainer';
 import { compute } from './compute/client';
+import { jobControl } from './jobControl';
 import type { ModelHandle } from './compute/protocol';
 import type { FusionSettings } from './fusionRun';
 import { useFusion, type RunTexts } from './fusionStore';
@@ -68,11 +69,10 @@ interface RaceState {
   reset: () => void;
 }
 
-let job: number | null = null;
-let cancelled = false;
 let currentRun = 0;
 
 export const useRace = create<RaceState>((set, get) => {
+  const control = jobControl(get, (paused) => set({ paused }));
   const patchLane = (runId: number, i: number, f: (l: RaceLane) => Partial<RaceLane>) =>
     set((s) => (s.race?.runId === runId ? { race: { ...s.race, lanes: s.race.lanes.map((l, j) => (j === i ? { ...l, ...f(l) } : l)) } } : {}));
   return {
@@ -99,7 +99,7 @@ export const useRace = create<RaceState>((set, get) => {
         return;
       }
       const runId = ++currentRun;
-      cancelled = false;
+      control.begin();
       const kvOriginal = loaded.card.kvBytesPerToken;
       const specs = keys.map((k) => LANE_BY_KEY.get(k)!);
       const lanes = specs.map(
@@ -111,7 +111,7 @@ export const useRace = create<RaceState>((set, get) => {
       });
       const mineNow = () => runId === currentRun;
       for (const [i, spec] of specs.entries()) {
-        if (!mineNow() || cancelled) break;
+        if (!mineNow() || control.cancelled) break;
         set((s) => (s.race?.runId === runId ? { race: { ...s.race, current: i } } : {}));
         patchLane(runId, i, () => ({ status: 'converting' }));
         const running = compute.run('fuse', { modelId: loaded.id, settings: spec.apply(settings), texts }, (e) => {
@@ -127,8 +127,7 @@ export const useRace = create<RaceState>((set, get) => {
             patchLane(runId, i, (l) => ({ status: 'training', curve: [...l.curve, { step: t.step, tokens: t.tokens, loss: t.loss, ppl: t.ppl }], pplConverted: t.step === 0 ? t.ppl : l.pplConverted }));
           }
         });
-        job = running.id;
-        if (get().paused) compute.control(running.id, 'pause');
+        control.attach(running.id);
         try {
           const row = await running.result;
           if (!mineNow()) return;
@@ -140,34 +139,20 @@ export const useRace = create<RaceState>((set, get) => {
           patchLane(runId, i, () => ({ status: 'failed', error: stop ? 'Cancelled.' : e instanceof Error ? e.message : String(e) }));
           if (stop) break;
         } finally {
-          if (job === running.id) job = null;
+          control.detach(running.id);
         }
       }
       if (!mineNow()) return;
-      set({ running: false, paused: false, waiting: false, stage: null, error: cancelled ? 'Cancelled.' : null });
+      set({ running: false, paused: false, waiting: false, stage: null, error: control.cancelled ? 'Cancelled.' : null });
     },
 
-    pause: () => {
-      if (!get().running) return;
-      if (job !== null) compute.control(job, 'pause');
-      set({ paused: true });
-    },
-    resume: () => {
-      if (job !== null) compute.control(job, 'resume');
-      set({ paused: false });
-    },
-    step: () => {
-      if (job !== null) compute.control(job, 'step');
-    },
-    cancel: () => {
-      cancelled = true;
-      if (job !== null) compute.control(job, 'cancel');
-    },
+    pause: control.pause,
+    resume: control.resume,
+    step: control.step,
+    cancel: control.cancel,
     reset: () => {
       currentRun++;
-      cancelled = true;
-      if (job !== null) compute.control(job, 'cancel');
-      job = null;
+      control.drop();
       set({ running: false, paused: false, waiting: false, stage: null, race: null, error: null });
     },
   };

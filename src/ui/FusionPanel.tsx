@@ -15,6 +15,7 @@ import { isRunDha, LiveViewSection } from './fusion/LiveView';
 import { ResultsTable } from './fusion/ResultsTable';
 import { recoveryOf, RecoveryFields, recoveryProblem } from './fusion/RecoveryFields';
 import { Field } from './Field';
+import { RunControls } from './RunControls';
 
 const SAMPLE_URL = `${import.meta.env.BASE_URL}demo/demo-stories.txt`;
 const SAMPLE_NAME = 'the built-in TinyStories sample';
@@ -76,14 +77,6 @@ export function FusionPanel() {
       setPrepError(e instanceof Error ? e.message : String(e));
     }
   };
-
-  const statusText = !running
-    ? null
-    : paused
-      ? waiting
-        ? `Paused before step ${(live?.step ?? 0) + 1}${live?.phase === 'train' ? ' of recovery training' : ''}: Step runs one step, Resume goes on.`
-        : 'Pausing: the run stops before its next training step…'
-      : `Running… ${stage ?? ''}`;
 
   return (
     <section id="fuse" className="panel fusion" aria-labelledby={`${ids}-title`} data-testid="fusion-panel">
@@ -184,44 +177,34 @@ export function FusionPanel() {
           documents calibration reads); held-out perplexity is measured as it trains. 0 steps: no training.
         </p>
       </fieldset>
-      <div className="actions fusion-actions">
-        <button type="button" onClick={() => void start()} disabled={running || comparing} data-testid="fusion-run" title="Fuse the loaded model with these settings, then measure perplexity before and after">
-          Run
-        </button>
-        <button
-          type="button"
-          className="secondary"
-          onClick={paused ? resume : pause}
-          disabled={!running || !(isRunDha(live) || (live?.trainSteps ?? 0) > 0)}
-          aria-pressed={paused}
-          data-testid="fusion-pause"
-          title={paused ? 'Resume training' : 'Pause before the next training step (DHA or recovery training)'}
-        >
-          {paused ? 'Resume' : 'Pause'}
-        </button>
-        <button type="button" className="secondary" onClick={step} disabled={!running || !paused || !waiting} data-testid="fusion-step-once" title="Run one training step, then stay paused">
-          Step
-        </button>
-        <button type="button" className="secondary" onClick={cancel} disabled={!running} data-testid="fusion-cancel" title="Stop this run (nothing is added to the table)">
-          Cancel
-        </button>
-        <button type="button" className="secondary" onClick={reset} disabled={!live && !rows.length && !error} data-testid="fusion-reset" title="Clear the live view and the results table (and stop a run)">
-          Reset
-        </button>
-      </div>
-      {(statusText || prepError || error) && (
-        <div className="fusion-status">
-          {statusText && (
-            <p role="status" data-testid="fusion-status">
-              {statusText}
-            </p>
-          )}
-          {(prepError || error) && (
-            <p className="error" role="alert" data-testid="fusion-error">
-              {prepError ?? error}
-            </p>
-          )}
-        </div>
+      <RunControls
+        ids={{ run: 'fusion-run', pause: 'fusion-pause', step: 'fusion-step-once', cancel: 'fusion-cancel', reset: 'fusion-reset', status: 'fusion-status' }}
+        runLabel="Run"
+        titles={{
+          run: 'Fuse the loaded model with these settings, then measure perplexity before and after',
+          pause: 'Pause before the next training step (DHA or recovery training)',
+          cancel: 'Stop this run (nothing is added to the table)',
+          reset: 'Clear the live view and the results table (and stop a run)',
+        }}
+        running={running}
+        paused={paused}
+        waiting={waiting}
+        stage={stage}
+        canRun={!comparing}
+        canPause={isRunDha(live) || (live?.trainSteps ?? 0) > 0}
+        canReset={Boolean(live || rows.length || error)}
+        pausedText={`Paused before step ${(live?.step ?? 0) + 1}${live?.phase === 'train' ? ' of recovery training' : ''}: Step runs one step, Resume goes on.`}
+        onRun={() => void start()}
+        pause={pause}
+        resume={resume}
+        step={step}
+        cancel={cancel}
+        reset={reset}
+      />
+      {(prepError || error) && (
+        <p className="error" role="alert" data-testid="fusion-error">
+          {prepError ?? error}
+        </p>
       )}
       {live && (
         <ViewBoundary key={live.runId}>

@@ -13,6 +13,7 @@ import { ViewBoundary } from './fusion/common';
 import { recoveryOf, RecoveryFields, recoveryProblem } from './fusion/RecoveryFields';
 import { RaceView } from './RaceView';
 import { Field } from './Field';
+import { RunControls } from './RunControls';
 
 const LANE_LABEL = Object.fromEntries(LANES.map((l) => [l.key, l.label]));
 const LANE_CHANGES = Object.fromEntries(LANES.map((l) => [l.key, l.changes]));
@@ -60,13 +61,6 @@ export function RacePanel() {
   };
 
   const lane = race?.lanes[race.current];
-  const statusText = !running
-    ? null
-    : paused
-      ? waiting
-        ? `Paused (${lane?.label ?? ''}): Step runs one step, Resume goes on.`
-        : 'Pausing before the next step…'
-      : `Running… ${stage ?? ''}`;
   return (
     <section id="recover" className="panel race" aria-labelledby={`${ids}-title`} data-testid="race-panel">
       <h2 id={`${ids}-title`}>Recovery race</h2>
@@ -102,28 +96,28 @@ export function RacePanel() {
           <Field k="race.seed" testId="race-seed" title="The same seed draws the same training batches for every lane" />
         </div>
       </fieldset>
-      <div className="actions fusion-actions">
-        <button type="button" onClick={() => void run()} disabled={running} data-testid="race-run" title="Convert in each chosen lane, then train each on the same total of tokens">
-          Run race
-        </button>
-        <button type="button" className="secondary" onClick={paused ? resume : pause} disabled={!running} aria-pressed={paused} data-testid="race-pause" title={paused ? 'Resume' : 'Pause before the next training step'}>
-          {paused ? 'Resume' : 'Pause'}
-        </button>
-        <button type="button" className="secondary" onClick={step} disabled={!running || !paused || !waiting} data-testid="race-step" title="Run one step, then stay paused">
-          Step
-        </button>
-        <button type="button" className="secondary" onClick={cancel} disabled={!running} data-testid="race-cancel" title="Stop the race (finished lanes stay)">
-          Cancel
-        </button>
-        <button type="button" className="secondary" onClick={reset} disabled={running || (!race && !error)} data-testid="race-reset" title="Clear the race">
-          Reset
-        </button>
-      </div>
-      {statusText && (
-        <p role="status" data-testid="race-status">
-          {statusText}
-        </p>
-      )}
+      <RunControls
+        ids={{ run: 'race-run', pause: 'race-pause', step: 'race-step', cancel: 'race-cancel', reset: 'race-reset', status: 'race-status' }}
+        runLabel="Run race"
+        titles={{
+          run: 'Convert in each chosen lane, then train each on the same total of tokens',
+          pause: 'Pause before the next training step',
+          cancel: 'Stop the race (finished lanes stay)',
+          reset: 'Clear the race',
+        }}
+        running={running}
+        paused={paused}
+        waiting={waiting}
+        stage={stage}
+        canReset={!running && Boolean(race || error)}
+        pausedText={`Paused (${lane?.label ?? ''}): Step runs one step, Resume goes on.`}
+        onRun={() => void run()}
+        pause={pause}
+        resume={resume}
+        step={step}
+        cancel={cancel}
+        reset={reset}
+      />
       {(problem || error) && (
         <p className="error" role="alert" data-testid="race-error">
           {problem ?? error}
