@@ -9,7 +9,7 @@ import { kvBytesPerToken } from '../model/heads';
 import type { LongWorkOptions, Progress } from '../progress';
 import { alignedMerge, meanPool } from './methods';
 import { dhaFuse, type DhaOptions, type DhaEvent } from './dha';
-import { train, TRAIN_DEFAULTS, type CurvePoint, type TrainEvent, type TrainOptions } from '../train/trainer';
+import { train, TRAIN_DEFAULTS, type TrainPoint, type TrainEvent, type TrainOptions } from '../train/trainer';
 
 export type FusionMethod = 'meanpool' | 'aligned' | 'dha';
 export const FUSION_METHODS: FusionMethod[] = ['meanpool', 'aligned', 'dha'];
@@ -54,7 +54,7 @@ export interface FuseResult {
   /** End-to-end recovery steps run (the budget's steps less those the conversion's own tokens used). */
   recoverySteps: number;
   /** The recovery curve; tokens count from the conversion's own (DHA's stages), so that methods compare at equal cost. */
-  curve: CurvePoint[];
+  curve: TrainPoint[];
   /** DHA: its layer-local loss per step, the calibration KL at each check, and the step whose state was kept. */
   dha: { history: { step: number; loss: number }[]; checks: { step: number; kl: number }[]; bestStep: number } | null;
   /** Conversion and recovery time, without time spent paused. */
@@ -103,7 +103,7 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
       dha = { history: r.history, checks: r.checks, bestStep: r.bestStep };
     }
   }
-  let curve: CurvePoint[] = [];
+  let curve: TrainPoint[] = [];
   let e2eSteps = 0;
   if (opts.train?.steps) {
     if (!seqs.length) throw new Error('recovery training needs calibration text: none of the calibration sequences has two tokens');
@@ -111,7 +111,7 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
     const batch = opts.train.batch ?? TRAIN_DEFAULTS.batch;
     const seqLen = Math.min(opts.train.seqLen ?? TRAIN_DEFAULTS.seqLen, model.config.contextLength);
     e2eSteps = recoverySteps(opts.train.steps, batch * seqLen, conversionTokens);
-    const shift = <P extends CurvePoint>(p: P): P => ({ ...p, tokens: p.tokens + conversionTokens });
+    const shift = <P extends TrainPoint>(p: P): P => ({ ...p, tokens: p.tokens + conversionTokens });
     const r = await train(rt, out, seqs, { ...opts.train, steps: e2eSteps }, {
       teacher: model, evalDocs: opts.evalDocs, gate: opts.gate, signal: opts.signal, onProgress: progress, maxBytes: opts.maxTrainBytes, stepsBefore: opts.train.steps - e2eSteps,
       onEvent: opts.onTrainEvent && ((e) => opts.onTrainEvent!(shift(e))),

@@ -13,7 +13,7 @@ import { variantLabel, type LaneSettings } from './variants';
 import { fitsLlama2c, modelHash, type ExportFile } from '../fusion/export';
 import { kvBytesPerToken, layoutsOf } from '../model/heads';
 import type { KvLayout } from '../model/types';
-import type { CurvePoint as TrainPoint, TrainEvent, TrainLoss } from '../train/trainer';
+import type { TrainPoint, TrainEvent, TrainLoss } from '../train/trainer';
 import type { TrainableSet } from '../train/params';
 import type { Progress } from '../progress';
 

@@ -7,7 +7,7 @@ import { isCancelled } from '../progress';
 import { create } from 'zustand';
 import type { FusionMethod } from '../fusion/fuse';
 import type { DhaEvent } from '../fusion/dha';
-import type { CurvePoint as TrainPoint, TrainEvent } from '../train/trainer';
+import type { TrainPoint, TrainEvent } from '../train/trainer';
 import { compute } from './compute/client';
 import { jobControl } from './jobControl';
 import { useModel } from './modelStore';
@@ -25,7 +25,7 @@ export type { FusionSettings, HeadCounts, NamedText, ResultRow, RecoverySettings
 export type RunTexts = Jobs['fuse']['args']['texts'];
 
 /** A step of DHA's layer-local training of the fused model. */
-export interface CurvePoint {
+export interface FusionStepPoint {
   step: number;
   /** Mean over layers of the relative squared error of the attention output. */
   loss: number;
@@ -43,7 +43,7 @@ export interface LiveView {
   searchPath: { budget: number; perLayer: HeadCounts; layouts: Required<KvLayout>[] }[];
   /** The allocation being trained (DHA), or the result (mean-pool, aligned). */
   perLayer: HeadCounts | null;
-  curve: CurvePoint[];
+  curve: FusionStepPoint[];
   /** DHA: the fused model's calibration KL at each check, and the step whose state is kept. */
   checks: { step: number; kl: number }[];
   bestStep: number;

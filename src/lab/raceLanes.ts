@@ -2,13 +2,13 @@
 // budget every lane shares, each lane's total training tokens, and the common token counts at which every lane's held-out
 // perplexity was measured (so that a table compares lanes only where they were read at the same tokens). Pure (tested in
 // Node).
-import type { CurvePoint } from '../train/trainer';
+import type { TrainPoint } from '../train/trainer';
 import type { FusionSettings } from './fusionRun';
 import { LANE_BY_KEY, type LaneKey } from './variants';
 
 /** A lane as these functions read it: its curve, and its total training tokens once finished (null before). */
 export interface LaneReading {
-  curve: Pick<CurvePoint, 'tokens' | 'ppl'>[];
+  curve: Pick<TrainPoint, 'tokens' | 'ppl'>[];
   tokens?: number | null;
 }
 

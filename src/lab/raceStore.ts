@@ -7,7 +7,7 @@
 import { isCancelled } from '../progress';
 import { create } from 'zustand';
 import type { FusionMethod } from '../fusion/fuse';
-import type { CurvePoint as TrainPoint } from '../train/trainer';
+import type { TrainPoint } from '../train/trainer';
 import { compute } from './compute/client';
 import { jobControl } from './jobControl';
 import type { ModelHandle } from './compute/protocol';

@@ -60,14 +60,14 @@ export function defaultLearningRate(set: TrainableSet): number {
 }
 
 /** One point of the training curve: the step's mean loss (null before the first step), held-out perplexity where measured. */
-export interface CurvePoint {
+export interface TrainPoint {
   step: number;
   tokens: number;
   loss: number | null;
   ppl: number | null;
 }
 
-export interface TrainEvent extends CurvePoint {
+export interface TrainEvent extends TrainPoint {
   steps: number;
   lr: number;
   /** Global gradient norm before clipping. */
@@ -93,7 +93,7 @@ export interface TrainRun extends LongWorkOptions {
 
 export interface TrainResult {
   model: Model;
-  curve: CurvePoint[];
+  curve: TrainPoint[];
   steps: number;
   tokens: number;
   plan: TrainingPlan;
@@ -158,9 +158,9 @@ export async function train(rt: GpuRuntime, student: Model, data: number[][], op
     }
     const [targetsT, rowLoss, microLoss, stepLoss, sq, clip] = scratch;
     const { trainables } = params;
-    const curve: CurvePoint[] = [];
+    const curve: TrainPoint[] = [];
     const evaluate = async () => (run.evalDocs?.length ? (await perplexity(gm, run.evalDocs, { signal: run.signal })).ppl : null);
-    const emit = (p: CurvePoint, lr: number, gradNorm: number | null) => {
+    const emit = (p: TrainPoint, lr: number, gradNorm: number | null) => {
       curve.push(p);
       run.onEvent?.({ ...p, steps: o.steps, lr, gradNorm });
     };
