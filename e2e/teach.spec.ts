@@ -71,24 +71,68 @@ test('head layouts: the loaded MHA model, then a mean-pooled and a DHA result dr
   await expect(original).toContainText('reads K head 5, V head 5');
 });
 
-test('the guided tour: eight steps over the demo, its step in the address, an action per step, closable and resumable', async ({ page }) => {
-  await demo(page);
+test('the guided tour: every conversion at 25 %, one change per step, the model’s own head counts, its step in the address, an action per step, closable and resumable', async ({ page }) => {
+  test.setTimeout(420_000);
+  await demo(page, '#sim.tokens=512&fuse.calTokens=1024&fuse.evalDocs=2');
   await page.getByTestId('tour-start').click();
   const tour = page.getByTestId('tour');
   await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', '1');
   await expect(tour).toContainText('What the KV cache costs');
+  // step 1 reads the loaded model: 4 layers × 8 query heads, 8 K and 8 V heads per layer, 4 KiB per token in float32
+  const facts = tour.getByTestId('tour-model-facts');
+  await expect(facts).toContainText('4 layers × 8 query heads, and every layer has 8 K heads and 8 V heads: multi-head attention');
+  await expect(facts).toContainText('4.00 KiB per token');
+  await expect(facts).toContainText('float32');
+  await expect(page.locator('#model')).toHaveClass(/tour-target/);
   await expect.poll(() => page.evaluate(() => location.hash)).toContain('tour=1');
+
+  // step 2: the aligned metric (the rotations a merge may use), CKA's wider freedom said; the glossary defines the words
   await tour.getByTestId('tour-next').click();
-  await expect(tour).toContainText('Heads as subspaces');
+  await expect(tour).toContainText('Which heads are alike');
+  await expect(tour).toContainText('rotary plane');
+  await expect(tour).toContainText('without alignment');
   await expect(page.locator('#similarity')).toHaveClass(/tour-target/);
-  await tour.getByTestId('tour-action').click(); // Compute CKA similarity
+  await tour.locator('[data-testid="glossary-link"][data-term="rotary-plane"]').click();
+  await expect(page.locator('#glossary-rotary-plane')).toHaveClass(/glossary-shown/);
+  await expect(page.locator('#glossary-rotary-plane')).toBeInViewport();
+  await tour.getByTestId('tour-action').click(); // Compute aligned similarity
+  await expect(page.getByTestId('sim-summary')).toContainText('aligned', { timeout: 120_000 });
   await expect(page.getByTestId('heatmap').first()).toBeVisible({ timeout: 120_000 });
-  for (let s = 3; s <= 8; s++) {
+
+  // steps 3–8 fuse at one budget, each naming the one thing it changes; step 3 says the demo's perplexity is per byte
+  const titles = ['GQA mean-pool at 25 %', 'Align before you average', 'Give merged heads their energy back', 'DHA: a head count for every layer', 'Decouple K from V', 'DHA’s own training'];
+  for (const [i, title] of titles.entries()) {
+    await tour.getByTestId('tour-next').click();
+    await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', String(i + 3));
+    await expect(tour.locator('h2')).toHaveText(title);
+    await expect(tour.getByTestId('tour-action')).toContainText('at 25 %');
+    await expect(page.locator('#fuse')).toHaveClass(/tour-target/);
+    if (i === 0) await expect(tour).toContainText('per byte');
+    if (i > 0) await expect(tour.getByTestId('tour-text')).toContainText('One change');
+    if (i === 4) {
+      // why decoupling K from V can pay, and the action: DHA with one joint K+V budget, none of its own steps, at 25 %
+      await expect(tour).toContainText('V heads are far less alike than K heads');
+      await tour.getByTestId('tour-action').click();
+      const fusion = page.getByTestId('fusion-panel');
+      await expect(fusion.getByTestId('fusion-kv-split')).toHaveValue('joint');
+      await expect(fusion.getByTestId('fusion-budget-25')).toBeChecked();
+      await expect(fusion.getByTestId('fusion-method-dha')).toBeChecked();
+      await expect(fusion.getByTestId('fusion-steps')).toHaveValue('0');
+      const row = fusion.getByTestId('fusion-row');
+      await expect(row).toHaveCount(1, { timeout: 240_000 });
+      await expect(row).toHaveAttribute('data-method', 'dha');
+      await expect(row).toContainText('joint K+V');
+      await expect(row.getByTestId('fusion-row-kv')).toHaveText('4,096 → 1,024'); // 25 % of all 64 K and V heads, however split
+    }
+  }
+  for (const [s, title, target] of [[9, 'Recovery at equal tokens', 'recover'], [10, 'The trade-off', 'compare'], [11, 'What to try next', 'fuse']] as const) {
     await tour.getByTestId('tour-next').click();
     await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', String(s));
+    await expect(tour.locator('h2')).toHaveText(title);
+    await expect(page.locator(`#${target}`)).toHaveClass(/tour-target/);
   }
-  await expect(tour).toContainText('What to try next');
-  await expect.poll(() => page.evaluate(() => location.hash)).toContain('tour=8');
+  await expect(tour.getByTestId('tour-next')).toHaveText('Finish');
+  await expect.poll(() => page.evaluate(() => location.hash)).toContain('tour=11');
   // a link to a step opens the tour there; closing and resuming comes back to it
   await page.goto('/#tour=4');
   await page.reload();
@@ -98,6 +142,42 @@ test('the guided tour: eight steps over the demo, its step in the address, an ac
   await expect(page.getByTestId('tour-start')).toHaveText('Resume the tour (step 4)');
   await page.getByTestId('tour-start').click();
   await expect(page.getByTestId('tour-step')).toHaveAttribute('data-step', '4');
+});
+
+test('a newcomer’s first click: Take the tour before the demo has loaded keeps the tour open once it arrives', async ({ page }) => {
+  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  // The compute worker is held back until the click, so that the click surely comes before the page has read its address.
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  await page.route(/compute\.worker[^/]*\.js$/, async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto('/');
+  await page.getByTestId('tour-start').click();
+  const tour = page.getByTestId('tour');
+  await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', '1');
+  await expect(tour.getByTestId('tour-model-facts')).toContainText('still loading');
+  await expect(tour.getByTestId('tour-action')).toHaveCount(0);
+  // nothing is written to the address before the link in it has been read
+  await page.waitForTimeout(300);
+  expect(await page.evaluate(() => location.hash)).toBe('');
+  release();
+  await expect(page.getByTestId('card-name')).toContainText('built-in demo');
+  await page.waitForTimeout(1000); // past the address written when the page read it and the model arrived
+  await expect(tour).toBeVisible();
+  await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', '1');
+  await expect(tour.getByTestId('tour-model-facts')).toContainText('4 layers × 8 query heads');
+  await expect.poll(() => page.evaluate(() => location.hash)).toContain('tour=1');
+  await expect.poll(() => page.evaluate(() => location.hash)).toContain('fuse.steps=20'); // the adapter's own defaults, read after it
+  // and the same without holding anything back: a click as soon as the button is there
+  await page.unroute(/compute\.worker[^/]*\.js$/);
+  await page.evaluate(() => localStorage.clear());
+  await page.goto('/');
+  await page.getByTestId('tour-start').click();
+  await expect(page.getByTestId('card-name')).toContainText('built-in demo');
+  await page.waitForTimeout(1000);
+  await expect(page.getByTestId('tour-step')).toHaveAttribute('data-step', '1');
 });
 
 for (const viewport of [{ width: 1280, height: 800 }, { width: 800, height: 1000 }]) {

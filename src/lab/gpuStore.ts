@@ -24,6 +24,8 @@ interface GpuState {
 }
 
 let selfTestJob: number | null = null;
+/** The request for the adapter in flight: a second caller (React's development double effects) waits for the same one. */
+let acquiring: Promise<void> | null = null;
 let cancelRequested = false;
 
 export const useGpu = create<GpuState>((set, get) => ({
@@ -35,7 +37,10 @@ export const useGpu = create<GpuState>((set, get) => ({
   selfTest: { running: false, where: 'worker', results: [], error: null, total: 0 },
 
   acquire: async () => {
-    if (get().status === 'acquiring' || get().summary) return;
+    if (acquiring) return acquiring;
+    if (get().summary) return;
+    let done!: () => void;
+    acquiring = new Promise<void>((r) => (done = r));
     set({ status: 'acquiring', error: null });
     compute.onNotice((n) => {
       if (n.status === 'lost') set({ status: 'recovering', notice: n.message });
@@ -51,6 +56,9 @@ export const useGpu = create<GpuState>((set, get) => ({
       });
     } catch (e) {
       set({ status: 'error', where: compute.where, error: e instanceof Error ? e.message : String(e) });
+    } finally {
+      acquiring = null;
+      done();
     }
   },
 

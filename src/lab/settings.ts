@@ -28,6 +28,9 @@ export interface ControlSpec {
 
 const fb = <T extends Value>(cpu: T, gpu: T) => (fallback: boolean) => (fallback ? cpu : gpu);
 const METHODS = ['meanpool', 'aligned', 'dha'] as const;
+/** The held-out documents every panel evaluates on by default (the last M of the sample): one set, so that the original reads
+ * the same perplexity in the Fuse panel, the race and the worked example. */
+const HELD_OUT_DOCS = fb(6, 20);
 const train = (panel: 'fuse' | 'race', steps: (f: boolean) => number): ControlSpec[] => [
   { key: `${panel}.train.steps`, panel, label: 'training steps', kind: 'int', default: steps, min: 0, max: 100_000 },
   { key: `${panel}.train.lr`, panel, label: 'learning rate', kind: 'number', default: 1e-3, min: 1e-6, max: 0.5 },
@@ -52,7 +55,7 @@ export const CONTROLS: readonly ControlSpec[] = [
   { key: 'fuse.cal', panel: 'fuse', label: 'calibration text', kind: 'enum', default: 'sample', values: ['sample', 'file'] },
   { key: 'fuse.calTokens', panel: 'fuse', label: 'calibration tokens', kind: 'int', default: fb(2048, 16384), min: 2, max: 10_000_000 },
   { key: 'fuse.eval', panel: 'fuse', label: 'evaluation text', kind: 'enum', default: 'sample', values: ['sample', 'file'] },
-  { key: 'fuse.evalDocs', panel: 'fuse', label: 'held-out documents', kind: 'int', default: fb(8, 20), min: 1, max: 100_000 },
+  { key: 'fuse.evalDocs', panel: 'fuse', label: 'held-out documents', kind: 'int', default: HELD_OUT_DOCS, min: 1, max: 100_000 },
   { key: 'fuse.renorm', panel: 'fuse', label: 'renormalise merged heads', kind: 'bool', default: true },
   { key: 'fuse.allocation', panel: 'fuse', label: 'DHA allocation', kind: 'enum', default: DHA_DEFAULTS.allocation, values: DHA_ALLOCATIONS },
   { key: 'fuse.kvSplit', panel: 'fuse', label: 'DHA K/V budgets', kind: 'enum', default: DHA_DEFAULTS.kvSplit, values: DHA_KV_SPLITS },
@@ -70,7 +73,7 @@ export const CONTROLS: readonly ControlSpec[] = [
   { key: 'race.dhaSteps', panel: 'race', label: 'DHA steps', kind: 'int', default: fb(10, 100), min: 0, max: 100_000 },
   ...train('race', fb(12, 100)),
   { key: 'race.calTokens', panel: 'race', label: 'calibration tokens', kind: 'int', default: fb(8192, 65536), min: 2, max: 10_000_000 },
-  { key: 'race.evalDocs', panel: 'race', label: 'held-out documents', kind: 'int', default: fb(6, 20), min: 1, max: 100_000 },
+  { key: 'race.evalDocs', panel: 'race', label: 'held-out documents', kind: 'int', default: HELD_OUT_DOCS, min: 1, max: 100_000 },
   { key: 'race.seed', panel: 'race', label: 'seed', kind: 'int', default: 1, min: 0, max: 2 ** 31 - 1 },
 
   { key: 'compare.prompt', panel: 'compare', label: 'prompt', kind: 'text', default: 'Once upon a time, there was a little girl named Lily.', maxLength: 300 },

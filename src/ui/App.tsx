@@ -10,6 +10,7 @@ import { ComparePanel } from './ComparePanel';
 import { Nav } from './Nav';
 import { ExampleView } from './ExampleView';
 import { Tour, TourButton } from './Tour';
+import { Glossary } from './Glossary';
 import { useModel } from '../lab/modelStore';
 import { useSettings } from '../lab/settingsStore';
 import { LessonBar } from './LessonBar';
@@ -21,8 +22,10 @@ export function App() {
   useRunKeys();
   useEffect(() => {
     // The GPU first (the model card checks the model against its limits; defaults depend on the adapter), then the page's
-    // settings from its address, then the model they name (the built-in demo by default).
+    // settings from its address, then the model they name (the built-in demo by default). Once: a second run of this effect
+    // (React's development double effects) waits for the same adapter, and only the live run reads the address.
     let started = false;
+    let live = true;
     const fromAddress = () => {
       const before = useSettings.getState().values.model;
       useSettings.getState().init(useGpu.getState().summary?.isFallbackAdapter ?? true);
@@ -31,11 +34,14 @@ export function App() {
       if (useGpu.getState().status !== 'error' && (!started || model !== before)) void useModel.getState().loadSpec(model);
       started = true;
     };
-    void acquire().then(fromAddress);
+    void acquire().then(() => live && fromAddress());
     // A link pasted into this tab (only the hash changes, the page does not reload) applies its settings too.
     const onHash = () => started && fromAddress();
     window.addEventListener('hashchange', onHash);
-    return () => window.removeEventListener('hashchange', onHash);
+    return () => {
+      live = false;
+      window.removeEventListener('hashchange', onHash);
+    };
   }, [acquire]);
   return (
     <div className="app">
@@ -58,6 +64,7 @@ export function App() {
         <EvalPanel />
         <GpuPanel />
       </main>
+      <Glossary />
       <Tour />
       <footer className="app-footer">
         Everything runs in this tab with WebGPU compute shaders; nothing is uploaded.

@@ -20,7 +20,7 @@ export function HeadLayoutView(props: { layouts: Required<KvLayout>[]; headDim: 
       <div className="sim-view-head">
         <h3 title="Which K head and which V head each query head reads, per layer: MHA one each, GQA a shared pair per group, DHA decoupled K and V">{props.title}</h3>
         <span className="hint" data-testid={`${props.testId}-kv`} data-bytes={bytes}>
-          {heads} K+V heads · KV cache {formatBytes(bytes)} per token
+          {heads} K+V heads · KV cache {formatBytes(bytes)} per token (float32)
         </span>
         <ExportButtons target={ref} name={props.fileName} view="head layout" testId={`${props.testId}-export`} />
       </div>

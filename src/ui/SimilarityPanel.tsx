@@ -14,13 +14,14 @@ import { HeatmapDialog } from './charts/HeatmapDialog';
 import { ExportButtons } from './charts/ExportButtons';
 import { downloadBlob } from './charts/exportImage';
 import { similarityCsv, similarityJson, type SimilarityExport } from '../analysis/export';
+import { GlossaryLink } from './Glossary';
 
 const SAMPLE_URL = `${import.meta.env.BASE_URL}demo/demo-stories.txt`;
 
 /** One line per metric, shown under the picker. */
 const METRIC_TEXT: Record<SimilarityMetric, string> = {
   'weight-cosine': '|cosine| between the two heads\' flattened projection weights (no text needed)',
-  cka: 'linear CKA between the heads\' outputs on the calibration text (centred; 1 = the same up to a linear map that preserves angles)',
+  cka: 'linear CKA between the heads\' outputs on the calibration text (centred; 1 = the same up to any orthogonal map and a scale — more freedom than a merge has for K heads, which may only turn within rotary planes: see aligned)',
   aligned:
     'how alike the heads\' outputs are after the best rotation of one onto the other: any orthogonal map for V; for K one rotation per rotary plane, so RoPE still holds',
 };
@@ -30,13 +31,13 @@ const METRIC_DEFINITION: Record<SimilarityMetric, string> = {
   'weight-cosine':
     's(i, j) = |⟨W_i, W_j⟩| / (‖W_i‖ ‖W_j‖), with W_h head h\'s projection weights (head_dim × model dim) flattened. Needs no text; blind to rotations, so two heads that compute the same thing in rotated coordinates can score low.',
   cka:
-    's(i, j) = ‖Y_iᵀY_j‖²_F / (‖Y_iᵀY_i‖_F ‖Y_jᵀY_j‖_F), with Y_h = X W_hᵀ head h\'s outputs on the calibration tokens, centred — computed from the Gram XᵀX, never storing Y. 1: the outputs agree up to a rotation and a scale.',
+    's(i, j) = ‖Y_iᵀY_j‖²_F / (‖Y_iᵀY_i‖_F ‖Y_jᵀY_j‖_F), with Y_h = X W_hᵀ head h\'s outputs on the calibration tokens, centred — computed from the Gram XᵀX, never storing Y. 1: the outputs agree up to an orthogonal map (any rotation or reflection of the head\'s space) and a scale. A merge may turn V heads so, but K heads only within each rotary plane (RoPE): a K pair near 1 may still merge badly — the aligned metric counts only the allowed rotations.',
   aligned:
     's(i, j) = max over rotations R of ⟨Y_i, Y_j R⟩ / (‖Y_i‖_F ‖Y_j‖_F): for V any orthogonal R (the nuclear norm of Y_iᵀY_j); for Q and K one 2×2 rotation per rotary plane, the only rotations RoPE allows. 1: one head is the other rotated, so one merged head can serve both.',
 };
 
 const REDUNDANCY_DEFINITION =
-  'The share of the layer\'s K (or V) output energy Σ_h ‖Y_h‖² lost when its closest pair of heads is replaced by their mean (GQA mean-pooling of that one pair): min over pairs i < j of ‖Y_i − Y_j‖² / (2 Σ_h ‖Y_h‖²), from the calibration Grams — the same whichever metric is picked. 0: two heads are identical; orthogonal heads of equal energy: 1/H. Lower bars, more redundant heads.';
+  'The share of the layer\'s K (or V) output energy Σ_h ‖Y_h‖² lost when its closest pair of heads is replaced by their mean, without alignment (GQA mean-pooling of that one pair): min over pairs i < j of ‖Y_i − Y_j‖² / (2 Σ_h ‖Y_h‖²), from the calibration Grams — the same whichever metric is picked. 0: two heads are identical; orthogonal heads of equal energy: 1/H. Lower bars, more redundant heads — but a weak head (little energy) looks cheap to merge whatever it computes, and aligning first (the aligned merge) loses less.';
 
 const ORDER_DEFINITION =
   'Heads are ordered by average-linkage clustering on 1 − similarity (each heatmap on its own), so that alike heads sit next to each other; labels and tooltips always give the original head indices.';
@@ -128,6 +129,11 @@ export function SimilarityPanel() {
           </div>
         </dl>
         <p className="hint">Every similarity is in [0, 1] (1 on the diagonal); one colour scale serves all heatmaps.</p>
+        <p className="hint" data-testid="sim-glossary">
+          Words used above, defined in the Glossary at the end of the page: <GlossaryLink term="gram">Gram</GlossaryLink>,{' '}
+          <GlossaryLink term="energy">energy</GlossaryLink>, <GlossaryLink term="rotary-plane">rotary plane</GlossaryLink>,{' '}
+          <GlossaryLink term="gpa">GPA</GlossaryLink>.
+        </p>
       </details>
       {running && <p role="status">Computing… {stage}</p>}
       {error && (
@@ -174,8 +180,9 @@ export function SimilarityPanel() {
             {redundancy.length > 0 && <ExportButtons target={bars} name={`${fileBase}-redundancy`} view="redundancy bars" testId="sim-export-redundancy" />}
           </div>
           <p className="hint" data-testid="sim-redundancy-text" title={REDUNDANCY_DEFINITION}>
-            For each layer, the share of its K (or V) output energy lost when its closest pair of heads is merged into their mean —
-            lower bars, more redundant heads; hover a bar for the pair. (Definition under “What the numbers mean”.)
+            For each layer, the share of its K (or V) output <GlossaryLink term="energy">energy</GlossaryLink> lost when its closest pair of heads is
+            averaged <em>without</em> alignment — lower bars, more redundant heads, though weak heads look cheap; hover a bar for the pair. (Definition under
+            “What the numbers mean”.)
           </p>
           {redundancy.length > 0 ? (
             <div className="sim-scroll">
