@@ -203,8 +203,12 @@ for (const viewport of [{ width: 1280, height: 800 }, { width: 800, height: 1000
         for (const s of document.querySelectorAll('main > section')) if (s.getBoundingClientRect().top <= line) at = s.id;
         return at;
       });
+    // the last click's scroll settles (its pin ends with it, or a second after it); what follows is the reader's own
+    const settled = () =>
+      page.waitForFunction(() => new Promise<boolean>((done) => { const y = scrollY; setTimeout(() => done(scrollY === y), 300); }), undefined, { polling: 100 });
+    await settled();
+    await page.waitForTimeout(1100);
     for (const id of ['recover', 'model', 'evaluate']) {
-      await page.waitForTimeout(600); // past the last click's pin: what follows is a scroll of the reader's own
       await page.evaluate((target) => {
         const el = document.getElementById(target)!;
         window.scrollTo({ top: el.getBoundingClientRect().top + scrollY - innerHeight / 4, behavior: 'instant' });

@@ -25,12 +25,20 @@ export function sectionAt(tops: [string, number][], viewportHeight: number): str
 
 export function Nav() {
   const [current, setCurrent] = useState('model');
-  // A clicked button stays current while the scroll it started runs (and after it ends: the page may not be able to bring
-  // that section up to the reading line); the next scroll of the reader's own recomputes.
-  const pinned = useRef<ReturnType<typeof setTimeout> | null>(null);
-  const pin = () => {
-    if (pinned.current) clearTimeout(pinned.current);
-    pinned.current = setTimeout(() => (pinned.current = null), 400);
+  // A clicked button stays current while the scroll it started runs, and after it ends (the page may not be able to bring
+  // that section up to the reading line). The pin ends when that scroll ends, when the reader acts (wheel, touch, key,
+  // pointer), or a second after the last scroll event; the next scroll recomputes.
+  const pinned = useRef(false);
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const release = () => {
+    pinned.current = false;
+    if (timer.current) clearTimeout(timer.current);
+    timer.current = null;
+  };
+  const hold = () => {
+    pinned.current = true;
+    if (timer.current) clearTimeout(timer.current);
+    timer.current = setTimeout(release, 1000);
   };
   useEffect(() => {
     let frame = 0;
@@ -43,17 +51,22 @@ export function Nav() {
       if (tops.length) setCurrent(sectionAt(tops, window.innerHeight));
     };
     const onScroll = () => {
-      if (pinned.current) return pin();
+      if (pinned.current) return hold();
       if (!frame) frame = requestAnimationFrame(update);
     };
+    const readerActs = ['wheel', 'touchstart', 'keydown', 'pointerdown'] as const;
     window.addEventListener('scroll', onScroll, { passive: true });
+    window.addEventListener('scrollend', release);
     window.addEventListener('resize', onScroll);
+    for (const e of readerActs) window.addEventListener(e, release, { passive: true, capture: true });
     update();
     return () => {
       window.removeEventListener('scroll', onScroll);
+      window.removeEventListener('scrollend', release);
       window.removeEventListener('resize', onScroll);
+      for (const e of readerActs) window.removeEventListener(e, release, { capture: true });
       if (frame) cancelAnimationFrame(frame);
-      if (pinned.current) clearTimeout(pinned.current);
+      release();
     };
   }, []);
   return (
@@ -68,7 +81,7 @@ export function Nav() {
           data-testid={`nav-${id}`}
           onClick={() => {
             setCurrent(id);
-            pin();
+            hold();
             document.getElementById(id)?.scrollIntoView({ behavior: 'smooth', block: 'start' });
           }}
         >
