@@ -1,9 +1,19 @@
 // The page settings table: defaults per adapter, the hash written from it and read back exactly, values out of range and
 // unknown keys ignored with notes, and the teacher's hide/lock/lesson.
 import { describe, expect, it } from 'vitest';
-import { CONTROLS, defaults, isHidden, isLocked, parseHash, writeHash, type PageState } from '../src/lab/settings';
+import { CONTROLS, defaults, firstProblem, isHidden, isLocked, parseHash, settingProblem, writeHash, type PageState, type Values } from '../src/lab/settings';
 
 describe('page settings in the address', () => {
+  it('one validation path: a Run button checks values against the table\'s own limits', () => {
+    const d = defaults(true);
+    expect(settingProblem('fuse.calTokens', 1)).toBe('calibration tokens: 1 is outside 2 … 10000000');
+    expect(settingProblem('fuse.train.lr', 0.7)).toBe('learning rate: 0.7 is outside 0.000001 … 0.5');
+    expect(settingProblem('race.seed', 1.5)).toBe('seed: "1.5" is not a whole number');
+    expect(settingProblem('race.evalDocs', Number.NaN)).toBe('held-out documents: "NaN" is not a number');
+    expect(firstProblem(d, ['fuse.calTokens', 'fuse.seed'])).toBeNull();
+    expect(firstProblem({ ...d, 'fuse.seed': -1, 'fuse.steps': 0.5 }, ['fuse.steps', 'fuse.seed'])).toBe('DHA steps: "0.5" is not a whole number');
+  });
+
   it('every control has a default its own range allows, small on a CPU fallback', () => {
     for (const fallback of [true, false]) {
       const d = defaults(fallback);
@@ -15,8 +25,8 @@ describe('page settings in the address', () => {
   });
 
   it('a hash written from a state reads back to the same state', () => {
-    const values = { ...defaults(false), 'fuse.method': 'dha', 'fuse.steps': 40, 'fuse.train.lr': 0.0025, 'race.methods': ['dha', 'meanpool'], 'sim.q': true, model: 'hf:roneneldan/TinyStories-1M', 'eval.prompt': 'Once upon a time, & = ?' };
-    const s: PageState = { values, hide: ['race', 'fuse.seed'], lock: ['fuse.method'], lesson: 'Compare the methods.\nWhich keeps perplexity lowest?', tour: 2 };
+    const values: Values = { ...defaults(false), 'fuse.method': 'dha', 'fuse.steps': 40, 'fuse.train.lr': 0.0025, 'race.methods': ['dha', 'meanpool'], 'sim.q': true, model: 'hf:roneneldan/TinyStories-1M', 'eval.prompt': 'Once upon a time, & = ?' };
+    const s: Omit<PageState, 'values'> & { values: Values } = { values, hide: ['race', 'fuse.seed'], lock: ['fuse.method'], lesson: 'Compare the methods.\nWhich keeps perplexity lowest?', tour: 2 };
     const hash = writeHash(s);
     const back = parseHash(hash);
     expect(back.notes).toEqual([]);

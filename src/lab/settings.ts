@@ -31,7 +31,8 @@ const METHODS = ['meanpool', 'aligned', 'dha'] as const;
 /** The held-out documents every panel evaluates on by default (the last M of the sample): one set, so that the original reads
  * the same perplexity in the Fuse panel, the race and the worked example. */
 const HELD_OUT_DOCS = fb(6, 20);
-const train = (panel: 'fuse' | 'race', steps: (f: boolean) => number): ControlSpec[] => [
+const train = <P extends 'fuse' | 'race'>(panel: P, steps: (f: boolean) => number) =>
+  [
   { key: `${panel}.train.steps`, panel, label: 'training steps', kind: 'int', default: steps, min: 0, max: 100_000 },
   { key: `${panel}.train.lr`, panel, label: 'learning rate', kind: 'number', default: 1e-3, min: 1e-6, max: 0.5 },
   { key: `${panel}.train.params`, panel, label: 'trains', kind: 'enum', default: 'all', values: ['all', 'attention', 'kv'] },
@@ -39,9 +40,9 @@ const train = (panel: 'fuse' | 'race', steps: (f: boolean) => number): ControlSp
   { key: `${panel}.train.batch`, panel, label: 'sequences per step', kind: 'int', default: fb(8, 32), min: 1, max: 1024 },
   { key: `${panel}.train.seq`, panel, label: 'sequence length', kind: 'int', default: fb(64, 128), min: 2, max: 8192 },
   { key: `${panel}.train.evalEvery`, panel, label: 'evaluate every', kind: 'int', default: fb(4, 25), min: 0, max: 100_000 },
-];
+  ] as const;
 
-export const CONTROLS: readonly ControlSpec[] = [
+export const CONTROLS = [
   { key: 'model', panel: 'model', label: 'model', kind: 'text', default: 'demo', maxLength: 2000 },
 
   { key: 'sim.metric', panel: 'similarity', label: 'metric', kind: 'enum', default: 'cka', values: ['weight-cosine', 'cka', 'aligned'] },
@@ -89,15 +90,46 @@ export const CONTROLS: readonly ControlSpec[] = [
   { key: 'eval.topK', panel: 'eval', label: 'top-k', kind: 'int', default: 40, min: 0, max: 100_000 },
   { key: 'eval.seed', panel: 'eval', label: 'seed', kind: 'int', default: 1, min: 0, max: 2 ** 31 - 1 },
   { key: 'eval.compare', panel: 'eval', label: 'compare with the model before', kind: 'bool', default: false },
-];
+] as const satisfies readonly ControlSpec[];
 
-export const CONTROL_BY_KEY: ReadonlyMap<string, ControlSpec> = new Map(CONTROLS.map((c) => [c.key, c]));
+export const CONTROL_BY_KEY: ReadonlyMap<string, ControlSpec> = new Map(CONTROLS.map((c): [string, ControlSpec] => [c.key, c]));
+
+type Spec = (typeof CONTROLS)[number];
+type ValueOf<C extends ControlSpec> = C['kind'] extends 'int' | 'number'
+  ? number
+  : C['kind'] extends 'bool'
+    ? boolean
+    : C extends { kind: 'set'; values: readonly (infer V)[] }
+      ? V[]
+      : C extends { kind: 'enum'; values: readonly (infer V)[] }
+        ? V
+        : string;
+
+/** Every setting's value, typed from the table: what the panels read. */
+export type Settings = { [C in Spec as C['key']]: ValueOf<C> };
+export type SettingKey = keyof Settings;
+
+/** What is wrong with a setting's value, by the table's own limits ("seed: 1.5 is not a whole number"), or null. */
+export function settingProblem(key: SettingKey, value: Value): string | null {
+  const c = CONTROL_BY_KEY.get(key)!;
+  const r = parseValue(c, formatValue(c, value));
+  return 'problem' in r ? `${c.label}: ${r.problem}` : null;
+}
+
+/** The first problem among some settings (a Run button checks the ones its run reads), or null. */
+export function firstProblem(values: Settings, keys: readonly SettingKey[]): string | null {
+  for (const k of keys) {
+    const p = settingProblem(k, values[k]);
+    if (p) return p;
+  }
+  return null;
+}
 export const PANELS: readonly PanelName[] = ['model', 'similarity', 'fuse', 'race', 'compare', 'eval'];
 
 export type Values = Record<string, Value>;
 
-export function defaults(fallback: boolean): Values {
-  return Object.fromEntries(CONTROLS.map((c) => [c.key, typeof c.default === 'function' ? c.default(fallback) : c.default]));
+export function defaults(fallback: boolean): Settings {
+  return Object.fromEntries(CONTROLS.map((c: ControlSpec) => [c.key, typeof c.default === 'function' ? c.default(fallback) : c.default])) as Settings;
 }
 
 /** A value read from text, or why it is not allowed. */
@@ -141,7 +173,7 @@ export function allowed(c: ControlSpec, v: Value): boolean {
 }
 
 export interface PageState {
-  values: Values;
+  values: Settings;
   /** Keys (or whole panels) not shown, and keys shown read-only. */
   hide: string[];
   lock: string[];
@@ -191,7 +223,7 @@ export function parseHash(hash: string): { given: Values; hide: string[]; lock: 
 }
 
 /** The hash for a page state: every control's allowed value (one being typed, out of range, is left out), then the teacher's controls. */
-export function writeHash(s: PageState): string {
+export function writeHash(s: Omit<PageState, 'values'> & { values: Values }): string {
   const params = new URLSearchParams();
   for (const c of CONTROLS) if (s.values[c.key] !== undefined && allowed(c, s.values[c.key])) params.set(c.key, formatValue(c, s.values[c.key]));
   if (s.hide.length) params.set('hide', s.hide.join(','));

@@ -1,7 +1,7 @@
 // The page's settings (src/lab/settings.ts) as a store, kept in the address's hash: read when the page opens (after the
 // adapter is known, so that defaults fit it), written as controls change. Notes say what a link asked for that was ignored.
 import { create } from 'zustand';
-import { CONTROL_BY_KEY, defaults, isHidden, isLocked, parseHash, writeHash, type PageState, type Value, type Values } from './settings';
+import { CONTROL_BY_KEY, defaults, isHidden, isLocked, parseHash, writeHash, type PageState, type SettingKey, type Settings, type Value, type Values } from './settings';
 
 interface SettingsState extends PageState {
   /** Defaults applied and the hash read. */
@@ -53,7 +53,8 @@ export const useSettings = create<SettingsState>((set, get) => ({
   init: (fallback) => {
     const loc = location();
     const parsed = parseHash(loc?.hash ?? '');
-    const values = { ...defaults(fallback), ...parsed.given };
+    // The table checked every value the link gave (parseHash): from here on they are the typed settings.
+    const values: Values = { ...defaults(fallback), ...parsed.given };
     // ?model= (older links) names the model when the hash does not.
     const legacy = loc ? new URLSearchParams(loc.search).get('model') : null;
     if (legacy && parsed.given.model === undefined) values.model = legacy;
@@ -63,7 +64,7 @@ export const useSettings = create<SettingsState>((set, get) => ({
     early = { values: {} };
     const lock = teacher?.lock ?? parsed.lock;
     for (const [k, v] of Object.entries(changed)) if (!isLocked({ lock }, k)) values[k] = v;
-    set({ values, hide: parsed.hide, lock: parsed.lock, lesson: parsed.lesson, ...teacher, tour: tour ?? parsed.tour, notes: parsed.notes, ready: true });
+    set({ values: values as Settings, hide: parsed.hide, lock: parsed.lock, lesson: parsed.lesson, ...teacher, tour: tour ?? parsed.tour, notes: parsed.notes, ready: true });
     saveHash(get());
   },
 
@@ -91,16 +92,11 @@ export const useSettings = create<SettingsState>((set, get) => ({
 }));
 
 /** One setting's value and whether the lesson hides or locks it. */
-export function useSetting<T extends Value>(key: string): [T, (v: T) => void, { hidden: boolean; locked: boolean }] {
-  const value = useSettings((s) => s.values[key]) as T;
+export function useSetting<K extends SettingKey>(key: K): [Settings[K], (v: Settings[K]) => void, { hidden: boolean; locked: boolean }] {
+  const value = useSettings((s) => s.values[key]);
   const hidden = useSettings((s) => isHidden(s, key));
   const locked = useSettings((s) => isLocked(s, key));
-  return [value, (v: T) => useSettings.getState().set(key, v), { hidden, locked }];
-}
-
-/** Every value of a panel, read once (for a Run button). */
-export function settingValues(): Record<string, Value> {
-  return useSettings.getState().values;
+  return [value, (v: Settings[K]) => useSettings.getState().set(key, v), { hidden, locked }];
 }
 
 /** Whether a lesson link hides a whole panel. */

@@ -55,7 +55,7 @@ export function ComparePanel() {
   const reference = last ? { x: last.kvBefore, y: last.pplBefore, label: `original ${last.model}: perplexity ${last.pplBefore.toFixed(3)}, ${last.kvBefore.toLocaleString('en')} KV bytes/token` } : null;
   const groups = FUSION_METHODS.filter((m) => points.some((p) => p.group === m)).map((m) => ({ name: METHOD_NAME[m], colour: METHOD_COLOUR[m] }));
   const row = rows.find((r) => r.id === selected) ?? last;
-  const [layer, head, prompt] = [values['compare.layer'] as number, values['compare.head'] as number, values['compare.prompt'] as string];
+  const [layer, head, prompt] = [values['compare.layer'], values['compare.head'], values['compare.prompt']];
   const shownRow = shown ? rows.find((r) => r.id === shown.rowId) : undefined;
   return (
     <section className="panel" aria-labelledby={`${ids}-title`} data-testid="compare-panel" id="compare">

@@ -16,9 +16,8 @@ export function EvalPanel() {
   const { ppl, continuations, generating, runPerplexity, runGenerate, cancel } = useEval();
   const values = useSettings((s) => s.values);
   const [textFile, setTextFile] = useState<File | null>(null);
-  const v = <T,>(k: string) => values[`eval.${k}`] as T;
-  const [split, minChars, maxDocs] = [v<DocumentSplit>('split'), v<number>('minChars'), v<number>('maxDocs')];
-  const [prompt, tokens, temperature, topK, seed, compare] = [v<string>('prompt'), v<number>('tokens'), v<number>('temperature'), v<number>('topK'), v<number>('seed'), v<boolean>('compare')];
+  const [split, minChars, maxDocs]: [DocumentSplit, number, number] = [values['eval.split'], values['eval.minChars'], values['eval.maxDocs']];
+  const [prompt, tokens, temperature, topK, seed, compare] = [values['eval.prompt'], values['eval.tokens'], values['eval.temperature'], values['eval.topK'], values['eval.seed'], values['eval.compare']];
   if (!loaded || hiddenPanel) return null;
   const busy = ppl.running || generating;
 

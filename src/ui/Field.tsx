@@ -1,11 +1,11 @@
 // One control of the settings table (src/lab/settings.ts), drawn by its kind: a number input, a checkbox, a select or radio
 // buttons, checkboxes for a set, a text input. A lesson link can hide it (nothing is drawn) or lock it (shown, read-only).
 import type { ReactNode } from 'react';
-import { CONTROL_BY_KEY, type Value } from '../lab/settings';
+import { CONTROL_BY_KEY, type SettingKey, type Value } from '../lab/settings';
 import { useSetting } from '../lab/settingsStore';
 
 export interface FieldProps {
-  k: string;
+  k: SettingKey;
   testId: string;
   title: string;
   label?: ReactNode;
@@ -29,7 +29,9 @@ const LOCKED = ' (locked by the lesson)';
 export function Field(props: FieldProps) {
   const spec = CONTROL_BY_KEY.get(props.k);
   if (!spec) throw new Error(`no setting "${props.k}"`);
-  const [value, set, { hidden, locked }] = useSetting<Value>(props.k);
+  const [rawValue, setTyped, { hidden, locked }] = useSetting(props.k);
+  const value: Value = rawValue;
+  const set = setTyped as (v: Value) => void;
   if (hidden) return null;
   const disabled = props.disabled || locked;
   const title = `${props.title}${locked ? LOCKED : ''}`;

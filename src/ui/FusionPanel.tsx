@@ -9,11 +9,11 @@ import { useGpu } from '../lab/gpuStore';
 import { budgetLabel, useFusion, type FusionSettings } from '../lab/fusionStore';
 import { HeadLayoutView } from './HeadLayoutView';
 import { useSettings, usePanelHidden } from '../lab/settingsStore';
-import type { FusionMethod } from '../fusion/fuse';
 import { METHOD_NAME, METHOD_TEXT, METHOD_TOOLTIP, ViewBoundary } from './fusion/common';
 import { isRunDha, LiveViewSection } from './fusion/LiveView';
 import { ResultsTable } from './fusion/ResultsTable';
-import { recoveryOf, RecoveryFields, recoveryProblem } from './fusion/RecoveryFields';
+import { recoveryOf, RecoveryFields, RECOVERY_KEYS } from './fusion/RecoveryFields';
+import { firstProblem, type SettingKey } from '../lab/settings';
 import { Field } from './Field';
 import { RunControls } from './RunControls';
 
@@ -34,14 +34,13 @@ export function FusionPanel() {
   const [prepError, setPrepError] = useState<string | null>(null);
   const ids = useId();
   if (!loaded || hiddenPanel) return null;
-  const v = <T,>(k: string) => values[`fuse.${k}`] as T;
-  const method = v<FusionMethod>('method');
-  const calSource = v<'sample' | 'file'>('cal');
-  const evalSource = v<'sample' | 'file'>('eval');
-  const budgetChoice = v<string>('budget');
-  const budget = budgetChoice === 'custom' ? v<number>('pct') / 100 : Number(budgetChoice) / 100;
+  const method = values['fuse.method'];
+  const calSource = values['fuse.cal'];
+  const evalSource = values['fuse.eval'];
+  const budgetChoice = values['fuse.budget'];
+  const budget = budgetChoice === 'custom' ? values['fuse.pct'] / 100 : Number(budgetChoice) / 100;
   const isDha = method === 'dha';
-  const heldOutDocs = v<number>('evalDocs');
+  const heldOutDocs = values['fuse.evalDocs'];
 
   const start = async () => {
     setPrepError(null);
@@ -53,25 +52,24 @@ export function FusionPanel() {
       const calibration = calSource === 'file' ? { file: calFile!, name: calFile!.name } : { text: sample, name: SAMPLE_NAME };
       const evaluation = evalSource === 'file' ? { file: evalFile!, name: evalFile!.name } : { text: sample, name: SAMPLE_NAME };
       const sameText = calSource === evalSource && (calSource === 'sample' || calFile === evalFile);
+      // Every value is checked against the settings table's own limits, the ones the page address is read with.
+      const keys: SettingKey[] = ['fuse.calTokens', 'fuse.evalDocs', 'fuse.steps', 'fuse.seed', 'fuse.tokensPerStep', 'fuse.seqLen', ...(budgetChoice === 'custom' ? (['fuse.pct'] as const) : [])];
+      const problem = firstProblem(values, [...keys, ...RECOVERY_KEYS.fuse]);
+      if (problem) throw new Error(`${problem}.`);
       const train = recoveryOf(values, 'fuse');
       const settings: FusionSettings = {
         method,
         budget,
-        calibrationTokens: v('calTokens'),
-        steps: v('steps'),
-        seed: v('seed'),
-        tokensPerStep: v('tokensPerStep'),
-        seqLen: v('seqLen'),
+        calibrationTokens: values['fuse.calTokens'],
+        steps: values['fuse.steps'],
+        seed: values['fuse.seed'],
+        tokensPerStep: values['fuse.tokensPerStep'],
+        seqLen: values['fuse.seqLen'],
         train: train.steps > 0 ? train : null,
-        renormalise: v('renorm'),
-        allocation: v('allocation'),
-        kvSplit: v('kvSplit'),
+        renormalise: values['fuse.renorm'],
+        allocation: values['fuse.allocation'],
+        kvSplit: values['fuse.kvSplit'],
       };
-      const problem = recoveryProblem(train);
-      if (problem) throw new Error(`Recovery training: ${problem}`);
-      for (const [name, x] of Object.entries({ 'calibration tokens': settings.calibrationTokens, 'evaluation documents': heldOutDocs, steps: settings.steps, seed: settings.seed, 'tokens per step': settings.tokensPerStep, 'sequence length': settings.seqLen })) {
-        if (!Number.isInteger(x) || x < 0) throw new Error(`${name} must be a whole number ≥ 0; got ${Number.isFinite(x) ? x : 'nothing'}.`);
-      }
       void run(loaded, settings, { calibration, evaluation: { ...evaluation, heldOutDocs }, sameText });
     } catch (e) {
       setPrepError(e instanceof Error ? e.message : String(e));
@@ -216,7 +214,7 @@ export function FusionPanel() {
           rows={rows}
           canCompare={!running && !comparing}
           comparing={comparing}
-          onCompare={(id) => void compare(id, v<string>('prompt'), v<number>('compareTokens'))}
+          onCompare={(id) => void compare(id, values['fuse.prompt'], values['fuse.compareTokens'])}
           onStop={stopCompare}
         />
       )}

@@ -8,9 +8,10 @@ import { useModel } from '../lab/modelStore';
 import { useGpu } from '../lab/gpuStore';
 import { useSettings, usePanelHidden } from '../lab/settingsStore';
 import { useRace } from '../lab/raceStore';
-import { LANES, type LaneKey } from '../lab/variants';
+import { LANES } from '../lab/variants';
 import { ViewBoundary } from './fusion/common';
-import { recoveryOf, RecoveryFields, recoveryProblem } from './fusion/RecoveryFields';
+import { recoveryOf, RecoveryFields, RECOVERY_KEYS } from './fusion/RecoveryFields';
+import { firstProblem } from '../lab/settings';
 import { RaceView } from './RaceView';
 import { Field } from './Field';
 import { RunControls } from './RunControls';
@@ -30,29 +31,26 @@ export function RacePanel() {
   const [problem, setProblem] = useState<string | null>(null);
   const ids = useId();
   if (!loaded || hiddenPanel) return null;
-  const v = <T,>(k: string) => values[`race.${k}`] as T;
 
   const run = async () => {
     setProblem(null);
     try {
+      // Every value is checked against the settings table's own limits, the ones the page address is read with.
+      const p = firstProblem(values, ['race.calTokens', 'race.evalDocs', 'race.dhaSteps', 'race.seed', ...RECOVERY_KEYS.race]);
+      if (p) throw new Error(`${p}.`);
       const train = recoveryOf(values, 'race');
-      const p = recoveryProblem(train);
-      if (p) throw new Error(p);
       if (train.steps < 1) throw new Error('The race trains each converted model: give at least one training step.');
-      const [calibrationTokens, heldOutDocs, dhaSteps, seed] = [v<number>('calTokens'), v<number>('evalDocs'), v<number>('dhaSteps'), v<number>('seed')];
-      for (const [name, x, min] of [['calibration tokens', calibrationTokens, 2], ['held-out documents', heldOutDocs, 1], ['DHA fusion steps', dhaSteps, 0], ['seed', seed, 0]] as const) {
-        if (!Number.isInteger(x) || x < min) throw new Error(`${name} must be a whole number ≥ ${min}; got ${Number.isFinite(x) ? x : 'nothing'}.`);
-      }
+      const [calibrationTokens, heldOutDocs, dhaSteps, seed] = [values['race.calTokens'], values['race.evalDocs'], values['race.dhaSteps'], values['race.seed']];
       const sample = await (await fetch(SAMPLE_URL)).text();
       void start(
         loaded,
         {
           // The shared settings each lane starts from (its LaneSpec.apply changes one thing). DHA's own steps see as many
           // tokens as a training step and come out of the same budget of train.steps steps.
-          method: 'meanpool', budget: Number(v<string>('budget')) / 100, calibrationTokens, steps: dhaSteps, seed,
-          tokensPerStep: train.batch * train.seqLen, seqLen: train.seqLen, train, renormalise: v<boolean>('renorm'), allocation: 'search', kvSplit: 'equal',
+          method: 'meanpool', budget: Number(values['race.budget']) / 100, calibrationTokens, steps: dhaSteps, seed,
+          tokensPerStep: train.batch * train.seqLen, seqLen: train.seqLen, train, renormalise: values['race.renorm'], allocation: 'search', kvSplit: 'equal',
         },
-        v<LaneKey[]>('methods'),
+        values['race.methods'],
         { calibration: { text: sample, name: SAMPLE_NAME }, evaluation: { text: sample, name: SAMPLE_NAME, heldOutDocs }, sameText: true },
       );
     } catch (e) {

@@ -46,10 +46,10 @@ export function SimilarityPanel() {
   const hiddenPanel = usePanelHidden('similarity');
   const loaded = useModel((s) => s.loaded);
   const { running, stage, layers, error, model, tokens, totalLayers, metric: shownMetric, run, cancel } = useSimilarity();
-  const metric = useSettings((s) => s.values['sim.metric']) as SimilarityMetric;
-  const maxTokens = useSettings((s) => s.values['sim.tokens']) as number;
-  const showQ = useSettings((s) => s.values['sim.q']) as boolean;
-  const keepOrder = useSettings((s) => s.values['sim.originalOrder']) as boolean;
+  const metric = useSettings((s) => s.values['sim.metric']);
+  const maxTokens = useSettings((s) => s.values['sim.tokens']);
+  const showQ = useSettings((s) => s.values['sim.q']);
+  const keepOrder = useSettings((s) => s.values['sim.originalOrder']);
   const [open, setOpen] = useState<{ layer: number; kind: Kind } | null>(null);
   const grid = useRef<SVGSVGElement>(null);
   const bars = useRef<SVGSVGElement>(null);

@@ -32,25 +32,6 @@ export const METHOD_TOOLTIP: Record<FusionMethod, string> = {
     'Chen et al., NeurIPS 2024 (arXiv 2406.06567); the paper is public, its code is not, and this is our reconstruction — without the paper\'s learned fusion operators, and trained by KL distillation toward the original rather than continued pre-training. Search: for every layer and K/V, the best partition into n groups by merge cost on the calibration Grams, and an exact DP that shares the global budget across layers. Fuse: each group\'s heads are aligned and merged into one head, rescaled to their mean energy. Train: every layer\'s attention (W_Q, merged W_K and W_V, W_O) learns the original layer\'s output by Adam, its input taken from the fused model itself; the state with the lowest calibration KL is kept, so more steps never make it worse on that probe. Gram, energy, GPA: see the Glossary at the end of the page.',
 };
 
-/** A number input with its label and tooltip. */
-export function NumberField(props: { label: string; value: number; onChange: (v: number) => void; title: string; testId: string; min?: number; max?: number; step?: number; disabled?: boolean }) {
-  return (
-    <label title={props.title}>
-      {props.label}{' '}
-      <input
-        type="number"
-        value={Number.isFinite(props.value) ? props.value : ''}
-        min={props.min ?? 0}
-        max={props.max}
-        step={props.step ?? 1}
-        disabled={props.disabled}
-        onChange={(e) => props.onChange(e.target.valueAsNumber)}
-        data-testid={props.testId}
-      />
-    </label>
-  );
-}
-
 /** A chart that fails to draw says so in the panel instead of taking the page down. */
 export class ViewBoundary extends Component<{ children: ReactNode; what?: string; testId?: string }, { error: string | null }> {
   state = { error: null as string | null };
