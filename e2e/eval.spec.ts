@@ -34,5 +34,7 @@ test('greedy generation streams the continuation transformers computed; two mode
   await page.getByTestId('gen-run').click();
   await expect(page.getByTestId('continuation')).toHaveCount(2);
   await expect(page.getByTestId('continuation').nth(1)).toContainText('demo-mha-bytes');
-  await expect(page.getByTestId('continuation').nth(1).getByTestId('continuation-text')).toHaveText(ref.trim().slice(0, 'Once upon a time'.length + 12), { timeout: 120_000 });
+  await expect(page.getByTestId('continuation').nth(1).getByTestId('continuation-text')).toHaveText(ref.trim().slice(0, 'Once upon a time'.length + 12), {
+    timeout: 120_000,
+  });
 });

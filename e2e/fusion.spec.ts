@@ -85,7 +85,9 @@ test('mean-pool and DHA on the demo: live budgets, curves, pause/step/resume, re
   // the search: the budget bars appear and end at half of the 64 K+V heads
   await expect(panel.getByTestId('fusion-budget-chart')).toContainText('search done: 32 of 64 K+V heads', { timeout: 240_000 });
   await expect(bars).toHaveCount(8);
-  const heads = await Promise.all((await bars.all()).map(async (b) => [await b.getAttribute('data-kind'), Number(await b.getAttribute('data-heads'))] as const));
+  const heads = await Promise.all(
+    (await bars.all()).map(async (b) => [await b.getAttribute('data-kind'), Number(await b.getAttribute('data-heads'))] as const),
+  );
   expect(heads.filter(([k]) => k === 'k').reduce((a, [, n]) => a + n, 0)).toBe(16);
   expect(heads.filter(([k]) => k === 'v').reduce((a, [, n]) => a + n, 0)).toBe(16);
 
@@ -147,7 +149,16 @@ test('mean-pool and DHA on the demo: live budgets, curves, pause/step/resume, re
   const exp = await download(page, actions.getByTestId('fusion-download-experiment.json'));
   expect(exp.name).toBe('experiment.json');
   const json = JSON.parse(exp.bytes.toString('utf8'));
-  expect(json).toMatchObject({ producer: 'headlab page', method: 'dha', budget: 0.5, seed: 1, trainSteps: 4, trainTokens: 1024, kvBytesPerTokenBefore: 4096, kvBytesPerToken: 2048 });
+  expect(json).toMatchObject({
+    producer: 'headlab page',
+    method: 'dha',
+    budget: 0.5,
+    seed: 1,
+    trainSteps: 4,
+    trainTokens: 1024,
+    kvBytesPerTokenBefore: 4096,
+    kvBytesPerToken: 2048,
+  });
   expect(json.pplAfter).toBeCloseTo(dhaAfter, 10);
   expect(json.pplBefore).toBeCloseTo(before, 10);
   expect(json.perLayer.map((p: { k: number; v: number }) => `${p.k}/${p.v}`).join(' ')).toBe(await dha.getByTestId('fusion-row-counts').textContent());
@@ -173,7 +184,11 @@ test('mean-pool and DHA on the demo: live budgets, curves, pause/step/resume, re
   ]);
   await expect(page.getByTestId('card-name')).toContainText('config.json');
   const sample = readFileSync(fileURLToPath(new URL('../public/demo/demo-stories.txt', import.meta.url)), 'utf8');
-  const heldOut = sample.split('<|endoftext|>').map((d) => d.trim()).filter(Boolean).slice(-3);
+  const heldOut = sample
+    .split('<|endoftext|>')
+    .map((d) => d.trim())
+    .filter(Boolean)
+    .slice(-3);
   await page.getByTestId('ppl-file').setInputFiles({ name: 'held-out.txt', mimeType: 'text/plain', buffer: Buffer.from(heldOut.join('\n<|endoftext|>\n')) });
   await page.getByTestId('ppl-run').click();
   await expect(page.getByTestId('ppl-result')).toContainText('3 documents', { timeout: 120_000 });
@@ -228,7 +243,11 @@ test('recovery training after mean-pool: live training curves, original → conv
   ]);
   await expect(page.getByTestId('card-name')).toContainText('trained.bin');
   const sample = readFileSync(fileURLToPath(new URL('../public/demo/demo-stories.txt', import.meta.url)), 'utf8');
-  const heldOut = sample.split('<|endoftext|>').map((d) => d.trim()).filter(Boolean).slice(-2);
+  const heldOut = sample
+    .split('<|endoftext|>')
+    .map((d) => d.trim())
+    .filter(Boolean)
+    .slice(-2);
   await page.getByTestId('ppl-file').setInputFiles({ name: 'held-out.txt', mimeType: 'text/plain', buffer: Buffer.from(heldOut.join('\n<|endoftext|>\n')) });
   await page.getByTestId('ppl-run').click();
   await expect(page.getByTestId('ppl-result')).toContainText('2 documents', { timeout: 120_000 });

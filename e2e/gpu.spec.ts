@@ -36,7 +36,12 @@ test('a matmul computed with WebGPU in the page matches a float64 reference', as
       const batch = s.batch ?? 1;
       const a = Array.from(randomArray(batch * s.M * s.K, 10 + i));
       const b = Array.from(randomArray(batch * s.K * s.N, 20 + i));
-      const out = await page.evaluate(([a, b, s, v]) => (globalThis as unknown as { headlab: PageApi }).headlab.matmul(a, b, s, v), [a, b, s, variant] as const);
+      const out = await page.evaluate(([a, b, s, v]) => (globalThis as unknown as { headlab: PageApi }).headlab.matmul(a, b, s, v), [
+        a,
+        b,
+        s,
+        variant,
+      ] as const);
       expect(out).toHaveLength(batch * s.M * s.N);
       expect(relativeError(out, matmulRef(a, b, s)), `${variant} ${JSON.stringify(s)}`).toBeLessThan(1e-5);
     }

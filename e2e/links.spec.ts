@@ -13,7 +13,10 @@ async function demo(page: Page, hash = '') {
 }
 
 test('a link opens with its settings, notes what it ignored, and the page keeps its address up to date', async ({ page }) => {
-  await demo(page, '#fuse.method=dha&fuse.budget=25&fuse.steps=3&sim.metric=aligned&race.budget=50&eval.prompt=The%20cat&fuse.train.lr=0.002&fuse.seqLen=99999&nonsense=1');
+  await demo(
+    page,
+    '#fuse.method=dha&fuse.budget=25&fuse.steps=3&sim.metric=aligned&race.budget=50&eval.prompt=The%20cat&fuse.train.lr=0.002&fuse.seqLen=99999&nonsense=1',
+  );
   const fusion = page.getByTestId('fusion-panel');
   await expect(fusion.getByTestId('fusion-method-dha')).toBeChecked();
   await expect(fusion.getByTestId('fusion-budget-25')).toBeChecked();
@@ -109,7 +112,11 @@ test('a reload keeps the results table and its downloads, until Clear saved resu
   // continuations of a restored run: its saved files load back into the compute core
   await fusion.getByTestId('fusion-compare-tokens').fill('8');
   await fusion.getByTestId('fusion-row-actions').getByTestId('fusion-compare').click();
-  await expect.poll(async () => ((await fusion.getByTestId('fusion-continuation-fused').getByTestId('fusion-continuation-text').textContent()) ?? '').length, { timeout: 120_000 }).toBeGreaterThan(16);
+  await expect
+    .poll(async () => ((await fusion.getByTestId('fusion-continuation-fused').getByTestId('fusion-continuation-text').textContent()) ?? '').length, {
+      timeout: 120_000,
+    })
+    .toBeGreaterThan(16);
   await page.getByTestId('clear-saved').click();
   await expect(page.getByTestId('saved-status')).toContainText('removed');
   await page.reload();
@@ -142,7 +149,14 @@ test('during DHA the main thread never blocks 200 ms; Space pauses, → steps, E
   await page.locator('body').press(' '); // resume
   await expect(fusion.getByTestId('fusion-pause')).toHaveText('Pause');
   await expect(fusion.getByTestId('fusion-row')).toHaveCount(1, { timeout: 240_000 });
-  const longest = await page.evaluate((since) => Math.max(0, ...(window as unknown as { longTasks: { start: number; duration: number }[] }).longTasks.filter((t) => t.start >= since).map((t) => t.duration)), t0);
+  const longest = await page.evaluate(
+    (since) =>
+      Math.max(
+        0,
+        ...(window as unknown as { longTasks: { start: number; duration: number }[] }).longTasks.filter((t) => t.start >= since).map((t) => t.duration),
+      ),
+    t0,
+  );
   console.log(`longest main-thread task during the DHA run: ${longest.toFixed(0)} ms`);
   expect(longest).toBeLessThan(200);
   // Escape cancels a run

@@ -65,7 +65,9 @@ test('the file chooser opens a llama2.c checkpoint with its tokenizer, and a sha
     kinds: 'interleaved pairs',
   });
   const dir = testdata('fixtures/hf/llama-mha-sharded');
-  const files = readdirSync(dir).filter((f) => f !== 'golden.safetensors').map((f) => path.join(dir, f));
+  const files = readdirSync(dir)
+    .filter((f) => f !== 'golden.safetensors')
+    .map((f) => path.join(dir, f));
   expect(files.length).toBe(19);
   await page.getByTestId('file-input').setInputFiles(files);
   await expectCard(page, { family: 'llama (LlamaForCausalLM)', 'layers-heads': '3 × 4', 'kv-heads': '4 K / 4 V in every layer', kinds: 'rotate-half' });
@@ -81,7 +83,12 @@ test('drag and drop opens a Hugging Face folder (GPT-2 and BF16 Llama GQA)', asy
     { name: 'config.json', path: testdata('fixtures/hf/gpt2/config.json') },
     { name: 'model.safetensors', path: testdata('fixtures/hf/gpt2/model.safetensors') },
   ]);
-  await expectCard(page, { family: 'gpt2 (GPT2LMHeadModel)', 'layers-heads': '2 × 4', kinds: 'learned · layernorm · gelu_tanh', 'kv-bytes': '1.00 KiB per token' });
+  await expectCard(page, {
+    family: 'gpt2 (GPT2LMHeadModel)',
+    'layers-heads': '2 × 4',
+    kinds: 'learned · layernorm · gelu_tanh',
+    'kv-bytes': '1.00 KiB per token',
+  });
   await drop(page, [
     { name: 'config.json', path: testdata('fixtures/hf/llama-gqa-bf16/config.json') },
     { name: 'model.safetensors', path: testdata('fixtures/hf/llama-gqa-bf16/model.safetensors') },
@@ -102,7 +109,9 @@ test('a corrupt file shows its error, the previous model stays, and the next goo
   await expect(page.getByTestId('model-error')).toContainText('Still loaded: demo-mha-bytes');
   await expectCard(page, { name: 'built-in demo' });
 
-  await page.getByTestId('file-input').setInputFiles([{ name: 'weights.gguf.bin', mimeType: 'application/octet-stream', buffer: Buffer.from('GGUF\x03\0\0\0' + 'x'.repeat(100)) }]);
+  await page
+    .getByTestId('file-input')
+    .setInputFiles([{ name: 'weights.gguf.bin', mimeType: 'application/octet-stream', buffer: Buffer.from('GGUF\x03\0\0\0' + 'x'.repeat(100)) }]);
   await expect(page.getByTestId('model-error')).toContainText('GGUF');
 
   await page.getByTestId('file-input').setInputFiles([testdata('data/tinystories-mha.bin'), testdata('data/tok512.bin')]);
@@ -111,19 +120,25 @@ test('a corrupt file shows its error, the previous model stays, and the next goo
 });
 
 test('?model= fetches a checkpoint by URL, finds its tokenizer beside it, and a download can be cancelled', async ({ page }) => {
-  await page.route((u) => u.pathname.startsWith('/remote/'), async (route) => {
-    const name = new URL(route.request().url()).pathname.split('/').pop()!;
-    const local: Record<string, string> = { 'stories260K.bin': testdata('data/stories260K.bin'), 'tok512.bin': testdata('data/tok512.bin') };
-    if (!local[name]) return route.fulfill({ status: 404, body: 'not found' });
-    await route.fulfill({ status: 200, body: readFileSync(local[name]), headers: { 'content-type': 'application/octet-stream' } });
-  });
+  await page.route(
+    (u) => u.pathname.startsWith('/remote/'),
+    async (route) => {
+      const name = new URL(route.request().url()).pathname.split('/').pop()!;
+      const local: Record<string, string> = { 'stories260K.bin': testdata('data/stories260K.bin'), 'tok512.bin': testdata('data/tok512.bin') };
+      if (!local[name]) return route.fulfill({ status: 404, body: 'not found' });
+      await route.fulfill({ status: 200, body: readFileSync(local[name]), headers: { 'content-type': 'application/octet-stream' } });
+    },
+  );
   await page.goto('/?model=/remote/models/stories260K.bin');
   await expectCard(page, { name: 'stories260K.bin', 'layers-heads': '5 × 8', tokenizer: 'llama2c' });
 
   // A download that never finishes: cancel keeps the loaded model.
-  await page.route((u) => u.pathname.startsWith('/slow/'), () => {
-    /* never answered */
-  });
+  await page.route(
+    (u) => u.pathname.startsWith('/slow/'),
+    () => {
+      /* never answered */
+    },
+  );
   await page.getByTestId('url-input').fill('/slow/model.bin');
   await page.getByTestId('url-input').press('Enter');
   await expect(page.getByTestId('model-loading')).toBeVisible();

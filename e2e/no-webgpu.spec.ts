@@ -35,7 +35,11 @@ test('without WebGPU the page explains why and shows the worked example, labelle
   // what the numbers are counted in, and each run's training tokens (its conversion's own included)
   await expect(example.getByTestId('example-provenance')).toContainText('per byte');
   await expect(example.getByTestId('example-results')).toContainText('float32');
-  for (const r of data.runs) await expect(example.locator(`[data-testid="example-row"][data-lane="${r.lane ?? r.method}"]`)).toHaveAttribute('data-tokens', String(r.tokens ?? r.curve.at(-1)!.tokens));
+  for (const r of data.runs)
+    await expect(example.locator(`[data-testid="example-row"][data-lane="${r.lane ?? r.method}"]`)).toHaveAttribute(
+      'data-tokens',
+      String(r.tokens ?? r.curve.at(-1)!.tokens),
+    );
   await expect(example.getByTestId('example-race').locator('[data-testid="example-race-line"]')).toHaveCount(runs + 1);
   await expect(example.getByTestId('pareto-point')).toHaveCount(runs);
   // every view exports; the recovery chart as an SVG document with its four lines
@@ -76,7 +80,8 @@ test('without WebGPU the tour walks the worked example: every step at its part, 
     if (s < total) await tour.getByTestId('tour-next').click();
   }
   // it walks the whole example: the cache, similarity, DHA's budgets, the conversions, recovery, the trade-off
-  for (const part of ['example-kv', 'example-similarity', 'example-dha', 'example-methods', 'example-recovery', 'example-tradeoff']) expect(seen).toContain(part);
+  for (const part of ['example-kv', 'example-similarity', 'example-dha', 'example-methods', 'example-recovery', 'example-tradeoff'])
+    expect(seen).toContain(part);
   // the words the example leans on link to the glossary
   await page.locator('#example-similarity [data-testid="glossary-link"][data-term="rotary-plane"]').click();
   await expect(page.locator('#glossary-rotary-plane')).toHaveClass(/glossary-shown/);

@@ -68,7 +68,12 @@ test('recovery race: lanes on one token budget, one chart, pause/step, equal-tok
   for (const m of lanes) await expect(panel.locator(`[data-testid="race-row"][data-lane="${m}"]`)).toHaveAttribute('data-tokens', '2048');
   await expect(panel.locator('[data-testid="race-row"][data-lane="dha"] td').first()).toHaveAttribute('title', /own layer-local steps/);
   // points: mean-pool and DHA-without-own-steps from 0 tokens after every step; DHA from its 2 own steps (1,024 tokens) on
-  for (const [m, points] of [['meanpool', '5'], ['dha', '3'], ['dha-e2e', '5']]) await expect(line(m)).toHaveAttribute('data-points', points);
+  for (const [m, points] of [
+    ['meanpool', '5'],
+    ['dha', '3'],
+    ['dha-e2e', '5'],
+  ])
+    await expect(line(m)).toHaveAttribute('data-points', points);
   const after: Record<string, number> = {};
   const mid: Record<string, number> = {};
   for (const m of lanes) {
@@ -112,7 +117,9 @@ test('recovery race: lanes on one token budget, one chart, pause/step, equal-tok
   // CSV: a header and one line per measured point, plus the original
   const pending = page.waitForEvent('download');
   await panel.getByTestId('race-export-csv').click();
-  const csv = readFileSync(await (await pending).path(), 'utf8').trim().split('\n');
+  const csv = readFileSync(await (await pending).path(), 'utf8')
+    .trim()
+    .split('\n');
   expect(csv[0]).toBe('lane,method,step,training_tokens,loss,heldout_ppl');
   expect(csv.length).toBe(1 + 5 + 3 + 5 + 1);
   expect(csv.filter((l) => l.startsWith('dha,dha,2,2048,'))).toHaveLength(1);

@@ -70,7 +70,10 @@ test('CKA heatmaps of stories260K fill a 5 × 2 grid with values in their toolti
   expect(diag).toBe(`layer 0, K: heads ${order[0]} and ${order[0]}: 1.000`);
   const clustered = await Promise.all((await maps.all()).map(titles));
   const orders = await Promise.all((await maps.all()).map((m) => m.getAttribute('data-order')));
-  expect(orders.some((o) => o !== '0,1,2,3'), `orders ${orders.join(' | ')}`).toBe(true);
+  expect(
+    orders.some((o) => o !== '0,1,2,3'),
+    `orders ${orders.join(' | ')}`,
+  ).toBe(true);
 
   // keep the original order: same cells (same tooltips), rows in head order
   await page.getByTestId('sim-original-order').check();

@@ -47,7 +47,10 @@ test('head layouts: the loaded MHA model, then a mean-pooled and a DHA result dr
   expect(vHeads).toBe(8);
   // clicking a row draws that result's layout
   await fusion.getByTestId('fusion-row').nth(0).click();
-  await expect(page.locator('[data-testid="head-map"][data-model="result"]').locator('[data-testid="head-map-layer"][data-layer="0"]')).toHaveAttribute('data-k-heads', '2');
+  await expect(page.locator('[data-testid="head-map"][data-model="result"]').locator('[data-testid="head-map-layer"][data-layer="0"]')).toHaveAttribute(
+    'data-k-heads',
+    '2',
+  );
 
   // Pareto: one point per run, coloured by method, the original as the reference
   const compare = page.getByTestId('compare-panel');
@@ -71,7 +74,9 @@ test('head layouts: the loaded MHA model, then a mean-pooled and a DHA result dr
   await expect(original).toContainText('reads K head 5, V head 5');
 });
 
-test('the guided tour: every conversion at 25 %, one change per step, the model’s own head counts, its step in the address, an action per step, closable and resumable', async ({ page }) => {
+test('the guided tour: every conversion at 25 %, one change per step, the model’s own head counts, its step in the address, an action per step, closable and resumable', async ({
+  page,
+}) => {
   test.setTimeout(420_000);
   await demo(page, '#sim.tokens=512&fuse.calTokens=1024&fuse.evalDocs=2');
   await page.getByTestId('tour-start').click();
@@ -100,7 +105,14 @@ test('the guided tour: every conversion at 25 %, one change per step, the model�
   await expect(page.getByTestId('heatmap').first()).toBeVisible({ timeout: 120_000 });
 
   // steps 3–8 fuse at one budget, each naming the one thing it changes; step 3 says the demo's perplexity is per byte
-  const titles = ['GQA mean-pool at 25 %', 'Align before you average', 'Give merged heads their energy back', 'DHA: a head count for every layer', 'Decouple K from V', 'DHA’s own training'];
+  const titles = [
+    'GQA mean-pool at 25 %',
+    'Align before you average',
+    'Give merged heads their energy back',
+    'DHA: a head count for every layer',
+    'Decouple K from V',
+    'DHA’s own training',
+  ];
   for (const [i, title] of titles.entries()) {
     await tour.getByTestId('tour-next').click();
     await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', String(i + 3));
@@ -125,7 +137,11 @@ test('the guided tour: every conversion at 25 %, one change per step, the model�
       await expect(row.getByTestId('fusion-row-kv')).toHaveText('4,096 → 1,024'); // 25 % of all 64 K and V heads, however split
     }
   }
-  for (const [s, title, target] of [[9, 'Recovery at equal tokens', 'recover'], [10, 'The trade-off', 'compare'], [11, 'What to try next', 'fuse']] as const) {
+  for (const [s, title, target] of [
+    [9, 'Recovery at equal tokens', 'recover'],
+    [10, 'The trade-off', 'compare'],
+    [11, 'What to try next', 'fuse'],
+  ] as const) {
     await tour.getByTestId('tour-next').click();
     await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', String(s));
     await expect(tour.locator('h2')).toHaveText(title);
@@ -180,7 +196,10 @@ test('a newcomer’s first click: Take the tour before the demo has loaded keeps
   await expect(page.getByTestId('tour-step')).toHaveAttribute('data-step', '1');
 });
 
-for (const viewport of [{ width: 1280, height: 800 }, { width: 800, height: 1000 }]) {
+for (const viewport of [
+  { width: 1280, height: 800 },
+  { width: 800, height: 1000 },
+]) {
   test(`sections in order; the navigation marks the section at the reading line (${viewport.width}×${viewport.height})`, async ({ page }) => {
     await page.setViewportSize(viewport);
     await demo(page);
@@ -205,7 +224,15 @@ for (const viewport of [{ width: 1280, height: 800 }, { width: 800, height: 1000
       });
     // the last click's scroll settles (its pin ends with it, or a second after it); what follows is the reader's own
     const settled = () =>
-      page.waitForFunction(() => new Promise<boolean>((done) => { const y = scrollY; setTimeout(() => done(scrollY === y), 300); }), undefined, { polling: 100 });
+      page.waitForFunction(
+        () =>
+          new Promise<boolean>((done) => {
+            const y = scrollY;
+            setTimeout(() => done(scrollY === y), 300);
+          }),
+        undefined,
+        { polling: 100 },
+      );
     await settled();
     await page.waitForTimeout(1100);
     for (const id of ['recover', 'model', 'evaluate']) {

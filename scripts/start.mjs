@@ -13,8 +13,10 @@ if (built.status !== 0) {
   console.error('headlab: the build failed (see above). Did `npm ci` finish?');
   process.exit(1);
 }
-console.log(`\nheadlab is served at  http://localhost:${port}/\n` +
-  'Open it in Chrome or Edge 113+. On Linux, enable chrome://flags/#enable-unsafe-webgpu first (see README). Ctrl-C stops.\n');
+console.log(
+  `\nheadlab is served at  http://localhost:${port}/\n` +
+    'Open it in Chrome or Edge 113+. On Linux, enable chrome://flags/#enable-unsafe-webgpu first (see README). Ctrl-C stops.\n',
+);
 const server = spawn(process.execPath, [vite, 'preview', '--host', '127.0.0.1', '--port', port, '--strictPort'], {
   stdio: 'inherit',
   cwd: root,

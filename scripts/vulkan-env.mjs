@@ -129,5 +129,5 @@ export function webgpuEnvironment(env = process.env, probe = probeAdapter) {
 }
 
 export const NO_DRIVER_HELP =
-  'No Vulkan driver was found for WebGPU in Node. Install a GPU driver with Vulkan support, or Debian\'s Chromium ' +
+  "No Vulkan driver was found for WebGPU in Node. Install a GPU driver with Vulkan support, or Debian's Chromium " +
   '(`apt-get install -y chromium`, whose SwiftShader headlab uses as a CPU fallback).';

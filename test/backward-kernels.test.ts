@@ -5,13 +5,19 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu, poisoned as poisonedTensor } from './gpu-context';
 import type { GpuRuntime, GpuTensor } from '../src/gpu/runtime';
 import {
-  columnSum, embeddingGrad, geluGrad, normBackward, normGainGrad, positionGrad, swigluGrad, tokenRows, trainingLoss,
+  columnSum,
+  embeddingGrad,
+  geluGrad,
+  normBackward,
+  normGainGrad,
+  positionGrad,
+  swigluGrad,
+  tokenRows,
+  trainingLoss,
 } from '../src/gpu/kernels/layerGrads';
 import { adamwStep, clipScale, sumSquares } from '../src/gpu/kernels/optimizer';
 import { NO_TARGET, type RowVariant } from '../src/gpu/kernels/transformer';
-import {
-  adamwRef, embeddingGradRef, geluGradRef, lossRef, normBackwardRef, positionGradRef, swigluGradRef,
-} from '../src/reference/layerGrads';
+import { adamwRef, embeddingGradRef, geluGradRef, lossRef, normBackwardRef, positionGradRef, swigluGradRef } from '../src/reference/layerGrads';
 import { randomArray, relativeError } from '../src/reference/linalg';
 
 const TOL = 2e-5;
@@ -87,7 +93,15 @@ describe('training loss', () => {
       const tl = await rt.tensor('logits', logits);
       const loss = await poisoned('row loss', rows);
       const scale = 1 / (rows - 1);
-      await trainingLoss(rt, tl, klWeight > 0 ? await rt.tensor('teacher', teacher) : null, await rt.tensor('targets', targets), loss, { rows, vocab, klWeight, scale }, variant);
+      await trainingLoss(
+        rt,
+        tl,
+        klWeight > 0 ? await rt.tensor('teacher', teacher) : null,
+        await rt.tensor('targets', targets),
+        loss,
+        { rows, vocab, klWeight, scale },
+        variant,
+      );
       const ref = lossRef(logits, teacher, targets, rows, vocab, klWeight, scale);
       expect(relativeError(await rt.read(loss), ref.rowLoss)).toBeLessThan(TOL);
       expect(relativeError(await rt.read(tl), ref.grad)).toBeLessThan(TOL);
@@ -95,7 +109,9 @@ describe('training loss', () => {
   }
   it('refuses KL without a teacher', async () => {
     const t = await rt.tensor('l', 6);
-    await expect(trainingLoss(rt, t, null, await rt.tensor('t', new Uint32Array(2)), await rt.tensor('r', 2), { rows: 2, vocab: 3, klWeight: 1, scale: 1 })).rejects.toThrow(/teacher/);
+    await expect(
+      trainingLoss(rt, t, null, await rt.tensor('t', new Uint32Array(2)), await rt.tensor('r', 2), { rows: 2, vocab: 3, klWeight: 1, scale: 1 }),
+    ).rejects.toThrow(/teacher/);
   });
 });
 
@@ -141,10 +157,12 @@ describe('AdamW with global-norm clipping', () => {
   ] as const)('%s: three steps over two tensors (n = 1001 and 7)', async (_n, maxNorm, weightDecay) => {
     const sizes = [1001, 7];
     const host = sizes.map((n, i) => ({ theta: Float64Array.from(randomArray(n, 10 + i)), m: new Float64Array(n), v: new Float64Array(n) }));
-    const dev = await Promise.all(sizes.map(async (n, i) => ({
-      theta: await rt.tensor(`θ${i}`, Float32Array.from(host[i].theta)),
-      st: { m: await rt.tensor(`m${i}`, new Float32Array(n)), v: await rt.tensor(`v${i}`, new Float32Array(n)), t: 0 },
-    })));
+    const dev = await Promise.all(
+      sizes.map(async (n, i) => ({
+        theta: await rt.tensor(`θ${i}`, Float32Array.from(host[i].theta)),
+        st: { m: await rt.tensor(`m${i}`, new Float32Array(n)), v: await rt.tensor(`v${i}`, new Float32Array(n)), t: 0 },
+      })),
+    );
     const sq = await poisoned('sq', 2);
     const scale = await poisoned('scale', 2);
     let norm = 0;
@@ -157,7 +175,11 @@ describe('AdamW with global-norm clipping', () => {
         dev[i].st.t = step;
         await adamwStep(rt, dev[i].theta, tg[i], dev[i].st, scale, { lr: 0.01, weightDecay });
       }
-      const r = adamwRef(host.map((h, i) => ({ ...h, g: gs[i] })), step, { lr: 0.01, weightDecay, maxNorm });
+      const r = adamwRef(
+        host.map((h, i) => ({ ...h, g: gs[i] })),
+        step,
+        { lr: 0.01, weightDecay, maxNorm },
+      );
       r.tensors.forEach((x, i) => Object.assign(host[i], x));
       norm = r.norm;
     }

@@ -66,14 +66,14 @@ describe('headlab command', () => {
     expect(out.attention.map((a: { variant: string }) => a.variant)).toEqual(['flash', 'workgroup', 'rows']);
     for (const a of out.attention) {
       expect(a).toMatchObject({ B: 1, T: 20, heads: 12, headDim: 64 });
-      expect(a.gflops).toBeCloseTo((4 * 12 * 64 * (20 * 21) / 2) / (a.ms * 1e6), 6);
+      expect(a.gflops).toBeCloseTo((4 * 12 * 64 * (20 * 21)) / 2 / (a.ms * 1e6), 6);
     }
     const bad = headlab('bench', '--sizes', '33', '--variant', 'huge');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--variant must be one of wide, tiled, direct; got huge/);
   });
 
-  it('bench --search times DHA\'s search per model after its calibration; a bad budget is refused', () => {
+  it("bench --search times DHA's search per model after its calibration; a bad budget is refused", () => {
     const r = headlab('bench', '--json', '--sizes', '33', '--search', testdata('data/stories260K.bin'), '--budget', '0.5');
     expect(r.status, r.stderr).toBe(0);
     const [row] = JSON.parse(r.stdout).search;
@@ -101,7 +101,15 @@ describe('headlab command', () => {
   it('info reads a Hugging Face folder, and one file of a sharded checkpoint', () => {
     const r = headlab('info', testdata('fixtures/hf/llama-gqa-bf16'));
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ family: 'llama', heads: 4, kvHeads: [{ k: 2, v: 2 }, { k: 2, v: 2 }], headDim: 16 });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      family: 'llama',
+      heads: 4,
+      kvHeads: [
+        { k: 2, v: 2 },
+        { k: 2, v: 2 },
+      ],
+      headDim: 16,
+    });
     const s = headlab('info', testdata('fixtures/hf/llama-mha-sharded/model-00003-of-00017.safetensors'));
     expect(s.status, s.stderr).toBe(0);
     expect(JSON.parse(s.stdout).layers).toBe(3);
@@ -150,7 +158,21 @@ describe('headlab command', () => {
     const r = headlab('eval', testdata('data/stories260K.bin'), '--tokens', testdata('fixtures/stories260K-golden.safetensors'), '--json');
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).tokens).toBe(47);
-    const s = headlab('eval', testdata('data/stories260K.bin'), '--text', testdata('data/tinystories_val.txt'), '--split', 'blank-lines', '--min-chars', '100', '--skip-docs', '3', '--max-docs', '2', '--json');
+    const s = headlab(
+      'eval',
+      testdata('data/stories260K.bin'),
+      '--text',
+      testdata('data/tinystories_val.txt'),
+      '--split',
+      'blank-lines',
+      '--min-chars',
+      '100',
+      '--skip-docs',
+      '3',
+      '--max-docs',
+      '2',
+      '--json',
+    );
     expect(s.status, s.stderr).toBe(0);
     expect(JSON.parse(s.stdout).documents).toBe(2);
     const bad = headlab('eval', testdata('data/stories260K.bin'), '--text', testdata('data/tinystories_sample.txt'), '--split', 'commas');
@@ -167,7 +189,17 @@ describe('headlab command', () => {
   });
 
   it('similarity --json prints per layer the K and V head matrices (stories260K: 4 K heads, 4 V heads)', () => {
-    const r = headlab('similarity', testdata('data/stories260K.bin'), '--metric', 'cka', '--text', testdata('data/tinystories_sample.txt'), '--max-tokens', '300', '--json');
+    const r = headlab(
+      'similarity',
+      testdata('data/stories260K.bin'),
+      '--metric',
+      'cka',
+      '--text',
+      testdata('data/tinystories_sample.txt'),
+      '--max-tokens',
+      '300',
+      '--json',
+    );
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.metric).toBe('cka');
@@ -195,7 +227,12 @@ describe('headlab command', () => {
     const r = headlab('fuse', testdata('data/tinystories-mha.bin'), '--method', 'meanpool', '--kv-budget', '0.5', ...ev, '--out', out, '--json');
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(j.perLayer).toEqual([{ k: 4, v: 4 }, { k: 4, v: 4 }, { k: 4, v: 4 }, { k: 4, v: 4 }]);
+    expect(j.perLayer).toEqual([
+      { k: 4, v: 4 },
+      { k: 4, v: 4 },
+      { k: 4, v: 4 },
+      { k: 4, v: 4 },
+    ]);
     expect(Math.abs(j.pplBefore - 3.6811025442520835)).toBeLessThan(0.002);
     expect(Math.abs(j.pplAfter - 25.32614159105713)).toBeLessThan(0.01);
     expect(j.kvBytesPerToken).toBe(j.kvBytesPerTokenBefore / 2);
@@ -214,8 +251,25 @@ describe('headlab command', () => {
   it('fuse --method dha trains a few steps and writes a decoupled model that eval reads; bad budgets are refused', () => {
     const out = mkdtempSync(path.join(tmpdir(), 'headlab-fuse-dha-'));
     const r = headlab(
-      'fuse', testdata('data/stories260K.bin'), '--method', 'dha', '--kv-budget', '0.25', '--text', testdata('data/tinystories_sample.txt'),
-      '--max-tokens', '400', '--steps', '2', '--tokens-per-step', '64', '--eval-tokens', testdata('fixtures/stories260K-golden.safetensors'), '--out', out, '--json',
+      'fuse',
+      testdata('data/stories260K.bin'),
+      '--method',
+      'dha',
+      '--kv-budget',
+      '0.25',
+      '--text',
+      testdata('data/tinystories_sample.txt'),
+      '--max-tokens',
+      '400',
+      '--steps',
+      '2',
+      '--tokens-per-step',
+      '64',
+      '--eval-tokens',
+      testdata('fixtures/stories260K-golden.safetensors'),
+      '--out',
+      out,
+      '--json',
     );
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -236,10 +290,27 @@ describe('headlab command', () => {
     expect(noText.stderr).toMatch(/needs calibration text/);
   });
 
-  it('fuse: the aligned merge renormalises unless --no-renorm; DHA\'s switches; DHA\'s own tokens come out of the shared training budget', () => {
-    const base = ['--text', testdata('data/tinystories_sample.txt'), '--max-tokens', '400', '--eval-tokens', testdata('fixtures/stories260K-golden.safetensors'), '--json'];
+  it("fuse: the aligned merge renormalises unless --no-renorm; DHA's switches; DHA's own tokens come out of the shared training budget", () => {
+    const base = [
+      '--text',
+      testdata('data/tinystories_sample.txt'),
+      '--max-tokens',
+      '400',
+      '--eval-tokens',
+      testdata('fixtures/stories260K-golden.safetensors'),
+      '--json',
+    ];
     const fuse = (...a: string[]) => {
-      const r = headlab('fuse', testdata('data/stories260K.bin'), '--kv-budget', '0.5', ...a, ...base, '--out', mkdtempSync(path.join(tmpdir(), 'headlab-switch-')));
+      const r = headlab(
+        'fuse',
+        testdata('data/stories260K.bin'),
+        '--kv-budget',
+        '0.5',
+        ...a,
+        ...base,
+        '--out',
+        mkdtempSync(path.join(tmpdir(), 'headlab-switch-')),
+      );
       expect(r.status, r.stderr).toBe(0);
       return JSON.parse(r.stdout);
     };
@@ -247,7 +318,10 @@ describe('headlab command', () => {
     const plain = fuse('--method', 'aligned', '--no-renorm');
     expect([renorm.renormalise, plain.renormalise]).toEqual([true, false]);
     expect(renorm.pplAfter).not.toBe(plain.pplAfter);
-    expect(headlab('fuse', testdata('data/stories260K.bin'), '--method', 'aligned', '--kv-budget', '0.5', '--renorm', '--no-renorm', ...base, '--out', '/tmp/x').stderr).toMatch(/contradict/);
+    expect(
+      headlab('fuse', testdata('data/stories260K.bin'), '--method', 'aligned', '--kv-budget', '0.5', '--renorm', '--no-renorm', ...base, '--out', '/tmp/x')
+        .stderr,
+    ).toMatch(/contradict/);
     // joint: one budget of 20 K+V heads (5 layers × 4 × 2 × 50 %), split by cost; uniform: 2 and 2 in every layer
     const joint = fuse('--method', 'dha', '--steps', '0', '--kv-split', 'joint');
     expect(joint).toMatchObject({ kvSplit: 'joint', allocation: 'search' });
@@ -262,19 +336,56 @@ describe('headlab command', () => {
     expect(dha.curve.map((p: { tokens: number }) => p.tokens)).toEqual([128, 192]);
     const mp = fuse('--method', 'meanpool', ...train);
     expect([mp.trainTokens, mp.recoverySteps]).toEqual([192, 3]);
-    const over = headlab('fuse', testdata('data/stories260K.bin'), '--kv-budget', '0.5', '--method', 'dha', '--steps', '4', '--tokens-per-step', '64', '--seq-len', '32', ...train, ...base, '--out', '/tmp/x');
+    const over = headlab(
+      'fuse',
+      testdata('data/stories260K.bin'),
+      '--kv-budget',
+      '0.5',
+      '--method',
+      'dha',
+      '--steps',
+      '4',
+      '--tokens-per-step',
+      '64',
+      '--seq-len',
+      '32',
+      ...train,
+      ...base,
+      '--out',
+      '/tmp/x',
+    );
     expect(over.status).not.toBe(0);
     expect(over.stderr).toMatch(/exceeds the training budget of 3 steps .* fewer DHA steps/);
     const bad = headlab('fuse', testdata('data/stories260K.bin'), '--kv-budget', '0.5', '--method', 'dha', '--kv-split', 'half', ...base, '--out', '/tmp/x');
     expect(bad.stderr).toMatch(/--kv-split must be one of equal, joint; got half/);
   });
 
-  it('fuse --train-steps trains the converted model toward the original; the written folder evaluates to the curve\'s last perplexity', () => {
+  it("fuse --train-steps trains the converted model toward the original; the written folder evaluates to the curve's last perplexity", () => {
     const out = mkdtempSync(path.join(tmpdir(), 'headlab-fuse-train-'));
     const ev = ['--eval-tokens', testdata('fixtures/stories260K-golden.safetensors')];
     const r = headlab(
-      'fuse', testdata('data/stories260K.bin'), '--method', 'meanpool', '--kv-budget', '0.5', '--text', testdata('data/tinystories_sample.txt'),
-      '--train-steps', '3', '--train-batch', '2', '--train-seq', '32', '--train-lr', '0.003', '--train-eval-every', '2', ...ev, '--out', out, '--json',
+      'fuse',
+      testdata('data/stories260K.bin'),
+      '--method',
+      'meanpool',
+      '--kv-budget',
+      '0.5',
+      '--text',
+      testdata('data/tinystories_sample.txt'),
+      '--train-steps',
+      '3',
+      '--train-batch',
+      '2',
+      '--train-seq',
+      '32',
+      '--train-lr',
+      '0.003',
+      '--train-eval-every',
+      '2',
+      ...ev,
+      '--out',
+      out,
+      '--json',
     );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/train 3\/3 loss/); // progress reaches stderr in --json mode too
@@ -296,7 +407,22 @@ describe('headlab command', () => {
   it('train continues any checkpoint (CE without a teacher, KL with one) and writes it back', () => {
     const out = mkdtempSync(path.join(tmpdir(), 'headlab-train-'));
     const data = ['--text', testdata('data/tinystories_sample.txt'), '--eval-tokens', testdata('fixtures/stories260K-golden.safetensors')];
-    const r = headlab('train', testdata('data/stories260K.bin'), ...data, '--steps', '2', '--batch', '2', '--seq', '24', '--params', 'kv', '--out', out, '--json');
+    const r = headlab(
+      'train',
+      testdata('data/stories260K.bin'),
+      ...data,
+      '--steps',
+      '2',
+      '--batch',
+      '2',
+      '--seq',
+      '24',
+      '--params',
+      'kv',
+      '--out',
+      out,
+      '--json',
+    );
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j).toMatchObject({ steps: 2, tokens: 96, loss: 'ce', params: 'kv', microBatch: 2 });
@@ -306,7 +432,22 @@ describe('headlab command', () => {
     expect(e.status, e.stderr).toBe(0);
     expect(Math.abs(JSON.parse(e.stdout).ppl - j.pplAfter)).toBeLessThan(1e-4);
     // Distillation from a teacher: the trained folder as the student, the original as the teacher.
-    const k = headlab('train', out, ...data, '--teacher', testdata('data/stories260K.bin'), '--steps', '1', '--batch', '1', '--seq', '16', '--out', mkdtempSync(path.join(tmpdir(), 'headlab-train-kl-')), '--json');
+    const k = headlab(
+      'train',
+      out,
+      ...data,
+      '--teacher',
+      testdata('data/stories260K.bin'),
+      '--steps',
+      '1',
+      '--batch',
+      '1',
+      '--seq',
+      '16',
+      '--out',
+      mkdtempSync(path.join(tmpdir(), 'headlab-train-kl-')),
+      '--json',
+    );
     expect(k.status, k.stderr).toBe(0);
     expect(JSON.parse(k.stdout).loss).toBe('kl');
     const noTeacher = headlab('train', testdata('data/stories260K.bin'), ...data, '--steps', '1', '--loss', 'kl', '--out', out);
@@ -326,7 +467,11 @@ describe('headlab command', () => {
   it.each([
     ['info', ['M', '--tokeniser', 'x'], /info: unknown flag --tokeniser; info takes --tokenizer$/],
     ['logits', ['M', '--inputs', 'x'], /logits: unknown flag --inputs; logits takes --input --out --tokenizer$/],
-    ['eval', ['M', '--max-dcs', '1'], /eval: unknown flag --max-dcs; eval takes --text --tokens --split --min-chars --skip-docs --max-docs --tokenizer --json$/],
+    [
+      'eval',
+      ['M', '--max-dcs', '1'],
+      /eval: unknown flag --max-dcs; eval takes --text --tokens --split --min-chars --skip-docs --max-docs --tokenizer --json$/,
+    ],
     ['generate', ['M', '--temp', '1'], /generate: unknown flag --temp; generate takes --prompt .*--top-k --tokenizer$/],
     ['similarity', ['M', '--metrics', 'cka'], /similarity: unknown flag --metrics; similarity takes --metric/],
     ['fuse', ['M', '--train-step', '300'], /fuse: unknown flag --train-step; fuse takes --method .*--train-steps .*--renorm --json$/],
@@ -338,12 +483,23 @@ describe('headlab command', () => {
     ['eval', ['M', '--max-docs'], /eval: --max-docs needs a value$/],
     ['eval', ['M', 'N', '--json'], /eval: unexpected argument "N" \(one model path only\)/],
     ['train', ['M', '--steps', '2', '--steps', '3'], /--steps is given twice$/],
-    ['fuse', [testdata('data/stories260K.bin'), '--method', 'meanpool', '--kv-budget', '0.5', '--train-steps', 'ten', '--out', '/tmp/x'], /--train-steps: "ten" is not a non-negative integer$/],
-    ['train', [testdata('data/stories260K.bin'), '--text', testdata('data/tinystories_sample.txt'), '--steps', '1', '--params', 'mlp', '--out', '/tmp/x'], /--params must be one of all, attention, kv; got mlp$/],
+    [
+      'fuse',
+      [testdata('data/stories260K.bin'), '--method', 'meanpool', '--kv-budget', '0.5', '--train-steps', 'ten', '--out', '/tmp/x'],
+      /--train-steps: "ten" is not a non-negative integer$/,
+    ],
+    [
+      'train',
+      [testdata('data/stories260K.bin'), '--text', testdata('data/tinystories_sample.txt'), '--steps', '1', '--params', 'mlp', '--out', '/tmp/x'],
+      /--params must be one of all, attention, kv; got mlp$/,
+    ],
   ] as const)('%s refuses %j with one line and exit code 2', (command, args, message) => {
     const r = headlab(command, ...args);
     expect(r.status).toBe(2);
-    const lines = r.stderr.trim().split('\n').filter((l) => !/^CPU fallback adapter/.test(l));
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => !/^CPU fallback adapter/.test(l));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^headlab: /);
     expect(lines[0]).toMatch(message);

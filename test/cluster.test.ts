@@ -8,10 +8,11 @@ function blockMatrix(blockOf: number[], seed: number): number[][] {
   const n = blockOf.length;
   const noise = randomArray(n * n, seed, -0.05, 0.05);
   const s = Array.from({ length: n }, () => new Array<number>(n).fill(0));
-  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) {
-    const v = i === j ? 1 : (blockOf[i] === blockOf[j] ? 0.9 : 0.1) + noise[i * n + j];
-    s[i][j] = s[j][i] = v;
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = i; j < n; j++) {
+      const v = i === j ? 1 : (blockOf[i] === blockOf[j] ? 0.9 : 0.1) + noise[i * n + j];
+      s[i][j] = s[j][i] = v;
+    }
   return s;
 }
 
@@ -23,7 +24,10 @@ describe('clusterOrder', () => {
       // 12 heads in 3 blocks of different sizes, assigned to indices by a seeded shuffle
       const labels = [0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2];
       const r = randomArray(labels.length, 100 + seed);
-      const blockOf = labels.map((l, i) => ({ l, r: r[i] })).sort((a, b) => a.r - b.r).map((x) => x.l);
+      const blockOf = labels
+        .map((l, i) => ({ l, r: r[i] }))
+        .sort((a, b) => a.r - b.r)
+        .map((x) => x.l);
       const order = clusterOrder(blockMatrix(blockOf, seed));
       expect(isPermutation(order, 12), `seed ${seed}: ${order}`).toBe(true);
       const seq = order.map((h) => blockOf[h]);
@@ -48,12 +52,22 @@ describe('clusterOrder', () => {
     expect(clusterOrder(flat)).toEqual([0, 1, 2, 3, 4]);
     expect(clusterOrder([])).toEqual([]);
     expect(clusterOrder([[1]])).toEqual([0]);
-    expect(clusterOrder([[1, 0.2], [0.2, 1]])).toEqual([0, 1]);
+    expect(
+      clusterOrder([
+        [1, 0.2],
+        [0.2, 1],
+      ]),
+    ).toEqual([0, 1]);
   });
 
   it('rejects a matrix that is not square or not finite', () => {
     expect(() => clusterOrder([[1, 0], [0]])).toThrow(/row 1/);
-    expect(() => clusterOrder([[1, NaN], [NaN, 1]])).toThrow(/NaN/);
+    expect(() =>
+      clusterOrder([
+        [1, NaN],
+        [NaN, 1],
+      ]),
+    ).toThrow(/NaN/);
   });
 });
 

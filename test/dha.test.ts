@@ -82,7 +82,7 @@ describe('DHA', () => {
     expect(forwardRef(back, ids)).toEqual(forwardRef(r.model, ids));
   });
 
-  it('0 steps is the aligned, renormalised merge on DHA\'s budgets; a step that would make the probe worse is not kept', { timeout: 600_000 }, async () => {
+  it("0 steps is the aligned, renormalised merge on DHA's budgets; a step that would make the probe worse is not kept", { timeout: 600_000 }, async () => {
     const zero = await run(7, { steps: 0 });
     expect(zero.r.trainSteps).toBe(0);
     expect(zero.events.filter((e) => e.phase === 'fusion')).toHaveLength(0);
@@ -106,15 +106,32 @@ describe('DHA', () => {
   });
 
   it('packs calibration sequences into windows of the training length', () => {
-    expect(trainingWindows([[1, 2, 3], [4, 5, 6, 7]], 3)).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(
+      trainingWindows(
+        [
+          [1, 2, 3],
+          [4, 5, 6, 7],
+        ],
+        3,
+      ),
+    ).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(trainingWindows([[1, 2]], 8)).toEqual([[1, 2]]);
   });
 
   it('allocation switches: search or uniform counts, K and V budgets apart or one joint K+V budget', () => {
     // Two layers of 4 heads; V is costly to merge in layer 1, K is cheap everywhere.
     const costs = {
-      k: [[0.3, 0.02, 0.01, 0], [0.3, 0.02, 0.01, 0]],
-      v: [[0.5, 0.2, 0.1, 0], [0.9, 0.7, 0.3, 0]],
+      k: [
+        [0.3, 0.02, 0.01, 0],
+        [0.3, 0.02, 0.01, 0],
+      ],
+      v: [
+        [0.5, 0.2, 0.1, 0],
+        [0.9, 0.7, 0.3, 0],
+      ],
     };
     expect(allocate(costs, 4, 4, { allocation: 'search', kvSplit: 'equal' })).toEqual({ k: [2, 2], v: [1, 3] });
     // joint: the 8 heads may go where they cost least — fewer K heads, more V heads
@@ -137,7 +154,7 @@ describe('DHA', () => {
     for (const l of uniform.r.model.layers) expect([l.kv.kHeads, l.kv.vHeads]).toEqual([2, 2]);
   });
 
-  it('equal total tokens: a conversion\'s own tokens come out of the shared training budget', () => {
+  it("equal total tokens: a conversion's own tokens come out of the shared training budget", () => {
     expect(recoverySteps(50, 4096, 0)).toBe(50);
     expect(recoverySteps(50, 4096, 10 * 4096)).toBe(40);
     expect(recoverySteps(12, 512, 10 * 256)).toBe(7); // 2560 tokens: 5 steps of 512

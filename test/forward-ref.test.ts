@@ -9,7 +9,9 @@ import { testdata } from './testdata';
 
 describe('CPU reference forward vs transformers', () => {
   const cases: [string, string, string][] = [
-    ...['gpt2', 'gpt2-f16', 'llama-mha', 'llama-gqa-bf16', 'llama-mha-sharded', 'gpt-neox'].map((d) => [d, `fixtures/hf/${d}`, `fixtures/hf/${d}/golden.safetensors`] as [string, string, string]),
+    ...['gpt2', 'gpt2-f16', 'llama-mha', 'llama-gqa-bf16', 'llama-mha-sharded', 'gpt-neox'].map(
+      (d) => [d, `fixtures/hf/${d}`, `fixtures/hf/${d}/golden.safetensors`] as [string, string, string],
+    ),
     ['stories260K', 'data/stories260K.bin', 'fixtures/stories260K-golden.safetensors'],
     ['tinystories-mha', 'data/tinystories-mha.bin', 'fixtures/tinystories-mha-golden.safetensors'],
   ];

@@ -74,7 +74,12 @@ describe('function-preserving edits', () => {
     let m = s260;
     for (let l = 0; l < m.layers.length; l++) {
       const kv = m.layers[l].kv;
-      m = foldRotations(m, l, Array.from({ length: kv.kHeads }, (_, h) => randomRotation(dh, planes, 10 * l + h)), Array.from({ length: kv.vHeads }, (_, h) => randomRotation(dh, [], 100 + 10 * l + h)));
+      m = foldRotations(
+        m,
+        l,
+        Array.from({ length: kv.kHeads }, (_, h) => randomRotation(dh, planes, 10 * l + h)),
+        Array.from({ length: kv.vHeads }, (_, h) => randomRotation(dh, [], 100 + 10 * l + h)),
+      );
     }
     // Weights are stored in float32 after folding: agreement to float32 rounding.
     expect(relMax(forwardRef(m, IDS), ref)).toBeLessThan(1e-6);
@@ -106,8 +111,28 @@ describe('function-preserving edits', () => {
   });
 
   it('mergeHeads refuses a group naming a missing head, and a head in two groups', () => {
-    expect(() => mergeHeads(s260, [{ kGroups: [[0, 9], [1, 2, 3]], vGroups: [[0, 1, 2, 3]] }])).toThrow(/head 9 does not exist/);
-    expect(() => mergeHeads(s260, [{ kGroups: [[0, 1], [1, 2, 3]], vGroups: [[0, 1, 2, 3]] }])).toThrow(/head 1 is in two groups/);
+    expect(() =>
+      mergeHeads(s260, [
+        {
+          kGroups: [
+            [0, 9],
+            [1, 2, 3],
+          ],
+          vGroups: [[0, 1, 2, 3]],
+        },
+      ]),
+    ).toThrow(/head 9 does not exist/);
+    expect(() =>
+      mergeHeads(s260, [
+        {
+          kGroups: [
+            [0, 1],
+            [1, 2, 3],
+          ],
+          vGroups: [[0, 1, 2, 3]],
+        },
+      ]),
+    ).toThrow(/head 1 is in two groups/);
   });
 
   it('mean-pool refuses a budget that does not divide the heads, naming the budgets that do', () => {
@@ -121,7 +146,12 @@ describe('alignment from Grams', () => {
     const dh = s260.config.headDim;
     const planes = rotaryPlanes(s260);
     let m = expandToMha(s260);
-    m = foldRotations(m, 0, [null, randomRotation(dh, planes, 5), null, null, null, null, null, null], [null, randomRotation(dh, [], 6), null, null, null, null, null, null]);
+    m = foldRotations(
+      m,
+      0,
+      [null, randomRotation(dh, planes, 5), null, null, null, null, null, null],
+      [null, randomRotation(dh, [], 6), null, null, null, null, null, null],
+    );
     const grams = await calibrationGrams(rt, m, [IDS, IDS.slice(3)]);
     const kg = await HeadGrams.of(m, 0, 'k', grams[0], rt);
     const vg = await HeadGrams.of(m, 0, 'v', grams[0], rt);
@@ -139,19 +169,20 @@ describe('alignment from Grams', () => {
   it('procrustes is the polar factor: Q orthogonal and QᵀB symmetric positive semidefinite, on the Newton and the eigen route', () => {
     const check = (B: Float64Array, n: number) => {
       const Q = procrustes(B, n);
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-        let o = 0;
-        let h = 0;
-        let ht = 0;
-        for (let k = 0; k < n; k++) {
-          o += Q[k * n + i] * Q[k * n + j];
-          h += Q[k * n + i] * B[k * n + j];
-          ht += Q[k * n + j] * B[k * n + i];
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) {
+          let o = 0;
+          let h = 0;
+          let ht = 0;
+          for (let k = 0; k < n; k++) {
+            o += Q[k * n + i] * Q[k * n + j];
+            h += Q[k * n + i] * B[k * n + j];
+            ht += Q[k * n + j] * B[k * n + i];
+          }
+          expect(Math.abs(o - (i === j ? 1 : 0))).toBeLessThan(1e-10);
+          expect(Math.abs(h - ht)).toBeLessThan(1e-9);
+          if (i === j) expect(h).toBeGreaterThan(-1e-9);
         }
-        expect(Math.abs(o - (i === j ? 1 : 0))).toBeLessThan(1e-10);
-        expect(Math.abs(h - ht)).toBeLessThan(1e-9);
-        if (i === j) expect(h).toBeGreaterThan(-1e-9);
-      }
       // The maximiser of tr(QᵀB) over orthogonal maps beats random orthogonal maps and the identity.
       const tr = (M: Float64Array) => M.reduce((a, v, e) => a + v * B[e], 0);
       const best = tr(Q);
@@ -170,7 +201,10 @@ describe('alignment from Grams', () => {
     const vg = await HeadGrams.of(mha, 1, 'v', grams[1], rt);
     const kg = await HeadGrams.of(mha, 1, 'k', grams[1], rt);
     const planes = rotaryPlanes(mha);
-    for (const [g, pl] of [[vg, []], [kg, planes]] as const) {
+    for (const [g, pl] of [
+      [vg, []],
+      [kg, planes],
+    ] as const) {
       const group = [0, 3, 5, 6];
       const cold = alignGroup(g, group, pl as [number, number][], 200);
       const warm = alignGroup(g, group, pl as [number, number][], 200, alignGroup(g, group.slice(0, -1), pl as [number, number][], 200).maps);
@@ -180,17 +214,19 @@ describe('alignment from Grams', () => {
       const s = group.length;
       const dh = g.dh;
       let cross = 0;
-      for (let i = 0; i < s; i++) for (let k = 0; k < s; k++) {
-        const G = g.block(group[i], group[k]);
-        const Qi = warm.maps[i];
-        const Qk = warm.maps[k];
-        // tr(Q_iᵀ G_ik Q_k)
-        for (let a = 0; a < dh; a++) for (let b = 0; b < dh; b++) {
-          let gq = 0;
-          for (let c = 0; c < dh; c++) gq += G[a * dh + c] * Qk[c * dh + b];
-          cross += Qi[a * dh + b] * gq;
+      for (let i = 0; i < s; i++)
+        for (let k = 0; k < s; k++) {
+          const G = g.block(group[i], group[k]);
+          const Qi = warm.maps[i];
+          const Qk = warm.maps[k];
+          // tr(Q_iᵀ G_ik Q_k)
+          for (let a = 0; a < dh; a++)
+            for (let b = 0; b < dh; b++) {
+              let gq = 0;
+              for (let c = 0; c < dh; c++) gq += G[a * dh + c] * Qk[c * dh + b];
+              cross += Qi[a * dh + b] * gq;
+            }
         }
-      }
       expect(Math.abs(warm.energy - cross / s - warm.residual) / warm.energy).toBeLessThan(1e-9);
     }
   });
@@ -200,11 +236,12 @@ describe('alignment from Grams', () => {
     const A = Float64Array.from(randomArray(n * n, 4));
     for (let i = 0; i < n; i++) A[i * n + 5] = A[i * n + 4]; // rank 5
     const Q = procrustes(A, n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let k = 0; k < n; k++) s += Q[k * n + i] * Q[k * n + j];
-      expect(Math.abs(s - (i === j ? 1 : 0))).toBeLessThan(1e-9);
-    }
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let k = 0; k < n; k++) s += Q[k * n + i] * Q[k * n + j];
+        expect(Math.abs(s - (i === j ? 1 : 0))).toBeLessThan(1e-9);
+      }
   });
 });
 
@@ -227,11 +264,13 @@ describe('search pieces', () => {
     });
     for (const total of [4, 7, 11, 20]) {
       let best = Infinity;
-      for (let a = 1; a <= 5; a++) for (let b = 1; b <= 5; b++) for (let c = 1; c <= 5; c++) {
-        const d = total - a - b - c;
-        if (d < 1 || d > 5) continue;
-        best = Math.min(best, costs[0][a - 1] + costs[1][b - 1] + costs[2][c - 1] + costs[3][d - 1]);
-      }
+      for (let a = 1; a <= 5; a++)
+        for (let b = 1; b <= 5; b++)
+          for (let c = 1; c <= 5; c++) {
+            const d = total - a - b - c;
+            if (d < 1 || d > 5) continue;
+            best = Math.min(best, costs[0][a - 1] + costs[1][b - 1] + costs[2][c - 1] + costs[3][d - 1]);
+          }
       const n = allocateBudget(costs, total);
       expect(n.reduce((x, y) => x + y, 0)).toBe(total);
       expect(n.reduce((s, k, l) => s + costs[l][k - 1], 0)).toBeCloseTo(best, 12);
@@ -245,7 +284,13 @@ describe('aligned merge', () => {
     const ex = expandToMha(s260);
     const grams = await calibrationGrams(rt, ex, [IDS]);
     const { model, groups } = await alignedMerge(ex, grams, 0.5, { rt });
-    for (const g of groups) expect(g).toEqual([[0, 1], [2, 3], [4, 5], [6, 7]]);
+    for (const g of groups)
+      expect(g).toEqual([
+        [0, 1],
+        [2, 3],
+        [4, 5],
+        [6, 7],
+      ]);
     expect(uniformGqa(model)).toBe(4);
     expect(relMax(forwardRef(model, IDS), forwardRef(s260, IDS))).toBeLessThan(1e-6);
   });
@@ -264,7 +309,12 @@ describe('export', () => {
     for (const f of exportFusedModel(dha, { experiment: { seed: 1 } })) await writeFile(path.join(dir, f.name), f.data);
     const back = await load(dir);
     expect(back.source.format).toBe('dha');
-    expect(back.layers.map((l) => [l.kv.kHeads, l.kv.vHeads])).toEqual([[4, 1], [8, 8], [1, 7], [8, 8]]);
+    expect(back.layers.map((l) => [l.kv.kHeads, l.kv.vHeads])).toEqual([
+      [4, 1],
+      [8, 8],
+      [1, 7],
+      [8, 8],
+    ]);
     expect(relMax(forwardRef(back, IDS), forwardRef(dha, IDS))).toBe(0);
 
     const gqa = meanPool(mha, 0.25);
@@ -287,7 +337,10 @@ describe('export', () => {
   });
 
   it('Hugging Face sources: Llama pooled to GQA exports as a Llama config; GPT-2 pooled exports as a headlab-dha folder', async () => {
-    for (const [fixture, arch] of [['llama-mha', 'LlamaForCausalLM'], ['gpt2', 'HeadlabDhaForCausalLM']] as const) {
+    for (const [fixture, arch] of [
+      ['llama-mha', 'LlamaForCausalLM'],
+      ['gpt2', 'HeadlabDhaForCausalLM'],
+    ] as const) {
       const src = await load(testdata(`fixtures/hf/${fixture}`));
       const H = src.config.heads;
       const pooled = meanPool(src, H % 2 === 0 ? 0.5 : 1 / H);

@@ -7,15 +7,7 @@ import { matmul, type MatmulShape, type MatmulVariant } from '../src/gpu/kernels
 import { reduceRows } from '../src/gpu/kernels/reduce';
 import { softmaxRows } from '../src/gpu/kernels/softmax';
 import { binary, unary, UNARY_OPS, type UnaryOp } from '../src/gpu/kernels/elementwise';
-import {
-  binaryRef,
-  matmulRef,
-  randomArray,
-  reduceRowsRef,
-  relativeError,
-  softmaxRowsRef,
-  unaryRef,
-} from '../src/reference/linalg';
+import { binaryRef, matmulRef, randomArray, reduceRowsRef, relativeError, softmaxRowsRef, unaryRef } from '../src/reference/linalg';
 
 const TOL = 1e-5;
 let rt: GpuRuntime;
@@ -83,7 +75,9 @@ describe('matmul', () => {
     const ref = matmulRef(a, b, s, c0);
     for (let i = 0; i < ref.length; i++) ref[i] += bias[i % 130];
     expect(relativeError(await rt.read(C), ref)).toBeLessThan(TOL);
-    await expect(matmul(rt, A, B, C, s, variant, await rt.tensor('short bias', 129))).rejects.toThrow(/bias "short bias" holds 129 values, the shape needs 130/);
+    await expect(matmul(rt, A, B, C, s, variant, await rt.tensor('short bias', 129))).rejects.toThrow(
+      /bias "short bias" holds 129 values, the shape needs 130/,
+    );
   });
 
   it.each(variants)('%s writes a block of columns of a wider C (ldc, offsetC), leaving the rest alone', async (variant) => {
@@ -108,7 +102,12 @@ describe('matmul', () => {
 });
 
 describe('row reductions', () => {
-  for (const [op, variant] of [['sum', 'workgroup'], ['max', 'workgroup'], ['sum', 'rows'], ['max', 'rows']] as const) {
+  for (const [op, variant] of [
+    ['sum', 'workgroup'],
+    ['max', 'workgroup'],
+    ['sum', 'rows'],
+    ['max', 'rows'],
+  ] as const) {
     it.each([
       [1, 1],
       [7, 33],

@@ -45,7 +45,19 @@ async function setup(model: Model, layer: number, mode: 'kv' | 'attention', flas
   teacher.setInput(Xt);
   await teacher.forward();
   const target = await rt.read(teacher.output);
-  const nudged: Model = { ...model, layers: model.layers.map((x, i) => (i !== layer ? x : { ...x, attn: Object.fromEntries(Object.entries(x.attn).map(([k, w]) => [k, w && Float32Array.from(w as Float32Array, (v, j) => v + 0.05 * Math.sin(j + k.length))])) as Model['layers'][number]['attn'] })) };
+  const nudged: Model = {
+    ...model,
+    layers: model.layers.map((x, i) =>
+      i !== layer
+        ? x
+        : {
+            ...x,
+            attn: Object.fromEntries(
+              Object.entries(x.attn).map(([k, w]) => [k, w && Float32Array.from(w as Float32Array, (v, j) => v + 0.05 * Math.sin(j + k.length))]),
+            ) as Model['layers'][number]['attn'],
+          },
+    ),
+  };
   const student = await LayerTrainer.create(rt, { model: nudged, layer, B, T, mode, flash });
   student.setInput(Xt);
   await student.setTarget(await rt.tensor('target', target));
@@ -86,7 +98,11 @@ describe('layer trainer', () => {
     const ref = layerLossRef(base, cfg, X, target, B, T);
     expect(Math.abs(gpuLoss - ref) / ref).toBeLessThan(1e-4);
     const trained = student.trainables.map((x) => x.name);
-    expect(trained).toEqual((['wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo'] as const).filter((n) => l.attn[n] && (mode === 'attention' || n === 'wk' || n === 'wv' || n === 'bk' || n === 'bv')));
+    expect(trained).toEqual(
+      (['wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo'] as const).filter(
+        (n) => l.attn[n] && (mode === 'attention' || n === 'wk' || n === 'wv' || n === 'bk' || n === 'bv'),
+      ),
+    );
     const h = 1e-5;
     for (const name of trained) {
       const g = await student.read(name, 'gradient');

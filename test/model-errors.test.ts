@@ -31,12 +31,28 @@ async function problem(bytes: Uint8Array | string, name = 'model.safetensors'): 
 }
 
 const llamaConfig = JSON.stringify({
-  architectures: ['LlamaForCausalLM'], hidden_size: 8, num_attention_heads: 2, num_key_value_heads: 2, intermediate_size: 12,
-  vocab_size: 10, num_hidden_layers: 1, max_position_embeddings: 16, rms_norm_eps: 1e-6, tie_word_embeddings: true,
+  architectures: ['LlamaForCausalLM'],
+  hidden_size: 8,
+  num_attention_heads: 2,
+  num_key_value_heads: 2,
+  intermediate_size: 12,
+  vocab_size: 10,
+  num_hidden_layers: 1,
+  max_position_embeddings: 16,
+  rms_norm_eps: 1e-6,
+  tie_word_embeddings: true,
 });
 
 function llamaTensors(): TensorToWrite[] {
-  const t = (name: string, shape: number[]): TensorToWrite => ({ name, dtype: 'F32', shape, data: randomArray(shape.reduce((a, b) => a * b, 1), name.length) });
+  const t = (name: string, shape: number[]): TensorToWrite => ({
+    name,
+    dtype: 'F32',
+    shape,
+    data: randomArray(
+      shape.reduce((a, b) => a * b, 1),
+      name.length,
+    ),
+  });
   return [
     t('model.embed_tokens.weight', [10, 8]),
     t('model.layers.0.input_layernorm.weight', [8]),
@@ -51,7 +67,6 @@ function llamaTensors(): TensorToWrite[] {
     t('model.norm.weight', [8]),
   ];
 }
-
 
 describe('malformed safetensors', () => {
   it('empty file', async () => expect(await problem(new Uint8Array(0))).toMatch(/model\.safetensors: the file is empty/));
@@ -73,8 +88,12 @@ describe('malformed safetensors', () => {
     b.set(j, 8);
     expect(await problem(b)).toMatch(/JSON header does not parse/);
   });
-  it('unknown dtype', async () => expect(await problem(header({ w: { dtype: 'F17', shape: [1], data_offsets: [0, 4] } }, new Uint8Array(4)))).toMatch(/"w" has unknown dtype "F17"/));
-  it('byte length does not match the shape', async () => expect(await problem(header({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8)))).toMatch(/should take 12 bytes but its offsets span 8/));
+  it('unknown dtype', async () =>
+    expect(await problem(header({ w: { dtype: 'F17', shape: [1], data_offsets: [0, 4] } }, new Uint8Array(4)))).toMatch(/"w" has unknown dtype "F17"/));
+  it('byte length does not match the shape', async () =>
+    expect(await problem(header({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8)))).toMatch(
+      /should take 12 bytes but its offsets span 8/,
+    ));
   it('overlapping offsets', async () => {
     const json = { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } };
     expect(await problem(header(json, new Uint8Array(12)))).toMatch(/tensors "a" and "b" overlap/);
@@ -88,7 +107,8 @@ describe('malformed safetensors', () => {
     expect(await problem(full.subarray(0, full.length - 100))).toMatch(/ends at byte \d+ but the file has only \d+ bytes.*truncated/);
   });
   it('a GGUF file given as safetensors', async () => expect(await problem(new TextEncoder().encode('GGUF\x03\0\0\0rest-of-file'))).toMatch(/GGUF file/));
-  it('a ZIP (PyTorch) file given as safetensors', async () => expect(await problem(new Uint8Array([0x50, 0x4b, 3, 4, 0, 0, 0, 0, 0, 0]))).toMatch(/ZIP archive/));
+  it('a ZIP (PyTorch) file given as safetensors', async () =>
+    expect(await problem(new Uint8Array([0x50, 0x4b, 3, 4, 0, 0, 0, 0, 0, 0]))).toMatch(/ZIP archive/));
 });
 
 describe('malformed checkpoints', () => {
@@ -126,25 +146,44 @@ describe('malformed checkpoints', () => {
   it('a shard named by the index is missing', async () => {
     const index = JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' } });
     await expect(
-      loadModelFiles(folder({ 'config.json': llamaConfig, 'model.safetensors.index.json': index, 'model-00001-of-00002.safetensors': writeSafetensors(llamaTensors()) })),
+      loadModelFiles(
+        folder({ 'config.json': llamaConfig, 'model.safetensors.index.json': index, 'model-00001-of-00002.safetensors': writeSafetensors(llamaTensors()) }),
+      ),
     ).rejects.toThrow(/1 of its 2 shards are missing \(model-00002-of-00002\.safetensors\)/);
   });
   it('a truncated llama2.c checkpoint', async () => {
     const bytes = readFileSync(testdata('data/stories260K.bin'));
-    await expect(loadModelFiles(folder({ 'stories260K.bin': bytes.subarray(0, 200_000) }))).rejects.toThrow(/stories260K\.bin: the file ends at byte 200000, inside wq .*truncated/);
+    await expect(loadModelFiles(folder({ 'stories260K.bin': bytes.subarray(0, 200_000) }))).rejects.toThrow(
+      /stories260K\.bin: the file ends at byte 200000, inside wq .*truncated/,
+    );
   });
   it('an empty .bin and a GGUF .bin', async () => {
     await expect(loadModelFiles(folder({ 'x.bin': new Uint8Array(0) }))).rejects.toThrow(/x\.bin: the file is empty/);
     await expect(loadModelFiles(folder({ 'x.bin': 'GGUF\x03\0\0\0' + 'x'.repeat(64) }))).rejects.toThrow(/x\.bin: this is a GGUF file/);
   });
   it('a text file given as llama2.c', async () => {
-    await expect(loadModelFiles(folder({ 'notes.bin': 'hello world, this is not a model at all' }))).rejects.toThrow(/notes\.bin: the header .* is not a llama2\.c model/);
+    await expect(loadModelFiles(folder({ 'notes.bin': 'hello world, this is not a model at all' }))).rejects.toThrow(
+      /notes\.bin: the header .* is not a llama2\.c model/,
+    );
   });
 });
 
 describe('families and formats without a shared fixture', () => {
   it('Qwen2: q/k/v biases, no o bias, GQA', async () => {
-    const cfg = JSON.stringify({ architectures: ['Qwen2ForCausalLM'], hidden_size: 8, num_attention_heads: 2, num_key_value_heads: 1, intermediate_size: 12, vocab_size: 10, num_hidden_layers: 1, max_position_embeddings: 16, rms_norm_eps: 1e-6, rope_theta: 1000000, tie_word_embeddings: false, hidden_act: 'silu' });
+    const cfg = JSON.stringify({
+      architectures: ['Qwen2ForCausalLM'],
+      hidden_size: 8,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+      intermediate_size: 12,
+      vocab_size: 10,
+      num_hidden_layers: 1,
+      max_position_embeddings: 16,
+      rms_norm_eps: 1e-6,
+      rope_theta: 1000000,
+      tie_word_embeddings: false,
+      hidden_act: 'silu',
+    });
     const ts = llamaTensors().map((t) => (/[kv]_proj\.weight/.test(t.name) ? { ...t, shape: [4, 8], data: t.data.slice(0, 32) } : t));
     ts.push(
       { name: 'model.layers.0.self_attn.q_proj.bias', dtype: 'F32', shape: [8], data: randomArray(8, 1) },

@@ -35,7 +35,16 @@ const fromFiles = async (files: FileMap) => (await loadModelFiles(files)).model;
 /** A DHA-format model: llama-mha with decoupled K and V groups (3 K heads, 2 V heads in layer 0). */
 async function dhaModel(): Promise<Model> {
   const m = await fromPath('fixtures/hf/llama-mha');
-  return mergeHeads(m, [{ kGroups: [[0, 2], [1], [3]], vGroups: [[0, 1], [2, 3]] }, { kGroups: [[0, 1, 2, 3]], vGroups: [[3], [0, 2], [1]] }]);
+  return mergeHeads(m, [
+    {
+      kGroups: [[0, 2], [1], [3]],
+      vGroups: [
+        [0, 1],
+        [2, 3],
+      ],
+    },
+    { kGroups: [[0, 1, 2, 3]], vGroups: [[3], [0, 2], [1]] },
+  ]);
 }
 
 const CASES: [string, () => Promise<Model>][] = [
@@ -79,7 +88,12 @@ describe('whole-model gradient vs finite differences of the float64 reference', 
     const bw = await Backward.create(fp, grads);
     await fp.run(ids, T, 0);
     const rowLoss = await rt.tensor('row loss', B * T);
-    await trainingLoss(rt, fp.logits, await rt.tensor('teacher', Float32Array.from(teacher)), await rt.tensor('targets', targets), rowLoss, { rows: B * T, vocab: V, klWeight, scale: 1 / scored });
+    await trainingLoss(rt, fp.logits, await rt.tensor('teacher', Float32Array.from(teacher)), await rt.tensor('targets', targets), rowLoss, {
+      rows: B * T,
+      vocab: V,
+      klWeight,
+      scale: 1 / scored,
+    });
     const gpuLoss = (await rt.read(rowLoss)).reduce((a, b) => a + b, 0) / scored;
     await bw.run();
     const loss = (m: Model) => modelLossRef(m, ids, T, teacher, targets, klWeight);
@@ -144,7 +158,12 @@ describe('the flash attention backward (GPUs) gives the gradients of the probabi
       const bw = await Backward.create(fp, grads, flash);
       await fp.run(idsT, t, 0);
       const rowLoss = await rt.tensor('row loss', B * t);
-      await trainingLoss(rt, fp.logits, await rt.tensor('teacher', B * t * V), await rt.tensor('targets', targetsT), rowLoss, { rows: B * t, vocab: V, klWeight: 0, scale: 1 / (B * t) });
+      await trainingLoss(rt, fp.logits, await rt.tensor('teacher', B * t * V), await rt.tensor('targets', targetsT), rowLoss, {
+        rows: B * t,
+        vocab: V,
+        klWeight: 0,
+        scale: 1 / (B * t),
+      });
       try {
         await bw.run();
         return await Promise.all(trainables.map(async (x) => ({ name: x.name, g: await rt.read(x.grad) })));

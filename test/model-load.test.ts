@@ -62,7 +62,11 @@ describe('Hugging Face fixtures', () => {
     const raw = new Float32Array(await file.blob.slice(info.start, info.end).arrayBuffer()); // [64 in, 192 out]
     const D = 64;
     const a = model.layers[1].attn;
-    for (const [r, c] of [[0, 0], [5, 17], [63, 63]]) {
+    for (const [r, c] of [
+      [0, 0],
+      [5, 17],
+      [63, 63],
+    ]) {
       expect(a.wq[r * D + c]).toBe(raw[c * 3 * D + r]); // q row r, input c  =  c_attn[in c, out r]
       expect(a.wk[r * D + c]).toBe(raw[c * 3 * D + D + r]);
       expect(a.wv[r * D + c]).toBe(raw[c * 3 * D + 2 * D + r]);
@@ -81,7 +85,7 @@ describe('Hugging Face fixtures', () => {
     const i = 3;
     const c = 10;
     // head h's rows in the fused matrix: q at (3h)·dh, k at (3h+1)·dh, v at (3h+2)·dh
-    expect(headWeights(model, 0, 'q', h)[i * D + c]).toBe(raw[((3 * h) * dh + i) * D + c]);
+    expect(headWeights(model, 0, 'q', h)[i * D + c]).toBe(raw[(3 * h * dh + i) * D + c]);
     expect(headWeights(model, 0, 'k', h)[i * D + c]).toBe(raw[((3 * h + 1) * dh + i) * D + c]);
     expect(headWeights(model, 0, 'v', h)[i * D + c]).toBe(raw[((3 * h + 2) * dh + i) * D + c]);
   });
@@ -161,7 +165,9 @@ describe('llama2.c checkpoints', () => {
     const embed = tight.split.find((s) => s.name === 'embed')!;
     expect(embed.bindings).toBe(Math.ceil(512 / Math.floor(200_000 / (128 * 4))));
     // an MLP matrix above the limit is refused with its name and size
-    expect(() => planGpuMemory(model, { maxStorageBufferBindingSize: 100_000, maxBufferSize: 1 << 30 })).toThrow(/Tensor layers\.0\.mlp\.gate needs 172\.0 KiB, more than this GPU's storage binding limit/);
+    expect(() => planGpuMemory(model, { maxStorageBufferBindingSize: 100_000, maxBufferSize: 1 << 30 })).toThrow(
+      /Tensor layers\.0\.mlp\.gate needs 172\.0 KiB, more than this GPU's storage binding limit/,
+    );
     expect(() => planGpuMemory(model, { maxStorageBufferBindingSize: 256, maxBufferSize: 1 << 30 })).toThrow(/Tensor embed: one row is 512 B/);
   });
 });

@@ -30,21 +30,24 @@ function problem(seed: number) {
   }
   const b = randomArray(H * dh, seed + 3, -0.5, 0.5);
   const gram: LayerGram = { gram: new Float64Array(D * D), sum: new Float64Array(D), n: N };
-  for (let t = 0; t < N; t++) for (let i = 0; i < D; i++) {
-    gram.sum[i] += x[t * D + i];
-    for (let j = 0; j < D; j++) gram.gram[i * D + j] += x[t * D + i] * x[t * D + j];
-  }
+  for (let t = 0; t < N; t++)
+    for (let i = 0; i < D; i++) {
+      gram.sum[i] += x[t * D + i];
+      for (let j = 0; j < D; j++) gram.gram[i * D + j] += x[t * D + i] * x[t * D + j];
+    }
   return { x, w, b, gram };
 }
 
 /** Y_h [N, dh] = X W_hᵀ + b_h, stored, in float64. */
 function outputs(x: number[], w: Float32Array, b: Float32Array | undefined): number[][][] {
   return Array.from({ length: H }, (_, h) =>
-    Array.from({ length: N }, (_, t) => Array.from({ length: dh }, (_, a) => {
-      let s = b ? b[h * dh + a] : 0;
-      for (let k = 0; k < D; k++) s += x[t * D + k] * w[(h * dh + a) * D + k];
-      return s;
-    })),
+    Array.from({ length: N }, (_, t) =>
+      Array.from({ length: dh }, (_, a) => {
+        let s = b ? b[h * dh + a] : 0;
+        for (let k = 0; k < D; k++) s += x[t * D + k] * w[(h * dh + a) * D + k];
+        return s;
+      }),
+    ),
   );
 }
 
@@ -52,10 +55,14 @@ function outputs(x: number[], w: Float32Array, b: Float32Array | undefined): num
 function directLoss(Y: number[][][], i: number, j: number): number {
   let lost = 0;
   let total = 0;
-  Y.forEach((y, h) => y.forEach((row, t) => row.forEach((v, a) => {
-    total += v * v;
-    if (h === i || h === j) lost += (v - (Y[i][t][a] + Y[j][t][a]) / 2) ** 2;
-  })));
+  Y.forEach((y, h) =>
+    y.forEach((row, t) =>
+      row.forEach((v, a) => {
+        total += v * v;
+        if (h === i || h === j) lost += (v - (Y[i][t][a] + Y[j][t][a]) / 2) ** 2;
+      }),
+    ),
+  );
   return lost / total;
 }
 
@@ -71,9 +78,10 @@ describe('merge loss', () => {
       const bias = withBias ? b : undefined;
       const Y = outputs(x, w, bias);
       const r = mergeLoss(await headInnerProducts(w, bias, H, dh, gram, D));
-      for (let i = 0; i < H; i++) for (let j = 0; j < H; j++) {
-        expect(r.pairLoss[i][j], `pair ${i},${j}`).toBeCloseTo(i === j ? 0 : directLoss(Y, i, j), 12);
-      }
+      for (let i = 0; i < H; i++)
+        for (let j = 0; j < H; j++) {
+          expect(r.pairLoss[i][j], `pair ${i},${j}`).toBeCloseTo(i === j ? 0 : directLoss(Y, i, j), 12);
+        }
       const direct = Math.min(...Array.from({ length: H }, (_, i) => Array.from({ length: H }, (_, j) => (j > i ? directLoss(Y, i, j) : Infinity))).flat());
       expect(r.loss).toBeCloseTo(direct, 12);
       // heads 1 and 3 are near copies; head 4 ≈ −head 0 is the most *unlike* pair for a mean (it cancels), not a redundant one
@@ -94,8 +102,19 @@ describe('merge loss', () => {
   });
 
   it('is 1/H for orthogonal heads of equal energy, 0 for a copied head, and null for one head', () => {
-    expect(mergeLoss([[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0], [0, 0, 0, 2]]).loss).toBeCloseTo(1 / 4, 15);
-    const copied = mergeLoss([[2, 0.5, 2], [0.5, 1, 0.5], [2, 0.5, 2]]);
+    expect(
+      mergeLoss([
+        [2, 0, 0, 0],
+        [0, 2, 0, 0],
+        [0, 0, 2, 0],
+        [0, 0, 0, 2],
+      ]).loss,
+    ).toBeCloseTo(1 / 4, 15);
+    const copied = mergeLoss([
+      [2, 0.5, 2],
+      [0.5, 1, 0.5],
+      [2, 0.5, 2],
+    ]);
     expect(copied.loss).toBe(0);
     expect(copied.pair).toEqual([0, 2]);
     expect(mergeLoss([[3]])).toMatchObject({ loss: null, pair: null, energy: [1] });
@@ -115,10 +134,11 @@ describe('stories260K', () => {
       const gram = new Float64Array(Dm * Dm);
       const sum = new Float64Array(Dm);
       const T = x.length / Dm;
-      for (let t = 0; t < T; t++) for (let i = 0; i < Dm; i++) {
-        sum[i] += x[t * Dm + i];
-        for (let j = 0; j < Dm; j++) gram[i * Dm + j] += x[t * Dm + i] * x[t * Dm + j];
-      }
+      for (let t = 0; t < T; t++)
+        for (let i = 0; i < Dm; i++) {
+          sum[i] += x[t * Dm + i];
+          for (let j = 0; j < Dm; j++) gram[i * Dm + j] += x[t * Dm + i] * x[t * Dm + j];
+        }
       grams.push({ gram, sum, n: T });
     });
   });

@@ -11,5 +11,24 @@ it('the self-test of the GPU panel passes every kernel within tolerance', async 
     expect(r.relError, `${r.kernel} ${r.shape}`).toBeLessThan(SELFTEST_TOLERANCE);
     expect(r.pass).toBe(true);
   }
-  expect(new Set(rows.map((r) => r.kernel))).toEqual(new Set(['matmul', 'matmul (wide)', 'matmul (tiled)', 'attention (flash)', 'attention (workgroup)', 'attention (rows)', 'attention backward (flash)', 'row sum', 'row max', 'softmax', 'silu', 'gelu_tanh', 'gelu_erf', 'exp', 'add', 'mul']));
+  expect(new Set(rows.map((r) => r.kernel))).toEqual(
+    new Set([
+      'matmul',
+      'matmul (wide)',
+      'matmul (tiled)',
+      'attention (flash)',
+      'attention (workgroup)',
+      'attention (rows)',
+      'attention backward (flash)',
+      'row sum',
+      'row max',
+      'softmax',
+      'silu',
+      'gelu_tanh',
+      'gelu_erf',
+      'exp',
+      'add',
+      'mul',
+    ]),
+  );
 });

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { CONTROLS, defaults, firstProblem, isHidden, isLocked, parseHash, settingProblem, writeHash, type PageState, type Values } from '../src/lab/settings';
 
 describe('page settings in the address', () => {
-  it('one validation path: a Run button checks values against the table\'s own limits', () => {
+  it("one validation path: a Run button checks values against the table's own limits", () => {
     const d = defaults(true);
     expect(settingProblem('fuse.calTokens', 1)).toBe('calibration tokens: 1 is outside 2 … 10000000');
     expect(settingProblem('fuse.train.lr', 0.7)).toBe('learning rate: 0.7 is outside 0.000001 … 0.5');
@@ -17,7 +17,8 @@ describe('page settings in the address', () => {
   it('every control has a default its own range allows, small on a CPU fallback', () => {
     for (const fallback of [true, false]) {
       const d = defaults(fallback);
-      for (const c of CONTROLS) expect(parseHash(writeHash({ values: { [c.key]: d[c.key] }, hide: [], lock: [], lesson: '', tour: 0 })).notes, c.key).toEqual([]);
+      for (const c of CONTROLS)
+        expect(parseHash(writeHash({ values: { [c.key]: d[c.key] }, hide: [], lock: [], lesson: '', tour: 0 })).notes, c.key).toEqual([]);
     }
     expect(defaults(true)['fuse.steps']).toBeLessThan(defaults(false)['fuse.steps'] as number);
     expect(defaults(true)['race.train.batch']).toBe(8);
@@ -25,8 +26,23 @@ describe('page settings in the address', () => {
   });
 
   it('a hash written from a state reads back to the same state', () => {
-    const values: Values = { ...defaults(false), 'fuse.method': 'dha', 'fuse.steps': 40, 'fuse.train.lr': 0.0025, 'race.methods': ['dha', 'meanpool'], 'sim.q': true, model: 'hf:roneneldan/TinyStories-1M', 'eval.prompt': 'Once upon a time, & = ?' };
-    const s: Omit<PageState, 'values'> & { values: Values } = { values, hide: ['race', 'fuse.seed'], lock: ['fuse.method'], lesson: 'Compare the methods.\nWhich keeps perplexity lowest?', tour: 2 };
+    const values: Values = {
+      ...defaults(false),
+      'fuse.method': 'dha',
+      'fuse.steps': 40,
+      'fuse.train.lr': 0.0025,
+      'race.methods': ['dha', 'meanpool'],
+      'sim.q': true,
+      model: 'hf:roneneldan/TinyStories-1M',
+      'eval.prompt': 'Once upon a time, & = ?',
+    };
+    const s: Omit<PageState, 'values'> & { values: Values } = {
+      values,
+      hide: ['race', 'fuse.seed'],
+      lock: ['fuse.method'],
+      lesson: 'Compare the methods.\nWhich keeps perplexity lowest?',
+      tour: 2,
+    };
     const hash = writeHash(s);
     const back = parseHash(hash);
     expect(back.notes).toEqual([]);
@@ -39,7 +55,9 @@ describe('page settings in the address', () => {
   });
 
   it('values out of range, malformed values and unknown keys are ignored with a note each', () => {
-    const r = parseHash('#fuse.steps=-3&fuse.method=magic&sim.tokens=12.5&race.methods=dha,gqa&sim.q=maybe&frobnicate=1&fuse.seed=7&hide=fuse.nothing,eval&tour=x');
+    const r = parseHash(
+      '#fuse.steps=-3&fuse.method=magic&sim.tokens=12.5&race.methods=dha,gqa&sim.q=maybe&frobnicate=1&fuse.seed=7&hide=fuse.nothing,eval&tour=x',
+    );
     expect(r.given).toEqual({ 'fuse.seed': 7 });
     expect(r.hide).toEqual(['eval']);
     expect(r.notes).toEqual([

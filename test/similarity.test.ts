@@ -34,10 +34,11 @@ function cpuGrams(model: Model, seq: number[]): LayerGram[] {
     const T = x.length / D;
     const gram = new Float64Array(D * D);
     const sum = new Float64Array(D);
-    for (let t = 0; t < T; t++) for (let i = 0; i < D; i++) {
-      sum[i] += x[t * D + i];
-      for (let j = 0; j < D; j++) gram[i * D + j] += x[t * D + i] * x[t * D + j];
-    }
+    for (let t = 0; t < T; t++)
+      for (let i = 0; i < D; i++) {
+        sum[i] += x[t * D + i];
+        for (let j = 0; j < D; j++) gram[i * D + j] += x[t * D + i] * x[t * D + j];
+      }
     out.push({ gram, sum, n: T });
   });
   return out;
@@ -101,11 +102,13 @@ describe('metrics', () => {
       if (l !== 0) return;
       for (let h = 0; h < 4; h++) {
         const w = stories.layers[0].attn.wk.subarray(h * dh * D, (h + 1) * dh * D);
-        const y = Array.from({ length: ids.length }, (_, t) => Array.from({ length: dh }, (_, a) => {
-          let s = 0;
-          for (let k = 0; k < D; k++) s += x[t * D + k] * w[a * D + k];
-          return s;
-        }));
+        const y = Array.from({ length: ids.length }, (_, t) =>
+          Array.from({ length: dh }, (_, a) => {
+            let s = 0;
+            for (let k = 0; k < D; k++) s += x[t * D + k] * w[a * D + k];
+            return s;
+          }),
+        );
         const mean = Array.from({ length: dh }, (_, a) => y.reduce((s, r) => s + r[a], 0) / y.length);
         acts.push(y.map((r) => r.map((v, a) => v - mean[a])));
       }
@@ -116,10 +119,11 @@ describe('metrics', () => {
       return f;
     };
     const cka = await headSimilarity(stories, 0, 'k', 'cka', g);
-    for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) {
-      const direct = cross(acts[i], acts[j]) / Math.sqrt(cross(acts[i], acts[i]) * cross(acts[j], acts[j]));
-      expect(cka[i][j]).toBeCloseTo(direct, 9);
-    }
+    for (let i = 0; i < 4; i++)
+      for (let j = 0; j < 4; j++) {
+        const direct = cross(acts[i], acts[j]) / Math.sqrt(cross(acts[i], acts[i]) * cross(acts[j], acts[j]));
+        expect(cka[i][j]).toBeCloseTo(direct, 9);
+      }
   });
 
   it('the aligned K metric ignores a rotation of a head within its rotary planes, and so do the logits', async () => {
@@ -178,7 +182,23 @@ describe('metrics', () => {
 describe('export', () => {
   it('writes JSON in the CLI shape and CSV with one row per ordered head pair', async () => {
     const { similarityCsv, similarityJson } = await import('../src/analysis/export');
-    const e = { metric: 'cka', model: 'm', tokens: 10, layers: [{ k: [[1, 0.5], [0.5, 1]], v: [[1, 0.25], [0.25, 1]] }] };
+    const e = {
+      metric: 'cka',
+      model: 'm',
+      tokens: 10,
+      layers: [
+        {
+          k: [
+            [1, 0.5],
+            [0.5, 1],
+          ],
+          v: [
+            [1, 0.25],
+            [0.25, 1],
+          ],
+        },
+      ],
+    };
     expect(JSON.parse(similarityJson(e))).toEqual(e);
     const csv = similarityCsv(e).trim().split('\n');
     expect(csv[0]).toBe('layer,kind,head_i,head_j,value');
@@ -197,9 +217,19 @@ describe('export with Q heads and redundancy', () => {
       tokens: 10,
       layers: [
         {
-          q: [[1, 0.75, 0.5], [0.75, 1, 0.25], [0.5, 0.25, 1]],
-          k: [[1, 0.5], [0.5, 1]],
-          v: [[1, 0.25], [0.25, 1]],
+          q: [
+            [1, 0.75, 0.5],
+            [0.75, 1, 0.25],
+            [0.5, 0.25, 1],
+          ],
+          k: [
+            [1, 0.5],
+            [0.5, 1],
+          ],
+          v: [
+            [1, 0.25],
+            [0.25, 1],
+          ],
           redundancy: { k: { loss: 0.125, pair: [0, 1] as [number, number] }, v: { loss: 0.25, pair: [0, 1] as [number, number] } },
         },
       ],

@@ -10,13 +10,35 @@ export const folder = (entries: Record<string, Uint8Array | string>): FileMap =>
 function tensors() {
   const ts: TensorToWrite[] = [];
   const t = (name: string, shape: number[], scale = 1) =>
-    ts.push({ name, dtype: 'F32', shape, data: randomArray(shape.reduce((a, b) => a * b, 1), ts.length + 1, -scale, scale) });
+    ts.push({
+      name,
+      dtype: 'F32',
+      shape,
+      data: randomArray(
+        shape.reduce((a, b) => a * b, 1),
+        ts.length + 1,
+        -scale,
+        scale,
+      ),
+    });
   return { ts, t };
 }
 
 /** GPT-Neo: a global and a local layer (window 4), unscaled scores, learned positions, gelu_new, tied embeddings. */
 export function gptNeoFiles(hidden = 8, heads = 2): FileMap {
-  const cfg = JSON.stringify({ architectures: ['GPTNeoForCausalLM'], hidden_size: hidden, num_heads: heads, num_layers: 2, vocab_size: 10, max_position_embeddings: 16, attention_types: [[['global', 'local'], 1]], window_size: 4, intermediate_size: null, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5 });
+  const cfg = JSON.stringify({
+    architectures: ['GPTNeoForCausalLM'],
+    hidden_size: hidden,
+    num_heads: heads,
+    num_layers: 2,
+    vocab_size: 10,
+    max_position_embeddings: 16,
+    attention_types: [[['global', 'local'], 1]],
+    window_size: 4,
+    intermediate_size: null,
+    activation_function: 'gelu_new',
+    layer_norm_epsilon: 1e-5,
+  });
   const { ts, t } = tensors();
   t('transformer.wte.weight', [10, hidden]);
   t('transformer.wpe.weight', [16, hidden]);
@@ -41,7 +63,20 @@ export function gptNeoFiles(hidden = 8, heads = 2): FileMap {
 /** Qwen2: q/k/v biases without an o bias, GQA (4 query heads, 2 KV heads), untied LM head, θ 10⁶. */
 export function qwen2Files(): FileMap {
   const D = 16;
-  const cfg = JSON.stringify({ architectures: ['Qwen2ForCausalLM'], hidden_size: D, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 24, vocab_size: 20, num_hidden_layers: 2, max_position_embeddings: 32, rms_norm_eps: 1e-6, rope_theta: 1000000, tie_word_embeddings: false, hidden_act: 'silu' });
+  const cfg = JSON.stringify({
+    architectures: ['Qwen2ForCausalLM'],
+    hidden_size: D,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    intermediate_size: 24,
+    vocab_size: 20,
+    num_hidden_layers: 2,
+    max_position_embeddings: 32,
+    rms_norm_eps: 1e-6,
+    rope_theta: 1000000,
+    tie_word_embeddings: false,
+    hidden_act: 'silu',
+  });
   const { ts, t } = tensors();
   t('model.embed_tokens.weight', [20, D]);
   for (let l = 0; l < 2; l++) {

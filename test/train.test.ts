@@ -32,7 +32,8 @@ beforeAll(async () => {
   loaded = await loadModelFiles(files, { primary });
   student = meanPool(loaded.model, 0.25);
   const val = await readFile(testdata('data/tinystories_val.txt'), 'utf8');
-  const docs = (skip: number, n: number) => tokenizeDocuments(splitDocuments(val, { split: 'blank-lines', minChars: 100, skipDocs: skip, maxDocs: n }), loaded.tokenizer!, 256);
+  const docs = (skip: number, n: number) =>
+    tokenizeDocuments(splitDocuments(val, { split: 'blank-lines', minChars: 100, skipDocs: skip, maxDocs: n }), loaded.tokenizer!, 256);
   evalDocs = docs(0, 6);
   data = docs(150, 40);
 });
@@ -101,7 +102,13 @@ describe('training', () => {
     const shape = { batch: 3, chunk: 40, cacheT: 40 };
     for (const keep of [false, true]) {
       const fp = await ForwardPass.create(gm, { ...shape, keep });
-      expect(fp.bytes).toBe(ForwardPass.bytesFor(student.config, student.layers.map((l) => l.kv), { ...shape, keep }));
+      expect(fp.bytes).toBe(
+        ForwardPass.bytesFor(
+          student.config,
+          student.layers.map((l) => l.kv),
+          { ...shape, keep },
+        ),
+      );
       if (keep) {
         const p = await allocateTrainables(rt, gm, 'all');
         const bw = await Backward.create(fp, p.grads);
@@ -115,8 +122,12 @@ describe('training', () => {
     }
     gm.release();
     expect(() => planTraining(student, loaded.model, 'all', 8, 128, { maxStorageBufferBindingSize: 1 << 30, maxBytes: 1 << 20 })).toThrow(TrainingMemoryError);
-    expect(() => planTraining(student, loaded.model, 'all', 8, 128, { maxStorageBufferBindingSize: 1 << 30, maxBytes: 1 << 20 })).toThrow(/needs [\d.]+ MiB, above the 1\.00 MiB allowed.*\(weights [\d.]+ KiB, teacher .*optimizer state .*1 sequence per forward × 8/);
-    expect(() => planTraining(student, null, 'kv', 2, 128, { maxStorageBufferBindingSize: 100_000 })).toThrow(/one sequence's attention probabilities \[1, 8, 128, 128\] needs 512\.0 KiB, above this adapter's 97\.7 KiB per binding/);
+    expect(() => planTraining(student, loaded.model, 'all', 8, 128, { maxStorageBufferBindingSize: 1 << 30, maxBytes: 1 << 20 })).toThrow(
+      /needs [\d.]+ MiB, above the 1\.00 MiB allowed.*\(weights [\d.]+ KiB, teacher .*optimizer state .*1 sequence per forward × 8/,
+    );
+    expect(() => planTraining(student, null, 'kv', 2, 128, { maxStorageBufferBindingSize: 100_000 })).toThrow(
+      /one sequence's attention probabilities \[1, 8, 128, 128\] needs 512\.0 KiB, above this adapter's 97\.7 KiB per binding/,
+    );
     // The flash backward (GPUs) keeps no probabilities: the largest binding is then the logits, and the scratch shrinks.
     const flash = planTraining(student, null, 'kv', 2, 128, { maxStorageBufferBindingSize: 1 << 30, flash: true });
     const probs = planTraining(student, null, 'kv', 2, 128, { maxStorageBufferBindingSize: 1 << 30 });

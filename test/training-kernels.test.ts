@@ -4,11 +4,18 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu, poisoned as poisonedTensor } from './gpu-context';
 import type { GpuRuntime, GpuTensor } from '../src/gpu/runtime';
 import {
-  adamStep, attentionBackwardFlash, attentionContext, attentionKeysGrad, flashGradScratch, attentionProbs, attentionQueriesGrad, attentionScoresGrad, attentionValuesGrad, type AttnGradShape,
+  adamStep,
+  attentionBackwardFlash,
+  attentionContext,
+  attentionKeysGrad,
+  flashGradScratch,
+  attentionProbs,
+  attentionQueriesGrad,
+  attentionScoresGrad,
+  attentionValuesGrad,
+  type AttnGradShape,
 } from '../src/gpu/kernels/training';
-import {
-  adamRef, contextRef, dkeysRef, dqueriesRef, dscoresRef, dvaluesRef, probsRef,
-} from '../src/reference/training';
+import { adamRef, contextRef, dkeysRef, dqueriesRef, dscoresRef, dvaluesRef, probsRef } from '../src/reference/training';
 import { randomArray, relativeError } from '../src/reference/linalg';
 
 const TOL = 2e-5;
@@ -91,8 +98,12 @@ describe('attention backward without the T × T probabilities (flash)', () => {
     const aRef = contextRef(Pr, v, maps, s);
     const dSr = dscoresRef(Pr, dA, v, maps, s);
     const x = {
-      q: await rt.tensor('q', q), k: await rt.tensor('k', k), v: await rt.tensor('v', v), a: await rt.tensor('a', Float32Array.from(aRef)),
-      dA: await rt.tensor('dA', dA), maps: await rt.tensor('maps', maps),
+      q: await rt.tensor('q', q),
+      k: await rt.tensor('k', k),
+      v: await rt.tensor('v', v),
+      a: await rt.tensor('a', Float32Array.from(aRef)),
+      dA: await rt.tensor('dA', dA),
+      maps: await rt.tensor('maps', maps),
     };
     const grads = { dq: await poisoned('dQ', B * T * H * dh), dk: await poisoned('dK', B * T * K * dh), dv: await poisoned('dV', B * T * V * dh) };
     const n = flashGradScratch(s);
@@ -106,7 +117,9 @@ describe('attention backward without the T × T probabilities (flash)', () => {
   it('refuses a head dim it cannot hold in vec4 rows', async () => {
     const s: AttnGradShape = { B: 1, T: 3, heads: 1, kHeads: 1, vHeads: 1, dh: 6, window: 0, scale: 1 };
     const t = await rt.tensor('t', 64);
-    await expect(attentionBackwardFlash(rt, { q: t, k: t, v: t, a: t, dA: t, maps: t }, { dq: t, dk: t, dv: t }, { lse: t, dKh: t, dVh: t }, s)).rejects.toThrow(/head dim 6 is not divisible by 4/);
+    await expect(
+      attentionBackwardFlash(rt, { q: t, k: t, v: t, a: t, dA: t, maps: t }, { dq: t, dk: t, dv: t }, { lse: t, dKh: t, dVh: t }, s),
+    ).rejects.toThrow(/head dim 6 is not divisible by 4/);
   });
 });
 

@@ -69,7 +69,17 @@ describe('rope', () => {
       const x = randomArray(B * T * width, T + heads);
       const tables = rotaryTables(pos0 + T, Math.max(rotDims, 2), 10000);
       const y = await poisoned('y', B * yT * width);
-      await rope(rt, await rt.tensor('x', x), await rt.tensor('cos', tables.cos), await rt.tensor('sin', tables.sin), y, { B, T, heads, headDim, rotDims, pos0, yT, dstPos0, style });
+      await rope(rt, await rt.tensor('x', x), await rt.tensor('cos', tables.cos), await rt.tensor('sin', tables.sin), y, {
+        B,
+        T,
+        heads,
+        headDim,
+        rotDims,
+        pos0,
+        yT,
+        dstPos0,
+        style,
+      });
       const out = await rt.read(y);
       const ref = ropeRef(x, B * T, heads, headDim, rotDims, style, (r) => pos0 + (r % T), tables.cos, tables.sin);
       const got = new Float64Array(B * T * width);
@@ -77,9 +87,25 @@ describe('rope', () => {
       expect(relativeError(got, ref)).toBeLessThan(TOL);
       // The inverse (training's backward) rotates by −angle.
       const back = await poisoned('back', B * T * width);
-      await rope(rt, await rt.tensor('x', x), await rt.tensor('cos', tables.cos), await rt.tensor('sin', tables.sin), back, { B, T, heads, headDim, rotDims, pos0, yT: T, dstPos0: 0, style, inverse: true });
+      await rope(rt, await rt.tensor('x', x), await rt.tensor('cos', tables.cos), await rt.tensor('sin', tables.sin), back, {
+        B,
+        T,
+        heads,
+        headDim,
+        rotDims,
+        pos0,
+        yT: T,
+        dstPos0: 0,
+        style,
+        inverse: true,
+      });
       const negSin = tables.sin.map((v) => -v);
-      expect(relativeError(await rt.read(back), ropeRef(x, B * T, heads, headDim, rotDims, style, (r) => pos0 + (r % T), tables.cos, negSin))).toBeLessThan(TOL);
+      expect(
+        relativeError(
+          await rt.read(back),
+          ropeRef(x, B * T, heads, headDim, rotDims, style, (r) => pos0 + (r % T), tables.cos, negSin),
+        ),
+      ).toBeLessThan(TOL);
     });
   }
 
@@ -110,7 +136,18 @@ describe.each(ATTENTION_VARIANTS)('attention through head maps (%s)', (variant) 
     [1, 100, 3, 103, 3, 2, 2, 20, 37, [0, 1, 1], [1, 1, 0]],
   ] as const)('B %i T %i pos0 %i cacheT %i heads %i K %i V %i dh %i window %i', async (B, T, pos0, cacheT, heads, kHeads, vHeads, dh, window, kMap, vMap) => {
     if (variant === 'flash' && dh % 4 !== 0) {
-      await expect(attention(rt, await poisoned('q', 1), await poisoned('k', 1), await poisoned('v', 1), await rt.tensor('m', new Uint32Array(2)), await poisoned('o', 1), { B, T, pos0, heads, kHeads, vHeads, headDim: dh, cacheT, window, scale: 1 }, variant)).rejects.toThrow(/divisible by 4; got 7/);
+      await expect(
+        attention(
+          rt,
+          await poisoned('q', 1),
+          await poisoned('k', 1),
+          await poisoned('v', 1),
+          await rt.tensor('m', new Uint32Array(2)),
+          await poisoned('o', 1),
+          { B, T, pos0, heads, kHeads, vHeads, headDim: dh, cacheT, window, scale: 1 },
+          variant,
+        ),
+      ).rejects.toThrow(/divisible by 4; got 7/);
       return;
     }
     const q = randomArray(B * T * heads * dh, 1, -1, 1);
@@ -126,7 +163,16 @@ describe.each(ATTENTION_VARIANTS)('attention through head maps (%s)', (variant) 
     const out = await poisoned('out', B * T * heads * dh);
     const scale = 1 / Math.sqrt(dh);
     const shape = { T, pos0, heads, kHeads, vHeads, headDim: dh, window, scale };
-    await attention(rt, await rt.tensor('q', q), await rt.tensor('kc', kc), await rt.tensor('vc', vc), await rt.tensor('maps', Uint32Array.from([...kMap, ...vMap])), out, { ...shape, B, cacheT }, variant);
+    await attention(
+      rt,
+      await rt.tensor('q', q),
+      await rt.tensor('kc', kc),
+      await rt.tensor('vc', vc),
+      await rt.tensor('maps', Uint32Array.from([...kMap, ...vMap])),
+      out,
+      { ...shape, B, cacheT },
+      variant,
+    );
     const got = await rt.read(out);
     for (let b = 0; b < B; b++) {
       const ref = attentionRef(

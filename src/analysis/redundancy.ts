@@ -29,7 +29,13 @@ export interface MergeLoss {
 
 /** T_ij = ⟨Y_i, Y_j⟩_F for `heads` heads of dimension dh, from the stacked weights [heads·dh, D], biases and a Gram. */
 export async function headInnerProducts(
-  w: Float32Array, b: Float32Array | undefined, heads: number, dh: number, gram: LayerGram, D: number, rt?: GpuRuntime,
+  w: Float32Array,
+  b: Float32Array | undefined,
+  heads: number,
+  dh: number,
+  gram: LayerGram,
+  D: number,
+  rt?: GpuRuntime,
 ): Promise<number[][]> {
   const rows = heads * dh;
   if (w.length !== rows * D) throw new Error(`weights hold ${w.length} values; ${heads} heads × ${dh} × ${D} need ${rows * D}`);

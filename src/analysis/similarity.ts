@@ -26,11 +26,12 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
 /** Sum of singular values of an n×n matrix: Σ √eig(MᵀM). */
 export function nuclearNorm(mat: Float64Array, n: number): number {
   const mtm = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let k = 0; k < n; k++) s += mat[k * n + i] * mat[k * n + j];
-    mtm[i * n + j] = s;
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += mat[k * n + i] * mat[k * n + j];
+      mtm[i * n + j] = s;
+    }
   return symmetricEigenvalues(mtm, n).reduce((acc, v) => acc + Math.sqrt(Math.max(v, 0)), 0);
 }
 
@@ -54,17 +55,19 @@ export async function stackedCrossGram(w: Float32Array, C: Float64Array, D: numb
     }
   }
   const wc = new Float64Array(rows * D);
-  for (let a = 0; a < rows; a++) for (let k = 0; k < D; k++) {
-    const v = w[a * D + k];
-    if (v === 0) continue;
-    for (let c = 0; c < D; c++) wc[a * D + c] += v * C[k * D + c];
-  }
+  for (let a = 0; a < rows; a++)
+    for (let k = 0; k < D; k++) {
+      const v = w[a * D + k];
+      if (v === 0) continue;
+      for (let c = 0; c < D; c++) wc[a * D + c] += v * C[k * D + c];
+    }
   const out = new Float64Array(rows * rows);
-  for (let a = 0; a < rows; a++) for (let b = 0; b < rows; b++) {
-    let acc = 0;
-    for (let k = 0; k < D; k++) acc += wc[a * D + k] * w[b * D + k];
-    out[a * rows + b] = acc;
-  }
+  for (let a = 0; a < rows; a++)
+    for (let b = 0; b < rows; b++) {
+      let acc = 0;
+      for (let k = 0; k < D; k++) acc += wc[a * D + k] * w[b * D + k];
+      out[a * rows + b] = acc;
+    }
   return out;
 }
 
@@ -77,15 +80,16 @@ export function centredGram(g: LayerGram, D: number): Float64Array {
 /** Block (i, j) of a stacked cross-Gram, plus the bias terms of uncentred activations Y = X Wᵀ + 1 bᵀ. */
 function block(G: Float64Array, rows: number, dh: number, i: number, j: number, bias?: { b: Float32Array; ws: Float64Array; n: number }): Float64Array {
   const out = new Float64Array(dh * dh);
-  for (let a = 0; a < dh; a++) for (let c = 0; c < dh; c++) {
-    let v = G[(i * dh + a) * rows + j * dh + c];
-    if (bias) {
-      const bi = bias.b[i * dh + a];
-      const bj = bias.b[j * dh + c];
-      v += bias.ws[i * dh + a] * bj + bi * bias.ws[j * dh + c] + bias.n * bi * bj;
+  for (let a = 0; a < dh; a++)
+    for (let c = 0; c < dh; c++) {
+      let v = G[(i * dh + a) * rows + j * dh + c];
+      if (bias) {
+        const bi = bias.b[i * dh + a];
+        const bj = bias.b[j * dh + c];
+        v += bias.ws[i * dh + a] * bj + bi * bias.ws[j * dh + c] + bias.n * bi * bj;
+      }
+      out[a * dh + c] = v;
     }
-    out[a * dh + c] = v;
-  }
   return out;
 }
 
@@ -132,7 +136,12 @@ function stacked(model: Model, layer: number, proj: HeadProjection): { w: Float3
 
 /** One layer's similarity matrix for Q, K or V heads. `gram` is needed by cka and aligned; `rt` puts cross-Grams on the GPU. */
 export async function headSimilarity(
-  model: Model, layer: number, proj: HeadProjection, metric: SimilarityMetric, gram?: LayerGram, rt?: GpuRuntime,
+  model: Model,
+  layer: number,
+  proj: HeadProjection,
+  metric: SimilarityMetric,
+  gram?: LayerGram,
+  rt?: GpuRuntime,
 ): Promise<number[][]> {
   const D = model.config.dim;
   const dh = model.config.headDim;
@@ -141,11 +150,12 @@ export async function headSimilarity(
   if (metric === 'weight-cosine') {
     const heads = Array.from({ length: n }, (_, h) => headWeights(model, layer, proj, h));
     const norms = heads.map((h) => Math.sqrt(h.reduce((s, v) => s + v * v, 0)));
-    for (let i = 0; i < n; i++) for (let j = i; j < n; j++) {
-      let dot = 0;
-      for (let k = 0; k < heads[i].length; k++) dot += heads[i][k] * heads[j][k];
-      out[i][j] = out[j][i] = Math.min(1, Math.abs(dot) / (norms[i] * norms[j] || 1));
-    }
+    for (let i = 0; i < n; i++)
+      for (let j = i; j < n; j++) {
+        let dot = 0;
+        for (let k = 0; k < heads[i].length; k++) dot += heads[i][k] * heads[j][k];
+        out[i][j] = out[j][i] = Math.min(1, Math.abs(dot) / (norms[i] * norms[j] || 1));
+      }
     return out;
   }
   if (!gram) throw new Error(`the ${metric} metric needs calibration Grams`);

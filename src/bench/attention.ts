@@ -17,13 +17,22 @@ export interface AttentionBenchRow {
 }
 
 export async function benchAttention(
-  rt: GpuRuntime, variant: AttentionVariant, T: number, B = 8, heads = 12, headDim = 64, budgetMs = 500,
+  rt: GpuRuntime,
+  variant: AttentionVariant,
+  T: number,
+  B = 8,
+  heads = 12,
+  headDim = 64,
+  budgetMs = 500,
 ): Promise<AttentionBenchRow> {
   const n = B * T * heads * headDim;
   const q = await rt.tensor(`bench q ${T}`, randomArray(n, 1, -1, 1));
   const k = await rt.tensor(`bench k ${T}`, randomArray(n, 2, -1, 1));
   const v = await rt.tensor(`bench v ${T}`, randomArray(n, 3, -1, 1));
-  const maps = await rt.tensor('bench maps', Uint32Array.from({ length: 2 * heads }, (_, i) => i % heads));
+  const maps = await rt.tensor(
+    'bench maps',
+    Uint32Array.from({ length: 2 * heads }, (_, i) => i % heads),
+  );
   const out = await rt.tensor(`bench out ${T}`, n);
   const shape = { B, T, pos0: 0, heads, kHeads: heads, vHeads: heads, headDim, cacheT: T, window: 0, scale: 1 / Math.sqrt(headDim) };
   const once = () => attention(rt, q, k, v, maps, out, shape, variant);

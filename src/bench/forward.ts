@@ -28,10 +28,27 @@ export function gpt2SmallShaped(): Model {
   const V = 50257;
   const T = 1024;
   const config: ModelConfig = {
-    family: 'gpt2', architecture: 'GPT2LMHeadModel (random weights)', layers: L, dim: D, heads: H, headDim: D / H, ffnDim: F, vocab: V,
-    contextLength: T, norm: 'layernorm', normEps: 1e-5, positional: { kind: 'learned' }, mlp: 'gelu_tanh',
-    attentionBias: { q: true, k: true, v: true, o: true }, mlpBias: true, tiedEmbeddings: true, parallelResidual: false,
-    attentionScale: 1 / Math.sqrt(D / H), attentionWindow: Array(L).fill(null), bosId: 50256, eosId: 50256,
+    family: 'gpt2',
+    architecture: 'GPT2LMHeadModel (random weights)',
+    layers: L,
+    dim: D,
+    heads: H,
+    headDim: D / H,
+    ffnDim: F,
+    vocab: V,
+    contextLength: T,
+    norm: 'layernorm',
+    normEps: 1e-5,
+    positional: { kind: 'learned' },
+    mlp: 'gelu_tanh',
+    attentionBias: { q: true, k: true, v: true, o: true },
+    mlpBias: true,
+    tiedEmbeddings: true,
+    parallelResidual: false,
+    attentionScale: 1 / Math.sqrt(D / H),
+    attentionWindow: Array(L).fill(null),
+    bosId: 50256,
+    eosId: 50256,
   };
   let seed = 1;
   const w = (n: number, scale = 0.02) => randomArray(n, seed++, -scale * 1.7, scale * 1.7);
@@ -44,7 +61,16 @@ export function gpt2SmallShaped(): Model {
     layers: Array.from({ length: L }, () => ({
       attnNorm: { weight: ones(), bias: new Float32Array(D) },
       mlpNorm: { weight: ones(), bias: new Float32Array(D) },
-      attn: { wq: w(D * D), wk: w(D * D), wv: w(D * D), wo: w(D * D), bq: new Float32Array(D), bk: new Float32Array(D), bv: new Float32Array(D), bo: new Float32Array(D) },
+      attn: {
+        wq: w(D * D),
+        wk: w(D * D),
+        wv: w(D * D),
+        wo: w(D * D),
+        bq: new Float32Array(D),
+        bk: new Float32Array(D),
+        bv: new Float32Array(D),
+        bo: new Float32Array(D),
+      },
       mlp: { up: w(F * D), upBias: new Float32Array(F), down: w(D * F), downBias: new Float32Array(D) },
       kv: gqaLayout(H, H),
     })),
@@ -81,7 +107,14 @@ export async function benchForward(rt: GpuRuntime, name: string, model: Model, b
     const embedParts = gm.embed.parts.length;
     await rt.finish();
     return {
-      model: name, batch, seq: T, ms, tokensPerSecond: (batch * T * 1000) / ms, iterations, dispatches, dispatchesPerLayer: (withoutHead - embedParts) / L,
+      model: name,
+      batch,
+      seq: T,
+      ms,
+      tokensPerSecond: (batch * T * 1000) / ms,
+      iterations,
+      dispatches,
+      dispatchesPerLayer: (withoutHead - embedParts) / L,
     };
   } finally {
     fp.release();

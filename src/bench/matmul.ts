@@ -11,12 +11,7 @@ export interface MatmulBenchRow {
   variant: MatmulVariant;
 }
 
-export async function benchMatmul(
-  rt: GpuRuntime,
-  n: number,
-  variant: MatmulVariant = matmulVariantFor(rt),
-  budgetMs = 1500,
-): Promise<MatmulBenchRow> {
+export async function benchMatmul(rt: GpuRuntime, n: number, variant: MatmulVariant = matmulVariantFor(rt), budgetMs = 1500): Promise<MatmulBenchRow> {
   const A = await rt.tensor(`bench A ${n}`, randomArray(n * n, 1));
   const B = await rt.tensor(`bench B ${n}`, randomArray(n * n, 2));
   const C = await rt.tensor(`bench C ${n}`, n * n);

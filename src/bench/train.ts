@@ -31,7 +31,14 @@ export async function benchTrain(rt: GpuRuntime, name: string, model: Model, bat
   const r = await train(rt, model, data, { ...opts, steps }, { teacher: model });
   const all = rt.stats.dispatches - d0;
   return {
-    model: name, batch, seq: T, microBatch: r.plan.microBatch, msPerStep: (1000 * r.trainSeconds) / steps, tokensPerSecond: r.tokensPerSecond,
-    steps, memoryBytes: r.plan.bytes.total, dispatchesPerStep: steps > 1 ? (all - oneStep) / (steps - 1) : null,
+    model: name,
+    batch,
+    seq: T,
+    microBatch: r.plan.microBatch,
+    msPerStep: (1000 * r.trainSeconds) / steps,
+    tokensPerSecond: r.tokensPerSecond,
+    steps,
+    memoryBytes: r.plan.bytes.total,
+    dispatchesPerStep: steps > 1 ? (all - oneStep) / (steps - 1) : null,
   };
 }

@@ -61,8 +61,30 @@ function list(args: ParsedArgs, flag: string): string[] {
  */
 export function benchDefaults(fallback: boolean) {
   return fallback
-    ? { sizes: [256, 512], forwardBatch: 4, forwardSeq: 128, trainBatch: 4, trainSeq: 64, steps: 2, attentionBatch: 1, attention: [128, 256], searchDocs: 50, gpt2: { batch: 1, seq: 32 } }
-    : { sizes: [256, 1024, 2048], forwardBatch: 8, forwardSeq: 256, trainBatch: 32, trainSeq: 128, steps: 3, attentionBatch: 8, attention: [128, 512, 1024], searchDocs: 400, gpt2: null };
+    ? {
+        sizes: [256, 512],
+        forwardBatch: 4,
+        forwardSeq: 128,
+        trainBatch: 4,
+        trainSeq: 64,
+        steps: 2,
+        attentionBatch: 1,
+        attention: [128, 256],
+        searchDocs: 50,
+        gpt2: { batch: 1, seq: 32 },
+      }
+    : {
+        sizes: [256, 1024, 2048],
+        forwardBatch: 8,
+        forwardSeq: 256,
+        trainBatch: 32,
+        trainSeq: 128,
+        steps: 3,
+        attentionBatch: 8,
+        attention: [128, 512, 1024],
+        searchDocs: 400,
+        gpt2: null,
+      };
 }
 
 export async function benchCommand(args: ParsedArgs): Promise<number> {
@@ -72,7 +94,8 @@ export async function benchCommand(args: ParsedArgs): Promise<number> {
   const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
   const given = (flag: string) => args.flags.has(flag);
   const variantFlag = args.flags.get('variant');
-  if (variantFlag !== undefined && !MATMUL_VARIANTS.includes(variantFlag as MatmulVariant)) throw new UsageError(`--variant must be one of ${MATMUL_VARIANTS.join(', ')}; got ${variantFlag}`);
+  if (variantFlag !== undefined && !MATMUL_VARIANTS.includes(variantFlag as MatmulVariant))
+    throw new UsageError(`--variant must be one of ${MATMUL_VARIANTS.join(', ')}; got ${variantFlag}`);
   const budget = given('budget') ? Number(args.flags.get('budget')) : 0.25;
   if (!(budget > 0 && budget <= 1)) throw new UsageError('--budget must be a fraction in (0, 1], e.g. 0.25');
   const rt = await createNodeRuntime();
@@ -97,7 +120,9 @@ export async function benchCommand(args: ParsedArgs): Promise<number> {
     progress(`matmul ${n}³ …`);
     const row = await benchMatmul(rt, n, matmulVariantFor(rt, { M: n, N: n }));
     matmul.push(row);
-    say(`matmul ${String(n).padStart(5)}³  ${row.ms.toFixed(3).padStart(10)} ms  ${row.gflops.toFixed(1).padStart(9)} GFLOP/s  (${row.variant}, ${row.iterations} runs)`);
+    say(
+      `matmul ${String(n).padStart(5)}³  ${row.ms.toFixed(3).padStart(10)} ms  ${row.gflops.toFixed(1).padStart(9)} GFLOP/s  (${row.variant}, ${row.iterations} runs)`,
+    );
   }
   const batchFlag = given('batch') ? intList(args.flags.get('batch'), [8], 'batch')[0] : undefined;
   const seqFlag = given('seq') ? intList(args.flags.get('seq'), [256], 'seq')[0] : undefined;
@@ -111,7 +136,9 @@ export async function benchCommand(args: ParsedArgs): Promise<number> {
     progress(`forward ${name} ${batch}×${seq} …`);
     const row = await benchForward(rt, name, model, batch, seq);
     forward.push(row);
-    say(`forward ${name.padEnd(28)} ${row.batch}×${row.seq}  ${row.ms.toFixed(2).padStart(9)} ms  ${row.tokensPerSecond.toFixed(0).padStart(9)} tokens/s  (${row.iterations} runs; ${row.dispatches} dispatches, ${row.dispatchesPerLayer} per layer)`);
+    say(
+      `forward ${name.padEnd(28)} ${row.batch}×${row.seq}  ${row.ms.toFixed(2).padStart(9)} ms  ${row.tokensPerSecond.toFixed(0).padStart(9)} tokens/s  (${row.iterations} runs; ${row.dispatches} dispatches, ${row.dispatchesPerLayer} per layer)`,
+    );
   }
   const train = [];
   const steps = intList(args.flags.get('steps'), [d.steps], 'steps')[0];
@@ -122,7 +149,9 @@ export async function benchCommand(args: ParsedArgs): Promise<number> {
     progress(`train ${name} ${batch}×${seq}, ${steps} steps …`);
     const row = await benchTrain(rt, name, model, batch, seq, steps);
     train.push(row);
-    say(`train   ${name.padEnd(28)} ${row.batch}×${row.seq}  ${row.msPerStep.toFixed(1).padStart(9)} ms/step  ${row.tokensPerSecond.toFixed(0).padStart(9)} tokens/s  (${row.steps} steps, ${row.microBatch} sequences per forward, ${formatBytes(row.memoryBytes)}${row.dispatchesPerStep === null ? '' : `, ${row.dispatchesPerStep} dispatches per step`})`);
+    say(
+      `train   ${name.padEnd(28)} ${row.batch}×${row.seq}  ${row.msPerStep.toFixed(1).padStart(9)} ms/step  ${row.tokensPerSecond.toFixed(0).padStart(9)} tokens/s  (${row.steps} steps, ${row.microBatch} sequences per forward, ${formatBytes(row.memoryBytes)}${row.dispatchesPerStep === null ? '' : `, ${row.dispatchesPerStep} dispatches per step`})`,
+    );
   }
   // The three attention kernels per sequence length (8 sequences of GPT-2-small's 12 heads × 64 unless --batch says
   // otherwise; one sequence on a CPU fallback).
@@ -136,7 +165,9 @@ export async function benchCommand(args: ParsedArgs): Promise<number> {
       progress(`attention ${kernel} at ${T} positions …`);
       const row = await benchAttention(rt, kernel, T, batchFlag ?? d.attentionBatch);
       attentionRows.push(row);
-      say(`attention ${kernel.padEnd(9)} ${row.B}×${String(T).padEnd(5)} ${row.heads}×${row.headDim}  ${row.ms.toFixed(3).padStart(9)} ms  ${row.gflops.toFixed(1).padStart(8)} GFLOP/s  (${row.iterations} runs)`);
+      say(
+        `attention ${kernel.padEnd(9)} ${row.B}×${String(T).padEnd(5)} ${row.heads}×${row.headDim}  ${row.ms.toFixed(3).padStart(9)} ms  ${row.gflops.toFixed(1).padStart(8)} GFLOP/s  (${row.iterations} runs)`,
+      );
     }
   }
   const search = [];
@@ -145,7 +176,9 @@ export async function benchCommand(args: ParsedArgs): Promise<number> {
     progress(`DHA search ${name} at ${(100 * budget).toFixed(0)} % (calibration first) …`);
     const row = await benchSearch(rt, name, model, await searchSequences(args, model, tokenizer, spec, d.searchDocs), budget);
     search.push(row);
-    say(`search  ${name.padEnd(28)} ${(100 * budget).toFixed(0)} %  ${row.searchSeconds.toFixed(3).padStart(9)} s  (K/V per layer ${row.perLayer}; calibration ${row.calibrationTokens} tokens, ${row.calibrationSeconds.toFixed(1)} s; best of ${row.runs})`);
+    say(
+      `search  ${name.padEnd(28)} ${(100 * budget).toFixed(0)} %  ${row.searchSeconds.toFixed(3).padStart(9)} s  (K/V per layer ${row.perLayer}; calibration ${row.calibrationTokens} tokens, ${row.calibrationSeconds.toFixed(1)} s; best of ${row.runs})`,
+    );
   }
   progress('done');
   if (json) process.stdout.write(`${JSON.stringify({ adapter, fallback, matmul, forward, train, attention: attentionRows, search })}\n`);

@@ -48,15 +48,32 @@ export async function exampleCommand(args: ParsedArgs): Promise<number> {
   }
   // The race at its page defaults: every lane at the budget on the same total of training tokens (DHA's own steps come out
   // of it), the aligned merge renormalised.
-  const train = { steps: d['race.train.steps'] as number, lr: d['race.train.lr'] as number, params: 'all' as const, loss: 'kl' as const, batch: d['race.train.batch'] as number, seqLen: d['race.train.seq'] as number, evalEvery: d['race.train.evalEvery'] as number };
+  const train = {
+    steps: d['race.train.steps'] as number,
+    lr: d['race.train.lr'] as number,
+    params: 'all' as const,
+    loss: 'kl' as const,
+    batch: d['race.train.batch'] as number,
+    seqLen: d['race.train.seq'] as number,
+    evalEvery: d['race.train.evalEvery'] as number,
+  };
   const budgetPath: ExampleData['budgetPath'] = [];
   const runs: ExampleRun[] = [];
   let pplOriginal = 0;
   let evalText = '';
   const lanes = (d['race.methods'] as string[]).filter((k): k is LaneKey => (LANE_KEYS as readonly string[]).includes(k));
   const shared = {
-    method: 'meanpool' as const, budget, calibrationTokens: d['race.calTokens'] as number, steps: d['race.dhaSteps'] as number, seed: 1,
-    tokensPerStep: train.batch * train.seqLen, seqLen: train.seqLen, train, renormalise: true, allocation: 'search' as const, kvSplit: 'equal' as const,
+    method: 'meanpool' as const,
+    budget,
+    calibrationTokens: d['race.calTokens'] as number,
+    steps: d['race.dhaSteps'] as number,
+    seed: 1,
+    tokensPerStep: train.batch * train.seqLen,
+    seqLen: train.seqLen,
+    train,
+    renormalise: true,
+    allocation: 'search' as const,
+    kvSplit: 'equal' as const,
   };
   for (const key of lanes) {
     const lane = LANE_BY_KEY.get(key)!;
@@ -66,13 +83,18 @@ export async function exampleCommand(args: ParsedArgs): Promise<number> {
       rt,
       source,
       settings,
-      { calibration: { text, name: 'the built-in TinyStories sample' }, evaluation: { text, name: 'the built-in TinyStories sample', heldOutDocs: d['race.evalDocs'] as number }, sameText: true },
+      {
+        calibration: { text, name: 'the built-in TinyStories sample' },
+        evaluation: { text, name: 'the built-in TinyStories sample', heldOutDocs: d['race.evalDocs'] as number },
+        sameText: true,
+      },
       {
         signal: new AbortController().signal,
         gate: async () => {},
         onStage: (s) => progress.onProgress({ stage: `${lane.label}: ${s}`, done: 0, total: 1 }),
         onDhaEvent: (e) => {
-          if (e.phase === 'search' && key === 'dha') budgetPath.push({ budget: e.budget, perLayer: e.perLayer, layouts: e.layouts.map((l) => ({ ...l, origin: originOf(l) })) });
+          if (e.phase === 'search' && key === 'dha')
+            budgetPath.push({ budget: e.budget, perLayer: e.perLayer, layouts: e.layouts.map((l) => ({ ...l, origin: originOf(l) })) });
         },
       },
     );
@@ -80,8 +102,18 @@ export async function exampleCommand(args: ParsedArgs): Promise<number> {
     evalText = o.evalName;
     const r = o.result;
     runs.push({
-      method, lane: key, label: o.experiment.label as string, tokens: r.trainTokens, budget, perLayer: r.perLayer, layouts: layoutsOf(r.model), kvBytesPerToken: r.kvBytesPerToken, pplConverted: r.curve[0]?.ppl ?? o.after.ppl, pplAfter: o.after.ppl,
-      curve: r.curve.filter((p) => p.ppl !== null).map((p) => ({ tokens: p.tokens, ppl: p.ppl! })), seconds: r.seconds,
+      method,
+      lane: key,
+      label: o.experiment.label as string,
+      tokens: r.trainTokens,
+      budget,
+      perLayer: r.perLayer,
+      layouts: layoutsOf(r.model),
+      kvBytesPerToken: r.kvBytesPerToken,
+      pplConverted: r.curve[0]?.ppl ?? o.after.ppl,
+      pplAfter: o.after.ppl,
+      curve: r.curve.filter((p) => p.ppl !== null).map((p) => ({ tokens: p.tokens, ppl: p.ppl! })),
+      seconds: r.seconds,
     });
   }
   progress.done();
@@ -90,7 +122,15 @@ export async function exampleCommand(args: ParsedArgs): Promise<number> {
     date: new Date().toISOString().slice(0, 10),
     adapter: adapterName(rt.summary),
     command: 'bash scripts/make-example.sh',
-    model: { name: loaded.name, layers: model.config.layers, heads: model.config.heads, headDim: model.config.headDim, kvBytesPerToken: kvBytesPerToken(model), pplOriginal, layouts: layoutsOf(model) },
+    model: {
+      name: loaded.name,
+      layers: model.config.layers,
+      heads: model.config.heads,
+      headDim: model.config.headDim,
+      kvBytesPerToken: kvBytesPerToken(model),
+      pplOriginal,
+      layouts: layoutsOf(model),
+    },
     evalText,
     similarity: { metric: 'cka', tokens: grams[0]?.n ?? 0, layers },
     budgetPath,
@@ -99,6 +139,8 @@ export async function exampleCommand(args: ParsedArgs): Promise<number> {
   };
   await mkdir(path.dirname(out), { recursive: true });
   await writeFile(out, `${JSON.stringify(data)}\n`);
-  process.stdout.write(`wrote ${out}: ${runs.map((r) => `${r.label} ${r.pplConverted.toFixed(3)} → ${r.pplAfter.toFixed(3)} at ${r.tokens} tokens`).join(', ')} (original ${pplOriginal.toFixed(3)})\n`);
+  process.stdout.write(
+    `wrote ${out}: ${runs.map((r) => `${r.label} ${r.pplConverted.toFixed(3)} → ${r.pplAfter.toFixed(3)} at ${r.tokens} tokens`).join(', ')} (original ${pplOriginal.toFixed(3)})\n`,
+  );
   return 0;
 }

@@ -22,8 +22,23 @@ export const COMMAND_FLAGS: Record<string, CommandFlags> = {
   similarity: { values: ['metric', 'text', 'tokens', 'max-tokens', 'tokenizer'], booleans: ['json'], positionals: 1 },
   fuse: {
     values: [
-      'method', 'kv-budget', 'out', 'tokenizer', 'max-tokens', ...split(''), ...split('eval-'), 'steps', 'seed',
-      'tokens-per-step', 'seq-len', 'lr', 'fusion-params', 'fusion-inputs', 'check-every', 'allocation', 'kv-split',
+      'method',
+      'kv-budget',
+      'out',
+      'tokenizer',
+      'max-tokens',
+      ...split(''),
+      ...split('eval-'),
+      'steps',
+      'seed',
+      'tokens-per-step',
+      'seq-len',
+      'lr',
+      'fusion-params',
+      'fusion-inputs',
+      'check-every',
+      'allocation',
+      'kv-split',
       ...TRAIN_FLAGS.map((f) => `train-${f}`),
     ],
     booleans: ['renorm', 'no-renorm', 'json'],
@@ -33,7 +48,11 @@ export const COMMAND_FLAGS: Record<string, CommandFlags> = {
   example: { values: ['text', 'out', 'tokenizer'], booleans: [], positionals: 1 },
   gpu: { values: [], booleans: [], positionals: 0 },
   selftest: { values: [], booleans: ['json'], positionals: 0 },
-  bench: { values: ['sizes', 'variant', 'forward', 'train', 'attention', 'search', 'budget', 'text', 'batch', 'seq', 'steps'], booleans: ['json'], positionals: 0 },
+  bench: {
+    values: ['sizes', 'variant', 'forward', 'train', 'attention', 'search', 'budget', 'text', 'batch', 'seq', 'steps'],
+    booleans: ['json'],
+    positionals: 0,
+  },
 };
 
 /** Parses a command's arguments and refuses what the command does not take. */
@@ -52,7 +71,9 @@ export function parseCommand(command: string, argv: string[]): ParsedArgs {
     }
   }
   if (args.positionals.length > spec.positionals) {
-    throw new UsageError(`${command}: unexpected argument "${args.positionals[spec.positionals]}"${spec.positionals ? ' (one model path only)' : ''}; ${command} takes ${takes()}`);
+    throw new UsageError(
+      `${command}: unexpected argument "${args.positionals[spec.positionals]}"${spec.positionals ? ' (one model path only)' : ''}; ${command} takes ${takes()}`,
+    );
   }
   return args;
 }

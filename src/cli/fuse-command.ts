@@ -46,7 +46,8 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
   if (!method || !FUSION_METHODS.includes(method)) throw new UsageError(`--method must be one of ${FUSION_METHODS.join(', ')}`);
   const budgetText = str(args, 'kv-budget');
   const budget = Number(budgetText);
-  if (!budgetText || !(budget > 0 && budget <= 1)) throw new UsageError(`--kv-budget must be a fraction in (0, 1], e.g. 0.5 or 0.25; got ${budgetText ?? 'nothing'}`);
+  if (!budgetText || !(budget > 0 && budget <= 1))
+    throw new UsageError(`--kv-budget must be a fraction in (0, 1], e.g. 0.5 or 0.25; got ${budgetText ?? 'nothing'}`);
   const out = str(args, 'out');
   if (!out) throw new UsageError('fuse needs --out DIR for the fused model');
   const json = args.flags.has('json');

@@ -151,7 +151,6 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-
 /** Commands that need no GPU run without looking for a Vulkan driver. */
 const CPU_COMMANDS = new Set(['info', 'help', '--help', '-h', undefined]);
 if (!CPU_COMMANDS.has(process.argv[2])) ensureVulkanEnvironment();

@@ -99,7 +99,10 @@ export async function documentsFromArgs(args: ParsedArgs, loaded: LoadedModel, p
       throw new ModelFormatError(textPath, 'no such file');
     });
     const pieces = splitDocuments(text, {
-      split, minChars: int(args, `${prefix}min-chars`), skipDocs: int(args, `${prefix}skip-docs`), maxDocs: int(args, `${prefix}max-docs`),
+      split,
+      minChars: int(args, `${prefix}min-chars`),
+      skipDocs: int(args, `${prefix}skip-docs`),
+      maxDocs: int(args, `${prefix}max-docs`),
     });
     return tokenizeDocuments(pieces, tokenizer, model.config.contextLength);
   }
@@ -125,7 +128,10 @@ export async function evalCommand(args: ParsedArgs): Promise<number> {
     onProgress: json ? undefined : (p) => process.stderr.write(`\r${p.stage} ${p.done}/${p.total} documents, ${p.detail}   `),
   });
   if (json) process.stdout.write(`${JSON.stringify({ ppl: r.ppl, nll: r.nll, tokens: r.tokens, documents: r.documents, seconds: r.seconds })}\n`);
-  else process.stdout.write(`\nperplexity ${r.ppl.toFixed(4)} over ${r.tokens} predicted tokens in ${r.documents} documents (${r.seconds.toFixed(1)} s, ${(r.tokens / r.seconds).toFixed(0)} tokens/s)\n`);
+  else
+    process.stdout.write(
+      `\nperplexity ${r.ppl.toFixed(4)} over ${r.tokens} predicted tokens in ${r.documents} documents (${r.seconds.toFixed(1)} s, ${(r.tokens / r.seconds).toFixed(0)} tokens/s)\n`,
+    );
   return 0;
 }
 

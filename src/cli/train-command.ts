@@ -138,14 +138,21 @@ export async function trainCommand(args: ParsedArgs): Promise<number> {
     curve: r.curve,
   };
   const experiment = {
-    producer: 'headlab train', source: { name: loaded.name, modelHash: modelHash(loaded.model) }, teacher: teacher ? { name: teacher.name, modelHash: modelHash(teacher.model) } : null,
-    seed: options.seed, options, ...summary, adapter: rt.summary.description,
+    producer: 'headlab train',
+    source: { name: loaded.name, modelHash: modelHash(loaded.model) },
+    teacher: teacher ? { name: teacher.name, modelHash: modelHash(teacher.model) } : null,
+    seed: options.seed,
+    options,
+    ...summary,
+    adapter: rt.summary.description,
   };
   const written = await writeFolder(out, exportFusedModel(r.model, { tokenizerFiles: await tokenizerFilesOf(files), experiment }));
   if (json) process.stdout.write(`${JSON.stringify({ ...summary, out, files: written })}\n`);
   else {
     const ppl = summary.pplBefore !== null ? `; perplexity ${summary.pplBefore.toFixed(3)} → ${summary.pplAfter!.toFixed(3)}` : '';
-    process.stdout.write(`trained ${r.steps} steps (${r.tokens} tokens, ${r.tokensPerSecond.toFixed(0)} tokens/s; ${describePlan(r.plan)})${ppl}; wrote ${written.join(', ')} to ${out}\n`);
+    process.stdout.write(
+      `trained ${r.steps} steps (${r.tokens} tokens, ${r.tokensPerSecond.toFixed(0)} tokens/s; ${describePlan(r.plan)})${ppl}; wrote ${written.join(', ')} to ${out}\n`,
+    );
   }
   return 0;
 }

@@ -7,8 +7,16 @@
 import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import { attention, type AttentionVariant } from '../gpu/kernels/transformer';
 import {
-  attentionBackwardFlash, attentionContext, attentionKeysGrad, attentionProbs, attentionQueriesGrad, attentionScoresGrad, attentionValuesGrad,
-  flashBackwardFor, flashGradScratch, type AttnGradShape,
+  attentionBackwardFlash,
+  attentionContext,
+  attentionKeysGrad,
+  attentionProbs,
+  attentionQueriesGrad,
+  attentionScoresGrad,
+  attentionValuesGrad,
+  flashBackwardFor,
+  flashGradScratch,
+  type AttnGradShape,
 } from '../gpu/kernels/training';
 
 export type { AttnGradShape };
@@ -39,7 +47,10 @@ export interface AttentionInputs {
  * otherwise one attention kernel runs (`variant`: the adapter's choice unless given).
  */
 export async function attentionForward(
-  rt: GpuRuntime, x: AttentionInputs, a: GpuTensor, s: AttnGradShape & { pos0: number; cacheT: number },
+  rt: GpuRuntime,
+  x: AttentionInputs,
+  a: GpuTensor,
+  s: AttnGradShape & { pos0: number; cacheT: number },
   opts: { probs?: GpuTensor; variant?: AttentionVariant } = {},
 ): Promise<void> {
   if (opts.probs) {
@@ -48,7 +59,18 @@ export async function attentionForward(
     await attentionContext(rt, opts.probs, x.v, x.maps, a, s);
     return;
   }
-  const shape = { B: s.B, T: s.T, pos0: s.pos0, heads: s.heads, kHeads: s.kHeads, vHeads: s.vHeads, headDim: s.dh, cacheT: s.cacheT, window: s.window, scale: s.scale };
+  const shape = {
+    B: s.B,
+    T: s.T,
+    pos0: s.pos0,
+    heads: s.heads,
+    kHeads: s.kHeads,
+    vHeads: s.vHeads,
+    headDim: s.dh,
+    cacheT: s.cacheT,
+    window: s.window,
+    scale: s.scale,
+  };
   await attention(rt, x.q, x.k, x.v, x.maps, a, shape, opts.variant);
 }
 
@@ -59,12 +81,23 @@ export async function attentionForward(
  * probabilities (the layer trainer keeps them), otherwise they are recomputed from q and K (no T × T buffer is kept).
  */
 export async function attentionBackward(
-  rt: GpuRuntime, x: AttentionInputs & { a: GpuTensor; dA: GpuTensor }, grads: { dq: GpuTensor | null; dk: GpuTensor; dv: GpuTensor },
-  scratch: Record<string, GpuTensor>, s: AttnGradShape, flash: boolean, probsKept = false,
+  rt: GpuRuntime,
+  x: AttentionInputs & { a: GpuTensor; dA: GpuTensor },
+  grads: { dq: GpuTensor | null; dk: GpuTensor; dv: GpuTensor },
+  scratch: Record<string, GpuTensor>,
+  s: AttnGradShape,
+  flash: boolean,
+  probsKept = false,
 ): Promise<void> {
   if (flash) {
     if (!grads.dq) throw new Error('attention backward: the flash path computes dq; give it a tensor');
-    await attentionBackwardFlash(rt, { q: x.q, k: x.k, v: x.v, a: x.a, dA: x.dA, maps: x.maps }, { dq: grads.dq, dk: grads.dk, dv: grads.dv }, { lse: scratch.lse, dKh: scratch.dKh, dVh: scratch.dVh }, s);
+    await attentionBackwardFlash(
+      rt,
+      { q: x.q, k: x.k, v: x.v, a: x.a, dA: x.dA, maps: x.maps },
+      { dq: grads.dq, dk: grads.dk, dv: grads.dv },
+      { lse: scratch.lse, dKh: scratch.dKh, dVh: scratch.dVh },
+      s,
+    );
     return;
   }
   if (!probsKept) await attentionProbs(rt, x.q, x.k, x.maps, scratch.P, s);

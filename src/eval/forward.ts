@@ -200,7 +200,15 @@ export class ForwardPass {
       await rope(rt, t.qRaw, gm.cos, gm.sin, s.q, { ...rot, heads: c.heads, yT: T, dstPos0: 0 });
       // V (and K without rotary) straight into the cache: one product per sequence, rows pos0 … pos0+T−1 of its block.
       const intoCache = (w: GpuTensor, bias: GpuTensor | null, cache: GpuTensor, n: number) =>
-        matmul(rt, s.h1, w, cache, { M: T, N: n, K: D, transB: true, batch: B, strideA: T * D, strideB: 0, strideC: shape.cacheT * n, offsetC: pos0 * n }, undefined, bias);
+        matmul(
+          rt,
+          s.h1,
+          w,
+          cache,
+          { M: T, N: n, K: D, transB: true, batch: B, strideA: T * D, strideB: 0, strideC: shape.cacheT * n, offsetC: pos0 * n },
+          undefined,
+          bias,
+        );
       if (gm.rotDims > 0) {
         await linear(s.h1, l.wk, l.bk, t.kRaw, D, l.kHeads * dh);
         await rope(rt, t.kRaw, gm.cos, gm.sin, this.kCache[li], { ...rot, heads: l.kHeads, yT: shape.cacheT, dstPos0: pos0 });
@@ -209,8 +217,16 @@ export class ForwardPass {
       }
       await intoCache(l.wv, l.bv, this.vCache[li], l.vHeads * dh);
       await attentionForward(rt, { q: s.q, k: this.kCache[li], v: this.vCache[li], maps: l.maps }, s.att, {
-        B, T, pos0, heads: c.heads, kHeads: l.kHeads, vHeads: l.vHeads, dh, cacheT: shape.cacheT,
-        window: c.attentionWindow[li] ?? 0, scale: c.attentionScale,
+        B,
+        T,
+        pos0,
+        heads: c.heads,
+        kHeads: l.kHeads,
+        vHeads: l.vHeads,
+        dh,
+        cacheT: shape.cacheT,
+        window: c.attentionWindow[li] ?? 0,
+        scale: c.attentionScale,
       });
       if (c.parallelResidual) {
         await normed(t.x, l.mlpNormW, l.mlpNormB, s.h2); // x + attn(ln1(x)) + mlp(ln2(x))

@@ -133,7 +133,9 @@ export class GpuModel {
       }
       const rotDims = rotaryDims(c);
       const tables =
-        c.positional.kind === 'rotary' ? rotaryTables(c.contextLength, rotDims, c.positional.theta, invFreqRounding(c)) : { cos: new Float32Array(1), sin: new Float32Array(1) };
+        c.positional.kind === 'rotary'
+          ? rotaryTables(c.contextLength, rotDims, c.positional.theta, invFreqRounding(c))
+          : { cos: new Float32Array(1), sin: new Float32Array(1) };
       return new GpuModel(rt, model, {
         embed,
         positionEmbed: await opt('positionEmbed', model.positionEmbed),

@@ -33,7 +33,12 @@ export function rotaryDims(c: ModelConfig): number {
   return rd - (rd % 2);
 }
 
-export function rotaryTables(positions: number, rotDims: number, theta: number, roundInv: (x: number) => number = Math.fround): { cos: Float32Array; sin: Float32Array } {
+export function rotaryTables(
+  positions: number,
+  rotDims: number,
+  theta: number,
+  roundInv: (x: number) => number = Math.fround,
+): { cos: Float32Array; sin: Float32Array } {
   const half = rotDims / 2;
   const cos = new Float32Array(Math.max(positions * half, 1));
   const sin = new Float32Array(Math.max(positions * half, 1));

@@ -248,14 +248,20 @@ export function equalPartitions(n: number, groups: number, limit = 200_000): num
     const choose = (start: number, pick: number[]): boolean => {
       if (pick.length === size - 1) {
         const g = [first, ...pick];
-        return rec(rest.filter((x) => !pick.includes(x)), [...acc, g]);
+        return rec(
+          rest.filter((x) => !pick.includes(x)),
+          [...acc, g],
+        );
       }
       for (let i = start; i < rest.length; i++) if (!choose(i + 1, [...pick, rest[i]])) return false;
       return true;
     };
     return choose(0, []);
   };
-  rec(Array.from({ length: n }, (_, i) => i), []);
+  rec(
+    Array.from({ length: n }, (_, i) => i),
+    [],
+  );
   return out.length >= limit ? null : out;
 }
 

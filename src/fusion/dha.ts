@@ -59,7 +59,6 @@ export interface DhaOptions {
   onEvent?: (e: DhaEvent) => void;
 }
 
-
 export type DhaEvent =
   | {
       phase: 'search';
@@ -125,7 +124,8 @@ export function allocate(costs: { k: number[][]; v: number[][] }, totalK: number
   }
   // uniform: spread a total over the layers as evenly as whole heads allow (earlier layers keep the remainder).
   const even = (total: number, i: number) => Math.floor(total / L) + (i < total % L ? 1 : 0);
-  if (rule.kvSplit === 'equal') return { k: costs.k.map((c, i) => Math.min(c.length, even(totalK, i))), v: costs.v.map((c, i) => Math.min(c.length, even(totalV, i))) };
+  if (rule.kvSplit === 'equal')
+    return { k: costs.k.map((c, i) => Math.min(c.length, even(totalK, i))), v: costs.v.map((c, i) => Math.min(c.length, even(totalV, i))) };
   const k: number[] = [];
   const v: number[] = [];
   for (let i = 0; i < L; i++) {
@@ -138,7 +138,12 @@ export function allocate(costs: { k: number[][]; v: number[][] }, totalK: number
 
 /** Stage 1: per-layer options and the allocation at the budget (and along the way, reported). */
 export async function dhaSearch(
-  rt: GpuRuntime, model: Model, grams: Awaited<ReturnType<typeof calibrate>>, budget: number, onEvent?: (e: DhaEvent) => void, signal?: AbortSignal,
+  rt: GpuRuntime,
+  model: Model,
+  grams: Awaited<ReturnType<typeof calibrate>>,
+  budget: number,
+  onEvent?: (e: DhaEvent) => void,
+  signal?: AbortSignal,
   rule: AllocationRule = { allocation: DHA_DEFAULTS.allocation, kvSplit: DHA_DEFAULTS.kvSplit },
 ): Promise<{ k: number[]; v: number[]; options: { k: LayerOptions[]; v: LayerOptions[] } }> {
   const options = { k: [] as LayerOptions[], v: [] as LayerOptions[] };
@@ -153,7 +158,8 @@ export async function dhaSearch(
   const wantK = Math.max(L, headsAtBudget(totalK, budget));
   const wantV = Math.max(L, headsAtBudget(totalV, budget));
   const costs = { k: options.k.map((o) => o.cost), v: options.v.map((o) => o.cost) };
-  const layoutsAt = (k: number[], v: number[]) => model.layers.map((l, i) => mergedLayout(l.kv, options.k[i].partitions[k[i] - 1], options.v[i].partitions[v[i] - 1]));
+  const layoutsAt = (k: number[], v: number[]) =>
+    model.layers.map((l, i) => mergedLayout(l.kv, options.k[i].partitions[k[i] - 1], options.v[i].partitions[v[i] - 1]));
   const report = (a: { k: number[]; v: number[] }) => {
     const kept = a.k.reduce((x, y) => x + y, 0) + a.v.reduce((x, y) => x + y, 0);
     onEvent?.({ phase: 'search', perLayer: a.k.map((n, l) => ({ k: n, v: a.v[l] })), budget: kept / (totalK + totalV), costs, layouts: layoutsAt(a.k, a.v) });
@@ -170,7 +176,11 @@ export async function dhaSearch(
 
 /** Every layer's attention input for a batch of windows, from a model's forward pass (the original: teacher forcing). */
 class LayerInputs {
-  private constructor(readonly fp: ForwardPass, readonly X: GpuTensor[], readonly gm: GpuModel) {}
+  private constructor(
+    readonly fp: ForwardPass,
+    readonly X: GpuTensor[],
+    readonly gm: GpuModel,
+  ) {}
   static async create(rt: GpuRuntime, model: Model, B: number, T: number): Promise<LayerInputs> {
     const gm = await GpuModel.upload(rt, model);
     const fp = await ForwardPass.create(gm, { batch: B, chunk: T, cacheT: T });
@@ -194,13 +204,24 @@ class LayerInputs {
 }
 
 /** Stage 2: align each group's members and merge them into one head at their aligned mean, rescaled to their mean energy. */
-async function mergeAtAlignedMean(rt: GpuRuntime, model: Model, grams: Awaited<ReturnType<typeof calibrate>>, groups: { k: number[][]; v: number[][] }[]): Promise<Model> {
+async function mergeAtAlignedMean(
+  rt: GpuRuntime,
+  model: Model,
+  grams: Awaited<ReturnType<typeof calibrate>>,
+  groups: { k: number[][]; v: number[][] }[],
+): Promise<Model> {
   let base = model;
   const planes = rotaryPlanes(model);
   const merges: LayerMerge[] = [];
   for (let l = 0; l < model.layers.length; l++) {
-    const kinds = { k: { grams: await HeadGrams.of(model, l, 'k', grams[l], rt), planes }, v: { grams: await HeadGrams.of(model, l, 'v', grams[l], rt), planes: [] as [number, number][] } };
-    const rot: Record<'k' | 'v', (HeadMap | null)[]> = { k: new Array(model.layers[l].kv.kHeads).fill(null), v: new Array(model.layers[l].kv.vHeads).fill(null) };
+    const kinds = {
+      k: { grams: await HeadGrams.of(model, l, 'k', grams[l], rt), planes },
+      v: { grams: await HeadGrams.of(model, l, 'v', grams[l], rt), planes: [] as [number, number][] },
+    };
+    const rot: Record<'k' | 'v', (HeadMap | null)[]> = {
+      k: new Array(model.layers[l].kv.kHeads).fill(null),
+      v: new Array(model.layers[l].kv.vHeads).fill(null),
+    };
     const coef: Record<'k' | 'v', number[][]> = { k: [], v: [] };
     for (const kind of ['k', 'v'] as const) {
       for (const g of groups[l][kind]) {
@@ -219,7 +240,14 @@ async function mergeAtAlignedMean(rt: GpuRuntime, model: Model, grams: Awaited<R
 
 /** Mean KL(teacher ‖ student) per token over fixed windows (B sequences of T), with the eval forward of both models. */
 class KlProbe {
-  private constructor(private readonly rt: GpuRuntime, private readonly tf: ForwardPass, private readonly sf: ForwardPass, private readonly t: Record<string, GpuTensor>, private readonly ids: Uint32Array, private readonly T: number) {}
+  private constructor(
+    private readonly rt: GpuRuntime,
+    private readonly tf: ForwardPass,
+    private readonly sf: ForwardPass,
+    private readonly t: Record<string, GpuTensor>,
+    private readonly ids: Uint32Array,
+    private readonly T: number,
+  ) {}
   static async create(rt: GpuRuntime, teacher: GpuModel, student: GpuModel, windows: number[][]): Promise<KlProbe> {
     const T = windows[0].length;
     const shape = { batch: windows.length, chunk: T, cacheT: T };
@@ -231,7 +259,12 @@ class KlProbe {
     const R = this.ids.length;
     await this.tf.run(this.ids, this.T, 0);
     await this.sf.run(this.ids, this.T, 0);
-    await trainingLoss(this.rt, this.sf.logits, this.tf.logits, this.t.targets, this.t.rows, { rows: R, vocab: this.sf.gm.model.config.vocab, klWeight: 1, scale: 0 });
+    await trainingLoss(this.rt, this.sf.logits, this.tf.logits, this.t.targets, this.t.rows, {
+      rows: R,
+      vocab: this.sf.gm.model.config.vocab,
+      klWeight: 1,
+      scale: 0,
+    });
     await reduceRows(this.rt, 'sum', this.t.rows, this.t.sum, 1, R);
     return (await this.rt.read(this.t.sum))[0] / R;
   }
@@ -273,7 +306,14 @@ function withWeights(fused: Model, weights: Map<AttentionWeight, Float32Array>[]
  * steps and after the last; the best state (step 0 included) is the one returned.
  */
 export async function layerLocalTraining(
-  rt: GpuRuntime, model: Model, fused: Model, sampler: WindowSampler, B: number, o: DhaOptions, signal?: AbortSignal, onProgress?: LongWorkOptions['onProgress'],
+  rt: GpuRuntime,
+  model: Model,
+  fused: Model,
+  sampler: WindowSampler,
+  B: number,
+  o: DhaOptions,
+  signal?: AbortSignal,
+  onProgress?: LongWorkOptions['onProgress'],
 ): Promise<LayerLocalResult> {
   const L = model.layers.length;
   const T = sampler.T;
@@ -300,7 +340,8 @@ export async function layerLocalTraining(
       targets.push(await rt.tensor(`target ${l}`, B * T * model.config.dim));
     }
     /** The fused model's trained weights, layer by layer (host copies). */
-    const snapshot = async () => Promise.all(students.map(async (s) => new Map(await Promise.all(s.trainables.map(async (x) => [x.name, await rt.read(x.param)] as const)))));
+    const snapshot = async () =>
+      Promise.all(students.map(async (s) => new Map(await Promise.all(s.trainables.map(async (x) => [x.name, await rt.read(x.param)] as const)))));
     let best = { step: 0, kl: await probe.kl(), weights: null as Map<AttentionWeight, Float32Array>[] | null };
     checks.push({ step: 0, kl: best.kl });
     o.onEvent?.({ phase: 'check', step: 0, kl: best.kl, bestStep: 0 });
@@ -353,7 +394,10 @@ export async function layerLocalTraining(
 
 /** DHA end to end: calibrate → search → merge at the aligned mean → layer-local training → keep the best state. */
 export async function dhaFuse(
-  rt: GpuRuntime, model: Model, sequences: number[][], opts: Partial<DhaOptions> & { budget: number } & LongWorkOptions,
+  rt: GpuRuntime,
+  model: Model,
+  sequences: number[][],
+  opts: Partial<DhaOptions> & { budget: number } & LongWorkOptions,
 ): Promise<DhaResult> {
   const o: DhaOptions = { ...DHA_DEFAULTS, ...opts };
   const seqLen = Math.min(o.seqLen, o.tokensPerStep, model.config.contextLength);

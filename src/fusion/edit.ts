@@ -198,7 +198,12 @@ export function permuteQueryHeads(model: Model, layer: number, order: number[]):
       bq: l.attn.bq && permuteBlocks(l.attn.bq, dh, order),
       wo,
     },
-    kv: { ...l.kv, kHeadOf: order.map((h) => l.kv.kHeadOf[h]), vHeadOf: order.map((h) => l.kv.vHeadOf[h]), origin: { ...originOf(l.kv), q: order.map((h) => originOf(l.kv).q[h]) } },
+    kv: {
+      ...l.kv,
+      kHeadOf: order.map((h) => l.kv.kHeadOf[h]),
+      vHeadOf: order.map((h) => l.kv.vHeadOf[h]),
+      origin: { ...originOf(l.kv), q: order.map((h) => originOf(l.kv).q[h]) },
+    },
   });
 }
 

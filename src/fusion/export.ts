@@ -41,8 +41,14 @@ export function modelHash(model: Model): string {
 export function fitsLlama2c(model: Model): boolean {
   const c = model.config;
   return (
-    c.norm === 'rmsnorm' && c.mlp === 'swiglu' && c.positional.kind === 'rotary' && c.positional.style === 'interleaved' &&
-    c.positional.fraction === 1 && !c.mlpBias && !Object.values(c.attentionBias).some(Boolean) && uniformGqa(model) !== null
+    c.norm === 'rmsnorm' &&
+    c.mlp === 'swiglu' &&
+    c.positional.kind === 'rotary' &&
+    c.positional.style === 'interleaved' &&
+    c.positional.fraction === 1 &&
+    !c.mlpBias &&
+    !Object.values(c.attentionBias).some(Boolean) &&
+    uniformGqa(model) !== null
   );
 }
 

@@ -95,7 +95,14 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
       const grams = await calibrationGrams(rt, model, seqs, { onProgress: progress, signal: opts.signal });
       out = (await alignedMerge(model, grams, opts.budget, { rt, renormalise: opts.renormalise ?? true, onProgress: progress, signal: opts.signal })).model;
     } else {
-      const r = await dhaFuse(rt, model, seqs, { gate: opts.gate, ...opts.dha, budget: opts.budget, onProgress: progress, signal: opts.signal, onEvent: opts.onDhaEvent });
+      const r = await dhaFuse(rt, model, seqs, {
+        gate: opts.gate,
+        ...opts.dha,
+        budget: opts.budget,
+        onProgress: progress,
+        signal: opts.signal,
+        onEvent: opts.onDhaEvent,
+      });
       out = r.model;
       trainSteps = r.trainSteps;
       trainTokens = r.trainTokens;
@@ -112,10 +119,22 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
     const seqLen = Math.min(opts.train.seqLen ?? TRAIN_DEFAULTS.seqLen, model.config.contextLength);
     e2eSteps = recoverySteps(opts.train.steps, batch * seqLen, conversionTokens);
     const shift = <P extends TrainPoint>(p: P): P => ({ ...p, tokens: p.tokens + conversionTokens });
-    const r = await train(rt, out, seqs, { ...opts.train, steps: e2eSteps }, {
-      teacher: model, evalDocs: opts.evalDocs, gate: opts.gate, signal: opts.signal, onProgress: progress, maxBytes: opts.maxTrainBytes, stepsBefore: opts.train.steps - e2eSteps,
-      onEvent: opts.onTrainEvent && ((e) => opts.onTrainEvent!(shift(e))),
-    });
+    const r = await train(
+      rt,
+      out,
+      seqs,
+      { ...opts.train, steps: e2eSteps },
+      {
+        teacher: model,
+        evalDocs: opts.evalDocs,
+        gate: opts.gate,
+        signal: opts.signal,
+        onProgress: progress,
+        maxBytes: opts.maxTrainBytes,
+        stepsBefore: opts.train.steps - e2eSteps,
+        onEvent: opts.onTrainEvent && ((e) => opts.onTrainEvent!(shift(e))),
+      },
+    );
     out = r.model;
     curve = r.curve.map(shift);
     trainSteps += r.steps;

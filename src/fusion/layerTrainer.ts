@@ -66,8 +66,14 @@ export class LayerTrainer {
     this.R = spec.B * spec.T;
     this.flash = spec.flash ?? trainsFlash(rt, c.headDim);
     this.shape = {
-      B: spec.B, T: spec.T, heads: c.heads, kHeads: l.kv.kHeads, vHeads: l.kv.vHeads, dh: c.headDim,
-      window: c.attentionWindow[spec.layer] ?? 0, scale: c.attentionScale,
+      B: spec.B,
+      T: spec.T,
+      heads: c.heads,
+      kHeads: l.kv.kHeads,
+      vHeads: l.kv.vHeads,
+      dh: c.headDim,
+      window: c.attentionWindow[spec.layer] ?? 0,
+      scale: c.attentionScale,
     };
   }
 
@@ -108,12 +114,31 @@ export class LayerTrainer {
       const param = this.w[name];
       if (!param) continue;
       const n = param.length;
-      this.trainables.push({ name, param, grad: await this.tensor(`∇${name}`, n), adam: { m: await this.tensor(`adam m ${name}`, new Float32Array(n)), v: await this.tensor(`adam v ${name}`, new Float32Array(n)), t: 0 } });
+      this.trainables.push({
+        name,
+        param,
+        grad: await this.tensor(`∇${name}`, n),
+        adam: { m: await this.tensor(`adam m ${name}`, new Float32Array(n)), v: await this.tensor(`adam v ${name}`, new Float32Array(n)), t: 0 },
+      });
     }
     const sizes: Record<string, number> = {
-      qRaw: R * H * dh, q: R * H * dh, kRaw: R * K * dh, k: R * K * dh, v: R * V * dh, a: R * H * dh, o: R * D,
-      negTarget: R * D, diff: R * D, sq: R * D, rowSums: R,
-      dA: R * H * dh, dq: R * H * dh, dqRaw: R * H * dh, dk: R * K * dh, dkRaw: R * K * dh, dv: R * V * dh,
+      qRaw: R * H * dh,
+      q: R * H * dh,
+      kRaw: R * K * dh,
+      k: R * K * dh,
+      v: R * V * dh,
+      a: R * H * dh,
+      o: R * D,
+      negTarget: R * D,
+      diff: R * D,
+      sq: R * D,
+      rowSums: R,
+      dA: R * H * dh,
+      dq: R * H * dh,
+      dqRaw: R * H * dh,
+      dk: R * K * dh,
+      dkRaw: R * K * dh,
+      dv: R * V * dh,
       ...attentionScratch(this.shape, this.flash),
     };
     this.t = {
@@ -125,7 +150,18 @@ export class LayerTrainer {
   }
 
   private rot(heads: number, inverse = false) {
-    return { B: this.spec.B, T: this.spec.T, heads, headDim: this.shape.dh, rotDims: this.rotDims, pos0: 0, yT: this.spec.T, dstPos0: 0, style: this.style, inverse } as const;
+    return {
+      B: this.spec.B,
+      T: this.spec.T,
+      heads,
+      headDim: this.shape.dh,
+      rotDims: this.rotDims,
+      pos0: 0,
+      yT: this.spec.T,
+      dstPos0: 0,
+      style: this.style,
+      inverse,
+    } as const;
   }
 
   /** y = X Wᵀ (+ b), y [R, out]. */
@@ -146,7 +182,10 @@ export class LayerTrainer {
     await unary(rt, 'identity', target, t.negTarget, R * D, -1);
     await binary(rt, 'mul', target, target, t.sq, R * D, R * D);
     await reduceRows(rt, 'sum', t.sq, t.rowSums, R, D);
-    this.teacherEnergy = Math.max((await rt.read(t.rowSums, R)).reduce((a, b) => a + b, 0), 1e-30);
+    this.teacherEnergy = Math.max(
+      (await rt.read(t.rowSums, R)).reduce((a, b) => a + b, 0),
+      1e-30,
+    );
   }
 
   /** The forward pass: O into `output`. */
@@ -161,7 +200,13 @@ export class LayerTrainer {
     await rope(rt, t.qRaw, t.cos, t.sin, t.q, this.rot(H));
     await rope(rt, t.kRaw, t.cos, t.sin, t.k, this.rot(K));
     // The probabilities path keeps P for the backward; the flash path keeps nothing of T × T.
-    await attentionForward(rt, { q: t.q, k: t.k, v: t.v, maps: t.maps }, t.a, { ...this.shape, pos0: 0, cacheT: this.shape.T }, this.flash ? { variant: 'flash' } : { probs: t.P });
+    await attentionForward(
+      rt,
+      { q: t.q, k: t.k, v: t.v, maps: t.maps },
+      t.a,
+      { ...this.shape, pos0: 0, cacheT: this.shape.T },
+      this.flash ? { variant: 'flash' } : { probs: t.P },
+    );
     await matmul(rt, t.a, w.wo!, t.o, { M: R, N: D, K: H * dh, transB: true }, undefined, w.bo ?? null);
   }
 

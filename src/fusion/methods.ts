@@ -25,7 +25,9 @@ function uniformCount(model: Model, budget: number): number {
   const n = [...counts][0];
   const G = headsAtBudget(n, budget);
   if (n % G) {
-    const ok = Array.from({ length: n }, (_, i) => i + 1).filter((g) => n % g === 0).map((g) => `${((100 * g) / n).toFixed(1)}%`);
+    const ok = Array.from({ length: n }, (_, i) => i + 1)
+      .filter((g) => n % g === 0)
+      .map((g) => `${((100 * g) / n).toFixed(1)}%`);
     throw new RangeError(`${n} KV heads cannot be pooled into ${G} equal groups (budget ${budget}); uniform budgets here: ${ok.join(', ')}`);
   }
   return G;
@@ -36,7 +38,10 @@ const contiguous = (n: number, G: number) => Array.from({ length: G }, (_, g) =>
 /** GQA mean-pool at a budget: every layer's K and V heads pooled into contiguous groups. */
 export function meanPool(model: Model, budget: number): Model {
   const G = uniformCount(model, budget);
-  return mergeHeads(model, model.layers.map((l) => ({ kGroups: contiguous(l.kv.kHeads, G), vGroups: contiguous(l.kv.vHeads, G) })));
+  return mergeHeads(
+    model,
+    model.layers.map((l) => ({ kGroups: contiguous(l.kv.kHeads, G), vGroups: contiguous(l.kv.vHeads, G) })),
+  );
 }
 
 /**
@@ -47,7 +52,11 @@ export function meanPool(model: Model, budget: number): Model {
 class CostCache {
   private readonly cache = new Map<string, ReturnType<typeof alignGroup>>();
   /** `rounds`: GPA rounds per group (a few suffice to rank partitions; the folded alignment uses more). */
-  constructor(readonly grams: HeadGrams, readonly planes: [number, number][], readonly rounds = 50) {}
+  constructor(
+    readonly grams: HeadGrams,
+    readonly planes: [number, number][],
+    readonly rounds = 50,
+  ) {}
   get(group: number[]): ReturnType<typeof alignGroup> {
     const key = group.join(',');
     let a = this.cache.get(key);
@@ -76,12 +85,13 @@ function agglomerate(n: number, target: number, cost: (groups: number[][]) => nu
   while (groups.length > target) {
     let best: number[][] | null = null;
     let bestCost = Infinity;
-    for (let a = 0; a < groups.length; a++) for (let b = a + 1; b < groups.length; b++) {
-      const merged = [...groups[a], ...groups[b]].sort((x, y) => x - y);
-      const cand = groups.filter((_, i) => i !== a && i !== b).concat([merged]);
-      const c = cost(cand);
-      if (c < bestCost) [best, bestCost] = [cand, c];
-    }
+    for (let a = 0; a < groups.length; a++)
+      for (let b = a + 1; b < groups.length; b++) {
+        const merged = [...groups[a], ...groups[b]].sort((x, y) => x - y);
+        const cand = groups.filter((_, i) => i !== a && i !== b).concat([merged]);
+        const c = cost(cand);
+        if (c < bestCost) [best, bestCost] = [cand, c];
+      }
     groups = best!;
   }
   return groups;
@@ -110,7 +120,12 @@ function alignAndCoefficients(cache: CostCache, groups: number[][], n: number, r
  * Aligned merge at a budget: per layer, the equal-size partition of its KV heads with the least aligned residual (K + V),
  * members folded into alignment, then averaged; query heads reordered so that groups are contiguous (a plain GQA model).
  */
-export async function alignedMerge(model: Model, grams: LayerGram[], budget: number, opts: AlignedOptions = {}): Promise<{ model: Model; groups: number[][][] }> {
+export async function alignedMerge(
+  model: Model,
+  grams: LayerGram[],
+  budget: number,
+  opts: AlignedOptions = {},
+): Promise<{ model: Model; groups: number[][][] }> {
   const G = uniformCount(model, budget);
   const planes = rotaryPlanes(model);
   let out = model;
@@ -133,7 +148,12 @@ export async function alignedMerge(model: Model, grams: LayerGram[], budget: num
     const v = alignAndCoefficients(vc, best, n, !!opts.renormalise);
     out = foldRotations(out, li, k.maps, v.maps);
     merges.push({ kGroups: best, vGroups: best, kCoef: k.coef, vCoef: v.coef });
-    opts.onProgress?.({ stage: 'aligned merge', done: li + 1, total: model.layers.length, detail: `layer ${li}: ${best.map((g) => `{${g.join(',')}}`).join(' ')}` });
+    opts.onProgress?.({
+      stage: 'aligned merge',
+      done: li + 1,
+      total: model.layers.length,
+      detail: `layer ${li}: ${best.map((g) => `{${g.join(',')}}`).join(' ')}`,
+    });
   }
   out = mergeHeads(out, merges);
   for (let li = 0; li < out.layers.length; li++) out = makeContiguous(out, li);
@@ -144,18 +164,20 @@ export async function alignedMerge(model: Model, grams: LayerGram[], budget: num
 function hillClimb(start: number[][], cost: (p: number[][]) => number): number[][] {
   let best = start.map((g) => [...g]);
   let bestCost = cost(best);
-  for (let improved = true; improved; ) {
+  for (let improved = true; improved;) {
     improved = false;
-    for (let a = 0; a < best.length; a++) for (let b = a + 1; b < best.length; b++) {
-      for (let i = 0; i < best[a].length; i++) for (let j = 0; j < best[b].length; j++) {
-        const cand = best.map((g) => [...g]);
-        [cand[a][i], cand[b][j]] = [cand[b][j], cand[a][i]];
-        cand[a].sort((x, y) => x - y);
-        cand[b].sort((x, y) => x - y);
-        const c = cost(cand);
-        if (c < bestCost - 1e-15) [best, bestCost, improved] = [cand, c, true];
+    for (let a = 0; a < best.length; a++)
+      for (let b = a + 1; b < best.length; b++) {
+        for (let i = 0; i < best[a].length; i++)
+          for (let j = 0; j < best[b].length; j++) {
+            const cand = best.map((g) => [...g]);
+            [cand[a][i], cand[b][j]] = [cand[b][j], cand[a][i]];
+            cand[a].sort((x, y) => x - y);
+            cand[b].sort((x, y) => x - y);
+            const c = cost(cand);
+            if (c < bestCost - 1e-15) [best, bestCost, improved] = [cand, c, true];
+          }
       }
-    }
   }
   return best;
 }
@@ -175,7 +197,13 @@ export interface LayerOptions {
   partitions: number[][][];
 }
 
-export async function layerOptions(model: Model, layer: number, kind: KvKind, gram: LayerGram, rt?: GpuRuntime): Promise<{ options: LayerOptions; cache: CostCache }> {
+export async function layerOptions(
+  model: Model,
+  layer: number,
+  kind: KvKind,
+  gram: LayerGram,
+  rt?: GpuRuntime,
+): Promise<{ options: LayerOptions; cache: CostCache }> {
   const l = model.layers[layer];
   const n = kind === 'k' ? l.kv.kHeads : l.kv.vHeads;
   const cache = new CostCache(await HeadGrams.of(model, layer, kind, gram, rt), kind === 'k' ? rotaryPlanes(model) : [], SEARCH_GPA_ROUNDS);
@@ -208,7 +236,8 @@ export async function layerOptions(model: Model, layer: number, kind: KvKind, gr
 export function allocateBudget(costs: number[][], total: number): number[] {
   const L = costs.length;
   const maxTotal = costs.reduce((s, c) => s + c.length, 0);
-  if (total < L || total > maxTotal) throw new RangeError(`a budget of ${total} heads cannot be shared by ${L} layers (each keeps 1 … its heads; at most ${maxTotal})`);
+  if (total < L || total > maxTotal)
+    throw new RangeError(`a budget of ${total} heads cannot be shared by ${L} layers (each keeps 1 … its heads; at most ${maxTotal})`);
   // best[l][b]: least cost of layers l… with b heads.
   const best: number[][] = Array.from({ length: L + 1 }, () => new Array<number>(total + 1).fill(Infinity));
   const pick: number[][] = Array.from({ length: L }, () => new Array<number>(total + 1).fill(0));

@@ -25,8 +25,12 @@ function invert(a: Float64Array, n: number, inv: Float64Array): boolean {
     if (!(Math.abs(pivot) > 1e-10 * big)) return false;
     if (p !== c) {
       for (let j = 0; j < n; j++) {
-        let t = a[c * n + j]; a[c * n + j] = a[p * n + j]; a[p * n + j] = t;
-        t = inv[c * n + j]; inv[c * n + j] = inv[p * n + j]; inv[p * n + j] = t;
+        let t = a[c * n + j];
+        a[c * n + j] = a[p * n + j];
+        a[p * n + j] = t;
+        t = inv[c * n + j];
+        inv[c * n + j] = inv[p * n + j];
+        inv[p * n + j] = t;
       }
     }
     const ip = 1 / pivot;
@@ -68,12 +72,13 @@ function polarNewton(B: Float64Array, n: number): Float64Array | null {
     // Frobenius scaling speeds the first iterations; near convergence it is 1 and is dropped.
     const g = scaled ? Math.sqrt(Math.sqrt(ni / nx)) : 1;
     let diff = 0;
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-      const v = 0.5 * (g * X[i * n + j] + inv[j * n + i] / g);
-      const d = v - X[i * n + j];
-      diff += d * d;
-      next[i * n + j] = v;
-    }
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        const v = 0.5 * (g * X[i * n + j] + inv[j * n + i] / g);
+        const d = v - X[i * n + j];
+        diff += d * d;
+        next[i * n + j] = v;
+      }
     [X, next] = [next, X];
     if (diff < 1e-4 * n) scaled = false;
     // Quadratic convergence: a step of 1e-9 leaves an error of about 1e-18.
@@ -84,11 +89,12 @@ function polarNewton(B: Float64Array, n: number): Float64Array | null {
 
 function procrustesEigen(B: Float64Array, n: number): Float64Array {
   const btb = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let k = 0; k < n; k++) s += B[k * n + i] * B[k * n + j];
-    btb[i * n + j] = s;
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += B[k * n + i] * B[k * n + j];
+      btb[i * n + j] = s;
+    }
   const { values, vectors: V } = symmetricEigen(btb, n);
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => values[b] - values[a]);
   const top = Math.sqrt(Math.max(values[order[0]], 0));
@@ -126,10 +132,11 @@ function procrustesEigen(B: Float64Array, n: number): Float64Array {
     done.push(idx);
   }
   const Q = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let k = 0; k < n; k++) s += U[i * n + k] * V[j * n + k];
-    Q[i * n + j] = s;
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += U[i * n + k] * V[j * n + k];
+      Q[i * n + j] = s;
+    }
   return Q;
 }

@@ -21,8 +21,8 @@ export class WebGpuUnavailableError extends GpuError {
   static advice(host: GpuHost): string {
     if (host === 'node') {
       return (
-        'In Node, headlab runs WebGPU through Dawn (the `webgpu` package) on a Vulkan driver: install your GPU\'s Vulkan driver, ' +
-        'or Debian\'s Chromium (`apt-get install -y chromium`) whose SwiftShader is used as a CPU fallback.'
+        "In Node, headlab runs WebGPU through Dawn (the `webgpu` package) on a Vulkan driver: install your GPU's Vulkan driver, " +
+        "or Debian's Chromium (`apt-get install -y chromium`) whose SwiftShader is used as a CPU fallback."
       );
     }
     return (

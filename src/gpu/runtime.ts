@@ -2,13 +2,7 @@
 // cache, buffer helpers and recovery from device loss. No DOM: it runs in the page, in a Web Worker and in Node (Dawn).
 import './float16-shim';
 import { makeShaderDataDefinitions, makeStructuredView, type ShaderDataDefinitions, type StructuredView } from 'webgpu-utils';
-import {
-  GpuDeviceLostError,
-  GpuLimitError,
-  GpuOutOfMemoryError,
-  GpuValidationError,
-  type GpuHost,
-} from './errors';
+import { GpuDeviceLostError, GpuLimitError, GpuOutOfMemoryError, GpuValidationError, type GpuHost } from './errors';
 import { acquire, summarise, type AdapterSummary, type LimitName } from './adapter';
 
 /** A storage buffer with its name and element count. After device loss, persistent tensors get a new buffer. */

@@ -9,15 +9,7 @@ import { contextRef, dkeysRef, dqueriesRef, dscoresRef, dvaluesRef, probsRef } f
 import { reduceRows } from './kernels/reduce';
 import { softmaxRows } from './kernels/softmax';
 import { binary, unary, type BinaryOp, type UnaryOp } from './kernels/elementwise';
-import {
-  binaryRef,
-  matmulRef,
-  randomArray,
-  reduceRowsRef,
-  relativeError,
-  softmaxRowsRef,
-  unaryRef,
-} from '../reference/linalg';
+import { binaryRef, matmulRef, randomArray, reduceRowsRef, relativeError, softmaxRowsRef, unaryRef } from '../reference/linalg';
 
 export const SELFTEST_TOLERANCE = 1e-5;
 
@@ -162,13 +154,24 @@ function attentionGradCase(): Case {
       ref.set(dvaluesRef(P, dA, maps, s), rows + nk);
       const n = flashGradScratch(s);
       const inputs = [q, k, v, Float32Array.from(a), dA];
-      const extra = await Promise.all([rt.tensor('selftest-maps', maps), rt.tensor('selftest-lse', n.lse), rt.tensor('selftest-dKh', n.dKh), rt.tensor('selftest-dVh', n.dVh)]);
+      const extra = await Promise.all([
+        rt.tensor('selftest-maps', maps),
+        rt.tensor('selftest-lse', n.lse),
+        rt.tensor('selftest-dKh', n.dKh),
+        rt.tensor('selftest-dVh', n.dVh),
+      ]);
       try {
         const out = await withTensors(rt, inputs, rows + nk + nv, async ([tq, tk, tv, ta, tdA], o) => {
           const g = await Promise.all([rt.tensor('selftest-dq', rows), rt.tensor('selftest-dk', nk), rt.tensor('selftest-dv', nv)]);
           try {
             g.forEach((t) => rt.fill(t, NaN));
-            await attentionBackwardFlash(rt, { q: tq, k: tk, v: tv, a: ta, dA: tdA, maps: extra[0] }, { dq: g[0], dk: g[1], dv: g[2] }, { lse: extra[1], dKh: extra[2], dVh: extra[3] }, s);
+            await attentionBackwardFlash(
+              rt,
+              { q: tq, k: tk, v: tv, a: ta, dA: tdA, maps: extra[0] },
+              { dq: g[0], dk: g[1], dv: g[2] },
+              { lse: extra[1], dKh: extra[2], dVh: extra[3] },
+              s,
+            );
             rt.copy(g[0], o, rows, 0, 0);
             rt.copy(g[1], o, nk, 0, rows);
             rt.copy(g[2], o, nv, 0, rows + nk);

@@ -67,7 +67,9 @@ export const useEval = create<EvalState>((set) => ({
         update(i, { done: true, error: 'Stopped.' });
         continue;
       }
-      const job = compute.run('generate', { source: { modelId: loaded.id }, prompt, opts }, (e) => update(i, { text: e.text, tokens: e.cachedTokens, kvCacheBytes: e.kvCacheBytes }));
+      const job = compute.run('generate', { source: { modelId: loaded.id }, prompt, opts }, (e) =>
+        update(i, { text: e.text, tokens: e.cachedTokens, kvCacheBytes: e.kvCacheBytes }),
+      );
       current = job.id;
       try {
         await job.result;

@@ -186,7 +186,13 @@ export interface FusionOutcome {
 const beforeCache = new WeakMap<LoadedModel, Map<string, PerplexityResult>>();
 
 /** Converts (and trains) the model, and measures perplexity before and after on the held-out documents. */
-export async function fuseAndEvaluate(rt: GpuRuntime, source: SourceModel, settings: FusionSettings, texts: FusionTexts, hooks: FusionHooks): Promise<FusionOutcome> {
+export async function fuseAndEvaluate(
+  rt: GpuRuntime,
+  source: SourceModel,
+  settings: FusionSettings,
+  texts: FusionTexts,
+  hooks: FusionHooks,
+): Promise<FusionOutcome> {
   const { loaded } = source;
   const model = loaded.model;
   const progress = (label: string) => (p: Progress) => hooks.onStage(`${label}${p.stage}: ${p.done} / ${p.total}${p.detail ? ` — ${p.detail}` : ''}`);
@@ -211,7 +217,14 @@ export async function fuseAndEvaluate(rt: GpuRuntime, source: SourceModel, setti
     budget: settings.budget,
     calibration: [prep.calibration],
     renormalise: settings.renormalise,
-    dha: { steps: settings.steps, seed: settings.seed, tokensPerStep: settings.tokensPerStep, seqLen: settings.seqLen, allocation: settings.allocation, kvSplit: settings.kvSplit },
+    dha: {
+      steps: settings.steps,
+      seed: settings.seed,
+      tokensPerStep: settings.tokensPerStep,
+      seqLen: settings.seqLen,
+      allocation: settings.allocation,
+      kvSplit: settings.kvSplit,
+    },
     train: train ? { ...train, seed: settings.seed, loss: train.loss } : undefined,
     evalDocs: train ? prep.docs : null,
     gate: hooks.gate,
@@ -245,7 +258,7 @@ export async function fuseAndEvaluate(rt: GpuRuntime, source: SourceModel, setti
     budget: settings.budget,
     perLayer: r.perLayer,
     pplBefore: before.ppl,
-    pplConverted: train ? r.curve[0]?.ppl ?? null : null,
+    pplConverted: train ? (r.curve[0]?.ppl ?? null) : null,
     pplAfter: after.ppl,
     kvBytesPerTokenBefore: kvBytesPerToken(model),
     kvBytesPerToken: r.kvBytesPerToken,
@@ -257,7 +270,16 @@ export async function fuseAndEvaluate(rt: GpuRuntime, source: SourceModel, setti
     trainTokens: r.trainTokens,
     seconds: r.seconds,
     dha: r.dha
-      ? { ...DHA_DEFAULTS, steps: settings.steps, seed: settings.seed, tokensPerStep: settings.tokensPerStep, seqLen: settings.seqLen, allocation: settings.allocation, kvSplit: settings.kvSplit, ...r.dha }
+      ? {
+          ...DHA_DEFAULTS,
+          steps: settings.steps,
+          seed: settings.seed,
+          tokensPerStep: settings.tokensPerStep,
+          seqLen: settings.seqLen,
+          allocation: settings.allocation,
+          kvSplit: settings.kvSplit,
+          ...r.dha,
+        }
       : undefined,
     recoverySteps: r.recoverySteps,
     train: train ?? undefined,

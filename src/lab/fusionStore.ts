@@ -107,7 +107,9 @@ function restoredModel(rowId: number): Promise<number> {
   let p = restoredModels.get(rowId);
   if (!p) {
     const files = Object.entries(restoredFiles.get(rowId) ?? {}).filter(([name]) => name !== 'experiment.json' && name !== 'model.bin');
-    p = compute.run('load', { source: { kind: 'files', files: files.map(([n, d]) => [n, new Blob([d as Uint8Array<ArrayBuffer>])]), label: `restored run ${-rowId}` } }).result.then((h) => h.id);
+    p = compute
+      .run('load', { source: { kind: 'files', files: files.map(([n, d]) => [n, new Blob([d as Uint8Array<ArrayBuffer>])]), label: `restored run ${-rowId}` } })
+      .result.then((h) => h.id);
     p.catch(() => restoredModels.delete(rowId));
     restoredModels.set(rowId, p);
   }
@@ -148,22 +150,50 @@ export const useFusion = create<FusionState>((set, get) => {
         error: null,
         stage: 'preparing the texts',
         live: {
-          runId, method: settings.method, budget: settings.budget, model: loaded.name, heads, searchPath: [], perLayer: null, curve: [], checks: [], bestStep: 0,
-          phase: null, step: 0, steps, tokens: 0, trainSteps: settings.train?.steps ?? 0, trainCurve: [],
+          runId,
+          method: settings.method,
+          budget: settings.budget,
+          model: loaded.name,
+          heads,
+          searchPath: [],
+          perLayer: null,
+          curve: [],
+          checks: [],
+          bestStep: 0,
+          phase: null,
+          step: 0,
+          steps,
+          tokens: 0,
+          trainSteps: settings.train?.steps ?? 0,
+          trainCurve: [],
         },
       });
       const mineNow = () => runId === currentRun;
       const onDhaEvent = (e: DhaEvent) => {
         if (e.phase === 'search') {
-          patchLive(runId, (l) => ({ searchPath: [...l.searchPath, { budget: e.budget, perLayer: e.perLayer, layouts: layoutsWithOrigin(e.layouts) }], perLayer: e.perLayer }));
+          patchLive(runId, (l) => ({
+            searchPath: [...l.searchPath, { budget: e.budget, perLayer: e.perLayer, layouts: layoutsWithOrigin(e.layouts) }],
+            perLayer: e.perLayer,
+          }));
         } else if (e.phase === 'check') {
           patchLive(runId, (l) => ({ checks: [...l.checks, { step: e.step, kl: e.kl }], bestStep: e.bestStep }));
         } else {
-          patchLive(runId, (l) => ({ phase: 'fusion', step: e.step, tokens: e.tokens, perLayer: e.perLayer, curve: [...l.curve, { step: e.step, loss: e.loss, tokens: e.tokens }] }));
+          patchLive(runId, (l) => ({
+            phase: 'fusion',
+            step: e.step,
+            tokens: e.tokens,
+            perLayer: e.perLayer,
+            curve: [...l.curve, { step: e.step, loss: e.loss, tokens: e.tokens }],
+          }));
         }
       };
       const onTrainEvent = (e: TrainEvent) =>
-        patchLive(runId, (l) => ({ phase: 'train', step: e.step, tokens: e.tokens, trainCurve: [...l.trainCurve, { step: e.step, tokens: e.tokens, loss: e.loss, ppl: e.ppl }] }));
+        patchLive(runId, (l) => ({
+          phase: 'train',
+          step: e.step,
+          tokens: e.tokens,
+          trainCurve: [...l.trainCurve, { step: e.step, tokens: e.tokens, loss: e.loss, ppl: e.ppl }],
+        }));
       const running = compute.run('fuse', { modelId: loaded.id, settings, texts }, (e) => {
         if (!mineNow()) return;
         if (e.stage) set({ stage: e.stage });

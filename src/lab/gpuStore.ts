@@ -51,8 +51,13 @@ export const useGpu = create<GpuState>((set, get) => ({
       const summary = await compute.run('init', {}).result;
       const where = compute.where;
       set({
-        status: 'ready', summary, where,
-        notice: where === 'page' ? 'This browser offers WebGPU only on the page’s main thread, so the lab computes there: the page may pause during long work.' : null,
+        status: 'ready',
+        summary,
+        where,
+        notice:
+          where === 'page'
+            ? 'This browser offers WebGPU only on the page’s main thread, so the lab computes there: the page may pause during long work.'
+            : null,
       });
     } catch (e) {
       set({ status: 'error', where: compute.where, error: e instanceof Error ? e.message : String(e) });

@@ -106,7 +106,12 @@ export const useModel = create<ModelState>((set, get) => {
     loadSpec: async (spec) => {
       if (spec.startsWith('file:')) {
         await get().loadDemo();
-        set((s) => ({ notes: [`This link was made with a local file (${spec.slice(5)}), which a link cannot carry: open it with Open files…. The built-in demo is loaded meanwhile.`, ...s.notes] }));
+        set((s) => ({
+          notes: [
+            `This link was made with a local file (${spec.slice(5)}), which a link cannot carry: open it with Open files…. The built-in demo is loaded meanwhile.`,
+            ...s.notes,
+          ],
+        }));
         return;
       }
       await (spec === 'demo' || spec === '' ? get().loadDemo() : get().loadUrl(spec));
@@ -116,6 +121,7 @@ export const useModel = create<ModelState>((set, get) => {
       if (current !== null) compute.control(current, 'cancel');
     },
 
-    clearCache: async () => ((await compute.run('clearCache', {}).result) ? 'Downloaded models were removed from the browser cache.' : 'The cache was already empty.'),
+    clearCache: async () =>
+      (await compute.run('clearCache', {}).result) ? 'Downloaded models were removed from the browser cache.' : 'The cache was already empty.',
   };
 });

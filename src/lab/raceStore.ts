@@ -102,11 +102,27 @@ export const useRace = create<RaceState>((set, get) => {
       control.begin();
       const kvOriginal = loaded.card.kvBytesPerToken;
       const specs = keys.map((k) => LANE_BY_KEY.get(k)!);
-      const lanes = specs.map(
-        (l): RaceLane => ({ key: l.key, label: l.label, method: l.method, status: 'waiting', curve: [], pplConverted: null, pplAfter: null, kvBytesPerToken: null, perLayer: null, seconds: null, rowId: null, tokens: null, error: null }),
-      );
+      const lanes = specs.map((l): RaceLane => ({
+        key: l.key,
+        label: l.label,
+        method: l.method,
+        status: 'waiting',
+        curve: [],
+        pplConverted: null,
+        pplAfter: null,
+        kvBytesPerToken: null,
+        perLayer: null,
+        seconds: null,
+        rowId: null,
+        tokens: null,
+        error: null,
+      }));
       set({
-        running: true, paused: false, waiting: false, error: null, stage: 'preparing the texts',
+        running: true,
+        paused: false,
+        waiting: false,
+        error: null,
+        stage: 'preparing the texts',
         race: { runId, model: loaded.name, budget: settings.budget, settings, pplOriginal: null, kvOriginal, evalText: null, lanes, current: 0 },
       });
       const mineNow = () => runId === currentRun;
@@ -124,7 +140,11 @@ export const useRace = create<RaceState>((set, get) => {
           }
           if (e.train) {
             const t = e.train;
-            patchLane(runId, i, (l) => ({ status: 'training', curve: [...l.curve, { step: t.step, tokens: t.tokens, loss: t.loss, ppl: t.ppl }], pplConverted: t.step === 0 ? t.ppl : l.pplConverted }));
+            patchLane(runId, i, (l) => ({
+              status: 'training',
+              curve: [...l.curve, { step: t.step, tokens: t.tokens, loss: t.loss, ppl: t.ppl }],
+              pplConverted: t.step === 0 ? t.ppl : l.pplConverted,
+            }));
           }
         });
         control.attach(running.id);
@@ -132,7 +152,16 @@ export const useRace = create<RaceState>((set, get) => {
           const row = await running.result;
           if (!mineNow()) return;
           useFusion.getState().addResult(row);
-          patchLane(runId, i, () => ({ status: 'done', pplAfter: row.pplAfter, kvBytesPerToken: row.kvAfter, perLayer: row.perLayer, seconds: row.seconds, rowId: row.id, curve: row.curve, tokens: row.trainTokens }));
+          patchLane(runId, i, () => ({
+            status: 'done',
+            pplAfter: row.pplAfter,
+            kvBytesPerToken: row.kvAfter,
+            perLayer: row.perLayer,
+            seconds: row.seconds,
+            rowId: row.id,
+            curve: row.curve,
+            tokens: row.trainTokens,
+          }));
         } catch (e) {
           if (!mineNow()) return;
           const stop = isCancelled(e);
@@ -167,7 +196,12 @@ export function restoredRace(race: Race): Race {
     ...race,
     lanes: race.lanes.map((l) => {
       const key = (l.key ?? l.method) as LaneKey;
-      return { ...l, key, label: l.label ?? LANE_BY_KEY.get(key)?.label ?? l.method, tokens: l.tokens ?? (l.status === 'done' ? laneTokens({ curve: l.curve }) : null) };
+      return {
+        ...l,
+        key,
+        label: l.label ?? LANE_BY_KEY.get(key)?.label ?? l.method,
+        tokens: l.tokens ?? (l.status === 'done' ? laneTokens({ curve: l.curve }) : null),
+      };
     }),
   };
 }

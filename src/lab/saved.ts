@@ -48,7 +48,8 @@ function done(tx: IDBTransaction): Promise<void> {
 /** Why saving failed, for people: a full quota says so. */
 export function saveProblem(e: unknown): string {
   const name = e instanceof DOMException ? e.name : e instanceof Error ? e.name : '';
-  if (name === 'QuotaExceededError') return 'The browser’s storage for this page is full, so new results are not saved (Clear saved results frees it). The lab works on.';
+  if (name === 'QuotaExceededError')
+    return 'The browser’s storage for this page is full, so new results are not saved (Clear saved results frees it). The lab works on.';
   return `Results could not be saved (${e instanceof Error ? e.message : String(e)}); the lab works on without saving.`;
 }
 

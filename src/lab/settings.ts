@@ -26,20 +26,23 @@ export interface ControlSpec {
   maxLength?: number;
 }
 
-const fb = <T extends Value>(cpu: T, gpu: T) => (fallback: boolean) => (fallback ? cpu : gpu);
+const fb =
+  <T extends Value>(cpu: T, gpu: T) =>
+  (fallback: boolean) =>
+    fallback ? cpu : gpu;
 const METHODS = ['meanpool', 'aligned', 'dha'] as const;
 /** The held-out documents every panel evaluates on by default (the last M of the sample): one set, so that the original reads
  * the same perplexity in the Fuse panel, the race and the worked example. */
 const HELD_OUT_DOCS = fb(6, 20);
 const train = <P extends 'fuse' | 'race'>(panel: P, steps: (f: boolean) => number) =>
   [
-  { key: `${panel}.train.steps`, panel, label: 'training steps', kind: 'int', default: steps, min: 0, max: 100_000 },
-  { key: `${panel}.train.lr`, panel, label: 'learning rate', kind: 'number', default: 1e-3, min: 1e-6, max: 0.5 },
-  { key: `${panel}.train.params`, panel, label: 'trains', kind: 'enum', default: 'all', values: ['all', 'attention', 'kv'] },
-  { key: `${panel}.train.loss`, panel, label: 'loss', kind: 'enum', default: 'kl', values: ['kl', 'ce', 'mix'] },
-  { key: `${panel}.train.batch`, panel, label: 'sequences per step', kind: 'int', default: fb(8, 32), min: 1, max: 1024 },
-  { key: `${panel}.train.seq`, panel, label: 'sequence length', kind: 'int', default: fb(64, 128), min: 2, max: 8192 },
-  { key: `${panel}.train.evalEvery`, panel, label: 'evaluate every', kind: 'int', default: fb(4, 25), min: 0, max: 100_000 },
+    { key: `${panel}.train.steps`, panel, label: 'training steps', kind: 'int', default: steps, min: 0, max: 100_000 },
+    { key: `${panel}.train.lr`, panel, label: 'learning rate', kind: 'number', default: 1e-3, min: 1e-6, max: 0.5 },
+    { key: `${panel}.train.params`, panel, label: 'trains', kind: 'enum', default: 'all', values: ['all', 'attention', 'kv'] },
+    { key: `${panel}.train.loss`, panel, label: 'loss', kind: 'enum', default: 'kl', values: ['kl', 'ce', 'mix'] },
+    { key: `${panel}.train.batch`, panel, label: 'sequences per step', kind: 'int', default: fb(8, 32), min: 1, max: 1024 },
+    { key: `${panel}.train.seq`, panel, label: 'sequence length', kind: 'int', default: fb(64, 128), min: 2, max: 8192 },
+    { key: `${panel}.train.evalEvery`, panel, label: 'evaluate every', kind: 'int', default: fb(4, 25), min: 0, max: 100_000 },
   ] as const;
 
 export const CONTROLS = [
@@ -62,8 +65,24 @@ export const CONTROLS = [
   { key: 'fuse.kvSplit', panel: 'fuse', label: 'DHA K/V budgets', kind: 'enum', default: DHA_DEFAULTS.kvSplit, values: DHA_KV_SPLITS },
   { key: 'fuse.steps', panel: 'fuse', label: 'DHA steps', kind: 'int', default: fb(DHA_FALLBACK_DEFAULTS.steps, DHA_DEFAULTS.steps), min: 0, max: 100_000 },
   { key: 'fuse.seed', panel: 'fuse', label: 'seed', kind: 'int', default: 1, min: 0, max: 2 ** 31 - 1 },
-  { key: 'fuse.tokensPerStep', panel: 'fuse', label: 'DHA tokens per step', kind: 'int', default: fb(DHA_FALLBACK_DEFAULTS.tokensPerStep, DHA_DEFAULTS.tokensPerStep), min: 2, max: 1_000_000 },
-  { key: 'fuse.seqLen', panel: 'fuse', label: 'DHA sequence length', kind: 'int', default: fb(DHA_FALLBACK_DEFAULTS.seqLen, DHA_DEFAULTS.seqLen), min: 2, max: 8192 },
+  {
+    key: 'fuse.tokensPerStep',
+    panel: 'fuse',
+    label: 'DHA tokens per step',
+    kind: 'int',
+    default: fb(DHA_FALLBACK_DEFAULTS.tokensPerStep, DHA_DEFAULTS.tokensPerStep),
+    min: 2,
+    max: 1_000_000,
+  },
+  {
+    key: 'fuse.seqLen',
+    panel: 'fuse',
+    label: 'DHA sequence length',
+    kind: 'int',
+    default: fb(DHA_FALLBACK_DEFAULTS.seqLen, DHA_DEFAULTS.seqLen),
+    min: 2,
+    max: 8192,
+  },
   ...train('fuse', () => 0),
   { key: 'fuse.prompt', panel: 'fuse', label: 'prompt for comparisons', kind: 'text', default: 'Once upon a time', maxLength: 500 },
   { key: 'fuse.compareTokens', panel: 'fuse', label: 'comparison tokens', kind: 'int', default: 64, min: 1, max: 1000 },

@@ -1,7 +1,19 @@
 // The page's settings (src/lab/settings.ts) as a store, kept in the address's hash: read when the page opens (after the
 // adapter is known, so that defaults fit it), written as controls change. Notes say what a link asked for that was ignored.
 import { create } from 'zustand';
-import { CONTROL_BY_KEY, defaults, isHidden, isLocked, parseHash, writeHash, type PageState, type SettingKey, type Settings, type Value, type Values } from './settings';
+import {
+  CONTROL_BY_KEY,
+  defaults,
+  isHidden,
+  isLocked,
+  parseHash,
+  writeHash,
+  type PageState,
+  type SettingKey,
+  type Settings,
+  type Value,
+  type Values,
+} from './settings';
 
 interface SettingsState extends PageState {
   /** Defaults applied and the hash read. */
@@ -64,7 +76,16 @@ export const useSettings = create<SettingsState>((set, get) => ({
     early = { values: {} };
     const lock = teacher?.lock ?? parsed.lock;
     for (const [k, v] of Object.entries(changed)) if (!isLocked({ lock }, k)) values[k] = v;
-    set({ values: values as Settings, hide: parsed.hide, lock: parsed.lock, lesson: parsed.lesson, ...teacher, tour: tour ?? parsed.tour, notes: parsed.notes, ready: true });
+    set({
+      values: values as Settings,
+      hide: parsed.hide,
+      lock: parsed.lock,
+      lesson: parsed.lesson,
+      ...teacher,
+      tour: tour ?? parsed.tour,
+      notes: parsed.notes,
+      ready: true,
+    });
     saveHash(get());
   },
 

@@ -28,29 +28,45 @@ export interface LaneSpec {
 }
 
 export const LANES: readonly LaneSpec[] = [
-  { key: 'meanpool', method: 'meanpool', label: 'mean-pool', changes: 'GQA mean-pooling: contiguous groups averaged, no calibration', apply: (s) => ({ ...s, method: 'meanpool', steps: 0 }) },
   {
-    key: 'aligned', method: 'aligned', label: 'aligned merge',
+    key: 'meanpool',
+    method: 'meanpool',
+    label: 'mean-pool',
+    changes: 'GQA mean-pooling: contiguous groups averaged, no calibration',
+    apply: (s) => ({ ...s, method: 'meanpool', steps: 0 }),
+  },
+  {
+    key: 'aligned',
+    method: 'aligned',
+    label: 'aligned merge',
     changes: 'Heads aligned (rotations within rotary planes for K, any orthogonal map for V) before averaging; merged heads renormalised unless switched off',
     apply: (s) => ({ ...s, method: 'aligned', steps: 0 }),
   },
   {
-    key: 'dha', method: 'dha', label: 'DHA',
-    changes: "DHA (our reconstruction): searched per-layer K and V budgets, aligned merge, then its own layer-local steps out of the shared token budget",
+    key: 'dha',
+    method: 'dha',
+    label: 'DHA',
+    changes: 'DHA (our reconstruction): searched per-layer K and V budgets, aligned merge, then its own layer-local steps out of the shared token budget',
     apply: (s) => ({ ...s, method: 'dha' }),
   },
   {
-    key: 'dha-e2e', method: 'dha', label: 'DHA, 0 own steps',
+    key: 'dha-e2e',
+    method: 'dha',
+    label: 'DHA, 0 own steps',
     changes: "DHA's budgets and merge with none of its own layer-local steps: every token goes to end-to-end training (another split of the same token budget)",
     apply: (s) => ({ ...s, method: 'dha', steps: 0 }),
   },
   {
-    key: 'dha-uniform', method: 'dha', label: 'DHA, uniform counts',
+    key: 'dha-uniform',
+    method: 'dha',
+    label: 'DHA, uniform counts',
     changes: "DHA with the same K and V count in every layer (no search over layers): isolates what the search's allocation is worth",
     apply: (s) => ({ ...s, method: 'dha', allocation: 'uniform' }),
   },
   {
-    key: 'dha-joint', method: 'dha', label: 'DHA, joint K+V budget',
+    key: 'dha-joint',
+    method: 'dha',
+    label: 'DHA, joint K+V budget',
     changes: 'DHA spending one budget of K+V heads, so that V (whose heads are less alike) may keep more heads than K',
     apply: (s) => ({ ...s, method: 'dha', kvSplit: 'joint' }),
   },

@@ -53,7 +53,11 @@ export function isDhaConfig(c: unknown): c is DhaConfig {
 
 export async function loadDhaModel(files: FileMap, cfg: DhaConfig, opts: LongWorkOptions = {}): Promise<Model> {
   if (cfg.format_version !== DHA_FORMAT_VERSION) {
-    throw new ModelFormatError('config.json', `headlab-dha format version ${String(cfg.format_version)} is not ${DHA_FORMAT_VERSION}`, 'Export it again with this version of headlab');
+    throw new ModelFormatError(
+      'config.json',
+      `headlab-dha format version ${String(cfg.format_version)} is not ${DHA_FORMAT_VERSION}`,
+      'Export it again with this version of headlab',
+    );
   }
   const c = cfg.config;
   if (!c || !Array.isArray(cfg.kv_layouts) || cfg.kv_layouts.length !== c.layers || !Array.isArray(cfg.tensors)) {
@@ -89,12 +93,22 @@ export async function loadDhaModel(files: FileMap, cfg: DhaConfig, opts: LongWor
         attnNorm: { weight: must(`${p}.attnNorm.weight`), bias: bias('attnNorm.bias') },
         mlpNorm: { weight: must(`${p}.mlpNorm.weight`), bias: bias('mlpNorm.bias') },
         attn: {
-          wq: must(`${p}.attn.wq`), wk: must(`${p}.attn.wk`), wv: must(`${p}.attn.wv`), wo: must(`${p}.attn.wo`),
-          bq: bias('attn.bq'), bk: bias('attn.bk'), bv: bias('attn.bv'), bo: bias('attn.bo'),
+          wq: must(`${p}.attn.wq`),
+          wk: must(`${p}.attn.wk`),
+          wv: must(`${p}.attn.wv`),
+          wo: must(`${p}.attn.wo`),
+          bq: bias('attn.bq'),
+          bk: bias('attn.bk'),
+          bv: bias('attn.bv'),
+          bo: bias('attn.bo'),
         },
         mlp: {
-          up: must(`${p}.mlp.up`), gate: bias('mlp.gate'), down: must(`${p}.mlp.down`),
-          gateBias: bias('mlp.gateBias'), upBias: bias('mlp.upBias'), downBias: bias('mlp.downBias'),
+          up: must(`${p}.mlp.up`),
+          gate: bias('mlp.gate'),
+          down: must(`${p}.mlp.down`),
+          gateBias: bias('mlp.gateBias'),
+          upBias: bias('mlp.upBias'),
+          downBias: bias('mlp.downBias'),
         },
         kv: { kHeads: kv.kHeads, vHeads: kv.vHeads, kHeadOf: kv.kHeadOf, vHeadOf: kv.vHeadOf, ...(originFits(kv, c.heads) ? { origin: kv.origin } : {}) },
       };

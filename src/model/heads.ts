@@ -15,10 +15,11 @@ export function gqaLayout(heads: number, kvHeads: number): KvLayout {
   return { kHeads: kvHeads, vHeads: kvHeads, kHeadOf: map, vHeadOf: [...map] };
 }
 
-
 /** A layout's origin, the identity when it has none. */
 export function originOf(kv: KvLayout): HeadOrigin {
-  return kv.origin ?? { q: kv.kHeadOf.map((_, h) => h), k: Array.from({ length: kv.kHeads }, (_, i) => [i]), v: Array.from({ length: kv.vHeads }, (_, i) => [i]) };
+  return (
+    kv.origin ?? { q: kv.kHeadOf.map((_, h) => h), k: Array.from({ length: kv.kHeads }, (_, i) => [i]), v: Array.from({ length: kv.vHeads }, (_, i) => [i]) }
+  );
 }
 
 /** Every layer's layout with its origin filled in: what the head-layout diagram draws. */

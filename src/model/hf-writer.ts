@@ -13,7 +13,8 @@ export function hfGqaObstacle(model: Model, G: number | null): string | null {
   if (c.norm !== 'rmsnorm' || c.mlp !== 'swiglu' || c.positional.kind !== 'rotary' || c.positional.fraction !== 1) return 'not Llama-shaped';
   if ((c.positional.invFreqPrecision ?? 'f32') !== 'f32') return 'its rotary frequencies follow a 16-bit dtype, which an F32 export would change';
   if (c.attentionWindow.some((w) => w !== null)) return 'it has sliding-window layers';
-  if (c.mlpBias || c.attentionBias.o || (c.family !== 'qwen2' && (c.attentionBias.q || c.attentionBias.k || c.attentionBias.v))) return 'it has biases a Llama config cannot name';
+  if (c.mlpBias || c.attentionBias.o || (c.family !== 'qwen2' && (c.attentionBias.q || c.attentionBias.k || c.attentionBias.v)))
+    return 'it has biases a Llama config cannot name';
   return null;
 }
 
@@ -78,6 +79,9 @@ export function writeHfGqa(model: Model, G: number): { config: Record<string, un
   };
   return {
     config,
-    safetensors: writeSafetensors(tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: t.data })), { format: 'pt' }),
+    safetensors: writeSafetensors(
+      tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: t.data })),
+      { format: 'pt' },
+    ),
   };
 }

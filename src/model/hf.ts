@@ -32,7 +32,11 @@ export async function readJsonFile(files: FileMap, name: string): Promise<unknow
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new ModelFormatError(name, `the JSON does not parse (${e instanceof Error ? e.message : String(e)})`, 'The file is corrupt or was saved incompletely');
+    throw new ModelFormatError(
+      name,
+      `the JSON does not parse (${e instanceof Error ? e.message : String(e)})`,
+      'The file is corrupt or was saved incompletely',
+    );
   }
 }
 
@@ -90,7 +94,10 @@ export class TensorIndex {
     }
     const same = hit.info.shape.length === shape.length && hit.info.shape.every((d, i) => d === shape[i]);
     if (!same) {
-      throw new ModelFormatError(hit.file.name, `tensor "${name}" has shape ${JSON.stringify(hit.info.shape)}, expected ${JSON.stringify(shape)} from config.json`);
+      throw new ModelFormatError(
+        hit.file.name,
+        `tensor "${name}" has shape ${JSON.stringify(hit.info.shape)}, expected ${JSON.stringify(shape)} from config.json`,
+      );
     }
     return readFloatTensor(hit.file, hit.info);
   }
@@ -118,7 +125,8 @@ export async function openSafetensors(files: FileMap, architecture: string, opts
     }
   } else {
     names = [...files.keys()].filter((n) => n.endsWith('.safetensors')).sort();
-    if (!names.length) throw new ModelFormatError('config.json', 'no .safetensors file is beside it', 'Choose the folder with config.json and its model*.safetensors files');
+    if (!names.length)
+      throw new ModelFormatError('config.json', 'no .safetensors file is beside it', 'Choose the folder with config.json and its model*.safetensors files');
   }
   for (const [i, n] of names.entries()) {
     throwIfAborted(opts.signal);
@@ -160,7 +168,11 @@ function activation(name: unknown, family: string): MlpKind {
     case 'gelu_pytorch_tanh':
       return 'gelu_tanh';
     default:
-      throw new ModelFormatError('config.json', `activation ${JSON.stringify(name)} of ${family} is not supported`, 'headlab runs silu (SwiGLU), gelu and gelu_new');
+      throw new ModelFormatError(
+        'config.json',
+        `activation ${JSON.stringify(name)} of ${family} is not supported`,
+        'headlab runs silu (SwiGLU), gelu and gelu_new',
+      );
   }
 }
 
@@ -171,7 +183,10 @@ function baseConfig(c: HfConfig, family: ModelFamily, architecture: string): Pic
 
 /** What GPT-2 and GPT-Neo share: LayerNorm, learned positions, a GELU MLP with biases, tied embeddings by default. */
 function learnedPositionsConfig(
-  c: HfConfig, family: 'gpt2' | 'gpt-neo', architecture: string, s: { L: number; D: number; H: number; F: number; V: number; T: number },
+  c: HfConfig,
+  family: 'gpt2' | 'gpt-neo',
+  architecture: string,
+  s: { L: number; D: number; H: number; F: number; V: number; T: number },
 ): Omit<ModelConfig, 'attentionBias' | 'attentionScale' | 'attentionWindow'> {
   return {
     ...baseConfig(c, family, architecture),
@@ -193,7 +208,10 @@ function learnedPositionsConfig(
 }
 
 /** A LayerNorm's weight and bias, "<name>.weight" and "<name>.bias". */
-const layerNorm = async (get: Get, name: string, D: number): Promise<Norm> => ({ weight: await get(`${name}.weight`, [D]), bias: await get(`${name}.bias`, [D]) });
+const layerNorm = async (get: Get, name: string, D: number): Promise<Norm> => ({
+  weight: await get(`${name}.weight`, [D]),
+  bias: await get(`${name}.bias`, [D]),
+});
 
 /** Transposes a row-major [rows, cols] matrix (GPT-2's Conv1D stores in × out). */
 export function transpose(w: Float32Array, rows: number, cols: number): Float32Array {

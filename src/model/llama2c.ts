@@ -31,16 +31,46 @@ async function readHeader(blob: Blob, name: string): Promise<Header> {
     const version = view.getInt32(4, true);
     if (version !== 1) throw new ModelFormatError(name, `llama2.c version ${version} is not supported (headlab reads the legacy format and version 1)`);
     const i = (k: number) => view.getInt32(8 + 4 * k, true);
-    return { dim: i(0), hidden: i(1), layers: i(2), heads: i(3), kvHeads: i(4), vocab: i(5), seqLen: i(6), sharedClassifier: view.getUint8(36) === 1, version: 1, offset: V1_HEADER };
+    return {
+      dim: i(0),
+      hidden: i(1),
+      layers: i(2),
+      heads: i(3),
+      kvHeads: i(4),
+      vocab: i(5),
+      seqLen: i(6),
+      sharedClassifier: view.getUint8(36) === 1,
+      version: 1,
+      offset: V1_HEADER,
+    };
   }
   const i = (k: number) => view.getInt32(4 * k, true);
   const vocab = i(5);
-  return { dim: i(0), hidden: i(1), layers: i(2), heads: i(3), kvHeads: i(4), vocab: Math.abs(vocab), seqLen: i(6), sharedClassifier: vocab > 0, version: 0, offset: LEGACY_HEADER };
+  return {
+    dim: i(0),
+    hidden: i(1),
+    layers: i(2),
+    heads: i(3),
+    kvHeads: i(4),
+    vocab: Math.abs(vocab),
+    seqLen: i(6),
+    sharedClassifier: vocab > 0,
+    version: 0,
+    offset: LEGACY_HEADER,
+  };
 }
 
 function checkHeader(h: Header, name: string) {
   const sane = (v: number, max: number) => Number.isInteger(v) && v > 0 && v <= max;
-  if (!sane(h.dim, 1 << 16) || !sane(h.hidden, 1 << 18) || !sane(h.layers, 1024) || !sane(h.heads, 1024) || !sane(h.kvHeads, 1024) || !sane(h.vocab, 1 << 20) || !sane(h.seqLen, 1 << 20)) {
+  if (
+    !sane(h.dim, 1 << 16) ||
+    !sane(h.hidden, 1 << 18) ||
+    !sane(h.layers, 1024) ||
+    !sane(h.heads, 1024) ||
+    !sane(h.kvHeads, 1024) ||
+    !sane(h.vocab, 1 << 20) ||
+    !sane(h.seqLen, 1 << 20)
+  ) {
     throw new ModelFormatError(
       name,
       `the header (dim ${h.dim}, hidden ${h.hidden}, layers ${h.layers}, heads ${h.heads}, kv heads ${h.kvHeads}, vocab ${h.vocab}, seq ${h.seqLen}) is not a llama2.c model`,
@@ -68,7 +98,11 @@ export async function loadLlama2c(blob: Blob, name: string, opts: LongWorkOption
     throwIfAborted(opts.signal);
     const end = offset + n * 4;
     if (end > blob.size) {
-      throw new ModelFormatError(name, `the file ends at byte ${blob.size}, inside ${label} (which needs bytes ${offset}–${end})`, 'The file is truncated; download it again');
+      throw new ModelFormatError(
+        name,
+        `the file ends at byte ${blob.size}, inside ${label} (which needs bytes ${offset}–${end})`,
+        'The file is truncated; download it again',
+      );
     }
     const out = new Float32Array(await blob.slice(offset, end).arrayBuffer());
     offset = end;
@@ -148,7 +182,14 @@ export function writeLlama2cLegacy(model: Model): Uint8Array {
     throw new Error('writeLlama2cLegacy: only Llama-shaped models with interleaved RoPE can be written as llama2.c');
   }
   const kv = model.layers[0].kv;
-  if (!model.layers.every((l) => l.kv.kHeads === kv.kHeads && l.kv.vHeads === kv.kHeads && l.kv.kHeadOf.every((k, h) => k === l.kv.vHeadOf[h] && k === Math.floor((h * kv.kHeads) / c.heads)))) {
+  if (
+    !model.layers.every(
+      (l) =>
+        l.kv.kHeads === kv.kHeads &&
+        l.kv.vHeads === kv.kHeads &&
+        l.kv.kHeadOf.every((k, h) => k === l.kv.vHeadOf[h] && k === Math.floor((h * kv.kHeads) / c.heads)),
+    )
+  ) {
     throw new Error('writeLlama2cLegacy: llama2.c holds only uniform GQA layouts with contiguous groups');
   }
   const parts: Float32Array[] = [];

@@ -81,7 +81,8 @@ export async function loadModelFiles(files: FileMap, opts: LongWorkOptions & { n
   const head = new Uint8Array(await blob.slice(0, 16).arrayBuffer());
   const kind = sniffFormat(head);
   if (kind === 'gguf') throw new ModelFormatError(name, 'this is a GGUF file (llama.cpp)', 'headlab reads safetensors folders and llama2.c .bin checkpoints');
-  if (kind === 'zip') throw new ModelFormatError(name, 'this is a PyTorch ZIP checkpoint', 'Save it as safetensors with transformers, or export it with llama2.c\'s export.py');
+  if (kind === 'zip')
+    throw new ModelFormatError(name, 'this is a PyTorch ZIP checkpoint', "Save it as safetensors with transformers, or export it with llama2.c's export.py");
   const model = await loadLlama2c(blob, name, opts);
   validateModel(model);
   const tokName = findLlama2cTokenizer(files, model.config.vocab);

@@ -18,8 +18,18 @@ export interface ModelPreset {
 
 /** Small public checkpoints (downloaded from Hugging Face on demand; sizes as stored). */
 export const PRESETS: ModelPreset[] = [
-  { id: 'stories260K', label: 'stories260K (llama2.c, 1 MB)', spec: 'https://huggingface.co/karpathy/tinyllamas/resolve/main/stories260K/stories260K.bin', note: '8 query heads, 4 KV heads' },
-  { id: 'stories15M', label: 'stories15M (llama2.c, 58 MB)', spec: 'https://huggingface.co/karpathy/tinyllamas/resolve/main/stories15M.bin', note: '6 heads; Llama 2 tokenizer from llama2.c' },
+  {
+    id: 'stories260K',
+    label: 'stories260K (llama2.c, 1 MB)',
+    spec: 'https://huggingface.co/karpathy/tinyllamas/resolve/main/stories260K/stories260K.bin',
+    note: '8 query heads, 4 KV heads',
+  },
+  {
+    id: 'stories15M',
+    label: 'stories15M (llama2.c, 58 MB)',
+    spec: 'https://huggingface.co/karpathy/tinyllamas/resolve/main/stories15M.bin',
+    note: '6 heads; Llama 2 tokenizer from llama2.c',
+  },
   { id: 'gpt2', label: 'GPT-2 small (548 MB)', spec: 'hf:openai-community/gpt2', note: '12 layers × 12 heads' },
   { id: 'tinystories-1m', label: 'TinyStories-1M (GPT-Neo)', spec: 'hf:roneneldan/TinyStories-1M', note: 'global and local attention layers' },
   { id: 'tinystories-33m', label: 'TinyStories-33M (GPT-Neo)', spec: 'hf:roneneldan/TinyStories-33M', note: 'global and local attention layers' },
@@ -82,11 +92,19 @@ async function download(url: string, name: string, opts: RemoteOptions, cache: C
     res = await fetch(url, { signal: opts.signal });
   } catch (e) {
     if (opts.signal?.aborted) throw new CancelledError('Loading was cancelled.');
-    throw new ModelFormatError(name, `could not be downloaded from ${url} (${e instanceof Error ? e.message : String(e)})`, 'Check the address and your connection; Hugging Face needs no login for public models');
+    throw new ModelFormatError(
+      name,
+      `could not be downloaded from ${url} (${e instanceof Error ? e.message : String(e)})`,
+      'Check the address and your connection; Hugging Face needs no login for public models',
+    );
   }
   if (res.status === 404) throw new NotFound(url);
   if (!res.ok) {
-    throw new ModelFormatError(name, `the server answered ${res.status} ${res.statusText} for ${url}`, res.status === 401 || res.status === 403 ? 'The model may be gated or private: download it yourself and drop the files here' : 'Try again later');
+    throw new ModelFormatError(
+      name,
+      `the server answered ${res.status} ${res.statusText} for ${url}`,
+      res.status === 401 || res.status === 403 ? 'The model may be gated or private: download it yourself and drop the files here' : 'Try again later',
+    );
   }
   const lengthHeader = res.headers.get('content-length');
   const total = lengthHeader ? Number(lengthHeader) : null;
@@ -169,7 +187,14 @@ async function fetchFolder(base: string, label: string, opts: RemoteOptions, cac
   } else {
     files.set(
       'model.safetensors',
-      await required(at('model.safetensors'), 'model.safetensors', opts, cache, notes, `${label} has no model.safetensors; headlab reads safetensors (convert PyTorch .bin checkpoints with transformers)`),
+      await required(
+        at('model.safetensors'),
+        'model.safetensors',
+        opts,
+        cache,
+        notes,
+        `${label} has no model.safetensors; headlab reads safetensors (convert PyTorch .bin checkpoints with transformers)`,
+      ),
     );
   }
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) {
@@ -200,11 +225,17 @@ export async function fetchModel(spec: string, opts: RemoteOptions = {}, pageUrl
   try {
     url = new URL(spec.trim(), pageUrl);
   } catch {
-    throw new ModelFormatError(spec, 'is not a URL or a Hugging Face repository', 'Use hf:owner/name, https://huggingface.co/owner/name, or the address of a .bin or .safetensors file');
+    throw new ModelFormatError(
+      spec,
+      'is not a URL or a Hugging Face repository',
+      'Use hf:owner/name, https://huggingface.co/owner/name, or the address of a .bin or .safetensors file',
+    );
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ModelFormatError(spec, `the ${url.protocol} scheme is not supported`, 'Use an http(s) address');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new ModelFormatError(spec, `the ${url.protocol} scheme is not supported`, 'Use an http(s) address');
   const file = decodeURIComponent(url.pathname.split('/').pop() ?? '');
-  if (file === '' || !file.includes('.')) return { files: await fetchFolder(url.href.endsWith('/') ? url.href : `${url.href}/`, url.href, opts, cache, notes), name: url.href, notes };
+  if (file === '' || !file.includes('.'))
+    return { files: await fetchFolder(url.href.endsWith('/') ? url.href : `${url.href}/`, url.href, opts, cache, notes), name: url.href, notes };
   if (file.endsWith('.safetensors')) {
     const files = await fetchFolder(new URL('.', url).href, url.href, opts, cache, notes);
     return { files, name: file, notes };
@@ -224,7 +255,7 @@ export async function fetchModel(spec: string, opts: RemoteOptions = {}, pageUrl
     const t = await optional(LLAMA2C_TOKENIZER, 'tokenizer.bin', opts, cache, notes);
     if (t) {
       files.set('tokenizer.bin', t);
-      notes.push('Tokenizer: llama2.c\'s Llama 2 tokenizer.bin (32000 pieces).');
+      notes.push("Tokenizer: llama2.c's Llama 2 tokenizer.bin (32000 pieces).");
     }
   }
   return { files, name: file, primary: file, notes };

@@ -5,8 +5,26 @@ import { sniffFormat } from './sniff';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I32' | 'I64';
 const DTYPE_BYTES: Record<string, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
-  F8_E4M3: 1, F8_E5M2: 1, F8_E8M0: 1, F6_E2M3: 1, F6_E3M2: 1, F4: 1, C64: 8,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  F8_E8M0: 1,
+  F6_E2M3: 1,
+  F6_E3M2: 1,
+  F4: 1,
+  C64: 8,
 };
 const READABLE = new Set(['F32', 'F16', 'BF16', 'I32', 'I64']);
 /** The safetensors reference implementation refuses headers above 100 MB. */
@@ -33,18 +51,31 @@ export async function readSafetensorsHeader(blob: Blob, name: string): Promise<S
   if (size === 0) throw new ModelFormatError(name, 'the file is empty', 'Choose the model file again; the download may have failed');
   const head = new Uint8Array(await blob.slice(0, Math.min(size, 16)).arrayBuffer());
   const format = sniffFormat(head);
-  if (format === 'gguf') throw new ModelFormatError(name, 'this is a GGUF file (llama.cpp), not safetensors', 'headlab reads safetensors and llama2.c .bin checkpoints');
+  if (format === 'gguf')
+    throw new ModelFormatError(name, 'this is a GGUF file (llama.cpp), not safetensors', 'headlab reads safetensors and llama2.c .bin checkpoints');
   if (format === 'zip') {
-    throw new ModelFormatError(name, 'this is a ZIP archive (a PyTorch .bin/.pt checkpoint), not safetensors', 'Convert it with transformers (save_pretrained(..., safe_serialization=True)) or pick the .safetensors file');
+    throw new ModelFormatError(
+      name,
+      'this is a ZIP archive (a PyTorch .bin/.pt checkpoint), not safetensors',
+      'Convert it with transformers (save_pretrained(..., safe_serialization=True)) or pick the .safetensors file',
+    );
   }
   if (size < 8) throw new ModelFormatError(name, `the file has ${size} bytes, too short for a safetensors header (8 bytes + JSON)`, 'The file is truncated');
   const n = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_BYTES)) {
-    throw new ModelFormatError(name, `the header length field says ${n} bytes, above the 100 MB limit of safetensors`, 'This is not a safetensors file, or it is corrupt');
+    throw new ModelFormatError(
+      name,
+      `the header length field says ${n} bytes, above the 100 MB limit of safetensors`,
+      'This is not a safetensors file, or it is corrupt',
+    );
   }
   const headerLen = Number(n);
   if (8 + headerLen > size) {
-    throw new ModelFormatError(name, `the header length (${headerLen} bytes) runs past the end of the ${size}-byte file`, 'The file is truncated or not safetensors');
+    throw new ModelFormatError(
+      name,
+      `the header length (${headerLen} bytes) runs past the end of the ${size}-byte file`,
+      'The file is truncated or not safetensors',
+    );
   }
   const text = new TextDecoder('utf-8', { fatal: false }).decode(await blob.slice(8, 8 + headerLen).arrayBuffer());
   let json: unknown;
@@ -66,7 +97,11 @@ export async function readSafetensorsHeader(blob: Blob, name: string): Promise<S
     const v = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (!v || typeof v !== 'object') throw new ModelFormatError(name, `tensor "${key}" has no description`);
     if (typeof v.dtype !== 'string' || !(v.dtype in DTYPE_BYTES)) {
-      throw new ModelFormatError(name, `tensor "${key}" has unknown dtype ${JSON.stringify(v.dtype)}`, 'Known dtypes are F32, F16, BF16, I32, I64 and the other safetensors types');
+      throw new ModelFormatError(
+        name,
+        `tensor "${key}" has unknown dtype ${JSON.stringify(v.dtype)}`,
+        'Known dtypes are F32, F16, BF16, I32, I64 and the other safetensors types',
+      );
     }
     if (!Array.isArray(v.shape) || v.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
       throw new ModelFormatError(name, `tensor "${key}" has an invalid shape ${JSON.stringify(v.shape)}`);
@@ -84,7 +119,11 @@ export async function readSafetensorsHeader(blob: Blob, name: string): Promise<S
       );
     }
     if (off[1] > dataSize) {
-      throw new ModelFormatError(name, `tensor "${key}" ends at byte ${dataStart + off[1]} but the file has only ${size} bytes`, 'The file is truncated; download it again');
+      throw new ModelFormatError(
+        name,
+        `tensor "${key}" ends at byte ${dataStart + off[1]} but the file has only ${size} bytes`,
+        'The file is truncated; download it again',
+      );
     }
     tensors.set(key, { name: key, dtype: v.dtype, shape, start: dataStart + off[0], end: dataStart + off[1] });
   }

@@ -50,7 +50,11 @@ export class Llama2cTokenizer implements Tokenizer {
     const scores = new Float32Array(vocabSize);
     for (let i = 0; i < vocabSize; i++) {
       if (at + 8 > bytes.byteLength) {
-        throw new ModelFormatError(name, `the tokenizer ends after ${i} of the model's ${vocabSize} tokens`, 'Is this the tokenizer of this model? (tok<vocab>.bin)');
+        throw new ModelFormatError(
+          name,
+          `the tokenizer ends after ${i} of the model's ${vocabSize} tokens`,
+          'Is this the tokenizer of this model? (tok<vocab>.bin)',
+        );
       }
       scores[i] = view.getFloat32(at, true);
       const len = view.getInt32(at + 4, true);

@@ -81,7 +81,6 @@ export interface HeadOrigin {
   v: number[][];
 }
 
-
 export interface Norm {
   weight: Float32Array;
   bias?: Float32Array;

@@ -126,7 +126,8 @@ export function positionGradRef(dx: Vec, rows: number, T: number, dim: number): 
  * Returns the new θ, m, v per tensor and the norm before clipping.
  */
 export function adamwRef(
-  tensors: { theta: Vec; g: Vec; m: Vec; v: Vec }[], t: number,
+  tensors: { theta: Vec; g: Vec; m: Vec; v: Vec }[],
+  t: number,
   h: { lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number; maxNorm?: number },
 ) {
   const b1 = h.beta1 ?? 0.9;
@@ -156,7 +157,14 @@ export function adamwRef(
  * token ids from position 0, per row the KL to the teacher's logits (weight klWeight) and the CE of its target, averaged
  * over the scored rows (targets ≠ 0xFFFFFFFF).
  */
-export function modelLossRef(model: Model, ids: ArrayLike<number>, T: number, teacher: ArrayLike<number> | null, targets: ArrayLike<number>, klWeight: number): number {
+export function modelLossRef(
+  model: Model,
+  ids: ArrayLike<number>,
+  T: number,
+  teacher: ArrayLike<number> | null,
+  targets: ArrayLike<number>,
+  klWeight: number,
+): number {
   const V = model.config.vocab;
   let total = 0;
   let scored = 0;

@@ -9,67 +9,80 @@ const firstKey = (tq: number, window: number) => (window > 0 && tq + 1 > window 
 export function probsRef(q: Vec, k: Vec, maps: Vec, s: AttnGradShape): Float64Array {
   const { B, T, heads: H, kHeads: K, dh } = s;
   const P = new Float64Array(B * H * T * T);
-  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let tq = 0; tq < T; tq++) {
-    const row = ((b * H + h) * T + tq) * T;
-    const j0 = firstKey(tq, s.window);
-    let m = -Infinity;
-    for (let j = j0; j <= tq; j++) {
-      let dot = 0;
-      for (let d = 0; d < dh; d++) dot += q[((b * T + tq) * H + h) * dh + d] * k[((b * T + j) * K + maps[h]) * dh + d];
-      P[row + j] = dot * s.scale;
-      m = Math.max(m, P[row + j]);
-    }
-    let sum = 0;
-    for (let j = j0; j <= tq; j++) sum += (P[row + j] = Math.exp(P[row + j] - m));
-    for (let j = j0; j <= tq; j++) P[row + j] /= sum;
-  }
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let tq = 0; tq < T; tq++) {
+        const row = ((b * H + h) * T + tq) * T;
+        const j0 = firstKey(tq, s.window);
+        let m = -Infinity;
+        for (let j = j0; j <= tq; j++) {
+          let dot = 0;
+          for (let d = 0; d < dh; d++) dot += q[((b * T + tq) * H + h) * dh + d] * k[((b * T + j) * K + maps[h]) * dh + d];
+          P[row + j] = dot * s.scale;
+          m = Math.max(m, P[row + j]);
+        }
+        let sum = 0;
+        for (let j = j0; j <= tq; j++) sum += P[row + j] = Math.exp(P[row + j] - m);
+        for (let j = j0; j <= tq; j++) P[row + j] /= sum;
+      }
   return P;
 }
 
 export function contextRef(P: Vec, v: Vec, maps: Vec, s: AttnGradShape): Float64Array {
   const { B, T, heads: H, vHeads: V, dh } = s;
   const a = new Float64Array(B * T * H * dh);
-  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let h = 0; h < H; h++) for (let d = 0; d < dh; d++) {
-    let acc = 0;
-    for (let j = 0; j <= t; j++) acc += P[((b * H + h) * T + t) * T + j] * v[((b * T + j) * V + maps[H + h]) * dh + d];
-    a[((b * T + t) * H + h) * dh + d] = acc;
-  }
+  for (let b = 0; b < B; b++)
+    for (let t = 0; t < T; t++)
+      for (let h = 0; h < H; h++)
+        for (let d = 0; d < dh; d++) {
+          let acc = 0;
+          for (let j = 0; j <= t; j++) acc += P[((b * H + h) * T + t) * T + j] * v[((b * T + j) * V + maps[H + h]) * dh + d];
+          a[((b * T + t) * H + h) * dh + d] = acc;
+        }
   return a;
 }
 
 export function dscoresRef(P: Vec, dA: Vec, v: Vec, maps: Vec, s: AttnGradShape): Float64Array {
   const { B, T, heads: H, vHeads: V, dh } = s;
   const dS = new Float64Array(B * H * T * T);
-  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let tq = 0; tq < T; tq++) {
-    const row = ((b * H + h) * T + tq) * T;
-    const dP = new Float64Array(T);
-    let dot = 0;
-    for (let j = 0; j <= tq; j++) {
-      for (let d = 0; d < dh; d++) dP[j] += dA[((b * T + tq) * H + h) * dh + d] * v[((b * T + j) * V + maps[H + h]) * dh + d];
-      dot += P[row + j] * dP[j];
-    }
-    for (let j = 0; j <= tq; j++) dS[row + j] = s.scale * P[row + j] * (dP[j] - dot);
-  }
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let tq = 0; tq < T; tq++) {
+        const row = ((b * H + h) * T + tq) * T;
+        const dP = new Float64Array(T);
+        let dot = 0;
+        for (let j = 0; j <= tq; j++) {
+          for (let d = 0; d < dh; d++) dP[j] += dA[((b * T + tq) * H + h) * dh + d] * v[((b * T + j) * V + maps[H + h]) * dh + d];
+          dot += P[row + j] * dP[j];
+        }
+        for (let j = 0; j <= tq; j++) dS[row + j] = s.scale * P[row + j] * (dP[j] - dot);
+      }
   return dS;
 }
 
 export function dkeysRef(dS: Vec, q: Vec, maps: Vec, s: AttnGradShape): Float64Array {
   const { B, T, heads: H, kHeads: K, dh } = s;
   const g = new Float64Array(B * T * K * dh);
-  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let tq = 0; tq < T; tq++) for (let tk = 0; tk <= tq; tk++) {
-    const w = dS[((b * H + h) * T + tq) * T + tk];
-    for (let d = 0; d < dh; d++) g[((b * T + tk) * K + maps[h]) * dh + d] += w * q[((b * T + tq) * H + h) * dh + d];
-  }
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let tq = 0; tq < T; tq++)
+        for (let tk = 0; tk <= tq; tk++) {
+          const w = dS[((b * H + h) * T + tq) * T + tk];
+          for (let d = 0; d < dh; d++) g[((b * T + tk) * K + maps[h]) * dh + d] += w * q[((b * T + tq) * H + h) * dh + d];
+        }
   return g;
 }
 
 export function dvaluesRef(P: Vec, dA: Vec, maps: Vec, s: AttnGradShape): Float64Array {
   const { B, T, heads: H, vHeads: V, dh } = s;
   const g = new Float64Array(B * T * V * dh);
-  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let tq = 0; tq < T; tq++) for (let tk = 0; tk <= tq; tk++) {
-    const w = P[((b * H + h) * T + tq) * T + tk];
-    for (let d = 0; d < dh; d++) g[((b * T + tk) * V + maps[H + h]) * dh + d] += w * dA[((b * T + tq) * H + h) * dh + d];
-  }
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let tq = 0; tq < T; tq++)
+        for (let tk = 0; tk <= tq; tk++) {
+          const w = P[((b * H + h) * T + tq) * T + tk];
+          for (let d = 0; d < dh; d++) g[((b * T + tk) * V + maps[H + h]) * dh + d] += w * dA[((b * T + tq) * H + h) * dh + d];
+        }
   return g;
 }
 
@@ -94,17 +107,21 @@ export function adamRef(theta: Vec, g: Vec, m: Vec, v: Vec, t: number, h: { lr: 
 export function layerLossRef(
   layer: { wq: Vec; wk: Vec; wv: Vec; wo: Vec; bq?: Vec; bk?: Vec; bv?: Vec; bo?: Vec; kHeadOf: number[]; vHeadOf: number[]; kHeads: number; vHeads: number },
   c: { dim: number; heads: number; headDim: number; scale: number; window: number; rotDims: number; style: 'interleaved' | 'half'; cos: Vec; sin: Vec },
-  X: Vec, target: Vec, B: number, T: number,
+  X: Vec,
+  target: Vec,
+  B: number,
+  T: number,
 ): number {
   const { dim: D, heads: H, headDim: dh } = c;
   const R = B * T;
   const lin = (w: Vec, b: Vec | undefined, out: number) => {
     const y = new Float64Array(R * out);
-    for (let r = 0; r < R; r++) for (let o = 0; o < out; o++) {
-      let s = b ? b[o] : 0;
-      for (let k = 0; k < D; k++) s += X[r * D + k] * w[o * D + k];
-      y[r * out + o] = s;
-    }
+    for (let r = 0; r < R; r++)
+      for (let o = 0; o < out; o++) {
+        let s = b ? b[o] : 0;
+        for (let k = 0; k < D; k++) s += X[r * D + k] * w[o * D + k];
+        y[r * out + o] = s;
+      }
     return y;
   };
   const pos = (r: number) => r % T;
@@ -116,21 +133,25 @@ export function layerLossRef(
   const a = contextRef(probsRef(q, k, maps, s), v, maps, s);
   let num = 0;
   let den = 0;
-  for (let r = 0; r < R; r++) for (let o = 0; o < D; o++) {
-    let y = layer.bo ? layer.bo[o] : 0;
-    for (let j = 0; j < H * dh; j++) y += a[r * H * dh + j] * layer.wo[o * H * dh + j];
-    num += (y - target[r * D + o]) ** 2;
-    den += target[r * D + o] ** 2;
-  }
+  for (let r = 0; r < R; r++)
+    for (let o = 0; o < D; o++) {
+      let y = layer.bo ? layer.bo[o] : 0;
+      for (let j = 0; j < H * dh; j++) y += a[r * H * dh + j] * layer.wo[o * H * dh + j];
+      num += (y - target[r * D + o]) ** 2;
+      den += target[r * D + o] ** 2;
+    }
   return num / den;
 }
 
 export function dqueriesRef(dS: Vec, k: Vec, maps: Vec, s: AttnGradShape): Float64Array {
   const { B, T, heads: H, kHeads: K, dh } = s;
   const g = new Float64Array(B * T * H * dh);
-  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let tq = 0; tq < T; tq++) for (let tk = 0; tk <= tq; tk++) {
-    const w = dS[((b * H + h) * T + tq) * T + tk];
-    for (let d = 0; d < dh; d++) g[((b * T + tq) * H + h) * dh + d] += w * k[((b * T + tk) * K + maps[h]) * dh + d];
-  }
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let tq = 0; tq < T; tq++)
+        for (let tk = 0; tk <= tq; tk++) {
+          const w = dS[((b * H + h) * T + tq) * T + tk];
+          for (let d = 0; d < dh; d++) g[((b * T + tq) * H + h) * dh + d] += w * k[((b * T + tk) * K + maps[h]) * dh + d];
+        }
   return g;
 }

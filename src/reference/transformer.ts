@@ -29,7 +29,17 @@ export function normRef(kind: 'rmsnorm' | 'layernorm', x: Vec, w: Vec, b: Vec | 
 }
 
 /** Rotates rows [n, heads·headDim] at positions pos[r] (float64 angles from the same f32 tables the GPU uses). */
-export function ropeRef(x: Vec, rows: number, heads: number, headDim: number, rotDims: number, style: 'interleaved' | 'half', positions: (r: number) => number, cos: Vec, sin: Vec): Float64Array {
+export function ropeRef(
+  x: Vec,
+  rows: number,
+  heads: number,
+  headDim: number,
+  rotDims: number,
+  style: 'interleaved' | 'half',
+  positions: (r: number) => number,
+  cos: Vec,
+  sin: Vec,
+): Float64Array {
   const y = Float64Array.from(x as ArrayLike<number>);
   const half = rotDims / 2;
   for (let r = 0; r < rows; r++) {
@@ -55,9 +65,12 @@ export function ropeRef(x: Vec, rows: number, heads: number, headDim: number, ro
  * q: [T, heads·dh]; k: [n, kHeads·dh]; v: [n, vHeads·dh].
  */
 export function attentionRef(
-  q: Vec, k: Vec, v: Vec,
+  q: Vec,
+  k: Vec,
+  v: Vec,
   s: { T: number; pos0: number; heads: number; kHeads: number; vHeads: number; headDim: number; window: number; scale: number },
-  kHeadOf: number[], vHeadOf: number[],
+  kHeadOf: number[],
+  vHeadOf: number[],
 ): Float64Array {
   const { T, pos0, heads, kHeads, vHeads, headDim: dh, window, scale } = s;
   const out = new Float64Array(T * heads * dh);
@@ -126,7 +139,14 @@ export function forwardRef(model: Model, ids: number[], onAttentionInput?: (laye
       q = ropeRef(q, T, c.heads, dh, rd, rot.style, (r) => r, tables.cos, tables.sin);
       k = ropeRef(k, T, kv.kHeads, dh, rd, rot.style, (r) => r, tables.cos, tables.sin);
     }
-    const att = attentionRef(q, k, v, { T, pos0: 0, heads: c.heads, kHeads: kv.kHeads, vHeads: kv.vHeads, headDim: dh, window: c.attentionWindow[li] ?? 0, scale: c.attentionScale }, kv.kHeadOf, kv.vHeadOf);
+    const att = attentionRef(
+      q,
+      k,
+      v,
+      { T, pos0: 0, heads: c.heads, kHeads: kv.kHeads, vHeads: kv.vHeads, headDim: dh, window: c.attentionWindow[li] ?? 0, scale: c.attentionScale },
+      kv.kHeadOf,
+      kv.vHeadOf,
+    );
     const o = linear(att, T, c.heads * dh, l.attn.wo, D, l.attn.bo);
     const mlpIn = c.parallelResidual ? x : x.map((xv, i) => xv + o[i]);
     const h2 = normRef(c.norm, mlpIn, l.mlpNorm.weight, l.mlpNorm.bias, T, D, c.normEps);

@@ -17,7 +17,11 @@ export class Backward {
   private readonly t: Record<string, GpuTensor> = {};
   private readonly owned: GpuTensor[] = [];
 
-  private constructor(readonly fp: ForwardPass, readonly grads: ModelGrads, readonly flash: boolean) {
+  private constructor(
+    readonly fp: ForwardPass,
+    readonly grads: ModelGrads,
+    readonly flash: boolean,
+  ) {
     this.rt = fp.gm.rt;
   }
 
@@ -34,9 +38,21 @@ export class Backward {
     const maxV = Math.max(...kvHeads.map((l) => l.vHeads));
     const attention = attentionScratch({ B, T, heads: c.heads, kHeads: maxK, vHeads: maxV, dh, window: 0, scale: 1 }, flash);
     return {
-      dx: R * c.dim, dh1: R * c.dim, dh2: R * c.dim, datt: R * c.heads * dh, dq: R * c.heads * dh, dqRaw: R * c.heads * dh,
-      dk: R * maxK * dh, dkRaw: R * maxK * dh, dv: R * maxV * dh, ...attention,
-      da: R * c.ffnDim, dg: R * c.ffnDim, du: R * c.ffnDim, stats: 2 * R, csr: 3 * R + 1,
+      dx: R * c.dim,
+      dh1: R * c.dim,
+      dh2: R * c.dim,
+      datt: R * c.heads * dh,
+      dq: R * c.heads * dh,
+      dqRaw: R * c.heads * dh,
+      dk: R * maxK * dh,
+      dkRaw: R * maxK * dh,
+      dv: R * maxV * dh,
+      ...attention,
+      da: R * c.ffnDim,
+      dg: R * c.ffnDim,
+      du: R * c.ffnDim,
+      stats: 2 * R,
+      csr: 3 * R + 1,
     };
   }
 
@@ -65,7 +81,17 @@ export class Backward {
   }
 
   /** y = x·Wᵀ (+ b), y [R, outDim]: dW += dyᵀ·x, db += Σ_rows dy, and dx = dy·W (accumulate: dx += dy·W; null: not needed). */
-  private async linear(dy: GpuTensor, x: GpuTensor, w: GpuTensor, dW: GpuTensor | null, db: GpuTensor | null, dx: GpuTensor | null, inDim: number, outDim: number, accumulate = false) {
+  private async linear(
+    dy: GpuTensor,
+    x: GpuTensor,
+    w: GpuTensor,
+    dW: GpuTensor | null,
+    db: GpuTensor | null,
+    dx: GpuTensor | null,
+    inDim: number,
+    outDim: number,
+    accumulate = false,
+  ) {
     const R = this.fp.rows;
     if (dW) await matmul(this.rt, dy, x, dW, { M: outDim, N: inDim, K: R, transA: true, beta: 1 });
     if (db) await columnSum(this.rt, dy, db, R, outDim);
@@ -125,11 +151,30 @@ export class Backward {
       // o = att · W_Oᵀ (+ b): o's gradient is the residual's
       await this.linear(d.dx, s.att, l.wo, lg.wo, lg.bo, d.datt, HD, D);
       // att = softmax(scale · q kᵀ + mask) v through the head maps; P recomputed from the kept q and K cache
-      const shape: AttnGradShape = { B, T, heads: c.heads, kHeads: l.kHeads, vHeads: l.vHeads, dh, window: c.attentionWindow[li] ?? 0, scale: c.attentionScale };
+      const shape: AttnGradShape = {
+        B,
+        T,
+        heads: c.heads,
+        kHeads: l.kHeads,
+        vHeads: l.vHeads,
+        dh,
+        window: c.attentionWindow[li] ?? 0,
+        scale: c.attentionScale,
+      };
       const io = { q: s.q, k: fp.kCache[li], v: fp.vCache[li], a: s.att, dA: d.datt, maps: l.maps };
       await attentionBackward(rt, io, { dq: d.dq, dk: d.dk, dv: d.dv }, d, shape, this.flash);
       // q = rope(qRaw), k = rope(kRaw): the transpose of a rotation is the rotation by −angle
-      const rot = { B, T, headDim: dh, rotDims: gm.rotDims, pos0: 0, yT: T, dstPos0: 0, style: c.positional.kind === 'rotary' ? c.positional.style : 'half', inverse: true } as const;
+      const rot = {
+        B,
+        T,
+        headDim: dh,
+        rotDims: gm.rotDims,
+        pos0: 0,
+        yT: T,
+        dstPos0: 0,
+        style: c.positional.kind === 'rotary' ? c.positional.style : 'half',
+        inverse: true,
+      } as const;
       await rope(rt, d.dq, gm.cos, gm.sin, d.dqRaw, { ...rot, heads: c.heads });
       await rope(rt, d.dk, gm.cos, gm.sin, d.dkRaw, { ...rot, heads: l.kHeads });
       // qRaw, kRaw, vRaw = h1 · W_{q,k,v}ᵀ (+ b)

@@ -12,7 +12,8 @@ export function trainingWindows(sequences: number[][], seqLen: number): number[]
 export function packedWindows(sequences: number[][], seqLen: number): { ids: number[]; next: number | null }[] {
   const stream = sequences.flat();
   const out: { ids: number[]; next: number | null }[] = [];
-  for (let i = 0; i + seqLen <= stream.length; i += seqLen) out.push({ ids: stream.slice(i, i + seqLen), next: i + seqLen < stream.length ? stream[i + seqLen] : null });
+  for (let i = 0; i + seqLen <= stream.length; i += seqLen)
+    out.push({ ids: stream.slice(i, i + seqLen), next: i + seqLen < stream.length ? stream[i + seqLen] : null });
   if (!out.length && stream.length >= 2) out.push({ ids: stream, next: null });
   return out;
 }
@@ -30,7 +31,12 @@ export class WindowSampler {
   private cursor: number;
   readonly T: number;
 
-  constructor(sequences: number[][], seqLen: number, seed: number, readonly draw: 'replacement' | 'epochs' = 'replacement') {
+  constructor(
+    sequences: number[][],
+    seqLen: number,
+    seed: number,
+    readonly draw: 'replacement' | 'epochs' = 'replacement',
+  ) {
     this.windows = packedWindows(sequences, seqLen);
     if (!this.windows.length) throw new Error('training needs at least two tokens of text');
     this.T = this.windows[0].ids.length;

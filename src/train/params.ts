@@ -8,8 +8,24 @@ export type TrainableSet = 'all' | 'attention' | 'kv';
 export const TRAINABLE_SETS: TrainableSet[] = ['all', 'attention', 'kv'];
 
 const LAYER_WEIGHTS = [
-  'attnNormW', 'attnNormB', 'mlpNormW', 'mlpNormB', 'wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo',
-  'gate', 'gateBias', 'up', 'upBias', 'down', 'downBias',
+  'attnNormW',
+  'attnNormB',
+  'mlpNormW',
+  'mlpNormB',
+  'wq',
+  'wk',
+  'wv',
+  'wo',
+  'bq',
+  'bk',
+  'bv',
+  'bo',
+  'gate',
+  'gateBias',
+  'up',
+  'upBias',
+  'down',
+  'downBias',
 ] as const;
 export type LayerWeightName = (typeof LAYER_WEIGHTS)[number];
 export type LayerGrads = Record<LayerWeightName, GpuTensor | null>;
@@ -70,7 +86,9 @@ export function trainableCount(model: Model, set: TrainableSet): number {
 function gpuWeight(gm: GpuModel, name: string): GpuTensor {
   const single = (what: string, blocks: GpuModel['embed']) => {
     if (blocks.parts.length > 1) {
-      throw new Error(`training the ${what} needs it in one storage binding; it is split into ${blocks.parts.length} (vocabulary too large for this adapter): train attention or kv only`);
+      throw new Error(
+        `training the ${what} needs it in one storage binding; it is split into ${blocks.parts.length} (vocabulary too large for this adapter): train attention or kv only`,
+      );
     }
     return blocks.parts[0].tensor;
   };
@@ -78,7 +96,12 @@ function gpuWeight(gm: GpuModel, name: string): GpuTensor {
   if (m) return gm.layers[Number(m[1])][m[2] as LayerWeightName]!;
   if (name === 'embed') return single('token embedding', gm.embed);
   if (name === 'lmHead') return single('LM head', gm.lmHead);
-  const top: Record<string, GpuTensor | null> = { positionEmbed: gm.positionEmbed, finalNormW: gm.finalNormW, finalNormB: gm.finalNormB, lmHeadBias: gm.lmHeadBias };
+  const top: Record<string, GpuTensor | null> = {
+    positionEmbed: gm.positionEmbed,
+    finalNormW: gm.finalNormW,
+    finalNormB: gm.finalNormB,
+    lmHeadBias: gm.lmHeadBias,
+  };
   return top[name]!;
 }
 
@@ -87,7 +110,11 @@ export function trainableWeights(gm: GpuModel, set: TrainableSet): { name: strin
 }
 
 /** Gradient and moment tensors for the set (all zero), and the gradients arranged like the model for the backward pass. */
-export async function allocateTrainables(rt: GpuRuntime, gm: GpuModel, set: TrainableSet): Promise<{ trainables: Trainable[]; grads: ModelGrads; release: () => void }> {
+export async function allocateTrainables(
+  rt: GpuRuntime,
+  gm: GpuModel,
+  set: TrainableSet,
+): Promise<{ trainables: Trainable[]; grads: ModelGrads; release: () => void }> {
   const owned: GpuTensor[] = [];
   const zeros = async (label: string, n: number) => {
     const t = await rt.tensor(label, new Float32Array(n));
@@ -108,7 +135,7 @@ export async function allocateTrainables(rt: GpuRuntime, gm: GpuModel, set: Trai
     release();
     throw e;
   }
-  const grad = (t: GpuTensor | null | undefined) => (t ? byParam.get(t) ?? null : null);
+  const grad = (t: GpuTensor | null | undefined) => (t ? (byParam.get(t) ?? null) : null);
   const grads: ModelGrads = {
     embed: grad(gm.embed.parts[0].tensor),
     positionEmbed: grad(gm.positionEmbed),
@@ -121,12 +148,15 @@ export async function allocateTrainables(rt: GpuRuntime, gm: GpuModel, set: Trai
   return { trainables, grads, release };
 }
 
-
 /** The host array of a Model that a trainable weight's name refers to (names as trainableWeights gives them). */
 export function weightArray(model: Model, name: string): Float32Array {
   const top: Record<string, Float32Array | undefined> = {
-    embed: model.embed, positionEmbed: model.positionEmbed, finalNormW: model.finalNorm.weight, finalNormB: model.finalNorm.bias,
-    lmHead: model.lmHead, lmHeadBias: model.lmHeadBias,
+    embed: model.embed,
+    positionEmbed: model.positionEmbed,
+    finalNormW: model.finalNorm.weight,
+    finalNormB: model.finalNorm.bias,
+    lmHead: model.lmHead,
+    lmHeadBias: model.lmHeadBias,
   };
   const m = /^layers\.(\d+)\.(\w+)$/.exec(name);
   const found = m ? layerArray(model.layers[Number(m[1])], m[2] as LayerWeightName) : top[name];
@@ -138,9 +168,24 @@ function layerArray(l: LayerWeights | undefined, name: LayerWeightName): Float32
   if (!l) return undefined;
   const { attn, mlp } = l;
   const map: Record<LayerWeightName, Float32Array | undefined> = {
-    attnNormW: l.attnNorm.weight, attnNormB: l.attnNorm.bias, mlpNormW: l.mlpNorm.weight, mlpNormB: l.mlpNorm.bias,
-    wq: attn.wq, wk: attn.wk, wv: attn.wv, wo: attn.wo, bq: attn.bq, bk: attn.bk, bv: attn.bv, bo: attn.bo,
-    gate: mlp.gate, gateBias: mlp.gateBias, up: mlp.up, upBias: mlp.upBias, down: mlp.down, downBias: mlp.downBias,
+    attnNormW: l.attnNorm.weight,
+    attnNormB: l.attnNorm.bias,
+    mlpNormW: l.mlpNorm.weight,
+    mlpNormB: l.mlpNorm.bias,
+    wq: attn.wq,
+    wk: attn.wk,
+    wv: attn.wv,
+    wo: attn.wo,
+    bq: attn.bq,
+    bk: attn.bk,
+    bv: attn.bv,
+    bo: attn.bo,
+    gate: mlp.gate,
+    gateBias: mlp.gateBias,
+    up: mlp.up,
+    upBias: mlp.upBias,
+    down: mlp.down,
+    downBias: mlp.downBias,
   };
   return map[name];
 }

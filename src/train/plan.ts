@@ -36,8 +36,13 @@ export interface PlanLimits {
 }
 
 export class TrainingMemoryError extends Error {
-  constructor(readonly plan: TrainingPlan, reason: string) {
-    super(`training does not fit: ${reason}. ${describePlan(plan)}. Use fewer or shorter sequences per step (--train-batch, --train-seq), train fewer weights, or a GPU with more memory.`);
+  constructor(
+    readonly plan: TrainingPlan,
+    reason: string,
+  ) {
+    super(
+      `training does not fit: ${reason}. ${describePlan(plan)}. Use fewer or shorter sequences per step (--train-batch, --train-seq), train fewer weights, or a GPU with more memory.`,
+    );
     this.name = 'TrainingMemoryError';
   }
 }
@@ -45,9 +50,16 @@ export class TrainingMemoryError extends Error {
 export function describePlan(p: TrainingPlan): string {
   const b = p.bytes;
   const parts = [
-    ['weights', b.weights], ['teacher', b.teacher], ['gradients', b.gradients], ['optimizer state', b.optimizer],
-    ['activations', b.activations], ['backward scratch', b.backward], ['teacher forward', b.teacherActivations],
-  ].filter(([, n]) => (n as number) > 0).map(([k, n]) => `${k} ${formatBytes(n as number)}`);
+    ['weights', b.weights],
+    ['teacher', b.teacher],
+    ['gradients', b.gradients],
+    ['optimizer state', b.optimizer],
+    ['activations', b.activations],
+    ['backward scratch', b.backward],
+    ['teacher forward', b.teacherActivations],
+  ]
+    .filter(([, n]) => (n as number) > 0)
+    .map(([k, n]) => `${k} ${formatBytes(n as number)}`);
   return `${formatBytes(b.total)} in all (${parts.join(', ')}), ${p.microBatch} sequence${p.microBatch > 1 ? 's' : ''} per forward × ${p.accumulation}`;
 }
 
@@ -60,9 +72,29 @@ function planFor(student: Model, teacher: Model | null, set: TrainableSet, mb: n
     teacher: teacher ? 4 * parameterCount(teacher) : 0,
     gradients: trained,
     optimizer: 2 * trained,
-    activations: ForwardPass.bytesFor(c, student.layers.map((l) => l.kv), { ...shape, keep: true }),
-    backward: 4 * Object.values(Backward.sizes(c, student.layers.map((l) => l.kv), mb, T, flash)).reduce((a, n) => a + n, 0),
-    teacherActivations: teacher ? ForwardPass.bytesFor(teacher.config, teacher.layers.map((l) => l.kv), shape) : 0,
+    activations: ForwardPass.bytesFor(
+      c,
+      student.layers.map((l) => l.kv),
+      { ...shape, keep: true },
+    ),
+    backward:
+      4 *
+      Object.values(
+        Backward.sizes(
+          c,
+          student.layers.map((l) => l.kv),
+          mb,
+          T,
+          flash,
+        ),
+      ).reduce((a, n) => a + n, 0),
+    teacherActivations: teacher
+      ? ForwardPass.bytesFor(
+          teacher.config,
+          teacher.layers.map((l) => l.kv),
+          shape,
+        )
+      : 0,
     total: 0,
   };
   bytes.total = Object.values(bytes).reduce((a, n) => a + n, 0);
@@ -87,7 +119,10 @@ export function planTraining(student: Model, teacher: Model | null, set: Trainab
   }
   const p = last!;
   if (p.largest.bytes > limits.maxStorageBufferBindingSize) {
-    throw new TrainingMemoryError(p, `one sequence's ${p.largest.what} needs ${formatBytes(p.largest.bytes)}, above this adapter's ${formatBytes(limits.maxStorageBufferBindingSize)} per binding`);
+    throw new TrainingMemoryError(
+      p,
+      `one sequence's ${p.largest.what} needs ${formatBytes(p.largest.bytes)}, above this adapter's ${formatBytes(limits.maxStorageBufferBindingSize)} per binding`,
+    );
   }
   throw new TrainingMemoryError(p, `even one sequence per forward needs ${formatBytes(p.bytes.total)}, above the ${formatBytes(limits.maxBytes!)} allowed`);
 }

@@ -50,8 +50,22 @@ export interface TrainOptions {
 }
 
 export const TRAIN_DEFAULTS: TrainOptions = {
-  steps: 100, batch: 32, seqLen: 128, lr: 1e-3, schedule: 'constant', warmupSteps: 0, minLrFraction: 0.1, weightDecay: 0,
-  clip: 0, beta1: 0.9, beta2: 0.999, params: 'all', loss: 'kl', klWeight: 0.5, seed: 1, evalEvery: 0,
+  steps: 100,
+  batch: 32,
+  seqLen: 128,
+  lr: 1e-3,
+  schedule: 'constant',
+  warmupSteps: 0,
+  minLrFraction: 0.1,
+  weightDecay: 0,
+  clip: 0,
+  beta1: 0.9,
+  beta2: 0.999,
+  params: 'all',
+  loss: 'kl',
+  klWeight: 0.5,
+  seed: 1,
+  evalEvery: 0,
 };
 
 /** The PyTorch reference protocol's learning rates: 1e-3 when every weight trains, 2e-3 for the attention or K/V only. */
@@ -119,12 +133,17 @@ export async function train(rt: GpuRuntime, student: Model, data: number[][], op
   const o: TrainOptions = { ...TRAIN_DEFAULTS, lr: defaultLearningRate(options.params ?? TRAIN_DEFAULTS.params), ...options };
   const t0 = performance.now();
   const klWeight = o.loss === 'kl' ? 1 : o.loss === 'ce' ? 0 : o.klWeight;
-  const teacher = klWeight > 0 ? run.teacher ?? null : null;
+  const teacher = klWeight > 0 ? (run.teacher ?? null) : null;
   if (klWeight > 0 && !teacher) throw new Error(`the ${o.loss} loss distils from a teacher: give one, or train with cross-entropy (loss ce)`);
-  if (teacher && teacher.config.vocab !== student.config.vocab) throw new Error(`the teacher's vocabulary (${teacher.config.vocab}) is not the student's (${student.config.vocab})`);
+  if (teacher && teacher.config.vocab !== student.config.vocab)
+    throw new Error(`the teacher's vocabulary (${teacher.config.vocab}) is not the student's (${student.config.vocab})`);
   const sampler = new WindowSampler(data, Math.min(o.seqLen, student.config.contextLength), o.seed);
   const T = sampler.T;
-  const plan = planTraining(student, teacher, o.params, o.batch, T, { maxStorageBufferBindingSize: rt.limits.maxStorageBufferBindingSize, maxBytes: run.maxBytes, flash: Backward.flashFor(rt, student.config) });
+  const plan = planTraining(student, teacher, o.params, o.batch, T, {
+    maxStorageBufferBindingSize: rt.limits.maxStorageBufferBindingSize,
+    maxBytes: run.maxBytes,
+    flash: Backward.flashFor(rt, student.config),
+  });
   const mb = plan.microBatch;
   run.onProgress?.({ stage: 'train', done: 0, total: o.steps, detail: describePlan(plan) });
   const owned: { release(): void }[] = [];
@@ -132,7 +151,10 @@ export async function train(rt: GpuRuntime, student: Model, data: number[][], op
   const gate = new TimedGate(run.gate);
   let trainMs = 0;
   try {
-    let gm: GpuModel, fp: ForwardPass, bw: Backward, tfp: ForwardPass | null = null;
+    let gm: GpuModel,
+      fp: ForwardPass,
+      bw: Backward,
+      tfp: ForwardPass | null = null;
     let params: Awaited<ReturnType<typeof allocateTrainables>>;
     try {
       gm = await GpuModel.upload(rt, student);
@@ -149,7 +171,14 @@ export async function train(rt: GpuRuntime, student: Model, data: number[][], op
         tfp = await ForwardPass.create(tgm, { batch: mb, chunk: T, cacheT: T });
         owned.push(tfp);
       }
-      for (const [label, n] of [['targets', mb * T], ['row loss', mb * T], ['micro-batch loss', 1], ['step loss', plan.accumulation + 1], ['gradient squares', params.trainables.length], ['clip', 2]] as const) {
+      for (const [label, n] of [
+        ['targets', mb * T],
+        ['row loss', mb * T],
+        ['micro-batch loss', 1],
+        ['step loss', plan.accumulation + 1],
+        ['gradient squares', params.trainables.length],
+        ['clip', 2],
+      ] as const) {
         scratch.push(await rt.tensor(`train ${label}`, label === 'targets' ? new Uint32Array(n) : n));
       }
     } catch (e) {
@@ -186,7 +215,12 @@ export async function train(rt: GpuRuntime, student: Model, data: number[][], op
       for (const [i, t] of trainables.entries()) await sumSquares(rt, t.grad, sq, i);
       await clipScale(rt, sq, clip, trainables.length, o.clip);
       for (const t of trainables) {
-        await adamwStep(rt, t.param, t.grad, { m: t.m, v: t.v, t: step }, clip, { lr, beta1: o.beta1, beta2: o.beta2, weightDecay: t.decay ? o.weightDecay : 0 });
+        await adamwStep(rt, t.param, t.grad, { m: t.m, v: t.v, t: step }, clip, {
+          lr,
+          beta1: o.beta1,
+          beta2: o.beta2,
+          weightDecay: t.decay ? o.weightDecay : 0,
+        });
       }
       rt.copy(clip, stepLoss, 1, 1, 0);
       // One read per step: [gradient norm, loss sum of each micro-batch …].
@@ -197,13 +231,25 @@ export async function train(rt: GpuRuntime, student: Model, data: number[][], op
       const last = step === o.steps;
       const ppl = last || (o.evalEvery > 0 && (step + (run.stepsBefore ?? 0)) % o.evalEvery === 0) ? await evaluate() : null;
       emit({ step, tokens, loss: lossSum / scored, ppl }, lr, read[0]);
-      run.onProgress?.({ stage: 'train', done: step, total: o.steps, detail: `loss ${(lossSum / scored).toFixed(4)}${ppl !== null ? `, perplexity ${ppl.toFixed(3)}` : ''}` });
+      run.onProgress?.({
+        stage: 'train',
+        done: step,
+        total: o.steps,
+        detail: `loss ${(lossSum / scored).toFixed(4)}${ppl !== null ? `, perplexity ${ppl.toFixed(3)}` : ''}`,
+      });
     }
     const model = await readTrainedModel(rt, student, trainables);
     const trainSeconds = trainMs / 1000;
     return {
-      model, curve, steps: o.steps, tokens, plan, trainSeconds, tokensPerSecond: trainSeconds > 0 ? tokens / trainSeconds : 0,
-      seconds: (performance.now() - t0) / 1000 - gate.pausedSeconds, pausedSeconds: gate.pausedSeconds,
+      model,
+      curve,
+      steps: o.steps,
+      tokens,
+      plan,
+      trainSeconds,
+      tokensPerSecond: trainSeconds > 0 ? tokens / trainSeconds : 0,
+      seconds: (performance.now() - t0) / 1000 - gate.pausedSeconds,
+      pausedSeconds: gate.pausedSeconds,
     };
   } finally {
     scratch.forEach((t) => rt.release(t));

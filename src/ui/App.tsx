@@ -66,9 +66,7 @@ export function App() {
       </main>
       <Glossary />
       <Tour />
-      <footer className="app-footer">
-        Everything runs in this tab with WebGPU compute shaders; nothing is uploaded.
-      </footer>
+      <footer className="app-footer">Everything runs in this tab with WebGPU compute shaders; nothing is uploaded.</footer>
     </div>
   );
 }

@@ -39,20 +39,28 @@ export function ComparePanel() {
   const points: ParetoPoint[] = rows.flatMap((r, i) =>
     only !== null && r.trainTokens !== only
       ? []
-      : [{
-          key: String(r.id),
-          group: r.method,
-          colour: METHOD_COLOUR[r.method],
-          x: r.kvAfter,
-          y: r.pplAfter,
-          tokens: r.trainTokens,
-          label:
-            `run ${i + 1}: ${nameOf(r)} at ${budgetLabel(r.budget)} — perplexity ${r.pplAfter.toFixed(3)} after ${n(r.trainTokens)} training tokens, ` +
-            `${n(r.kvAfter)} KV bytes/token; K/V per layer ${compactCounts(r.perLayer)}; ${r.trainSteps} steps (${r.recoverySteps} end to end), seed ${r.seed}`,
-        }],
+      : [
+          {
+            key: String(r.id),
+            group: r.method,
+            colour: METHOD_COLOUR[r.method],
+            x: r.kvAfter,
+            y: r.pplAfter,
+            tokens: r.trainTokens,
+            label:
+              `run ${i + 1}: ${nameOf(r)} at ${budgetLabel(r.budget)} — perplexity ${r.pplAfter.toFixed(3)} after ${n(r.trainTokens)} training tokens, ` +
+              `${n(r.kvAfter)} KV bytes/token; K/V per layer ${compactCounts(r.perLayer)}; ${r.trainSteps} steps (${r.recoverySteps} end to end), seed ${r.seed}`,
+          },
+        ],
   );
   const last = rows.at(-1);
-  const reference = last ? { x: last.kvBefore, y: last.pplBefore, label: `original ${last.model}: perplexity ${last.pplBefore.toFixed(3)}, ${last.kvBefore.toLocaleString('en')} KV bytes/token` } : null;
+  const reference = last
+    ? {
+        x: last.kvBefore,
+        y: last.pplBefore,
+        label: `original ${last.model}: perplexity ${last.pplBefore.toFixed(3)}, ${last.kvBefore.toLocaleString('en')} KV bytes/token`,
+      }
+    : null;
   const groups = FUSION_METHODS.filter((m) => points.some((p) => p.group === m)).map((m) => ({ name: METHOD_NAME[m], colour: METHOD_COLOUR[m] }));
   const row = rows.find((r) => r.id === selected) ?? last;
   const [layer, head, prompt] = [values['compare.layer'], values['compare.head'], values['compare.prompt']];
@@ -60,9 +68,13 @@ export function ComparePanel() {
   return (
     <section className="panel" aria-labelledby={`${ids}-title`} data-testid="compare-panel" id="compare">
       <h2 id={`${ids}-title`}>Compare</h2>
-      <p className="hint">What each run trades: KV-cache bytes per token against held-out perplexity (lower left is better), and what a merge changed in one head’s attention.</p>
+      <p className="hint">
+        What each run trades: KV-cache bytes per token against held-out perplexity (lower left is better), and what a merge changed in one head’s attention.
+      </p>
       {rows.length === 0 ? (
-        <p className="hint" data-testid="pareto-empty">Run a fusion or the recovery race: every run becomes a point here.</p>
+        <p className="hint" data-testid="pareto-empty">
+          Run a fusion or the recovery race: every run becomes a point here.
+        </p>
       ) : (
         <>
           <ChartFrame
@@ -110,7 +122,13 @@ export function ComparePanel() {
             <Field k="compare.layer" testId="attention-layer" title="The layer (0 is the first)" />
             <Field k="compare.head" testId="attention-head" title="The query head (0 is the first)" />
             <Field k="compare.prompt" testId="attention-prompt" title="The text whose attention is drawn (at most 96 tokens)" />
-            <button type="button" disabled={running || !row} onClick={() => row && void show(loaded, row, layer, head, prompt)} data-testid="attention-run" title="Compute the head's attention in both models">
+            <button
+              type="button"
+              disabled={running || !row}
+              onClick={() => row && void show(loaded, row, layer, head, prompt)}
+              data-testid="attention-run"
+              title="Compute the head's attention in both models"
+            >
               Show attention
             </button>
           </div>
@@ -124,7 +142,12 @@ export function ComparePanel() {
               {(['original', 'fused'] as const).map((which) => (
                 <div key={which}>
                   <div className="sim-view-head">
-                    <ExportButtons target={which === 'original' ? before : after} name={`attention-${which}-l${shown.layer}-h${shown.head}`} view="attention map" testId={`attention-export-${which}`} />
+                    <ExportButtons
+                      target={which === 'original' ? before : after}
+                      name={`attention-${which}-l${shown.layer}-h${shown.head}`}
+                      view="attention map"
+                      testId={`attention-export-${which}`}
+                    />
                   </div>
                   <AttentionMap
                     ref={which === 'original' ? before : after}
@@ -132,7 +155,9 @@ export function ComparePanel() {
                     tokens={shown[which].tokens}
                     probs={shown[which].probs}
                     caption={[
-                      which === 'original' ? `Original — layer ${shown.layer}, query head ${shown.head}` : `${nameOf(shownRow)} at ${budgetLabel(shownRow.budget)} — layer ${shown.layer}, query head ${shown.head}`,
+                      which === 'original'
+                        ? `Original — layer ${shown.layer}, query head ${shown.head}`
+                        : `${nameOf(shownRow)} at ${budgetLabel(shownRow.budget)} — layer ${shown.layer}, query head ${shown.head}`,
                       `reads K head ${shown[which].kHead}, V head ${shown[which].vHead}`,
                     ]}
                   />

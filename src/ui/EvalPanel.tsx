@@ -17,7 +17,14 @@ export function EvalPanel() {
   const values = useSettings((s) => s.values);
   const [textFile, setTextFile] = useState<File | null>(null);
   const [split, minChars, maxDocs]: [DocumentSplit, number, number] = [values['eval.split'], values['eval.minChars'], values['eval.maxDocs']];
-  const [prompt, tokens, temperature, topK, seed, compare] = [values['eval.prompt'], values['eval.tokens'], values['eval.temperature'], values['eval.topK'], values['eval.seed'], values['eval.compare']];
+  const [prompt, tokens, temperature, topK, seed, compare] = [
+    values['eval.prompt'],
+    values['eval.tokens'],
+    values['eval.temperature'],
+    values['eval.topK'],
+    values['eval.seed'],
+    values['eval.compare'],
+  ];
   if (!loaded || hiddenPanel) return null;
   const busy = ppl.running || generating;
 
@@ -41,18 +48,31 @@ export function EvalPanel() {
         >
           <h3>Perplexity</h3>
           <p className="hint">
-            exp(mean negative log-likelihood of each next token): lower is better. Each document starts with BOS and is cut to the
-            model's context.
+            exp(mean negative log-likelihood of each next token): lower is better. Each document starts with BOS and is cut to the model's context.
           </p>
           <div className="form-row">
             <label>
               Text{' '}
-              <input type="file" accept=".txt,text/plain" onChange={(e) => setTextFile(e.target.files?.[0] ?? null)} data-testid="ppl-file" title="A text file (or drop one here); default: the built-in TinyStories sample" />
+              <input
+                type="file"
+                accept=".txt,text/plain"
+                onChange={(e) => setTextFile(e.target.files?.[0] ?? null)}
+                data-testid="ppl-file"
+                title="A text file (or drop one here); default: the built-in TinyStories sample"
+              />
             </label>
-            <span className="hint" data-testid="ppl-text-name">{textFile ? textFile.name : 'built-in TinyStories sample'}</span>
+            <span className="hint" data-testid="ppl-text-name">
+              {textFile ? textFile.name : 'built-in TinyStories sample'}
+            </span>
           </div>
           <div className="form-row">
-            <Field k="eval.split" testId="ppl-split" label="Split" options={{ endoftext: 'on <|endoftext|>', 'blank-lines': 'on blank lines' }} title="How the text is cut into documents" />
+            <Field
+              k="eval.split"
+              testId="ppl-split"
+              label="Split"
+              options={{ endoftext: 'on <|endoftext|>', 'blank-lines': 'on blank lines' }}
+              title="How the text is cut into documents"
+            />
             <Field k="eval.minChars" testId="ppl-min-chars" label="min chars" title="Keep only documents longer than this many characters" />
             <Field k="eval.maxDocs" testId="ppl-max-docs" label="max docs" title="At most this many documents (0: all)" />
           </div>
@@ -74,8 +94,8 @@ export function EvalPanel() {
           {ppl.result && (
             <p className="result" role="status" data-testid="ppl-result">
               Perplexity <strong data-testid="ppl-value">{ppl.result.ppl.toFixed(4)}</strong> — {ppl.result.tokens.toLocaleString('en')} predicted tokens in{' '}
-              {ppl.result.documents} documents of {ppl.result.text}; {ppl.result.seconds.toFixed(1)} s (
-              {(ppl.result.tokens / ppl.result.seconds).toFixed(0)} tokens/s)
+              {ppl.result.documents} documents of {ppl.result.text}; {ppl.result.seconds.toFixed(1)} s ({(ppl.result.tokens / ppl.result.seconds).toFixed(0)}{' '}
+              tokens/s)
             </p>
           )}
           {ppl.error && (

@@ -61,13 +61,32 @@ export function Field(props: FieldProps) {
     case 'bool':
       return (
         <label title={title} className={cls}>
-          <input type="checkbox" checked={Boolean(value)} disabled={disabled} onChange={(e) => set(e.target.checked)} data-testid={props.testId} data-setting={props.k} title={title} /> {label}
+          <input
+            type="checkbox"
+            checked={Boolean(value)}
+            disabled={disabled}
+            onChange={(e) => set(e.target.checked)}
+            data-testid={props.testId}
+            data-setting={props.k}
+            title={title}
+          />{' '}
+          {label}
         </label>
       );
     case 'text':
       return (
         <label title={title} className={[cls, 'grow'].filter(Boolean).join(' ')}>
-          {label} <input type="text" value={String(value)} maxLength={spec.maxLength} disabled={disabled} onChange={(e) => set(e.target.value)} data-testid={props.testId} data-setting={props.k} title={title} />
+          {label}{' '}
+          <input
+            type="text"
+            value={String(value)}
+            maxLength={spec.maxLength}
+            disabled={disabled}
+            onChange={(e) => set(e.target.value)}
+            data-testid={props.testId}
+            data-setting={props.k}
+            title={title}
+          />
         </label>
       );
     case 'enum':
@@ -76,7 +95,17 @@ export function Field(props: FieldProps) {
           <>
             {Object.entries(props.choices).map(([v, text]) => (
               <label key={v} title={`${props.choiceTitles?.[v] ?? title}${locked ? LOCKED : ''}`} className={cls}>
-                <input type="radio" name={props.k} value={v} checked={value === v} disabled={disabled} onChange={() => set(v)} data-testid={props.choiceTestId?.(v) ?? `${props.testId}-${v}`} data-setting={props.k} /> {text}
+                <input
+                  type="radio"
+                  name={props.k}
+                  value={v}
+                  checked={value === v}
+                  disabled={disabled}
+                  onChange={() => set(v)}
+                  data-testid={props.choiceTestId?.(v) ?? `${props.testId}-${v}`}
+                  data-setting={props.k}
+                />{' '}
+                {text}
               </label>
             ))}
           </>
@@ -85,7 +114,14 @@ export function Field(props: FieldProps) {
       return (
         <label title={title} className={cls}>
           {label}{' '}
-          <select value={String(value)} disabled={disabled} onChange={(e) => set(e.target.value)} data-testid={props.testId} data-setting={props.k} title={title}>
+          <select
+            value={String(value)}
+            disabled={disabled}
+            onChange={(e) => set(e.target.value)}
+            data-testid={props.testId}
+            data-setting={props.k}
+            title={title}
+          >
             {spec.values!.map((v) => (
               <option key={v} value={v}>
                 {props.options?.[v] ?? v}

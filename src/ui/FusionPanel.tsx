@@ -26,7 +26,8 @@ export function FusionPanel() {
   const hiddenPanel = usePanelHidden('fuse');
   const loaded = useModel((s) => s.loaded);
   const fallback = useGpu((s) => s.summary?.isFallbackAdapter ?? null);
-  const { running, paused, waiting, stage, live, rows, selected, error, comparing, run, pause, resume, step, cancel, reset, compare, stopCompare } = useFusion();
+  const { running, paused, waiting, stage, live, rows, selected, error, comparing, run, pause, resume, step, cancel, reset, compare, stopCompare } =
+    useFusion();
   const selectedRow = rows.find((r) => r.id === selected) ?? null;
   const values = useSettings((s) => s.values);
   const [calFile, setCalFile] = useState<File | null>(null);
@@ -53,7 +54,15 @@ export function FusionPanel() {
       const evaluation = evalSource === 'file' ? { file: evalFile!, name: evalFile!.name } : { text: sample, name: SAMPLE_NAME };
       const sameText = calSource === evalSource && (calSource === 'sample' || calFile === evalFile);
       // Every value is checked against the settings table's own limits, the ones the page address is read with.
-      const keys: SettingKey[] = ['fuse.calTokens', 'fuse.evalDocs', 'fuse.steps', 'fuse.seed', 'fuse.tokensPerStep', 'fuse.seqLen', ...(budgetChoice === 'custom' ? (['fuse.pct'] as const) : [])];
+      const keys: SettingKey[] = [
+        'fuse.calTokens',
+        'fuse.evalDocs',
+        'fuse.steps',
+        'fuse.seed',
+        'fuse.tokensPerStep',
+        'fuse.seqLen',
+        ...(budgetChoice === 'custom' ? (['fuse.pct'] as const) : []),
+      ];
       const problem = firstProblem(values, [...keys, ...RECOVERY_KEYS.fuse]);
       if (problem) throw new Error(`${problem}.`);
       const train = recoveryOf(values, 'fuse');
@@ -80,8 +89,8 @@ export function FusionPanel() {
     <section id="fuse" className="panel fusion" aria-labelledby={`${ids}-title`} data-testid="fusion-panel">
       <h2 id={`${ids}-title`}>Fuse heads</h2>
       <p className="hint">
-        Convert {loaded.name}'s key and value heads into fewer — a smaller KV cache — and measure what it costs in perplexity on text
-        that calibration never saw.
+        Convert {loaded.name}'s key and value heads into fewer — a smaller KV cache — and measure what it costs in perplexity on text that calibration never
+        saw.
       </p>
       <fieldset className="fusion-methods" disabled={running}>
         <legend>Method</legend>
@@ -91,7 +100,15 @@ export function FusionPanel() {
           title="The conversion method"
           className="fusion-method"
           choiceTitles={METHOD_TOOLTIP}
-          choices={Object.fromEntries((['meanpool', 'aligned', 'dha'] as const).map((m) => [m, <><strong>{METHOD_NAME[m]}</strong>{m === 'dha' && <span className="badge warn">our reconstruction</span>} <span className="hint">{METHOD_TEXT[m]}</span></>]))}
+          choices={Object.fromEntries(
+            (['meanpool', 'aligned', 'dha'] as const).map((m) => [
+              m,
+              <>
+                <strong>{METHOD_NAME[m]}</strong>
+                {m === 'dha' && <span className="badge warn">our reconstruction</span>} <span className="hint">{METHOD_TEXT[m]}</span>
+              </>,
+            ]),
+          )}
         />
       </fieldset>
       <fieldset className="fusion-fields" disabled={running}>
@@ -108,33 +125,79 @@ export function FusionPanel() {
               custom: 'Any share of the heads in (0, 100] %',
             }}
           />
-          <Field k="fuse.pct" testId="fusion-budget-pct" label="" step={0.5} disabled={budgetChoice !== 'custom'} title="Custom budget in percent of the K heads and of the V heads" suffix=" %" />
+          <Field
+            k="fuse.pct"
+            testId="fusion-budget-pct"
+            label=""
+            step={0.5}
+            disabled={budgetChoice !== 'custom'}
+            title="Custom budget in percent of the K heads and of the V heads"
+            suffix=" %"
+          />
         </div>
       </fieldset>
       <fieldset className="fusion-fields" disabled={running}>
         <legend>Texts</legend>
         <div className="form-row">
-          <Field k="fuse.cal" testId="fusion-cal-source" label="Calibration" options={{ sample: 'built-in sample', file: 'a text file…' }} title="The text whose first N tokens calibrate the aligned merge and DHA (mean-pool needs none) and train the recovery" />
+          <Field
+            k="fuse.cal"
+            testId="fusion-cal-source"
+            label="Calibration"
+            options={{ sample: 'built-in sample', file: 'a text file…' }}
+            title="The text whose first N tokens calibrate the aligned merge and DHA (mean-pool needs none) and train the recovery"
+          />
           {calSource === 'file' && (
-            <input type="file" accept=".txt,text/plain" aria-label="calibration text file" onChange={(e) => setCalFile(e.target.files?.[0] ?? null)} data-testid="fusion-cal-file" />
+            <input
+              type="file"
+              accept=".txt,text/plain"
+              aria-label="calibration text file"
+              onChange={(e) => setCalFile(e.target.files?.[0] ?? null)}
+              data-testid="fusion-cal-file"
+            />
           )}
-          <Field k="fuse.calTokens" testId="fusion-cal-tokens" label="first N tokens" title="Calibration: the first N tokens of the calibration text (documents are encoded one by one, each with BOS)" />
+          <Field
+            k="fuse.calTokens"
+            testId="fusion-cal-tokens"
+            label="first N tokens"
+            title="Calibration: the first N tokens of the calibration text (documents are encoded one by one, each with BOS)"
+          />
         </div>
         <div className="form-row">
-          <Field k="fuse.eval" testId="fusion-eval-source" label="Evaluation" options={{ sample: 'built-in sample, held out', file: 'a text file…' }} title="The text perplexity is measured on, before and after fusion" />
+          <Field
+            k="fuse.eval"
+            testId="fusion-eval-source"
+            label="Evaluation"
+            options={{ sample: 'built-in sample, held out', file: 'a text file…' }}
+            title="The text perplexity is measured on, before and after fusion"
+          />
           {evalSource === 'file' && (
-            <input type="file" accept=".txt,text/plain" aria-label="evaluation text file" onChange={(e) => setEvalFile(e.target.files?.[0] ?? null)} data-testid="fusion-eval-file" />
+            <input
+              type="file"
+              accept=".txt,text/plain"
+              aria-label="evaluation text file"
+              onChange={(e) => setEvalFile(e.target.files?.[0] ?? null)}
+              data-testid="fusion-eval-file"
+            />
           )}
-          <Field k="fuse.evalDocs" testId="fusion-eval-docs" label="last M documents" title="Evaluate on the last M documents of the evaluation text (split on <|endoftext|>)" />
+          <Field
+            k="fuse.evalDocs"
+            testId="fusion-eval-docs"
+            label="last M documents"
+            title="Evaluate on the last M documents of the evaluation text (split on <|endoftext|>)"
+          />
         </div>
         <p className="hint" data-testid="fusion-texts-note">
-          Perplexity is measured on the last {heldOutDocs} documents of {evalSource === 'sample' ? 'the sample' : evalFile?.name ?? 'the evaluation file'}
+          Perplexity is measured on the last {heldOutDocs} documents of {evalSource === 'sample' ? 'the sample' : (evalFile?.name ?? 'the evaluation file')}
           {calSource === evalSource && (calSource === 'sample' || calFile === evalFile)
             ? '; calibration reads only the documents before them, so no evaluated text is calibrated on.'
             : '; calibration reads another text — make sure the two do not overlap.'}
         </p>
       </fieldset>
-      <fieldset className="fusion-fields" disabled={running || method !== 'aligned'} title={method === 'aligned' ? undefined : 'This setting applies to the aligned merge only'}>
+      <fieldset
+        className="fusion-fields"
+        disabled={running || method !== 'aligned'}
+        title={method === 'aligned' ? undefined : 'This setting applies to the aligned merge only'}
+      >
         <legend>Aligned merge</legend>
         <Field
           k="fuse.renorm"
@@ -163,7 +226,12 @@ export function FusionPanel() {
         <div className="form-row">
           <Field k="fuse.steps" testId="fusion-steps" label="steps" title={STEPS_HINT} />
           <Field k="fuse.seed" testId="fusion-seed" title="Order of the calibration batches: the same seed gives the same budgets and weights" />
-          <Field k="fuse.tokensPerStep" testId="fusion-tokens-per-step" label="tokens per step" title="Calibration tokens each step sees (sequences × sequence length)" />
+          <Field
+            k="fuse.tokensPerStep"
+            testId="fusion-tokens-per-step"
+            label="tokens per step"
+            title="Calibration tokens each step sees (sequences × sequence length)"
+          />
           <Field k="fuse.seqLen" testId="fusion-seq-len" label="sequence length" title="Tokens per training sequence (at most the model's context)" />
         </div>
       </fieldset>
@@ -171,8 +239,8 @@ export function FusionPanel() {
         <legend>Recovery training {fallback ? <span className="hint">(small defaults: this adapter is a CPU fallback)</span> : null}</legend>
         <RecoveryFields panel="fuse" testPrefix="fusion" />
         <p className="hint">
-          After the conversion, train the fused model end to end toward the original (distillation on the calibration text, the same
-          documents calibration reads); held-out perplexity is measured as it trains. 0 steps: no training.
+          After the conversion, train the fused model end to end toward the original (distillation on the calibration text, the same documents calibration
+          reads); held-out perplexity is measured as it trains. 0 steps: no training.
         </p>
       </fieldset>
       <RunControls
@@ -232,4 +300,3 @@ export function FusionPanel() {
     </section>
   );
 }
-

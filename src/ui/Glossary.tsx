@@ -17,10 +17,9 @@ const ENTRIES: Entry[] = [
     name: 'Gram (matrix)',
     text: (
       <>
-        Stack a layer’s input vectors on the calibration text as the rows of X (N tokens × d). Its Gram is XᵀX (d × d): every inner
-        product between two input features, summed over the tokens. A head’s output is Y_h = X W_hᵀ, so every quantity the lab
-        measures about head outputs — ‖Y_h‖², Y_iᵀY_j, the best rotation between two heads — is W_i XᵀX W_jᵀ for some weights: one
-        pass over the text fills the Grams, and the N outputs are never stored.
+        Stack a layer’s input vectors on the calibration text as the rows of X (N tokens × d). Its Gram is XᵀX (d × d): every inner product between two input
+        features, summed over the tokens. A head’s output is Y_h = X W_hᵀ, so every quantity the lab measures about head outputs — ‖Y_h‖², Y_iᵀY_j, the best
+        rotation between two heads — is W_i XᵀX W_jᵀ for some weights: one pass over the text fills the Grams, and the N outputs are never stored.
       </>
     ),
   },
@@ -29,10 +28,9 @@ const ENTRIES: Entry[] = [
     name: 'energy',
     text: (
       <>
-        A head’s energy is ‖Y_h‖², the sum over the calibration tokens of its output vector’s squared length; a layer’s K (or V)
-        energy is the sum over its K (or V) heads. Merge costs are shares of it: “a merge loses 10 % of the energy” means the
-        squared difference between the original outputs and the merged head’s outputs is 10 % of the layer’s total. A weak head
-        (little energy) costs little to merge whatever it computes.
+        A head’s energy is ‖Y_h‖², the sum over the calibration tokens of its output vector’s squared length; a layer’s K (or V) energy is the sum over its K
+        (or V) heads. Merge costs are shares of it: “a merge loses 10 % of the energy” means the squared difference between the original outputs and the merged
+        head’s outputs is 10 % of the layer’s total. A weak head (little energy) costs little to merge whatever it computes.
       </>
     ),
   },
@@ -41,11 +39,10 @@ const ENTRIES: Entry[] = [
     name: 'rotary plane',
     text: (
       <>
-        Rotary position embedding (RoPE) turns a query’s and a key’s coordinates in pairs — (0, 1), (2, 3), … or (i, i + d/2) —
-        each pair by an angle proportional to the token’s position; each pair spans a rotary plane, with its own frequency. The
-        score q·k then depends only on how far apart the tokens are. A rotation applied to a K head (and undone in its query
-        head) keeps that only if it turns each rotary plane within itself, so K heads may be aligned by one 2 × 2 rotation per
-        plane. V heads carry no RoPE: any orthogonal map, undone in W_O, is allowed.
+        Rotary position embedding (RoPE) turns a query’s and a key’s coordinates in pairs — (0, 1), (2, 3), … or (i, i + d/2) — each pair by an angle
+        proportional to the token’s position; each pair spans a rotary plane, with its own frequency. The score q·k then depends only on how far apart the
+        tokens are. A rotation applied to a K head (and undone in its query head) keeps that only if it turns each rotary plane within itself, so K heads may be
+        aligned by one 2 × 2 rotation per plane. V heads carry no RoPE: any orthogonal map, undone in W_O, is allowed.
       </>
     ),
   },
@@ -54,10 +51,9 @@ const ENTRIES: Entry[] = [
     name: 'GPA (generalised Procrustes analysis)',
     text: (
       <>
-        Orthogonal Procrustes finds the orthogonal map Q that brings one set of outputs closest to another (least ‖A Q − B‖²;
-        closed form from the singular value decomposition of AᵀB). GPA aligns a whole group at once: it aligns every member to
-        the group’s mean, recomputes the mean, and repeats until the mean stops moving. The merged head is the aligned mean. Here
-        every step is computed from the Grams, and K heads use only per-plane rotations.
+        Orthogonal Procrustes finds the orthogonal map Q that brings one set of outputs closest to another (least ‖A Q − B‖²; closed form from the singular
+        value decomposition of AᵀB). GPA aligns a whole group at once: it aligns every member to the group’s mean, recomputes the mean, and repeats until the
+        mean stops moving. The merged head is the aligned mean. Here every step is computed from the Grams, and K heads use only per-plane rotations.
       </>
     ),
   },
@@ -66,10 +62,9 @@ const ENTRIES: Entry[] = [
     name: 'perplexity (per byte, per token)',
     text: (
       <>
-        exp of the mean negative log-likelihood of the next token on held-out text: the number of equally likely choices the
-        model is as unsure as. It is counted in the model’s own tokens. The built-in demo reads bytes, so its perplexity is per
-        byte: a uniform guess over 256 bytes scores 256, and its figures cannot be set beside per-token figures of models with
-        word-piece tokenizers (a token spans several bytes).
+        exp of the mean negative log-likelihood of the next token on held-out text: the number of equally likely choices the model is as unsure as. It is
+        counted in the model’s own tokens. The built-in demo reads bytes, so its perplexity is per byte: a uniform guess over 256 bytes scores 256, and its
+        figures cannot be set beside per-token figures of models with word-piece tokenizers (a token spans several bytes).
       </>
     ),
   },
@@ -92,7 +87,14 @@ export function showGlossary(term: GlossaryTerm) {
 export function GlossaryLink({ term, children }: { term: GlossaryTerm; children: ReactNode }) {
   const entry = ENTRIES.find((e) => e.term === term)!;
   return (
-    <button type="button" className="glossary-link" onClick={() => showGlossary(term)} title={`${entry.name}: in the Glossary at the end of the page`} data-testid="glossary-link" data-term={term}>
+    <button
+      type="button"
+      className="glossary-link"
+      onClick={() => showGlossary(term)}
+      title={`${entry.name}: in the Glossary at the end of the page`}
+      data-testid="glossary-link"
+      data-term={term}
+    >
       {children}
     </button>
   );

@@ -76,7 +76,11 @@ export function GpuPanel() {
             <dt>Features</dt>
             <dd>
               {['timestamp-query', 'subgroups', 'shader-f16'].map((f) => (
-                <span key={f} className={`badge ${summary.features.includes(f) ? 'ok' : 'off'}`} title={`${FEATURE_TIPS[f]}: ${summary.features.includes(f) ? 'available' : 'not available (an f32 path is used)'}`}>
+                <span
+                  key={f}
+                  className={`badge ${summary.features.includes(f) ? 'ok' : 'off'}`}
+                  title={`${FEATURE_TIPS[f]}: ${summary.features.includes(f) ? 'available' : 'not available (an f32 path is used)'}`}
+                >
                   {f}
                 </span>
               ))}
@@ -98,15 +102,19 @@ export function GpuPanel() {
       <div className="selftest">
         <h3>Kernel self-test</h3>
         <p className="hint">
-          Runs every WGSL kernel on small random inputs of awkward sizes (outputs poisoned with NaN first) and compares it with a
-          float64 CPU reference. Pass: ‖GPU − CPU‖ / ‖CPU‖ &lt; {SELFTEST_TOLERANCE.toExponential(0)}.
+          Runs every WGSL kernel on small random inputs of awkward sizes (outputs poisoned with NaN first) and compares it with a float64 CPU reference. Pass:
+          ‖GPU − CPU‖ / ‖CPU‖ &lt; {SELFTEST_TOLERANCE.toExponential(0)}.
         </p>
         <div className="actions">
           <button
             type="button"
             onClick={() => void runSelfTest('worker')}
             disabled={selfTest.running || status !== 'ready'}
-            title={where === 'page' ? 'In the compute core, which runs on this page (this browser has WebGPU only here)' : "In the compute core: the lab's Web Worker, on its GPU device"}
+            title={
+              where === 'page'
+                ? 'In the compute core, which runs on this page (this browser has WebGPU only here)'
+                : "In the compute core: the lab's Web Worker, on its GPU device"
+            }
             data-testid="selftest-run"
           >
             Run self-test

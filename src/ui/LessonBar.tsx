@@ -6,7 +6,14 @@ import { useSettings } from '../lab/settingsStore';
 import { useSaved } from '../lab/persistence';
 import { CONTROLS, PANELS, writeHash, type PanelName } from '../lab/settings';
 
-const PANEL_NAME: Record<PanelName, string> = { model: 'Model', similarity: 'Head similarity', fuse: 'Fuse heads', race: 'Recovery race', compare: 'Compare', eval: 'Evaluate' };
+const PANEL_NAME: Record<PanelName, string> = {
+  model: 'Model',
+  similarity: 'Head similarity',
+  fuse: 'Fuse heads',
+  race: 'Recovery race',
+  compare: 'Compare',
+  eval: 'Evaluate',
+};
 
 async function copy(text: string): Promise<boolean> {
   try {
@@ -56,13 +63,32 @@ export function LessonBar() {
         </div>
       )}
       <div className="actions link-tools">
-        <button type="button" className="secondary" onClick={() => void copyLink()} data-testid="copy-link" title="Copy the address of this page: it holds every setting, so opening it reproduces this experiment">
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => void copyLink()}
+          data-testid="copy-link"
+          title="Copy the address of this page: it holds every setting, so opening it reproduces this experiment"
+        >
           Copy link
         </button>
-        <button type="button" className="secondary" onClick={() => setSharing(true)} data-testid="share-lesson" title="Build a link for a class: hide or lock controls, and add a short lesson text">
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => setSharing(true)}
+          data-testid="share-lesson"
+          title="Build a link for a class: hide or lock controls, and add a short lesson text"
+        >
           Share as lesson…
         </button>
-        <button type="button" className="secondary" onClick={() => setKeys((k) => !k)} aria-expanded={keys} data-testid="keys-help-button" title="Keyboard keys">
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => setKeys((k) => !k)}
+          aria-expanded={keys}
+          data-testid="keys-help-button"
+          title="Keyboard keys"
+        >
           Keys
         </button>
         <button
@@ -120,8 +146,8 @@ function ShareDialog({ onClose }: { onClose: () => void }) {
     <dialog ref={ref} className="share-dialog" aria-labelledby="share-title" onClose={onClose} onCancel={onClose} data-testid="share-dialog">
       <h2 id="share-title">Share as lesson</h2>
       <p className="hint">
-        The link opens the lab with the settings it has now. Hidden controls are not shown; locked ones are shown but cannot be
-        changed. The lesson text appears above the panels.
+        The link opens the lab with the settings it has now. Hidden controls are not shown; locked ones are shown but cannot be changed. The lesson text appears
+        above the panels.
       </p>
       <label className="grow">
         Lesson
@@ -133,7 +159,8 @@ function ShareDialog({ onClose }: { onClose: () => void }) {
             <legend>
               {PANEL_NAME[panel]}{' '}
               <label title={`Hide the whole ${PANEL_NAME[panel]} panel`}>
-                <input type="checkbox" checked={hide.includes(panel)} onChange={() => toggle(hide, setHide, panel)} data-testid={`share-hide-${panel}`} /> hide panel
+                <input type="checkbox" checked={hide.includes(panel)} onChange={() => toggle(hide, setHide, panel)} data-testid={`share-hide-${panel}`} /> hide
+                panel
               </label>
             </legend>
             <table>
@@ -149,10 +176,22 @@ function ShareDialog({ onClose }: { onClose: () => void }) {
                   <tr key={c.key}>
                     <td>{c.label}</td>
                     <td>
-                      <input type="checkbox" aria-label={`hide ${c.label}`} checked={hide.includes(c.key)} onChange={() => toggle(hide, setHide, c.key)} data-testid={`share-hide-${c.key}`} />
+                      <input
+                        type="checkbox"
+                        aria-label={`hide ${c.label}`}
+                        checked={hide.includes(c.key)}
+                        onChange={() => toggle(hide, setHide, c.key)}
+                        data-testid={`share-hide-${c.key}`}
+                      />
                     </td>
                     <td>
-                      <input type="checkbox" aria-label={`lock ${c.label}`} checked={lock.includes(c.key)} onChange={() => toggle(lock, setLock, c.key)} data-testid={`share-lock-${c.key}`} />
+                      <input
+                        type="checkbox"
+                        aria-label={`lock ${c.label}`}
+                        checked={lock.includes(c.key)}
+                        onChange={() => toggle(lock, setLock, c.key)}
+                        data-testid={`share-lock-${c.key}`}
+                      />
                     </td>
                   </tr>
                 ))}
@@ -165,18 +204,17 @@ function ShareDialog({ onClose }: { onClose: () => void }) {
         Link <input type="text" readOnly value={link} data-testid="share-link" onFocus={(e) => e.target.select()} />
       </label>
       <div className="actions">
-        <button
-          type="button"
-          onClick={() => void copy(link).then((ok) => setCopied(ok))}
-          data-testid="share-copy"
-          title="Copy the lesson link"
-        >
+        <button type="button" onClick={() => void copy(link).then((ok) => setCopied(ok))} data-testid="share-copy" title="Copy the lesson link">
           Copy lesson link
         </button>
         <button type="button" className="secondary" onClick={() => ref.current?.close()} data-testid="share-close">
           Close
         </button>
-        {copied && <span className="hint" role="status">Copied.</span>}
+        {copied && (
+          <span className="hint" role="status">
+            Copied.
+          </span>
+        )}
       </div>
     </dialog>
   );

@@ -54,8 +54,8 @@ export function ModelPanel() {
         onDrop={(e) => void onDrop(e)}
       >
         <p>
-          Drop a llama2.c <code>.bin</code> with its <code>tokenizer.bin</code>, or a Hugging Face folder (<code>config.json</code> +{' '}
-          <code>*.safetensors</code> [+ <code>tokenizer.json</code>]) here, or:
+          Drop a llama2.c <code>.bin</code> with its <code>tokenizer.bin</code>, or a Hugging Face folder (<code>config.json</code> + <code>*.safetensors</code>{' '}
+          [+ <code>tokenizer.json</code>]) here, or:
         </p>
         <div className="actions">
           <button type="button" onClick={() => fileInput.current?.click()} disabled={busy} title="Pick one or more files (Ctrl/Shift-click to pick several)">
@@ -68,14 +68,27 @@ export function ModelPanel() {
             Built-in demo
           </button>
         </div>
-        <input ref={fileInput} type="file" multiple hidden data-testid="file-input" onChange={(e) => { onPicked(e.target.files); e.target.value = ''; }} />
+        <input
+          ref={fileInput}
+          type="file"
+          multiple
+          hidden
+          data-testid="file-input"
+          onChange={(e) => {
+            onPicked(e.target.files);
+            e.target.value = '';
+          }}
+        />
         <input
           ref={folderInput}
           type="file"
           hidden
           data-testid="folder-input"
           {...({ webkitdirectory: '' } as object)}
-          onChange={(e) => { onPicked(e.target.files); e.target.value = ''; }}
+          onChange={(e) => {
+            onPicked(e.target.files);
+            e.target.value = '';
+          }}
         />
       </div>
 
@@ -128,7 +141,11 @@ export function ModelPanel() {
           Clear cache
         </button>
       </form>
-      {cacheMessage && <p className="hint" role="status">{cacheMessage}</p>}
+      {cacheMessage && (
+        <p className="hint" role="status">
+          {cacheMessage}
+        </p>
+      )}
 
       {busy && (
         <div className="loading" role="status" aria-live="polite" data-testid="model-loading">
@@ -142,9 +159,7 @@ export function ModelPanel() {
             <div key={d.file} className="progress-row">
               <span className="file">{d.file}</span>
               <progress max={d.total ?? undefined} value={d.loaded} aria-label={`Download of ${d.file}`} />
-              <span className="bytes">
-                {d.cached ? 'from cache' : `${formatBytes(d.loaded)}${d.total ? ` of ${formatBytes(d.total)}` : ''}`}
-              </span>
+              <span className="bytes">{d.cached ? 'from cache' : `${formatBytes(d.loaded)}${d.total ? ` of ${formatBytes(d.total)}` : ''}`}</span>
             </div>
           ))}
           {progress && (

@@ -1,6 +1,6 @@
 // The lab as a lesson: its sections in order — Model, Similarity, Fuse, Recover, Compare — and where one is. Buttons scroll
 // to a section (the page address keeps the settings, so no #anchors); the section the reader is in is marked.
-import { useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 
 const SECTIONS: [string, string, string][] = [
   ['model', 'Model', 'Load a checkpoint and see its head layout and KV-cache cost'],
@@ -30,16 +30,16 @@ export function Nav() {
   // pointer), or a second after the last scroll event; the next scroll recomputes.
   const pinned = useRef(false);
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
-  const release = () => {
+  const release = useCallback(() => {
     pinned.current = false;
     if (timer.current) clearTimeout(timer.current);
     timer.current = null;
-  };
-  const hold = () => {
+  }, []);
+  const hold = useCallback(() => {
     pinned.current = true;
     if (timer.current) clearTimeout(timer.current);
     timer.current = setTimeout(release, 1000);
-  };
+  }, [release]);
   useEffect(() => {
     let frame = 0;
     const update = () => {
@@ -68,7 +68,7 @@ export function Nav() {
       if (frame) cancelAnimationFrame(frame);
       release();
     };
-  }, []);
+  }, [hold, release]);
   return (
     <nav className="lab-nav" aria-label="Sections" data-testid="nav">
       {SECTIONS.map(([id, label, tip], i) => (

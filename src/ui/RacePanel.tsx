@@ -40,15 +40,29 @@ export function RacePanel() {
       if (p) throw new Error(`${p}.`);
       const train = recoveryOf(values, 'race');
       if (train.steps < 1) throw new Error('The race trains each converted model: give at least one training step.');
-      const [calibrationTokens, heldOutDocs, dhaSteps, seed] = [values['race.calTokens'], values['race.evalDocs'], values['race.dhaSteps'], values['race.seed']];
+      const [calibrationTokens, heldOutDocs, dhaSteps, seed] = [
+        values['race.calTokens'],
+        values['race.evalDocs'],
+        values['race.dhaSteps'],
+        values['race.seed'],
+      ];
       const sample = await (await fetch(SAMPLE_URL)).text();
       void start(
         loaded,
         {
           // The shared settings each lane starts from (its LaneSpec.apply changes one thing). DHA's own steps see as many
           // tokens as a training step and come out of the same budget of train.steps steps.
-          method: 'meanpool', budget: Number(values['race.budget']) / 100, calibrationTokens, steps: dhaSteps, seed,
-          tokensPerStep: train.batch * train.seqLen, seqLen: train.seqLen, train, renormalise: values['race.renorm'], allocation: 'search', kvSplit: 'equal',
+          method: 'meanpool',
+          budget: Number(values['race.budget']) / 100,
+          calibrationTokens,
+          steps: dhaSteps,
+          seed,
+          tokensPerStep: train.batch * train.seqLen,
+          seqLen: train.seqLen,
+          train,
+          renormalise: values['race.renorm'],
+          allocation: 'search',
+          kvSplit: 'equal',
         },
         values['race.methods'],
         { calibration: { text: sample, name: SAMPLE_NAME }, evaluation: { text: sample, name: SAMPLE_NAME, heldOutDocs }, sameText: true },
@@ -63,11 +77,10 @@ export function RacePanel() {
     <section id="recover" className="panel race" aria-labelledby={`${ids}-title`} data-testid="race-panel">
       <h2 id={`${ids}-title`}>Recovery race</h2>
       <p className="hint">
-        Convert {loaded.name} in each lane at one budget, then train every converted model end to end toward the original on the
-        same calibration batches, measuring held-out perplexity as they go: which starting point recovers fastest? (DHA's claim: a
-        fused model needs far less training than mean-pooled GQA.) Every lane gets the same total of training tokens: DHA's own
-        layer-local steps come out of it, so a DHA lane trains fewer steps end to end, and the two DHA lanes show two ways to
-        spend one budget. Each lane changes one thing; hover its name for what.
+        Convert {loaded.name} in each lane at one budget, then train every converted model end to end toward the original on the same calibration batches,
+        measuring held-out perplexity as they go: which starting point recovers fastest? (DHA's claim: a fused model needs far less training than mean-pooled
+        GQA.) Every lane gets the same total of training tokens: DHA's own layer-local steps come out of it, so a DHA lane trains fewer steps end to end, and
+        the two DHA lanes show two ways to spend one budget. Each lane changes one thing; hover its name for what.
       </p>
       <fieldset className="fusion-fields" disabled={running}>
         <legend>Lanes and budget</legend>
@@ -82,14 +95,25 @@ export function RacePanel() {
             label="DHA's own steps"
             title="Steps of DHA's own layer-local training, each of sequences per step × sequence length tokens, taken out of the training steps below: the DHA lanes train end to end for the rest (the lane with 0 own steps spends every step end to end)"
           />
-          <Field k="race.renorm" testId="race-renorm" label="renormalise the aligned merge" title="Rescale each merged head of the aligned merge to its members' mean energy (DHA's merge always does)" />
+          <Field
+            k="race.renorm"
+            testId="race-renorm"
+            label="renormalise the aligned merge"
+            title="Rescale each merged head of the aligned merge to its members' mean energy (DHA's merge always does)"
+          />
         </div>
       </fieldset>
       <fieldset className="fusion-fields" disabled={running}>
-        <legend>Training budget, the same for every lane {fallback ? <span className="hint">(small defaults: this adapter is a CPU fallback)</span> : null}</legend>
+        <legend>
+          Training budget, the same for every lane {fallback ? <span className="hint">(small defaults: this adapter is a CPU fallback)</span> : null}
+        </legend>
         <RecoveryFields panel="race" testPrefix="race" />
         <div className="form-row">
-          <Field k="race.calTokens" testId="race-cal-tokens" title="The first N tokens of the sample (without the held-out documents): calibration and training data" />
+          <Field
+            k="race.calTokens"
+            testId="race-cal-tokens"
+            title="The first N tokens of the sample (without the held-out documents): calibration and training data"
+          />
           <Field k="race.evalDocs" testId="race-eval-docs" title="Perplexity is measured on the sample's last M documents, which nothing trains on" />
           <Field k="race.seed" testId="race-seed" title="The same seed draws the same training batches for every lane" />
         </div>

@@ -54,7 +54,14 @@ export function RunControls(p: RunControlsProps) {
         >
           {p.paused ? 'Resume' : 'Pause'}
         </button>
-        <button type="button" className="secondary" onClick={p.step} disabled={!p.running || !p.paused || !p.waiting} data-testid={p.ids.step} title="Run one training step, then stay paused">
+        <button
+          type="button"
+          className="secondary"
+          onClick={p.step}
+          disabled={!p.running || !p.paused || !p.waiting}
+          data-testid={p.ids.step}
+          title="Run one training step, then stay paused"
+        >
           Step
         </button>
         <button type="button" className="secondary" onClick={p.cancel} disabled={!p.running} data-testid={p.ids.cancel} title={p.titles.cancel}>

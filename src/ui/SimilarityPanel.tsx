@@ -20,24 +20,23 @@ const SAMPLE_URL = `${import.meta.env.BASE_URL}demo/demo-stories.txt`;
 
 /** One line per metric, shown under the picker. */
 const METRIC_TEXT: Record<SimilarityMetric, string> = {
-  'weight-cosine': '|cosine| between the two heads\' flattened projection weights (no text needed)',
-  cka: 'linear CKA between the heads\' outputs on the calibration text (centred; 1 = the same up to any orthogonal map and a scale — more freedom than a merge has for K heads, which may only turn within rotary planes: see aligned)',
+  'weight-cosine': "|cosine| between the two heads' flattened projection weights (no text needed)",
+  cka: "linear CKA between the heads' outputs on the calibration text (centred; 1 = the same up to any orthogonal map and a scale — more freedom than a merge has for K heads, which may only turn within rotary planes: see aligned)",
   aligned:
-    'how alike the heads\' outputs are after the best rotation of one onto the other: any orthogonal map for V; for K one rotation per rotary plane, so RoPE still holds',
+    "how alike the heads' outputs are after the best rotation of one onto the other: any orthogonal map for V; for K one rotation per rotary plane, so RoPE still holds",
 };
 
 /** The definitions, as formulas: in the "What the numbers mean" box and the picker's tooltip. */
 const METRIC_DEFINITION: Record<SimilarityMetric, string> = {
   'weight-cosine':
-    's(i, j) = |⟨W_i, W_j⟩| / (‖W_i‖ ‖W_j‖), with W_h head h\'s projection weights (head_dim × model dim) flattened. Needs no text; blind to rotations, so two heads that compute the same thing in rotated coordinates can score low.',
-  cka:
-    's(i, j) = ‖Y_iᵀY_j‖²_F / (‖Y_iᵀY_i‖_F ‖Y_jᵀY_j‖_F), with Y_h = X W_hᵀ head h\'s outputs on the calibration tokens, centred — computed from the Gram XᵀX, never storing Y. 1: the outputs agree up to an orthogonal map (any rotation or reflection of the head\'s space) and a scale. A merge may turn V heads so, but K heads only within each rotary plane (RoPE): a K pair near 1 may still merge badly — the aligned metric counts only the allowed rotations.',
+    "s(i, j) = |⟨W_i, W_j⟩| / (‖W_i‖ ‖W_j‖), with W_h head h's projection weights (head_dim × model dim) flattened. Needs no text; blind to rotations, so two heads that compute the same thing in rotated coordinates can score low.",
+  cka: "s(i, j) = ‖Y_iᵀY_j‖²_F / (‖Y_iᵀY_i‖_F ‖Y_jᵀY_j‖_F), with Y_h = X W_hᵀ head h's outputs on the calibration tokens, centred — computed from the Gram XᵀX, never storing Y. 1: the outputs agree up to an orthogonal map (any rotation or reflection of the head's space) and a scale. A merge may turn V heads so, but K heads only within each rotary plane (RoPE): a K pair near 1 may still merge badly — the aligned metric counts only the allowed rotations.",
   aligned:
     's(i, j) = max over rotations R of ⟨Y_i, Y_j R⟩ / (‖Y_i‖_F ‖Y_j‖_F): for V any orthogonal R (the nuclear norm of Y_iᵀY_j); for Q and K one 2×2 rotation per rotary plane, the only rotations RoPE allows. 1: one head is the other rotated, so one merged head can serve both.',
 };
 
 const REDUNDANCY_DEFINITION =
-  'The share of the layer\'s K (or V) output energy Σ_h ‖Y_h‖² lost when its closest pair of heads is replaced by their mean, without alignment (GQA mean-pooling of that one pair): min over pairs i < j of ‖Y_i − Y_j‖² / (2 Σ_h ‖Y_h‖²), from the calibration Grams — the same whichever metric is picked. 0: two heads are identical; orthogonal heads of equal energy: 1/H. Lower bars, more redundant heads — but a weak head (little energy) looks cheap to merge whatever it computes, and aligning first (the aligned merge) loses less.';
+  "The share of the layer's K (or V) output energy Σ_h ‖Y_h‖² lost when its closest pair of heads is replaced by their mean, without alignment (GQA mean-pooling of that one pair): min over pairs i < j of ‖Y_i − Y_j‖² / (2 Σ_h ‖Y_h‖²), from the calibration Grams — the same whichever metric is picked. 0: two heads are identical; orthogonal heads of equal energy: 1/H. Lower bars, more redundant heads — but a weak head (little energy) looks cheap to merge whatever it computes, and aligning first (the aligned merge) loses less.";
 
 const ORDER_DEFINITION =
   'Heads are ordered by average-linkage clustering on 1 − similarity (each heatmap on its own), so that alike heads sit next to each other; labels and tooltips always give the original head indices.';
@@ -92,9 +91,7 @@ export function SimilarityPanel() {
   return (
     <section id="similarity" className="panel" aria-labelledby="sim-title" data-testid="similarity-panel">
       <h2 id="sim-title">Head similarity</h2>
-      <p className="hint">
-        Which key heads and which value heads of each layer are alike — the heads that can share one KV head at little cost.
-      </p>
+      <p className="hint">Which key heads and which value heads of each layer are alike — the heads that can share one KV head at little cost.</p>
       <div className="form-row">
         <Field k="sim.metric" testId="sim-metric" label="Metric" title={`${metric}: ${METRIC_DEFINITION[metric]}`} />
         <Field k="sim.tokens" testId="sim-tokens" label="tokens" title="Calibration: the first N tokens of the built-in TinyStories sample" />
@@ -148,7 +145,13 @@ export function SimilarityPanel() {
             {tokens ? ` on ${tokens} calibration tokens` : ''}; {keepOrder ? 'heads in their original order' : 'heads ordered by clustering'}.
           </p>
           <div className="form-row">
-            <Field k="sim.q" testId="sim-show-q" className="sim-check" label="show Q heads (for teaching)" title="Query heads are not merged by KV fusion; they are shown to compare with K and V" />
+            <Field
+              k="sim.q"
+              testId="sim-show-q"
+              className="sim-check"
+              label="show Q heads (for teaching)"
+              title="Query heads are not merged by KV fusion; they are shown to compare with K and V"
+            />
             <Field k="sim.originalOrder" testId="sim-original-order" className="sim-check" label="keep the original head order" title={ORDER_DEFINITION} />
             {!running && (
               <span className="actions">
@@ -180,9 +183,9 @@ export function SimilarityPanel() {
             {redundancy.length > 0 && <ExportButtons target={bars} name={`${fileBase}-redundancy`} view="redundancy bars" testId="sim-export-redundancy" />}
           </div>
           <p className="hint" data-testid="sim-redundancy-text" title={REDUNDANCY_DEFINITION}>
-            For each layer, the share of its K (or V) output <GlossaryLink term="energy">energy</GlossaryLink> lost when its closest pair of heads is
-            averaged <em>without</em> alignment — lower bars, more redundant heads, though weak heads look cheap; hover a bar for the pair. (Definition under
-            “What the numbers mean”.)
+            For each layer, the share of its K (or V) output <GlossaryLink term="energy">energy</GlossaryLink> lost when its closest pair of heads is averaged{' '}
+            <em>without</em> alignment — lower bars, more redundant heads, though weak heads look cheap; hover a bar for the pair. (Definition under “What the
+            numbers mean”.)
           </p>
           {redundancy.length > 0 ? (
             <div className="sim-scroll">

@@ -64,8 +64,8 @@ function perplexityNote(c: Context): ReactNode {
   return (
     <>
       {' '}
-      The demo reads bytes, so its <GlossaryLink term="perplexity">perplexity</GlossaryLink> is per byte: a uniform guess scores 256, and its figures do not compare
-      with per-token figures of other models.
+      The demo reads bytes, so its <GlossaryLink term="perplexity">perplexity</GlossaryLink> is per byte: a uniform guess scores 256, and its figures do not
+      compare with per-token figures of other models.
     </>
   );
 }
@@ -81,13 +81,13 @@ const STEPS: TourStep[] = [
     title: 'What the KV cache costs',
     text: ({ facts: f }) => (
       <>
-        While a model generates, every layer keeps the key (K) and value (V) vectors of every earlier token: the KV cache. Its size grows with the number of K and V
-        heads.{' '}
+        While a model generates, every layer keeps the key (K) and value (V) vectors of every earlier token: the KV cache. Its size grows with the number of K
+        and V heads.{' '}
         {f ? (
           <span data-testid="tour-model-facts">
-            {f.name}: {layoutText(f)} Its cache: {formatBytes(f.kvBytes)} per token — ({sum(f.kv.map((x) => x.k))} K + {sum(f.kv.map((x) => x.v))} V heads over all
-            layers) × {f.headDim} numbers × 4 bytes, counted in float32, the type the lab computes in. Every conversion in this tour keeps {BUDGET} % of the K heads
-            and {BUDGET} % of the V heads, and each step changes one thing against the step before it.
+            {f.name}: {layoutText(f)} Its cache: {formatBytes(f.kvBytes)} per token — ({sum(f.kv.map((x) => x.k))} K + {sum(f.kv.map((x) => x.v))} V heads over
+            all layers) × {f.headDim} numbers × 4 bytes, counted in float32, the type the lab computes in. Every conversion in this tour keeps {BUDGET} % of the
+            K heads and {BUDGET} % of the V heads, and each step changes one thing against the step before it.
           </span>
         ) : (
           <span data-testid="tour-model-facts">The model is still loading: its own head counts appear here when it has arrived.</span>
@@ -101,8 +101,8 @@ const STEPS: TourStep[] = [
     title: 'Which heads are alike',
     text: ({ facts: f, example }) => (
       <>
-        Two heads whose outputs are alike can share one K/V head at little cost — if one can be turned onto the other without changing what the model computes. V
-        heads may be turned by any orthogonal map (undone in the output projection);{' '}
+        Two heads whose outputs are alike can share one K/V head at little cost — if one can be turned onto the other without changing what the model computes.
+        V heads may be turned by any orthogonal map (undone in the output projection);{' '}
         {f && !f.rotary ? (
           <>this model has no rotary embedding, so K heads may too.</>
         ) : (
@@ -110,9 +110,10 @@ const STEPS: TourStep[] = [
             K heads only within each <GlossaryLink term="rotary-plane">rotary plane</GlossaryLink>, which RoPE turns with position.
           </>
         )}{' '}
-        The aligned metric scores two heads after the best allowed turn; CKA{example ? ', which the worked example shows,' : ' (the panel’s default)'} allows any
-        orthogonal map for K heads too, so it can call two K heads alike that no allowed turn brings together. The redundancy numbers are the cost of averaging a
-        layer’s closest pair <em>without</em> alignment, as a share of the layer’s <GlossaryLink term="energy">energy</GlossaryLink>: a weak head looks cheap.
+        The aligned metric scores two heads after the best allowed turn; CKA{example ? ', which the worked example shows,' : ' (the panel’s default)'} allows
+        any orthogonal map for K heads too, so it can call two K heads alike that no allowed turn brings together. The redundancy numbers are the cost of
+        averaging a layer’s closest pair <em>without</em> alignment, as a share of the layer’s <GlossaryLink term="energy">energy</GlossaryLink>: a weak head
+        looks cheap.
       </>
     ),
     action: { label: 'Compute aligned similarity', settings: () => ({ 'sim.metric': 'aligned' }), press: 'sim-run' },
@@ -126,10 +127,10 @@ const STEPS: TourStep[] = [
       const divides = !f || f.kv.every((x) => Number.isInteger((x.k * Number(BUDGET)) / 100) && Number.isInteger((x.v * Number(BUDGET)) / 100));
       return (
         <>
-          Grouped-query attention (GQA, Ainslie et al. 2023) lets a group of query heads share one K/V head; converting a checkpoint averages each group’s K weights and
-          V weights. Mean-pool takes contiguous groups, the same in every layer
-          {f && divides ? ` (${f.kv[0].k} → ${(f.kv[0].k * Number(BUDGET)) / 100} K heads per layer at ${BUDGET} %)` : ''}, whatever the heads compute: heads that
-          compute alike things in different coordinates partly cancel when averaged.
+          Grouped-query attention (GQA, Ainslie et al. 2023) lets a group of query heads share one K/V head; converting a checkpoint averages each group’s K
+          weights and V weights. Mean-pool takes contiguous groups, the same in every layer
+          {f && divides ? ` (${f.kv[0].k} → ${(f.kv[0].k * Number(BUDGET)) / 100} K heads per layer at ${BUDGET} %)` : ''}, whatever the heads compute: heads
+          that compute alike things in different coordinates partly cancel when averaged.
           {!divides && ` This model's head counts do not split into whole groups at ${BUDGET} %, so mean-pool will refuse it here.`}
           {perplexityNote(c)}
         </>
@@ -143,14 +144,20 @@ const STEPS: TourStep[] = [
     title: 'Align before you average',
     text: ({ example }) => (
       <>
-        One change against mean-pool: alignment. A V head may be turned if its output projection turns back, a K head within each rotary plane if its query heads
-        turn the same way: the model computes the same function. The aligned merge groups heads by what aligning them leaves, turns each group onto its mean (
-        <GlossaryLink term="gpa">GPA</GlossaryLink>), then averages. This is Align-heads’ alignment step (Jin et al.); the paper’s training with gates that fade
-        each head into the merged one is not built here.{' '}
-        {example ? 'In the worked example, compare the aligned merge’s row with mean-pool’s.' : 'Renormalisation is off in this step, so that only alignment changes.'}
+        One change against mean-pool: alignment. A V head may be turned if its output projection turns back, a K head within each rotary plane if its query
+        heads turn the same way: the model computes the same function. The aligned merge groups heads by what aligning them leaves, turns each group onto its
+        mean (<GlossaryLink term="gpa">GPA</GlossaryLink>), then averages. This is Align-heads’ alignment step (Jin et al.); the paper’s training with gates
+        that fade each head into the merged one is not built here.{' '}
+        {example
+          ? 'In the worked example, compare the aligned merge’s row with mean-pool’s.'
+          : 'Renormalisation is off in this step, so that only alignment changes.'}
       </>
     ),
-    action: { label: `Fuse with the aligned merge at ${BUDGET} % (not renormalised)`, settings: fuse({ 'fuse.method': 'aligned', 'fuse.renorm': false }), press: 'fusion-run' },
+    action: {
+      label: `Fuse with the aligned merge at ${BUDGET} % (not renormalised)`,
+      settings: fuse({ 'fuse.method': 'aligned', 'fuse.renorm': false }),
+      press: 'fusion-run',
+    },
   },
   {
     target: 'fuse',
@@ -159,11 +166,15 @@ const STEPS: TourStep[] = [
     text: () => (
       <>
         One change: renormalisation. Heads that still differ after alignment partly cancel when averaged, so a merged head has less{' '}
-        <GlossaryLink term="energy">energy</GlossaryLink> than its members. Rescaling it to their mean energy (ours; DHA’s merge always does it) gives back much of
-        what was lost — on tinystories-mha at 25 %, perplexity 12.79 → 9.92 (docs/RESULTS.md, “Fusing heads”).
+        <GlossaryLink term="energy">energy</GlossaryLink> than its members. Rescaling it to their mean energy (ours; DHA’s merge always does it) gives back much
+        of what was lost — on tinystories-mha at 25 %, perplexity 12.79 → 9.92 (docs/RESULTS.md, “Fusing heads”).
       </>
     ),
-    action: { label: `Fuse with the aligned merge + renormalisation at ${BUDGET} %`, settings: fuse({ 'fuse.method': 'aligned', 'fuse.renorm': true }), press: 'fusion-run' },
+    action: {
+      label: `Fuse with the aligned merge + renormalisation at ${BUDGET} %`,
+      settings: fuse({ 'fuse.method': 'aligned', 'fuse.renorm': true }),
+      press: 'fusion-run',
+    },
   },
   {
     target: 'fuse',
@@ -173,8 +184,8 @@ const STEPS: TourStep[] = [
       <>
         One change: where the heads go. Decoupled-Head Attention (DHA, Chen et al., NeurIPS 2024) lets every layer keep its own number of K and of V heads. Our
         reconstruction costs every grouping of each layer’s heads by the energy an aligned merge loses, and shares the budget out where merging costs least; the
-        merge is the last step’s{example ? '' : ', and DHA’s own training is off (0 steps)'}. The paper learns fusion operators and continues pre-training; neither
-        is built here (docs/FUSION.md). Watch the budget bars and the head layout: K and V maps differ.
+        merge is the last step’s{example ? '' : ', and DHA’s own training is off (0 steps)'}. The paper learns fusion operators and continues pre-training;
+        neither is built here (docs/FUSION.md). Watch the budget bars and the head layout: K and V maps differ.
       </>
     ),
     action: { label: `Fuse with DHA’s allocation at ${BUDGET} % (none of its own steps)`, settings: dha({}), press: 'fusion-run' },
@@ -200,8 +211,8 @@ const STEPS: TourStep[] = [
     title: 'DHA’s own training',
     text: () => (
       <>
-        One change: DHA’s own steps. The fused model’s attention learns, layer by layer, to reproduce the original layer’s output (this adapter’s default number of
-        steps), and the state whose KL to the original is lowest on calibration text is kept. These steps cost training tokens: the next step counts them.
+        One change: DHA’s own steps. The fused model’s attention learns, layer by layer, to reproduce the original layer’s output (this adapter’s default number
+        of steps), and the state whose KL to the original is lowest on calibration text is kept. These steps cost training tokens: the next step counts them.
       </>
     ),
     action: {
@@ -217,9 +228,9 @@ const STEPS: TourStep[] = [
     text: () => (
       <>
         A converted model recovers with training toward the original: end to end, every weight, KL distillation on the calibration text (the paper continues
-        pre-training instead). The race converts the model with each method at {BUDGET} % and trains every result on the same total of training tokens — DHA’s own
-        layer-local steps come out of that total — and draws held-out perplexity against tokens. Which start recovers best for a given budget of tokens? Read it off
-        the chart, not off the method’s name.
+        pre-training instead). The race converts the model with each method at {BUDGET} % and trains every result on the same total of training tokens — DHA’s
+        own layer-local steps come out of that total — and draws held-out perplexity against tokens. Which start recovers best for a given budget of tokens?
+        Read it off the chart, not off the method’s name.
       </>
     ),
     action: { label: `Run the race at ${BUDGET} %`, settings: () => ({ 'race.budget': BUDGET }), press: 'race-run' },
@@ -230,8 +241,9 @@ const STEPS: TourStep[] = [
     title: 'The trade-off',
     text: ({ example }) => (
       <>
-        Every run is a point: KV-cache bytes per token (float32) against held-out perplexity; lower left is better. Set runs side by side only at the same budget and
-        the same training tokens — then the gap belongs to what changed.{example ? '' : ' Click a results row to draw its head layout, and compare one head’s attention before and after.'}
+        Every run is a point: KV-cache bytes per token (float32) against held-out perplexity; lower left is better. Set runs side by side only at the same
+        budget and the same training tokens — then the gap belongs to what changed.
+        {example ? '' : ' Click a results row to draw its head layout, and compare one head’s attention before and after.'}
       </>
     ),
   },
@@ -241,10 +253,10 @@ const STEPS: TourStep[] = [
     title: 'What to try next',
     text: ({ example }) => (
       <>
-        {example ? 'With WebGPU on (above), change' : 'Change'} one thing at a time: 50 % instead of {BUDGET} %; DHA with uniform counts (the same K and V count in every
-        layer: what the search is worth); more or fewer DHA steps at the same total of training tokens; recovery training of K/V only; your own checkpoint (Model
-        panel). Share a setup with Copy link or Share as lesson. Papers: GQA arXiv 2305.13245; Align-heads arXiv 2412.20677; DHA arXiv 2406.06567 (the paper is
-        public, its code is not).
+        {example ? 'With WebGPU on (above), change' : 'Change'} one thing at a time: 50 % instead of {BUDGET} %; DHA with uniform counts (the same K and V count
+        in every layer: what the search is worth); more or fewer DHA steps at the same total of training tokens; recovery training of K/V only; your own
+        checkpoint (Model panel). Share a setup with Copy link or Share as lesson. Papers: GQA arXiv 2305.13245; Align-heads arXiv 2412.20677; DHA arXiv
+        2406.06567 (the paper is public, its code is not).
       </>
     ),
   },
@@ -263,7 +275,16 @@ function useFacts(example: boolean): ModelFacts | null {
     const m = ex.data?.model;
     if (!m) return null;
     // The worked example runs on the built-in demo: a byte-level llama2.c model with rotary positions.
-    return { name: m.name, layers: m.layers, heads: m.heads, headDim: m.headDim, kv: m.layouts.map((l) => ({ k: l.kHeads, v: l.vHeads })), kvBytes: m.kvBytesPerToken, rotary: true, bytes: true };
+    return {
+      name: m.name,
+      layers: m.layers,
+      heads: m.heads,
+      headDim: m.headDim,
+      kv: m.layouts.map((l) => ({ k: l.kHeads, v: l.vHeads })),
+      kvBytes: m.kvBytesPerToken,
+      rotary: true,
+      bytes: true,
+    };
   }
   if (!card) return null;
   return {

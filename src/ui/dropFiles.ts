@@ -1,9 +1,7 @@
 // Files from a drop: plain files, and whole folders (walked through the File System entries API), with their paths.
 export async function filesFromDrop(dt: DataTransfer): Promise<[string, File][]> {
   const out: [string, File][] = [];
-  const entries = [...dt.items]
-    .filter((i) => i.kind === 'file')
-    .map((i) => (typeof i.webkitGetAsEntry === 'function' ? i.webkitGetAsEntry() : null));
+  const entries = [...dt.items].filter((i) => i.kind === 'file').map((i) => (typeof i.webkitGetAsEntry === 'function' ? i.webkitGetAsEntry() : null));
   if (entries.length && entries.every((e) => e !== null)) {
     for (const e of entries) await walk(e!, '', out);
     return out;

@@ -21,8 +21,15 @@ export interface NormGradShape {
  * normGainGrad reads.
  */
 export async function normBackward(
-  rt: GpuRuntime, kind: NormKind, x: GpuTensor, w: GpuTensor, dy: GpuTensor, dx: GpuTensor, stats: GpuTensor,
-  s: NormGradShape & { accumulate: boolean }, variant: RowVariant = rowVariantFor(rt),
+  rt: GpuRuntime,
+  kind: NormKind,
+  x: GpuTensor,
+  w: GpuTensor,
+  dy: GpuTensor,
+  dx: GpuTensor,
+  stats: GpuTensor,
+  s: NormGradShape & { accumulate: boolean },
+  variant: RowVariant = rowVariantFor(rt),
 ) {
   need('norm backward', x, s.rows * s.dim);
   need('norm backward', dy, s.rows * s.dim);
@@ -39,14 +46,20 @@ export async function normBackward(
 export async function normGainGrad(rt: GpuRuntime, x: GpuTensor, dy: GpuTensor, stats: GpuTensor, dw: GpuTensor, s: NormGradShape) {
   need('norm gain grad', dw, s.dim);
   need('norm gain grad', stats, 2 * s.rows);
-  await rt.run({ code: normGradCode, label: 'norm gain grad', entryPoint: 'gain' }, { buffers: { x, dy, stats, dw }, params: { ...s, accumulate: 1 }, workgroups: [Math.ceil(s.dim / 64)] });
+  await rt.run(
+    { code: normGradCode, label: 'norm gain grad', entryPoint: 'gain' },
+    { buffers: { x, dy, stats, dw }, params: { ...s, accumulate: 1 }, workgroups: [Math.ceil(s.dim / 64)] },
+  );
 }
 
 /** y[c] += Σ_r x[r, c]: the gradient of a bias broadcast over rows. */
 export async function columnSum(rt: GpuRuntime, x: GpuTensor, y: GpuTensor, rows: number, cols: number) {
   need('column sum', x, rows * cols);
   need('column sum', y, cols);
-  await rt.run({ code: reduceCode, label: 'column sum', entryPoint: 'colsum' }, { buffers: { x, y }, params: { rows, cols }, workgroups: rt.grid(Math.ceil(cols / 64)) });
+  await rt.run(
+    { code: reduceCode, label: 'column sum', entryPoint: 'colsum' },
+    { buffers: { x, y }, params: { rows, cols }, workgroups: rt.grid(Math.ceil(cols / 64)) },
+  );
 }
 
 const WG = 256;
@@ -83,20 +96,29 @@ export interface LossShape {
  * unscored; a teacher is needed when klWeight > 0.
  */
 export async function trainingLoss(
-  rt: GpuRuntime, logits: GpuTensor, teacher: GpuTensor | null, targets: GpuTensor, rowLoss: GpuTensor, s: LossShape,
+  rt: GpuRuntime,
+  logits: GpuTensor,
+  teacher: GpuTensor | null,
+  targets: GpuTensor,
+  rowLoss: GpuTensor,
+  s: LossShape,
   variant: RowVariant = rowVariantFor(rt),
 ) {
   need('loss', logits, s.rows * s.vocab);
   need('loss', targets, s.rows);
   need('loss', rowLoss, s.rows);
   if (s.klWeight > 0) {
-    if (!teacher) throw new Error('loss: KL distillation needs the teacher\'s logits');
+    if (!teacher) throw new Error("loss: KL distillation needs the teacher's logits");
     need('loss', teacher, s.rows * s.vocab);
   }
   const rows = variant === 'rows';
   await rt.run(
     { code: lossCode, label: rows ? 'loss-rows' : 'loss', entryPoint: rows ? 'rows' : 'main' },
-    { buffers: { logits, teacher: s.klWeight > 0 ? teacher! : targets, targets, rowLoss }, params: { ...s }, workgroups: rt.grid(rows ? Math.ceil(s.rows / 64) : s.rows) },
+    {
+      buffers: { logits, teacher: s.klWeight > 0 ? teacher! : targets, targets, rowLoss },
+      params: { ...s },
+      workgroups: rt.grid(rows ? Math.ceil(s.rows / 64) : s.rows),
+    },
   );
 }
 

@@ -61,9 +61,6 @@ export async function matmul(
       { buffers, params, workgroups: [Math.ceil(s.N / 128), Math.ceil(s.M / 128), batch] },
     );
   } else {
-    await rt.run(
-      { code, label: 'matmul', constants },
-      { buffers, params, workgroups: [Math.ceil(s.N / TILE), Math.ceil(s.M / TILE), batch] },
-    );
+    await rt.run({ code, label: 'matmul', constants }, { buffers, params, workgroups: [Math.ceil(s.N / TILE), Math.ceil(s.M / TILE), batch] });
   }
 }

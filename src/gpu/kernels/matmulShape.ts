@@ -32,4 +32,3 @@ export function matmulStrides(s: MatmulShape) {
     offsetC: s.offsetC ?? 0,
   };
 }
-

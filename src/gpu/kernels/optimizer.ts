@@ -5,7 +5,6 @@ import adamCode from '../../../shaders/adam.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
 import { need } from './check';
 
-
 export interface AdamState {
   m: GpuTensor;
   v: GpuTensor;

@@ -2,14 +2,7 @@
 import code from '../../../shaders/softmax.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
 
-export async function softmaxRows(
-  rt: GpuRuntime,
-  x: GpuTensor,
-  y: GpuTensor,
-  rows: number,
-  cols: number,
-  scale = 1,
-): Promise<void> {
+export async function softmaxRows(rt: GpuRuntime, x: GpuTensor, y: GpuTensor, rows: number, cols: number, scale = 1): Promise<void> {
   if (x === y) throw new Error('softmaxRows: x and y must be different tensors');
   if (x.length < rows * cols || y.length < rows * cols) {
     throw new RangeError(`softmaxRows: "${x.label}"/"${y.label}" hold fewer than ${rows * cols} values`);

@@ -19,7 +19,6 @@ export interface AttnGradShape {
   scale: number;
 }
 
-
 const run = (rt: GpuRuntime, entry: string, buffers: Record<string, GpuTensor>, s: AttnGradShape, items: number) =>
   rt.run({ code: gradCode, label: `attention-grad ${entry}`, entryPoint: entry }, { buffers, params: { ...s }, workgroups: rt.grid(Math.ceil(items / 64)) });
 
@@ -101,11 +100,26 @@ export async function attentionBackwardFlash(
   const kernel = (entryPoint: string) => ({ code, label: `attention-flash-grad ${entryPoint} dh${s.dh}`, entryPoint });
   const params = { ...s, which: 0, n: 0 };
   const blocks: [number, number, number] = [Math.ceil(s.T / 64), s.heads, s.B];
-  await rt.run(kernel('stats'), { buffers: { q: x.q, k: x.k, dA: x.dA, a: x.a, maps: x.maps, lse: scratch.lse }, params, workgroups: rt.grid(Math.ceil(rows / 64)) });
-  await rt.run(kernel('keyval'), { buffers: { q: x.q, k: x.k, v: x.v, dA: x.dA, maps: x.maps, lse: scratch.lse, dKh: scratch.dKh, dVh: scratch.dVh }, params, workgroups: blocks });
+  await rt.run(kernel('stats'), {
+    buffers: { q: x.q, k: x.k, dA: x.dA, a: x.a, maps: x.maps, lse: scratch.lse },
+    params,
+    workgroups: rt.grid(Math.ceil(rows / 64)),
+  });
+  await rt.run(kernel('keyval'), {
+    buffers: { q: x.q, k: x.k, v: x.v, dA: x.dA, maps: x.maps, lse: scratch.lse, dKh: scratch.dKh, dVh: scratch.dVh },
+    params,
+    workgroups: blocks,
+  });
   await rt.run(kernel('query'), { buffers: { q: x.q, k: x.k, v: x.v, dA: x.dA, maps: x.maps, lse: scratch.lse, dq: grads.dq }, params, workgroups: blocks });
-  for (const [which, part, out, n] of [[0, scratch.dKh, grads.dk, s.kHeads], [1, scratch.dVh, grads.dv, s.vHeads]] as const) {
-    await rt.run(kernel('gather'), { buffers: { part, maps: x.maps, out }, params: { ...params, which, n }, workgroups: rt.grid(Math.ceil((s.B * s.T * n * DH4) / 64)) });
+  for (const [which, part, out, n] of [
+    [0, scratch.dKh, grads.dk, s.kHeads],
+    [1, scratch.dVh, grads.dv, s.vHeads],
+  ] as const) {
+    await rt.run(kernel('gather'), {
+      buffers: { part, maps: x.maps, out },
+      params: { ...params, which, n },
+      workgroups: rt.grid(Math.ceil((s.B * s.T * n * DH4) / 64)),
+    });
   }
 }
 

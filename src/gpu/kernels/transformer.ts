@@ -20,14 +20,18 @@ export function rowVariantFor(rt: GpuRuntime): RowVariant {
   return rt.summary.isFallbackAdapter ? 'rows' : 'workgroup';
 }
 
-
 /**
  * x[r] = E[ids[r]] (+ P[pos0 + r mod T]); P may be absent when positions are not learned. `part` says which vocabulary rows
  * E holds when the table is split across bindings (default: all of them).
  */
 export async function embed(
-  rt: GpuRuntime, ids: GpuTensor, E: GpuTensor, P: GpuTensor | null, x: GpuTensor,
-  s: { rows: number; dim: number; T: number; pos0: number }, part?: { rowStart: number; rowCount: number },
+  rt: GpuRuntime,
+  ids: GpuTensor,
+  E: GpuTensor,
+  P: GpuTensor | null,
+  x: GpuTensor,
+  s: { rows: number; dim: number; T: number; pos0: number },
+  part?: { rowStart: number; rowCount: number },
 ) {
   need('embed', x, s.rows * s.dim);
   need('embed', ids, s.rows);
@@ -41,8 +45,14 @@ export async function embed(
 export type NormKind = 'rmsnorm' | 'layernorm';
 
 export async function norm(
-  rt: GpuRuntime, kind: NormKind, x: GpuTensor, w: GpuTensor, b: GpuTensor | null, y: GpuTensor,
-  s: { rows: number; dim: number; eps: number }, variant: RowVariant = rowVariantFor(rt),
+  rt: GpuRuntime,
+  kind: NormKind,
+  x: GpuTensor,
+  w: GpuTensor,
+  b: GpuTensor | null,
+  y: GpuTensor,
+  s: { rows: number; dim: number; eps: number },
+  variant: RowVariant = rowVariantFor(rt),
 ) {
   need('norm', x, s.rows * s.dim);
   need('norm', y, s.rows * s.dim);
@@ -125,7 +135,13 @@ function flashSource(headDim: number): { code: string; label: string } {
 }
 
 export async function attention(
-  rt: GpuRuntime, q: GpuTensor, kc: GpuTensor, vc: GpuTensor, maps: GpuTensor, out: GpuTensor, s: AttentionShape,
+  rt: GpuRuntime,
+  q: GpuTensor,
+  kc: GpuTensor,
+  vc: GpuTensor,
+  maps: GpuTensor,
+  out: GpuTensor,
+  s: AttentionShape,
   variant: AttentionVariant = attentionVariantFor(rt, s),
 ) {
   if (s.headDim > 256) throw new RangeError(`attention: head dim ${s.headDim} is above the kernel's 256`);
@@ -139,7 +155,10 @@ export async function attention(
   if (variant === 'rows') {
     const small = s.headDim <= 16 && s.headDim % 4 === 0;
     const entryPoint = small ? 'rows16' : 'rows';
-    await rt.run({ code: attentionCode, label: `attention-${entryPoint}`, entryPoint }, { buffers, params: { ...s }, workgroups: rt.grid(Math.ceil((s.B * s.T * s.heads) / 64)) });
+    await rt.run(
+      { code: attentionCode, label: `attention-${entryPoint}`, entryPoint },
+      { buffers, params: { ...s }, workgroups: rt.grid(Math.ceil((s.B * s.T * s.heads) / 64)) },
+    );
   } else if (variant === 'flash') {
     await rt.run(flashSource(s.headDim), { buffers, params: { ...s }, workgroups: [Math.ceil(s.T / 64), s.heads, s.B] });
   } else {
@@ -149,7 +168,12 @@ export async function attention(
 
 /** nll[r] = logsumexp(logits[r]) − logits[r, targets[r]] (0 where the target is 0xFFFFFFFF); argmax[r]. */
 export async function nllRows(
-  rt: GpuRuntime, logits: GpuTensor, targets: GpuTensor, nll: GpuTensor, argmax: GpuTensor, s: { rows: number; vocab: number },
+  rt: GpuRuntime,
+  logits: GpuTensor,
+  targets: GpuTensor,
+  nll: GpuTensor,
+  argmax: GpuTensor,
+  s: { rows: number; vocab: number },
   variant: RowVariant = rowVariantFor(rt),
 ) {
   need('nll', logits, s.rows * s.vocab);

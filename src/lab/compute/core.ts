@@ -45,7 +45,10 @@ export interface JobContext<T extends JobType> {
   emit: (event: Jobs[T]['event']) => void;
 }
 
-export type Handler<T extends JobType> = (args: Extract<Request, { type: T }>, ctx: JobContext<T>) => Promise<{ result: Jobs[T]['result']; transfer?: Transferable[] }>;
+export type Handler<T extends JobType> = (
+  args: Extract<Request, { type: T }>,
+  ctx: JobContext<T>,
+) => Promise<{ result: Jobs[T]['result']; transfer?: Transferable[] }>;
 
 /** The job table: one handler per job type (src/lab/compute/jobs.ts), given to the host when it is made. */
 export type JobTable = { [T in JobType]: Handler<T> };

@@ -22,7 +22,6 @@ import { ForwardPass } from '../../eval/forward';
 import { attentionProbabilities } from '../../eval/attention';
 import type { ModelHandle, TextSource } from './protocol';
 
-
 const TOKENIZER_FILE = /^(tokenizer\.json|tokenizer_config\.json|tokenizer\.bin|tok\d+\.bin)$/;
 
 async function textOf(t: TextSource): Promise<string> {
@@ -32,7 +31,15 @@ async function textOf(t: TextSource): Promise<string> {
 function handle(m: HeldModel, limits: { maxStorageBufferBindingSize: number; maxBufferSize: number }): ModelHandle {
   const l = m.loaded;
   // throws ModelTooLargeError with the numbers when the model cannot fit this adapter
-  return { id: m.id, name: l.name, hash: modelHash(l.model), card: modelCard(l.model, l.tokenizer?.kind ?? null, limits), notes: l.notes, hasTokenizer: Boolean(l.tokenizer), layouts: layoutsOf(l.model) };
+  return {
+    id: m.id,
+    name: l.name,
+    hash: modelHash(l.model),
+    card: modelCard(l.model, l.tokenizer?.kind ?? null, limits),
+    notes: l.notes,
+    hasTokenizer: Boolean(l.tokenizer),
+    layouts: layoutsOf(l.model),
+  };
 }
 
 const tokenizerOf = (l: LoadedModel) => {
@@ -41,7 +48,11 @@ const tokenizerOf = (l: LoadedModel) => {
 };
 
 /** A job's model: a loaded one (its weights stay on the GPU), or a fused result (uploaded for this job: `owned`). */
-async function modelOf(host: CoreState, rt: GpuRuntime, source: { modelId: number } | { resultId: number }): Promise<{ loaded: LoadedModel; model: Model; gm: GpuModel; owned: boolean }> {
+async function modelOf(
+  host: CoreState,
+  rt: GpuRuntime,
+  source: { modelId: number } | { resultId: number },
+): Promise<{ loaded: LoadedModel; model: Model; gm: GpuModel; owned: boolean }> {
   if ('modelId' in source) {
     const m = host.model(source.modelId);
     return { loaded: m.loaded, model: m.loaded.model, gm: await m.gpuModel(), owned: false };
@@ -69,7 +80,10 @@ export const JOBS: JobTable = {
       loaded = { ...l, notes: [...r.notes, ...l.notes] };
       files = r.files;
     }
-    const held = host.hold(loaded, [...files].filter(([name]) => TOKENIZER_FILE.test(name)));
+    const held = host.hold(
+      loaded,
+      [...files].filter(([name]) => TOKENIZER_FILE.test(name)),
+    );
     try {
       return { result: handle(held, rt.limits) };
     } catch (e) {
@@ -95,7 +109,10 @@ export const JOBS: JobTable = {
     let grams;
     if (metric !== 'weight-cosine') {
       const tokens = calibrationTokens(tokenizerOf(m.loaded), text, maxTokens);
-      grams = await calibrate(await m.gpuModel(), calibrationSequences(tokens, model.config.contextLength), { signal, onProgress: (p) => emit({ stage: `calibration: ${p.detail}` }) });
+      grams = await calibrate(await m.gpuModel(), calibrationSequences(tokens, model.config.contextLength), {
+        signal,
+        onProgress: (p) => emit({ stage: `calibration: ${p.detail}` }),
+      });
       emit({ tokens: grams[0]?.n ?? 0 });
     }
     for (let l = 0; l < model.config.layers; l++) {
@@ -114,7 +131,11 @@ export const JOBS: JobTable = {
 
   perplexity: async ({ modelId, text, split, minChars, maxDocs }, { host, signal, emit }) => {
     const m = host.model(modelId);
-    const docs = tokenizeDocuments(splitDocuments(await textOf(text), { split, minChars, maxDocs: maxDocs || undefined }), tokenizerOf(m.loaded), m.loaded.model.config.contextLength);
+    const docs = tokenizeDocuments(
+      splitDocuments(await textOf(text), { split, minChars, maxDocs: maxDocs || undefined }),
+      tokenizerOf(m.loaded),
+      m.loaded.model.config.contextLength,
+    );
     if (!docs.length) throw new Error(`No documents in ${text.name} with these settings (split, minimum length).`);
     const r = await perplexity(await m.gpuModel(), docs, { signal, onProgress: (progress) => emit({ progress }) });
     return { result: { ...r, text: text.name } };
@@ -166,7 +187,8 @@ export const JOBS: JobTable = {
     const { loaded, model, gm, owned } = await modelOf(host, rt, source);
     try {
       const c = model.config;
-      if (layer < 0 || layer >= c.layers || head < 0 || head >= c.heads) throw new RangeError(`${loaded.name} has ${c.layers} layers of ${c.heads} query heads; there is no layer ${layer}, head ${head}`);
+      if (layer < 0 || layer >= c.layers || head < 0 || head >= c.heads)
+        throw new RangeError(`${loaded.name} has ${c.layers} layers of ${c.heads} query heads; there is no layer ${layer}, head ${head}`);
       const tok = tokenizerOf(loaded);
       const ids = tok.encode(prompt, { bos: true }).slice(0, Math.min(c.contextLength, 96));
       if (ids.length < 2) throw new Error('the prompt needs at least one token after BOS');

@@ -44,7 +44,8 @@ export interface LayerSimilarity {
 export type TextSource = { text: string; name: string } | { file: Blob; name: string };
 
 /** Where a model comes from; `base` is the page's address, against which relative URLs resolve. */
-export type ModelSource = { kind: 'files'; files: [string, Blob][]; label: string } | { kind: 'url'; spec: string; base: string } | { kind: 'demo'; url: string; base: string };
+export type ModelSource =
+  { kind: 'files'; files: [string, Blob][]; label: string } | { kind: 'url'; spec: string; base: string } | { kind: 'demo'; url: string; base: string };
 
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 type NoArgs = {};
@@ -70,7 +71,11 @@ export interface Jobs {
     result: null;
   };
   fuse: {
-    args: { modelId: number; settings: FusionSettings; texts: { calibration: TextSource; evaluation: TextSource & { heldOutDocs: number }; sameText: boolean } };
+    args: {
+      modelId: number;
+      settings: FusionSettings;
+      texts: { calibration: TextSource; evaluation: TextSource & { heldOutDocs: number }; sameText: boolean };
+    };
     event: { stage?: string; dha?: DhaEvent; train?: TrainEvent; before?: { ppl: number; evalName: string }; waiting?: boolean };
     /** The results-table row (its id is the core's result id) and the names of the files it offers. */
     result: ResultRow;

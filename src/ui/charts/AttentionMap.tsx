@@ -10,40 +10,48 @@ const MUTED = '#5c677d';
 /** A token for an axis label: spaces made visible, escapes for control characters, at most 8 characters. */
 const show = (piece: string) => JSON.stringify(piece.replace(/ /g, '␣')).slice(1, -1).slice(0, 8);
 
-export const AttentionMap = forwardRef<SVGSVGElement, { tokens: string[]; probs: number[][]; caption: string[]; testId: string; size?: number }>(function AttentionMap(
-  { tokens, probs, caption, testId, size = 330 },
-  ref,
-) {
-  const T = tokens.length;
-  const pad = 56;
-  const top = 10 + caption.length * 16;
-  const cell = (size - pad) / Math.max(T, 1);
-  const font = Math.max(6, Math.min(10, cell * 0.9));
-  return (
-    <svg ref={ref} xmlns="http://www.w3.org/2000/svg" width={size + 8} height={size + top + 8} fontFamily={SVG_FONT} role="img" aria-label={caption.join('; ')} data-testid={testId}>
-      {caption.map((text, i) => (
-        <text key={i} x={4} y={12 + i * 16} fontSize={i ? 11 : 12} fill={i ? MUTED : '#1b263b'}>
-          {text}
-        </text>
-      ))}
-      <g transform={`translate(${pad}, ${top + pad})`}>
-        {probs.map((row, t) =>
-          row.map((p, j) => (
-            <rect key={`${t}-${j}`} x={j * cell} y={t * cell} width={cell} height={cell} fill={colour(p)} data-testid="attention-cell">
-              <title>{`query ${t} “${tokens[t]}” reads key ${j} “${tokens[j]}”: ${p.toFixed(3)}`}</title>
-            </rect>
-          )),
-        )}
-        {cell >= 5 &&
-          tokens.map((tok, i) => (
-            <g key={i} fontSize={font} fill={MUTED}>
-              <text x={-4} y={i * cell + cell * 0.75} textAnchor="end">
-                {show(tok)}
-              </text>
-              <text transform={`translate(${i * cell + cell * 0.7}, -4) rotate(-60)`}>{show(tok)}</text>
-            </g>
-          ))}
-      </g>
-    </svg>
-  );
-});
+export const AttentionMap = forwardRef<SVGSVGElement, { tokens: string[]; probs: number[][]; caption: string[]; testId: string; size?: number }>(
+  function AttentionMap({ tokens, probs, caption, testId, size = 330 }, ref) {
+    const T = tokens.length;
+    const pad = 56;
+    const top = 10 + caption.length * 16;
+    const cell = (size - pad) / Math.max(T, 1);
+    const font = Math.max(6, Math.min(10, cell * 0.9));
+    return (
+      <svg
+        ref={ref}
+        xmlns="http://www.w3.org/2000/svg"
+        width={size + 8}
+        height={size + top + 8}
+        fontFamily={SVG_FONT}
+        role="img"
+        aria-label={caption.join('; ')}
+        data-testid={testId}
+      >
+        {caption.map((text, i) => (
+          <text key={i} x={4} y={12 + i * 16} fontSize={i ? 11 : 12} fill={i ? MUTED : '#1b263b'}>
+            {text}
+          </text>
+        ))}
+        <g transform={`translate(${pad}, ${top + pad})`}>
+          {probs.map((row, t) =>
+            row.map((p, j) => (
+              <rect key={`${t}-${j}`} x={j * cell} y={t * cell} width={cell} height={cell} fill={colour(p)} data-testid="attention-cell">
+                <title>{`query ${t} “${tokens[t]}” reads key ${j} “${tokens[j]}”: ${p.toFixed(3)}`}</title>
+              </rect>
+            )),
+          )}
+          {cell >= 5 &&
+            tokens.map((tok, i) => (
+              <g key={i} fontSize={font} fill={MUTED}>
+                <text x={-4} y={i * cell + cell * 0.75} textAnchor="end">
+                  {show(tok)}
+                </text>
+                <text transform={`translate(${i * cell + cell * 0.7}, -4) rotate(-60)`}>{show(tok)}</text>
+              </g>
+            ))}
+        </g>
+      </svg>
+    );
+  },
+);

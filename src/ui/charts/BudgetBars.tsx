@@ -42,7 +42,9 @@ export const BudgetBars = forwardRef<SVGSVGElement, BudgetBarsProps>(function Bu
     .range([margin.left, width - margin.right])
     .padding(0.25);
   const inner = scaleBand<'k' | 'v'>().domain(['k', 'v']).range([0, x.bandwidth()]).padding(0.08);
-  const y = scaleLinear().domain([0, maxHeads]).range([height - margin.bottom, margin.top]);
+  const y = scaleLinear()
+    .domain([0, maxHeads])
+    .range([height - margin.bottom, margin.top]);
   const ticks = y.ticks(Math.min(maxHeads, 8)).filter((t) => Number.isInteger(t));
   const data: Datum[] = (perLayer ?? []).flatMap((p, l) => (['k', 'v'] as const).map((kind) => ({ layer: l, kind, kept: p[kind], of: heads[l]?.[kind] ?? 0 })));
   const key = (d: Datum) => `${d.layer}${d.kind}`;
@@ -56,11 +58,7 @@ export const BudgetBars = forwardRef<SVGSVGElement, BudgetBarsProps>(function Bu
       .selectAll<SVGRectElement, Datum>('rect')
       .data(data, key)
       .join((enter) => {
-        const r = enter
-          .append('rect')
-          .attr('data-testid', 'fusion-budget-bar')
-          .attr('y', y(0))
-          .attr('height', 0);
+        const r = enter.append('rect').attr('data-testid', 'fusion-budget-bar').attr('y', y(0)).attr('height', 0);
         r.append('title');
         return r;
       })
@@ -85,9 +83,7 @@ export const BudgetBars = forwardRef<SVGSVGElement, BudgetBarsProps>(function Bu
       .attr('fill', '#1b263b')
       .attr('pointer-events', 'none')
       .text((d) => d.kept);
-    labels
-      .transition(t)
-      .attr('y', (d) => y(d.kept) - 3);
+    labels.transition(t).attr('y', (d) => y(d.kept) - 3);
   });
 
   return (
@@ -110,7 +106,9 @@ export const BudgetBars = forwardRef<SVGSVGElement, BudgetBarsProps>(function Bu
       {ticks.map((t) => (
         <g key={t} fontSize={10} fill={MUTED}>
           <line x1={margin.left} x2={width - margin.right} y1={y(t)} y2={y(t)} stroke="#dde2ea" />
-          <text x={margin.left - 6} y={y(t) + 3} textAnchor="end">{t}</text>
+          <text x={margin.left - 6} y={y(t) + 3} textAnchor="end">
+            {t}
+          </text>
         </g>
       ))}
       <text
@@ -150,12 +148,16 @@ export const BudgetBars = forwardRef<SVGSVGElement, BudgetBarsProps>(function Bu
       {(['k', 'v'] as const).map((kind, i) => (
         <g key={kind} transform={`translate(${width - margin.right - 250 + i * 78},${margin.top - 28})`} fontSize={11} fill="#1b263b">
           <rect width={10} height={10} fill={REDUNDANCY_COLOUR[kind]} />
-          <text x={14} y={9}>{kind.toUpperCase()} heads</text>
+          <text x={14} y={9}>
+            {kind.toUpperCase()} heads
+          </text>
         </g>
       ))}
       <g transform={`translate(${width - margin.right - 94},${margin.top - 28})`} fontSize={11} fill="#1b263b">
         <rect width={10} height={10} fill="none" stroke="#c6ccd6" strokeDasharray="3 2" />
-        <text x={14} y={9}>original</text>
+        <text x={14} y={9}>
+          original
+        </text>
       </g>
     </svg>
   );

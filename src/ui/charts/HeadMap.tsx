@@ -30,7 +30,10 @@ export const HeadMap = forwardRef<SVGSVGElement, HeadMapProps>(function HeadMap(
   const left = 64;
   const height = top + layouts.length * LAYER_H + 8;
   const H = layouts[0]?.kHeadOf.length ?? 0;
-  const x = scaleBand<number>().domain(Array.from({ length: H }, (_, h) => h)).range([left, width - 12]).padding(0.25);
+  const x = scaleBand<number>()
+    .domain(Array.from({ length: H }, (_, h) => h))
+    .range([left, width - 12])
+    .padding(0.25);
   const box = Math.min(x.bandwidth(), 22);
   const headX = (count: number, i: number) => {
     // KV heads spread under the query heads they serve: centred in the span of the band.
@@ -38,7 +41,18 @@ export const HeadMap = forwardRef<SVGSVGElement, HeadMapProps>(function HeadMap(
     return left + span * (i + 0.5) - box / 2;
   };
   return (
-    <svg ref={ref} xmlns="http://www.w3.org/2000/svg" width={width} height={height} viewBox={`0 0 ${width} ${height}`} fontFamily={SVG_FONT} role="img" aria-label={caption.join('; ')} data-testid="head-map" data-model={kind}>
+    <svg
+      ref={ref}
+      xmlns="http://www.w3.org/2000/svg"
+      width={width}
+      height={height}
+      viewBox={`0 0 ${width} ${height}`}
+      fontFamily={SVG_FONT}
+      role="img"
+      aria-label={caption.join('; ')}
+      data-testid="head-map"
+      data-model={kind}
+    >
       {caption.map((text, i) => (
         <text key={i} x={4} y={14 + i * 16} fontSize={i ? 11 : 12} fill={i ? MUTED : '#1b263b'}>
           {text}
@@ -74,18 +88,34 @@ export const HeadMap = forwardRef<SVGSVGElement, HeadMapProps>(function HeadMap(
             {l.kHeadOf.map((k, h) => (
               <line
                 key={`k${h}`}
-                x1={qx(h) + box / 2} y1={qY + box} x2={headX(l.kHeads, k) + box / 2} y2={kY}
-                stroke={K_COLOUR} strokeWidth={reads(h) && active?.kind === 'k' ? 2.5 : 1} strokeOpacity={active && !(reads(h) && active.kind === 'k') ? 0.15 : 0.7}
-                data-testid="head-map-link" data-kind="k" data-query={h} data-head={k}
+                x1={qx(h) + box / 2}
+                y1={qY + box}
+                x2={headX(l.kHeads, k) + box / 2}
+                y2={kY}
+                stroke={K_COLOUR}
+                strokeWidth={reads(h) && active?.kind === 'k' ? 2.5 : 1}
+                strokeOpacity={active && !(reads(h) && active.kind === 'k') ? 0.15 : 0.7}
+                data-testid="head-map-link"
+                data-kind="k"
+                data-query={h}
+                data-head={k}
               />
             ))}
             {l.vHeadOf.map((v, h) => (
               <line
                 key={`v${h}`}
-                x1={qx(h) + box / 2} y1={qY + box} x2={headX(l.vHeads, v) + box / 2} y2={vY}
-                stroke={V_COLOUR} strokeWidth={reads(h) && active?.kind === 'v' ? 2.5 : 1} strokeOpacity={active && !(reads(h) && active.kind === 'v') ? 0.1 : 0.45}
+                x1={qx(h) + box / 2}
+                y1={qY + box}
+                x2={headX(l.vHeads, v) + box / 2}
+                y2={vY}
+                stroke={V_COLOUR}
+                strokeWidth={reads(h) && active?.kind === 'v' ? 2.5 : 1}
+                strokeOpacity={active && !(reads(h) && active.kind === 'v') ? 0.1 : 0.45}
                 strokeDasharray="3 2"
-                data-testid="head-map-link" data-kind="v" data-query={h} data-head={v}
+                data-testid="head-map-link"
+                data-kind="v"
+                data-query={h}
+                data-head={v}
               />
             ))}
             {l.kHeadOf.map((_, h) => (
@@ -105,14 +135,26 @@ export const HeadMap = forwardRef<SVGSVGElement, HeadMapProps>(function HeadMap(
                 return (
                   <rect
                     key={`${kindOf}${i}`}
-                    x={headX(n, i)} y={yy} width={box} height={box} rx={box / 2}
-                    fill={kindOf === 'k' ? K_COLOUR : V_COLOUR} stroke={on ? '#1b263b' : 'none'} strokeWidth={2}
-                    tabIndex={0} role="img" aria-label={label}
+                    x={headX(n, i)}
+                    y={yy}
+                    width={box}
+                    height={box}
+                    rx={box / 2}
+                    fill={kindOf === 'k' ? K_COLOUR : V_COLOUR}
+                    stroke={on ? '#1b263b' : 'none'}
+                    strokeWidth={2}
+                    tabIndex={0}
+                    role="img"
+                    aria-label={label}
                     onMouseEnter={() => setHover({ layer: li, kind: kindOf, head: i })}
                     onMouseLeave={() => setHover(null)}
                     onFocus={() => setHover({ layer: li, kind: kindOf, head: i })}
                     onBlur={() => setHover(null)}
-                    data-testid="head-map-kv-head" data-kind={kindOf} data-head={i} data-merged={merged.join(',')} data-readers={readers.join(',')}
+                    data-testid="head-map-kv-head"
+                    data-kind={kindOf}
+                    data-head={i}
+                    data-merged={merged.join(',')}
+                    data-readers={readers.join(',')}
                   >
                     <title>{label}</title>
                   </rect>

@@ -89,19 +89,25 @@ export function Heatmap({ matrix, order, label, size = 150, x, y, detailed = fal
       {(detailed || n <= 16) &&
         ord.map((h, r) => (
           <g key={`l${r}`} fontSize={fontSize} fill={MUTED} fontFamily={SVG_FONT}>
-            <text x={pad + (r + 0.5) * cell} y={pad - (detailed ? 6 : 4)} textAnchor="middle">{detailed ? `${h}` : h}</text>
-            <text x={pad - (detailed ? 6 : 7)} y={pad + (r + 0.5) * cell + fontSize * 0.35} textAnchor={detailed ? 'end' : 'middle'}>{h}</text>
+            <text x={pad + (r + 0.5) * cell} y={pad - (detailed ? 6 : 4)} textAnchor="middle">
+              {detailed ? `${h}` : h}
+            </text>
+            <text x={pad - (detailed ? 6 : 7)} y={pad + (r + 0.5) * cell + fontSize * 0.35} textAnchor={detailed ? 'end' : 'middle'}>
+              {h}
+            </text>
           </g>
         ))}
       {detailed && (
         <g fontSize={12} fill={MUTED} fontFamily={SVG_FONT}>
-          <text x={pad + (n * cell) / 2} y={14} textAnchor="middle">head</text>
-          <text x={14} y={pad + (n * cell) / 2} textAnchor="middle" transform={`rotate(-90 14 ${pad + (n * cell) / 2})`}>head</text>
+          <text x={pad + (n * cell) / 2} y={14} textAnchor="middle">
+            head
+          </text>
+          <text x={14} y={pad + (n * cell) / 2} textAnchor="middle" transform={`rotate(-90 14 ${pad + (n * cell) / 2})`}>
+            head
+          </text>
         </g>
       )}
-      {focused && onOpen && (
-        <rect x={1.5} y={1.5} width={size - 3} height={size - 3} fill="none" stroke="#f4a261" strokeWidth={3} data-no-export="" />
-      )}
+      {focused && onOpen && <rect x={1.5} y={1.5} width={size - 3} height={size - 3} fill="none" stroke="#f4a261" strokeWidth={3} data-no-export="" />}
     </svg>
   );
 }
@@ -115,9 +121,15 @@ export function HeatmapLegend({ x = 0, y = 0, width = 220 }: { x?: number; y?: n
       {Array.from({ length: steps }, (_, i) => (
         <rect key={i} x={10 + i * w} y={4} width={w + 0.5} height={12} fill={similarityColour((i + 0.5) / steps)} />
       ))}
-      <text x={10} y={30} fontSize={10} fill={MUTED}>0 unlike</text>
-      <text x={width / 2} y={30} fontSize={10} fill={MUTED} textAnchor="middle">0.5</text>
-      <text x={width - 10} y={30} fontSize={10} fill={MUTED} textAnchor="end">1 identical</text>
+      <text x={10} y={30} fontSize={10} fill={MUTED}>
+        0 unlike
+      </text>
+      <text x={width / 2} y={30} fontSize={10} fill={MUTED} textAnchor="middle">
+        0.5
+      </text>
+      <text x={width - 10} y={30} fontSize={10} fill={MUTED} textAnchor="end">
+        1 identical
+      </text>
     </g>
   );
 }

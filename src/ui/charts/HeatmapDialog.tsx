@@ -46,7 +46,12 @@ export function HeatmapDialog({ layer, kind, matrix, order, caption, redundancy,
     <dialog ref={dialog} className="sim-dialog" aria-labelledby="sim-dialog-title" onClose={onClose} data-testid="sim-dialog">
       <div className="sim-dialog-head">
         <h3 id="sim-dialog-title">{title}</h3>
-        <ExportButtons target={view} name={`${fileBase}-layer${layer}-${kind.toUpperCase()}`} view={`layer ${layer} ${kind.toUpperCase()} heatmap`} testId="sim-export-layer" />
+        <ExportButtons
+          target={view}
+          name={`${fileBase}-layer${layer}-${kind.toUpperCase()}`}
+          view={`layer ${layer} ${kind.toUpperCase()} heatmap`}
+          testId="sim-export-layer"
+        />
         <button type="button" onClick={() => dialog.current?.close()} data-testid="sim-dialog-close" ref={close}>
           Close
         </button>
@@ -62,7 +67,9 @@ export function HeatmapDialog({ layer, kind, matrix, order, caption, redundancy,
         role="group"
         aria-label={`${title}: ${caption.join('; ')}`}
       >
-        <text x={4} y={14} fontSize={13} fill="#1b263b">{title}</text>
+        <text x={4} y={14} fontSize={13} fill="#1b263b">
+          {title}
+        </text>
         {caption.map((line, i) => (
           <text key={i} x={4} y={30 + i * 15} fontSize={11} fill="#5c677d">
             {line}
@@ -75,7 +82,11 @@ export function HeatmapDialog({ layer, kind, matrix, order, caption, redundancy,
         Row and column labels are the heads' original indices; each cell's tooltip names the pair.
         {order && order.some((h, i) => h !== i) ? ' Heads are ordered by clustering, so alike heads sit together.' : ''}
       </p>
-      {redundancy && kind !== 'q' && <p className="hint" data-testid="sim-dialog-redundancy">{redundancyTooltip(layer, kind, redundancy)}.</p>}
+      {redundancy && kind !== 'q' && (
+        <p className="hint" data-testid="sim-dialog-redundancy">
+          {redundancyTooltip(layer, kind, redundancy)}.
+        </p>
+      )}
       {kind === 'q' && <p className="hint">Query heads keep their own weights under KV fusion; they are shown to compare with K and V.</p>}
     </dialog>
   );

@@ -56,7 +56,9 @@ export const LineChart = forwardRef<SVGSVGElement, LineChartProps>(function Line
   const margin = { top: legendTop + 22 + (legendRows - 1) * 16, right: 16, bottom: 40, left: 62 };
   const height = 190 + margin.top;
   const all = series.flatMap((s) => s.points.map((p) => p.y));
-  const x = scaleLinear().domain([0, Math.max(1, xMax)]).range([margin.left, width - margin.right]);
+  const x = scaleLinear()
+    .domain([0, Math.max(1, xMax)])
+    .range([margin.left, width - margin.right]);
   const axis = valueAxis(all, [height - margin.bottom, margin.top], { log: logY, zero: true, count: 5, format: formatValue });
   const y = axis.at;
   const path = line<{ x: number; y: number }>()
@@ -115,7 +117,9 @@ export const LineChart = forwardRef<SVGSVGElement, LineChartProps>(function Line
       {marker && (
         <g fontSize={10} fill={MUTED}>
           <line x1={x(marker.x)} x2={x(marker.x)} y1={margin.top} y2={height - margin.bottom} stroke="#9aa3b2" strokeDasharray="4 3" />
-          <text x={x(marker.x) + 4} y={margin.top + 10}>{marker.label}</text>
+          <text x={x(marker.x) + 4} y={margin.top + 10}>
+            {marker.label}
+          </text>
         </g>
       )}
       {series.map((s) => (
@@ -142,9 +146,16 @@ export const LineChart = forwardRef<SVGSVGElement, LineChartProps>(function Line
         </g>
       ))}
       {series.map((s, i) => (
-        <g key={`legend-${s.key}`} transform={`translate(${margin.left + (i % perRow) * legendStep},${legendTop + Math.floor(i / perRow) * 16})`} fontSize={11} fill="#1b263b">
+        <g
+          key={`legend-${s.key}`}
+          transform={`translate(${margin.left + (i % perRow) * legendStep},${legendTop + Math.floor(i / perRow) * 16})`}
+          fontSize={11}
+          fill="#1b263b"
+        >
           <line x1={0} x2={22} y1={5} y2={5} stroke={s.colour} strokeWidth={2} strokeDasharray={dashOf(s)} />
-          <text x={26} y={9}>{s.label}</text>
+          <text x={26} y={9}>
+            {s.label}
+          </text>
         </g>
       ))}
     </svg>

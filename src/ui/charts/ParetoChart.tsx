@@ -21,64 +21,112 @@ export interface ParetoPoint {
 
 const MUTED = '#5c677d';
 
-export const ParetoChart = forwardRef<SVGSVGElement, { points: ParetoPoint[]; reference: { x: number; y: number; label: string } | null; caption: string[]; groups: { name: string; colour: string }[]; width?: number; logY?: boolean }>(
-  function ParetoChart({ points, reference, caption, groups, width = 560, logY = false }, ref) {
-    const margin = { top: 34 + caption.length * 16, right: 20, bottom: 42, left: 64 };
-    const height = 260 + margin.top;
-    const xs = [...points.map((p) => p.x), ...(reference ? [reference.x] : [])];
-    const ys = [...points.map((p) => p.y), ...(reference ? [reference.y] : [])];
-    const x = scaleLinear().domain([0, Math.max(1, ...xs) * 1.05]).nice(6).range([margin.left, width - margin.right]);
-    const axis = valueAxis(ys, [height - margin.bottom, margin.top], { log: logY, zero: false, count: 6, format: formatValue });
-    const y = axis.at;
-    return (
-      <svg ref={ref} xmlns="http://www.w3.org/2000/svg" width={width} height={height} viewBox={`0 0 ${width} ${height}`} fontFamily={SVG_FONT} role="img" aria-label={`${caption.join('; ')}: ${points.length} runs`} data-testid="pareto-chart" data-y-scale={axis.log ? 'log' : 'linear'}>
-        {caption.map((text, i) => (
-          <text key={i} x={4} y={14 + i * 16} fontSize={i ? 11 : 12} fill={i ? MUTED : '#1b263b'}>
-            {text}
-          </text>
-        ))}
-        {axis.ticks.map((t) => (
-          <g key={`y${t.value}`} fontSize={10} fill={MUTED}>
-            <line x1={margin.left} x2={width - margin.right} y1={y(t.value)} y2={y(t.value)} stroke="#dde2ea" />
-            {t.label && (
-              <text x={margin.left - 6} y={y(t.value) + 3} textAnchor="end" data-testid="pareto-chart-ytick">
-                {t.label}
-              </text>
-            )}
-          </g>
-        ))}
-        {x.ticks(6).map((t) => (
-          <text key={`x${t}`} x={x(t)} y={height - margin.bottom + 14} fontSize={10} fill={MUTED} textAnchor="middle">
-            {t.toLocaleString('en')}
-          </text>
-        ))}
-        <line x1={margin.left} x2={width - margin.right} y1={height - margin.bottom} y2={height - margin.bottom} stroke={MUTED} />
-        <text x={(margin.left + width - margin.right) / 2} y={height - 8} fontSize={10} fill={MUTED} textAnchor="middle">
-          KV-cache bytes per token
+export const ParetoChart = forwardRef<
+  SVGSVGElement,
+  {
+    points: ParetoPoint[];
+    reference: { x: number; y: number; label: string } | null;
+    caption: string[];
+    groups: { name: string; colour: string }[];
+    width?: number;
+    logY?: boolean;
+  }
+>(function ParetoChart({ points, reference, caption, groups, width = 560, logY = false }, ref) {
+  const margin = { top: 34 + caption.length * 16, right: 20, bottom: 42, left: 64 };
+  const height = 260 + margin.top;
+  const xs = [...points.map((p) => p.x), ...(reference ? [reference.x] : [])];
+  const ys = [...points.map((p) => p.y), ...(reference ? [reference.y] : [])];
+  const x = scaleLinear()
+    .domain([0, Math.max(1, ...xs) * 1.05])
+    .nice(6)
+    .range([margin.left, width - margin.right]);
+  const axis = valueAxis(ys, [height - margin.bottom, margin.top], { log: logY, zero: false, count: 6, format: formatValue });
+  const y = axis.at;
+  return (
+    <svg
+      ref={ref}
+      xmlns="http://www.w3.org/2000/svg"
+      width={width}
+      height={height}
+      viewBox={`0 0 ${width} ${height}`}
+      fontFamily={SVG_FONT}
+      role="img"
+      aria-label={`${caption.join('; ')}: ${points.length} runs`}
+      data-testid="pareto-chart"
+      data-y-scale={axis.log ? 'log' : 'linear'}
+    >
+      {caption.map((text, i) => (
+        <text key={i} x={4} y={14 + i * 16} fontSize={i ? 11 : 12} fill={i ? MUTED : '#1b263b'}>
+          {text}
         </text>
-        <text x={12} y={(margin.top + height - margin.bottom) / 2} fontSize={10} fill={MUTED} textAnchor="middle" transform={`rotate(-90 12 ${(margin.top + height - margin.bottom) / 2})`}>
-          {axis.log ? 'held-out perplexity (log scale)' : 'held-out perplexity'}
+      ))}
+      {axis.ticks.map((t) => (
+        <g key={`y${t.value}`} fontSize={10} fill={MUTED}>
+          <line x1={margin.left} x2={width - margin.right} y1={y(t.value)} y2={y(t.value)} stroke="#dde2ea" />
+          {t.label && (
+            <text x={margin.left - 6} y={y(t.value) + 3} textAnchor="end" data-testid="pareto-chart-ytick">
+              {t.label}
+            </text>
+          )}
+        </g>
+      ))}
+      {x.ticks(6).map((t) => (
+        <text key={`x${t}`} x={x(t)} y={height - margin.bottom + 14} fontSize={10} fill={MUTED} textAnchor="middle">
+          {t.toLocaleString('en')}
         </text>
-        {reference && (
-          <g data-testid="pareto-reference">
-            <line x1={margin.left} x2={width - margin.right} y1={y(reference.y)} y2={y(reference.y)} stroke="#000000" strokeDasharray="5 3" />
-            <circle cx={x(reference.x)} cy={y(reference.y)} r={5} fill="#ffffff" stroke="#000000" strokeWidth={2}>
-              <title>{reference.label}</title>
-            </circle>
-          </g>
-        )}
-        {points.map((p) => (
-          <circle key={p.key} cx={x(p.x)} cy={y(p.y)} r={6} fill={p.colour} fillOpacity={0.85} stroke="#1b263b" strokeWidth={0.5} tabIndex={0} role="img" aria-label={p.label} data-testid="pareto-point" data-group={p.group} data-x={p.x} data-y={p.y} data-tokens={p.tokens}>
-            <title>{p.label}</title>
+      ))}
+      <line x1={margin.left} x2={width - margin.right} y1={height - margin.bottom} y2={height - margin.bottom} stroke={MUTED} />
+      <text x={(margin.left + width - margin.right) / 2} y={height - 8} fontSize={10} fill={MUTED} textAnchor="middle">
+        KV-cache bytes per token
+      </text>
+      <text
+        x={12}
+        y={(margin.top + height - margin.bottom) / 2}
+        fontSize={10}
+        fill={MUTED}
+        textAnchor="middle"
+        transform={`rotate(-90 12 ${(margin.top + height - margin.bottom) / 2})`}
+      >
+        {axis.log ? 'held-out perplexity (log scale)' : 'held-out perplexity'}
+      </text>
+      {reference && (
+        <g data-testid="pareto-reference">
+          <line x1={margin.left} x2={width - margin.right} y1={y(reference.y)} y2={y(reference.y)} stroke="#000000" strokeDasharray="5 3" />
+          <circle cx={x(reference.x)} cy={y(reference.y)} r={5} fill="#ffffff" stroke="#000000" strokeWidth={2}>
+            <title>{reference.label}</title>
           </circle>
-        ))}
-        {[...groups, ...(reference ? [{ name: 'original', colour: '#000000' }] : [])].map((g, i) => (
-          <g key={g.name} transform={`translate(${margin.left + i * 130},${margin.top - 22})`} fontSize={11} fill="#1b263b">
-            <circle cx={5} cy={5} r={5} fill={g.name === 'original' ? '#ffffff' : g.colour} stroke={g.colour} strokeWidth={g.name === 'original' ? 2 : 0} />
-            <text x={14} y={9}>{g.name}</text>
-          </g>
-        ))}
-      </svg>
-    );
-  },
-);
+        </g>
+      )}
+      {points.map((p) => (
+        <circle
+          key={p.key}
+          cx={x(p.x)}
+          cy={y(p.y)}
+          r={6}
+          fill={p.colour}
+          fillOpacity={0.85}
+          stroke="#1b263b"
+          strokeWidth={0.5}
+          tabIndex={0}
+          role="img"
+          aria-label={p.label}
+          data-testid="pareto-point"
+          data-group={p.group}
+          data-x={p.x}
+          data-y={p.y}
+          data-tokens={p.tokens}
+        >
+          <title>{p.label}</title>
+        </circle>
+      ))}
+      {[...groups, ...(reference ? [{ name: 'original', colour: '#000000' }] : [])].map((g, i) => (
+        <g key={g.name} transform={`translate(${margin.left + i * 130},${margin.top - 22})`} fontSize={11} fill="#1b263b">
+          <circle cx={5} cy={5} r={5} fill={g.name === 'original' ? '#ffffff' : g.colour} stroke={g.colour} strokeWidth={g.name === 'original' ? 2 : 0} />
+          <text x={14} y={9}>
+            {g.name}
+          </text>
+        </g>
+      ))}
+    </svg>
+  );
+});

@@ -35,7 +35,10 @@ export const RedundancyBars = forwardRef<SVGSVGElement, { layers: RedundancyLaye
     .padding(0.25);
   const inner = scaleBand<'k' | 'v'>().domain(['k', 'v']).range([0, x.bandwidth()]).padding(0.08);
   const max = Math.max(0.01, ...layers.flatMap((l) => [l.k.loss ?? 0, l.v.loss ?? 0]));
-  const y = scaleLinear().domain([0, max]).nice().range([height - margin.bottom, margin.top]);
+  const y = scaleLinear()
+    .domain([0, max])
+    .nice()
+    .range([height - margin.bottom, margin.top]);
   const ticks = y.ticks(5);
   return (
     <svg
@@ -57,7 +60,9 @@ export const RedundancyBars = forwardRef<SVGSVGElement, { layers: RedundancyLaye
       {ticks.map((t) => (
         <g key={t} fontSize={10} fill="#5c677d">
           <line x1={margin.left} x2={width - margin.right} y1={y(t)} y2={y(t)} stroke="#dde2ea" />
-          <text x={margin.left - 6} y={y(t) + 3} textAnchor="end">{pct(t)}</text>
+          <text x={margin.left - 6} y={y(t) + 3} textAnchor="end">
+            {pct(t)}
+          </text>
         </g>
       ))}
       <text
@@ -104,7 +109,9 @@ export const RedundancyBars = forwardRef<SVGSVGElement, { layers: RedundancyLaye
       {(['k', 'v'] as const).map((kind, i) => (
         <g key={kind} transform={`translate(${width - margin.right - 150 + i * 78},${margin.top - 20})`} fontSize={11} fill="#1b263b">
           <rect width={10} height={10} fill={REDUNDANCY_COLOUR[kind]} />
-          <text x={14} y={9}>{kind.toUpperCase()} heads</text>
+          <text x={14} y={9}>
+            {kind.toUpperCase()} heads
+          </text>
         </g>
       ))}
     </svg>

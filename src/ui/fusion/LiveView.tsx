@@ -54,7 +54,10 @@ export function LiveViewSection({ live, headDim }: { live: LiveView; headDim: nu
     <div className="fusion-live" data-testid="fusion-live">
       <div className="sim-view-head">
         <h3>Heads kept per layer</h3>
-        <span className="hint">K and V side by side; dashed: the heads each layer had.{live.method === 'dha' ? ' The bars play the search’s path from every head down to the budget.' : ''}</span>
+        <span className="hint">
+          K and V side by side; dashed: the heads each layer had.
+          {live.method === 'dha' ? ' The bars play the search’s path from every head down to the budget.' : ''}
+        </span>
         <ExportButtons target={bars} name={`${fileBase}-budgets`} view="budget bars" testId="fusion-export-budgets" />
       </div>
       <div className="sim-scroll">
@@ -74,7 +77,11 @@ export function LiveViewSection({ live, headDim }: { live: LiveView; headDim: nu
       {live.method === 'dha' && (
         <>
           <p className="fusion-counter" role="status" aria-live="off">
-            <span data-testid="fusion-step" data-step={live.phase === 'fusion' ? live.step : live.phase === 'train' ? live.steps : 0} data-phase={live.phase ?? ''}>
+            <span
+              data-testid="fusion-step"
+              data-step={live.phase === 'fusion' ? live.step : live.phase === 'train' ? live.steps : 0}
+              data-phase={live.phase ?? ''}
+            >
               fusion step {live.phase === 'fusion' ? live.step : live.phase === 'train' ? live.steps : 0} / {live.steps}
             </span>
             {' · '}
@@ -158,7 +165,9 @@ function TrainingView({ live, name, fileBase }: { live: LiveView; name: string; 
           <LineChart
             ref={lossRef}
             testId="fusion-train-loss-chart"
-            series={[{ key: 'loss', label: 'training loss', colour: '#1d6fb8', points: pts.filter((p) => p.loss !== null).map((p) => ({ x: p.step, y: p.loss! })) }]}
+            series={[
+              { key: 'loss', label: 'training loss', colour: '#1d6fb8', points: pts.filter((p) => p.loss !== null).map((p) => ({ x: p.step, y: p.loss! })) },
+            ]}
             xMax={live.trainSteps}
             xLabel="training step"
             yLabel="loss per token"
@@ -184,4 +193,3 @@ function TrainingView({ live, name, fileBase }: { live: LiveView; name: string; 
     </>
   );
 }
-

@@ -15,7 +15,15 @@ export const RECOVERY_KEYS = {
 } as const satisfies Record<'fuse' | 'race', readonly SettingKey[]>;
 
 export function recoveryOf(values: Settings, panel: 'fuse' | 'race'): RecoverySettings {
-  const [steps, lr, params, loss, batch, seqLen, evalEvery] = RECOVERY_KEYS[panel].map((k) => values[k]) as [number, number, TrainableSet, TrainLoss, number, number, number];
+  const [steps, lr, params, loss, batch, seqLen, evalEvery] = RECOVERY_KEYS[panel].map((k) => values[k]) as [
+    number,
+    number,
+    TrainableSet,
+    TrainLoss,
+    number,
+    number,
+    number,
+  ];
   return { steps, lr, params, loss, batch, seqLen, evalEvery };
 }
 
@@ -34,10 +42,19 @@ export function RecoveryFields({ panel, testPrefix }: { panel: 'fuse' | 'race'; 
       />
       <Field k={lr} testId={`${p}-train-lr`} step={0.0005} title="Adam's learning rate (the reference protocol: 0.001 for every weight, 0.002 for K/V only)" />
       <Field k={params} testId={`${p}-train-params`} options={PARAMS} title="Which weights train; the rest stay as converted" />
-      <Field k={loss} testId={`${p}-train-loss`} options={LOSSES} title="KL(original ‖ fused) per token distils the original model (the default after a conversion); CE trains on the text's next tokens" />
+      <Field
+        k={loss}
+        testId={`${p}-train-loss`}
+        options={LOSSES}
+        title="KL(original ‖ fused) per token distils the original model (the default after a conversion); CE trains on the text's next tokens"
+      />
       <Field k={batch} testId={`${p}-train-batch`} title="Calibration windows drawn (with replacement) for each step" />
       <Field k={seq} testId={`${p}-train-seq`} title="Tokens per training window (at most the model's context)" />
-      <Field k={evalEvery} testId={`${p}-train-eval-every`} title="Measure held-out perplexity every this many steps (and after the last); 0: only before and after" />
+      <Field
+        k={evalEvery}
+        testId={`${p}-train-eval-every`}
+        title="Measure held-out perplexity every this many steps (and after the last); 0: only before and after"
+      />
     </div>
   );
 }

@@ -12,13 +12,7 @@ async function download(rowId: number, name: string) {
   downloadBlob(name, new Blob([data as Uint8Array<ArrayBuffer>], { type }));
 }
 
-export function ResultsTable(props: {
-  rows: ResultRow[];
-  canCompare: boolean;
-  comparing: boolean;
-  onCompare: (id: number) => void;
-  onStop: () => void;
-}) {
+export function ResultsTable(props: { rows: ResultRow[]; canCompare: boolean; comparing: boolean; onCompare: (id: number) => void; onStop: () => void }) {
   const { rows } = props;
   const selected = useFusion((s) => s.selected);
   const select = useFusion((s) => s.select);
@@ -26,8 +20,9 @@ export function ResultsTable(props: {
     <div className="fusion-results">
       <h3>Results</h3>
       <p className="hint">
-        One row per run. Perplexity on {rows[rows.length - 1].evalText} (original → fused, with recovery training original →
-        converted → trained); time is the conversion's and training's, without evaluation or time paused. Download a fused model's files into one folder to open it again in the Model panel (<em>Open folder…</em>).
+        One row per run. Perplexity on {rows[rows.length - 1].evalText} (original → fused, with recovery training original → converted → trained); time is the
+        conversion's and training's, without evaluation or time paused. Download a fused model's files into one folder to open it again in the Model panel (
+        <em>Open folder…</em>).
       </p>
       <div className="sim-scroll">
         <table className="results fusion-table" data-testid="fusion-results">
@@ -35,19 +30,43 @@ export function ResultsTable(props: {
             <tr>
               <th scope="col">#</th>
               <th scope="col">method</th>
-              <th scope="col" title="Share of K heads and of V heads kept">budget</th>
-              <th scope="col" title="Heads kept per layer, K/V">K/V per layer</th>
-              <th scope="col" title="Perplexity on the held-out evaluation documents, original → fused">perplexity</th>
-              <th scope="col" title="KV-cache bytes per token (float32 K and V of every layer), original → fused">KV bytes/token</th>
-              <th scope="col" title="Seconds the conversion took: calibration, search, training; not evaluation, not time paused">time (s)</th>
-              <th scope="col" title="Gradient steps: DHA's fusion and recovery, plus end-to-end recovery training">steps</th>
-              <th scope="col" title="Tokens processed by gradient steps">train tokens</th>
-              <th scope="col" title="Calibration tokens read (mean-pool reads none)">calib. tokens</th>
+              <th scope="col" title="Share of K heads and of V heads kept">
+                budget
+              </th>
+              <th scope="col" title="Heads kept per layer, K/V">
+                K/V per layer
+              </th>
+              <th scope="col" title="Perplexity on the held-out evaluation documents, original → fused">
+                perplexity
+              </th>
+              <th scope="col" title="KV-cache bytes per token (float32 K and V of every layer), original → fused">
+                KV bytes/token
+              </th>
+              <th scope="col" title="Seconds the conversion took: calibration, search, training; not evaluation, not time paused">
+                time (s)
+              </th>
+              <th scope="col" title="Gradient steps: DHA's fusion and recovery, plus end-to-end recovery training">
+                steps
+              </th>
+              <th scope="col" title="Tokens processed by gradient steps">
+                train tokens
+              </th>
+              <th scope="col" title="Calibration tokens read (mean-pool reads none)">
+                calib. tokens
+              </th>
             </tr>
           </thead>
           <tbody>
             {rows.map((r, i) => (
-              <ResultRowView key={r.id} row={r} n={i + 1} canCompare={props.canCompare} onCompare={props.onCompare} selected={selected === r.id} onSelect={() => select(r.id)} />
+              <ResultRowView
+                key={r.id}
+                row={r}
+                n={i + 1}
+                canCompare={props.canCompare}
+                onCompare={props.onCompare}
+                selected={selected === r.id}
+                onSelect={() => select(r.id)}
+              />
             ))}
           </tbody>
         </table>
@@ -65,7 +84,21 @@ export function ResultsTable(props: {
   );
 }
 
-function ResultRowView({ row: r, n, canCompare, onCompare, selected, onSelect }: { row: ResultRow; n: number; canCompare: boolean; onCompare: (id: number) => void; selected: boolean; onSelect: () => void }) {
+function ResultRowView({
+  row: r,
+  n,
+  canCompare,
+  onCompare,
+  selected,
+  onSelect,
+}: {
+  row: ResultRow;
+  n: number;
+  canCompare: boolean;
+  onCompare: (id: number) => void;
+  selected: boolean;
+  onSelect: () => void;
+}) {
   const c = r.comparison;
   return (
     <>
@@ -112,7 +145,14 @@ function ResultRowView({ row: r, n, canCompare, onCompare, selected, onSelect }:
           <span className="fusion-files" role="group" aria-label={`Files of run ${n}`}>
             <span className="hint">download</span>
             {r.fileNames.map((f) => (
-              <button key={f} type="button" className="secondary" onClick={() => void download(r.id, f)} data-testid={`fusion-download-${f}`} title={`Download ${f} of run ${n}`}>
+              <button
+                key={f}
+                type="button"
+                className="secondary"
+                onClick={() => void download(r.id, f)}
+                data-testid={`fusion-download-${f}`}
+                title={`Download ${f} of run ${n}`}
+              >
                 {f}
               </button>
             ))}
@@ -137,8 +177,8 @@ function ResultRowView({ row: r, n, canCompare, onCompare, selected, onSelect }:
               {(['original', 'fused'] as const).map((which) => (
                 <div key={which} className="continuation" data-testid={`fusion-continuation-${which}`}>
                   <div className="hint">
-                    {which === 'original' ? `original (${r.model})` : `fused: ${METHOD_NAME[r.method]} at ${budgetLabel(r.budget)}`} — {c[which].tokens} tokens cached, KV cache{' '}
-                    {formatBytes(c[which].kvCacheBytes)}
+                    {which === 'original' ? `original (${r.model})` : `fused: ${METHOD_NAME[r.method]} at ${budgetLabel(r.budget)}`} — {c[which].tokens} tokens
+                    cached, KV cache {formatBytes(c[which].kvCacheBytes)}
                   </div>
                   <p data-testid="fusion-continuation-text">
                     <strong>{c.prompt}</strong>

@@ -12,14 +12,21 @@ export const METHOD_COLOUR: Record<FusionMethod, string> = { meanpool: '#E69F00'
  * The race's lanes are drawn in their method's colour; DHA's variants, which share one colour, each get their own dash
  * pattern (plain DHA solid), so that they stay apart without relying on colour.
  */
-export const LANE_DASH: Record<LaneKey, string | undefined> = { meanpool: undefined, aligned: undefined, dha: undefined, 'dha-e2e': '8 4', 'dha-uniform': '2 3', 'dha-joint': '10 3 2 3' };
+export const LANE_DASH: Record<LaneKey, string | undefined> = {
+  meanpool: undefined,
+  aligned: undefined,
+  dha: undefined,
+  'dha-e2e': '8 4',
+  'dha-uniform': '2 3',
+  'dha-joint': '10 3 2 3',
+};
 
 /** One line under each method. */
 export const METHOD_TEXT: Record<FusionMethod, string> = {
   meanpool: 'GQA mean-pool: contiguous groups of heads averaged, the same number of K and V heads in every layer; no calibration, no training.',
   aligned:
     'Aligned merge (the alignment step of Align-heads; its gated training is not built): heads grouped by aligned similarity on the calibration text, rotated onto each other (folded into the weights, so the function is unchanged), then averaged and, by default, rescaled to their mean energy.',
-  dha: 'DHA, Decoupled-Head Attention (our reconstruction): the budget is shared out across layers, K and V separately (or from one joint K+V budget); each group of heads is fused into one at its aligned mean, then the fused model\'s attention is trained layer by layer toward the original\'s.',
+  dha: "DHA, Decoupled-Head Attention (our reconstruction): the budget is shared out across layers, K and V separately (or from one joint K+V budget); each group of heads is fused into one at its aligned mean, then the fused model's attention is trained layer by layer toward the original's.",
 };
 
 /** The tooltips: what each method does in more detail. */
@@ -27,9 +34,8 @@ export const METHOD_TOOLTIP: Record<FusionMethod, string> = {
   meanpool:
     'Ainslie et al. 2023. KV head g serves query heads g·s … g·s+s−1 and its weights are the mean of theirs. The budget must divide the head count evenly (e.g. 8 heads: 50 %, 25 %, 12.5 %).',
   aligned:
-    'Jin et al. (Align-heads). One calibration pass gives each layer\'s Grams; heads are grouped by least aligned residual; inside a group V heads are aligned by orthogonal Procrustes (folded into W_V and W_O) and K heads by one rotation per rotary plane (folded into W_Q and W_K), generalised Procrustes (GPA) over the group, then mean-pooled; renormalisation (ours, on by default) rescales each merged head to its members\' mean energy. This is the paper\'s alignment step only: its training with gates that fade each head into the merged one is not built. Grouping objective and details are ours. Gram, energy, rotary plane, GPA: see the Glossary at the end of the page.',
-  dha:
-    'Chen et al., NeurIPS 2024 (arXiv 2406.06567); the paper is public, its code is not, and this is our reconstruction — without the paper\'s learned fusion operators, and trained by KL distillation toward the original rather than continued pre-training. Search: for every layer and K/V, the best partition into n groups by merge cost on the calibration Grams, and an exact DP that shares the global budget across layers. Fuse: each group\'s heads are aligned and merged into one head, rescaled to their mean energy. Train: every layer\'s attention (W_Q, merged W_K and W_V, W_O) learns the original layer\'s output by Adam, its input taken from the fused model itself; the state with the lowest calibration KL is kept, so more steps never make it worse on that probe. Gram, energy, GPA: see the Glossary at the end of the page.',
+    "Jin et al. (Align-heads). One calibration pass gives each layer's Grams; heads are grouped by least aligned residual; inside a group V heads are aligned by orthogonal Procrustes (folded into W_V and W_O) and K heads by one rotation per rotary plane (folded into W_Q and W_K), generalised Procrustes (GPA) over the group, then mean-pooled; renormalisation (ours, on by default) rescales each merged head to its members' mean energy. This is the paper's alignment step only: its training with gates that fade each head into the merged one is not built. Grouping objective and details are ours. Gram, energy, rotary plane, GPA: see the Glossary at the end of the page.",
+  dha: "Chen et al., NeurIPS 2024 (arXiv 2406.06567); the paper is public, its code is not, and this is our reconstruction — without the paper's learned fusion operators, and trained by KL distillation toward the original rather than continued pre-training. Search: for every layer and K/V, the best partition into n groups by merge cost on the calibration Grams, and an exact DP that shares the global budget across layers. Fuse: each group's heads are aligned and merged into one head, rescaled to their mean energy. Train: every layer's attention (W_Q, merged W_K and W_V, W_O) learns the original layer's output by Adam, its input taken from the fused model itself; the state with the lowest calibration KL is kept, so more steps never make it worse on that probe. Gram, energy, GPA: see the Glossary at the end of the page.",
 };
 
 /** A chart that fails to draw says so in the panel instead of taking the page down. */
@@ -48,4 +54,3 @@ export class ViewBoundary extends Component<{ children: ReactNode; what?: string
     return this.props.children;
   }
 }
-
