@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm test`: unit and kernel tests in Node (vitest, WebGPU through Dawn), then e2e tests in headless Chromium (Playwright).
+// `npm test`: type check, lint and format check, unit and kernel tests in Node (vitest, WebGPU through Dawn), then e2e tests
+// in headless Chromium (Playwright).
 // It installs what the tests need that npm does not: on Debian as root, Chromium with apt-get when it is missing.
 // Elsewhere it says exactly what is missing. Flags: --unit-only, --e2e-only; other arguments go to both runners.
 import { spawnSync } from 'node:child_process';
@@ -38,7 +39,7 @@ function ensureChromium() {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const hasApt = existsSync('/usr/bin/apt-get');
   if (isRoot && hasApt) {
-    say('Chromium is missing: installing Debian\'s chromium with apt-get (tests never download browsers).');
+    say("Chromium is missing: installing Debian's chromium with apt-get (tests never download browsers).");
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     if (run('apt-get', ['update'], env) !== 0 || run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], env) !== 0) {
       console.error('[headlab test] apt-get could not install chromium. Install it by hand: apt-get install -y chromium');
@@ -64,6 +65,9 @@ let failed = 0;
 if (!e2eOnly) {
   say('type check (tsc, strict)');
   failed |= run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], env) !== 0 ? 4 : 0;
+  say('lint (ESLint) and format (Prettier --check; `npx prettier --write .` fixes it)');
+  failed |= run(process.execPath, [path.join(root, 'node_modules/eslint/bin/eslint.js'), '.'], env) !== 0 ? 8 : 0;
+  failed |= run(process.execPath, [path.join(root, 'node_modules/prettier/bin/prettier.cjs'), '--check', '--log-level', 'warn', '.'], env) !== 0 ? 8 : 0;
   say('unit and kernel tests (vitest, Node, WebGPU through Dawn)');
   failed |= run(process.execPath, [path.join(root, 'node_modules/vitest/vitest.mjs'), 'run', ...passThrough], env) !== 0 ? 1 : 0;
 }
@@ -72,7 +76,9 @@ if (!unitOnly) {
   failed |= run(process.execPath, [path.join(root, 'node_modules/@playwright/test/cli.js'), 'test', ...passThrough], env) !== 0 ? 2 : 0;
 }
 if (failed) {
-  say(`FAILED: ${[failed & 4 ? 'tsc' : '', failed & 1 ? 'vitest' : '', failed & 2 ? 'playwright' : ''].filter(Boolean).join(' and ')}`);
+  say(
+    `FAILED: ${[failed & 4 ? 'tsc' : '', failed & 8 ? 'lint/format' : '', failed & 1 ? 'vitest' : '', failed & 2 ? 'playwright' : ''].filter(Boolean).join(' and ')}`,
+  );
   process.exit(1);
 }
 say('all tests passed');
