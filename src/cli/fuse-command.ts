@@ -8,7 +8,7 @@ import { perplexity } from '../eval/perplexity';
 import { kvBytesPerToken } from '../model/heads';
 import { fuse, FUSION_METHODS, type FusionMethod } from '../fusion/fuse';
 import { exportFusedModel, modelHash } from '../fusion/export';
-import { DHA_ALLOCATIONS, DHA_DEFAULTS, DHA_FALLBACK_DEFAULTS, DHA_KV_SPLITS } from '../fusion/dha';
+import { DHA_ALLOCATIONS, DHA_DEFAULTS, DHA_FALLBACK_DEFAULTS, DHA_KV_SPLITS, DHA_OWN_STEPS_WITH_TRAINING } from '../fusion/dha';
 import { UsageError, type ParsedArgs } from './args';
 import { documentsFromArgs, int, num, str } from './model-commands';
 import { limitTokens, tokenizerFilesOf, trainOptionsFromArgs, writeFolder } from './train-command';
@@ -72,6 +72,12 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
   }
   const trainOptions = trainOptionsFromArgs(args, 'train-', rt, (s) => process.stderr.write(s));
   if (trainOptions.steps && !calib.length) throw new UsageError('--train-steps trains on the calibration text: give --text F or --tokens F.safetensors');
+  // When end-to-end training follows, DHA's own layer-local steps come out of the same token budget; measured at equal
+  // tokens they did not pay (docs/RESULTS.md, "Equal training tokens"), so by default every token goes end to end.
+  const ownSteps = trainOptions.steps && !args.flags.has('steps') ? DHA_OWN_STEPS_WITH_TRAINING : int(args, 'steps', dhaDefaults.steps);
+  if (method === 'dha' && trainOptions.steps && !args.flags.has('steps')) {
+    process.stderr.write(`DHA with --train-steps: ${ownSteps} own layer-local steps by default (they come out of the shared budget); --steps N sets them\n`);
+  }
   const before = await ppl(rt, loaded.model, evalDocs, 'perplexity before');
   const seed = int(args, 'seed', DHA_DEFAULTS.seed)!;
   trainOptions.seed = seed;
@@ -82,7 +88,7 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
     calibration: calib,
     renormalise,
     dha: {
-      steps: int(args, 'steps', dhaDefaults.steps),
+      steps: ownSteps,
       seed,
       tokensPerStep: int(args, 'tokens-per-step', dhaDefaults.tokensPerStep),
       seqLen: int(args, 'seq-len', dhaDefaults.seqLen),

@@ -20,5 +20,12 @@ export type DhaKvSplit = 'equal' | 'joint';
 export const DHA_ALLOCATIONS: readonly DhaAllocation[] = ['search', 'uniform'];
 export const DHA_KV_SPLITS: readonly DhaKvSplit[] = ['equal', 'joint'];
 
+/**
+ * DHA's own layer-local steps when end-to-end training follows on a shared token budget (`fuse --train-steps` without
+ * `--steps`): at equal tokens its own steps recovered no better than giving every token to end-to-end training (docs/RESULTS.md,
+ * "Equal training tokens"), so the default spends none.
+ */
+export const DHA_OWN_STEPS_WITH_TRAINING = 0;
+
 /** On a CPU fallback adapter (SwiftShader) the command line and the page start from these. */
 export const DHA_FALLBACK_DEFAULTS = { steps: 20, tokensPerStep: 512, seqLen: 128 };

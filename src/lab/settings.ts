@@ -90,7 +90,7 @@ export const CONTROLS = [
   { key: 'race.methods', panel: 'race', label: 'lanes', kind: 'set', default: ['meanpool', 'aligned', 'dha', 'dha-e2e'], values: LANE_KEYS },
   { key: 'race.renorm', panel: 'race', label: 'renormalise merged heads', kind: 'bool', default: true },
   { key: 'race.budget', panel: 'race', label: 'budget', kind: 'enum', default: '25', values: ['50', '25'] },
-  { key: 'race.dhaSteps', panel: 'race', label: 'DHA steps', kind: 'int', default: fb(10, 100), min: 0, max: 100_000 },
+  { key: 'race.dhaSteps', panel: 'race', label: 'DHA steps', kind: 'int', default: fb(4, 25), min: 0, max: 100_000 },
   ...train('race', fb(12, 100)),
   { key: 'race.calTokens', panel: 'race', label: 'calibration tokens', kind: 'int', default: fb(8192, 65536), min: 2, max: 10_000_000 },
   { key: 'race.evalDocs', panel: 'race', label: 'held-out documents', kind: 'int', default: HELD_OUT_DOCS, min: 1, max: 100_000 },
