@@ -32,7 +32,15 @@ import { trainingLoss } from '../gpu/kernels/layerGrads';
 import { reduceRows } from '../gpu/kernels/reduce';
 import { DHA_DEFAULTS, type DhaAllocation, type DhaKvSplit } from './dhaDefaults';
 
-export { DHA_DEFAULTS, DHA_FALLBACK_DEFAULTS, DHA_ALLOCATIONS, DHA_KV_SPLITS, DHA_OWN_STEPS_WITH_TRAINING, type DhaAllocation, type DhaKvSplit } from './dhaDefaults';
+export {
+  DHA_DEFAULTS,
+  DHA_FALLBACK_DEFAULTS,
+  DHA_ALLOCATIONS,
+  DHA_KV_SPLITS,
+  DHA_OWN_STEPS_WITH_TRAINING,
+  type DhaAllocation,
+  type DhaKvSplit,
+} from './dhaDefaults';
 
 export interface DhaOptions {
   budget: number;
