@@ -69,7 +69,8 @@ export function ComparePanel() {
     <section className="panel" aria-labelledby={`${ids}-title`} data-testid="compare-panel" id="compare">
       <h2 id={`${ids}-title`}>Compare</h2>
       <p className="hint">
-        What each run trades: KV-cache bytes per token against held-out perplexity (lower left is better), and what a merge changed in one head’s attention.
+        What each run trades: KV-cache bytes per token (counted in float32, the dtype the lab runs in) against held-out perplexity (lower left is better), and
+        what a merge changed in one head’s attention.
       </p>
       {rows.length === 0 ? (
         <p className="hint" data-testid="pareto-empty">

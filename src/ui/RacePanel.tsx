@@ -78,9 +78,10 @@ export function RacePanel() {
       <h2 id={`${ids}-title`}>Recovery race</h2>
       <p className="hint">
         Convert {loaded.name} in each lane at one budget, then train every converted model end to end toward the original on the same calibration batches,
-        measuring held-out perplexity as they go: which starting point recovers fastest? (DHA's claim: a fused model needs far less training than mean-pooled
-        GQA.) Every lane gets the same total of training tokens: DHA's own layer-local steps come out of it, so a DHA lane trains fewer steps end to end, and
-        the two DHA lanes show two ways to spend one budget. Each lane changes one thing; hover its name for what.
+        measuring held-out perplexity as they go: which starting point recovers fastest? (The DHA paper reports that a fused model needs far less training than
+        mean-pooled GQA; here you can check it at equal tokens.) Every lane gets the same total of training tokens: DHA's own layer-local steps come out of it,
+        so a DHA lane trains fewer steps end to end, and the two DHA lanes show two ways to spend one budget. Each lane changes one thing; hover its name for
+        what.
       </p>
       <fieldset className="fusion-fields" disabled={running}>
         <legend>Lanes and budget</legend>

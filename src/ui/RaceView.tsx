@@ -122,7 +122,7 @@ export function RaceView({ race }: { race: Race }) {
             <th scope="col" title="Heads kept per layer, K/V">
               K/V per layer
             </th>
-            <th scope="col" title="KV-cache bytes per token, original → converted">
+            <th scope="col" title="KV-cache bytes per token, original → converted, counted in float32 (the dtype the lab runs in)">
               KV bytes/token
             </th>
             <th scope="col" title="Held-out perplexity of the original, then of the converted model at its first point on the chart (DHA: after its own steps)">
