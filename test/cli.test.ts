@@ -1,7 +1,7 @@
 // The bundled `headlab` command: built by esbuild, run as a user runs it.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, openAsBlob, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openAsBlob, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { readFloatTensor, readSafetensorsHeader } from '../src/model/safetensors';
 import { golden } from './golden';
@@ -36,6 +36,29 @@ describe('headlab command', () => {
     expect(s.vendor).toBeTruthy();
     expect(s.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
     expect(typeof s.isFallbackAdapter).toBe('boolean');
+  });
+
+  it('gpu on a machine whose installed Vulkan drivers give no adapter (a fake icd.d like mesa-vulkan-drivers leaves) reports SwiftShader and says why', () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'headlab-mesa-'));
+    const icd = path.join(home, 'share', 'vulkan', 'icd.d');
+    mkdirSync(icd, { recursive: true });
+    writeFileSync(
+      path.join(icd, 'radeon_icd.x86_64.json'),
+      JSON.stringify({ file_format_version: '1.0.0', ICD: { library_path: path.join(home, 'libvulkan_radeon.so'), api_version: '1.3.0' } }),
+    );
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: home,
+      TMPDIR: home,
+      XDG_DATA_DIRS: path.join(home, 'share'),
+      XDG_CONFIG_DIRS: path.join(home, 'etc'),
+    };
+    const r = spawnSync(process.execPath, [bundle, 'gpu'], { cwd: root, encoding: 'utf8', timeout: 120_000, env });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /headlab: the installed Vulkan drivers \(radeon_icd\.x86_64\.json\) give WebGPU no adapter; using Chromium's SwiftShader \(CPU\) instead/,
+    );
+    expect(JSON.parse(r.stdout)).toMatchObject({ architecture: 'swiftshader', isFallbackAdapter: true });
   });
 
   it('selftest --json passes every kernel', () => {
@@ -474,7 +497,7 @@ describe('headlab command', () => {
     ],
     ['generate', ['M', '--temp', '1'], /generate: unknown flag --temp; generate takes --prompt .*--top-k --tokenizer$/],
     ['similarity', ['M', '--metrics', 'cka'], /similarity: unknown flag --metrics; similarity takes --metric/],
-    ['fuse', ['M', '--train-step', '300'], /fuse: unknown flag --train-step; fuse takes --method .*--train-steps .*--renorm --json$/],
+    ['fuse', ['M', '--train-step', '300'], /fuse: unknown flag --train-step; fuse takes --method .*--train-steps .*--renorm --no-renorm --json$/],
     ['train', ['M', '--teachr', 'x'], /train: unknown flag --teachr; train takes --out --tokenizer --teacher/],
     ['gpu', ['--json'], /gpu: unknown flag --json; gpu takes no flags$/],
     ['selftest', ['--fast'], /selftest: unknown flag --fast; selftest takes --json$/],

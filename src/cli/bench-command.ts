@@ -98,6 +98,11 @@ export async function benchCommand(args: ParsedArgs): Promise<number> {
     throw new UsageError(`--variant must be one of ${MATMUL_VARIANTS.join(', ')}; got ${variantFlag}`);
   const budget = given('budget') ? Number(args.flags.get('budget')) : 0.25;
   if (!(budget > 0 && budget <= 1)) throw new UsageError('--budget must be a fraction in (0, 1], e.g. 0.25');
+  // Every list flag is checked before the adapter is asked for, so that a typo fails at once with one line.
+  for (const flag of ['sizes', 'batch', 'seq', 'steps', 'attention']) {
+    const v = args.flags.get(flag);
+    if (v !== undefined && !(flag === 'attention' && v === 'default')) intList(v, [], flag);
+  }
   const rt = await createNodeRuntime();
   // --variant forces the matmul kernel of every product in the run (forward and training too); without it each size takes
   // the adapter's choice for its shape.

@@ -78,7 +78,8 @@ Without a GPU driver, headlab uses Chromium's SwiftShader (Debian: apt-get insta
 function ensureVulkanEnvironment(): void {
   if (process.env.HEADLAB_WEBGPU_BACKEND_CHOSEN) return;
   const { env, backend, changed, note } = webgpuEnvironment();
-  if (note) process.stderr.write(`headlab: ${note}\n`);
+  // The commands about the adapter say when the installed drivers gave none and SwiftShader stands in; the others go on quietly.
+  if (note && ADAPTER_COMMANDS.has(process.argv[2])) process.stderr.write(`headlab: ${note}\n`);
   if (backend === 'none') {
     process.stderr.write(`headlab: ${NO_DRIVER_HELP}\n`);
     process.exit(1);
@@ -151,6 +152,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Commands that report on the adapter itself. */
+const ADAPTER_COMMANDS = new Set(['gpu', 'selftest', 'bench']);
 /** Commands that need no GPU run without looking for a Vulkan driver. */
 const CPU_COMMANDS = new Set(['info', 'help', '--help', '-h', undefined]);
 if (!CPU_COMMANDS.has(process.argv[2])) ensureVulkanEnvironment();
