@@ -27,7 +27,8 @@ test('recovery race: lanes on one token budget, one chart, pause/step, equal-tok
   // the page's CPU-fallback defaults, but 4 training steps, measured after every step
   await expect(panel.getByTestId('race-train-batch')).toHaveValue('8');
   await expect(panel.getByTestId('race-train-seq')).toHaveValue('64');
-  await expect(panel.getByTestId('race-dha-steps')).toHaveValue('10');
+  await expect(panel.getByTestId('race-dha-steps')).toHaveValue('4');
+  await panel.getByTestId('race-dha-steps').fill('10');
   await panel.getByTestId('race-train-steps').fill('4');
   await panel.getByTestId('race-train-eval-every').fill('1');
   // DHA's 10 own steps do not fit in 4 steps of the same tokens: the message names both totals and what to change
