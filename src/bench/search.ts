@@ -5,7 +5,7 @@ import type { GpuRuntime } from '../gpu/runtime';
 import type { Model } from '../model/types';
 import { GpuModel } from '../eval/gpuModel';
 import { calibrate } from '../analysis/calibration';
-import { dhaSearch } from '../fusion/dha';
+import { dhaSearch } from '../fusion/dhaSearch';
 
 export interface SearchBenchRow {
   model: string;

@@ -1,11 +1,10 @@
-// DHA — Decoupled-Head Attention from an MHA (or GQA) checkpoint. The paper's equations are not public (docs/ALGORITHMS.md §4);
+// DHA — Decoupled-Head Attention from an MHA (or GQA) checkpoint. The paper is public, its code is not (docs/ALGORITHMS.md §4);
 // this is OUR reconstruction of its stages, at lab scale, built so that the fused model is usable after any number of steps:
 //  1. Search: for every layer, separately for K and V, the best partition of its heads into n groups for every n, by merge
 //     cost (the share of the heads' energy lost when each group collapses to its aligned mean, from calibration Grams); an
 //     exact DP shares the global budget across layers — K and V each get the budget (kvSplit 'equal'), or one budget of K+V
 //     heads is shared by both ('joint': V, whose heads are less alike, may keep more than K). allocation 'uniform' skips the
-//     search's choice of counts (every layer keeps the same number; the partitions are still the best). The budget path from
-//     100 % down to the target is reported step by step, so the live view shows where heads go as the budget tightens.
+//     search's choice of counts (every layer keeps the same number; the partitions are still the best). In dhaSearch.ts.
 //  2. Fuse: members of each group are aligned (GPA, folded into W_Q/W_K and W_V/W_O: the function is unchanged) and each group
 //     becomes one head, its aligned mean rescaled to the members' mean energy. This is the 0-step model: already a fused
 //     model with decoupled K and V maps.
@@ -15,15 +14,15 @@
 //     always the fused model; every `checkEvery` steps its KL(original ‖ fused) on fixed calibration windows is measured and
 //     the best state (step 0 included) is the one returned, so more steps never give a worse model than fewer on that probe.
 // Every step sees `tokensPerStep` calibration tokens.
-import type { KvLayout, Model } from '../model/types';
+import type { Model } from '../model/types';
 import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import { GpuModel } from '../eval/gpuModel';
 import { ForwardPass } from '../eval/forward';
 import { calibrate, calibrationGrams } from '../analysis/calibration';
 import { throwIfAborted } from '../progress';
 import type { LongWorkOptions } from '../progress';
-import { allocateBudget, headsAtBudget, layerOptions, type LayerOptions } from './methods';
-import { foldRotations, mergedLayout, mergeHeads, type HeadMap, type LayerMerge } from './edit';
+import { foldRotations, mergeHeads, type HeadMap, type LayerMerge } from './edit';
+import { dhaSearch, searchedGroups, type SearchEvent } from './dhaSearch';
 import { alignGroup, HeadGrams, rotaryPlanes } from './align';
 import { ATTENTION_WEIGHTS, LayerTrainer, type AttentionWeight } from './layerTrainer';
 import { trainingWindows, WindowSampler } from '../train/data';
@@ -68,17 +67,7 @@ export interface DhaOptions {
 }
 
 export type DhaEvent =
-  | {
-      phase: 'search';
-      /** Heads kept per layer at this point of the budget path. */
-      perLayer: { k: number; v: number }[];
-      /** Budget fraction this allocation is for. */
-      budget: number;
-      /** Merge cost per layer and n (K and V), for charts. */
-      costs: { k: number[][]; v: number[][] };
-      /** Each layer's head layout at this point (which K head and V head each query head would read). */
-      layouts: KvLayout[];
-    }
+  | SearchEvent
   | {
       phase: 'fusion';
       step: number;
@@ -110,76 +99,6 @@ export interface DhaResult {
   /** Seconds spent waiting at `gate` (paused), not part of the work. */
   pausedSeconds: number;
   history: { step: number; loss: number }[];
-}
-
-/** How a budget is shared out: DHA's search or uniform counts, K and V apart or jointly. */
-export interface AllocationRule {
-  allocation: DhaAllocation;
-  kvSplit: DhaKvSplit;
-}
-
-/**
- * K and V head counts per layer for `totalK` K heads and `totalV` V heads ('equal'), or `totalK + totalV` heads of either
- * kind ('joint'), by least summed merge cost (allocation 'search') or the same count in every layer ('uniform'; joint: the
- * same K+V count in every layer, split between K and V by cost within the layer).
- */
-export function allocate(costs: { k: number[][]; v: number[][] }, totalK: number, totalV: number, rule: AllocationRule): { k: number[]; v: number[] } {
-  const L = costs.k.length;
-  if (rule.allocation === 'search') {
-    if (rule.kvSplit === 'equal') return { k: allocateBudget(costs.k, totalK), v: allocateBudget(costs.v, totalV) };
-    const both = allocateBudget([...costs.k, ...costs.v], totalK + totalV);
-    return { k: both.slice(0, L), v: both.slice(L) };
-  }
-  // uniform: spread a total over the layers as evenly as whole heads allow (earlier layers keep the remainder).
-  const even = (total: number, i: number) => Math.floor(total / L) + (i < total % L ? 1 : 0);
-  if (rule.kvSplit === 'equal')
-    return { k: costs.k.map((c, i) => Math.min(c.length, even(totalK, i))), v: costs.v.map((c, i) => Math.min(c.length, even(totalV, i))) };
-  const k: number[] = [];
-  const v: number[] = [];
-  for (let i = 0; i < L; i++) {
-    const kv = allocateBudget([costs.k[i], costs.v[i]], Math.max(2, Math.min(costs.k[i].length + costs.v[i].length, even(totalK + totalV, i))));
-    k.push(kv[0]);
-    v.push(kv[1]);
-  }
-  return { k, v };
-}
-
-/** Stage 1: per-layer options and the allocation at the budget (and along the way, reported). */
-export async function dhaSearch(
-  rt: GpuRuntime,
-  model: Model,
-  grams: Awaited<ReturnType<typeof calibrate>>,
-  budget: number,
-  onEvent?: (e: DhaEvent) => void,
-  signal?: AbortSignal,
-  rule: AllocationRule = { allocation: DHA_DEFAULTS.allocation, kvSplit: DHA_DEFAULTS.kvSplit },
-): Promise<{ k: number[]; v: number[]; options: { k: LayerOptions[]; v: LayerOptions[] } }> {
-  const options = { k: [] as LayerOptions[], v: [] as LayerOptions[] };
-  for (let l = 0; l < model.layers.length; l++) {
-    throwIfAborted(signal);
-    options.k.push((await layerOptions(model, l, 'k', grams[l], rt)).options);
-    options.v.push((await layerOptions(model, l, 'v', grams[l], rt)).options);
-  }
-  const L = model.layers.length;
-  const totalK = model.layers.reduce((s, l) => s + l.kv.kHeads, 0);
-  const totalV = model.layers.reduce((s, l) => s + l.kv.vHeads, 0);
-  const wantK = Math.max(L, headsAtBudget(totalK, budget));
-  const wantV = Math.max(L, headsAtBudget(totalV, budget));
-  const costs = { k: options.k.map((o) => o.cost), v: options.v.map((o) => o.cost) };
-  const layoutsAt = (k: number[], v: number[]) =>
-    model.layers.map((l, i) => mergedLayout(l.kv, options.k[i].partitions[k[i] - 1], options.v[i].partitions[v[i] - 1]));
-  const report = (a: { k: number[]; v: number[] }) => {
-    const kept = a.k.reduce((x, y) => x + y, 0) + a.v.reduce((x, y) => x + y, 0);
-    onEvent?.({ phase: 'search', perLayer: a.k.map((n, l) => ({ k: n, v: a.v[l] })), budget: kept / (totalK + totalV), costs, layouts: layoutsAt(a.k, a.v) });
-  };
-  // The budget path: from every head down to the target, one head at a time for the larger of K and V.
-  const stepsK = totalK - wantK;
-  const stepsV = totalV - wantV;
-  const path = Math.max(stepsK, stepsV, 0);
-  for (let s = 1; s <= path; s++) report(allocate(costs, totalK - Math.round((stepsK * s) / path), totalV - Math.round((stepsV * s) / path), rule));
-  const final = allocate(costs, wantK, wantV, rule);
-  if (!path) report(final);
-  return { ...final, options };
 }
 
 /** Every layer's attention input for a batch of windows, from a model's forward pass (the original: teacher forcing). */
@@ -281,11 +200,6 @@ class KlProbe {
     this.sf.release();
     Object.values(this.t).forEach((x) => this.rt.release(x));
   }
-}
-
-/** Stage 2 input: each layer's K and V groups at the allocation the search found. */
-export function searchedGroups(search: Awaited<ReturnType<typeof dhaSearch>>): { k: number[][]; v: number[][] }[] {
-  return search.k.map((nk, l) => ({ k: search.options.k[l].partitions[nk - 1], v: search.options.v[l].partitions[search.v[l] - 1] }));
 }
 
 /** What layer-local training gives back: the kept model, its loss per step, the probe's checks and the step kept. */
