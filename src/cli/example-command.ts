@@ -10,7 +10,7 @@ import { calibrate, calibrationSequences, calibrationTokens } from '../analysis/
 import { headSimilarity } from '../analysis/similarity';
 import { layerMergeLoss } from '../analysis/redundancy';
 import { layoutsOf, kvBytesPerToken, originOf } from '../model/heads';
-import { LANE_BY_KEY, LANE_KEYS, type LaneKey } from '../lab/variants';
+import { LANE_BY_KEY } from '../lab/variants';
 import { fuseAndEvaluate, type SourceModel } from '../lab/fusionRun';
 import type { ExampleData, ExampleRun } from '../lab/example';
 import { defaults } from '../lab/settings';
@@ -34,7 +34,7 @@ export async function exampleCommand(args: ParsedArgs): Promise<number> {
   const source: SourceModel = { loaded, tokenizerFiles: [], gpuModel: () => (gm ??= GpuModel.upload(rt, model)) };
   const progress = progressPrinter();
   // Head similarity (CKA) on the first N tokens of the stories, as the panel computes it.
-  const tokens = calibrationTokens(loaded.tokenizer, text, d['sim.tokens'] as number);
+  const tokens = calibrationTokens(loaded.tokenizer, text, d['sim.tokens']);
   const grams = await calibrate(await source.gpuModel(), calibrationSequences(tokens, model.config.contextLength), { onProgress: progress.onProgress });
   const layers = [];
   for (let l = 0; l < model.config.layers; l++) {
@@ -49,24 +49,24 @@ export async function exampleCommand(args: ParsedArgs): Promise<number> {
   // The race at its page defaults: every lane at the budget on the same total of training tokens (DHA's own steps come out
   // of it), the aligned merge renormalised.
   const train = {
-    steps: d['race.train.steps'] as number,
-    lr: d['race.train.lr'] as number,
+    steps: d['race.train.steps'],
+    lr: d['race.train.lr'],
     params: 'all' as const,
     loss: 'kl' as const,
-    batch: d['race.train.batch'] as number,
-    seqLen: d['race.train.seq'] as number,
-    evalEvery: d['race.train.evalEvery'] as number,
+    batch: d['race.train.batch'],
+    seqLen: d['race.train.seq'],
+    evalEvery: d['race.train.evalEvery'],
   };
   const budgetPath: ExampleData['budgetPath'] = [];
   const runs: ExampleRun[] = [];
   let pplOriginal = 0;
   let evalText = '';
-  const lanes = (d['race.methods'] as string[]).filter((k): k is LaneKey => (LANE_KEYS as readonly string[]).includes(k));
+  const lanes = d['race.methods'];
   const shared = {
     method: 'meanpool' as const,
     budget,
-    calibrationTokens: d['race.calTokens'] as number,
-    steps: d['race.dhaSteps'] as number,
+    calibrationTokens: d['race.calTokens'],
+    steps: d['race.dhaSteps'],
     seed: 1,
     tokensPerStep: train.batch * train.seqLen,
     seqLen: train.seqLen,
@@ -85,7 +85,7 @@ export async function exampleCommand(args: ParsedArgs): Promise<number> {
       settings,
       {
         calibration: { text, name: 'the built-in TinyStories sample' },
-        evaluation: { text, name: 'the built-in TinyStories sample', heldOutDocs: d['race.evalDocs'] as number },
+        evaluation: { text, name: 'the built-in TinyStories sample', heldOutDocs: d['race.evalDocs'] },
         sameText: true,
       },
       {
