@@ -6,6 +6,8 @@
 //     STYLE 1, rotate-half:       (p, p + rotDims/2)  — Hugging Face Llama, Qwen2, GPT-NeoX
 //   by the angle of table row (pos0 + t): cosTable/sinTable are [positions, rotDims/2].
 // inverse = 1 rotates by −angle: the transpose of the rotation, i.e. the backward pass of rotary (training).
+// Entry point `masked` (latent-KV layers with partial RoPE): keep[head·rotDims/2 + p] = 0 copies pair p of that head
+// unrotated; `main` rotates every pair.
 // One thread per (row, head, pair-or-copied dim).
 
 struct Params {
@@ -25,17 +27,37 @@ struct Params {
 @group(0) @binding(2) var<storage, read> sinTable: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(5) var<storage, read> keep: array<u32>;
 
 override STYLE: u32 = 0u;
 
+// Work items per head: rotDims/2 planes + (headDim − rotDims) copied dims.
+fn itemsPerHead() -> u32 {
+  return p.rotDims / 2u + (p.headDim - p.rotDims);
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  // Work items per head: rotDims/2 planes + (headDim − rotDims) copied dims.
-  let half = p.rotDims / 2u;
-  let perHead = half + (p.headDim - p.rotDims);
   let i = gid.x + gid.y * nwg.x * 64u;
-  let total = p.B * p.T * p.heads * perHead;
-  if (i >= total) { return; }
+  if (i >= p.B * p.T * p.heads * itemsPerHead()) { return; }
+  rotateItem(i, true);
+}
+
+@compute @workgroup_size(64)
+fn masked(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= p.B * p.T * p.heads * itemsPerHead()) { return; }
+  let half = p.rotDims / 2u;
+  let it = i % itemsPerHead();
+  let head = (i / itemsPerHead()) % p.heads;
+  var on = false;
+  if (it < half) { on = keep[head * half + it] != 0u; }
+  rotateItem(i, on);
+}
+
+fn rotateItem(i: u32, rotate: bool) {
+  let half = p.rotDims / 2u;
+  let perHead = itemsPerHead();
   let item = i % perHead;
   let head = (i / perHead) % p.heads;
   let row = i / (perHead * p.heads);
@@ -52,12 +74,17 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   var i0 = item;
   var i1 = item + half;
   if (STYLE == 0u) { i0 = 2u * item; i1 = 2u * item + 1u; }
+  let a = x[src + i0];
+  let bb = x[src + i1];
+  if (!rotate) {
+    y[dst + i0] = a;
+    y[dst + i1] = bb;
+    return;
+  }
   let angle = (p.pos0 + t) * half + item;
   let c = cosTable[angle];
   var s = sinTable[angle];
   if (p.inverse != 0u) { s = -s; }
-  let a = x[src + i0];
-  let bb = x[src + i1];
   y[dst + i0] = a * c - bb * s;
   y[dst + i1] = a * s + bb * c;
 }

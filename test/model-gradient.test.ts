@@ -16,6 +16,8 @@ import { Backward } from '../src/train/backward';
 import { modelLossRef } from '../src/reference/layerGrads';
 import { forwardRef } from '../src/reference/transformer';
 import { mergeHeads } from '../src/fusion/edit';
+import { mlaConvert } from '../src/fusion/mla';
+import { parameterCount } from '../src/model/heads';
 import { seededRandom } from '../src/random';
 import { gpu } from './gpu-context';
 import { testdata } from './testdata';
@@ -56,6 +58,15 @@ const CASES: [string, () => Promise<Model>][] = [
   ['GPT-NeoX (partial rotary, parallel residual, GELU erf)', () => fromPath('fixtures/hf/gpt-neox')],
   ['GPT-Neo (local window 4, unscaled scores)', () => fromFiles(gptNeoFiles(16, 4))],
   ['headlab DHA (decoupled K/V maps)', dhaModel],
+  // latent KV: W_dkv, W_uk, W_kr, W_uv, the masked rotary and the column placement differentiated
+  [
+    'headlab MLA (Qwen2: k/v biases, GQA, 1 of 4 rotary pairs kept)',
+    async () => (await mlaConvert(await fromFiles(qwen2Files()), null, { budget: 0.5, ropePairs: 1, ropeSelect: 'uniform', latentInit: 'weights' })).model,
+  ],
+  [
+    'headlab MLA (GPT-2: no rotary, biases)',
+    async () => (await mlaConvert(await fromPath('fixtures/hf/gpt2'), null, { budget: 0.5, latentInit: 'weights' })).model,
+  ],
 ];
 
 /** A copy of the model with every weight nudged, as a teacher whose logits differ. */
@@ -85,6 +96,8 @@ describe('whole-model gradient vs finite differences of the float64 reference', 
     const gm = await GpuModel.upload(rt, model);
     const fp = await ForwardPass.create(gm, { batch: B, chunk: T, cacheT: T, keep: true });
     const { trainables, grads, release } = await allocateTrainables(rt, gm, 'all');
+    // every stored weight trains (a latent layer's W_dkv, W_uk, W_kr, W_uv included) and is checked below
+    expect(trainables.reduce((n, t) => n + t.param.length, 0)).toBe(parameterCount(model));
     const bw = await Backward.create(fp, grads);
     await fp.run(ids, T, 0);
     const rowLoss = await rt.tensor('row loss', B * T);

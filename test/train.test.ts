@@ -1,6 +1,7 @@
 // End-to-end training: distillation of a mean-pooled stories260K back toward the original lowers the loss and the held-out
 // perplexity; the same seed gives the same weights; gradient accumulation over micro-batches matches one batch; 'kv'
 // trains K/V only; cross-entropy needs no teacher; the memory plan matches what is allocated and refuses with numbers.
+import { layerKvShapes } from '../src/model/latent';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { gpu } from './gpu-context';
@@ -102,13 +103,7 @@ describe('training', () => {
     const shape = { batch: 3, chunk: 40, cacheT: 40 };
     for (const keep of [false, true]) {
       const fp = await ForwardPass.create(gm, { ...shape, keep });
-      expect(fp.bytes).toBe(
-        ForwardPass.bytesFor(
-          student.config,
-          student.layers.map((l) => l.kv),
-          { ...shape, keep },
-        ),
-      );
+      expect(fp.bytes).toBe(ForwardPass.bytesFor(student.config, layerKvShapes(student), { ...shape, keep }));
       if (keep) {
         const p = await allocateTrainables(rt, gm, 'all');
         const bw = await Backward.create(fp, p.grads);

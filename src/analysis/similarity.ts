@@ -6,6 +6,7 @@
 //                  ‖Y_iᵀY_j‖_* / (‖Y_i‖_F ‖Y_j‖_F); for Q and K one 2×2 rotation per rotary plane (so that RoPE is
 //                  respected), each plane contributing √((B₀₀+B₁₁)² + (B₁₀−B₀₁)²) of its 2×2 cross-Gram block B, and any
 //                  orthogonal map on the dims that do not rotate. (docs/ALGORITHMS.md §2.1; the normalisation is ours.)
+import { pairDims } from '../model/latent';
 import type { Model } from '../model/types';
 import { headWeights } from '../model/heads';
 import type { LayerGram } from './calibration';
@@ -119,10 +120,7 @@ function bestRotationScore(G: Float64Array, dh: number, planes: [number, number]
 
 /** The rotary planes of a head: interleaved (2p, 2p+1) or rotate-half (p, p + rotDims/2). */
 export function rotaryPlanes(model: Model): [number, number][] {
-  const p = model.config.positional;
-  if (p.kind !== 'rotary') return [];
-  const rd = rotaryDims(model.config);
-  return Array.from({ length: rd / 2 }, (_, i) => (p.style === 'interleaved' ? [2 * i, 2 * i + 1] : [i, i + rd / 2]) as [number, number]);
+  return Array.from({ length: rotaryDims(model.config) / 2 }, (_, p) => pairDims(model.config, p));
 }
 
 /** The stacked weights [n·dh, D] and biases of one projection's heads. */

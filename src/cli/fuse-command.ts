@@ -1,5 +1,6 @@
-// headlab fuse: convert a model's K/V heads into fewer (mean-pool, aligned merge, DHA), evaluate before and after, and write
-// the fused model (loadable by every other command) with the experiment record.
+// headlab fuse: convert a model's K/V cache into a smaller one — fewer K/V heads (mean-pool, aligned merge, DHA) or a
+// latent (MLA) — evaluate before and after, and write the converted model (loadable by every other command) with the
+// experiment record.
 import { createNodeRuntime } from '../gpu/node';
 import { filesFromPath } from '../model/node-files';
 import { loadModelFiles } from '../model/load';
@@ -8,6 +9,7 @@ import { perplexity } from '../eval/perplexity';
 import { kvBytesPerToken } from '../model/heads';
 import { fuse, FUSION_METHODS, type FusionMethod } from '../fusion/fuse';
 import { exportFusedModel, modelHash } from '../fusion/export';
+import { LATENT_INITS, MLA_DEFAULTS, ROPE_SELECTS } from '../fusion/mla';
 import { DHA_ALLOCATIONS, DHA_DEFAULTS, DHA_FALLBACK_DEFAULTS, DHA_KV_SPLITS, DHA_OWN_STEPS_WITH_TRAINING } from '../fusion/dha';
 import { UsageError, type ParsedArgs } from './args';
 import { documentsFromArgs, int, num, str } from './model-commands';
@@ -36,7 +38,7 @@ async function ppl(rt: GpuRuntime, model: Model, docs: number[][] | null, label:
 }
 
 /**
- * headlab fuse <model> --method meanpool|aligned|dha --kv-budget F (--text F [split flags] | --tokens F.safetensors)
+ * headlab fuse <model> --method meanpool|aligned|dha|mla --kv-budget F (--text F [split flags] | --tokens F.safetensors)
  *   [--eval-text F [--eval-split …] | --eval-tokens F] [--steps N] [--seed S] [DHA flags] [--train-* flags] --out DIR [--json]
  */
 export async function fuseCommand(args: ParsedArgs): Promise<number> {
@@ -78,6 +80,11 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
   if (method === 'dha' && trainOptions.steps && !args.flags.has('steps')) {
     process.stderr.write(`DHA with --train-steps: ${ownSteps} own layer-local steps by default (they come out of the shared budget); --steps N sets them\n`);
   }
+  const mla = {
+    ropeSelect: oneOf(args, 'rope-select', ROPE_SELECTS, MLA_DEFAULTS.ropeSelect),
+    latentInit: oneOf(args, 'latent-init', LATENT_INITS, MLA_DEFAULTS.latentInit),
+    ropePairs: int(args, 'rope-pairs'),
+  };
   const before = await ppl(rt, loaded.model, evalDocs, 'perplexity before');
   const seed = int(args, 'seed', DHA_DEFAULTS.seed)!;
   trainOptions.seed = seed;
@@ -99,6 +106,7 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
       allocation: oneOf(args, 'allocation', DHA_ALLOCATIONS, DHA_DEFAULTS.allocation),
       kvSplit: oneOf(args, 'kv-split', DHA_KV_SPLITS, DHA_DEFAULTS.kvSplit),
     },
+    mla,
     train: trainOptions.steps ? trainOptions : undefined,
     evalDocs,
     onProgress: progress.onProgress,
@@ -111,6 +119,7 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
     method,
     budget,
     ...(method === 'aligned' ? { renormalise } : {}),
+    ...(method === 'mla' ? { ropeSelect: mla.ropeSelect, latentInit: mla.latentInit, latent: r.mla } : {}),
     ...(method === 'dha' ? { allocation: str(args, 'allocation') ?? DHA_DEFAULTS.allocation, kvSplit: str(args, 'kv-split') ?? DHA_DEFAULTS.kvSplit } : {}),
     perLayer: r.perLayer,
     kTotal: r.perLayer.reduce((a, p) => a + p.k, 0),
@@ -140,9 +149,11 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
   const written = await writeFolder(out, exportFusedModel(r.model, { tokenizerFiles, experiment }));
   if (json) process.stdout.write(`${JSON.stringify({ ...summary, out, files: written })}\n`);
   else {
+    const shape = r.mla
+      ? `per layer a latent of ${r.mla.map((l) => l.rank).join('/')} values + ${r.mla.map((l, i) => 2 * l.ropePairs * r.perLayer[i].k).join('/')} rotary key dims (${mla.ropeSelect} pairs, ${mla.latentInit} init)`
+      : `K/V heads per layer ${r.perLayer.map((p) => `${p.k}/${p.v}`).join(' ')} (K ${summary.kTotal}, V ${summary.vTotal})`;
     process.stdout.write(
-      `${method}${method === 'aligned' ? (renormalise ? ' + renormalisation' : ' without renormalisation') : ''} at ${(budget * 100).toFixed(1)} %: ` +
-        `K/V heads per layer ${r.perLayer.map((p) => `${p.k}/${p.v}`).join(' ')} (K ${summary.kTotal}, V ${summary.vTotal}); ` +
+      `${method}${method === 'aligned' ? (renormalise ? ' + renormalisation' : ' without renormalisation') : ''} at ${(budget * 100).toFixed(1)} %: ${shape}; ` +
         `KV cache ${summary.kvBytesPerTokenBefore} → ${r.kvBytesPerToken} bytes/token` +
         (before !== null ? `; perplexity ${before.toFixed(3)} → ${after!.toFixed(3)}` : '') +
         `; ${r.seconds.toFixed(1)} s; wrote ${written.join(', ')} to ${out}\n`,

@@ -31,20 +31,24 @@ commands:
                               a continuation (greedy unless --temperature > 0)
   similarity <model> --metric weight-cosine|cka|aligned (--text F | --tokens F.safetensors) [--max-tokens N] [--json]
                               per layer, the H×H similarity of its K heads and of its V heads, as JSON
-  fuse <model> --method meanpool|aligned|dha --kv-budget F (--text F [split flags as eval] | --tokens F.safetensors)
+  fuse <model> --method meanpool|aligned|dha|mla --kv-budget F (--text F [split flags as eval] | --tokens F.safetensors)
        [--eval-text F [--eval-split …] [--eval-min-chars N] [--eval-skip-docs K] [--eval-max-docs M] | --eval-tokens F]
        [--steps N] [--seed S] [--tokens-per-step N] [--seq-len T] [--lr F] [--fusion-params attention|kv]
        [--fusion-inputs student|teacher] [--check-every N] [--allocation search|uniform] [--kv-split equal|joint]
+       [--rope-select norm|high|low|uniform] [--latent-init weights|activations] [--rope-pairs R]
        [--train-steps N [--train-lr F] [--train-params all|attention|kv] [--train-loss kl|ce|mix] [--train-batch B]
         [--train-seq T] [--train-schedule constant|cosine] [--train-warmup N] [--train-min-lr F]
         [--train-weight-decay F] [--train-clip F] [--train-kl-weight F] [--train-eval-every N]]
        [--max-tokens N] [--no-renorm] --out DIR [--json]
-                              fewer K/V heads: writes the fused model to DIR (config.json + model.safetensors, a
+                              a smaller KV cache: writes the converted model to DIR (config.json + model.safetensors, a
                               llama2.c model.bin when it fits, experiment.json) and prints perLayer, kTotal, vTotal,
                               pplBefore, pplAfter, kvBytesPerToken, trainSteps, trainTokens, seconds. The aligned
                               merge renormalises merged heads unless --no-renorm. DHA: --allocation uniform keeps
                               the same counts in every layer, --kv-split joint spends one budget of K+V heads,
-                              --steps 0 skips its layer-local training. With --train-steps N the converted model is
+                              --steps 0 skips its layer-local training. MLA (a latent KV cache of the same bytes):
+                              --rope-select picks the R rotary pairs per K head that keep RoPE (norm: by calibration
+                              energy), --latent-init factors keys and values from the weights or the calibration
+                              activations; --json adds latent: [{rank, ropePairs, kept}]. With --train-steps N the converted model is
                               trained end to end toward the original (KL distillation on the calibration text) on
                               a budget of N steps of train-batch × train-seq tokens shared by every method: DHA's
                               own steps come out of it; --json adds recoverySteps and curve: [{step, tokens, loss,

@@ -1,12 +1,14 @@
 // The batched causal LM forward pass on the GPU, for every family the loaders accept: kernels are the only indirection.
 // A ForwardPass owns reused activation buffers for B sequences of up to `chunk` positions and a KV cache of `cacheT`
 // positions per layer (K and V stored once per KV head); longer documents run as consecutive chunks against the cache.
+// A latent-KV (MLA) layer caches its latent and its kept rotary key dims instead, and rebuilds the layer's keys and values
+// from them for every chunk (into K/V buffers that are scratch there, shared across latent layers when evaluating).
 import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import { matmul } from '../gpu/kernels/matmul';
 import { accumulate, binary, unary } from '../gpu/kernels/elementwise';
-import { embed, nllRows, norm, rope, NO_TARGET } from '../gpu/kernels/transformer';
+import { embed, gatherColumns, nllRows, norm, rope, NO_TARGET } from '../gpu/kernels/transformer';
 import { attentionForward } from './attention';
-import type { GpuModel } from './gpuModel';
+import type { GpuLatentLayout, GpuModel } from './gpuModel';
 import type { ModelConfig } from '../model/types';
 
 export interface ForwardShape {
@@ -59,14 +61,25 @@ export interface LayerActivations {
   a: GpuTensor;
 }
 
+/** What a layer's KV cache is made of: its K and V head counts and, for a latent layer, the latent's sizes. */
+export interface LayerKvShape {
+  kHeads: number;
+  vHeads: number;
+  latent?: Pick<GpuLatentLayout, 'rank' | 'nope' | 'rope'> | null;
+}
+
 export class ForwardPass {
   readonly gm: GpuModel;
   readonly shape: ForwardShape;
   private readonly rt: GpuRuntime;
   private readonly t: Record<string, GpuTensor> = {};
   private readonly owned: GpuTensor[] = [];
+  /** Per layer, its keys (after rotary) and values [B, cacheT, k|vHeads·dh]: the cache, or a latent layer's rebuilt K and V. */
   readonly kCache: GpuTensor[] = [];
   readonly vCache: GpuTensor[] = [];
+  /** Latent layers: the cached latent [B, cacheT, rank] and kept rotary key dims before rotation [B, cacheT, kHeads·2r] (null elsewhere). */
+  readonly cCache: (GpuTensor | null)[] = [];
+  readonly krCache: (GpuTensor | null)[] = [];
   /** Per layer (the same object for every layer when evaluating). */
   readonly acts: LayerActivations[] = [];
   /** The residual stream entering the final norm (training only) and the norm's output. */
@@ -89,18 +102,28 @@ export class ForwardPass {
     return x;
   }
 
-  /** Bytes create() allocates for a model of this config and these per-layer K/V head counts (a memory plan). */
-  static bytesFor(c: ModelConfig, kvHeads: { kHeads: number; vHeads: number }[], shape: ForwardShape): number {
+  /** Bytes create() allocates for a model of this config and these per-layer K/V head counts and latents (a memory plan). */
+  static bytesFor(c: ModelConfig, kvHeads: LayerKvShape[], shape: ForwardShape): number {
     const R = shape.batch * shape.chunk;
+    const BT = shape.batch * shape.cacheT;
     const { dim: D, headDim: dh, ffnDim: F } = c;
     const HD = c.heads * dh;
     const maxK = Math.max(...kvHeads.map((l) => l.kHeads));
     const shared = R * D + R * HD + R * maxK * dh + R * c.vocab + 4 * R;
     const keep = Boolean(shape.keep);
     const acts = R * D * (keep ? (c.parallelResidual ? 3 : 4) : 1) + 2 * R * HD + (c.mlp === 'swiglu' ? 3 : 2) * R * F;
-    const cache = kvHeads.reduce((s, l) => s + shape.batch * shape.cacheT * (l.kHeads + l.vHeads) * dh, 0);
+    const latents = kvHeads.filter((l) => l.latent);
+    const heads = (l: LayerKvShape) => BT * (l.kHeads + l.vHeads) * dh;
+    const own = (l: LayerKvShape) => (l.latent ? BT * (l.latent.rank + l.kHeads * l.latent.rope) : 0);
+    const cache = kvHeads.reduce((s, l) => s + own(l) + (l.latent && !keep ? 0 : heads(l)), 0);
+    const most = (f: (l: LayerKvShape) => number) => Math.max(...latents.map(f));
+    const rebuilt = latents.length
+      ? BT * most((l) => l.kHeads) * dh * (keep ? 1 : 2) +
+        Math.max(1, BT * most((l) => l.kHeads * l.latent!.nope)) +
+        (keep ? 0 : BT * most((l) => l.vHeads) * dh)
+      : 0;
     const final = keep ? 2 * R * D : 0;
-    return 4 * (shared + acts * (keep ? kvHeads.length : 1) + cache + final);
+    return 4 * (shared + acts * (keep ? kvHeads.length : 1) + cache + rebuilt + final);
   }
 
   static async create(gm: GpuModel, shape: ForwardShape): Promise<ForwardPass> {
@@ -136,10 +159,25 @@ export class ForwardPass {
         };
       };
       const shared = shape.keep ? null : await activations('forward', false);
+      const BT = shape.batch * shape.cacheT;
+      const latents = gm.layers.filter((l) => l.latent);
+      if (latents.length) {
+        // a latent layer's keys before rotary and its latent part [B·cacheT, kHeads·(dh or nope)], shared by every latent layer
+        f.t.kRawAll = await f.tensor('latent keys before rotary', BT * Math.max(...latents.map((l) => l.kHeads)) * c.headDim);
+        f.t.kNope = await f.tensor('latent key part', Math.max(1, BT * Math.max(...latents.map((l) => l.kHeads * l.latent!.nope))));
+        if (!shape.keep) {
+          f.t.kRebuilt = await f.tensor('latent K', BT * Math.max(...latents.map((l) => l.kHeads)) * c.headDim);
+          f.t.vRebuilt = await f.tensor('latent V', BT * Math.max(...latents.map((l) => l.vHeads)) * c.headDim);
+        }
+      }
       for (const [i, l] of gm.layers.entries()) {
         f.acts.push(shared ?? (await activations(`layers.${i}`, true)));
-        f.kCache.push(await f.tensor(`layers.${i} K cache`, shape.batch * shape.cacheT * l.kHeads * c.headDim));
-        f.vCache.push(await f.tensor(`layers.${i} V cache`, shape.batch * shape.cacheT * l.vHeads * c.headDim));
+        const L = l.latent;
+        const rebuilt = L && !shape.keep;
+        f.kCache.push(rebuilt ? f.t.kRebuilt : await f.tensor(`layers.${i} K cache`, BT * l.kHeads * c.headDim));
+        f.vCache.push(rebuilt ? f.t.vRebuilt : await f.tensor(`layers.${i} V cache`, BT * l.vHeads * c.headDim));
+        f.cCache.push(L ? await f.tensor(`layers.${i} latent cache`, BT * L.rank) : null);
+        f.krCache.push(L && L.rope ? await f.tensor(`layers.${i} rotary key cache`, BT * l.kHeads * L.rope) : null);
       }
       f.final.x = shape.keep ? await f.tensor('final x', R * D) : null;
       f.final.h = shape.keep ? await f.tensor('final h', R * D) : f.acts[0].h1;
@@ -197,7 +235,7 @@ export class ForwardPass {
       if (hooks.attentionInput) await hooks.attentionInput(li, s.h1, R);
       await linear(s.h1, l.wq, l.bq, t.qRaw, D, c.heads * dh);
       const rot = { B, T, headDim: dh, rotDims: gm.rotDims, pos0, style } as const;
-      await rope(rt, t.qRaw, gm.cos, gm.sin, s.q, { ...rot, heads: c.heads, yT: T, dstPos0: 0 });
+      await rope(rt, t.qRaw, gm.cos, gm.sin, s.q, { ...rot, heads: c.heads, yT: T, dstPos0: 0, keep: l.latent?.keepQ });
       // V (and K without rotary) straight into the cache: one product per sequence, rows pos0 … pos0+T−1 of its block.
       const intoCache = (w: GpuTensor, bias: GpuTensor | null, cache: GpuTensor, n: number) =>
         matmul(
@@ -209,13 +247,15 @@ export class ForwardPass {
           undefined,
           bias,
         );
-      if (gm.rotDims > 0) {
-        await linear(s.h1, l.wk, l.bk, t.kRaw, D, l.kHeads * dh);
+      if (l.latent) {
+        await this.latentKv(li, intoCache);
+      } else if (gm.rotDims > 0) {
+        await linear(s.h1, l.wk!, l.bk, t.kRaw, D, l.kHeads * dh);
         await rope(rt, t.kRaw, gm.cos, gm.sin, this.kCache[li], { ...rot, heads: l.kHeads, yT: shape.cacheT, dstPos0: pos0 });
       } else {
-        await intoCache(l.wk, l.bk, this.kCache[li], l.kHeads * dh);
+        await intoCache(l.wk!, l.bk, this.kCache[li], l.kHeads * dh);
       }
-      await intoCache(l.wv, l.bv, this.vCache[li], l.vHeads * dh);
+      if (!l.latent) await intoCache(l.wv!, l.bv, this.vCache[li], l.vHeads * dh);
       await attentionForward(rt, { q: s.q, k: this.kCache[li], v: this.vCache[li], maps: l.maps }, s.att, {
         B,
         T,
@@ -259,6 +299,37 @@ export class ForwardPass {
       rt.upload(t.targets, targets);
       await nllRows(rt, t.logits, t.targets, t.nll, t.argmax, { rows: R, vocab: c.vocab });
     }
+  }
+
+  /**
+   * A latent layer (types.ts LatentKv): the chunk's latent and rotary key dims into their caches, then the layer's keys and
+   * values rebuilt from the whole cache — K = rope on kept pairs(columns of c·W_ukᵀ and of the rotary part) + bk, V = c·W_uvᵀ + bv.
+   */
+  private async latentKv(li: number, intoCache: (w: GpuTensor, bias: GpuTensor | null, cache: GpuTensor, n: number) => Promise<void>) {
+    const { rt, gm, shape, t } = this;
+    const l = gm.layers[li];
+    const L = l.latent!;
+    const c = gm.model.config;
+    const dh = c.headDim;
+    const BT = shape.batch * shape.cacheT;
+    const kW = l.kHeads * dh;
+    const cc = this.cCache[li]!;
+    await intoCache(l.wdkv!, null, cc, L.rank);
+    if (L.rope) await intoCache(l.wkr!, null, this.krCache[li]!, l.kHeads * L.rope);
+    // every cached position's keys: position-free dims from the latent, kept rotary dims from their cache
+    const kRaw = gm.rotDims > 0 ? t.kRawAll : this.kCache[li];
+    if (L.nope) {
+      await matmul(rt, cc, l.wuk!, t.kNope, { M: BT, N: l.kHeads * L.nope, K: L.rank, transB: true });
+      await gatherColumns(rt, t.kNope, L.fromNope, kRaw, { rows: BT, xWidth: l.kHeads * L.nope, yWidth: kW });
+    }
+    if (L.rope) await gatherColumns(rt, this.krCache[li]!, L.fromRope, kRaw, { rows: BT, xWidth: l.kHeads * L.rope, yWidth: kW });
+    if (l.bk) await accumulate(rt, kRaw, l.bk, BT * kW, kW);
+    if (gm.rotDims > 0) {
+      const style = c.positional.kind === 'rotary' ? c.positional.style : 'half';
+      const rot = { B: shape.batch, T: shape.cacheT, headDim: dh, rotDims: gm.rotDims, pos0: 0, yT: shape.cacheT, dstPos0: 0, style } as const;
+      await rope(rt, kRaw, gm.cos, gm.sin, this.kCache[li], { ...rot, heads: l.kHeads, keep: L.keepK });
+    }
+    await matmul(rt, cc, l.wuv!, this.vCache[li], { M: BT, N: l.vHeads * dh, K: L.rank, transB: true }, undefined, l.bv);
   }
 
   readLogits(): Promise<Float32Array> {

@@ -3,6 +3,7 @@
 import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import type { Model } from '../model/types';
 import { tensorsOf } from '../model/heads';
+import { latentColumns, rotaryKeep } from '../model/latent';
 import { invFreqRounding, rotaryDims, rotaryTables } from './rotary';
 import type { LongWorkOptions } from '../progress';
 import { throwIfAborted } from '../progress';
@@ -13,8 +14,9 @@ export interface GpuLayer {
   mlpNormW: GpuTensor;
   mlpNormB: GpuTensor | null;
   wq: GpuTensor;
-  wk: GpuTensor;
-  wv: GpuTensor;
+  /** K and V projections; null in a latent layer (wdkv … wuv instead). */
+  wk: GpuTensor | null;
+  wv: GpuTensor | null;
   wo: GpuTensor;
   bq: GpuTensor | null;
   bk: GpuTensor | null;
@@ -26,10 +28,30 @@ export interface GpuLayer {
   upBias: GpuTensor | null;
   down: GpuTensor;
   downBias: GpuTensor | null;
+  /** Latent KV (types.ts LatentKv): W_dkv, W_uk (null without position-free dims), W_kr (null without kept pairs), W_uv. */
+  wdkv: GpuTensor | null;
+  wuk: GpuTensor | null;
+  wkr: GpuTensor | null;
+  wuv: GpuTensor | null;
   /** [2·heads] u32: kHeadOf then vHeadOf */
   maps: GpuTensor;
   kHeads: number;
   vHeads: number;
+  latent: GpuLatentLayout | null;
+}
+
+/** A latent layer's sizes and maps (src/model/latent.ts): key columns from each part, each part's columns, rotation masks. */
+export interface GpuLatentLayout {
+  rank: number;
+  /** Position-free and kept rotary dims per K head. */
+  nope: number;
+  rope: number;
+  fromNope: GpuTensor;
+  fromRope: GpuTensor;
+  nopeCols: GpuTensor;
+  ropeCols: GpuTensor;
+  keepQ: GpuTensor;
+  keepK: GpuTensor;
 }
 
 /** A [rows, cols] matrix stored as consecutive blocks of whole rows, each within one storage binding. */
@@ -107,14 +129,34 @@ export class GpuModel {
       const layers: GpuLayer[] = [];
       for (const [i, l] of model.layers.entries()) {
         const p = `layers.${i}`;
+        const L = l.latent;
+        let latent: GpuLatentLayout | null = null;
+        if (L) {
+          const cols = latentColumns(c, L);
+          const keep = rotaryKeep(c, l);
+          const u32 = (name: string, data: Uint32Array) =>
+            rt.tensor(`${p}.latent.${name}`, data.length ? data : new Uint32Array(1), { persistent: true }).then((t) => (owned.push(t), t));
+          latent = {
+            rank: L.rank,
+            nope: cols.nope,
+            rope: cols.rope,
+            fromNope: await u32('fromNope', cols.fromNope),
+            fromRope: await u32('fromRope', cols.fromRope),
+            nopeCols: await u32('nopeCols', cols.nopeCols),
+            ropeCols: await u32('ropeCols', cols.ropeCols),
+            keepQ: await u32('keepQ', keep.q),
+            keepK: await u32('keepK', keep.k),
+          };
+        }
+        const some = (label: string, data?: Float32Array) => opt(label, data?.length ? data : undefined);
         layers.push({
           attnNormW: await up(`${p}.attnNorm.weight`, l.attnNorm.weight),
           attnNormB: await opt(`${p}.attnNorm.bias`, l.attnNorm.bias),
           mlpNormW: await up(`${p}.mlpNorm.weight`, l.mlpNorm.weight),
           mlpNormB: await opt(`${p}.mlpNorm.bias`, l.mlpNorm.bias),
           wq: await up(`${p}.attn.wq`, l.attn.wq),
-          wk: await up(`${p}.attn.wk`, l.attn.wk),
-          wv: await up(`${p}.attn.wv`, l.attn.wv),
+          wk: await some(`${p}.attn.wk`, l.attn.wk),
+          wv: await some(`${p}.attn.wv`, l.attn.wv),
           wo: await up(`${p}.attn.wo`, l.attn.wo),
           bq: await opt(`${p}.attn.bq`, l.attn.bq),
           bk: await opt(`${p}.attn.bk`, l.attn.bk),
@@ -126,9 +168,14 @@ export class GpuModel {
           upBias: await opt(`${p}.mlp.upBias`, l.mlp.upBias),
           down: await up(`${p}.mlp.down`, l.mlp.down),
           downBias: await opt(`${p}.mlp.downBias`, l.mlp.downBias),
+          wdkv: await some(`${p}.latent.wdkv`, L?.wdkv),
+          wuk: await some(`${p}.latent.wuk`, L?.wuk),
+          wkr: await some(`${p}.latent.wkr`, L?.wkr),
+          wuv: await some(`${p}.latent.wuv`, L?.wuv),
           maps: await up(`${p}.maps`, Uint32Array.from([...l.kv.kHeadOf, ...l.kv.vHeadOf])),
           kHeads: l.kv.kHeads,
           vHeads: l.kv.vHeads,
+          latent,
         });
       }
       const rotDims = rotaryDims(c);

@@ -243,9 +243,13 @@ export function makeContiguous(model: Model, layer: number): Model {
   return permuteQueryHeads(model, layer, order);
 }
 
-/** The GQA group count when every layer has the same count, K = V, and contiguous equal groups (HF `num_key_value_heads`). */
+/**
+ * The GQA group count when every layer has the same count, K = V, and contiguous equal groups (HF `num_key_value_heads`);
+ * null for any other layout, a latent (MLA) layer included.
+ */
 export function uniformGqa(model: Model): number | null {
   const H = model.config.heads;
+  if (model.layers.some((l) => l.latent)) return null;
   const G = model.layers[0].kv.kHeads;
   for (const l of model.layers) {
     if (l.kv.kHeads !== G || l.kv.vHeads !== G || H % G) return null;

@@ -9,10 +9,11 @@ import { kvBytesPerToken } from '../model/heads';
 import type { LongWorkOptions, Progress } from '../progress';
 import { alignedMerge, meanPool } from './methods';
 import { dhaFuse, type DhaOptions, type DhaEvent } from './dha';
+import { mlaConvert, type MlaOptions, type MlaResult } from './mla';
 import { train, TRAIN_DEFAULTS, type TrainPoint, type TrainEvent, type TrainOptions } from '../train/trainer';
 
-export type FusionMethod = 'meanpool' | 'aligned' | 'dha';
-export const FUSION_METHODS: FusionMethod[] = ['meanpool', 'aligned', 'dha'];
+export type FusionMethod = 'meanpool' | 'aligned' | 'dha' | 'mla';
+export const FUSION_METHODS: FusionMethod[] = ['meanpool', 'aligned', 'dha', 'mla'];
 
 export interface FuseOptions extends LongWorkOptions {
   method: FusionMethod;
@@ -22,6 +23,8 @@ export interface FuseOptions extends LongWorkOptions {
   calibration: number[][];
   /** DHA: its layer-local training (steps, seed, tokens per step, learning rate, what trains) and allocation rule; the recovery is `train`. */
   dha?: Partial<DhaOptions>;
+  /** Latent KV (MLA): which rotary pairs keep RoPE, how the latent is initialised, how many pairs (src/fusion/mla.ts). */
+  mla?: Omit<MlaOptions, 'budget'>;
   /** Aligned merge: rescale merged heads to the members' mean energy (ours; DHA's merge always does). Default true. */
   renormalise?: boolean;
   /** DHA: called with every event (the search's budget path, each step's layer-local losses, the KL probe's checks) for live views. */
@@ -57,6 +60,8 @@ export interface FuseResult {
   curve: TrainPoint[];
   /** DHA: its layer-local loss per step, the calibration KL at each check, and the step whose state was kept. */
   dha: { history: { step: number; loss: number }[]; checks: { step: number; kl: number }[]; bestStep: number } | null;
+  /** MLA: per layer the latent width, kept rotary pairs per K head and share of the stacked K/V energy kept. */
+  mla: MlaResult['layers'] | null;
   /** Conversion and recovery time, without time spent paused. */
   seconds: number;
 }
@@ -87,8 +92,18 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
   let trainTokens = 0;
   let pausedSeconds = 0;
   let dha: FuseResult['dha'] = null;
+  let mla: FuseResult['mla'] = null;
   if (opts.method === 'meanpool') {
     out = meanPool(model, opts.budget);
+  } else if (opts.method === 'mla') {
+    const o = opts.mla ?? {};
+    const needsGrams = (o.ropeSelect ?? 'norm') === 'norm' || (o.latentInit ?? 'activations') === 'activations';
+    if (needsGrams && !seqs.length)
+      throw new Error('mla needs calibration text for --rope-select norm or --latent-init activations: none of the calibration sequences has two tokens');
+    const grams = needsGrams ? await calibrationGrams(rt, model, seqs, { onProgress: progress, signal: opts.signal }) : null;
+    const r = await mlaConvert(model, grams, { ...o, budget: opts.budget, onProgress: progress, signal: opts.signal });
+    out = r.model;
+    mla = r.layers;
   } else {
     if (!seqs.length) throw new Error(`${opts.method} needs calibration text: none of the calibration sequences has two tokens`);
     if (opts.method === 'aligned') {
@@ -153,6 +168,7 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
     recoverySteps: e2eSteps,
     curve,
     dha,
+    mla,
     seconds: (performance.now() - t0) / 1000 - pausedSeconds,
   };
 }

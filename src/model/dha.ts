@@ -1,7 +1,8 @@
-// headlab's DHA checkpoint: a folder with config.json (model_type "headlab-dha": the family-free ModelConfig and every
-// layer's K/V head maps, which Hugging Face configs cannot hold when counts differ per layer or K and V groups differ) and
-// model.safetensors with the tensors under the names of `tensorsOf`. Written by src/fusion/export.ts; read here.
-import type { KvLayout, Model, ModelConfig } from './types';
+// headlab's own checkpoints: a folder with config.json and model.safetensors holding the tensors under the names of
+// `tensorsOf`. model_type "headlab-dha": the family-free ModelConfig and every layer's K/V head maps, which Hugging Face
+// configs cannot hold when counts differ per layer or K and V groups differ; "headlab-mla": the same plus each layer's
+// latent (its rank and the rotary pairs each K head keeps). Written by src/fusion/export.ts; read here.
+import type { KvLayout, LatentKv, Model, ModelConfig } from './types';
 import { tensorsOf, validateModel } from './heads';
 import { readFloatTensor, readSafetensorsHeader, writeSafetensors } from './safetensors';
 import { ModelFormatError } from './errors';
@@ -10,14 +11,17 @@ import type { LongWorkOptions } from '../progress';
 import { throwIfAborted } from '../progress';
 
 export const DHA_MODEL_TYPE = 'headlab-dha';
+export const MLA_MODEL_TYPE = 'headlab-mla';
 export const DHA_FORMAT_VERSION = 1;
 
 export interface DhaConfig {
-  model_type: typeof DHA_MODEL_TYPE;
-  architectures: ['HeadlabDhaForCausalLM'];
+  model_type: typeof DHA_MODEL_TYPE | typeof MLA_MODEL_TYPE;
+  architectures: ['HeadlabDhaForCausalLM'] | ['HeadlabMlaForCausalLM'];
   format_version: number;
   config: ModelConfig;
   kv_layouts: KvLayout[];
+  /** headlab-mla: per layer its latent's rank and kept rotary pairs per K head (null: the layer caches K and V heads). */
+  latents?: ({ rank: number; rope_pairs: number[][] } | null)[];
   /** Tensor names present (the optional biases and untied heads say which of the Model's fields exist). */
   tensors: string[];
 }
@@ -30,12 +34,14 @@ function originFits(kv: KvLayout, heads: number): boolean {
 }
 
 export function dhaConfigOf(model: Model): DhaConfig {
+  const mla = model.layers.some((l) => l.latent);
   return {
-    model_type: DHA_MODEL_TYPE,
-    architectures: ['HeadlabDhaForCausalLM'],
+    model_type: mla ? MLA_MODEL_TYPE : DHA_MODEL_TYPE,
+    architectures: mla ? ['HeadlabMlaForCausalLM'] : ['HeadlabDhaForCausalLM'],
     format_version: DHA_FORMAT_VERSION,
     config: model.config,
     kv_layouts: model.layers.map((l) => l.kv),
+    ...(mla ? { latents: model.layers.map((l) => (l.latent ? { rank: l.latent.rank, rope_pairs: l.latent.ropePairs } : null)) } : {}),
     tensors: tensorsOf(model).map(([n]) => n),
   };
 }
@@ -43,28 +49,33 @@ export function dhaConfigOf(model: Model): DhaConfig {
 export function writeDhaSafetensors(model: Model, metadata: Record<string, string> = {}): Uint8Array {
   return writeSafetensors(
     tensorsOf(model).map(([name, data]) => ({ name, dtype: 'F32' as const, shape: [data.length], data })),
-    { format: 'headlab-dha', ...metadata },
+    { format: dhaConfigOf(model).model_type, ...metadata },
   );
 }
 
 export function isDhaConfig(c: unknown): c is DhaConfig {
-  return !!c && typeof c === 'object' && (c as { model_type?: unknown }).model_type === DHA_MODEL_TYPE;
+  const type = !!c && typeof c === 'object' ? (c as { model_type?: unknown }).model_type : undefined;
+  return type === DHA_MODEL_TYPE || type === MLA_MODEL_TYPE;
 }
 
 export async function loadDhaModel(files: FileMap, cfg: DhaConfig, opts: LongWorkOptions = {}): Promise<Model> {
   if (cfg.format_version !== DHA_FORMAT_VERSION) {
     throw new ModelFormatError(
       'config.json',
-      `headlab-dha format version ${String(cfg.format_version)} is not ${DHA_FORMAT_VERSION}`,
+      `${cfg.model_type} format version ${String(cfg.format_version)} is not ${DHA_FORMAT_VERSION}`,
       'Export it again with this version of headlab',
     );
   }
   const c = cfg.config;
   if (!c || !Array.isArray(cfg.kv_layouts) || cfg.kv_layouts.length !== c.layers || !Array.isArray(cfg.tensors)) {
-    throw new ModelFormatError('config.json', 'the headlab-dha config lacks config, kv_layouts (one per layer) or tensors');
+    throw new ModelFormatError('config.json', `the ${cfg.model_type} config lacks config, kv_layouts (one per layer) or tensors`);
+  }
+  const latents = cfg.model_type === MLA_MODEL_TYPE ? cfg.latents : undefined;
+  if (cfg.model_type === MLA_MODEL_TYPE && (!Array.isArray(latents) || latents.length !== c.layers)) {
+    throw new ModelFormatError('config.json', 'the headlab-mla config lacks latents (one entry per layer, null for a layer without one)');
   }
   const st = [...files.keys()].filter((n) => n.endsWith('.safetensors'));
-  if (st.length !== 1) throw new ModelFormatError('config.json', `a headlab-dha folder holds one .safetensors file; found ${st.length}`);
+  if (st.length !== 1) throw new ModelFormatError('config.json', `a ${cfg.model_type} folder holds one .safetensors file; found ${st.length}`);
   const file = await readSafetensorsHeader(files.get(st[0])!, st[0]);
   const tensors = new Map<string, Float32Array>();
   let done = 0;
@@ -89,13 +100,25 @@ export async function loadDhaModel(files: FileMap, cfg: DhaConfig, opts: LongWor
     layers: cfg.kv_layouts.map((kv, i) => {
       const p = `layers.${i}`;
       const bias = (n: string) => t(`${p}.${n}`);
+      const L = latents?.[i];
+      const latent: LatentKv | undefined = L
+        ? {
+            rank: L.rank,
+            ropePairs: L.rope_pairs,
+            wdkv: must(`${p}.latent.wdkv`),
+            wuk: t(`${p}.latent.wuk`) ?? new Float32Array(0),
+            wkr: t(`${p}.latent.wkr`) ?? new Float32Array(0),
+            wuv: must(`${p}.latent.wuv`),
+          }
+        : undefined;
       return {
+        ...(latent ? { latent } : {}),
         attnNorm: { weight: must(`${p}.attnNorm.weight`), bias: bias('attnNorm.bias') },
         mlpNorm: { weight: must(`${p}.mlpNorm.weight`), bias: bias('mlpNorm.bias') },
         attn: {
           wq: must(`${p}.attn.wq`),
-          wk: must(`${p}.attn.wk`),
-          wv: must(`${p}.attn.wv`),
+          wk: latent ? new Float32Array(0) : must(`${p}.attn.wk`),
+          wv: latent ? new Float32Array(0) : must(`${p}.attn.wv`),
           wo: must(`${p}.attn.wo`),
           bq: bias('attn.bq'),
           bk: bias('attn.bk'),
@@ -116,7 +139,7 @@ export async function loadDhaModel(files: FileMap, cfg: DhaConfig, opts: LongWor
     finalNorm: { weight: must('finalNorm.weight'), bias: t('finalNorm.bias') },
     lmHead: c.tiedEmbeddings ? embed : must('lmHead'),
     lmHeadBias: t('lmHeadBias'),
-    source: { format: 'dha', files: ['config.json', st[0]] },
+    source: { format: latents ? 'mla' : 'dha', files: ['config.json', st[0]] },
   };
   try {
     validateModel(model);

@@ -2,6 +2,7 @@
 import type { HeadOrigin, KvLayout, LayerWeights, Model } from './types';
 import { ModelTooLargeError } from './errors';
 import { formatBytes } from '../gpu/errors';
+import { kvValuesPerToken, validateLatent } from './latent';
 
 export function mhaLayout(heads: number): KvLayout {
   const id = Array.from({ length: heads }, (_, h) => h);
@@ -53,9 +54,9 @@ export function headWeights(model: Model, layer: number, proj: Projection, h: nu
   return out;
 }
 
-/** Bytes of K and V cached per token over all layers, in f32 as the lab stores them. */
+/** Bytes of K and V (or of the latent and its rotary keys) cached per token over all layers, in f32 as the lab stores them. */
 export function kvBytesPerToken(model: Model): number {
-  return model.layers.reduce((s, l) => s + (l.kv.kHeads + l.kv.vHeads) * model.config.headDim * 4, 0);
+  return model.layers.reduce((s, l) => s + kvValuesPerToken(model.config, l) * 4, 0);
 }
 
 export function tensorsOf(model: Model): [string, Float32Array][] {
@@ -67,7 +68,8 @@ export function tensorsOf(model: Model): [string, Float32Array][] {
     add('attnNorm.bias', l.attnNorm.bias);
     add('mlpNorm.weight', l.mlpNorm.weight);
     add('mlpNorm.bias', l.mlpNorm.bias);
-    for (const k of ['wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo'] as const) add(`attn.${k}`, l.attn[k]);
+    for (const k of ['wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo'] as const) if (l.attn[k]?.length !== 0) add(`attn.${k}`, l.attn[k]);
+    if (l.latent) for (const k of ['wdkv', 'wuk', 'wkr', 'wuv'] as const) if (l.latent[k].length) add(`latent.${k}`, l.latent[k]);
     for (const k of ['gate', 'up', 'down', 'gateBias', 'upBias', 'downBias'] as const) add(`mlp.${k}`, l.mlp[k]);
   });
   out.push(['finalNorm.weight', model.finalNorm.weight]);
@@ -100,8 +102,16 @@ export function validateModel(model: Model): void {
       throw new Error(`model: ${p} head maps point past its ${kv.kHeads} K / ${kv.vHeads} V heads`);
     }
     expect(`${p}.attn.wq`, l.attn.wq, c.heads * c.headDim * c.dim);
-    expect(`${p}.attn.wk`, l.attn.wk, kv.kHeads * c.headDim * c.dim);
-    expect(`${p}.attn.wv`, l.attn.wv, kv.vHeads * c.headDim * c.dim);
+    if (l.latent) {
+      validateLatent(c, l, p);
+    } else {
+      expect(`${p}.attn.wk`, l.attn.wk, kv.kHeads * c.headDim * c.dim);
+      expect(`${p}.attn.wv`, l.attn.wv, kv.vHeads * c.headDim * c.dim);
+    }
+    if (l.attn.bk && l.attn.bk.length !== kv.kHeads * c.headDim)
+      throw new Error(`model: ${p}.attn.bk holds ${l.attn.bk.length} values, expected ${kv.kHeads * c.headDim}`);
+    if (l.attn.bv && l.attn.bv.length !== kv.vHeads * c.headDim)
+      throw new Error(`model: ${p}.attn.bv holds ${l.attn.bv.length} values, expected ${kv.vHeads * c.headDim}`);
     expect(`${p}.attn.wo`, l.attn.wo, c.dim * c.heads * c.headDim);
     expect(`${p}.mlp.up`, l.mlp.up, c.ffnDim * c.dim);
     expect(`${p}.mlp.down`, l.mlp.down, c.dim * c.ffnDim);
@@ -110,6 +120,14 @@ export function validateModel(model: Model): void {
     expect(`${p}.mlpNorm.weight`, l.mlpNorm.weight, c.dim);
   });
   expect('finalNorm.weight', model.finalNorm.weight, c.dim);
+}
+
+/** Throws a clear error where a model's KV cache must be heads (similarity, merging): a latent layer has no K/V heads to compare. */
+export function assertHeadKv(model: Model, what: string): void {
+  const i = model.layers.findIndex((l) => l.latent);
+  if (i >= 0) {
+    throw new Error(`${what} needs K and V heads, and layer ${i} of this model caches a latent (MLA) instead: load the original checkpoint for this`);
+  }
 }
 
 /** Repeats K/V rows so that every query head has its own copy. */
@@ -122,6 +140,7 @@ function expandRows(w: Float32Array, map: number[], rowLen: number): Float32Arra
 /** The exact MHA equivalent of a GQA (or DHA) model: each KV head repeated for the query heads that read it. */
 export function expandToMha(model: Model): Model {
   const { headDim, dim, heads } = model.config;
+  assertHeadKv(model, 'expanding to MHA');
   return {
     ...model,
     layers: model.layers.map((l) => ({

@@ -8,6 +8,7 @@ import { writeSafetensors } from './safetensors';
 /** Why the model cannot be written as a Hugging Face GQA checkpoint, or null when it can. */
 export function hfGqaObstacle(model: Model, G: number | null): string | null {
   const c = model.config;
+  if (model.layers.some((l) => l.latent)) return 'its layers cache a latent (MLA), which no transformers config of these families holds';
   if (G === null) return 'K/V head counts differ across layers, K and V groups differ, or groups are not contiguous';
   if (!['llama', 'llama2c', 'qwen2'].includes(c.family)) return `the ${c.family} family has no GQA config in transformers`;
   if (c.norm !== 'rmsnorm' || c.mlp !== 'swiglu' || c.positional.kind !== 'rotary' || c.positional.fraction !== 1) return 'not Llama-shaped';

@@ -113,12 +113,37 @@ export interface MlpWeights {
   downBias?: Float32Array;
 }
 
+/**
+ * Latent KV (multi-head latent attention, MLA; docs/ALGORITHMS.md §8): the layer caches one latent c = x·W_dkvᵀ of `rank`
+ * values per token, shared by every head, plus each K head's kept rotary dims; keys and values are rebuilt from them:
+ *   K_h = rope on kept pairs only( [c·W_ukᵀ]_h in the head's position-free dims, [x·W_krᵀ]_h in its kept rotary dims ) + bk_h
+ *   V_h = [c·W_uvᵀ]_h + bv_h
+ * Queries rotate on the kept pairs of the K head they read. A latent layer's attn.wk and attn.wv are empty (length 0): the
+ * latent replaces them; attn.bk and attn.bv stay the full-width biases.
+ */
+export interface LatentKv {
+  /** d_c: latent values per token. */
+  rank: number;
+  /** Per K head, the rotary pairs (0 … rotDims/2 − 1, ascending) that keep RoPE; every head keeps the same number r. */
+  ropePairs: number[][];
+  /** [rank, dim] */
+  wdkv: Float32Array;
+  /** [kHeads·(headDim − 2r), rank]: each K head's position-free dims, in ascending dim order. */
+  wuk: Float32Array;
+  /** [kHeads·2r, dim]: each K head's kept rotary dims (ascending), straight from x. */
+  wkr: Float32Array;
+  /** [vHeads·headDim, rank] */
+  wuv: Float32Array;
+}
+
 export interface LayerWeights {
   attnNorm: Norm;
   mlpNorm: Norm;
   attn: AttentionWeights;
   mlp: MlpWeights;
   kv: KvLayout;
+  /** Present when the layer's KV cache is a latent (MLA); then attn.wk and attn.wv are empty. */
+  latent?: LatentKv;
 }
 
 export interface Model {
@@ -132,5 +157,5 @@ export interface Model {
   /** [vocab, dim]; the same array as embed when tied */
   lmHead: Float32Array;
   lmHeadBias?: Float32Array;
-  source: { format: 'safetensors' | 'llama2c' | 'dha'; files: string[] };
+  source: { format: 'safetensors' | 'llama2c' | 'dha' | 'mla'; files: string[] };
 }

@@ -3,6 +3,7 @@
 import type { Model } from '../model/types';
 import { invFreqRounding, rotaryTables, rotaryDims } from '../eval/rotary';
 import { erfcNonNeg } from './linalg';
+import { latentColumns, NO_COLUMN, rotaryKeep } from '../model/latent';
 
 type Vec = ArrayLike<number>;
 
@@ -28,7 +29,10 @@ export function normRef(kind: 'rmsnorm' | 'layernorm', x: Vec, w: Vec, b: Vec | 
   return y;
 }
 
-/** Rotates rows [n, heads·headDim] at positions pos[r] (float64 angles from the same f32 tables the GPU uses). */
+/**
+ * Rotates rows [n, heads·headDim] at positions pos[r] (float64 angles from the same f32 tables the GPU uses). `keep`
+ * [heads·rotDims/2]: 0 leaves that head's pair unrotated (partial RoPE).
+ */
 export function ropeRef(
   x: Vec,
   rows: number,
@@ -39,6 +43,7 @@ export function ropeRef(
   positions: (r: number) => number,
   cos: Vec,
   sin: Vec,
+  keep?: Vec,
 ): Float64Array {
   const y = Float64Array.from(x as ArrayLike<number>);
   const half = rotDims / 2;
@@ -47,6 +52,7 @@ export function ropeRef(
     for (let h = 0; h < heads; h++) {
       const o = r * heads * headDim + h * headDim;
       for (let p = 0; p < half; p++) {
+        if (keep && !keep[h * half + p]) continue;
         const [i0, i1] = style === 'interleaved' ? [2 * p, 2 * p + 1] : [p, p + half];
         const c = cos[pos * half + p];
         const s = sin[pos * half + p];
@@ -97,6 +103,13 @@ export function attentionRef(
   return out;
 }
 
+/** y[r, j] = x[r, map[j]] where map[j] is not NO_COLUMN; y's other columns keep `y0`'s values (zeros when absent). */
+export function gatherColumnsRef(x: Vec, map: Vec, rows: number, xWidth: number, yWidth: number, y0?: Vec): Float64Array {
+  const y = y0 ? Float64Array.from(y0 as ArrayLike<number>) : new Float64Array(rows * yWidth);
+  for (let r = 0; r < rows; r++) for (let j = 0; j < yWidth; j++) if (map[j] !== NO_COLUMN) y[r * yWidth + j] = x[r * xWidth + map[j]];
+  return y;
+}
+
 function linear(x: Float64Array, rows: number, inDim: number, w: Vec, outDim: number, bias?: Vec): Float64Array {
   const y = new Float64Array(rows * outDim);
   for (let r = 0; r < rows; r++) {
@@ -133,11 +146,33 @@ export function forwardRef(model: Model, ids: number[], onAttentionInput?: (laye
     const h1 = normRef(c.norm, x, l.attnNorm.weight, l.attnNorm.bias, T, D, c.normEps);
     onAttentionInput?.(li, h1);
     let q: Float64Array = linear(h1, T, D, l.attn.wq, c.heads * dh, l.attn.bq);
-    let k: Float64Array = linear(h1, T, D, l.attn.wk, kv.kHeads * dh, l.attn.bk);
-    const v = linear(h1, T, D, l.attn.wv, kv.vHeads * dh, l.attn.bv);
+    let k: Float64Array;
+    let v: Float64Array;
+    if (l.latent) {
+      // c = x·W_dkvᵀ; keys from the latent's position-free part and x's kept rotary part; values from the latent
+      const L = l.latent;
+      const cols = latentColumns(c, L);
+      const lat = linear(h1, T, D, L.wdkv, L.rank);
+      const kn = linear(lat, T, L.rank, L.wuk, kv.kHeads * cols.nope);
+      const kr = linear(h1, T, D, L.wkr, kv.kHeads * cols.rope);
+      k = gatherColumnsRef(
+        kr,
+        cols.fromRope,
+        T,
+        kv.kHeads * cols.rope,
+        kv.kHeads * dh,
+        gatherColumnsRef(kn, cols.fromNope, T, kv.kHeads * cols.nope, kv.kHeads * dh),
+      );
+      if (l.attn.bk) for (let i = 0; i < k.length; i++) k[i] += l.attn.bk[i % (kv.kHeads * dh)];
+      v = linear(lat, T, L.rank, L.wuv, kv.vHeads * dh, l.attn.bv);
+    } else {
+      k = linear(h1, T, D, l.attn.wk, kv.kHeads * dh, l.attn.bk);
+      v = linear(h1, T, D, l.attn.wv, kv.vHeads * dh, l.attn.bv);
+    }
     if (rot && tables) {
-      q = ropeRef(q, T, c.heads, dh, rd, rot.style, (r) => r, tables.cos, tables.sin);
-      k = ropeRef(k, T, kv.kHeads, dh, rd, rot.style, (r) => r, tables.cos, tables.sin);
+      const keep = l.latent ? rotaryKeep(c, l) : null;
+      q = ropeRef(q, T, c.heads, dh, rd, rot.style, (r) => r, tables.cos, tables.sin, keep?.q);
+      k = ropeRef(k, T, kv.kHeads, dh, rd, rot.style, (r) => r, tables.cos, tables.sin, keep?.k);
     }
     const att = attentionRef(
       q,

@@ -6,11 +6,12 @@
 import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import type { ForwardPass } from '../eval/forward';
 import { matmul } from '../gpu/kernels/matmul';
-import { rope } from '../gpu/kernels/transformer';
+import { gatherColumns, rope } from '../gpu/kernels/transformer';
 import { attentionBackward, attentionScratch, trainsFlash, type AttnGradShape } from '../eval/attention';
 import { columnSum, embeddingGrad, geluGrad, normBackward, normGainGrad, positionGrad, swigluGrad, tokenRows } from '../gpu/kernels/layerGrads';
 import type { LayerGrads, ModelGrads } from './params';
 import type { ModelConfig } from '../model/types';
+import type { LayerKvShape } from '../eval/forward';
 
 export class Backward {
   private readonly rt: GpuRuntime;
@@ -31,11 +32,17 @@ export class Backward {
   }
 
   /** The scratch tensors for B sequences of T positions, by name and number of values. */
-  static sizes(c: ModelConfig, kvHeads: { kHeads: number; vHeads: number }[], B: number, T: number, flash: boolean): Record<string, number> {
+  static sizes(c: ModelConfig, kvHeads: LayerKvShape[], B: number, T: number, flash: boolean): Record<string, number> {
     const R = B * T;
     const dh = c.headDim;
     const maxK = Math.max(...kvHeads.map((l) => l.kHeads));
     const maxV = Math.max(...kvHeads.map((l) => l.vHeads));
+    const latents = kvHeads.filter((l) => l.latent);
+    const most = (f: (l: LayerKvShape) => number) => Math.max(1, ...latents.map(f));
+    // a latent layer's gradients of its latent [R, rank], key part from it and kept rotary key dims
+    const latent: Record<string, number> = latents.length
+      ? { dc: R * most((l) => l.latent!.rank), dkn: R * most((l) => l.kHeads * l.latent!.nope), dkr: R * most((l) => l.kHeads * l.latent!.rope) }
+      : {};
     const attention = attentionScratch({ B, T, heads: c.heads, kHeads: maxK, vHeads: maxV, dh, window: 0, scale: 1 }, flash);
     return {
       dx: R * c.dim,
@@ -53,6 +60,7 @@ export class Backward {
       du: R * c.ffnDim,
       stats: 2 * R,
       csr: 3 * R + 1,
+      ...latent,
     };
   }
 
@@ -175,14 +183,32 @@ export class Backward {
         style: c.positional.kind === 'rotary' ? c.positional.style : 'half',
         inverse: true,
       } as const;
-      await rope(rt, d.dq, gm.cos, gm.sin, d.dqRaw, { ...rot, heads: c.heads });
-      await rope(rt, d.dk, gm.cos, gm.sin, d.dkRaw, { ...rot, heads: l.kHeads });
+      const L = l.latent;
+      await rope(rt, d.dq, gm.cos, gm.sin, d.dqRaw, { ...rot, heads: c.heads, keep: L?.keepQ });
+      await rope(rt, d.dk, gm.cos, gm.sin, d.dkRaw, { ...rot, heads: l.kHeads, keep: L?.keepK });
       // qRaw, kRaw, vRaw = h1 · W_{q,k,v}ᵀ (+ b)
       const below = needBelow(li);
       const dh1 = below || lg.attnNormW || lg.attnNormB ? d.dh1 : null;
       await this.linear(d.dqRaw, s.h1, l.wq, lg.wq, lg.bq, dh1, D, HD);
-      await this.linear(d.dkRaw, s.h1, l.wk, lg.wk, lg.bk, dh1, D, l.kHeads * dh, true);
-      await this.linear(d.dv, s.h1, l.wv, lg.wv, lg.bv, dh1, D, l.vHeads * dh, true);
+      if (L) {
+        // kRaw = columns of kn = c·W_ukᵀ and kr = h1·W_krᵀ (+ bk); v = c·W_uvᵀ (+ bv); c = h1·W_dkvᵀ
+        const kW = l.kHeads * dh;
+        const cc = fp.cCache[li]!;
+        if (lg.bk) await columnSum(rt, d.dkRaw, lg.bk, R, kW);
+        if (L.nope) {
+          await gatherColumns(rt, d.dkRaw, L.nopeCols, d.dkn, { rows: R, xWidth: kW, yWidth: l.kHeads * L.nope });
+          await this.linear(d.dkn, cc, l.wuk!, lg.wuk, null, d.dc, L.rank, l.kHeads * L.nope);
+        }
+        await this.linear(d.dv, cc, l.wuv!, lg.wuv, lg.bv, d.dc, L.rank, l.vHeads * dh, L.nope > 0);
+        if (L.rope) {
+          await gatherColumns(rt, d.dkRaw, L.ropeCols, d.dkr, { rows: R, xWidth: kW, yWidth: l.kHeads * L.rope });
+          await this.linear(d.dkr, s.h1, l.wkr!, lg.wkr, null, dh1, D, l.kHeads * L.rope, true);
+        }
+        await this.linear(d.dc, s.h1, l.wdkv!, lg.wdkv, null, dh1, D, L.rank, true);
+      } else {
+        await this.linear(d.dkRaw, s.h1, l.wk!, lg.wk, lg.bk, dh1, D, l.kHeads * dh, true);
+        await this.linear(d.dv, s.h1, l.wv!, lg.wv, lg.bv, dh1, D, l.vHeads * dh, true);
+      }
       if (!below && !lg.attnNormW && !lg.attnNormB && !(c.parallelResidual && (lg.mlpNormW || lg.mlpNormB))) break;
       // x_out = x0 + o + m with h2 = norm2(x0) (parallel); h1 = norm1(x0)
       if (c.parallelResidual) await this.norm(s.x0!, l.mlpNormW, lg.mlpNormW, lg.mlpNormB, d.dh2, d.dx, true);

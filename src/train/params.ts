@@ -20,6 +20,10 @@ const LAYER_WEIGHTS = [
   'bk',
   'bv',
   'bo',
+  'wdkv',
+  'wuk',
+  'wkr',
+  'wuv',
   'gate',
   'gateBias',
   'up',
@@ -51,9 +55,10 @@ export interface Trainable {
   decay: boolean;
 }
 
-const ATTENTION = new Set<LayerWeightName>(['wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo']);
-const KV = new Set<LayerWeightName>(['wk', 'wv', 'bk', 'bv']);
-const MATRICES = new Set<LayerWeightName>(['wq', 'wk', 'wv', 'wo', 'gate', 'up', 'down']);
+const LATENT = ['wdkv', 'wuk', 'wkr', 'wuv'] as const;
+const ATTENTION = new Set<LayerWeightName>(['wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo', ...LATENT]);
+const KV = new Set<LayerWeightName>(['wk', 'wv', 'bk', 'bv', ...LATENT]);
+const MATRICES = new Set<LayerWeightName>(['wq', 'wk', 'wv', 'wo', 'gate', 'up', 'down', ...LATENT]);
 
 function layerTrains(set: TrainableSet, name: LayerWeightName): boolean {
   return set === 'all' || (set === 'attention' ? ATTENTION : KV).has(name);
@@ -164,9 +169,10 @@ export function weightArray(model: Model, name: string): Float32Array {
   return found;
 }
 
+/** A layer's weight by name; undefined where the layer has none (biases, a latent layer's empty wk/wv, empty latent parts). */
 function layerArray(l: LayerWeights | undefined, name: LayerWeightName): Float32Array | undefined {
   if (!l) return undefined;
-  const { attn, mlp } = l;
+  const { attn, mlp, latent } = l;
   const map: Record<LayerWeightName, Float32Array | undefined> = {
     attnNormW: l.attnNorm.weight,
     attnNormB: l.attnNorm.bias,
@@ -180,6 +186,10 @@ function layerArray(l: LayerWeights | undefined, name: LayerWeightName): Float32
     bk: attn.bk,
     bv: attn.bv,
     bo: attn.bo,
+    wdkv: latent?.wdkv,
+    wuk: latent?.wuk,
+    wkr: latent?.wkr,
+    wuv: latent?.wuv,
     gate: mlp.gate,
     gateBias: mlp.gateBias,
     up: mlp.up,
@@ -187,7 +197,8 @@ function layerArray(l: LayerWeights | undefined, name: LayerWeightName): Float32
     down: mlp.down,
     downBias: mlp.downBias,
   };
-  return map[name];
+  const w = map[name];
+  return w?.length ? w : undefined;
 }
 
 /**

@@ -2,6 +2,7 @@
 // moments of what trains, the training forward's kept activations, the backward's scratch, the teacher's forward. The
 // micro-batch is the largest divisor of the step's sequences whose tensors each fit one storage binding and whose total
 // fits the budget; when even one sequence does not fit, the run is refused with the numbers.
+import { layerKvShapes } from '../model/latent';
 import type { Model } from '../model/types';
 import { parameterCount } from '../model/heads';
 import { ForwardPass } from '../eval/forward';
@@ -72,29 +73,9 @@ function planFor(student: Model, teacher: Model | null, set: TrainableSet, mb: n
     teacher: teacher ? 4 * parameterCount(teacher) : 0,
     gradients: trained,
     optimizer: 2 * trained,
-    activations: ForwardPass.bytesFor(
-      c,
-      student.layers.map((l) => l.kv),
-      { ...shape, keep: true },
-    ),
-    backward:
-      4 *
-      Object.values(
-        Backward.sizes(
-          c,
-          student.layers.map((l) => l.kv),
-          mb,
-          T,
-          flash,
-        ),
-      ).reduce((a, n) => a + n, 0),
-    teacherActivations: teacher
-      ? ForwardPass.bytesFor(
-          teacher.config,
-          teacher.layers.map((l) => l.kv),
-          shape,
-        )
-      : 0,
+    activations: ForwardPass.bytesFor(c, layerKvShapes(student), { ...shape, keep: true }),
+    backward: 4 * Object.values(Backward.sizes(c, layerKvShapes(student), mb, T, flash)).reduce((a, n) => a + n, 0),
+    teacherActivations: teacher ? ForwardPass.bytesFor(teacher.config, layerKvShapes(teacher), shape) : 0,
     total: 0,
   };
   bytes.total = Object.values(bytes).reduce((a, n) => a + n, 0);

@@ -6,6 +6,7 @@ import ropeCode from '../../../shaders/rope.wgsl?raw';
 import attentionCode from '../../../shaders/attention.wgsl?raw';
 import flashCode from '../../../shaders/attention_flash.wgsl?raw';
 import nllCode from '../../../shaders/nll.wgsl?raw';
+import columnsCode from '../../../shaders/columns.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
 import { need } from './check';
 import { specialize } from './specialize';
@@ -80,6 +81,8 @@ export interface RopeShape {
   style: 'interleaved' | 'half';
   /** Rotate by −angle: the transpose of the rotation (the backward pass). */
   inverse?: boolean;
+  /** u32 per (head, pair), [heads·rotDims/2]: 0 leaves that pair unrotated (partial RoPE of latent-KV layers). Absent: all rotate. */
+  keep?: GpuTensor | null;
 }
 
 /** Rotates (or copies) x's rows, at positions pos0 + t, into y's rows dstPos0 + t of each sequence. */
@@ -89,13 +92,34 @@ export async function rope(rt: GpuRuntime, x: GpuTensor, cos: GpuTensor, sin: Gp
   need('rope', y, s.B * s.yT * width);
   if (s.dstPos0 + s.T > s.yT) throw new RangeError(`rope: rows up to ${s.dstPos0 + s.T} do not fit ${s.yT} rows`);
   if (s.rotDims > 0) need('rope', cos, (s.pos0 + s.T) * (s.rotDims / 2));
+  const masked = Boolean(s.keep) && s.rotDims > 0;
+  if (masked) need('rope', s.keep!, (s.heads * s.rotDims) / 2);
   const perHead = s.rotDims / 2 + (s.headDim - s.rotDims);
   const items = s.B * s.T * s.heads * perHead;
-  const { style, inverse, ...params } = s;
+  const { style, inverse, keep, ...params } = s;
+  const entryPoint = masked ? 'masked' : 'main';
   await rt.run(
-    { code: ropeCode, label: inverse ? 'rope-inverse' : 'rope', constants: { STYLE: style === 'interleaved' ? 0 : 1 } },
-    { buffers: { x, cosTable: cos, sinTable: sin, y }, params: { ...params, inverse: inverse ? 1 : 0 }, workgroups: rt.grid(Math.ceil(items / 64)) },
+    {
+      code: ropeCode,
+      label: `${inverse ? 'rope-inverse' : 'rope'}${masked ? '-masked' : ''}`,
+      entryPoint,
+      constants: { STYLE: style === 'interleaved' ? 0 : 1 },
+    },
+    {
+      buffers: { x, cosTable: cos, sinTable: sin, y, ...(masked ? { keep: keep! } : {}) },
+      params: { ...params, inverse: inverse ? 1 : 0 },
+      workgroups: rt.grid(Math.ceil(items / 64)),
+    },
   );
+}
+
+/** y[r, j] = x[r, map[j]] for the columns j of y whose map entry is not NO_COLUMN (src/model/latent.ts); the rest stay. */
+export async function gatherColumns(rt: GpuRuntime, x: GpuTensor, map: GpuTensor, y: GpuTensor, s: { rows: number; xWidth: number; yWidth: number }) {
+  need('columns', x, s.rows * s.xWidth);
+  need('columns', y, s.rows * s.yWidth);
+  need('columns', map, s.yWidth);
+  if (s.rows * s.yWidth === 0) return;
+  await rt.run({ code: columnsCode, label: 'columns' }, { buffers: { x, map, y }, params: s, workgroups: rt.grid(Math.ceil((s.rows * s.yWidth) / 64)) });
 }
 
 export interface AttentionShape {
