@@ -15,10 +15,9 @@ import { symmetricEigen } from '../analysis/eigen';
 import type { LongWorkOptions } from '../progress';
 import { throwIfAborted } from '../progress';
 
-export type RopeSelect = 'norm' | 'high' | 'low' | 'uniform';
-export const ROPE_SELECTS: RopeSelect[] = ['norm', 'high', 'low', 'uniform'];
-export type LatentInit = 'weights' | 'activations';
-export const LATENT_INITS: LatentInit[] = ['weights', 'activations'];
+import { MLA_DEFAULTS, type LatentInit, type RopeSelect } from './mlaDefaults';
+
+export { LATENT_INITS, MLA_DEFAULTS, ROPE_SELECTS, type LatentInit, type RopeSelect } from './mlaDefaults';
 
 export interface MlaOptions {
   /** Share of the original KV values per token kept (the same meaning as the other methods' budget). */
@@ -28,8 +27,6 @@ export interface MlaOptions {
   /** Rotary pairs each K head keeps (default: from the head dim and the budget, see mlaSizes). */
   ropePairs?: number;
 }
-
-export const MLA_DEFAULTS = { ropeSelect: 'norm' as RopeSelect, latentInit: 'activations' as LatentInit };
 
 /** The most rotary pairs a K head has. */
 function rotaryPairs(model: Model): number {
