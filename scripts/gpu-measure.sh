@@ -35,9 +35,11 @@ for part in ${PARTS:-bench torch protocol dha equal}; do
       log "DHA defaults, then 100 training steps, against aligned and mean-pool with the same training"
       HEADLAB="$H" TRAIN_STEPS=${TRAIN_STEPS:-100} bash "$here/fusion-results.sh" "$D" > "$out/fusion.jsonl" ;;
     equal)
-      log "equal total training tokens: every method and DHA switch at 25 % and 50 %, read every 50 steps up to 400"
-      for b in 0.25 0.5; do
-        HEADLAB="$H" TOTAL=${EQUAL_TOTAL:-400} EVAL_EVERY=50 BUDGET=$b DHA_OWN="10 50 100" bash "$here/equal-tokens.sh" "$D"
+      log "equal total training tokens: every method, DHA switch and MLA init at 25 % and 50 % of the KV bytes, read every 50 steps up to 400"
+      for m in tinystories-mha stories260K; do
+        for b in 0.25 0.5; do
+          HEADLAB="$H" MODEL=$m TOTAL=${EQUAL_TOTAL:-400} EVAL_EVERY=50 BUDGET=$b DHA_OWN="10 50 100" bash "$here/equal-tokens.sh" "$D"
+        done
       done > "$out/equal-tokens.jsonl" ;;
   esac
 done
