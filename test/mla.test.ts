@@ -19,6 +19,9 @@ import { exportFusedModel } from '../src/fusion/export';
 import { GpuModel } from '../src/eval/gpuModel';
 import { ForwardPass } from '../src/eval/forward';
 import { seededRandom } from '../src/random';
+import { fuse } from '../src/fusion/fuse';
+import { calibrationSequences, calibrationTokens } from '../src/analysis/calibration';
+import { readFile } from 'node:fs/promises';
 import { testdata } from './testdata';
 import { folder, gptNeoFiles, qwen2Files } from './synthetic';
 
@@ -256,5 +259,26 @@ describe('the conversion', () => {
     const ids = seqs[0].slice(0, 9);
     expect(relativeError(forwardRef(back, ids), forwardRef(mla, ids))).toBe(0);
     await expect(mlaConvert(back, null, { budget: 0.5 })).rejects.toThrow(/caches a latent \(MLA\).*original checkpoint/);
+  });
+});
+
+describe('recovery on the latent model', () => {
+  it('fuse --method mla trains end to end toward the original like the other methods: held-out perplexity falls', async () => {
+    const { files, primary } = await filesFromPath(testdata('data/stories260K.bin'));
+    const loaded = await loadModelFiles(files, { primary });
+    const text = await readFile(testdata('data/tinystories_sample.txt'), 'utf8');
+    const docs = calibrationSequences(calibrationTokens(loaded.tokenizer!, text, 1200), 256);
+    const r = await fuse(rt, loaded.model, {
+      method: 'mla',
+      budget: 0.25,
+      calibration: docs.slice(2),
+      evalDocs: docs.slice(0, 2),
+      train: { steps: 6, lr: 3e-3, params: 'all', loss: 'kl', batch: 4, seqLen: 64, evalEvery: 6, seed: 1 },
+    });
+    expect(r.mla!.map((l) => [l.rank, l.ropePairs])).toEqual(Array(5).fill([8, 1]));
+    expect(r.trainTokens).toBe(6 * 4 * 64);
+    expect(r.curve.at(-1)!.tokens).toBe(6 * 4 * 64);
+    expect(r.curve.at(-1)!.ppl!).toBeLessThan(0.9 * r.curve[0].ppl!);
+    expect(r.model.layers.every((l) => l.latent && l.latent.rank === 8)).toBe(true);
   });
 });
