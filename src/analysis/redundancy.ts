@@ -15,6 +15,7 @@ import type { Model } from '../model/types';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { LayerGram } from './calibration';
 import { stackedCrossGram } from './similarity';
+import { assertHeadKv } from '../model/heads';
 
 export interface MergeLoss {
   /** min over pairs of the share of the layer's head energy lost by merging that pair; null with fewer than 2 heads. */
@@ -82,6 +83,7 @@ export function mergeLoss(T: number[][]): MergeLoss {
 
 /** The merge loss of one layer's K heads or V heads of a model, from that layer's calibration Gram. */
 export async function layerMergeLoss(model: Model, layer: number, proj: 'k' | 'v', gram: LayerGram, rt?: GpuRuntime): Promise<MergeLoss> {
+  assertHeadKv(model, 'the redundancy bars');
   const l = model.layers[layer];
   const heads = proj === 'k' ? l.kv.kHeads : l.kv.vHeads;
   const w = proj === 'k' ? l.attn.wk : l.attn.wv;

@@ -8,7 +8,7 @@
 //                  orthogonal map on the dims that do not rotate. (docs/ALGORITHMS.md §2.1; the normalisation is ours.)
 import { pairDims } from '../model/latent';
 import type { Model } from '../model/types';
-import { headWeights } from '../model/heads';
+import { assertHeadKv, headWeights } from '../model/heads';
 import type { LayerGram } from './calibration';
 import type { GpuRuntime } from '../gpu/runtime';
 import { matmul } from '../gpu/kernels/matmul';
@@ -141,6 +141,7 @@ export async function headSimilarity(
   gram?: LayerGram,
   rt?: GpuRuntime,
 ): Promise<number[][]> {
+  assertHeadKv(model, 'head similarity');
   const D = model.config.dim;
   const dh = model.config.headDim;
   const { w, b, n } = stacked(model, layer, proj);

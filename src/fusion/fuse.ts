@@ -5,7 +5,7 @@
 import type { Model } from '../model/types';
 import type { GpuRuntime } from '../gpu/runtime';
 import { calibrationGrams, calibrationSequences } from '../analysis/calibration';
-import { kvBytesPerToken } from '../model/heads';
+import { assertHeadKv, kvBytesPerToken } from '../model/heads';
 import type { LongWorkOptions, Progress } from '../progress';
 import { alignedMerge, meanPool } from './methods';
 import { dhaFuse, type DhaOptions, type DhaEvent } from './dha';
@@ -84,6 +84,7 @@ export function recoverySteps(budgetSteps: number, tokensPerStep: number, conver
 
 export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Promise<FuseResult> {
   const t0 = performance.now();
+  assertHeadKv(model, `converting with ${opts.method}`);
   const seqs = opts.calibration.flatMap((s) => calibrationSequences(s, model.config.contextLength)).filter((s) => s.length >= 2);
   const calibrationTokens = seqs.reduce((a, s) => a + s.length, 0);
   const progress = (p: Progress) => opts.onProgress?.(p);
