@@ -11,6 +11,7 @@ import { generate } from '../../eval/generate';
 import { calibrate, calibrationSequences, calibrationTokens } from '../../analysis/calibration';
 import { headSimilarity } from '../../analysis/similarity';
 import { layerMergeLoss } from '../../analysis/redundancy';
+import { kvSpectrum, mlaSizes } from '../../fusion/mla';
 import { runSelfTest } from '../../gpu/selftest';
 import { matmul } from '../../gpu/kernels/matmul';
 import { exportFusedModel, modelHash } from '../../fusion/export';
@@ -20,7 +21,7 @@ import type { GpuRuntime } from '../../gpu/runtime';
 import type { Model } from '../../model/types';
 import { ForwardPass } from '../../eval/forward';
 import { attentionProbabilities } from '../../eval/attention';
-import type { ModelHandle, TextSource } from './protocol';
+import type { LayerSpectrum, ModelHandle, TextSource } from './protocol';
 
 const TOKENIZER_FILE = /^(tokenizer\.json|tokenizer_config\.json|tokenizer\.bin|tok\d+\.bin)$/;
 
@@ -127,6 +128,25 @@ export const JOBS: JobTable = {
       emit({ layer: { layer: l, q, k, v, redundancy } });
     }
     return { result: { tokens: grams?.[0]?.n ?? 0 } };
+  },
+
+  // Weights only, on the CPU: one layer at a time, yielding between layers so that a cancel can arrive.
+  spectrum: async ({ modelId, budget }, { host, signal, emit }) => {
+    const { model } = host.model(modelId).loaded;
+    for (let l = 0; l < model.config.layers; l++) {
+      throwIfAborted(signal);
+      const singular = kvSpectrum(model, l);
+      let latent: LayerSpectrum['latent'];
+      try {
+        const s = mlaSizes(model, l, budget);
+        latent = { rank: s.rank, ropePairs: s.ropePairs, kHeads: model.layers[l].kv.kHeads };
+      } catch (e) {
+        latent = { problem: e instanceof Error ? e.message : String(e) };
+      }
+      emit({ layer: { layer: l, singular, latent } });
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    return { result: null };
   },
 
   perplexity: async ({ modelId, text, split, minChars, maxDocs }, { host, signal, emit }) => {

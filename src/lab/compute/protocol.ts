@@ -40,6 +40,15 @@ export interface LayerSimilarity {
   redundancy: { k: MergeLoss; v: MergeLoss } | null;
 }
 
+/** One layer's K/V spectrum (src/fusion/mla.ts kvSpectrum) and the latent a KV budget would give it (mlaSizes): weights only. */
+export interface LayerSpectrum {
+  layer: number;
+  /** The singular values of the layer's stacked [W_k ; W_v], largest first. */
+  singular: number[];
+  /** d_c and the rotary pairs each of the layer's K heads keeps at the budget, or why the budget leaves no room for a latent. */
+  latent: { rank: number; ropePairs: number; kHeads: number } | { problem: string };
+}
+
 /** A text for a job: its content, or a file the core reads. */
 export type TextSource = { text: string; name: string } | { file: Blob; name: string };
 
@@ -60,6 +69,7 @@ export interface Jobs {
     event: { stage?: string; tokens?: number; layer?: LayerSimilarity };
     result: { tokens: number };
   };
+  spectrum: { args: { modelId: number; budget: number }; event: { layer: LayerSpectrum }; result: null };
   perplexity: {
     args: { modelId: number; text: TextSource; split: DocumentSplit; minChars: number; maxDocs: number };
     event: { progress: Progress };
