@@ -1,9 +1,10 @@
-// The words the lab's texts lean on — Gram, energy, rotary plane, GPA, and what a perplexity is counted in — defined once, at
-// the end of the page. Tooltips name it; hints, the tour and the worked example link to a term with GlossaryLink, which
-// scrolls to it and marks it (no address fragment: the page address holds the settings).
+// The words the lab's texts lean on — Gram, energy, rotary plane, GPA, what a perplexity is counted in, and the latent KV
+// cache's own (latent and d_c, rotary pair and partial RoPE, absorbed attention, KV bytes per token) — defined once, at the end
+// of the page. Tooltips name it; hints, the tour and the worked example link to a term with GlossaryLink, which scrolls to it
+// and marks it (no address fragment: the page address holds the settings).
 import type { ReactNode } from 'react';
 
-export type GlossaryTerm = 'gram' | 'energy' | 'rotary-plane' | 'gpa' | 'perplexity';
+export type GlossaryTerm = 'gram' | 'energy' | 'rotary-plane' | 'gpa' | 'perplexity' | 'latent' | 'partial-rope' | 'absorbed' | 'kv-bytes';
 
 interface Entry {
   term: GlossaryTerm;
@@ -65,6 +66,56 @@ const ENTRIES: Entry[] = [
         exp of the mean negative log-likelihood of the next token on held-out text: the number of equally likely choices the model is as unsure as. It is
         counted in the model’s own tokens. The built-in demo reads bytes, so its perplexity is per byte: a uniform guess over 256 bytes scores 256, and its
         figures cannot be set beside per-token figures of models with word-piece tokenizers (a token spans several bytes).
+      </>
+    ),
+  },
+  {
+    term: 'latent',
+    name: 'latent, d_c (latent KV, MLA)',
+    text: (
+      <>
+        Multi-head latent attention (DeepSeek-V2) caches, per token and layer, one vector c = x W_dkvᵀ of d_c numbers that every head shares — the latent; d_c
+        is its width. Each head rebuilds its own value, and its key in the dims that carry no RoPE (see partial RoPE), from it with its own up-projections (K_h
+        = c W_uk,hᵀ, V_h = c W_uv,hᵀ), so no two heads are forced to be equal, as a merge forces them: all that is shared is the d_c-dimensional space every
+        head’s key and value are read from. Converting a trained model stacks every head’s K and V projection rows into one matrix and factors it at rank d_c;
+        its singular values say how much that loses (the K/V spectrum in the Head similarity panel).
+      </>
+    ),
+  },
+  {
+    term: 'partial-rope',
+    name: 'rotary pair, partial RoPE',
+    text: (
+      <>
+        A rotary pair is the two coordinates of a query or key head that RoPE turns together: one rotary plane. Partial RoPE keeps the turn on only r pairs of
+        each K head (and of the query heads that read it); on the other pairs queries and keys both stop turning, so those dims no longer see position — the
+        scores change, and recovery training repairs that. In a latent model the r kept pairs are projected from the token directly and cached apart, 2r numbers
+        per K head beside the latent: a turn that depends on the position cannot be folded once through the shared up-projection (see absorbed attention). Which
+        pairs to keep: MHA2MLA ranks them by how much their queries and keys carry; headlab does so from the calibration text by default.
+      </>
+    ),
+  },
+  {
+    term: 'absorbed',
+    name: 'absorbed attention',
+    text: (
+      <>
+        With a latent, a score can be computed without rebuilding the key: q_h · k_h = (q_h W_uk,h) · c, so W_uk,h folds into the query (d_c numbers per head)
+        and every cached latent is scored as it is; W_uv,h folds into the output projection likewise. This is how an MLA model is served cheaply, and why the
+        rotary part is kept apart: RoPE turns the key by a position-dependent angle between W_uk,h and the score, which no single folded matrix can hold.
+        headlab rebuilds K and V from the latent instead and runs its ordinary attention — the same numbers up to rounding, with more arithmetic.
+      </>
+    ),
+  },
+  {
+    term: 'kv-bytes',
+    name: 'KV bytes per token',
+    text: (
+      <>
+        What a model caches for every token it has read, summed over its layers, counted in float32 (4 bytes a number), the type the lab computes and stores in:
+        a layer with heads caches (K heads + V heads) × d_h numbers; a latent layer caches d_c + 2r × (K heads) — the latent plus the r kept rotary pairs of
+        every K head. The built-in demo (4 layers, 8 + 8 heads of 16 dims): 4 × 256 × 4 bytes = 4 KiB per token; as a latent at 25 % (d_c = 48, one pair kept
+        per K head), 4 × (48 + 8 × 2) × 4 bytes = 1 KiB. A model served in 16-bit numbers caches half.
       </>
     ),
   },
