@@ -189,3 +189,37 @@ test('weight cosine needs no text; redundancy asks for a calibration pass', asyn
   await expect(page.getByTestId('sim-redundancy-none')).toContainText('needs the calibration pass');
   await expect(page.getByTestId('redundancy-chart')).toHaveCount(0);
 });
+
+test('the K/V spectrum of the demo: weights only, a curve per layer, a dot at the latent width the Fuse budget gives', async ({ page }) => {
+  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  await page.goto('/#fuse.budget=25');
+  await expect(page.getByTestId('card-name')).toContainText('built-in demo');
+  await page.getByTestId('spectrum-run').click();
+  const chart = page.getByTestId('spectrum-chart');
+  await expect(chart.getByTestId('spectrum-curve')).toHaveCount(4, { timeout: 60_000 });
+  await expect(chart.getByTestId('spectrum-marker')).toHaveCount(4);
+  // the demo: 8 K and 8 V heads of 16 dims, width 128. At 25 % a layer caches 64 numbers: 8 K heads × 2 kept rotary dims, d_c = 48
+  await expect(chart.getByTestId('spectrum-width-line')).toHaveAttribute('data-width', '48');
+  await expect(chart.getByTestId('spectrum-width-line')).toContainText('d_c = 48 at 25 %');
+  for (const curve of await chart.getByTestId('spectrum-curve').all()) await expect(curve).toHaveAttribute('data-rank', '128'); // 256 rows, 128 directions
+  for (const dot of await chart.getByTestId('spectrum-marker').all()) {
+    const kept = Number(await dot.getAttribute('data-kept'));
+    expect(kept).toBeGreaterThan(48 / 128); // the best 48 of 128 directions hold more than their even share
+    expect(kept).toBeLessThan(1);
+    expect(await dot.locator('title').textContent()).toMatch(
+      /^layer \d: at 25 % the latent is d_c = 48 wide \(beside 1 rotary pair kept per K head\); the best 48 directions hold \d+\.\d% of/,
+    );
+  }
+  await expect(page.getByTestId('spectrum-text')).toContainText('a budget of 25 %');
+  // its words link to the glossary, its definition is under "What the numbers mean"
+  await page.getByTestId('spectrum-view').locator('[data-testid="glossary-link"][data-term="latent"]').click();
+  await expect(page.locator('#glossary-latent')).toHaveClass(/glossary-shown/);
+  await page.getByTestId('sim-definitions').locator('summary').click();
+  await expect(page.getByTestId('sim-definitions')).toContainText('Eckart–Young');
+  // the chart exports; another budget in the Fuse panel says the dots are for the old one
+  const download = page.waitForEvent('download');
+  await page.getByTestId('spectrum-export-svg').click();
+  expect((await download).suggestedFilename()).toMatch(/kv-spectrum\.svg$/);
+  await page.getByTestId('fusion-budget-50').check();
+  await expect(page.getByTestId('spectrum-stale')).toContainText('now 50 %; the dots are for 25 %');
+});

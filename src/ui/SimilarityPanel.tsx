@@ -1,6 +1,7 @@
 // Head similarity: one row of heatmaps per layer (K heads and V heads side by side, Q heads on request), filling in as each
 // layer is computed; heads ordered by clustering or kept in their original order; click or Enter opens a layer large;
-// redundancy per layer as bars; every view exports as SVG and PNG, the numbers as JSON and CSV.
+// redundancy per layer as bars; the K/V spectrum (KvSpectrumView, weights only); every view exports as SVG and PNG, the
+// numbers as JSON and CSV.
 import { useMemo, useRef, useState } from 'react';
 import { useModel } from '../lab/modelStore';
 import { useSimilarity } from '../lab/similarityStore';
@@ -15,6 +16,7 @@ import { ExportButtons } from './charts/ExportButtons';
 import { downloadBlob } from './charts/exportImage';
 import { similarityCsv, similarityJson, type SimilarityExport } from '../analysis/export';
 import { GlossaryLink } from './Glossary';
+import { KvSpectrumView, LATENT_WIDTH_DEFINITION, SPECTRUM_DEFINITION } from './KvSpectrumView';
 
 const SAMPLE_URL = `${import.meta.env.BASE_URL}demo/demo-stories.txt`;
 
@@ -124,12 +126,21 @@ export function SimilarityPanel() {
             <dt>head order</dt>
             <dd>{ORDER_DEFINITION}</dd>
           </div>
+          <div>
+            <dt>K/V spectrum</dt>
+            <dd>{SPECTRUM_DEFINITION}</dd>
+          </div>
+          <div>
+            <dt>latent width d_c (the dots)</dt>
+            <dd>{LATENT_WIDTH_DEFINITION}</dd>
+          </div>
         </dl>
         <p className="hint">Every similarity is in [0, 1] (1 on the diagonal); one colour scale serves all heatmaps.</p>
         <p className="hint" data-testid="sim-glossary">
           Words used above, defined in the Glossary at the end of the page: <GlossaryLink term="gram">Gram</GlossaryLink>,{' '}
           <GlossaryLink term="energy">energy</GlossaryLink>, <GlossaryLink term="rotary-plane">rotary plane</GlossaryLink>,{' '}
-          <GlossaryLink term="gpa">GPA</GlossaryLink>.
+          <GlossaryLink term="gpa">GPA</GlossaryLink>, <GlossaryLink term="latent">latent and d_c</GlossaryLink>,{' '}
+          <GlossaryLink term="partial-rope">rotary pair</GlossaryLink>, <GlossaryLink term="kv-bytes">KV bytes per token</GlossaryLink>.
         </p>
       </details>
       {running && <p role="status">Computing… {stage}</p>}
@@ -205,6 +216,7 @@ export function SimilarityPanel() {
           )}
         </>
       )}
+      <KvSpectrumView loaded={loaded} />
       {open && openLayer && (
         <HeatmapDialog
           key={`${open.layer}${open.kind}`}
