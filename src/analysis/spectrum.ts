@@ -1,7 +1,7 @@
 // What a layer's K/V spectrum says about a latent (src/fusion/mla.ts kvSpectrum: the singular values σ of the stacked
 // [W_k ; W_v]). The best rank-k map of the stack (Eckart–Young) keeps Σ_{i<k} σ_i² of its energy Σ σ_i² (the squared Frobenius
 // norm), so the cumulative share against k says how much rank the layer needs. Pure functions for the similarity panel's
-// spectrum view; docs/ALGORITHMS.md §6.
+// spectrum view; docs/ALGORITHMS.md §6.5.
 
 /** σ² largest first, and their sum. */
 function energies(singular: readonly number[]): { e: number[]; total: number } {

@@ -1,4 +1,4 @@
-// Latent KV (MLA) conversion of a trained MHA/GQA model (docs/ALGORITHMS.md §8; the papers in docs/FUSION.md):
+// Latent KV (MLA) conversion of a trained MHA/GQA model (docs/ALGORITHMS.md §6; the papers in docs/FUSION.md):
 //   1. partial RoPE: every K head keeps RoPE on r of its rotary pairs (MHA2MLA's S_high, S_low, S_uniform, or a 2-norm
 //      ranking of the pairs by their queries' and keys' energy on the calibration text); the other pairs lose position
 //      (queries and keys both stop rotating there: their scores change, which recovery training repairs);

@@ -114,7 +114,7 @@ export interface MlpWeights {
 }
 
 /**
- * Latent KV (multi-head latent attention, MLA; docs/ALGORITHMS.md §8): the layer caches one latent c = x·W_dkvᵀ of `rank`
+ * Latent KV (multi-head latent attention, MLA; docs/ALGORITHMS.md §6): the layer caches one latent c = x·W_dkvᵀ of `rank`
  * values per token, shared by every head, plus each K head's kept rotary dims; keys and values are rebuilt from them:
  *   K_h = rope on kept pairs only( [c·W_ukᵀ]_h in the head's position-free dims, [x·W_krᵀ]_h in its kept rotary dims ) + bk_h
  *   V_h = [c·W_uvᵀ]_h + bv_h
