@@ -1,8 +1,8 @@
 // Head layouts and per-head views of a Model, and what a model costs: parameters, KV-cache bytes, GPU memory.
-import type { HeadOrigin, KvLayout, LayerWeights, Model } from './types';
+import type { HeadOrigin, KvLayout, LatentKv, LayerWeights, Model } from './types';
 import { ModelTooLargeError } from './errors';
 import { formatBytes } from '../gpu/errors';
-import { kvValuesPerToken, validateLatent } from './latent';
+import { cachedValues, validateLatent } from './latent';
 
 export function mhaLayout(heads: number): KvLayout {
   const id = Array.from({ length: heads }, (_, h) => h);
@@ -23,9 +23,19 @@ export function originOf(kv: KvLayout): HeadOrigin {
   );
 }
 
-/** Every layer's layout with its origin filled in: what the head-layout diagram draws. */
-export function layoutsOf(model: Model): Required<KvLayout>[] {
-  return model.layers.map((l) => ({ ...l.kv, origin: originOf(l.kv) }));
+/**
+ * A layer as the head-layout diagram draws it: its K/V maps with their origin and, for a layer that caches a latent (MLA),
+ * the latent's width and each K head's kept rotary pairs (the weights stay in the model).
+ */
+export type HeadLayout = Required<KvLayout> & { latent?: Pick<LatentKv, 'rank' | 'ropePairs'> };
+
+/** Every layer's layout with its origin filled in (and its latent's shape, if any): what the head-layout diagram draws. */
+export function layoutsOf(model: Model): HeadLayout[] {
+  return model.layers.map((l) => ({
+    ...l.kv,
+    origin: originOf(l.kv),
+    ...(l.latent ? { latent: { rank: l.latent.rank, ropePairs: l.latent.ropePairs } } : {}),
+  }));
 }
 
 export function isMha(kv: KvLayout): boolean {
@@ -54,9 +64,17 @@ export function headWeights(model: Model, layer: number, proj: Projection, h: nu
   return out;
 }
 
+/** Bytes of K and V (or of the latent and its rotary keys) cached per token by layers of these shapes, in f32 as the lab stores them. */
+export function layoutKvBytes(headDim: number, layers: { kHeads: number; vHeads: number; latent?: Pick<LatentKv, 'rank' | 'ropePairs'> | null }[]): number {
+  return layers.reduce((s, l) => s + cachedValues(headDim, l, l.latent) * 4, 0);
+}
+
 /** Bytes of K and V (or of the latent and its rotary keys) cached per token over all layers, in f32 as the lab stores them. */
 export function kvBytesPerToken(model: Model): number {
-  return model.layers.reduce((s, l) => s + kvValuesPerToken(model.config, l) * 4, 0);
+  return layoutKvBytes(
+    model.config.headDim,
+    model.layers.map((l) => ({ ...l.kv, latent: l.latent })),
+  );
 }
 
 export function tensorsOf(model: Model): [string, Float32Array][] {

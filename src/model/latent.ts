@@ -16,7 +16,7 @@ export function pairDims(c: ModelConfig, p: number): [number, number] {
 }
 
 /** Rotary pairs each K head keeps (r, the same for every head). */
-export function keptPairs(latent: LatentKv): number {
+export function keptPairs(latent: Pick<LatentKv, 'ropePairs'>): number {
   return latent.ropePairs[0]?.length ?? 0;
 }
 
@@ -76,10 +76,18 @@ export function rotaryKeep(c: ModelConfig, layer: LayerWeights): { q: Uint32Arra
   return { q, k };
 }
 
-/** Values a layer caches per token: K and V heads × headDim, or the latent plus the kept rotary dims of every K head. */
+/**
+ * Values a layer of this shape caches per token: K and V heads × headDim, or the latent plus the kept rotary dims of every
+ * K head. From the shape alone, so that a head layout (the page's diagram) counts its cache as the model does.
+ */
+export function cachedValues(headDim: number, kv: { kHeads: number; vHeads: number }, latent?: Pick<LatentKv, 'rank' | 'ropePairs'> | null): number {
+  if (!latent) return (kv.kHeads + kv.vHeads) * headDim;
+  return latent.rank + kv.kHeads * 2 * keptPairs(latent);
+}
+
+/** Values a layer caches per token (cachedValues of its shape). */
 export function kvValuesPerToken(c: ModelConfig, layer: LayerWeights): number {
-  if (!layer.latent) return (layer.kv.kHeads + layer.kv.vHeads) * c.headDim;
-  return layer.latent.rank + layer.kv.kHeads * 2 * keptPairs(layer.latent);
+  return cachedValues(c.headDim, layer.kv, layer.latent);
 }
 
 /** Checks a latent layer's shapes; throws naming the first that does not fit. */

@@ -4,7 +4,7 @@
 // error. Models and results stay in the core, named by ids; files travel as transferred ArrayBuffers.
 import type { AdapterSummary } from '../../gpu/adapter';
 import type { ModelCard } from '../../model/card';
-import type { KvLayout } from '../../model/types';
+import type { HeadLayout } from '../../model/heads';
 import type { DownloadProgress } from '../../model/remote';
 import type { Progress } from '../../progress';
 import type { SimilarityMetric } from '../../analysis/similarity';
@@ -26,8 +26,8 @@ export interface ModelHandle {
   card: ModelCard;
   notes: string[];
   hasTokenizer: boolean;
-  /** Each layer's head layout, with where its heads came from (the head-layout diagram). */
-  layouts: Required<KvLayout>[];
+  /** Each layer's head layout, with where its heads came from and a latent (MLA) layer's shape (the head-layout diagram). */
+  layouts: HeadLayout[];
 }
 
 export interface LayerSimilarity {
