@@ -62,13 +62,35 @@ describe('page settings in the address', () => {
     expect(r.hide).toEqual(['eval']);
     expect(r.notes).toEqual([
       'fuse.steps: -3 is outside 0 … 100000; the default is kept',
-      'fuse.method: "magic" is not one of meanpool, aligned, dha; the default is kept',
+      'fuse.method: "magic" is not one of meanpool, aligned, dha, mla; the default is kept',
       'sim.tokens: "12.5" is not a whole number; the default is kept',
-      'race.methods: "gqa" is not one of meanpool, aligned, dha, dha-e2e, dha-uniform, dha-joint; the default is kept',
+      'race.methods: "gqa" is not one of meanpool, aligned, dha, dha-e2e, dha-uniform, dha-joint, mla; the default is kept',
       'sim.q: "maybe" is not true or false; the default is kept',
       'unknown setting "frobnicate" ignored',
       'hide: unknown control "fuse.nothing" ignored',
       'tour: "x" is not a step number; ignored',
+    ]);
+  });
+
+  it("latent KV's settings: the core's defaults, a link that chooses them, and values the table refuses", () => {
+    const d = defaults(true);
+    expect([d['fuse.ropeSelect'], d['fuse.latentInit'], d['fuse.ropePairs']]).toEqual(['norm', 'activations', 0]);
+    const link = writeHash({
+      values: { ...d, 'fuse.method': 'mla', 'fuse.ropeSelect': 'uniform', 'fuse.latentInit': 'weights', 'fuse.ropePairs': 2 },
+      hide: [],
+      lock: [],
+      lesson: '',
+      tour: 0,
+    });
+    expect(link).toContain('fuse.method=mla&');
+    expect(link).toContain('fuse.ropeSelect=uniform&fuse.latentInit=weights&fuse.ropePairs=2&');
+    expect(parseHash(link).given).toMatchObject({ 'fuse.method': 'mla', 'fuse.ropeSelect': 'uniform', 'fuse.latentInit': 'weights', 'fuse.ropePairs': 2 });
+    const r = parseHash('#fuse.ropeSelect=middle&fuse.latentInit=svd&fuse.ropePairs=-1&fuse.method=mla');
+    expect(r.given).toEqual({ 'fuse.method': 'mla' });
+    expect(r.notes).toEqual([
+      'fuse.ropeSelect: "middle" is not one of norm, high, low, uniform; the default is kept',
+      'fuse.latentInit: "svd" is not one of weights, activations; the default is kept',
+      'fuse.ropePairs: -1 is outside 0 … 4096; the default is kept',
     ]);
   });
 

@@ -108,6 +108,7 @@ export async function exampleCommand(args: ParsedArgs): Promise<number> {
       tokens: r.trainTokens,
       budget,
       perLayer: r.perLayer,
+      ...(r.mla ? { latent: r.mla } : {}),
       layouts: layoutsOf(r.model),
       kvBytesPerToken: r.kvBytesPerToken,
       pplConverted: r.curve[0]?.ppl ?? o.after.ppl,

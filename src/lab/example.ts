@@ -2,6 +2,8 @@
 // (`headlab example`, scripts/make-example.sh) and shipped in public/example/. Types shared by the command that writes it and
 // the view that reads it.
 import type { KvLayout } from '../model/types';
+import type { HeadLayout } from '../model/heads';
+import type { LatentSizes } from './fusionRun';
 import type { FusionMethod } from '../fusion/fuse';
 import type { LayerSimilarity } from './compute/protocol';
 import type { LaneKey } from './variants';
@@ -15,7 +17,9 @@ export interface ExampleRun {
   tokens?: number;
   budget: number;
   perLayer: { k: number; v: number }[];
-  layouts: Required<KvLayout>[];
+  /** Latent KV (MLA): per layer the latent's width and kept rotary pairs; absent for the other methods and in older examples. */
+  latent?: LatentSizes;
+  layouts: HeadLayout[];
   kvBytesPerToken: number;
   pplConverted: number;
   pplAfter: number;
@@ -29,7 +33,7 @@ export interface ExampleData {
   date: string;
   adapter: string;
   command: string;
-  model: { name: string; layers: number; heads: number; headDim: number; kvBytesPerToken: number; pplOriginal: number; layouts: Required<KvLayout>[] };
+  model: { name: string; layers: number; heads: number; headDim: number; kvBytesPerToken: number; pplOriginal: number; layouts: HeadLayout[] };
   evalText: string;
   similarity: { metric: 'cka'; tokens: number; layers: LayerSimilarity[] };
   /** DHA's search at the example's budget: from every head down to the budget. */

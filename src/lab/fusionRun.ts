@@ -1,6 +1,6 @@
 // One fusion run in the compute core (src/lab/compute/host.ts), without UI state: prepare the texts, convert the model (and
 // train it toward the original when asked), measure held-out perplexity before and after, and build the result's experiment
-// record and table row. The Fuse heads panel runs one; the recovery race runs one per method with the same training tokens.
+// record and table row. The Fuse heads panel runs one; the recovery race runs one per lane with the same training tokens.
 import type { LoadedModel } from '../model/load';
 import type { Tokenizer } from '../model/tokenizer';
 import type { GpuRuntime } from '../gpu/runtime';
@@ -9,10 +9,11 @@ import { perplexity, splitDocuments, tokenizeDocuments, type PerplexityResult } 
 import { calibrationTokens } from '../analysis/calibration';
 import { fuse, type FuseResult, type FusionMethod } from '../fusion/fuse';
 import { DHA_DEFAULTS, type DhaAllocation, type DhaEvent, type DhaKvSplit } from '../fusion/dha';
+import { MLA_DEFAULTS } from '../fusion/mlaDefaults';
 import { variantLabel, type LaneSettings } from './variants';
+import { CONTROL_BY_KEY } from './settings';
 import { fitsLlama2c, modelHash, type ExportFile } from '../fusion/export';
-import { kvBytesPerToken, layoutsOf } from '../model/heads';
-import type { KvLayout } from '../model/types';
+import { kvBytesPerToken, layoutsOf, type HeadLayout } from '../model/heads';
 import type { TrainPoint, TrainEvent, TrainLoss } from '../train/trainer';
 import type { TrainableSet } from '../train/params';
 import type { Progress } from '../progress';
@@ -25,6 +26,8 @@ export interface SourceModel {
 }
 
 export type HeadCounts = { k: number; v: number }[];
+/** Latent KV (MLA): per layer the latent's width, the rotary pairs each K head keeps, and the share of K/V energy kept. */
+export type LatentSizes = NonNullable<FuseResult['mla']>;
 
 /** End-to-end recovery training after the conversion (distillation from the original on the calibration text). */
 export interface RecoverySettings {
@@ -57,6 +60,8 @@ export interface FusionSettings extends LaneSettings {
   /** DHA: counts per layer from its search or uniform; K and V budgets apart or one joint K+V budget. */
   allocation: DhaAllocation;
   kvSplit: DhaKvSplit;
+  /** Latent KV (MLA): the pair choice, what the latent is fitted to, the pairs kept (absent: automatic). */
+  mla?: LaneSettings['mla'];
 }
 
 /** A text for the run: its content and how it is named in the results. */
@@ -103,6 +108,8 @@ export interface ResultRow {
   label: string;
   budget: number;
   perLayer: HeadCounts;
+  /** Latent KV (MLA) runs: per layer the latent's width and the rotary pairs each K head keeps (absent: K/V heads). */
+  latent?: LatentSizes | null;
   pplBefore: number;
   /** After the conversion, before recovery training (null without training). */
   pplConverted: number | null;
@@ -122,8 +129,8 @@ export interface ResultRow {
   recoverySteps: number;
   calibrationTokens: number;
   seed: number;
-  /** The fused model's head layouts, with the original heads each head came from. */
-  layouts: Required<KvLayout>[];
+  /** The fused model's head layouts, with the original heads each head came from (and each latent layer's shape). */
+  layouts: HeadLayout[];
   /** File names offered for download, in order. */
   fileNames: string[];
   comparison: Comparison | null;
@@ -139,6 +146,40 @@ export function budgetLabel(budget: number): string {
 /** Heads per layer as "K/V K/V …". */
 export function compactCounts(perLayer: HeadCounts): string {
   return perLayer.map((p) => `${p.k}/${p.v}`).join(' ');
+}
+
+/** Rotary key dims a latent layer caches per token: 2 per kept pair, in every K head. */
+const rotaryDimsOf = (kHeads: number, l: LatentSizes[number]) => 2 * l.ropePairs * kHeads;
+
+/**
+ * What each layer caches per token, compactly: its K/V heads ("4/4 4/4 …"), or for latent KV (MLA) the latent's width d_c
+ * plus the kept rotary key dims of all its K heads ("48+16 48+16 …").
+ */
+export function compactShape(perLayer: HeadCounts, latent?: LatentSizes | null): string {
+  return latent ? latent.map((l, i) => `${l.rank}+${rotaryDimsOf(perLayer[i].k, l)}`).join(' ') : compactCounts(perLayer);
+}
+
+/** The same, one line per layer in words (a tooltip). */
+export function shapeLines(perLayer: HeadCounts, latent?: LatentSizes | null): string[] {
+  return perLayer.map((p, i) => {
+    const l = latent?.[i];
+    if (!l) return `layer ${i}: ${p.k} K, ${p.v} V heads`;
+    const pairs = `${l.ropePairs} rotary pair${l.ropePairs === 1 ? '' : 's'}`;
+    return (
+      `layer ${i}: a latent of ${l.rank} values + ${p.k} K heads × ${pairs} (${rotaryDimsOf(p.k, l)} rotary key dims) per token; ` +
+      `the latent keeps ${(100 * l.kept).toFixed(1)} % of the position-free K and V energy`
+    );
+  });
+}
+
+/** The command line's flags in the core's messages, as the page names the controls that set them. */
+const PAGE_WORDS: [string, string][] = [['--rope-pairs', `the “${CONTROL_BY_KEY.get('fuse.ropePairs')!.label}” control`]];
+
+/** An error of the core, worded for the page (its class kept): "keep fewer rotary pairs (the “rotary pairs” control)". */
+export function inPageWords(e: unknown): unknown {
+  if (!(e instanceof Error) || !PAGE_WORDS.some(([flag]) => e.message.includes(flag))) return e;
+  const message = PAGE_WORDS.reduce((m, [flag, words]) => m.replaceAll(flag, words), e.message);
+  return e instanceof RangeError ? new RangeError(message) : new Error(message);
 }
 
 /**
@@ -225,6 +266,7 @@ export async function fuseAndEvaluate(
       allocation: settings.allocation,
       kvSplit: settings.kvSplit,
     },
+    mla: settings.mla,
     train: train ? { ...train, seed: settings.seed, loss: train.loss } : undefined,
     evalDocs: train ? prep.docs : null,
     gate: hooks.gate,
@@ -232,6 +274,8 @@ export async function fuseAndEvaluate(
     onTrainEvent: hooks.onTrainEvent,
     onProgress: progress(''),
     signal: hooks.signal,
+  }).catch((e: unknown) => {
+    throw inPageWords(e);
   });
   let after: PerplexityResult;
   const last = r.curve.at(-1)?.ppl;
@@ -281,6 +325,7 @@ export async function fuseAndEvaluate(
           ...r.dha,
         }
       : undefined,
+    mla: r.mla ? { ...MLA_DEFAULTS, ropePairs: 'automatic', ...settings.mla, layers: r.mla } : undefined,
     recoverySteps: r.recoverySteps,
     train: train ?? undefined,
     curve: r.curve,
@@ -303,6 +348,7 @@ export function resultRow(id: number, source: { id: number; loaded: LoadedModel 
     label: variantLabel(settings),
     budget: settings.budget,
     perLayer: r.perLayer,
+    latent: r.mla,
     pplBefore: o.before.ppl,
     pplConverted: r.curve.length ? r.curve[0].ppl : null,
     pplAfter: o.after.ppl,

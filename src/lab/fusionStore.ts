@@ -1,4 +1,4 @@
-// Head fusion in the page: run a method (mean-pool, aligned merge, DHA) on the loaded model, watch DHA's search and training
+// Head fusion in the page: run a method (mean-pool, aligned merge, DHA, latent KV) on the loaded model, watch DHA's search and training
 // live (budget path, layer-local losses, KL checks) and the recovery training's curve, pause / single-step / resume / cancel it,
 // then evaluate the fused model on held-out text. Every finished run — here or in the recovery race — becomes a row of the
 // results table, with its files for download and a side-by-side continuation of one prompt by the original and the fused
@@ -12,13 +12,13 @@ import { compute } from './compute/client';
 import { jobControl } from './jobControl';
 import { useModel } from './modelStore';
 import type { Jobs, ModelHandle } from './compute/protocol';
-import type { Continuation, FusionSettings, HeadCounts, ResultRow } from './fusionRun';
+import type { Continuation, FusionSettings, HeadCounts, LatentSizes, ResultRow } from './fusionRun';
 import type { KvLayout } from '../model/types';
 import { originOf } from '../model/heads';
 
 const layoutsWithOrigin = (ls: KvLayout[]) => ls.map((l) => ({ ...l, origin: originOf(l) }));
 
-export { budgetLabel, compactCounts } from './fusionRun';
+export { budgetLabel, compactCounts, compactShape, shapeLines } from './fusionRun';
 export type { FusionSettings, HeadCounts, NamedText, ResultRow, RecoverySettings } from './fusionRun';
 
 /** The texts of a run as the page gives them: text, or a file the compute core reads. */
@@ -41,8 +41,10 @@ export interface LiveView {
   heads: HeadCounts;
   /** DHA's budget path, from every head down to the target, one allocation (and its head layouts) per search event. */
   searchPath: { budget: number; perLayer: HeadCounts; layouts: Required<KvLayout>[] }[];
-  /** The allocation being trained (DHA), or the result (mean-pool, aligned). */
+  /** The allocation being trained (DHA), or the result (mean-pool, aligned, latent KV). */
   perLayer: HeadCounts | null;
+  /** Latent KV (MLA): the result's latent width and kept rotary pairs per layer, once known. */
+  latent: LatentSizes | null;
   curve: FusionStepPoint[];
   /** DHA: the fused model's calibration KL at each check, and the step whose state is kept. */
   checks: { step: number; kl: number }[];
@@ -157,6 +159,7 @@ export const useFusion = create<FusionState>((set, get) => {
           heads,
           searchPath: [],
           perLayer: null,
+          latent: null,
           curve: [],
           checks: [],
           bestStep: 0,
@@ -205,7 +208,7 @@ export const useFusion = create<FusionState>((set, get) => {
       try {
         const row = await running.result;
         if (!mineNow()) return;
-        patchLive(runId, () => ({ perLayer: row.perLayer }));
+        patchLive(runId, () => ({ perLayer: row.perLayer, latent: row.latent ?? null }));
         get().addResult(row);
         set({ running: false, paused: false, waiting: false, stage: null });
       } catch (e) {

@@ -1,4 +1,4 @@
-// The recovery race: one KV budget, several lanes (src/lab/variants.ts: the three methods, and DHA with one part switched
+// The recovery race: one KV budget, several lanes (src/lab/variants.ts: the four methods, and DHA with one part switched
 // or its token budget split differently), each converted and then trained end to end toward the original on the same
 // batches (same seed) with held-out perplexity measured as they train — the DHA paper's comparison (how fast a converted
 // model recovers) on the loaded model. Every lane gets the same total training tokens: DHA's own layer-local steps come out
@@ -11,7 +11,7 @@ import type { TrainPoint } from '../train/trainer';
 import { compute } from './compute/client';
 import { jobControl } from './jobControl';
 import type { ModelHandle } from './compute/protocol';
-import type { FusionSettings } from './fusionRun';
+import type { FusionSettings, LatentSizes } from './fusionRun';
 import { useFusion, type RunTexts } from './fusionStore';
 import { LANE_BY_KEY, type LaneKey } from './variants';
 import { laneTokens, raceBudgetProblem } from './raceLanes';
@@ -31,6 +31,8 @@ export interface RaceLane {
   pplAfter: number | null;
   kvBytesPerToken: number | null;
   perLayer: { k: number; v: number }[] | null;
+  /** Latent KV (MLA): per layer the latent's width and kept rotary pairs (absent in races saved before it). */
+  latent?: LatentSizes | null;
   seconds: number | null;
   /** Its row in the fusion results table. */
   rowId: number | null;
@@ -157,6 +159,7 @@ export const useRace = create<RaceState>((set, get) => {
             pplAfter: row.pplAfter,
             kvBytesPerToken: row.kvAfter,
             perLayer: row.perLayer,
+            latent: row.latent,
             seconds: row.seconds,
             rowId: row.id,
             curve: row.curve,

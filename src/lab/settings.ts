@@ -5,6 +5,7 @@
 // No DOM here: parsing and writing are pure functions (tested in Node); src/lab/settingsStore.ts binds them to the page.
 
 import { DHA_ALLOCATIONS, DHA_DEFAULTS, DHA_FALLBACK_DEFAULTS, DHA_KV_SPLITS } from '../fusion/dhaDefaults';
+import { LATENT_INITS, MLA_DEFAULTS, ROPE_SELECTS } from '../fusion/mlaDefaults';
 import { LANE_KEYS } from './variants';
 
 export type PanelName = 'model' | 'similarity' | 'fuse' | 'race' | 'compare' | 'eval';
@@ -30,7 +31,7 @@ const fb =
   <T extends Value>(cpu: T, gpu: T) =>
   (fallback: boolean) =>
     fallback ? cpu : gpu;
-const METHODS = ['meanpool', 'aligned', 'dha'] as const;
+const METHODS = ['meanpool', 'aligned', 'dha', 'mla'] as const;
 /** The held-out documents every panel evaluates on by default (the last M of the sample): one set, so that the original reads
  * the same perplexity in the Fuse panel, the race and the worked example. */
 const HELD_OUT_DOCS = fb(6, 20);
@@ -63,6 +64,10 @@ export const CONTROLS = [
   { key: 'fuse.renorm', panel: 'fuse', label: 'renormalise merged heads', kind: 'bool', default: true },
   { key: 'fuse.allocation', panel: 'fuse', label: 'DHA allocation', kind: 'enum', default: DHA_DEFAULTS.allocation, values: DHA_ALLOCATIONS },
   { key: 'fuse.kvSplit', panel: 'fuse', label: 'DHA K/V budgets', kind: 'enum', default: DHA_DEFAULTS.kvSplit, values: DHA_KV_SPLITS },
+  { key: 'fuse.ropeSelect', panel: 'fuse', label: 'which rotary pairs', kind: 'enum', default: MLA_DEFAULTS.ropeSelect, values: ROPE_SELECTS },
+  { key: 'fuse.latentInit', panel: 'fuse', label: 'latent from', kind: 'enum', default: MLA_DEFAULTS.latentInit, values: LATENT_INITS },
+  /** Rotary pairs each K head keeps; 0: automatic (from the head dim and the budget). */
+  { key: 'fuse.ropePairs', panel: 'fuse', label: 'rotary pairs', kind: 'int', default: 0, min: 0, max: 4096 },
   { key: 'fuse.steps', panel: 'fuse', label: 'DHA steps', kind: 'int', default: fb(DHA_FALLBACK_DEFAULTS.steps, DHA_DEFAULTS.steps), min: 0, max: 100_000 },
   { key: 'fuse.seed', panel: 'fuse', label: 'seed', kind: 'int', default: 1, min: 0, max: 2 ** 31 - 1 },
   {
@@ -87,7 +92,7 @@ export const CONTROLS = [
   { key: 'fuse.prompt', panel: 'fuse', label: 'prompt for comparisons', kind: 'text', default: 'Once upon a time', maxLength: 500 },
   { key: 'fuse.compareTokens', panel: 'fuse', label: 'comparison tokens', kind: 'int', default: 64, min: 1, max: 1000 },
 
-  { key: 'race.methods', panel: 'race', label: 'lanes', kind: 'set', default: ['meanpool', 'aligned', 'dha', 'dha-e2e'], values: LANE_KEYS },
+  { key: 'race.methods', panel: 'race', label: 'lanes', kind: 'set', default: ['meanpool', 'aligned', 'dha', 'dha-e2e', 'mla'], values: LANE_KEYS },
   { key: 'race.renorm', panel: 'race', label: 'renormalise merged heads', kind: 'bool', default: true },
   { key: 'race.budget', panel: 'race', label: 'budget', kind: 'enum', default: '25', values: ['50', '25'] },
   { key: 'race.dhaSteps', panel: 'race', label: 'DHA steps', kind: 'int', default: fb(4, 25), min: 0, max: 100_000 },

@@ -19,6 +19,14 @@ export const LANE_DASH: Record<LaneKey, string | undefined> = {
   'dha-e2e': '8 4',
   'dha-uniform': '2 3',
   'dha-joint': '10 3 2 3',
+  mla: undefined,
+};
+
+/** The column of what each layer caches, in every table of runs: K/V heads, or a latent's width + its rotary key dims. */
+export const KV_SHAPE_HEADER = {
+  text: 'KV per layer',
+  title:
+    'What each layer caches per token: K/V, the K heads and V heads it keeps; for latent KV (MLA), d_c + rotary dims: the width of its latent plus the rotary key dims its K heads keep (2 per kept pair and head)',
 };
 
 /** One line under each method. */
