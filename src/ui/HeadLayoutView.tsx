@@ -1,18 +1,24 @@
 // A titled head-layout diagram (charts/HeadMap.tsx) with its KV-cache cost and SVG/PNG export: the loaded model in the Model
 // panel, a fused result or DHA's search in the Fuse heads panel.
 import { useRef } from 'react';
-import type { KvLayout } from '../model/types';
+import { layoutKvBytes, type HeadLayout } from '../model/heads';
+import { latentLine } from '../model/card';
+import { keptPairs } from '../model/latent';
 import { formatBytes } from '../gpu/errors';
 import { HeadMap } from './charts/HeadMap';
 import { ExportButtons } from './charts/ExportButtons';
 
-/** KV-cache bytes per token of a layout (f32 K and V of every layer). */
-export function layoutKvBytes(layouts: KvLayout[], headDim: number): number {
-  return layouts.reduce((s, l) => s + (l.kHeads + l.vHeads) * headDim * 4, 0);
+/** What the layers cache in words: their K+V heads, or (a latent layer among them) the latent's width and rotary pairs. */
+function cacheText(layouts: HeadLayout[], bytes: number): string {
+  if (!layouts.some((l) => l.latent)) return `${layouts.reduce((s, l) => s + l.kHeads + l.vHeads, 0)} K+V heads`;
+  return latentLine(
+    layouts.map((l) => (l.latent ? { rank: l.latent.rank, ropePairs: keptPairs(l.latent) } : null)),
+    bytes,
+  );
 }
 
 export function HeadLayoutView(props: {
-  layouts: Required<KvLayout>[];
+  layouts: HeadLayout[];
   headDim: number;
   title: string;
   subtitle: string;
@@ -21,26 +27,24 @@ export function HeadLayoutView(props: {
   testId: string;
 }) {
   const ref = useRef<SVGSVGElement>(null);
-  const bytes = layoutKvBytes(props.layouts, props.headDim);
-  const heads = props.layouts.reduce((s, l) => s + l.kHeads + l.vHeads, 0);
+  const bytes = layoutKvBytes(props.headDim, props.layouts);
+  const cache = cacheText(props.layouts, bytes);
+  const latent = props.layouts.some((l) => l.latent);
+  // a latent's line names its bytes already, and is long: the diagram gives it a caption line of its own
+  const caption = latent ? [props.title, props.subtitle, cache] : [props.title, `${props.subtitle} · ${cache}, ${formatBytes(bytes)} of KV cache per token`];
   return (
     <div className="head-layout" data-testid={props.testId}>
       <div className="sim-view-head">
-        <h3 title="Which K head and which V head each query head reads, per layer: MHA one each, GQA a shared pair per group, DHA decoupled K and V">
+        <h3 title="Which K head and which V head each query head reads, per layer: MHA one each, GQA a shared pair per group, DHA decoupled K and V; a latent (MLA) layer caches one latent that every query head reads, plus a few rotary key dims per K head">
           {props.title}
         </h3>
         <span className="hint" data-testid={`${props.testId}-kv`} data-bytes={bytes}>
-          {heads} K+V heads · KV cache {formatBytes(bytes)} per token (float32)
+          {latent ? cache : `${cache} · KV cache ${formatBytes(bytes)} per token`} (float32)
         </span>
         <ExportButtons target={ref} name={props.fileName} view="head layout" testId={`${props.testId}-export`} />
       </div>
       <div className="sim-scroll">
-        <HeadMap
-          ref={ref}
-          layouts={props.layouts}
-          kind={props.kind}
-          caption={[props.title, `${props.subtitle} · ${heads} K+V heads, ${formatBytes(bytes)} of KV cache per token`]}
-        />
+        <HeadMap ref={ref} layouts={props.layouts} kind={props.kind} caption={caption} />
       </div>
     </div>
   );

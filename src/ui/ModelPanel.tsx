@@ -1,21 +1,14 @@
 // The model panel: open a checkpoint (file picker, folder picker, drag and drop, a URL or a preset), watch it download and
-// load, cancel, and read its model card. Errors name the file and the problem; the previous model stays loaded.
+// load, cancel, and read its model card (ModelCardView.tsx) and head layout. Errors name the file and the problem; the
+// previous model stays loaded.
 import { useRef, useState, type DragEvent } from 'react';
 import { useModel } from '../lab/modelStore';
 import { usePanelHidden } from '../lab/settingsStore';
-import { useGpu } from '../lab/gpuStore';
 import { PRESETS } from '../model/remote';
 import { formatBytes } from '../gpu/errors';
 import { filesFromDrop, labelOf } from './dropFiles';
-import type { ModelCard } from '../model/card';
 import { HeadLayoutView } from './HeadLayoutView';
-
-export function formatCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} K`;
-  return String(n);
-}
+import { ModelCardView } from './ModelCardView';
 
 export function ModelPanel() {
   const hiddenPanel = usePanelHidden('model');
@@ -197,54 +190,5 @@ export function ModelPanel() {
         />
       )}
     </section>
-  );
-}
-
-function ModelCardView({ card, name }: { card: ModelCard; name: string }) {
-  const limits = useGpu((s) => s.summary?.limits);
-  const uniform = card.kvHeads.every((k) => k.k === card.kvHeads[0].k && k.v === card.kvHeads[0].v);
-  const rows: [string, React.ReactNode, string, string][] = [
-    ['Model', name, 'name', 'The folder or file it came from'],
-    ['Family', `${card.family} (${card.architecture})`, 'family', 'Architecture as named by the checkpoint'],
-    ['Parameters', formatCount(card.params), 'params', `${card.params.toLocaleString('en')} weights`],
-    ['Layers × heads', `${card.layers} × ${card.heads}`, 'layers-heads', 'Transformer layers × query heads per layer'],
-    [
-      'K / V heads per layer',
-      uniform ? `${card.kvHeads[0].k} K / ${card.kvHeads[0].v} V in every layer` : card.kvHeads.map((k) => `${k.k}/${k.v}`).join(' · '),
-      'kv-heads',
-      'Key heads and value heads each layer keeps; fewer heads mean a smaller KV cache',
-    ],
-    ['Head dim', card.headDim, 'head-dim', 'Width of one attention head'],
-    ['Width · FFN · vocab', `${card.dim} · ${card.ffnDim} · ${card.vocab}`, 'dims', 'Model width, MLP hidden width, vocabulary size'],
-    ['Context', `${card.contextLength} tokens`, 'context', 'Longest sequence the model was built for'],
-    ['Positions · norm · MLP', `${card.positional} · ${card.norm} · ${card.mlp}`, 'kinds', 'Positional encoding, normalisation and MLP kinds'],
-    ['KV cache', `${formatBytes(card.kvBytesPerToken)} per token`, 'kv-bytes', 'Bytes of keys and values cached per generated token (f32, all layers)'],
-    ['Tokenizer', card.tokenizer ?? 'none (token ids only)', 'tokenizer', 'Found beside the checkpoint'],
-  ];
-  return (
-    <div className="model-card" data-testid="model-card">
-      <table>
-        <tbody>
-          {rows.map(([label, value, id, tip]) => (
-            <tr key={id} title={tip}>
-              <th scope="row">{label}</th>
-              <td data-testid={`card-${id}`}>{value}</td>
-            </tr>
-          ))}
-          {card.gpu && (
-            <tr title="Weights are uploaded once; activations are for one sequence of the full context">
-              <th scope="row">GPU memory</th>
-              <td data-testid="card-gpu">
-                {formatBytes(card.gpu.weightBytes)} weights + {formatBytes(card.gpu.activationBytes)} activations
-                {limits && ` — largest storage binding ${formatBytes(limits.maxStorageBufferBindingSize)}`}
-                {card.gpu.split.length > 0
-                  ? `; split across bindings: ${card.gpu.split.map((s) => `${s.name} (${s.bindings})`).join(', ')}`
-                  : '; every tensor fits one binding'}
-              </td>
-            </tr>
-          )}
-        </tbody>
-      </table>
-    </div>
   );
 }

@@ -1,20 +1,42 @@
 // The head layout of a model, drawn from its own maps (the DHA paper's picture): per layer, the query heads in a row and below
 // them its K heads and its V heads, with a line from every query head to the K head and to the V head it reads. MHA is one
-// line straight down per head, GQA fans several query heads into one KV head, and DHA's decoupled K and V maps differ.
+// line straight down per head, GQA fans several query heads into one KV head, and DHA's decoupled K and V maps differ. A
+// latent (MLA) layer caches no K or V heads: below its query heads, each K head's few rotary key dims, and one latent block
+// that every query head reads (HeadMapLatent.tsx).
 // Hovering (or focusing) a K or V head highlights the query heads that share it and names the original heads merged into it.
 // D3 computes the positions; React owns the elements, with presentation attributes only (exports as SVG/PNG).
 import { forwardRef, useState } from 'react';
 import { scaleBand } from 'd3';
-import type { KvLayout } from '../../model/types';
+import type { HeadLayout } from '../../model/heads';
 import { SVG_FONT } from './Heatmap';
+import { LatentLayer } from './HeadMapLatent';
+import { K_COLOUR, LATENT_COLOUR, Q_COLOUR, V_COLOUR, type HeadHover } from './headColours';
 
-export const K_COLOUR = '#0072B2';
-export const V_COLOUR = '#D55E00';
-const Q_COLOUR = '#5c677d';
 const MUTED = '#5c677d';
 
+/** Legend entries of the drawn layers' parts, each with its swatch shape. */
+function legendOf(layouts: HeadLayout[]): { text: string; colour: string; round: boolean }[] {
+  const heads = layouts.some((l) => !l.latent);
+  const latent = layouts.some((l) => l.latent);
+  return [
+    { text: 'query heads', colour: Q_COLOUR, round: false },
+    ...(heads
+      ? [
+          { text: 'K heads', colour: K_COLOUR, round: true },
+          { text: 'V heads', colour: V_COLOUR, round: true },
+        ]
+      : []),
+    ...(latent
+      ? [
+          { text: 'rotary dims per K head', colour: K_COLOUR, round: false },
+          { text: 'shared latent', colour: LATENT_COLOUR, round: false },
+        ]
+      : []),
+  ];
+}
+
 export interface HeadMapProps {
-  layouts: Required<KvLayout>[];
+  layouts: HeadLayout[];
   caption: string[];
   /** e.g. "loaded", "result": the view's name in data-model. */
   kind: string;
@@ -25,7 +47,7 @@ const ROW = 26;
 const LAYER_H = 3 * ROW + 26;
 
 export const HeadMap = forwardRef<SVGSVGElement, HeadMapProps>(function HeadMap({ layouts, caption, kind, width = 620 }, ref) {
-  const [hover, setHover] = useState<{ layer: number; kind: 'k' | 'v'; head: number } | null>(null);
+  const [hover, setHover] = useState<HeadHover>(null);
   const top = 12 + caption.length * 16 + 20;
   const left = 64;
   const height = top + layouts.length * LAYER_H + 8;
@@ -35,6 +57,9 @@ export const HeadMap = forwardRef<SVGSVGElement, HeadMapProps>(function HeadMap(
     .range([left, width - 12])
     .padding(0.25);
   const box = Math.min(x.bandwidth(), 22);
+  const legend = legendOf(layouts);
+  // each entry: swatch, gap, its text at about 5.6 px a character (11 px type), a gap
+  const legendX = legend.reduce((xs, e) => [...xs, xs[xs.length - 1] + 14 + e.text.length * 5.6 + 12], [0]);
   const headX = (count: number, i: number) => {
     // KV heads spread under the query heads they serve: centred in the span of the band.
     const span = (width - 12 - left) / Math.max(count, 1);
@@ -59,21 +84,39 @@ export const HeadMap = forwardRef<SVGSVGElement, HeadMapProps>(function HeadMap(
         </text>
       ))}
       <g fontSize={11} transform={`translate(${left}, ${top - 10})`}>
-        <rect width={10} height={10} y={-9} fill={Q_COLOUR} />
-        <text x={14}>query heads</text>
-        <rect x={110} width={10} height={10} y={-9} fill={K_COLOUR} />
-        <text x={124}>K heads</text>
-        <rect x={190} width={10} height={10} y={-9} fill={V_COLOUR} />
-        <text x={204}>V heads — hover a head for who reads it and what merged into it</text>
+        {legend.map((e, i) => (
+          <g key={e.text} transform={`translate(${legendX[i]}, 0)`}>
+            <rect width={10} height={10} y={-9} rx={e.round ? 5 : 0} fill={e.colour} />
+            <text x={14}>{e.text}</text>
+          </g>
+        ))}
+        <text x={legendX[legend.length]}>— hover a head for who reads it{layouts.some((l) => !l.latent) ? ' and what merged into it' : ''}</text>
       </g>
       {layouts.map((l, li) => {
         const y0 = top + li * LAYER_H;
         const qY = y0 + 4;
         const kY = y0 + 4 + ROW + 10;
         const vY = kY + ROW;
+        const qx = (h: number) => (x(h) ?? 0) + x.bandwidth() / 2 - box / 2;
+        if (l.latent)
+          return (
+            <LatentLayer
+              key={li}
+              layout={l}
+              latent={l.latent}
+              index={li}
+              rows={{ q: qY, k: kY, latent: vY }}
+              left={left}
+              right={width - 12}
+              box={box}
+              qx={qx}
+              headX={headX}
+              hover={hover}
+              setHover={setHover}
+            />
+          );
         const active = hover?.layer === li ? hover : null;
         const reads = (h: number) => active && (active.kind === 'k' ? l.kHeadOf[h] : l.vHeadOf[h]) === active.head;
-        const qx = (h: number) => (x(h) ?? 0) + x.bandwidth() / 2 - box / 2;
         return (
           <g key={li} data-testid="head-map-layer" data-layer={li} data-k-heads={l.kHeads} data-v-heads={l.vHeads}>
             <text x={4} y={qY + box * 0.7} fontSize={11} fill="#1b263b">
