@@ -1,26 +1,27 @@
 // Fuse heads: convert the loaded model's K/V heads into fewer with mean-pool, the aligned merge or DHA (our reconstruction),
-// optionally train the result end to end toward the original, watch it live (budget bars along DHA's search path, its
-// layer-local loss and the KL checks with the step kept, the training curves), pause, step and resume it, and compare runs
-// in a results table with perplexity before → after, KV-cache bytes, downloads of the fused model and a side-by-side
-// continuation.
+// or its KV cache into a latent (MLA), optionally train the result end to end toward the original, watch it live (budget
+// bars along DHA's search path, its layer-local loss and the KL checks with the step kept, the training curves), pause,
+// step and resume it, and compare runs in a results table with perplexity before → after, KV-cache bytes, downloads of the
+// fused model and a side-by-side continuation. Each method's own settings: fusion/MethodFields.tsx.
 import { useId, useState } from 'react';
 import { useModel } from '../lab/modelStore';
 import { useGpu } from '../lab/gpuStore';
-import { budgetLabel, useFusion, type FusionSettings } from '../lab/fusionStore';
+import { budgetLabel, useFusion } from '../lab/fusionStore';
 import { HeadLayoutView } from './HeadLayoutView';
 import { useSettings, usePanelHidden } from '../lab/settingsStore';
 import { METHOD_NAME, METHOD_TEXT, METHOD_TOOLTIP, ViewBoundary } from './fusion/common';
 import { isRunDha, LiveViewSection } from './fusion/LiveView';
 import { ResultsTable } from './fusion/ResultsTable';
+import { MethodFields } from './fusion/MethodFields';
 import { recoveryOf, RecoveryFields, RECOVERY_KEYS } from './fusion/RecoveryFields';
-import { firstProblem, type SettingKey } from '../lab/settings';
+import { firstProblem } from '../lab/settings';
+import { fusionSettingsOf } from '../lab/fuseSettings';
+import { FUSION_METHODS } from '../fusion/fuse';
 import { Field } from './Field';
 import { RunControls } from './RunControls';
 
 const SAMPLE_URL = `${import.meta.env.BASE_URL}demo/demo-stories.txt`;
 const SAMPLE_NAME = 'the built-in TinyStories sample';
-
-const STEPS_HINT = 'Steps that train the fused model layer by layer toward the original (DHA only; 0: the aligned, renormalised merge on DHA’s budgets)';
 
 export function FusionPanel() {
   const hiddenPanel = usePanelHidden('fuse');
@@ -39,8 +40,6 @@ export function FusionPanel() {
   const calSource = values['fuse.cal'];
   const evalSource = values['fuse.eval'];
   const budgetChoice = values['fuse.budget'];
-  const budget = budgetChoice === 'custom' ? values['fuse.pct'] / 100 : Number(budgetChoice) / 100;
-  const isDha = method === 'dha';
   const heldOutDocs = values['fuse.evalDocs'];
 
   const start = async () => {
@@ -54,32 +53,11 @@ export function FusionPanel() {
       const evaluation = evalSource === 'file' ? { file: evalFile!, name: evalFile!.name } : { text: sample, name: SAMPLE_NAME };
       const sameText = calSource === evalSource && (calSource === 'sample' || calFile === evalFile);
       // Every value is checked against the settings table's own limits, the ones the page address is read with.
-      const keys: SettingKey[] = [
-        'fuse.calTokens',
-        'fuse.evalDocs',
-        'fuse.steps',
-        'fuse.seed',
-        'fuse.tokensPerStep',
-        'fuse.seqLen',
-        ...(budgetChoice === 'custom' ? (['fuse.pct'] as const) : []),
-      ];
-      const problem = firstProblem(values, [...keys, ...RECOVERY_KEYS.fuse]);
+      const r = fusionSettingsOf(values, recoveryOf(values, 'fuse'));
+      if ('problem' in r) throw new Error(r.problem);
+      const problem = firstProblem(values, RECOVERY_KEYS.fuse);
       if (problem) throw new Error(`${problem}.`);
-      const train = recoveryOf(values, 'fuse');
-      const settings: FusionSettings = {
-        method,
-        budget,
-        calibrationTokens: values['fuse.calTokens'],
-        steps: values['fuse.steps'],
-        seed: values['fuse.seed'],
-        tokensPerStep: values['fuse.tokensPerStep'],
-        seqLen: values['fuse.seqLen'],
-        train: train.steps > 0 ? train : null,
-        renormalise: values['fuse.renorm'],
-        allocation: values['fuse.allocation'],
-        kvSplit: values['fuse.kvSplit'],
-      };
-      void run(loaded, settings, { calibration, evaluation: { ...evaluation, heldOutDocs }, sameText });
+      void run(loaded, r.settings, { calibration, evaluation: { ...evaluation, heldOutDocs }, sameText });
     } catch (e) {
       setPrepError(e instanceof Error ? e.message : String(e));
     }
@@ -101,7 +79,7 @@ export function FusionPanel() {
           className="fusion-method"
           choiceTitles={METHOD_TOOLTIP}
           choices={Object.fromEntries(
-            (['meanpool', 'aligned', 'dha'] as const).map((m) => [
+            FUSION_METHODS.map((m) => [
               m,
               <>
                 <strong>{METHOD_NAME[m]}</strong>
@@ -117,7 +95,7 @@ export function FusionPanel() {
           <Field
             k="fuse.budget"
             testId="fusion-budget"
-            title="Share of the K heads and of the V heads kept"
+            title="Share of the K heads and of the V heads kept (latent KV: share of the numbers cached per token)"
             choices={{ '50': '50 %', '25': '25 %', custom: 'custom' }}
             choiceTitles={{
               '50': "Keep 50 % of the model's K heads and 50 % of its V heads (KV cache 50 % of the original)",
@@ -144,7 +122,7 @@ export function FusionPanel() {
             testId="fusion-cal-source"
             label="Calibration"
             options={{ sample: 'built-in sample', file: 'a text file…' }}
-            title="The text whose first N tokens calibrate the aligned merge and DHA (mean-pool needs none) and train the recovery"
+            title="The text whose first N tokens calibrate the aligned merge, DHA and latent KV (mean-pool needs none) and train the recovery"
           />
           {calSource === 'file' && (
             <input
@@ -193,48 +171,7 @@ export function FusionPanel() {
             : '; calibration reads another text — make sure the two do not overlap.'}
         </p>
       </fieldset>
-      <fieldset
-        className="fusion-fields"
-        disabled={running || method !== 'aligned'}
-        title={method === 'aligned' ? undefined : 'This setting applies to the aligned merge only'}
-      >
-        <legend>Aligned merge</legend>
-        <Field
-          k="fuse.renorm"
-          testId="fusion-renorm"
-          title="Rescale each merged head to its members' mean energy (an averaged head is shorter than its members when they point in different directions). DHA's merge always does; off shows the plain aligned average"
-        />
-      </fieldset>
-      <fieldset className="fusion-fields" disabled={running || !isDha} title={isDha ? undefined : 'Training settings apply to DHA only'}>
-        <legend>DHA {fallback ? <span className="hint">(small defaults: this adapter is a CPU fallback)</span> : null}</legend>
-        <div className="form-row">
-          <Field
-            k="fuse.allocation"
-            testId="fusion-allocation"
-            label="allocation"
-            options={{ search: 'searched per layer', uniform: 'uniform (same in every layer)' }}
-            title="How many K and V heads each layer keeps: DHA's search by merge cost, or the same count in every layer (isolates what the search is worth)"
-          />
-          <Field
-            k="fuse.kvSplit"
-            testId="fusion-kv-split"
-            label="K and V budgets"
-            options={{ equal: 'each the budget', joint: 'one joint K+V budget' }}
-            title="Each of K and V keeps the budget's share of its heads, or one budget of K+V heads is spent where merging costs least (V, whose heads are less alike, may keep more than K)"
-          />
-        </div>
-        <div className="form-row">
-          <Field k="fuse.steps" testId="fusion-steps" label="steps" title={STEPS_HINT} />
-          <Field k="fuse.seed" testId="fusion-seed" title="Order of the calibration batches: the same seed gives the same budgets and weights" />
-          <Field
-            k="fuse.tokensPerStep"
-            testId="fusion-tokens-per-step"
-            label="tokens per step"
-            title="Calibration tokens each step sees (sequences × sequence length)"
-          />
-          <Field k="fuse.seqLen" testId="fusion-seq-len" label="sequence length" title="Tokens per training sequence (at most the model's context)" />
-        </div>
-      </fieldset>
+      <MethodFields method={method} running={running} fallback={fallback} />
       <fieldset className="fusion-fields" disabled={running}>
         <legend>Recovery training {fallback ? <span className="hint">(small defaults: this adapter is a CPU fallback)</span> : null}</legend>
         <RecoveryFields panel="fuse" testPrefix="fusion" />

@@ -1,7 +1,8 @@
-// The live view of a fusion run: heads kept per layer (DHA's budget path played), DHA's layer-local loss and the fused
-// model's calibration KL at each check (the best state is kept), and the recovery training's loss and held-out perplexity.
+// The live view of a fusion run: heads kept per layer (DHA's budget path played; latent KV keeps every head, and says what
+// each layer caches instead), DHA's layer-local loss and the fused model's calibration KL at each check (the best state is
+// kept), and the recovery training's loss and held-out perplexity.
 import { useEffect, useRef, useState } from 'react';
-import { budgetLabel, type LiveView } from '../../lab/fusionStore';
+import { budgetLabel, compactShape, type LiveView } from '../../lab/fusionStore';
 import { BudgetBars } from '../charts/BudgetBars';
 import { LineChart, type Series } from '../charts/LineChart';
 import { ExportButtons } from '../charts/ExportButtons';
@@ -52,17 +53,28 @@ export function LiveViewSection({ live, headDim }: { live: LiveView; headDim: nu
   const last = live.curve[live.curve.length - 1];
   return (
     <div className="fusion-live" data-testid="fusion-live">
-      <div className="sim-view-head">
-        <h3>Heads kept per layer</h3>
-        <span className="hint">
-          K and V side by side; dashed: the heads each layer had.
-          {live.method === 'dha' ? ' The bars play the search’s path from every head down to the budget.' : ''}
-        </span>
-        <ExportButtons target={bars} name={`${fileBase}-budgets`} view="budget bars" testId="fusion-export-budgets" />
-      </div>
-      <div className="sim-scroll">
-        <BudgetBars ref={bars} heads={live.heads} perLayer={perLayer} caption={budgetCaption} />
-      </div>
+      {live.method === 'mla' ? (
+        <p className="hint" data-testid="fusion-latent-live">
+          {name}: no head is merged.{' '}
+          {live.latent && live.perLayer
+            ? `Each layer now caches a latent and its K heads’ kept rotary key dims, d_c + rotary dims per layer: ${compactShape(live.perLayer, live.latent)} — the head layout under the results draws it.`
+            : 'The conversion factors each layer’s keys and values into one latent (the stage above).'}
+        </p>
+      ) : (
+        <>
+          <div className="sim-view-head">
+            <h3>Heads kept per layer</h3>
+            <span className="hint">
+              K and V side by side; dashed: the heads each layer had.
+              {live.method === 'dha' ? ' The bars play the search’s path from every head down to the budget.' : ''}
+            </span>
+            <ExportButtons target={bars} name={`${fileBase}-budgets`} view="budget bars" testId="fusion-export-budgets" />
+          </div>
+          <div className="sim-scroll">
+            <BudgetBars ref={bars} heads={live.heads} perLayer={perLayer} caption={budgetCaption} />
+          </div>
+        </>
+      )}
       {playing && (
         <HeadLayoutView
           layouts={path[idx].layouts}

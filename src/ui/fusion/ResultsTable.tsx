@@ -1,9 +1,9 @@
 // The results table of the fusion runs: one row per run (from the Fuse heads panel or the recovery race) with perplexity
 // before → after, KV-cache bytes, time, steps; under each, its files for download and a side-by-side continuation.
-import { budgetLabel, compactCounts, rowFile, useFusion, type ResultRow } from '../../lab/fusionStore';
+import { budgetLabel, compactShape, rowFile, shapeLines, useFusion, type ResultRow } from '../../lab/fusionStore';
 import { formatBytes } from '../../gpu/errors';
 import { downloadBlob } from '../charts/exportImage';
-import { METHOD_NAME } from './common';
+import { KV_SHAPE_HEADER, METHOD_NAME } from './common';
 import { Field } from '../Field';
 
 async function download(rowId: number, name: string) {
@@ -30,16 +30,16 @@ export function ResultsTable(props: { rows: ResultRow[]; canCompare: boolean; co
             <tr>
               <th scope="col">#</th>
               <th scope="col">method</th>
-              <th scope="col" title="Share of K heads and of V heads kept">
+              <th scope="col" title="Share of K heads and of V heads kept (latent KV: share of the numbers cached per token)">
                 budget
               </th>
-              <th scope="col" title="Heads kept per layer, K/V">
-                K/V per layer
+              <th scope="col" title={KV_SHAPE_HEADER.title}>
+                {KV_SHAPE_HEADER.text}
               </th>
               <th scope="col" title="Perplexity on the held-out evaluation documents, original → fused">
                 perplexity
               </th>
-              <th scope="col" title="KV-cache bytes per token (float32 K and V of every layer), original → fused">
+              <th scope="col" title="KV-cache bytes per token (float32 K and V, or latent and rotary key dims, of every layer), original → fused">
                 KV bytes/token
               </th>
               <th scope="col" title="Seconds the conversion took: calibration, search, training; not evaluation, not time paused">
@@ -118,8 +118,8 @@ function ResultRowView({
         <td>{n}</td>
         <td title={r.model}>{r.label ?? METHOD_NAME[r.method]}</td>
         <td>{budgetLabel(r.budget)}</td>
-        <td className="fusion-counts" data-testid="fusion-row-counts" title={r.perLayer.map((p, l) => `layer ${l}: ${p.k} K, ${p.v} V heads`).join('\n')}>
-          {compactCounts(r.perLayer)}
+        <td className="fusion-counts" data-testid="fusion-row-counts" title={shapeLines(r.perLayer, r.latent).join('\n')}>
+          {compactShape(r.perLayer, r.latent)}
         </td>
         <td
           data-testid="fusion-row-ppl"

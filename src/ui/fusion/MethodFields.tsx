@@ -1,0 +1,97 @@
+// The Fuse heads panel's settings of one method each: the aligned merge's renormalisation, DHA's allocation, budgets and own
+// training, and latent KV's (MLA) rotary pairs and latent fit. The aligned and DHA fieldsets stay in view (disabled for the
+// other methods); MLA's appears when MLA is chosen.
+import type { FusionMethod } from '../../fusion/fuse';
+import type { LatentInit, RopeSelect } from '../../fusion/mlaDefaults';
+import { Field } from '../Field';
+
+const STEPS_HINT = 'Steps that train the fused model layer by layer toward the original (DHA only; 0: the aligned, renormalised merge on DHA’s budgets)';
+
+/** What each choice of rotary pairs keeps, for the select. */
+const ROPE_SELECT_NAMES = {
+  norm: 'the strongest (norm)',
+  high: 'the fastest-turning',
+  low: 'the slowest-turning',
+  uniform: 'spread evenly',
+} satisfies Record<RopeSelect, string>;
+
+const LATENT_INIT_NAMES = { weights: 'the weights (SVD)', activations: 'the calibration activations' } satisfies Record<LatentInit, string>;
+
+const ROPE_SELECT_TITLE =
+  'Rotary position encoding (RoPE) turns each pair of a head’s dims — a rotary pair — by an angle that grows with the token’s position; the first pairs ' +
+  'turn fastest. Latent KV keeps the rotation on only a few pairs of each K head, cached as they are beside the latent; on the other pairs queries and keys ' +
+  'stop rotating, so those dims can be squeezed into the latent. Which pairs keep it: “norm” picks, per K head, the pairs whose queries and keys are ' +
+  'largest on average on the calibration text — the ones attention leans on most (MHA2MLA’s best choice); the others are fixed picks that need no text.';
+
+const LATENT_INIT_TITLE =
+  'How the latent is fitted. Each layer’s key dims that no longer rotate and its values are squeezed through one latent of d_c numbers. “weights”: the best ' +
+  'rank-d_c approximation of the projection weights themselves (a truncated SVD), blind to the data. “activations”: the best rank-d_c approximation of the ' +
+  'keys and values the model actually computes on the calibration text (keys and values first scaled to equal size), so directions the text never uses cost ' +
+  'nothing (TransMLA, Palu).';
+
+const ROPE_PAIRS_TITLE =
+  'Rotary pairs each K head keeps (0: automatic — one pair in eight of the head’s, at least 1, at most what leaves half the budget to the latent). Each layer ' +
+  'caches d_c + 2 × pairs × K heads numbers per token, d_c the latent’s width: in the same budget, more pairs keep more position and leave a narrower latent.';
+
+export function MethodFields({ method, running, fallback }: { method: FusionMethod; running: boolean; fallback: boolean | null }) {
+  const isDha = method === 'dha';
+  return (
+    <>
+      <fieldset
+        className="fusion-fields"
+        disabled={running || method !== 'aligned'}
+        title={method === 'aligned' ? undefined : 'This setting applies to the aligned merge only'}
+      >
+        <legend>Aligned merge</legend>
+        <Field
+          k="fuse.renorm"
+          testId="fusion-renorm"
+          title="Rescale each merged head to its members' mean energy (an averaged head is shorter than its members when they point in different directions). DHA's merge always does; off shows the plain aligned average"
+        />
+      </fieldset>
+      <fieldset className="fusion-fields" disabled={running || !isDha} title={isDha ? undefined : 'Training settings apply to DHA only'}>
+        <legend>DHA {fallback ? <span className="hint">(small defaults: this adapter is a CPU fallback)</span> : null}</legend>
+        <div className="form-row">
+          <Field
+            k="fuse.allocation"
+            testId="fusion-allocation"
+            label="allocation"
+            options={{ search: 'searched per layer', uniform: 'uniform (same in every layer)' }}
+            title="How many K and V heads each layer keeps: DHA's search by merge cost, or the same count in every layer (isolates what the search is worth)"
+          />
+          <Field
+            k="fuse.kvSplit"
+            testId="fusion-kv-split"
+            label="K and V budgets"
+            options={{ equal: 'each the budget', joint: 'one joint K+V budget' }}
+            title="Each of K and V keeps the budget's share of its heads, or one budget of K+V heads is spent where merging costs least (V, whose heads are less alike, may keep more than K)"
+          />
+        </div>
+        <div className="form-row">
+          <Field k="fuse.steps" testId="fusion-steps" label="steps" title={STEPS_HINT} />
+          <Field k="fuse.seed" testId="fusion-seed" title="Order of the calibration batches: the same seed gives the same budgets and weights" />
+          <Field
+            k="fuse.tokensPerStep"
+            testId="fusion-tokens-per-step"
+            label="tokens per step"
+            title="Calibration tokens each step sees (sequences × sequence length)"
+          />
+          <Field k="fuse.seqLen" testId="fusion-seq-len" label="sequence length" title="Tokens per training sequence (at most the model's context)" />
+        </div>
+      </fieldset>
+      {method === 'mla' && (
+        <fieldset className="fusion-fields" disabled={running} data-testid="fusion-mla-fields">
+          <legend>Latent KV (MLA)</legend>
+          <div className="form-row">
+            <Field k="fuse.ropeSelect" testId="fusion-rope-select" options={ROPE_SELECT_NAMES} title={ROPE_SELECT_TITLE} />
+            <Field k="fuse.ropePairs" testId="fusion-rope-pairs" label="rotary pairs" suffix=" per K head (0: automatic)" title={ROPE_PAIRS_TITLE} />
+            <Field k="fuse.latentInit" testId="fusion-latent-init" options={LATENT_INIT_NAMES} title={LATENT_INIT_TITLE} />
+          </div>
+          <p className="hint">
+            No head is merged: the KV budget sets how many numbers each layer caches per token, shared between the latent and the kept rotary dims.
+          </p>
+        </fieldset>
+      )}
+    </>
+  );
+}
