@@ -16,7 +16,7 @@ test('recovery race: lanes on one token budget, one chart, pause/step, equal-tok
   const panel = page.getByTestId('race-panel');
   await expect(panel.getByRole('heading', { name: 'Recovery race' })).toBeVisible();
   await expect(panel.getByTestId('race-budget')).toHaveValue('25');
-  for (const m of ['meanpool', 'aligned', 'dha', 'dha-e2e']) await expect(panel.getByTestId(`race-method-${m}`)).toBeChecked();
+  for (const m of ['meanpool', 'aligned', 'dha', 'dha-e2e', 'mla']) await expect(panel.getByTestId(`race-method-${m}`)).toBeChecked();
   for (const m of ['dha-uniform', 'dha-joint']) await expect(panel.getByTestId(`race-method-${m}`)).not.toBeChecked();
   await expect(panel.getByTestId('race-renorm')).toBeChecked();
   // an impossible setting is refused before anything runs
@@ -39,6 +39,7 @@ test('recovery race: lanes on one token budget, one chart, pause/step, equal-tok
 
   // three lanes: mean-pool, DHA with 2 own steps then 2 end to end, DHA with 4 end to end
   await panel.getByTestId('race-method-aligned').uncheck();
+  await panel.getByTestId('race-method-mla').uncheck();
   await panel.getByTestId('race-dha-steps').fill('2');
   const lanes = ['meanpool', 'dha', 'dha-e2e'];
   const t0 = Date.now();

@@ -4,7 +4,7 @@
 // fused result.
 import { useId, useRef, useState } from 'react';
 import { useModel } from '../lab/modelStore';
-import { useFusion, budgetLabel, compactCounts } from '../lab/fusionStore';
+import { useFusion, budgetLabel, compactShape } from '../lab/fusionStore';
 import { useCompare } from '../lab/compareStore';
 import { useSettings, usePanelHidden } from '../lab/settingsStore';
 import { FUSION_METHODS } from '../fusion/fuse';
@@ -49,7 +49,7 @@ export function ComparePanel() {
             tokens: r.trainTokens,
             label:
               `run ${i + 1}: ${nameOf(r)} at ${budgetLabel(r.budget)} — perplexity ${r.pplAfter.toFixed(3)} after ${n(r.trainTokens)} training tokens, ` +
-              `${n(r.kvAfter)} KV bytes/token; K/V per layer ${compactCounts(r.perLayer)}; ${r.trainSteps} steps (${r.recoverySteps} end to end), seed ${r.seed}`,
+              `${n(r.kvAfter)} KV bytes/token; ${r.latent ? 'latent + rotary dims' : 'K/V'} per layer ${compactShape(r.perLayer, r.latent)}; ${r.trainSteps} steps (${r.recoverySteps} end to end), seed ${r.seed}`,
           },
         ],
   );

@@ -6,13 +6,13 @@ import { useEffect, useRef, useState } from 'react';
 import { ExportButtons } from './charts/ExportButtons';
 import { useGpu } from '../lab/gpuStore';
 import { EXAMPLE_URL, type ExampleData, type ExampleRun } from '../lab/example';
-import { budgetLabel, compactCounts } from '../lab/fusionStore';
+import { budgetLabel, compactShape } from '../lab/fusionStore';
 import { HeadMap } from './charts/HeadMap';
 import { SimilarityGrid } from './charts/SimilarityGrid';
 import { BudgetBars } from './charts/BudgetBars';
 import { LineChart, type Series } from './charts/LineChart';
 import { ParetoChart } from './charts/ParetoChart';
-import { METHOD_COLOUR, METHOD_NAME } from './fusion/common';
+import { KV_SHAPE_HEADER, METHOD_COLOUR, METHOD_NAME } from './fusion/common';
 import { formatBytes } from '../gpu/errors';
 import { GlossaryLink } from './Glossary';
 
@@ -225,7 +225,7 @@ export function ExampleView() {
           )}
           <div className="example-part" id={EXAMPLE_PARTS.methods} data-testid="example-part" data-part="methods">
             <h3>
-              4. {data.runs.length} ways to fewer heads at {budgets.join(', ')}, then training{equal ? ' on the same total of tokens' : ''}
+              4. {data.runs.length} ways to a smaller KV cache at {budgets.join(', ')}, then training{equal ? ' on the same total of tokens' : ''}
             </h3>
             <p className="hint" data-testid="example-training">
               {equal ? (
@@ -251,7 +251,9 @@ export function ExampleView() {
               <thead>
                 <tr>
                   <th scope="col">conversion</th>
-                  <th scope="col">K/V per layer</th>
+                  <th scope="col" title={KV_SHAPE_HEADER.title}>
+                    {KV_SHAPE_HEADER.text}
+                  </th>
                   <th scope="col" title="Bytes of keys and values cached per token, counted in float32 (the type the lab computes in)">
                     KV bytes/token (float32)
                   </th>
@@ -265,7 +267,7 @@ export function ExampleView() {
                     <td>
                       {runName(r)} at {budgetLabel(r.budget)}
                     </td>
-                    <td className="fusion-counts">{compactCounts(r.perLayer)}</td>
+                    <td className="fusion-counts">{compactShape(r.perLayer, r.latent)}</td>
                     <td>
                       {n(data.model.kvBytesPerToken)} → {n(r.kvBytesPerToken)}
                     </td>

@@ -1,4 +1,4 @@
-// Recovery race: one KV budget, several lanes (the three methods, DHA with one part switched, DHA at another split of the
+// Recovery race: one KV budget, several lanes (the four methods, DHA with one part switched, DHA at another split of the
 // token budget; src/lab/variants.ts), the same total training tokens and the same batches for each, and one chart of
 // held-out perplexity against total training tokens — how fast each converted model recovers (the DHA paper's comparison)
 // on the loaded model. Live while it trains; pause / step / cancel; a row per lane here (RaceView.tsx) and in the fusion

@@ -7,11 +7,11 @@ import { useRef } from 'react';
 import { raceCsv, type Race, type RaceLane } from '../lab/raceStore';
 import { bestAtEqualTokens, laneTokens, midpointTokens, pplAt } from '../lab/raceLanes';
 import { LANE_BY_KEY } from '../lab/variants';
-import { budgetLabel, compactCounts } from '../lab/fusionRun';
+import { budgetLabel, compactShape, shapeLines } from '../lab/fusionRun';
 import { LineChart, type Series } from './charts/LineChart';
 import { ChartFrame } from './charts/ChartFrame';
 import { downloadBlob } from './charts/exportImage';
-import { LANE_DASH, METHOD_COLOUR } from './fusion/common';
+import { KV_SHAPE_HEADER, LANE_DASH, METHOD_COLOUR } from './fusion/common';
 
 const STATUS: Record<string, string> = { waiting: 'waiting', converting: 'converting…', training: 'training…', done: 'done', failed: 'failed' };
 const n = (x: number) => x.toLocaleString('en');
@@ -119,8 +119,8 @@ export function RaceView({ race }: { race: Race }) {
           <tr>
             <th scope="col">lane</th>
             <th scope="col">status</th>
-            <th scope="col" title="Heads kept per layer, K/V">
-              K/V per layer
+            <th scope="col" title={KV_SHAPE_HEADER.title}>
+              {KV_SHAPE_HEADER.text}
             </th>
             <th scope="col" title="KV-cache bytes per token, original → converted, counted in float32 (the dtype the lab runs in)">
               KV bytes/token
@@ -161,7 +161,9 @@ export function RaceView({ race }: { race: Race }) {
                 <LaneSwatch lane={l} /> {l.label}
               </td>
               <td title={l.error ?? undefined}>{l.status === 'failed' ? `failed: ${l.error}` : STATUS[l.status]}</td>
-              <td className="fusion-counts">{l.perLayer ? compactCounts(l.perLayer) : '—'}</td>
+              <td className="fusion-counts" title={l.perLayer ? shapeLines(l.perLayer, l.latent).join('\n') : undefined}>
+                {l.perLayer ? compactShape(l.perLayer, l.latent) : '—'}
+              </td>
               <td>{l.kvBytesPerToken !== null ? `${n(race.kvOriginal)} → ${n(l.kvBytesPerToken)}` : '—'}</td>
               <td>
                 {race.pplOriginal !== null ? race.pplOriginal.toFixed(3) : '…'} → {l.pplConverted !== null ? l.pplConverted.toFixed(3) : '…'}

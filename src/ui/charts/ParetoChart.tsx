@@ -20,6 +20,9 @@ export interface ParetoPoint {
 }
 
 const MUTED = '#5c677d';
+/** The plot's left and right margins (axis labels; air). */
+const LEFT = 64;
+const RIGHT = 20;
 
 export const ParetoChart = forwardRef<
   SVGSVGElement,
@@ -32,7 +35,17 @@ export const ParetoChart = forwardRef<
     logY?: boolean;
   }
 >(function ParetoChart({ points, reference, caption, groups, width = 560, logY = false }, ref) {
-  const margin = { top: 34 + caption.length * 16, right: 20, bottom: 42, left: 64 };
+  const entries = [...groups, ...(reference ? [{ name: 'original', colour: '#000000' }] : [])];
+  const legendTop = 12 + caption.length * 16;
+  // The legend in rows across the plot's width: a dot, its name at about 6 px a character, a gap; a new row when one is full.
+  const legend: { x: number; row: number }[] = [];
+  for (const [i, g] of entries.entries()) {
+    const prev = legend[i - 1];
+    const x = prev ? prev.x + 14 + entries[i - 1].name.length * 6 + 16 : LEFT;
+    legend.push(prev && x + 14 + g.name.length * 6 > width - RIGHT ? { x: LEFT, row: prev.row + 1 } : { x, row: prev?.row ?? 0 });
+  }
+  const rows = (legend.at(-1)?.row ?? 0) + 1;
+  const margin = { top: legendTop + 22 + (rows - 1) * 16, right: RIGHT, bottom: 42, left: LEFT };
   const height = 260 + margin.top;
   const xs = [...points.map((p) => p.x), ...(reference ? [reference.x] : [])];
   const ys = [...points.map((p) => p.y), ...(reference ? [reference.y] : [])];
@@ -119,8 +132,8 @@ export const ParetoChart = forwardRef<
           <title>{p.label}</title>
         </circle>
       ))}
-      {[...groups, ...(reference ? [{ name: 'original', colour: '#000000' }] : [])].map((g, i) => (
-        <g key={g.name} transform={`translate(${margin.left + i * 130},${margin.top - 22})`} fontSize={11} fill="#1b263b">
+      {entries.map((g, i) => (
+        <g key={g.name} transform={`translate(${legend[i].x},${legendTop + legend[i].row * 16})`} fontSize={11} fill="#1b263b" data-testid="pareto-legend">
           <circle cx={5} cy={5} r={5} fill={g.name === 'original' ? '#ffffff' : g.colour} stroke={g.colour} strokeWidth={g.name === 'original' ? 2 : 0} />
           <text x={14} y={9}>
             {g.name}
