@@ -68,6 +68,7 @@ test('without WebGPU the tour walks the worked example: every step at its part, 
   const total = Number((await tour.getByTestId('tour-step').textContent())!.match(/of (\d+)/)![1]);
   expect(total).toBeGreaterThanOrEqual(10);
   const seen = new Set<string>();
+  let latentStep = 0;
   for (let s = 1; s <= total; s++) {
     await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', String(s));
     // no action that cannot run here, and the step points at a part of the example that is on the page
@@ -77,8 +78,16 @@ test('without WebGPU the tour walks the worked example: every step at its part, 
     await expect(page.locator(`#${target}`)).toHaveClass(/tour-target/);
     await expect(page.locator('.tour-target')).toHaveCount(1);
     seen.add(target);
+    // the latent step explains itself in words where the example has no latent run to point at
+    if ((await tour.locator('h2').textContent())!.startsWith('Latent KV')) {
+      latentStep = s;
+      await expect(tour.getByTestId('tour-text')).toContainText(
+        data.runs.some((r) => r.method === 'mla') ? 'compare the latent’s row' : 'The worked example has no latent run',
+      );
+    }
     if (s < total) await tour.getByTestId('tour-next').click();
   }
+  expect(latentStep).toBeGreaterThan(0);
   // it walks the whole example: the cache, similarity, DHA's budgets, the conversions, recovery, the trade-off
   for (const part of ['example-kv', 'example-similarity', 'example-dha', 'example-methods', 'example-recovery', 'example-tradeoff'])
     expect(seen).toContain(part);

@@ -137,10 +137,28 @@ test('the guided tour: every conversion at 25 %, one change per step, the modelâ
       await expect(row.getByTestId('fusion-row-kv')).toHaveText('4,096 â†’ 1,024'); // 25 % of all 64 K and V heads, however split
     }
   }
+  // step 9: the latent, one change against DHA's joint budget two steps back; why RoPE is split off, the absorbed view
+  await tour.getByTestId('tour-next').click();
+  await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', '9');
+  await expect(tour.locator('h2')).toHaveText('Latent KV: keep every head, share a latent');
+  await expect(tour.getByTestId('tour-text')).toContainText('One change against DHA with one joint budget');
+  await expect(tour.getByTestId('tour-text')).toContainText('the same 25 % of the cache');
+  await expect(tour.getByTestId('tour-action')).toHaveText('Convert to a latent KV cache at 25 %');
+  await expect(page.locator('#fuse')).toHaveClass(/tour-target/);
+  await tour.locator('[data-testid="glossary-link"][data-term="absorbed"]').click();
+  await expect(page.locator('#glossary-absorbed')).toHaveClass(/glossary-shown/);
+  // its action sets the whole conversion (the latent with its default choices, no recovery) and runs it
+  await tour.getByTestId('tour-action').click();
+  const fusion = page.getByTestId('fusion-panel');
+  await expect(fusion.getByTestId('fusion-method-mla')).toBeChecked();
+  await expect(fusion.getByTestId('fusion-budget-25')).toBeChecked();
+  const latentRow = fusion.getByTestId('fusion-row').and(page.locator('[data-method="mla"]'));
+  await expect(latentRow).toHaveCount(1, { timeout: 180_000 });
+  await expect(latentRow.getByTestId('fusion-row-kv')).toHaveText('4,096 â†’ 1,024'); // the same 25 % of the cache as step 7's DHA
   for (const [s, title, target] of [
-    [9, 'Recovery at equal tokens', 'recover'],
-    [10, 'The trade-off', 'compare'],
-    [11, 'What to try next', 'fuse'],
+    [10, 'Recovery at equal tokens', 'recover'],
+    [11, 'The trade-off', 'compare'],
+    [12, 'What to try next', 'fuse'],
   ] as const) {
     await tour.getByTestId('tour-next').click();
     await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', String(s));
@@ -148,7 +166,7 @@ test('the guided tour: every conversion at 25 %, one change per step, the modelâ
     await expect(page.locator(`#${target}`)).toHaveClass(/tour-target/);
   }
   await expect(tour.getByTestId('tour-next')).toHaveText('Finish');
-  await expect.poll(() => page.evaluate(() => location.hash)).toContain('tour=11');
+  await expect.poll(() => page.evaluate(() => location.hash)).toContain('tour=12');
   // a link to a step opens the tour there; closing and resuming comes back to it
   await page.goto('/#tour=4');
   await page.reload();

@@ -1,5 +1,6 @@
-// The guided tour: short steps over the loaded model, every conversion at one budget (25 % of the K heads and of the V heads),
-// each step changing one thing against the step before it and offering the one action it explains. Its step is in the page
+// The guided tour: short steps over the loaded model, every conversion at one budget (25 % of the KV cache), each step
+// changing one thing against the step it names (the one before it, unless it says otherwise) and offering the one action it
+// explains. Its step is in the page
 // address (tour=N), so a teacher can link to a step; closed, it can be resumed. Without WebGPU nothing can run: the tour
 // walks the worked example instead, each step at the example's matching part, with no actions.
 import { useEffect, type ReactNode } from 'react';
@@ -10,6 +11,8 @@ import { useModel } from '../lab/modelStore';
 import { formatBytes } from '../gpu/errors';
 import { EXAMPLE_PARTS, useExample } from './ExampleView';
 import { GlossaryLink } from './Glossary';
+import { MLA_DEFAULTS } from '../fusion/mlaDefaults';
+import type { FusionMethod } from '../fusion/fuse';
 
 /** The budget of every conversion in the tour: 25 % still lets mean-pool make whole groups of 8 heads. */
 const BUDGET = '25';
@@ -32,6 +35,8 @@ interface Context {
   facts: ModelFacts | null;
   /** Without WebGPU: the worked example stands in for the panels. */
   example: boolean;
+  /** The methods the worked example ran (empty while it loads, and in the lab). */
+  exampleMethods: FusionMethod[];
 }
 
 interface TourStep {
@@ -86,8 +91,8 @@ const STEPS: TourStep[] = [
         {f ? (
           <span data-testid="tour-model-facts">
             {f.name}: {layoutText(f)} Its cache: {formatBytes(f.kvBytes)} per token — ({sum(f.kv.map((x) => x.k))} K + {sum(f.kv.map((x) => x.v))} V heads over
-            all layers) × {f.headDim} numbers × 4 bytes, counted in float32, the type the lab computes in. Every conversion in this tour keeps {BUDGET} % of the
-            K heads and {BUDGET} % of the V heads, and each step changes one thing against the step before it.
+            all layers) × {f.headDim} numbers × 4 bytes, counted in float32, the type the lab computes in. Every conversion in this tour keeps {BUDGET} % of
+            this cache, and each step changes one thing against the step before it (or the one it names).
           </span>
         ) : (
           <span data-testid="tour-model-facts">The model is still loading: its own head counts appear here when it has arrived.</span>
@@ -212,12 +217,45 @@ const STEPS: TourStep[] = [
     text: () => (
       <>
         One change: DHA’s own steps. The fused model’s attention learns, layer by layer, to reproduce the original layer’s output (this adapter’s default number
-        of steps), and the state whose KL to the original is lowest on calibration text is kept. These steps cost training tokens: the next step counts them.
+        of steps), and the state whose KL to the original is lowest on calibration text is kept. These steps cost training tokens: the recovery step counts
+        them.
       </>
     ),
     action: {
       label: `Fuse with DHA at ${BUDGET} % (joint budget) and its own steps`,
       settings: (fallback) => dha({ 'fuse.kvSplit': 'joint', 'fuse.steps': defaults(fallback)['fuse.steps'] })(),
+      press: 'fusion-run',
+    },
+  },
+  {
+    target: 'fuse',
+    exampleTarget: EXAMPLE_PARTS.methods,
+    title: 'Latent KV: keep every head, share a latent',
+    text: ({ facts: f, example, exampleMethods }) => (
+      <>
+        One change against DHA with one joint budget (two steps back, no training of its own): what the cache holds. Every layer caches one small vector per
+        token, the <GlossaryLink term="latent">latent</GlossaryLink>, and every head rebuilds its own key and value from it: the heads stay distinct, and the
+        cache holds d_c numbers instead of every head’s key and value (MHA2MLA, Ji et al. 2025).{' '}
+        {f && !f.rotary ? (
+          <>This model has no rotary embedding, so the latent is all it caches: d_c fills the same {BUDGET} % of the cache.</>
+        ) : (
+          <>
+            RoPE is split off: a latent model is served with <GlossaryLink term="absorbed">absorbed attention</GlossaryLink>, each head’s key map folded into
+            its query, and a turn that depends on the position cannot be folded once — so each K head keeps RoPE on a few{' '}
+            <GlossaryLink term="partial-rope">rotary pairs</GlossaryLink>, cached apart, and its other pairs stop turning. headlab rebuilds K and V instead of
+            scoring absorbed: the same numbers. Latent and rotary dims together fill the same {BUDGET} % of the cache.
+          </>
+        )}{' '}
+        {!example
+          ? 'The K/V spectrum in the Head similarity panel shows how much of each layer’s K/V weights that latent width keeps.'
+          : exampleMethods.includes('mla')
+            ? 'In the worked example, compare the latent’s row with DHA’s.'
+            : 'The worked example has no latent run: with WebGPU on, this step runs one.'}
+      </>
+    ),
+    action: {
+      label: `Convert to a latent KV cache at ${BUDGET} %`,
+      settings: fuse({ 'fuse.method': 'mla', 'fuse.ropeSelect': MLA_DEFAULTS.ropeSelect, 'fuse.latentInit': MLA_DEFAULTS.latentInit, 'fuse.ropePairs': 0 }),
       press: 'fusion-run',
     },
   },
@@ -254,9 +292,9 @@ const STEPS: TourStep[] = [
     text: ({ example }) => (
       <>
         {example ? 'With WebGPU on (above), change' : 'Change'} one thing at a time: 50 % instead of {BUDGET} %; DHA with uniform counts (the same K and V count
-        in every layer: what the search is worth); more or fewer DHA steps at the same total of training tokens; recovery training of K/V only; your own
-        checkpoint (Model panel). Share a setup with Copy link or Share as lesson. Papers: GQA arXiv 2305.13245; Align-heads arXiv 2412.20677; DHA arXiv
-        2406.06567 (the paper is public, its code is not).
+        in every layer: what the search is worth); more or fewer DHA steps at the same total of training tokens; the latent’s rotary pairs (how many, which);
+        recovery training of K/V only; your own checkpoint (Model panel). Share a setup with Copy link or Share as lesson. Papers: GQA arXiv 2305.13245;
+        Align-heads arXiv 2412.20677; DHA arXiv 2406.06567 (the paper is public, its code is not); MHA2MLA arXiv 2502.14837.
       </>
     ),
   },
@@ -306,6 +344,7 @@ export function Tour() {
   const fallback = useGpu((s) => s.summary?.isFallbackAdapter ?? true);
   const loaded = useModel((s) => s.loaded !== null);
   const facts = useFacts(example);
+  const exampleRuns = useExample(example).data?.runs;
   const current = step > 0 ? STEPS[Math.min(step, STEPS.length) - 1] : null;
   const target = current ? (example ? current.exampleTarget : current.target) : null;
   // The panels exist once the model has loaded, the example's parts once it has arrived: the highlight waits for them.
@@ -338,7 +377,7 @@ export function Tour() {
         {example ? ' · on the worked example (this browser cannot run the lab)' : ''}
       </p>
       <h2 id="tour-title">{current.title}</h2>
-      <p data-testid="tour-text">{current.text({ facts, example })}</p>
+      <p data-testid="tour-text">{current.text({ facts, example, exampleMethods: exampleRuns?.map((r) => r.method) ?? [] })}</p>
       <div className="actions">
         {action && (
           <button type="button" onClick={act} disabled={!loaded} title={loaded ? undefined : 'Waiting for the model to load'} data-testid="tour-action">
@@ -382,7 +421,7 @@ export function TourButton() {
       type="button"
       onClick={() => setTour(resume ? last : 1)}
       data-testid="tour-start"
-      title={`${STEPS.length} short steps at one budget (${BUDGET} %), each changing one thing: the KV cache, which heads are alike, mean-pool, alignment, renormalisation, DHA's allocation, K and V decoupled, DHA's own training, recovery at equal tokens, the trade-off`}
+      title={`${STEPS.length} short steps at one budget (${BUDGET} %), each changing one thing: the KV cache, which heads are alike, mean-pool, alignment, renormalisation, DHA's allocation, K and V decoupled, DHA's own training, a latent KV cache, recovery at equal tokens, the trade-off`}
     >
       {resume ? `Resume the tour (step ${last})` : 'Take the tour'}
     </button>
