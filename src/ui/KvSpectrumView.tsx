@@ -6,6 +6,7 @@ import type { ModelHandle } from '../lab/compute/protocol';
 import { useSpectrum } from '../lab/spectrumStore';
 import { useSettings } from '../lab/settingsStore';
 import { budgetLabel } from '../lab/fusionStore';
+import { fuseBudget } from '../lab/fuseSettings';
 import { ChartFrame } from './charts/ChartFrame';
 import { SpectrumChart } from './charts/SpectrumChart';
 import { GlossaryLink } from './Glossary';
@@ -19,9 +20,7 @@ export const LATENT_WIDTH_DEFINITION =
   'd_c at a KV budget b: each layer may cache b × (K heads + V heads) × d_h numbers per token — the bytes the head methods keep at b. The kept rotary pairs take 2r of them per K head (r = d_h/16 by default, as MHA2MLA, at least 1 on a rotary model, at most what leaves half the budget); the latent gets the rest, at most the model width. The dot reads the curve at d_c. A guide, not the conversion’s loss: the conversion factors only the key dims that lose RoPE, with the values (the kept rotary dims are cached whole), and by default weighs the error by the calibration activations.';
 
 export function KvSpectrumView({ loaded }: { loaded: ModelHandle }) {
-  const choice = useSettings((s) => s.values['fuse.budget']);
-  const pct = useSettings((s) => s.values['fuse.pct']);
-  const budget = choice === 'custom' ? pct / 100 : Number(choice) / 100;
+  const budget = useSettings((s) => fuseBudget(s.values));
   const { running, modelId, model, budget: shownBudget, totalLayers, layers, error, run, cancel } = useSpectrum();
   const chart = useRef<SVGSVGElement>(null);
   const mine = modelId === loaded.id;
