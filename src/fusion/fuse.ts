@@ -94,6 +94,8 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
   let pausedSeconds = 0;
   let dha: FuseResult['dha'] = null;
   let mla: FuseResult['mla'] = null;
+  /** Whether the conversion read calibration text (mean-pool never does; MLA only for its 2-norm pairs or activation fit). */
+  let calibrated = opts.method !== 'meanpool';
   if (opts.method === 'meanpool') {
     out = meanPool(model, opts.budget);
   } else if (opts.method === 'mla') {
@@ -101,6 +103,7 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
     const needsGrams = (o.ropeSelect ?? 'norm') === 'norm' || (o.latentInit ?? 'activations') === 'activations';
     if (needsGrams && !seqs.length)
       throw new Error('mla needs calibration text for --rope-select norm or --latent-init activations: none of the calibration sequences has two tokens');
+    calibrated = needsGrams;
     const grams = needsGrams ? await calibrationGrams(rt, model, seqs, { onProgress: progress, signal: opts.signal }) : null;
     const r = await mlaConvert(model, grams, { ...o, budget: opts.budget, onProgress: progress, signal: opts.signal });
     out = r.model;
@@ -163,7 +166,7 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
     budget: opts.budget,
     perLayer: out.layers.map((l) => ({ k: l.kv.kHeads, v: l.kv.vHeads })),
     kvBytesPerToken: kvBytesPerToken(out),
-    calibrationTokens: opts.method === 'meanpool' && !opts.train?.steps ? 0 : calibrationTokens,
+    calibrationTokens: calibrated || opts.train?.steps ? calibrationTokens : 0,
     trainSteps,
     trainTokens,
     recoverySteps: e2eSteps,
