@@ -145,18 +145,9 @@ function stackKv(model: Model, l: LayerWeights, ropePairs: number[][]): { M: Flo
   return { M, kRows, n };
 }
 
-/** A C Bᵀ for A [n, D], B [m, D], C [D, D] (identity when null). */
+/** A C Aᵀ for A [n, D] and C [D, D] (the identity when null), [n, n]. */
 function sandwich(A: Float64Array, n: number, C: Float64Array | null, D: number): Float64Array {
-  const AC = C ? new Float64Array(n * D) : A;
-  if (C) {
-    for (let i = 0; i < n; i++) {
-      for (let a = 0; a < D; a++) {
-        const v = A[i * D + a];
-        if (v === 0) continue;
-        for (let b = 0; b < D; b++) AC[i * D + b] += v * C[a * D + b];
-      }
-    }
-  }
+  const AC = C ? times(A, n, C, D) : A;
   const out = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     for (let j = i; j < n; j++) {
@@ -166,6 +157,68 @@ function sandwich(A: Float64Array, n: number, C: Float64Array | null, D: number)
     }
   }
   return out;
+}
+
+/** A B for A [n, D] and B [D, D]. */
+function times(A: Float64Array, n: number, B: Float64Array, D: number): Float64Array {
+  const out = new Float64Array(n * D);
+  for (let i = 0; i < n; i++) {
+    for (let a = 0; a < D; a++) {
+      const v = A[i * D + a];
+      if (v === 0) continue;
+      for (let b = 0; b < D; b++) out[i * D + b] += v * B[a * D + b];
+    }
+  }
+  return out;
+}
+
+/** The symmetric square root of a positive semidefinite C [D, D]. */
+function sqrtPsd(C: Float64Array, D: number): Float64Array {
+  const { values, vectors } = symmetricEigen(C, D);
+  const out = new Float64Array(D * D);
+  for (let e = 0; e < D; e++) {
+    const s = Math.sqrt(Math.max(values[e], 0));
+    if (s === 0) continue;
+    for (let a = 0; a < D; a++) for (let b = 0; b < D; b++) out[a * D + b] += s * vectors[a * D + e] * vectors[b * D + e];
+  }
+  return out;
+}
+
+/**
+ * The eigenvalues of M C Mᵀ (M [n, D]; C = I when null), largest first and padded with zeros to n, and the unit
+ * eigenvectors (length n) of the k largest — through the smaller side: M C Mᵀ itself when n ≤ D, else Y = M C^½ and
+ * the D × D matrix YᵀY, u = Y v / σ (a direction with σ = 0 is left zero: it carries nothing).
+ */
+function topDirections(M: Float64Array, n: number, D: number, C: Float64Array | null, k: number): { values: number[]; u: Float64Array[] } {
+  if (n <= D) {
+    const { values, vectors } = symmetricEigen(sandwich(M, n, C, D), n);
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => values[b] - values[a]);
+    return { values: order.map((i) => values[i]), u: order.slice(0, k).map((e) => Float64Array.from({ length: n }, (_, i) => vectors[i * n + e])) };
+  }
+  const Y = C ? times(M, n, sqrtPsd(C, D), D) : M;
+  const A = new Float64Array(D * D);
+  for (let a = 0; a < D; a++) {
+    for (let b = a; b < D; b++) {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += Y[i * D + a] * Y[i * D + b];
+      A[a * D + b] = A[b * D + a] = s;
+    }
+  }
+  const { values, vectors } = symmetricEigen(A, D);
+  const order = Array.from({ length: D }, (_, i) => i).sort((a, b) => values[b] - values[a]);
+  const top = Math.max(values[order[0]], 0);
+  const u = order.slice(0, k).map((e) => {
+    const out = new Float64Array(n);
+    const sigma = Math.sqrt(Math.max(values[e], 0));
+    if (sigma <= 1e-12 * Math.sqrt(top)) return out;
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let a = 0; a < D; a++) s += Y[i * D + a] * vectors[a * D + e];
+      out[i] = s / sigma;
+    }
+    return out;
+  });
+  return { values: [...order.map((i) => values[i]), ...new Array<number>(n - D).fill(0)], u };
 }
 
 export interface LatentFactor {
@@ -203,25 +256,22 @@ export function latentFactor(model: Model, layer: number, ropePairs: number[][],
     scale.fill(alpha, 0, kRows);
     for (let i = 0; i < kRows; i++) for (let a = 0; a < D; a++) M[i * D + a] *= alpha;
   }
-  const { values, vectors } = symmetricEigen(sandwich(M, n, C, D), n);
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => values[b] - values[a]);
-  const total = order.reduce((s, i) => s + Math.max(values[i], 0), 0);
-  const top = order.slice(0, rank);
-  const kept = total > 0 ? top.reduce((s, i) => s + Math.max(values[i], 0), 0) / total : 1;
-  // W_dkv rows: u_iᵀ M; W_up columns: u_i; then balanced norms
+  const { values, u } = topDirections(M, n, D, C, rank);
+  const total = values.reduce((s, v) => s + Math.max(v, 0), 0);
+  const kept = total > 0 ? values.slice(0, rank).reduce((s, v) => s + Math.max(v, 0), 0) / total : 1;
+  // W_dkv rows: u_jᵀ M; W_up columns: u_j; then balanced norms
   const wdkv = new Float32Array(rank * D);
   const up = new Float64Array(n * rank);
-  top.forEach((e, j) => {
+  u.forEach((uj, j) => {
     const row = new Float64Array(D);
     for (let i = 0; i < n; i++) {
-      const u = vectors[i * n + e];
-      if (u === 0) continue;
-      for (let a = 0; a < D; a++) row[a] += u * M[i * D + a];
+      if (uj[i] === 0) continue;
+      for (let a = 0; a < D; a++) row[a] += uj[i] * M[i * D + a];
     }
     const norm = Math.hypot(...row);
     const s = norm > 0 ? Math.sqrt(norm) : 1;
     for (let a = 0; a < D; a++) wdkv[j * D + a] = row[a] / s;
-    for (let i = 0; i < n; i++) up[i * rank + j] = (vectors[i * n + e] * s) / (scale ? scale[i] : 1);
+    for (let i = 0; i < n; i++) up[i * rank + j] = (uj[i] * s) / (scale ? scale[i] : 1);
   });
   const wuk = Float32Array.from(up.subarray(0, kRows * rank));
   const wuv = Float32Array.from(up.subarray(kRows * rank));
@@ -236,7 +286,7 @@ export function latentFactor(model: Model, layer: number, ropePairs: number[][],
   return {
     latent: { rank, ropePairs, wdkv, wuk, wkr, wuv },
     kept,
-    spectrum: order.map((i) => Math.sqrt(Math.max(values[i], 0))),
+    spectrum: values.map((v) => Math.sqrt(Math.max(v, 0))),
   };
 }
 
@@ -246,10 +296,7 @@ export function kvSpectrum(model: Model, layer: number): number[] {
   const l = model.layers[layer];
   const none = Array.from({ length: l.kv.kHeads }, () => [] as number[]);
   const { M, n } = stackKv(model, l, none);
-  const { values } = symmetricEigen(sandwich(M, n, null, model.config.dim), n);
-  return Array.from(values)
-    .map((v) => Math.sqrt(Math.max(v, 0)))
-    .sort((a, b) => b - a);
+  return topDirections(M, n, model.config.dim, null, 0).values.map((v) => Math.sqrt(Math.max(v, 0)));
 }
 
 export interface MlaResult {
