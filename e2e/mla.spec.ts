@@ -14,8 +14,8 @@ async function download(page: Page, button: Locator): Promise<{ name: string; by
   return { name: file.suggestedFilename(), bytes: readFileSync(await file.path()) };
 }
 
-// 25 % of 8 K + 8 V heads × 16 dims = 64 values per layer and token: 8 K heads × 1 rotary pair (2 dims) and a latent of 48
-const LATENT = 'latent KV: d_c = 48, r = 1 rotary pair per K head, 1,024 bytes/token';
+// 25 % of 8 K + 8 V heads × 16 dims = 64 values per layer and token: 8 K heads × 2 rotary pairs (4 dims) and a latent of 32
+const LATENT = 'latent KV: d_c = 32, r = 2 rotary pairs per K head, 1,024 bytes/token';
 
 test('latent KV (MLA) on the demo at 25 %: controls, a refused budget, a result row, its layout, the Pareto point, the card', async ({ page }) => {
   test.setTimeout(240_000);
@@ -61,8 +61,8 @@ test('latent KV (MLA) on the demo at 25 %: controls, a refused budget, a result 
   await expect(error).toHaveCount(0);
   await expect(row).toHaveAttribute('data-method', 'mla');
   await expect(row).toContainText('MLA (norm pairs, activations)');
-  await expect(row.getByTestId('fusion-row-counts')).toHaveText('48+16 48+16 48+16 48+16');
-  await expect(row.getByTestId('fusion-row-counts')).toHaveAttribute('title', /layer 0: a latent of 48 values \+ 8 K heads × 1 rotary pair/);
+  await expect(row.getByTestId('fusion-row-counts')).toHaveText('32+32 32+32 32+32 32+32');
+  await expect(row.getByTestId('fusion-row-counts')).toHaveAttribute('title', /layer 0: a latent of 32 values \+ 8 K heads × 2 rotary pairs/);
   await expect(row.getByTestId('fusion-row-kv')).toHaveText('4,096 → 1,024');
   const ppl = row.getByTestId('fusion-row-ppl');
   const before = Number(await ppl.getAttribute('data-before'));
@@ -71,7 +71,7 @@ test('latent KV (MLA) on the demo at 25 %: controls, a refused budget, a result 
   expect(Number.isFinite(after)).toBe(true);
   expect(after).toBeGreaterThan(1);
   await expect(ppl).toContainText(`${before.toFixed(3)} → ${after.toFixed(3)}`);
-  await expect(panel.getByTestId('fusion-latent-live')).toContainText('48+16 48+16 48+16 48+16');
+  await expect(panel.getByTestId('fusion-latent-live')).toContainText('32+32 32+32 32+32 32+32');
 
   // the result's head layout: per layer one latent block shared by all 8 query heads and 8 rotary parts, no K/V heads
   const layout = panel.getByTestId('fusion-head-layout');
@@ -81,7 +81,7 @@ test('latent KV (MLA) on the demo at 25 %: controls, a refused budget, a result 
   await expect(map.getByTestId('head-map-latent')).toHaveCount(4);
   await expect(map.getByTestId('head-map-rope-head')).toHaveCount(32);
   await expect(map.getByTestId('head-map-kv-head')).toHaveCount(0);
-  await expect(map.locator('[data-testid="head-map-layer"][data-layer="2"]')).toHaveAttribute('data-latent', '48');
+  await expect(map.locator('[data-testid="head-map-layer"][data-layer="2"]')).toHaveAttribute('data-latent', '32');
   await expect(map.locator('[data-testid="head-map-link"][data-kind="latent"]')).toHaveCount(32);
 
   // the Compare chart: MLA's point at its bytes, in MLA's colour, with a legend entry

@@ -198,16 +198,16 @@ test('the K/V spectrum of the demo: weights only, a curve per layer, a dot at th
   const chart = page.getByTestId('spectrum-chart');
   await expect(chart.getByTestId('spectrum-curve')).toHaveCount(4, { timeout: 60_000 });
   await expect(chart.getByTestId('spectrum-marker')).toHaveCount(4);
-  // the demo: 8 K and 8 V heads of 16 dims, width 128. At 25 % a layer caches 64 numbers: 8 K heads × 2 kept rotary dims, d_c = 48
-  await expect(chart.getByTestId('spectrum-width-line')).toHaveAttribute('data-width', '48');
-  await expect(chart.getByTestId('spectrum-width-line')).toContainText('d_c = 48 at 25 %');
+  // the demo: 8 K and 8 V heads of 16 dims, width 128. At 25 % a layer caches 64 numbers: 8 K heads × 4 kept rotary dims, d_c = 32
+  await expect(chart.getByTestId('spectrum-width-line')).toHaveAttribute('data-width', '32');
+  await expect(chart.getByTestId('spectrum-width-line')).toContainText('d_c = 32 at 25 %');
   for (const curve of await chart.getByTestId('spectrum-curve').all()) await expect(curve).toHaveAttribute('data-rank', '128'); // 256 rows, 128 directions
   for (const dot of await chart.getByTestId('spectrum-marker').all()) {
     const kept = Number(await dot.getAttribute('data-kept'));
-    expect(kept).toBeGreaterThan(48 / 128); // the best 48 of 128 directions hold more than their even share
+    expect(kept).toBeGreaterThan(32 / 128); // the best 32 of 128 directions hold more than their even share
     expect(kept).toBeLessThan(1);
     expect(await dot.locator('title').textContent()).toMatch(
-      /^layer \d: at 25 % the latent is d_c = 48 wide \(beside 1 rotary pair kept per K head\); the best 48 directions hold \d+\.\d% of/,
+      /^layer \d: at 25 % the latent is d_c = 32 wide \(beside 2 rotary pairs kept per K head\); the best 32 directions hold \d+\.\d% of/,
     );
   }
   await expect(page.getByTestId('spectrum-text')).toContainText('a budget of 25 %');

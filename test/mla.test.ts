@@ -163,8 +163,10 @@ describe('exact at full rank with every rotary pair kept', () => {
 describe('the conversion', () => {
   it('the budget sets d_c and r: the cache holds d_c + 2r per K head values per layer, the share asked for', async () => {
     const model = await fromPath('data/tinystories-mha.bin'); // 8 heads × 16, 256 values per layer
-    expect(mlaSizes(model, 0, 0.25)).toEqual({ rank: 48, ropePairs: 1, values: 64 });
-    expect(mlaSizes(model, 0, 0.5)).toEqual({ rank: 112, ropePairs: 1, values: 128 });
+    expect(mlaSizes(model, 0, 0.25)).toEqual({ rank: 32, ropePairs: 2, values: 64 }); // a quarter of the 8 pairs
+    expect(mlaSizes(model, 0, 0.5)).toEqual({ rank: 96, ropePairs: 2, values: 128 });
+    // rotary dims take at most half the budget: at 6.25 % (16 values) even one pair per K head (16 dims) would not fit
+    expect(mlaSizes(model, 0, 0.0625)).toEqual({ rank: 16, ropePairs: 0, values: 16 });
     expect(mlaSizes(model, 0, 0.25, 3)).toEqual({ rank: 16, ropePairs: 3, values: 64 });
     expect(() => mlaSizes(model, 0, 0.25, 4)).toThrow(/leave no room for a latent.*--rope-pairs/);
     expect(() => mlaSizes(model, 0, 0.25, 9)).toThrow(/from 0 to 8/);

@@ -74,25 +74,25 @@ describe('a latent result in the tables, the card and the head layout (the demo 
 
   it('shows each layer’s latent width and kept rotary dims where the other methods show K/V heads', () => {
     const perLayer = mla.model.layers.map((l) => ({ k: l.kv.kHeads, v: l.kv.vHeads }));
-    // 25 % of 16 heads × 16 dims = 64 values per layer: 8 K heads × 1 pair × 2 dims, and a latent of 48
-    expect(compactShape(perLayer, mla.layers)).toBe('48+16 48+16 48+16 48+16');
+    // 25 % of 16 heads × 16 dims = 64 values per layer: 8 K heads × 2 pairs × 2 dims, and a latent of 32
+    expect(compactShape(perLayer, mla.layers)).toBe('32+32 32+32 32+32 32+32');
     expect(compactShape(perLayer, null)).toBe('8/8 8/8 8/8 8/8');
     const lines = shapeLines(perLayer, mla.layers);
     expect(lines).toHaveLength(4);
-    expect(lines[0]).toMatch(/^layer 0: a latent of 48 values \+ 8 K heads × 1 rotary pair \(16 rotary key dims\) per token; the latent keeps \d+\.\d % of/);
+    expect(lines[0]).toMatch(/^layer 0: a latent of 32 values \+ 8 K heads × 2 rotary pairs \(32 rotary key dims\) per token; the latent keeps \d+\.\d % of/);
     expect(shapeLines(perLayer)[2]).toBe('layer 2: 8 K, 8 V heads');
   });
 
   it('says on the card and in the head layout what the latent costs: layers × (d_c + kept rotary dims) × 4 bytes', () => {
-    expect(kvBytesPerToken(mla.model)).toBe(4 * (48 + 16) * 4);
+    expect(kvBytesPerToken(mla.model)).toBe(4 * (32 + 32) * 4);
     const card = modelCard(mla.model, null);
-    expect(card.latent).toEqual([1, 2, 3, 4].map(() => ({ rank: 48, ropePairs: 1 })));
-    expect(latentLine(card.latent!, card.kvBytesPerToken)).toBe('latent KV: d_c = 48, r = 1 rotary pair per K head, 1,024 bytes/token');
+    expect(card.latent).toEqual([1, 2, 3, 4].map(() => ({ rank: 32, ropePairs: 2 })));
+    expect(latentLine(card.latent!, card.kvBytesPerToken)).toBe('latent KV: d_c = 32, r = 2 rotary pairs per K head, 1,024 bytes/token');
     expect(latentLine([{ rank: 40, ropePairs: 2 }, null], 1000)).toBe('latent KV: d_c = 40/–, r = 2/– rotary pairs per K head, 1,000 bytes/token');
     expect(modelCard(demo, null).latent).toBeNull();
     // the head layout carries each latent layer's shape, and counts the same bytes as the model
     const layouts = layoutsOf(mla.model);
-    expect(layouts[3].latent).toEqual({ rank: 48, ropePairs: Array.from({ length: 8 }, () => [0]) });
+    expect(layouts[3].latent).toEqual({ rank: 32, ropePairs: Array.from({ length: 8 }, () => [0, 1]) });
     expect(layoutKvBytes(demo.config.headDim, layouts)).toBe(kvBytesPerToken(mla.model));
     expect(layoutsOf(demo)[0].latent).toBeUndefined();
     expect(layoutKvBytes(demo.config.headDim, layoutsOf(demo))).toBe(kvBytesPerToken(demo));

@@ -41,8 +41,9 @@ function stackedRows(model: Model, layer: number, r: number): number {
 
 /**
  * The latent width d_c and the kept pairs r of a layer at a budget: the layer's original K and V values per token times the
- * budget, less the kept rotary dims of every K head. r defaults to MHA2MLA's headDim/16 (at least 1 where the model rotates)
- * but at most what leaves half the budget to the latent; d_c is at most the rank the stacked rows can have.
+ * budget, less the kept rotary dims of every K head. r defaults to a quarter of the head's rotary pairs (at least 1 where
+ * the model rotates) but at most what leaves half the budget to the latent — MHA2MLA's d_h/16 keeps an eighth, which lost
+ * badly on 16-dim heads (docs/RESULTS.md, "Latent KV"); d_c is at most the rank the stacked rows can have.
  */
 export function mlaSizes(model: Model, layer: number, budget: number, ropePairs?: number): { rank: number; ropePairs: number; values: number } {
   if (!(budget > 0 && budget <= 1)) throw new RangeError(`the KV budget must be in (0, 1]; got ${budget}`);
@@ -57,7 +58,7 @@ export function mlaSizes(model: Model, layer: number, budget: number, ropePairs?
     }
     r = ropePairs;
   } else {
-    r = half ? Math.min(Math.max(1, Math.round(half / 8)), Math.floor(values / (4 * l.kv.kHeads))) : 0;
+    r = half ? Math.min(Math.max(1, Math.round(half / 4)), Math.floor(values / (4 * l.kv.kHeads))) : 0;
   }
   const rank = Math.min(values - l.kv.kHeads * 2 * r, stackedRows(model, layer, r), c.dim);
   if (rank < 1) {

@@ -114,8 +114,8 @@ const ENTRIES: Entry[] = [
       <>
         What a model caches for every token it has read, summed over its layers, counted in float32 (4 bytes a number), the type the lab computes and stores in:
         a layer with heads caches (K heads + V heads) × d_h numbers; a latent layer caches d_c + 2r × (K heads) — the latent plus the r kept rotary pairs of
-        every K head. The built-in demo (4 layers, 8 + 8 heads of 16 dims): 4 × 256 × 4 bytes = 4 KiB per token; as a latent at 25 % (d_c = 48, one pair kept
-        per K head), 4 × (48 + 8 × 2) × 4 bytes = 1 KiB. A model served in 16-bit numbers caches half.
+        every K head. The built-in demo (4 layers, 8 + 8 heads of 16 dims): 4 × 256 × 4 bytes = 4 KiB per token; as a latent at 25 % (d_c = 32, two pairs kept
+        per K head), 4 × (32 + 8 × 4) × 4 bytes = 1 KiB. A model served in 16-bit numbers caches half.
       </>
     ),
   },

@@ -30,7 +30,7 @@ const LATENT_INIT_TITLE =
   'nothing (TransMLA, Palu).';
 
 const ROPE_PAIRS_TITLE =
-  'Rotary pairs each K head keeps (0: automatic — one pair in eight of the head’s, at least 1, at most what leaves half the budget to the latent). Each layer ' +
+  'Rotary pairs each K head keeps (0: automatic — one pair in four of the head’s, at least 1, at most what leaves half the budget to the latent). Each layer ' +
   'caches d_c + 2 × pairs × K heads numbers per token, d_c the latent’s width: in the same budget, more pairs keep more position and leave a narrower latent.';
 
 export function MethodFields({ method, running, fallback }: { method: FusionMethod; running: boolean; fallback: boolean | null }) {
