@@ -8,7 +8,7 @@
 #   mla-weights and mla-activations (latent KV, its factors from the weights or the calibration activations).
 # Prints one JSON object per run. ONLY=REGEX keeps the runs whose names match.
 # Usage: [HEADLAB="node bin/headlab.mjs"] [MODEL=tinystories-mha|stories260K] [TOTAL=50] [EVAL_EVERY=25] [BUDGET=0.25]
-#        [DHA_OWN="10"] scripts/equal-tokens.sh [DATA_DIR]
+#        [DHA_OWN="10"] [MLA_ARGS="--rope-pairs R"] scripts/equal-tokens.sh [DATA_DIR]
 set -euo pipefail
 source "$(dirname "$0")/val150.sh"
 OUT=${EQUAL_OUT:-$(mktemp -d)}
@@ -32,5 +32,6 @@ run dha-search-s0 --method dha --steps 0 "${DHA[@]}"
 run dha-joint-s0 --method dha --steps 0 --kv-split joint "${DHA[@]}"
 run dha-uniform-s0 --method dha --steps 0 --allocation uniform "${DHA[@]}"
 for s in ${DHA_OWN:-10}; do run "dha-search-s$s" --method dha --steps "$s" "${DHA[@]}"; done
-run mla-weights --method mla --latent-init weights
-run mla-activations --method mla --latent-init activations
+read -r -a MLA <<< "${MLA_ARGS:-}" # e.g. MLA_ARGS="--rope-pairs 1"
+run mla-weights --method mla --latent-init weights "${MLA[@]}"
+run mla-activations --method mla --latent-init activations "${MLA[@]}"
