@@ -10,7 +10,6 @@ import { rotaryTables } from '../src/eval/rotary';
 import { NO_COLUMN, kvValuesPerToken, latentColumns } from '../src/model/latent';
 import { filesFromPath } from '../src/model/node-files';
 import { loadModelFiles } from '../src/model/load';
-import type { FileMap } from '../src/model/hf';
 import type { Model } from '../src/model/types';
 import { kvBytesPerToken } from '../src/model/heads';
 import { calibrationGrams } from '../src/analysis/calibration';
@@ -23,6 +22,7 @@ import { fuse } from '../src/fusion/fuse';
 import { calibrationSequences, calibrationTokens } from '../src/analysis/calibration';
 import { readFile } from 'node:fs/promises';
 import { testdata } from './testdata';
+import { modelAt, modelOf } from './models';
 import { folder, gptNeoFiles, qwen2Files } from './synthetic';
 
 let rt: GpuRuntime;
@@ -30,11 +30,8 @@ beforeAll(async () => {
   rt = await gpu();
 });
 
-async function fromPath(p: string): Promise<Model> {
-  const { files, primary } = await filesFromPath(testdata(p));
-  return (await loadModelFiles(files, { primary })).model;
-}
-const fromFiles = async (files: FileMap) => (await loadModelFiles(files)).model;
+const fromPath = modelAt;
+const fromFiles = modelOf;
 
 const FAMILIES: [string, () => Promise<Model>][] = [
   ['llama2.c (stories260K, GQA, interleaved rotary)', () => fromPath('data/stories260K.bin')],

@@ -2,9 +2,6 @@
 // of the float64 reference model, for every family the loaders read: sampled entries of every weight tensor, with a loss
 // that mixes KL to a teacher and next-token cross-entropy so that both paths are differentiated.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { filesFromPath } from '../src/model/node-files';
-import { loadModelFiles } from '../src/model/load';
-import type { FileMap } from '../src/model/hf';
 import type { Model } from '../src/model/types';
 import type { GpuRuntime } from '../src/gpu/runtime';
 import { GpuModel } from '../src/eval/gpuModel';
@@ -20,7 +17,7 @@ import { mlaConvert } from '../src/fusion/mla';
 import { parameterCount } from '../src/model/heads';
 import { seededRandom } from '../src/random';
 import { gpu } from './gpu-context';
-import { testdata } from './testdata';
+import { modelAt, modelOf } from './models';
 import { gptNeoFiles, qwen2Files } from './synthetic';
 
 let rt: GpuRuntime;
@@ -28,11 +25,8 @@ beforeAll(async () => {
   rt = await gpu();
 });
 
-async function fromPath(p: string): Promise<Model> {
-  const { files, primary } = await filesFromPath(testdata(p));
-  return (await loadModelFiles(files, { primary })).model;
-}
-const fromFiles = async (files: FileMap) => (await loadModelFiles(files)).model;
+const fromPath = modelAt;
+const fromFiles = modelOf;
 
 /** A DHA-format model: llama-mha with decoupled K and V groups (3 K heads, 2 V heads in layer 0). */
 async function dhaModel(): Promise<Model> {
