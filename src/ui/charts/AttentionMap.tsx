@@ -2,10 +2,9 @@
 // P[t][j] (the row sums to 1). Token pieces label both axes; a native tooltip names the pair and the probability.
 import { forwardRef } from 'react';
 import { interpolateBlues, scaleSequential } from 'd3';
-import { SVG_FONT } from './Heatmap';
+import { ChartSvg, MUTED } from './ChartSvg';
 
 const colour = scaleSequential(interpolateBlues).domain([0, 1]);
-const MUTED = '#5c677d';
 
 /** A token for an axis label: spaces made visible, escapes for control characters, at most 8 characters. */
 const show = (piece: string) => JSON.stringify(piece.replace(/ /g, '␣')).slice(1, -1).slice(0, 8);
@@ -18,21 +17,7 @@ export const AttentionMap = forwardRef<SVGSVGElement, { tokens: string[]; probs:
     const cell = (size - pad) / Math.max(T, 1);
     const font = Math.max(6, Math.min(10, cell * 0.9));
     return (
-      <svg
-        ref={ref}
-        xmlns="http://www.w3.org/2000/svg"
-        width={size + 8}
-        height={size + top + 8}
-        fontFamily={SVG_FONT}
-        role="img"
-        aria-label={caption.join('; ')}
-        data-testid={testId}
-      >
-        {caption.map((text, i) => (
-          <text key={i} x={4} y={12 + i * 16} fontSize={i ? 11 : 12} fill={i ? MUTED : '#1b263b'}>
-            {text}
-          </text>
-        ))}
+      <ChartSvg ref={ref} width={size + 8} height={size + top + 8} label={caption.join('; ')} data-testid={testId} captionTop={12} caption={caption}>
         <g transform={`translate(${pad}, ${top + pad})`}>
           {probs.map((row, t) =>
             row.map((p, j) => (
@@ -51,7 +36,7 @@ export const AttentionMap = forwardRef<SVGSVGElement, { tokens: string[]; probs:
               </g>
             ))}
         </g>
-      </svg>
+      </ChartSvg>
     );
   },
 );

@@ -4,8 +4,8 @@
 // only, so that a serialised view is a complete SVG file.
 import { forwardRef, useEffect, useImperativeHandle, useRef } from 'react';
 import { scaleBand, scaleLinear, select, transition } from 'd3';
-import { SVG_FONT } from './Heatmap';
 import { REDUNDANCY_COLOUR } from './RedundancyBars';
+import { ChartSvg, MUTED } from './ChartSvg';
 
 export type HeadCounts = { k: number; v: number }[];
 
@@ -25,8 +25,6 @@ export interface BudgetBarsProps {
   /** Transition length in ms. */
   duration?: number;
 }
-
-const MUTED = '#5c677d';
 
 export const BudgetBars = forwardRef<SVGSVGElement, BudgetBarsProps>(function BudgetBars({ heads, perLayer, caption, duration = 120 }, ref) {
   const svgRef = useRef<SVGSVGElement>(null);
@@ -87,22 +85,15 @@ export const BudgetBars = forwardRef<SVGSVGElement, BudgetBarsProps>(function Bu
   });
 
   return (
-    <svg
+    <ChartSvg
       ref={svgRef}
-      xmlns="http://www.w3.org/2000/svg"
       width={width}
       height={height}
-      viewBox={`0 0 ${width} ${height}`}
-      fontFamily={SVG_FONT}
-      role="img"
-      aria-label={`Heads kept per layer: ${caption.join('; ')}${perLayer ? `; K/V per layer ${perLayer.map((p) => `${p.k}/${p.v}`).join(' ')}` : ''}`}
+      label={`Heads kept per layer: ${caption.join('; ')}${perLayer ? `; K/V per layer ${perLayer.map((p) => `${p.k}/${p.v}`).join(' ')}` : ''}`}
       data-testid="fusion-budget-chart"
+      caption={caption}
+      captionTestId="fusion-budget-caption"
     >
-      {caption.map((line, i) => (
-        <text key={i} x={4} y={14 + i * 16} fontSize={i ? 11 : 12} fill={i ? MUTED : '#1b263b'} data-testid={i ? undefined : 'fusion-budget-caption'}>
-          {line}
-        </text>
-      ))}
       {ticks.map((t) => (
         <g key={t} fontSize={10} fill={MUTED}>
           <line x1={margin.left} x2={width - margin.right} y1={y(t)} y2={y(t)} stroke="#dde2ea" />
@@ -159,6 +150,6 @@ export const BudgetBars = forwardRef<SVGSVGElement, BudgetBarsProps>(function Bu
           original
         </text>
       </g>
-    </svg>
+    </ChartSvg>
   );
 });

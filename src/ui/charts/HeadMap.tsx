@@ -8,11 +8,9 @@
 import { forwardRef, useState } from 'react';
 import { scaleBand } from 'd3';
 import type { HeadLayout } from '../../model/heads';
-import { SVG_FONT } from './Heatmap';
 import { LatentLayer } from './HeadMapLatent';
 import { K_COLOUR, LATENT_COLOUR, Q_COLOUR, V_COLOUR, type HeadHover } from './headColours';
-
-const MUTED = '#5c677d';
+import { ChartSvg } from './ChartSvg';
 
 /** Legend entries of the drawn layers' parts, each with its swatch shape. */
 function legendOf(layouts: HeadLayout[]): { text: string; colour: string; round: boolean }[] {
@@ -66,23 +64,7 @@ export const HeadMap = forwardRef<SVGSVGElement, HeadMapProps>(function HeadMap(
     return left + span * (i + 0.5) - box / 2;
   };
   return (
-    <svg
-      ref={ref}
-      xmlns="http://www.w3.org/2000/svg"
-      width={width}
-      height={height}
-      viewBox={`0 0 ${width} ${height}`}
-      fontFamily={SVG_FONT}
-      role="img"
-      aria-label={caption.join('; ')}
-      data-testid="head-map"
-      data-model={kind}
-    >
-      {caption.map((text, i) => (
-        <text key={i} x={4} y={14 + i * 16} fontSize={i ? 11 : 12} fill={i ? MUTED : '#1b263b'}>
-          {text}
-        </text>
-      ))}
+    <ChartSvg ref={ref} width={width} height={height} label={caption.join('; ')} data-testid="head-map" data-model={kind} caption={caption}>
       <g fontSize={11} transform={`translate(${left}, ${top - 10})`}>
         {legend.map((e, i) => (
           <g key={e.text} transform={`translate(${legendX[i]}, 0)`}>
@@ -207,6 +189,6 @@ export const HeadMap = forwardRef<SVGSVGElement, HeadMapProps>(function HeadMap(
           </g>
         );
       })}
-    </svg>
+    </ChartSvg>
   );
 });

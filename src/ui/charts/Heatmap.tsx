@@ -3,10 +3,9 @@
 // elements. Everything is drawn with presentation attributes (no CSS), so that a serialised view is a complete SVG file.
 import { useState, type KeyboardEvent } from 'react';
 import { interpolateViridis, scaleSequential } from 'd3';
+import { MUTED, SVG_FONT } from './ChartSvg';
 
 export const similarityColour = scaleSequential(interpolateViridis).domain([0, 1]);
-export const SVG_FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
-const MUTED = '#5c677d';
 
 export interface HeatmapProps {
   /** The matrix in the original head order. */

@@ -2,7 +2,8 @@
 // the layer's redundancy, and SVG/PNG export of this view. Escape or Close closes it and focus returns to the heatmap that
 // opened it.
 import { useEffect, useRef } from 'react';
-import { Heatmap, HeatmapLegend, SVG_FONT } from './Heatmap';
+import { Heatmap, HeatmapLegend } from './Heatmap';
+import { SVG_FONT } from './ChartSvg';
 import { ExportButtons } from './ExportButtons';
 import { KIND_TITLE, type Kind } from './SimilarityGrid';
 import { redundancyTooltip } from './RedundancyBars';

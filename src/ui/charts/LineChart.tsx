@@ -5,8 +5,8 @@
 // SVG/PNG).
 import { forwardRef } from 'react';
 import { format, line, scaleLinear } from 'd3';
-import { SVG_FONT } from './Heatmap';
 import { valueAxis } from './valueAxis';
+import { ChartSvg, MUTED } from './ChartSvg';
 
 export interface Series {
   key: string;
@@ -33,7 +33,6 @@ export interface LineChartProps {
   logY?: boolean;
 }
 
-const MUTED = '#5c677d';
 const small = format('.1e');
 const plain = format('.3~g');
 
@@ -68,23 +67,15 @@ export const LineChart = forwardRef<SVGSVGElement, LineChartProps>(function Line
   const xTicks = x.ticks(Math.min(10, Math.max(1, xMax))).filter((t) => Number.isInteger(t));
   const dashOf = (s: Series) => s.dash ?? (s.dashed ? '5 3' : undefined);
   return (
-    <svg
+    <ChartSvg
       ref={ref}
-      xmlns="http://www.w3.org/2000/svg"
       width={width}
       height={height}
-      viewBox={`0 0 ${width} ${height}`}
-      fontFamily={SVG_FONT}
-      role="img"
-      aria-label={`${caption.join('; ')}: ${series.map((s) => `${s.label}, ${s.points.length} steps`).join('; ')}`}
+      label={`${caption.join('; ')}: ${series.map((s) => `${s.label}, ${s.points.length} steps`).join('; ')}`}
       data-testid={testId}
       data-y-scale={axis.log ? 'log' : 'linear'}
+      caption={caption}
     >
-      {caption.map((text, i) => (
-        <text key={i} x={4} y={14 + i * 16} fontSize={i ? 11 : 12} fill={i ? MUTED : '#1b263b'}>
-          {text}
-        </text>
-      ))}
       {axis.ticks.map((t) => (
         <g key={t.value} fontSize={10} fill={MUTED}>
           <line x1={margin.left} x2={width - margin.right} y1={y(t.value)} y2={y(t.value)} stroke={t.value === 0 ? '#9aa3b2' : '#dde2ea'} />
@@ -158,6 +149,6 @@ export const LineChart = forwardRef<SVGSVGElement, LineChartProps>(function Line
           </text>
         </g>
       ))}
-    </svg>
+    </ChartSvg>
   );
 });

@@ -4,9 +4,9 @@
 // the elements (presentation attributes only: exports as SVG/PNG).
 import { forwardRef } from 'react';
 import { scaleLinear } from 'd3';
-import { SVG_FONT } from './Heatmap';
 import { formatValue } from './LineChart';
 import { valueAxis } from './valueAxis';
+import { ChartSvg, MUTED } from './ChartSvg';
 
 export interface ParetoPoint {
   key: string;
@@ -19,7 +19,6 @@ export interface ParetoPoint {
   tokens?: number;
 }
 
-const MUTED = '#5c677d';
 /** The plot's left and right margins (axis labels; air). */
 const LEFT = 64;
 const RIGHT = 20;
@@ -56,23 +55,15 @@ export const ParetoChart = forwardRef<
   const axis = valueAxis(ys, [height - margin.bottom, margin.top], { log: logY, zero: false, count: 6, format: formatValue });
   const y = axis.at;
   return (
-    <svg
+    <ChartSvg
       ref={ref}
-      xmlns="http://www.w3.org/2000/svg"
       width={width}
       height={height}
-      viewBox={`0 0 ${width} ${height}`}
-      fontFamily={SVG_FONT}
-      role="img"
-      aria-label={`${caption.join('; ')}: ${points.length} runs`}
+      label={`${caption.join('; ')}: ${points.length} runs`}
       data-testid="pareto-chart"
       data-y-scale={axis.log ? 'log' : 'linear'}
+      caption={caption}
     >
-      {caption.map((text, i) => (
-        <text key={i} x={4} y={14 + i * 16} fontSize={i ? 11 : 12} fill={i ? MUTED : '#1b263b'}>
-          {text}
-        </text>
-      ))}
       {axis.ticks.map((t) => (
         <g key={`y${t.value}`} fontSize={10} fill={MUTED}>
           <line x1={margin.left} x2={width - margin.right} y1={y(t.value)} y2={y(t.value)} stroke="#dde2ea" />
@@ -140,6 +131,6 @@ export const ParetoChart = forwardRef<
           </text>
         </g>
       ))}
-    </svg>
+    </ChartSvg>
   );
 });

@@ -4,7 +4,7 @@
 import { forwardRef } from 'react';
 import { format, scaleBand, scaleLinear } from 'd3';
 import type { MergeLoss } from '../../analysis/redundancy';
-import { SVG_FONT } from './Heatmap';
+import { ChartSvg } from './ChartSvg';
 
 export interface RedundancyLayer {
   layer: number;
@@ -41,22 +41,7 @@ export const RedundancyBars = forwardRef<SVGSVGElement, { layers: RedundancyLaye
     .range([height - margin.bottom, margin.top]);
   const ticks = y.ticks(5);
   return (
-    <svg
-      ref={ref}
-      xmlns="http://www.w3.org/2000/svg"
-      width={width}
-      height={height}
-      viewBox={`0 0 ${width} ${height}`}
-      fontFamily={SVG_FONT}
-      role="img"
-      aria-label={`Redundancy per layer: ${caption.join('; ')}`}
-      data-testid="redundancy-chart"
-    >
-      {caption.map((line, i) => (
-        <text key={i} x={4} y={14 + i * 16} fontSize={i ? 11 : 12} fill={i ? '#5c677d' : '#1b263b'}>
-          {line}
-        </text>
-      ))}
+    <ChartSvg ref={ref} width={width} height={height} label={`Redundancy per layer: ${caption.join('; ')}`} data-testid="redundancy-chart" caption={caption}>
       {ticks.map((t) => (
         <g key={t} fontSize={10} fill="#5c677d">
           <line x1={margin.left} x2={width - margin.right} y1={y(t)} y2={y(t)} stroke="#dde2ea" />
@@ -114,6 +99,6 @@ export const RedundancyBars = forwardRef<SVGSVGElement, { layers: RedundancyLaye
           </text>
         </g>
       ))}
-    </svg>
+    </ChartSvg>
   );
 });

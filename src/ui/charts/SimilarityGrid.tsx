@@ -1,7 +1,8 @@
 // The grid of heatmaps, layers × {K, V} (and Q for teaching), as one SVG so that it exports whole: a caption, column heads,
 // one row per layer as results arrive, and the colour legend.
 import { forwardRef } from 'react';
-import { Heatmap, HeatmapLegend, SVG_FONT } from './Heatmap';
+import { Heatmap, HeatmapLegend } from './Heatmap';
+import { ChartSvg } from './ChartSvg';
 
 export type Kind = 'q' | 'k' | 'v';
 
@@ -37,22 +38,15 @@ export const SimilarityGrid = forwardRef<SVGSVGElement, SimilarityGridProps>(fun
   const legendY = TOP + layers.length * (size + GAP);
   const height = legendY + 40;
   return (
-    <svg
+    <ChartSvg
       ref={ref}
-      xmlns="http://www.w3.org/2000/svg"
       width={width}
       height={height}
-      viewBox={`0 0 ${width} ${height}`}
-      fontFamily={SVG_FONT}
       role="group"
-      aria-label={`Head similarity heatmaps: ${caption.join('; ')}`}
+      label={`Head similarity heatmaps: ${caption.join('; ')}`}
       data-testid="heatmap-grid"
+      caption={caption}
     >
-      {caption.map((line, i) => (
-        <text key={i} x={4} y={14 + i * 16} fontSize={i ? 11 : 12} fill={i ? '#5c677d' : '#1b263b'}>
-          {line}
-        </text>
-      ))}
       {kinds.map((k, c) => (
         <text key={k} x={LEFT + c * (size + GAP) + size / 2} y={TOP - 8} fontSize={12} fill="#5c677d" textAnchor="middle">
           {KIND_TITLE[k]}
@@ -78,6 +72,6 @@ export const SimilarityGrid = forwardRef<SVGSVGElement, SimilarityGridProps>(fun
         </g>
       ))}
       <HeatmapLegend x={LEFT - 10} y={legendY} width={Math.min(260, width - LEFT)} />
-    </svg>
+    </ChartSvg>
   );
 });

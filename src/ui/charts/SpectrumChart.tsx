@@ -6,9 +6,8 @@ import { forwardRef } from 'react';
 import { format, interpolateViridis, line, scaleLinear } from 'd3';
 import type { LayerSpectrum } from '../../lab/compute/protocol';
 import { cumulativeEnergy, numericalRank, widthFor } from '../../analysis/spectrum';
-import { SVG_FONT } from './Heatmap';
+import { ChartSvg, MUTED } from './ChartSvg';
 
-const MUTED = '#5c677d';
 const pct = format('.1%');
 
 /** A layer's colour: viridis from dark blue (layer 0) to green (the last), leaving out the yellow that vanishes on white. */
@@ -43,22 +42,7 @@ export const SpectrumChart = forwardRef<SVGSVGElement, SpectrumChartProps>(funct
   const shared = widths.length > 0 && widths.every((w) => w !== null && w === widths[0]) ? widths[0] : null;
   const swatch = Math.min(28, (width - margin.left - margin.right - 60) / Math.max(1, total));
   return (
-    <svg
-      ref={ref}
-      xmlns="http://www.w3.org/2000/svg"
-      width={width}
-      height={height}
-      viewBox={`0 0 ${width} ${height}`}
-      fontFamily={SVG_FONT}
-      role="img"
-      aria-label={`K/V spectrum per layer: ${caption.join('; ')}`}
-      data-testid="spectrum-chart"
-    >
-      {caption.map((text, i) => (
-        <text key={i} x={4} y={14 + i * 16} fontSize={i ? 11 : 12} fill={i ? MUTED : '#1b263b'}>
-          {text}
-        </text>
-      ))}
+    <ChartSvg ref={ref} width={width} height={height} label={`K/V spectrum per layer: ${caption.join('; ')}`} data-testid="spectrum-chart" caption={caption}>
       <g transform={`translate(${margin.left},${legendTop})`} fontSize={10} fill={MUTED} data-testid="spectrum-legend">
         <text x={0} y={9}>
           layer
@@ -147,6 +131,6 @@ export const SpectrumChart = forwardRef<SVGSVGElement, SpectrumChartProps>(funct
             </circle>
           ),
       )}
-    </svg>
+    </ChartSvg>
   );
 });
