@@ -19,6 +19,7 @@ import { fusionSettingsOf } from '../lab/fuseSettings';
 import { FUSION_METHODS } from '../fusion/fuse';
 import { Field } from './Field';
 import { RunControls } from './RunControls';
+import { TextRow } from './fusion/TextRow';
 
 const SAMPLE_URL = `${import.meta.env.BASE_URL}demo/demo-stories.txt`;
 const SAMPLE_NAME = 'the built-in TinyStories sample';
@@ -116,54 +117,34 @@ export function FusionPanel() {
       </fieldset>
       <fieldset className="fusion-fields" disabled={running}>
         <legend>Texts</legend>
-        <div className="form-row">
-          <Field
-            k="fuse.cal"
-            testId="fusion-cal-source"
-            label="Calibration"
-            options={{ sample: 'built-in sample', file: 'a text file…' }}
-            title="The text whose first N tokens calibrate the aligned merge, DHA and latent KV (mean-pool needs none) and train the recovery"
-          />
-          {calSource === 'file' && (
-            <input
-              type="file"
-              accept=".txt,text/plain"
-              aria-label="calibration text file"
-              onChange={(e) => setCalFile(e.target.files?.[0] ?? null)}
-              data-testid="fusion-cal-file"
-            />
-          )}
-          <Field
-            k="fuse.calTokens"
-            testId="fusion-cal-tokens"
-            label="first N tokens"
-            title="Calibration: the first N tokens of the calibration text (documents are encoded one by one, each with BOS)"
-          />
-        </div>
-        <div className="form-row">
-          <Field
-            k="fuse.eval"
-            testId="fusion-eval-source"
-            label="Evaluation"
-            options={{ sample: 'built-in sample, held out', file: 'a text file…' }}
-            title="The text perplexity is measured on, before and after fusion"
-          />
-          {evalSource === 'file' && (
-            <input
-              type="file"
-              accept=".txt,text/plain"
-              aria-label="evaluation text file"
-              onChange={(e) => setEvalFile(e.target.files?.[0] ?? null)}
-              data-testid="fusion-eval-file"
-            />
-          )}
-          <Field
-            k="fuse.evalDocs"
-            testId="fusion-eval-docs"
-            label="last M documents"
-            title="Evaluate on the last M documents of the evaluation text (split on <|endoftext|>)"
-          />
-        </div>
+        <TextRow
+          source="fuse.cal"
+          amount="fuse.calTokens"
+          testId="fusion-cal"
+          amountTestId="fusion-cal-tokens"
+          label="Calibration"
+          sampleLabel="built-in sample"
+          title="The text whose first N tokens calibrate the aligned merge, DHA and latent KV (mean-pool needs none) and train the recovery"
+          amountLabel="first N tokens"
+          amountTitle="Calibration: the first N tokens of the calibration text (documents are encoded one by one, each with BOS)"
+          fileLabel="calibration text file"
+          isFile={calSource === 'file'}
+          onFile={setCalFile}
+        />
+        <TextRow
+          source="fuse.eval"
+          amount="fuse.evalDocs"
+          testId="fusion-eval"
+          amountTestId="fusion-eval-docs"
+          label="Evaluation"
+          sampleLabel="built-in sample, held out"
+          title="The text perplexity is measured on, before and after fusion"
+          amountLabel="last M documents"
+          amountTitle="Evaluate on the last M documents of the evaluation text (split on <|endoftext|>)"
+          fileLabel="evaluation text file"
+          isFile={evalSource === 'file'}
+          onFile={setEvalFile}
+        />
         <p className="hint" data-testid="fusion-texts-note">
           Perplexity is measured on the last {heldOutDocs} documents of {evalSource === 'sample' ? 'the sample' : (evalFile?.name ?? 'the evaluation file')}
           {calSource === evalSource && (calSource === 'sample' || calFile === evalFile)
