@@ -2,7 +2,7 @@
 // back through the real loaders, so that the family quirks are resolved where they always are.
 import { writeSafetensors, type TensorToWrite } from '../src/model/safetensors';
 import { randomArray } from '../src/reference/linalg';
-import type { FileMap } from '../src/model/hf';
+import type { FileMap } from '../src/model/hfFiles';
 
 export const folder = (entries: Record<string, Uint8Array | string>): FileMap =>
   new Map(Object.entries(entries).map(([k, v]) => [k, new Blob([v as BlobPart])]));

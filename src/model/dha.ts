@@ -6,7 +6,7 @@ import type { KvLayout, LatentKv, Model, ModelConfig } from './types';
 import { tensorsOf, validateModel } from './heads';
 import { readFloatTensor, readSafetensorsHeader, writeSafetensors } from './safetensors';
 import { ModelFormatError } from './errors';
-import type { FileMap } from './hf';
+import type { FileMap } from './hfFiles';
 import type { LongWorkOptions } from '../progress';
 import { throwIfAborted } from '../progress';
 

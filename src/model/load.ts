@@ -1,7 +1,8 @@
 // One entry for every way a model arrives — a picked or dropped set of files, a folder, a URL's download — as named
 // Blobs. It recognises the format, loads the Model and its tokenizer, and reports progress.
 import type { Model } from './types';
-import { loadHfModel, readJsonFile, type FileMap } from './hf';
+import { loadHfModel } from './hf';
+import { readJsonFile, type FileMap } from './hfFiles';
 import { loadLlama2c } from './llama2c';
 import { HfTokenizer, Llama2cTokenizer, type Tokenizer } from './tokenizer';
 import { ModelFormatError } from './errors';

@@ -3,7 +3,7 @@
 import { openAsBlob } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { FileMap } from './hf';
+import type { FileMap } from './hfFiles';
 import { ModelFormatError } from './errors';
 
 const COMPANIONS = /^(config\.json|tokenizer\.json|tokenizer_config\.json|model\.safetensors\.index\.json|tokenizer\.bin|tok\d+\.bin|.*\.safetensors)$/;

@@ -1,7 +1,7 @@
 // Models from a URL: Hugging Face repositories, llama2.c files, or any folder served over http(s). Files are fetched as
 // streams with byte progress per file, can be cancelled, and are kept in the Cache API (when the browser has one) so the
 // next visit needs no network. A full cache (quota) falls back to memory and says so.
-import type { FileMap } from './hf';
+import type { FileMap } from './hfFiles';
 import { ModelFormatError } from './errors';
 import { CancelledError, throwIfAborted } from '../progress';
 import type { OnProgress } from '../progress';
