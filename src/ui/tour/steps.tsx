@@ -1,0 +1,295 @@
+// The tour's steps as data: what each says (a function of the model it runs on) and the one action it offers — every
+// conversion at one budget, each step changing one thing against the step it names. The component that shows them: Tour.tsx.
+import type { ReactNode } from 'react';
+import { defaults, type Value } from '../../lab/settings';
+import { formatBytes } from '../../gpu/errors';
+import { EXAMPLE_PARTS } from '../ExampleView';
+import { GlossaryLink } from '../Glossary';
+import { MLA_DEFAULTS } from '../../fusion/mlaDefaults';
+import type { FusionMethod } from '../../fusion/fuse';
+
+/** The budget of every conversion in the tour: 25 % still lets mean-pool make whole groups of 8 heads. */
+export const BUDGET = '25';
+
+/** What the tour says about the model it runs on: the loaded model's card, or the worked example's model. */
+export interface ModelFacts {
+  name: string;
+  layers: number;
+  heads: number;
+  headDim: number;
+  kv: { k: number; v: number }[];
+  kvBytes: number;
+  /** Rotary position embedding: K heads may only be turned within rotary planes. */
+  rotary: boolean;
+  /** A byte-level vocabulary: perplexity per byte. */
+  bytes: boolean;
+}
+
+export interface Context {
+  facts: ModelFacts | null;
+  /** Without WebGPU: the worked example stands in for the panels. */
+  example: boolean;
+  /** The methods the worked example ran (empty while it loads, and in the lab). */
+  exampleMethods: FusionMethod[];
+}
+
+export interface TourStep {
+  /** The panel the step talks about, and the worked example's part when the lab cannot run. */
+  target: string;
+  exampleTarget: string;
+  title: string;
+  text: (c: Context) => ReactNode;
+  action?: { label: string; settings?: (fallback: boolean) => Record<string, Value>; press: string };
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** The model's layout in words: its own layer, query-head, K-head and V-head counts. */
+function layoutText(f: ModelFacts): string {
+  const ks = f.kv.map((x) => x.k);
+  const vs = f.kv.map((x) => x.v);
+  const uniform = ks.every((k) => k === ks[0]) && vs.every((v) => v === vs[0]);
+  const [k, v] = [ks[0], vs[0]];
+  if (uniform && k === f.heads && v === f.heads)
+    return `${f.layers} layers × ${f.heads} query heads, and every layer has ${k} K heads and ${v} V heads: multi-head attention (MHA), each query head with its own K and V head.`;
+  if (uniform && k === v)
+    return `${f.layers} layers × ${f.heads} query heads, and every layer has ${k} K heads and ${v} V heads: grouped-query attention (GQA), ${f.heads / k} query heads sharing each K/V head.`;
+  return `${f.layers} layers × ${f.heads} query heads, with K and V head counts of its own in every layer (K ${ks.join('/')}, V ${vs.join('/')}): decoupled heads, as DHA leaves them.`;
+}
+
+/** The perplexity's unit, said where the first perplexity appears. */
+function perplexityNote(c: Context): ReactNode {
+  if (c.facts && !c.facts.bytes) return null;
+  return (
+    <>
+      {' '}
+      The demo reads bytes, so its <GlossaryLink term="perplexity">perplexity</GlossaryLink> is per byte: a uniform guess scores 256, and its figures do not
+      compare with per-token figures of other models.
+    </>
+  );
+}
+
+/** Every conversion step sets the whole conversion, so that a step reached by a link runs what it says. */
+const fuse = (s: Record<string, Value>) => (): Record<string, Value> => ({ 'fuse.budget': BUDGET, 'fuse.train.steps': 0, ...s });
+const dha = (s: Record<string, Value>) => fuse({ 'fuse.method': 'dha', 'fuse.allocation': 'search', 'fuse.kvSplit': 'equal', 'fuse.steps': 0, ...s });
+
+export const STEPS: TourStep[] = [
+  {
+    target: 'model',
+    exampleTarget: EXAMPLE_PARTS.kv,
+    title: 'What the KV cache costs',
+    text: ({ facts: f }) => (
+      <>
+        While a model generates, every layer keeps the key (K) and value (V) vectors of every earlier token: the KV cache. Its size grows with the number of K
+        and V heads.{' '}
+        {f ? (
+          <span data-testid="tour-model-facts">
+            {f.name}: {layoutText(f)} Its cache: {formatBytes(f.kvBytes)} per token — ({sum(f.kv.map((x) => x.k))} K + {sum(f.kv.map((x) => x.v))} V heads over
+            all layers) × {f.headDim} numbers × 4 bytes, counted in float32, the type the lab computes in. Every conversion in this tour keeps {BUDGET} % of
+            this cache, and each step changes one thing against the step before it (or the one it names).
+          </span>
+        ) : (
+          <span data-testid="tour-model-facts">The model is still loading: its own head counts appear here when it has arrived.</span>
+        )}
+      </>
+    ),
+  },
+  {
+    target: 'similarity',
+    exampleTarget: EXAMPLE_PARTS.similarity,
+    title: 'Which heads are alike',
+    text: ({ facts: f, example }) => (
+      <>
+        Two heads whose outputs are alike can share one K/V head at little cost — if one can be turned onto the other without changing what the model computes.
+        V heads may be turned by any orthogonal map (undone in the output projection);{' '}
+        {f && !f.rotary ? (
+          <>this model has no rotary embedding, so K heads may too.</>
+        ) : (
+          <>
+            K heads only within each <GlossaryLink term="rotary-plane">rotary plane</GlossaryLink>, which RoPE turns with position.
+          </>
+        )}{' '}
+        The aligned metric scores two heads after the best allowed turn; CKA{example ? ', which the worked example shows,' : ' (the panel’s default)'} allows
+        any orthogonal map for K heads too, so it can call two K heads alike that no allowed turn brings together. The redundancy numbers are the cost of
+        averaging a layer’s closest pair <em>without</em> alignment, as a share of the layer’s <GlossaryLink term="energy">energy</GlossaryLink>: a weak head
+        looks cheap.
+      </>
+    ),
+    action: { label: 'Compute aligned similarity', settings: () => ({ 'sim.metric': 'aligned' }), press: 'sim-run' },
+  },
+  {
+    target: 'fuse',
+    exampleTarget: EXAMPLE_PARTS.methods,
+    title: `GQA mean-pool at ${BUDGET} %`,
+    text: (c) => {
+      const f = c.facts;
+      const divides = !f || f.kv.every((x) => Number.isInteger((x.k * Number(BUDGET)) / 100) && Number.isInteger((x.v * Number(BUDGET)) / 100));
+      return (
+        <>
+          Grouped-query attention (GQA, Ainslie et al. 2023) lets a group of query heads share one K/V head; converting a checkpoint averages each group’s K
+          weights and V weights. Mean-pool takes contiguous groups, the same in every layer
+          {f && divides ? ` (${f.kv[0].k} → ${(f.kv[0].k * Number(BUDGET)) / 100} K heads per layer at ${BUDGET} %)` : ''}, whatever the heads compute: heads
+          that compute alike things in different coordinates partly cancel when averaged.
+          {!divides && ` This model's head counts do not split into whole groups at ${BUDGET} %, so mean-pool will refuse it here.`}
+          {perplexityNote(c)}
+        </>
+      );
+    },
+    action: { label: `Fuse with mean-pool at ${BUDGET} %`, settings: fuse({ 'fuse.method': 'meanpool' }), press: 'fusion-run' },
+  },
+  {
+    target: 'fuse',
+    exampleTarget: EXAMPLE_PARTS.methods,
+    title: 'Align before you average',
+    text: ({ example }) => (
+      <>
+        One change against mean-pool: alignment. A V head may be turned if its output projection turns back, a K head within each rotary plane if its query
+        heads turn the same way: the model computes the same function. The aligned merge groups heads by what aligning them leaves, turns each group onto its
+        mean (<GlossaryLink term="gpa">GPA</GlossaryLink>), then averages. This is Align-heads’ alignment step (Jin et al.); the paper’s training with gates
+        that fade each head into the merged one is not built here.{' '}
+        {example
+          ? 'In the worked example, compare the aligned merge’s row with mean-pool’s.'
+          : 'Renormalisation is off in this step, so that only alignment changes.'}
+      </>
+    ),
+    action: {
+      label: `Fuse with the aligned merge at ${BUDGET} % (not renormalised)`,
+      settings: fuse({ 'fuse.method': 'aligned', 'fuse.renorm': false }),
+      press: 'fusion-run',
+    },
+  },
+  {
+    target: 'fuse',
+    exampleTarget: EXAMPLE_PARTS.methods,
+    title: 'Give merged heads their energy back',
+    text: () => (
+      <>
+        One change: renormalisation. Heads that still differ after alignment partly cancel when averaged, so a merged head has less{' '}
+        <GlossaryLink term="energy">energy</GlossaryLink> than its members. Rescaling it to their mean energy (ours; DHA’s merge always does it) gives back much
+        of what was lost — on tinystories-mha at 25 %, perplexity 12.79 → 9.92 (docs/RESULTS.md, “Fusing heads”).
+      </>
+    ),
+    action: {
+      label: `Fuse with the aligned merge + renormalisation at ${BUDGET} %`,
+      settings: fuse({ 'fuse.method': 'aligned', 'fuse.renorm': true }),
+      press: 'fusion-run',
+    },
+  },
+  {
+    target: 'fuse',
+    exampleTarget: EXAMPLE_PARTS.dha,
+    title: 'DHA: a head count for every layer',
+    text: ({ example }) => (
+      <>
+        One change: where the heads go. Decoupled-Head Attention (DHA, Chen et al., NeurIPS 2024) lets every layer keep its own number of K and of V heads. Our
+        reconstruction costs every grouping of each layer’s heads by the energy an aligned merge loses, and shares the budget out where merging costs least; the
+        merge is the last step’s{example ? '' : ', and DHA’s own training is off (0 steps)'}. The paper learns fusion operators and continues pre-training;
+        neither is built here (docs/FUSION.md). Watch the budget bars and the head layout: K and V maps differ.
+      </>
+    ),
+    action: { label: `Fuse with DHA’s allocation at ${BUDGET} % (none of its own steps)`, settings: dha({}), press: 'fusion-run' },
+  },
+  {
+    target: 'fuse',
+    exampleTarget: EXAMPLE_PARTS.dha,
+    title: 'Decouple K from V',
+    text: ({ example }) => (
+      <>
+        One change: one budget for K and V together. So far K and V each kept {BUDGET} % of their heads. But V heads are far less alike than K heads: on
+        tinystories-mha, averaging a layer’s closest pair loses 9.6–11.0 % of its V energy against 2.8–4.8 % of its K energy (docs/RESULTS.md, “Head
+        similarity”){example ? '; part 2 of the example shows the gap on the demo' : '; the redundancy bars show it on this model'}. A joint budget — {BUDGET} %
+        of all K and V heads — lets the search keep more V heads and fewer K heads where that loses less, for the same cache size.
+        {example ? ' The worked example ran DHA with equal K and V budgets.' : ''}
+      </>
+    ),
+    action: { label: `Fuse with DHA at ${BUDGET} %, one joint K+V budget`, settings: dha({ 'fuse.kvSplit': 'joint' }), press: 'fusion-run' },
+  },
+  {
+    target: 'fuse',
+    exampleTarget: EXAMPLE_PARTS.methods,
+    title: 'DHA’s own training',
+    text: () => (
+      <>
+        One change: DHA’s own steps. The fused model’s attention learns, layer by layer, to reproduce the original layer’s output (this adapter’s default number
+        of steps), and the state whose KL to the original is lowest on calibration text is kept. These steps cost training tokens: the recovery step counts
+        them.
+      </>
+    ),
+    action: {
+      label: `Fuse with DHA at ${BUDGET} % (joint budget) and its own steps`,
+      settings: (fallback) => dha({ 'fuse.kvSplit': 'joint', 'fuse.steps': defaults(fallback)['fuse.steps'] })(),
+      press: 'fusion-run',
+    },
+  },
+  {
+    target: 'fuse',
+    exampleTarget: EXAMPLE_PARTS.methods,
+    title: 'Latent KV: keep every head, share a latent',
+    text: ({ facts: f, example, exampleMethods }) => (
+      <>
+        One change against DHA with one joint budget (two steps back, no training of its own): what the cache holds. Every layer caches one small vector per
+        token, the <GlossaryLink term="latent">latent</GlossaryLink>, and every head rebuilds its own key and value from it: the heads stay distinct, and the
+        cache holds d_c numbers instead of every head’s key and value (MHA2MLA, Ji et al. 2025).{' '}
+        {f && !f.rotary ? (
+          <>This model has no rotary embedding, so the latent is all it caches: d_c fills the same {BUDGET} % of the cache.</>
+        ) : (
+          <>
+            RoPE is split off: a latent model is served with <GlossaryLink term="absorbed">absorbed attention</GlossaryLink>, each head’s key map folded into
+            its query, and a turn that depends on the position cannot be folded once — so each K head keeps RoPE on a few{' '}
+            <GlossaryLink term="partial-rope">rotary pairs</GlossaryLink>, cached apart, and its other pairs stop turning. headlab rebuilds K and V instead of
+            scoring absorbed: the same numbers. Latent and rotary dims together fill the same {BUDGET} % of the cache.
+          </>
+        )}{' '}
+        {!example
+          ? 'The K/V spectrum in the Head similarity panel shows how much of each layer’s K/V weights that latent width keeps.'
+          : exampleMethods.includes('mla')
+            ? 'In the worked example, compare the latent’s row with DHA’s.'
+            : 'The worked example has no latent run: with WebGPU on, this step runs one.'}
+      </>
+    ),
+    action: {
+      label: `Convert to a latent KV cache at ${BUDGET} %`,
+      settings: fuse({ 'fuse.method': 'mla', 'fuse.ropeSelect': MLA_DEFAULTS.ropeSelect, 'fuse.latentInit': MLA_DEFAULTS.latentInit, 'fuse.ropePairs': 0 }),
+      press: 'fusion-run',
+    },
+  },
+  {
+    target: 'recover',
+    exampleTarget: EXAMPLE_PARTS.recovery,
+    title: 'Recovery at equal tokens',
+    text: () => (
+      <>
+        A converted model recovers with training toward the original: end to end, every weight, KL distillation on the calibration text (the paper continues
+        pre-training instead). The race converts the model with each method at {BUDGET} % and trains every result on the same total of training tokens — DHA’s
+        own layer-local steps come out of that total — and draws held-out perplexity against tokens. Which start recovers best for a given budget of tokens?
+        Read it off the chart, not off the method’s name.
+      </>
+    ),
+    action: { label: `Run the race at ${BUDGET} %`, settings: () => ({ 'race.budget': BUDGET }), press: 'race-run' },
+  },
+  {
+    target: 'compare',
+    exampleTarget: EXAMPLE_PARTS.tradeoff,
+    title: 'The trade-off',
+    text: ({ example }) => (
+      <>
+        Every run is a point: KV-cache bytes per token (float32) against held-out perplexity; lower left is better. Set runs side by side only at the same
+        budget and the same training tokens — then the gap belongs to what changed.
+        {example ? '' : ' Click a results row to draw its head layout, and compare one head’s attention before and after.'}
+      </>
+    ),
+  },
+  {
+    target: 'fuse',
+    exampleTarget: EXAMPLE_PARTS.enable,
+    title: 'What to try next',
+    text: ({ example }) => (
+      <>
+        {example ? 'With WebGPU on (above), change' : 'Change'} one thing at a time: 50 % instead of {BUDGET} %; DHA with uniform counts (the same K and V count
+        in every layer: what the search is worth); more or fewer DHA steps at the same total of training tokens; the latent’s rotary pairs (how many, which);
+        recovery training of K/V only; your own checkpoint (Model panel). Share a setup with Copy link or Share as lesson. Papers: GQA arXiv 2305.13245;
+        Align-heads arXiv 2412.20677; DHA arXiv 2406.06567 (the paper is public, its code is not); MHA2MLA arXiv 2502.14837.
+      </>
+    ),
+  },
+];
