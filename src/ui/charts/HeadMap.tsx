@@ -11,6 +11,7 @@ import type { HeadLayout } from '../../model/heads';
 import { LatentLayer } from './HeadMapLatent';
 import { K_COLOUR, LATENT_COLOUR, Q_COLOUR, V_COLOUR, type HeadHover } from './headColours';
 import { ChartSvg } from './ChartSvg';
+import { HeadLinks } from './HeadLinks';
 
 /** Legend entries of the drawn layers' parts, each with its swatch shape. */
 function legendOf(layouts: HeadLayout[]): { text: string; colour: string; round: boolean }[] {
@@ -110,39 +111,35 @@ export const HeadMap = forwardRef<SVGSVGElement, HeadMapProps>(function HeadMap(
             <text x={4} y={vY + box * 0.7} fontSize={10} fill={V_COLOUR}>
               V {l.vHeads}
             </text>
-            {l.kHeadOf.map((k, h) => (
-              <line
-                key={`k${h}`}
-                x1={qx(h) + box / 2}
-                y1={qY + box}
-                x2={headX(l.kHeads, k) + box / 2}
-                y2={kY}
-                stroke={K_COLOUR}
-                strokeWidth={reads(h) && active?.kind === 'k' ? 2.5 : 1}
-                strokeOpacity={active && !(reads(h) && active.kind === 'k') ? 0.15 : 0.7}
-                data-testid="head-map-link"
-                data-kind="k"
-                data-query={h}
-                data-head={k}
-              />
-            ))}
-            {l.vHeadOf.map((v, h) => (
-              <line
-                key={`v${h}`}
-                x1={qx(h) + box / 2}
-                y1={qY + box}
-                x2={headX(l.vHeads, v) + box / 2}
-                y2={vY}
-                stroke={V_COLOUR}
-                strokeWidth={reads(h) && active?.kind === 'v' ? 2.5 : 1}
-                strokeOpacity={active && !(reads(h) && active.kind === 'v') ? 0.1 : 0.45}
-                strokeDasharray="3 2"
-                data-testid="head-map-link"
-                data-kind="v"
-                data-query={h}
-                data-head={v}
-              />
-            ))}
+            <HeadLinks
+              kind="k"
+              headOf={l.kHeadOf}
+              queries={l.kHeadOf.length}
+              x1={(h) => qx(h) + box / 2}
+              x2={(h) => headX(l.kHeads, l.kHeadOf[h]) + box / 2}
+              y1={qY + box}
+              y2={kY}
+              colour={K_COLOUR}
+              hovered={active !== null}
+              lit={(h) => Boolean(reads(h)) && active?.kind === 'k'}
+              litWidth={2.5}
+              opacity={[0.7, 0.15]}
+            />
+            <HeadLinks
+              kind="v"
+              headOf={l.vHeadOf}
+              queries={l.vHeadOf.length}
+              x1={(h) => qx(h) + box / 2}
+              x2={(h) => headX(l.vHeads, l.vHeadOf[h]) + box / 2}
+              y1={qY + box}
+              y2={vY}
+              colour={V_COLOUR}
+              hovered={active !== null}
+              lit={(h) => Boolean(reads(h)) && active?.kind === 'v'}
+              litWidth={2.5}
+              opacity={[0.45, 0.1]}
+              dash="3 2"
+            />
             {l.kHeadOf.map((_, h) => (
               <rect key={`q${h}`} x={qx(h)} y={qY} width={box} height={box} rx={2} fill={reads(h) ? '#1b263b' : Q_COLOUR} data-testid="head-map-q-head">
                 <title>{`layer ${li}, query head ${h} (original head ${l.origin.q[h]}): reads K head ${l.kHeadOf[h]} and V head ${l.vHeadOf[h]}`}</title>

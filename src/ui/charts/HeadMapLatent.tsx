@@ -5,6 +5,7 @@
 import type { HeadLayout } from '../../model/heads';
 import type { LatentKv } from '../../model/types';
 import { K_COLOUR, LATENT_COLOUR, Q_COLOUR, type HeadHover } from './headColours';
+import { HeadLinks } from './HeadLinks';
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
@@ -48,38 +49,34 @@ export function LatentLayer(props: {
       <text x={4} y={cY + box * 0.7} fontSize={10} fill={LATENT_COLOUR}>
         d_c {latent.rank}
       </text>
-      {l.kHeadOf.map((_, h) => (
-        <line
-          key={`c${h}`}
-          x1={qx(h) + box / 2}
-          y1={qY + box}
-          x2={qx(h) + box / 2}
-          y2={cY}
-          stroke={LATENT_COLOUR}
-          strokeWidth={active?.kind === 'latent' ? 2 : 1}
-          strokeOpacity={active && active.kind !== 'latent' ? 0.1 : 0.45}
-          strokeDasharray="3 2"
-          data-testid="head-map-link"
-          data-kind="latent"
-          data-query={h}
-        />
-      ))}
-      {l.kHeadOf.map((k, h) => (
-        <line
-          key={`k${h}`}
-          x1={qx(h) + box / 2}
-          y1={qY + box}
-          x2={headX(l.kHeads, k) + box / 2}
-          y2={kY}
-          stroke={K_COLOUR}
-          strokeWidth={active?.kind === 'k' && reads(h) ? 2.5 : 1}
-          strokeOpacity={active && !(active.kind === 'k' && reads(h)) ? 0.15 : 0.7}
-          data-testid="head-map-link"
-          data-kind="k"
-          data-query={h}
-          data-head={k}
-        />
-      ))}
+      <HeadLinks
+        kind="latent"
+        queries={H}
+        x1={(h) => qx(h) + box / 2}
+        x2={(h) => qx(h) + box / 2}
+        y1={qY + box}
+        y2={cY}
+        colour={LATENT_COLOUR}
+        hovered={active !== null}
+        lit={() => active?.kind === 'latent'}
+        litWidth={2}
+        opacity={[0.45, 0.1]}
+        dash="3 2"
+      />
+      <HeadLinks
+        kind="k"
+        headOf={l.kHeadOf}
+        queries={H}
+        x1={(h) => qx(h) + box / 2}
+        x2={(h) => headX(l.kHeads, l.kHeadOf[h]) + box / 2}
+        y1={qY + box}
+        y2={kY}
+        colour={K_COLOUR}
+        hovered={active !== null}
+        lit={(h) => active?.kind === 'k' && reads(h)}
+        litWidth={2.5}
+        opacity={[0.7, 0.15]}
+      />
       {l.kHeadOf.map((k, h) => (
         <rect key={`q${h}`} x={qx(h)} y={qY} width={box} height={box} rx={2} fill={reads(h) ? '#1b263b' : Q_COLOUR} data-testid="head-map-q-head">
           <title>{`layer ${li}, query head ${h} (original head ${l.origin.q[h]}): reads the rotary key dims of K head ${k} and the shared latent`}</title>
