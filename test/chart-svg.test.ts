@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
-import { ChartSvg, INK, MUTED, SVG_FONT } from '../src/ui/charts/ChartSvg';
+import { ChartSvg, INK, MUTED, SVG_FONT, XTitle, YTitle } from '../src/ui/charts/ChartSvg';
 
 const render = (props: Parameters<typeof ChartSvg>[0]) => renderToStaticMarkup(createElement(ChartSvg, props));
 /** The attributes of the first `<tag …>` in the markup, by name. */
@@ -38,5 +38,12 @@ describe('ChartSvg', () => {
     expect(attrs(html, 'svg').role).toBe('group');
     expect(texts(html)[0].y).toBe('12');
     expect(html).toMatch(/<\/text><rect id="r"><\/rect><\/svg>$/);
+  });
+
+  it('puts the axis titles at the middle of the plot: y turned upwards beside it, x under it', () => {
+    const y = texts(renderToStaticMarkup(createElement(YTitle, { top: 40, bottom: 200, children: 'loss' })))[0];
+    expect(y).toMatchObject({ text: 'loss', x: '12', y: '120', transform: 'rotate(-90 12 120)', 'text-anchor': 'middle', fill: MUTED });
+    const x = texts(renderToStaticMarkup(createElement(XTitle, { left: 50, right: 250, height: 300, children: 'tokens' })))[0];
+    expect(x).toMatchObject({ text: 'tokens', x: '150', y: '292', 'text-anchor': 'middle' });
   });
 });

@@ -5,7 +5,7 @@
 import { forwardRef, useEffect, useImperativeHandle, useRef } from 'react';
 import { scaleBand, scaleLinear, select, transition } from 'd3';
 import { REDUNDANCY_COLOUR } from './RedundancyBars';
-import { ChartSvg, MUTED } from './ChartSvg';
+import { ChartSvg, MUTED, XTitle, YTitle } from './ChartSvg';
 
 export type HeadCounts = { k: number; v: number }[];
 
@@ -102,16 +102,9 @@ export const BudgetBars = forwardRef<SVGSVGElement, BudgetBarsProps>(function Bu
           </text>
         </g>
       ))}
-      <text
-        x={12}
-        y={(margin.top + height - margin.bottom) / 2}
-        fontSize={10}
-        fill={MUTED}
-        textAnchor="middle"
-        transform={`rotate(-90 12 ${(margin.top + height - margin.bottom) / 2})`}
-      >
+      <YTitle top={margin.top} bottom={height - margin.bottom}>
         heads kept
-      </text>
+      </YTitle>
       {heads.map((h, l) =>
         (['k', 'v'] as const).map((kind) => (
           <rect
@@ -132,9 +125,9 @@ export const BudgetBars = forwardRef<SVGSVGElement, BudgetBarsProps>(function Bu
           {l}
         </text>
       ))}
-      <text x={(margin.left + width - margin.right) / 2} y={height - 8} fontSize={10} fill={MUTED} textAnchor="middle">
+      <XTitle left={margin.left} right={width - margin.right} height={height}>
         layer
-      </text>
+      </XTitle>
       <line x1={margin.left} x2={width - margin.right} y1={y(0)} y2={y(0)} stroke={MUTED} />
       {(['k', 'v'] as const).map((kind, i) => (
         <g key={kind} transform={`translate(${width - margin.right - 250 + i * 78},${margin.top - 28})`} fontSize={11} fill="#1b263b">

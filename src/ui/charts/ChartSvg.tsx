@@ -47,3 +47,22 @@ export function ChartSvg({ ref, width, height, label, caption, captionTop = 14, 
     </svg>
   );
 }
+
+/** A value axis' title, turned to read upwards beside the axis, centred between the plot's top and bottom. */
+export function YTitle({ top, bottom, children }: { top: number; bottom: number; children: ReactNode }) {
+  const y = (top + bottom) / 2;
+  return (
+    <text x={12} y={y} fontSize={10} fill={MUTED} textAnchor="middle" transform={`rotate(-90 12 ${y})`}>
+      {children}
+    </text>
+  );
+}
+
+/** The x axis' title, centred under the plot between its left and right edges, near the chart's bottom (at `height` − 8). */
+export function XTitle({ left, right, height, children }: { left: number; right: number; height: number; children: ReactNode }) {
+  return (
+    <text x={(left + right) / 2} y={height - 8} fontSize={10} fill={MUTED} textAnchor="middle">
+      {children}
+    </text>
+  );
+}

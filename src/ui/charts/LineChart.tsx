@@ -6,7 +6,7 @@
 import { forwardRef } from 'react';
 import { format, line, scaleLinear } from 'd3';
 import { valueAxis } from './valueAxis';
-import { ChartSvg, MUTED } from './ChartSvg';
+import { ChartSvg, MUTED, XTitle, YTitle } from './ChartSvg';
 
 export interface Series {
   key: string;
@@ -92,19 +92,12 @@ export const LineChart = forwardRef<SVGSVGElement, LineChartProps>(function Line
         </text>
       ))}
       <line x1={margin.left} x2={width - margin.right} y1={height - margin.bottom} y2={height - margin.bottom} stroke={MUTED} />
-      <text x={(margin.left + width - margin.right) / 2} y={height - 8} fontSize={10} fill={MUTED} textAnchor="middle">
+      <XTitle left={margin.left} right={width - margin.right} height={height}>
         {xLabel}
-      </text>
-      <text
-        x={12}
-        y={(margin.top + height - margin.bottom) / 2}
-        fontSize={10}
-        fill={MUTED}
-        textAnchor="middle"
-        transform={`rotate(-90 12 ${(margin.top + height - margin.bottom) / 2})`}
-      >
+      </XTitle>
+      <YTitle top={margin.top} bottom={height - margin.bottom}>
         {axis.log ? `${yLabel} (log scale)` : yLabel}
-      </text>
+      </YTitle>
       {marker && (
         <g fontSize={10} fill={MUTED}>
           <line x1={x(marker.x)} x2={x(marker.x)} y1={margin.top} y2={height - margin.bottom} stroke="#9aa3b2" strokeDasharray="4 3" />

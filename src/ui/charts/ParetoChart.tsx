@@ -6,7 +6,7 @@ import { forwardRef } from 'react';
 import { scaleLinear } from 'd3';
 import { formatValue } from './LineChart';
 import { valueAxis } from './valueAxis';
-import { ChartSvg, MUTED } from './ChartSvg';
+import { ChartSvg, MUTED, XTitle, YTitle } from './ChartSvg';
 
 export interface ParetoPoint {
   key: string;
@@ -80,19 +80,12 @@ export const ParetoChart = forwardRef<
         </text>
       ))}
       <line x1={margin.left} x2={width - margin.right} y1={height - margin.bottom} y2={height - margin.bottom} stroke={MUTED} />
-      <text x={(margin.left + width - margin.right) / 2} y={height - 8} fontSize={10} fill={MUTED} textAnchor="middle">
+      <XTitle left={margin.left} right={width - margin.right} height={height}>
         KV-cache bytes per token
-      </text>
-      <text
-        x={12}
-        y={(margin.top + height - margin.bottom) / 2}
-        fontSize={10}
-        fill={MUTED}
-        textAnchor="middle"
-        transform={`rotate(-90 12 ${(margin.top + height - margin.bottom) / 2})`}
-      >
+      </XTitle>
+      <YTitle top={margin.top} bottom={height - margin.bottom}>
         {axis.log ? 'held-out perplexity (log scale)' : 'held-out perplexity'}
-      </text>
+      </YTitle>
       {reference && (
         <g data-testid="pareto-reference">
           <line x1={margin.left} x2={width - margin.right} y1={y(reference.y)} y2={y(reference.y)} stroke="#000000" strokeDasharray="5 3" />

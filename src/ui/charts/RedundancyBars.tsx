@@ -4,7 +4,7 @@
 import { forwardRef } from 'react';
 import { format, scaleBand, scaleLinear } from 'd3';
 import type { MergeLoss } from '../../analysis/redundancy';
-import { ChartSvg } from './ChartSvg';
+import { ChartSvg, YTitle } from './ChartSvg';
 
 export interface RedundancyLayer {
   layer: number;
@@ -50,16 +50,9 @@ export const RedundancyBars = forwardRef<SVGSVGElement, { layers: RedundancyLaye
           </text>
         </g>
       ))}
-      <text
-        x={12}
-        y={(margin.top + height - margin.bottom) / 2}
-        fontSize={10}
-        fill="#5c677d"
-        textAnchor="middle"
-        transform={`rotate(-90 12 ${(margin.top + height - margin.bottom) / 2})`}
-      >
+      <YTitle top={margin.top} bottom={height - margin.bottom}>
         energy lost
-      </text>
+      </YTitle>
       {Array.from({ length: total }, (_, l) => (
         <text key={l} x={(x(l) ?? 0) + x.bandwidth() / 2} y={height - margin.bottom + 14} fontSize={10} fill="#5c677d" textAnchor="middle">
           {l}

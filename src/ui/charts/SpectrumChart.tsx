@@ -6,7 +6,7 @@ import { forwardRef } from 'react';
 import { format, interpolateViridis, line, scaleLinear } from 'd3';
 import type { LayerSpectrum } from '../../lab/compute/protocol';
 import { cumulativeEnergy, numericalRank, widthFor } from '../../analysis/spectrum';
-import { ChartSvg, MUTED } from './ChartSvg';
+import { ChartSvg, MUTED, XTitle, YTitle } from './ChartSvg';
 
 const pct = format('.1%');
 
@@ -76,19 +76,12 @@ export const SpectrumChart = forwardRef<SVGSVGElement, SpectrumChartProps>(funct
             {t.toLocaleString('en')}
           </text>
         ))}
-      <text x={(margin.left + width - margin.right) / 2} y={height - 8} fontSize={10} fill={MUTED} textAnchor="middle">
+      <XTitle left={margin.left} right={width - margin.right} height={height}>
         directions kept (latent width k)
-      </text>
-      <text
-        x={12}
-        y={(margin.top + height - margin.bottom) / 2}
-        fontSize={10}
-        fill={MUTED}
-        textAnchor="middle"
-        transform={`rotate(-90 12 ${(margin.top + height - margin.bottom) / 2})`}
-      >
+      </XTitle>
+      <YTitle top={margin.top} bottom={height - margin.bottom}>
         energy kept
-      </text>
+      </YTitle>
       {shared !== null && (
         <g fontSize={10} fill={MUTED} data-testid="spectrum-width-line" data-width={shared}>
           <line x1={x(shared)} x2={x(shared)} y1={margin.top} y2={height - margin.bottom} stroke="#9aa3b2" strokeDasharray="4 3" />
