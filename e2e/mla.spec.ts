@@ -3,7 +3,8 @@
 // with the core's message in the page's words, no row, no crash; at 25 % without training a row names MLA with its pair
 // choice and latent fit, shows each layer's latent width + kept rotary dims, the KV bytes and a perplexity; the result's
 // head layout draws one latent block per layer and each K head's rotary part; the Compare chart plots it in MLA's colour at
-// its bytes; its files load back as a model whose card states the latent. The workload is tiny (SwiftShader is slow).
+// its bytes; with "automatic" unticked, 0 rotary pairs gives a latent of the whole budget; its files load back as a model
+// whose card states the latent. The workload is tiny (SwiftShader is slow).
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 
@@ -35,13 +36,15 @@ test('latent KV (MLA) on the demo at 25 %: controls, a refused budget, a result 
   await expect(fields).toBeVisible();
   await expect(panel.getByTestId('fusion-rope-select')).toHaveValue('norm');
   await expect(panel.getByTestId('fusion-latent-init')).toHaveValue('activations');
-  await expect(panel.getByTestId('fusion-rope-pairs')).toHaveValue('0');
+  await expect(panel.getByTestId('fusion-rope-auto')).toBeChecked(); // rotary pairs chosen by the budget…
+  await expect(panel.getByTestId('fusion-rope-pairs')).toBeDisabled(); // …so the count waits until "automatic" is unticked
   await expect(panel.getByTestId('fusion-rope-select')).toHaveAttribute('title', /rotary pair/);
   await expect(panel.getByTestId('fusion-steps')).toBeDisabled(); // DHA's settings stay DHA's
 
   // 1 % leaves 3 values per layer: no room for 8 K heads × 2 rotary dims — the core's message, worded for the page
   await panel.getByTestId('fusion-budget-custom').check();
   await panel.getByTestId('fusion-budget-pct').fill('1');
+  await panel.getByTestId('fusion-rope-auto').uncheck();
   await panel.getByTestId('fusion-rope-pairs').fill('1');
   await panel.getByTestId('fusion-run').click();
   const error = panel.getByTestId('fusion-error');
@@ -52,7 +55,7 @@ test('latent KV (MLA) on the demo at 25 %: controls, a refused budget, a result 
 
   // 25 %, pairs automatic, no training
   const t0 = Date.now();
-  await panel.getByTestId('fusion-rope-pairs').fill('0');
+  await panel.getByTestId('fusion-rope-auto').check();
   await panel.getByTestId('fusion-budget-25').check();
   await panel.getByTestId('fusion-run').click();
   const row = panel.getByTestId('fusion-row');
@@ -91,6 +94,16 @@ test('latent KV (MLA) on the demo at 25 %: controls, a refused budget, a result 
   await expect(point).toHaveAttribute('data-x', '1024');
   await expect(point).toHaveAttribute('fill', '#CC79A7');
   await expect(compare.getByTestId('pareto-legend').filter({ hasText: 'latent KV (MLA)' })).toHaveCount(1);
+
+  // rotary pairs by hand: 0 keeps no position in the keys and gives the whole budget to the latent (64 values a layer)
+  await panel.getByTestId('fusion-rope-auto').uncheck();
+  await panel.getByTestId('fusion-rope-pairs').fill('0');
+  await panel.getByTestId('fusion-run').click();
+  await expect(row).toHaveCount(2, { timeout: 180_000 });
+  await expect(error).toHaveCount(0);
+  await expect(row.nth(1)).toContainText('MLA (no rotary pairs, activations)');
+  await expect(row.nth(1).getByTestId('fusion-row-counts')).toHaveText('64+0 64+0 64+0 64+0');
+  await expect(row.nth(1).getByTestId('fusion-row-kv')).toHaveText('4,096 → 1,024');
 
   // its files load back as a model whose card and head layout show the latent
   const actions = panel.getByTestId('fusion-row-actions').nth(0);

@@ -24,18 +24,26 @@ function panel(overrides: Partial<ReturnType<typeof defaults>>): FusionSettings 
 }
 
 describe('the Fuse panel offers latent KV (MLA)', () => {
-  it('reads the MLA controls into the run: 0 rotary pairs leaves the choice to the core', () => {
+  it('reads the MLA controls into the run: rotary pairs automatic leaves the choice to the core; otherwise any count, 0 included', () => {
     const s = panel({});
     expect(s.method).toBe('mla');
     expect(s.budget).toBe(0.5);
     expect(s.mla).toEqual({ ropeSelect: 'norm', latentInit: 'activations' });
     expect('ropePairs' in s.mla!).toBe(false);
-    expect(panel({ 'fuse.ropeSelect': 'low', 'fuse.latentInit': 'weights', 'fuse.ropePairs': 3, 'fuse.budget': 'custom', 'fuse.pct': 12.5 })).toMatchObject({
-      budget: 0.125,
-      mla: { ropeSelect: 'low', latentInit: 'weights', ropePairs: 3 },
-    });
-    const bad = fusionSettingsOf({ ...defaults(true), 'fuse.method': 'mla', 'fuse.ropePairs': 1.5 }, noTraining);
+    expect(panel({ 'fuse.ropePairs': 3 }).mla).toEqual({ ropeSelect: 'norm', latentInit: 'activations' }); // automatic: the count is not read
+    const chosen = {
+      'fuse.ropeAuto': false,
+      'fuse.ropeSelect': 'low',
+      'fuse.latentInit': 'weights',
+      'fuse.ropePairs': 3,
+      'fuse.budget': 'custom',
+      'fuse.pct': 12.5,
+    } as const;
+    expect(panel(chosen)).toMatchObject({ budget: 0.125, mla: { ropeSelect: 'low', latentInit: 'weights', ropePairs: 3 } });
+    expect(panel({ 'fuse.ropeAuto': false, 'fuse.ropePairs': 0 }).mla).toEqual({ ropeSelect: 'norm', latentInit: 'activations', ropePairs: 0 });
+    const bad = fusionSettingsOf({ ...defaults(true), 'fuse.method': 'mla', 'fuse.ropeAuto': false, 'fuse.ropePairs': 1.5 }, noTraining);
     expect(bad).toEqual({ problem: 'rotary pairs: "1.5" is not a whole number.' });
+    expect('problem' in fusionSettingsOf({ ...defaults(true), 'fuse.method': 'mla', 'fuse.ropePairs': 1.5 }, noTraining)).toBe(false); // not read
   });
 
   it('names what was run: the pair choice, how many pairs when set, and what the latent is fitted to', () => {

@@ -74,17 +74,23 @@ describe('page settings in the address', () => {
 
   it("latent KV's settings: the core's defaults, a link that chooses them, and values the table refuses", () => {
     const d = defaults(true);
-    expect([d['fuse.ropeSelect'], d['fuse.latentInit'], d['fuse.ropePairs']]).toEqual(['norm', 'activations', 0]);
+    expect([d['fuse.ropeSelect'], d['fuse.latentInit'], d['fuse.ropeAuto'], d['fuse.ropePairs']]).toEqual(['norm', 'activations', true, 1]);
     const link = writeHash({
-      values: { ...d, 'fuse.method': 'mla', 'fuse.ropeSelect': 'uniform', 'fuse.latentInit': 'weights', 'fuse.ropePairs': 2 },
+      values: { ...d, 'fuse.method': 'mla', 'fuse.ropeSelect': 'uniform', 'fuse.latentInit': 'weights', 'fuse.ropeAuto': false, 'fuse.ropePairs': 2 },
       hide: [],
       lock: [],
       lesson: '',
       tour: 0,
     });
     expect(link).toContain('fuse.method=mla&');
-    expect(link).toContain('fuse.ropeSelect=uniform&fuse.latentInit=weights&fuse.ropePairs=2&');
-    expect(parseHash(link).given).toMatchObject({ 'fuse.method': 'mla', 'fuse.ropeSelect': 'uniform', 'fuse.latentInit': 'weights', 'fuse.ropePairs': 2 });
+    expect(link).toContain('fuse.ropeSelect=uniform&fuse.latentInit=weights&fuse.ropeAuto=0&fuse.ropePairs=2&');
+    expect(parseHash(link).given).toMatchObject({
+      'fuse.method': 'mla',
+      'fuse.ropeSelect': 'uniform',
+      'fuse.latentInit': 'weights',
+      'fuse.ropeAuto': false,
+      'fuse.ropePairs': 2,
+    });
     const r = parseHash('#fuse.ropeSelect=middle&fuse.latentInit=svd&fuse.ropePairs=-1&fuse.method=mla');
     expect(r.given).toEqual({ 'fuse.method': 'mla' });
     expect(r.notes).toEqual([

@@ -18,7 +18,7 @@ export function fuseKeys(values: Settings): SettingKey[] {
     'fuse.seed',
     'fuse.tokensPerStep',
     'fuse.seqLen',
-    'fuse.ropePairs',
+    ...(values['fuse.ropeAuto'] ? [] : (['fuse.ropePairs'] as const)),
     ...(values['fuse.budget'] === 'custom' ? (['fuse.pct'] as const) : []),
   ];
 }
@@ -40,11 +40,11 @@ export function fusionSettingsOf(values: Settings, train: RecoverySettings): { s
       renormalise: values['fuse.renorm'],
       allocation: values['fuse.allocation'],
       kvSplit: values['fuse.kvSplit'],
-      // 0 rotary pairs in the page: the core's automatic choice
+      // rotary pairs automatic: the core's choice; otherwise the count asked for, 0 included (keys without position)
       mla: {
         ropeSelect: values['fuse.ropeSelect'],
         latentInit: values['fuse.latentInit'],
-        ...(values['fuse.ropePairs'] > 0 ? { ropePairs: values['fuse.ropePairs'] } : {}),
+        ...(values['fuse.ropeAuto'] ? {} : { ropePairs: values['fuse.ropePairs'] }),
       },
     },
   };

@@ -66,8 +66,9 @@ export const CONTROLS = [
   { key: 'fuse.kvSplit', panel: 'fuse', label: 'DHA K/V budgets', kind: 'enum', default: DHA_DEFAULTS.kvSplit, values: DHA_KV_SPLITS },
   { key: 'fuse.ropeSelect', panel: 'fuse', label: 'which rotary pairs', kind: 'enum', default: MLA_DEFAULTS.ropeSelect, values: ROPE_SELECTS },
   { key: 'fuse.latentInit', panel: 'fuse', label: 'latent from', kind: 'enum', default: MLA_DEFAULTS.latentInit, values: LATENT_INITS },
-  /** Rotary pairs each K head keeps; 0: automatic (from the head dim and the budget). */
-  { key: 'fuse.ropePairs', panel: 'fuse', label: 'rotary pairs', kind: 'int', default: 0, min: 0, max: 4096 },
+  /** Rotary pairs each K head keeps: automatic (from the head dim and the budget), or fuse.ropePairs — 0 keeps no position in the keys. */
+  { key: 'fuse.ropeAuto', panel: 'fuse', label: 'automatic', kind: 'bool', default: true },
+  { key: 'fuse.ropePairs', panel: 'fuse', label: 'rotary pairs', kind: 'int', default: 1, min: 0, max: 4096 },
   { key: 'fuse.steps', panel: 'fuse', label: 'DHA steps', kind: 'int', default: fb(DHA_FALLBACK_DEFAULTS.steps, DHA_DEFAULTS.steps), min: 0, max: 100_000 },
   { key: 'fuse.seed', panel: 'fuse', label: 'seed', kind: 'int', default: 1, min: 0, max: 2 ** 31 - 1 },
   {

@@ -4,6 +4,7 @@
 import type { FusionMethod } from '../../fusion/fuse';
 import type { LatentInit, RopeSelect } from '../../fusion/mlaDefaults';
 import { Field } from '../Field';
+import { useSettings } from '../../lab/settingsStore';
 
 const STEPS_HINT = 'Steps that train the fused model layer by layer toward the original (DHA only; 0: the aligned, renormalised merge on DHA’s budgets)';
 
@@ -30,11 +31,16 @@ const LATENT_INIT_TITLE =
   'nothing (TransMLA, Palu).';
 
 const ROPE_PAIRS_TITLE =
-  'Rotary pairs each K head keeps (0: automatic — one pair in four of the head’s, at least 1, at most what leaves half the budget to the latent). Each layer ' +
+  'Rotary pairs each K head keeps (0: none, so keys carry no position at all). Each layer ' +
   'caches d_c + 2 × pairs × K heads numbers per token, d_c the latent’s width: in the same budget, more pairs keep more position and leave a narrower latent.';
+
+const ROPE_AUTO_TITLE =
+  'Let the budget choose the rotary pairs: one pair in four of the head’s, at least 1, at most what leaves half the budget to the latent (the count measured best on ' +
+  'tinystories-mha at 25 %, docs/RESULTS.md)';
 
 export function MethodFields({ method, running, fallback }: { method: FusionMethod; running: boolean; fallback: boolean | null }) {
   const isDha = method === 'dha';
+  const ropeAuto = useSettings((s) => s.values['fuse.ropeAuto']);
   return (
     <>
       <fieldset
@@ -84,7 +90,15 @@ export function MethodFields({ method, running, fallback }: { method: FusionMeth
           <legend>Latent KV (MLA)</legend>
           <div className="form-row">
             <Field k="fuse.ropeSelect" testId="fusion-rope-select" options={ROPE_SELECT_NAMES} title={ROPE_SELECT_TITLE} />
-            <Field k="fuse.ropePairs" testId="fusion-rope-pairs" label="rotary pairs" suffix=" per K head (0: automatic)" title={ROPE_PAIRS_TITLE} />
+            <Field
+              k="fuse.ropePairs"
+              testId="fusion-rope-pairs"
+              label="rotary pairs"
+              suffix=" per K head"
+              disabled={ropeAuto}
+              title={ropeAuto ? `${ROPE_PAIRS_TITLE} Untick “automatic” to choose.` : ROPE_PAIRS_TITLE}
+            />
+            <Field k="fuse.ropeAuto" testId="fusion-rope-auto" title={ROPE_AUTO_TITLE} />
             <Field k="fuse.latentInit" testId="fusion-latent-init" options={LATENT_INIT_NAMES} title={LATENT_INIT_TITLE} />
           </div>
           <p className="hint">

@@ -249,7 +249,7 @@ export const STEPS: TourStep[] = [
     ),
     action: {
       label: `Convert to a latent KV cache at ${BUDGET} %`,
-      settings: fuse({ 'fuse.method': 'mla', 'fuse.ropeSelect': MLA_DEFAULTS.ropeSelect, 'fuse.latentInit': MLA_DEFAULTS.latentInit, 'fuse.ropePairs': 0 }),
+      settings: fuse({ 'fuse.method': 'mla', 'fuse.ropeSelect': MLA_DEFAULTS.ropeSelect, 'fuse.latentInit': MLA_DEFAULTS.latentInit, 'fuse.ropeAuto': true }),
       press: 'fusion-run',
     },
   },
