@@ -7,7 +7,7 @@ import { useEffect } from 'react';
 import { useSettings } from '../lab/settingsStore';
 import { useGpu } from '../lab/gpuStore';
 import { useModel } from '../lab/modelStore';
-import { useExample } from './ExampleView';
+import { useExample } from './example/common';
 import { BUDGET, STEPS, type ModelFacts } from './tour/steps';
 
 const LAST = 'headlab.tourStep';

@@ -3,7 +3,7 @@
 import type { ReactNode } from 'react';
 import { defaults, type Value } from '../../lab/settings';
 import { formatBytes } from '../../gpu/errors';
-import { EXAMPLE_PARTS } from '../ExampleView';
+import { EXAMPLE_PARTS } from '../example/common';
 import { GlossaryLink } from '../Glossary';
 import { MLA_DEFAULTS } from '../../fusion/mlaDefaults';
 import type { FusionMethod } from '../../fusion/fuse';
