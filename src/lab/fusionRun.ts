@@ -253,19 +253,14 @@ export async function fuseAndEvaluate(
   }
   hooks.onBefore?.(before, prep.evalName);
   hooks.onStage(settings.method === 'meanpool' ? 'pooling heads' : 'calibration');
+  const { steps, seed, tokensPerStep, seqLen, allocation, kvSplit } = settings;
+  const dha = { steps, seed, tokensPerStep, seqLen, allocation, kvSplit };
   const r = await fuse(rt, model, {
     method: settings.method,
     budget: settings.budget,
     calibration: [prep.calibration],
     renormalise: settings.renormalise,
-    dha: {
-      steps: settings.steps,
-      seed: settings.seed,
-      tokensPerStep: settings.tokensPerStep,
-      seqLen: settings.seqLen,
-      allocation: settings.allocation,
-      kvSplit: settings.kvSplit,
-    },
+    dha,
     mla: settings.mla,
     train: train ? { ...train, seed: settings.seed, loss: train.loss } : undefined,
     evalDocs: train ? prep.docs : null,
@@ -316,12 +311,7 @@ export async function fuseAndEvaluate(
     dha: r.dha
       ? {
           ...DHA_DEFAULTS,
-          steps: settings.steps,
-          seed: settings.seed,
-          tokensPerStep: settings.tokensPerStep,
-          seqLen: settings.seqLen,
-          allocation: settings.allocation,
-          kvSplit: settings.kvSplit,
+          ...dha,
           ...r.dha,
         }
       : undefined,
