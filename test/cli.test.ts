@@ -381,10 +381,10 @@ describe('headlab command', () => {
     expect(over.stderr).toMatch(/exceeds the training budget of 3 steps .* fewer DHA steps/);
     const bad = headlab('fuse', testdata('data/stories260K.bin'), '--kv-budget', '0.5', '--method', 'dha', '--kv-split', 'half', ...base, '--out', '/tmp/x');
     expect(bad.stderr).toMatch(/--kv-split must be one of equal, joint; got half/);
-    // MLA at 50 %: 32 values per layer (4 K + 4 V heads × 8 × 50 %) = a latent of 24 + 1 rotary pair × 2 dims × 4 K heads
+    // MLA at 50 %: 32 values per layer (4 K + 4 V heads × 8 × 50 %) = half to RoPE, 2 rotary pairs × 2 dims × 4 K heads, and a latent of 16
     const mla = fuse('--method', 'mla', '--rope-select', 'high', '--latent-init', 'weights', ...train);
     expect(mla).toMatchObject({ method: 'mla', ropeSelect: 'high', latentInit: 'weights', trainTokens: 192, recoverySteps: 3 });
-    expect(mla.latent.map((l: { rank: number; ropePairs: number }) => [l.rank, l.ropePairs])).toEqual(Array(5).fill([24, 1]));
+    expect(mla.latent.map((l: { rank: number; ropePairs: number }) => [l.rank, l.ropePairs])).toEqual(Array(5).fill([16, 2]));
     expect(mla.kvBytesPerToken).toBe(mla.kvBytesPerTokenBefore / 2);
     const noRoom = headlab('fuse', testdata('data/stories260K.bin'), '--kv-budget', '0.25', '--method', 'mla', '--rope-pairs', '2', ...base, '--out', '/tmp/x');
     expect(noRoom.status).not.toBe(0);

@@ -125,7 +125,8 @@ describe('exact at full rank with every rotary pair kept', () => {
     const original = await gpuLogits(model, ids);
     const refOriginal = forwardRef(model, ids);
     for (const latentInit of ['weights', 'activations'] as const) {
-      const { model: mla, layers } = await mlaConvert(model, grams, { budget: 1, ropePairs: half, latentInit });
+      // every pair asked for, and (activations) the default: at the full budget it keeps every pair too
+      const { model: mla, layers } = await mlaConvert(model, grams, { budget: 1, ...(latentInit === 'weights' ? { ropePairs: half } : {}), latentInit });
       expect(layers.every((l) => l.ropePairs === half && l.kept > 1 - 1e-9)).toBe(true);
       // float64 reference: the same function
       expect(relativeError(forwardRef(mla, ids), refOriginal), `${latentInit}: float64`).toBeLessThan(1e-6);
@@ -160,15 +161,20 @@ describe('exact at full rank with every rotary pair kept', () => {
 describe('the conversion', () => {
   it('the budget sets d_c and r: the cache holds d_c + 2r per K head values per layer, the share asked for', async () => {
     const model = await fromPath('data/tinystories-mha.bin'); // 8 heads × 16, 256 values per layer
-    expect(mlaSizes(model, 0, 0.25)).toEqual({ rank: 32, ropePairs: 2, values: 64 }); // a quarter of the 8 pairs
-    expect(mlaSizes(model, 0, 0.5)).toEqual({ rank: 96, ropePairs: 2, values: 128 });
-    // rotary dims take at most half the budget: at 6.25 % (16 values) even one pair per K head (16 dims) would not fit
+    // by default the rotary dims take half the budget: 8 K heads × 2 pairs × 2 = 32 of 64 values, 64 of 128 at 50 %
+    expect(mlaSizes(model, 0, 0.25)).toEqual({ rank: 32, ropePairs: 2, values: 64 });
+    expect(mlaSizes(model, 0, 0.5)).toEqual({ rank: 64, ropePairs: 4, values: 128 });
+    // the full budget keeps every pair and a latent as wide as the V rows: the exact model
+    expect(mlaSizes(model, 0, 1)).toEqual({ rank: 128, ropePairs: 8, values: 256 });
+    // at 6.25 % (16 values) even one pair per K head (16 dims) would take the whole budget: none is kept
     expect(mlaSizes(model, 0, 0.0625)).toEqual({ rank: 16, ropePairs: 0, values: 16 });
     expect(mlaSizes(model, 0, 0.25, 3)).toEqual({ rank: 16, ropePairs: 3, values: 64 });
     expect(() => mlaSizes(model, 0, 0.25, 4)).toThrow(/leave no room for a latent.*--rope-pairs/);
     expect(() => mlaSizes(model, 0, 0.25, 9)).toThrow(/from 0 to 8/);
     const small = await fromPath('data/stories260K.bin'); // 4 KV heads × 8: 64 values per layer
     expect(mlaSizes(small, 0, 0.25)).toEqual({ rank: 8, ropePairs: 1, values: 16 });
+    expect(mlaSizes(small, 0, 0.5)).toEqual({ rank: 16, ropePairs: 2, values: 32 });
+    expect(mlaSizes(small, 0, 1)).toEqual({ rank: 32, ropePairs: 4, values: 64 });
     const gpt2 = await fromPath('fixtures/hf/gpt2');
     expect(mlaSizes(gpt2, 0, 0.5).ropePairs).toBe(0);
     // what the model card and the budget report read

@@ -41,9 +41,11 @@ function stackedRows(model: Model, layer: number, r: number): number {
 
 /**
  * The latent width d_c and the kept pairs r of a layer at a budget: the layer's original K and V values per token times the
- * budget, less the kept rotary dims of every K head. r defaults to a quarter of the head's rotary pairs (at least 1 where
- * the model rotates) but at most what leaves half the budget to the latent — MHA2MLA's d_h/16 keeps an eighth, which lost
- * badly on 16-dim heads (docs/RESULTS.md, "Latent KV"); d_c is at most the rank the stacked rows can have.
+ * budget, less the kept rotary dims of every K head. r defaults to as many pairs as fit in half the budget (all of them at
+ * most; none where not one pair per K head fits): half to position, half to the latent. Measured against MHA2MLA's d_h/16
+ * (an eighth of the pairs) and our earlier quarter on both test models at 25 % and 50 % (docs/RESULTS.md, "Latent KV"); at
+ * the full budget it keeps every pair, so the default conversion is then exact. d_c is at most the rank the stacked rows
+ * can have.
  */
 export function mlaSizes(model: Model, layer: number, budget: number, ropePairs?: number): { rank: number; ropePairs: number; values: number } {
   if (!(budget > 0 && budget <= 1)) throw new RangeError(`the KV budget must be in (0, 1]; got ${budget}`);
@@ -58,7 +60,7 @@ export function mlaSizes(model: Model, layer: number, budget: number, ropePairs?
     }
     r = ropePairs;
   } else {
-    r = half ? Math.min(Math.max(1, Math.round(half / 4)), Math.floor(values / (4 * l.kv.kHeads))) : 0;
+    r = Math.min(half, Math.floor(values / (4 * l.kv.kHeads)));
   }
   const rank = Math.min(values - l.kv.kHeads * 2 * r, stackedRows(model, layer, r), c.dim);
   if (rank < 1) {

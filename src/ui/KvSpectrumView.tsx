@@ -17,7 +17,7 @@ export const SPECTRUM_DEFINITION =
 
 /** What the dot is. */
 export const LATENT_WIDTH_DEFINITION =
-  'd_c at a KV budget b: each layer may cache b × (K heads + V heads) × d_h numbers per token — the bytes the head methods keep at b. The kept rotary pairs take 2r of them per K head (by default a quarter of a head’s pairs — MHA2MLA keeps an eighth — at least 1 on a rotary model, at most what leaves half the budget); the latent gets the rest, at most the model width. The dot reads the curve at d_c. A guide, not the conversion’s loss: the conversion factors only the key dims that lose RoPE, with the values (the kept rotary dims are cached whole), and by default weighs the error by the calibration activations.';
+  'd_c at a KV budget b: each layer may cache b × (K heads + V heads) × d_h numbers per token — the bytes the head methods keep at b. The kept rotary pairs take 2r of them per K head (by default as many as fit in half the budget — MHA2MLA keeps an eighth of a head’s pairs); the latent gets the rest, at most the model width. The dot reads the curve at d_c. A guide, not the conversion’s loss: the conversion factors only the key dims that lose RoPE, with the values (the kept rotary dims are cached whole), and by default weighs the error by the calibration activations.';
 
 export function KvSpectrumView({ loaded }: { loaded: ModelHandle }) {
   const budget = useSettings((s) => fuseBudget(s.values));

@@ -35,8 +35,8 @@ const ROPE_PAIRS_TITLE =
   'caches d_c + 2 × pairs × K heads numbers per token, d_c the latent’s width: in the same budget, more pairs keep more position and leave a narrower latent.';
 
 const ROPE_AUTO_TITLE =
-  'Let the budget choose the rotary pairs: one pair in four of the head’s, at least 1, at most what leaves half the budget to the latent (the count measured best on ' +
-  'tinystories-mha at 25 %, docs/RESULTS.md)';
+  'Let the budget choose the rotary pairs: as many as fit in half of it, the other half going to the latent (all of them at 100 %, so the conversion is then exact; ' +
+  'measured better than MHA2MLA’s eighth of the pairs or a quarter on both test models, docs/RESULTS.md)';
 
 export function MethodFields({ method, running, fallback }: { method: FusionMethod; running: boolean; fallback: boolean | null }) {
   const isDha = method === 'dha';
