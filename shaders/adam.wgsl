@@ -41,20 +41,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   theta[i] = theta[i] - p.lr * (mi / p.c1) / (sqrt(vi / p.c2) + p.eps);
 }
 
-const WG: u32 = 256u;
-var<workgroup> part: array<f32, WG>;
+const WG: u32 = 256u; // workgroupSum: shaders/lib/workgroup_reduce.wgsl, put in front by the runner
 
 @compute @workgroup_size(WG)
 fn sumsq(@builtin(local_invocation_index) li: u32) {
   var s = 0.0;
   for (var i = li; i < p.n; i += WG) { let x = g[i]; s += x * x; }
-  part[li] = s;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k >>= 1u) {
-    if (li < k) { part[li] += part[li + k]; }
-    workgroupBarrier();
-  }
-  if (li == 0u) { sq[p.slot] = part[0]; }
+  let total = workgroupSum(s, li);
+  if (li == 0u) { sq[p.slot] = total; }
 }
 
 @compute @workgroup_size(1)

@@ -20,33 +20,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> rowLoss: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
 
-const WG: u32 = 256u;
+const WG: u32 = 256u; // workgroupSum / workgroupMax: shaders/lib/workgroup_reduce.wgsl, put in front by the runner
 const NONE: u32 = 0xFFFFFFFFu;
-var<workgroup> part: array<f32, WG>;
-
-fn reduceSum(v: f32, li: u32) -> f32 {
-  part[li] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { part[li] += part[li + s]; }
-    workgroupBarrier();
-  }
-  let total = part[0];
-  workgroupBarrier();
-  return total;
-}
-
-fn reduceMax(v: f32, li: u32) -> f32 {
-  part[li] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { part[li] = max(part[li], part[li + s]); }
-    workgroupBarrier();
-  }
-  let total = part[0];
-  workgroupBarrier();
-  return total;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
@@ -62,25 +37,25 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   let kl = p.klWeight;
   var m = -3.4e38;
   for (var c = li; c < p.vocab; c += WG) { m = max(m, logits[base + c]); }
-  m = reduceMax(m, li);
+  m = workgroupMax(m, li);
   var s = 0.0;
   for (var c = li; c < p.vocab; c += WG) { s += exp(logits[base + c] - m); }
-  let lse = m + log(reduceSum(s, li));
+  let lse = m + log(workgroupSum(s, li));
   var lseT = 0.0;
   var klSum = 0.0;
   if (kl > 0.0) {
     var mt = -3.4e38;
     for (var c = li; c < p.vocab; c += WG) { mt = max(mt, teacher[base + c]); }
-    mt = reduceMax(mt, li);
+    mt = workgroupMax(mt, li);
     var st = 0.0;
     for (var c = li; c < p.vocab; c += WG) { st += exp(teacher[base + c] - mt); }
-    lseT = mt + log(reduceSum(st, li));
+    lseT = mt + log(workgroupSum(st, li));
     var acc = 0.0;
     for (var c = li; c < p.vocab; c += WG) {
       let lq = teacher[base + c] - lseT;
       acc += exp(lq) * (lq - (logits[base + c] - lse));
     }
-    klSum = reduceSum(acc, li);
+    klSum = workgroupSum(acc, li);
   }
   var ce = 0.0;
   if (kl < 1.0) { ce = lse - logits[base + min(tgt, p.vocab - 1u)]; }

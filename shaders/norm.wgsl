@@ -15,20 +15,7 @@ struct Params {
 @group(0) @binding(4) var<uniform> p: Params;
 
 override KIND: u32 = 0u;
-const WG: u32 = 128u;
-var<workgroup> partial: array<f32, WG>;
-
-fn rowSum(v: f32, li: u32) -> f32 {
-  partial[li] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { partial[li] += partial[li + s]; }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
+const WG: u32 = 128u; // workgroupSum: shaders/lib/workgroup_reduce.wgsl, put in front by the runner
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
@@ -39,15 +26,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   if (KIND == 0u) {
     var ss = 0.0;
     for (var c = li; c < p.dim; c += WG) { let v = x[base + c]; ss += v * v; }
-    let inv = inverseSqrt(rowSum(ss, li) / n + p.eps);
+    let inv = inverseSqrt(workgroupSum(ss, li) / n + p.eps);
     for (var c = li; c < p.dim; c += WG) { y[base + c] = x[base + c] * inv * w[c]; }
   } else {
     var s = 0.0;
     for (var c = li; c < p.dim; c += WG) { s += x[base + c]; }
-    let mean = rowSum(s, li) / n;
+    let mean = workgroupSum(s, li) / n;
     var ss = 0.0;
     for (var c = li; c < p.dim; c += WG) { let d = x[base + c] - mean; ss += d * d; }
-    let inv = inverseSqrt(rowSum(ss, li) / n + p.eps);
+    let inv = inverseSqrt(workgroupSum(ss, li) / n + p.eps);
     for (var c = li; c < p.dim; c += WG) { y[base + c] = (x[base + c] - mean) * inv * w[c] + b[c]; }
   }
 }

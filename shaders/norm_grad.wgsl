@@ -24,20 +24,7 @@ struct Params {
 @group(0) @binding(6) var<uniform> p: Params;
 
 override KIND: u32 = 0u;
-const WG: u32 = 128u;
-var<workgroup> partial: array<f32, WG>;
-
-fn rowSum(v: f32, li: u32) -> f32 {
-  partial[li] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { partial[li] += partial[li + s]; }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
+const WG: u32 = 128u; // workgroupSum: shaders/lib/workgroup_reduce.wgsl, put in front by the runner
 
 fn put(i: u32, v: f32) {
   if (p.accumulate != 0u) { dx[i] += v; } else { dx[i] = v; }
@@ -53,11 +40,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   if (KIND == 1u) {
     var s = 0.0;
     for (var c = li; c < p.dim; c += WG) { s += x[base + c]; }
-    mean = rowSum(s, li) / n;
+    mean = workgroupSum(s, li) / n;
   }
   var ss = 0.0;
   for (var c = li; c < p.dim; c += WG) { let d = x[base + c] - mean; ss += d * d; }
-  let rs = inverseSqrt(rowSum(ss, li) / n + p.eps);
+  let rs = inverseSqrt(workgroupSum(ss, li) / n + p.eps);
   var sg = 0.0;
   var sgx = 0.0;
   for (var c = li; c < p.dim; c += WG) {
@@ -66,8 +53,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
     sgx += g * (x[base + c] - mean) * rs;
   }
   var meanG = 0.0;
-  if (KIND == 1u) { meanG = rowSum(sg, li) / n; }
-  let meanGx = rowSum(sgx, li) / n;
+  if (KIND == 1u) { meanG = workgroupSum(sg, li) / n; }
+  let meanGx = workgroupSum(sgx, li) / n;
   for (var c = li; c < p.dim; c += WG) {
     let xh = (x[base + c] - mean) * rs;
     put(base + c, rs * (dy[base + c] * w[c] - meanG - xh * meanGx));

@@ -13,9 +13,7 @@ struct Params {
 @group(0) @binding(2) var<uniform> p: Params;
 
 override OP: u32 = 0u;
-const WG: u32 = 256u;
-
-var<workgroup> partial: array<f32, WG>;
+const WG: u32 = 256u; // workgroupSum / workgroupMax: shaders/lib/workgroup_reduce.wgsl, put in front by the runner
 
 fn combine(a: f32, b: f32) -> f32 {
   if (OP == 1u) { return max(a, b); }
@@ -35,13 +33,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let base = row * p.cols;
   var v = identity();
   for (var c = li; c < p.cols; c += WG) { v = combine(v, x[base + c]); }
-  partial[li] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { partial[li] = combine(partial[li], partial[li + s]); }
-    workgroupBarrier();
-  }
-  if (li == 0u) { y[row] = partial[0]; }
+  var total: f32;
+  if (OP == 1u) { total = workgroupMax(v, li); } else { total = workgroupSum(v, li); }
+  if (li == 0u) { y[row] = total; }
 }
 
 @compute @workgroup_size(64)

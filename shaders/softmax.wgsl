@@ -11,8 +11,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-const WG: u32 = 256u;
-var<workgroup> partial: array<f32, WG>;
+const WG: u32 = 256u; // workgroupMax / workgroupSum: shaders/lib/workgroup_reduce.wgsl, put in front by the runner
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -23,23 +22,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
 
   var m = -3.4028234663852886e38;
   for (var c = li; c < p.cols; c += WG) { m = max(m, p.scale * x[base + c]); }
-  partial[li] = m;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { partial[li] = max(partial[li], partial[li + s]); }
-    workgroupBarrier();
-  }
-  let rowMax = partial[0];
-  workgroupBarrier();
+  let rowMax = workgroupMax(m, li);
 
   var sum = 0.0;
   for (var c = li; c < p.cols; c += WG) { sum += exp(p.scale * x[base + c] - rowMax); }
-  partial[li] = sum;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { partial[li] += partial[li + s]; }
-    workgroupBarrier();
-  }
-  let inv = 1.0 / partial[0];
+  let inv = 1.0 / workgroupSum(sum, li);
   for (var c = li; c < p.cols; c += WG) { y[base + c] = exp(p.scale * x[base + c] - rowMax) * inv; }
 }

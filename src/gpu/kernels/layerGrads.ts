@@ -1,14 +1,19 @@
 // Runners for the kernels of end-to-end training that the forward pass has no use for: norm backward (shaders/norm_grad.wgsl),
 // MLP activation backward (shaders/elementwise.wgsl), the training losses (shaders/loss.wgsl), column sums for biases
 // (shaders/reduce.wgsl) and the embedding backward (shaders/embed.wgsl). Float64 CPU references: src/reference/layerGrads.ts.
-import normGradCode from '../../../shaders/norm_grad.wgsl?raw';
+import normGradRaw from '../../../shaders/norm_grad.wgsl?raw';
 import elementwiseCode from '../../../shaders/elementwise.wgsl?raw';
-import lossCode from '../../../shaders/loss.wgsl?raw';
-import reduceCode from '../../../shaders/reduce.wgsl?raw';
+import lossRaw from '../../../shaders/loss.wgsl?raw';
+import reduceRaw from '../../../shaders/reduce.wgsl?raw';
 import embedCode from '../../../shaders/embed.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
 import { need } from './check';
+import { withWorkgroupReduce } from './wgsl';
 import { rowVariantFor, type NormKind, type RowVariant } from './transformer';
+
+const normGradCode = withWorkgroupReduce(normGradRaw);
+const lossCode = withWorkgroupReduce(lossRaw);
+const reduceCode = withWorkgroupReduce(reduceRaw);
 
 export interface NormGradShape {
   rows: number;

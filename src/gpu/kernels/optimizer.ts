@@ -1,9 +1,12 @@
 // Runners for shaders/adam.wgsl: Adam (fusion stages), and for end-to-end training the gradient's global norm (one sum of
 // squares per tensor, then the clipping factor, all on the GPU: no read-back inside a step) and AdamW.
 // Float64 CPU references: adamRef and adamwRef in src/reference/training.ts.
-import adamCode from '../../../shaders/adam.wgsl?raw';
+import adamRaw from '../../../shaders/adam.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
 import { need } from './check';
+import { withWorkgroupReduce } from './wgsl';
+
+const adamCode = withWorkgroupReduce(adamRaw);
 
 export interface AdamState {
   m: GpuTensor;

@@ -1,7 +1,10 @@
 // Runner for shaders/reduce.wgsl: row sum and row max (a workgroup per row on GPUs, a thread per row on CPU fallbacks).
-import code from '../../../shaders/reduce.wgsl?raw';
+import reduceRaw from '../../../shaders/reduce.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
 import { rowVariantFor, type RowVariant } from './transformer';
+import { withWorkgroupReduce } from './wgsl';
+
+const code = withWorkgroupReduce(reduceRaw);
 
 export type RowReduction = 'sum' | 'max';
 

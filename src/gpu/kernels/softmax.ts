@@ -1,6 +1,9 @@
 // Runner for shaders/softmax.wgsl: numerically stable row softmax of scale·x.
-import code from '../../../shaders/softmax.wgsl?raw';
+import softmaxRaw from '../../../shaders/softmax.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
+import { withWorkgroupReduce } from './wgsl';
+
+const code = withWorkgroupReduce(softmaxRaw);
 
 export async function softmaxRows(rt: GpuRuntime, x: GpuTensor, y: GpuTensor, rows: number, cols: number, scale = 1): Promise<void> {
   if (x === y) throw new Error('softmaxRows: x and y must be different tensors');

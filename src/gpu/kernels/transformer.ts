@@ -1,7 +1,7 @@
 // Runners for the transformer kernels: embedding, RMSNorm/LayerNorm, rotary embedding with KV-cache scatter, causal
 // attention through the head maps, and per-row NLL/argmax. Each has a float64 CPU reference in src/reference/transformer.ts.
 import embedCode from '../../../shaders/embed.wgsl?raw';
-import normCode from '../../../shaders/norm.wgsl?raw';
+import normRaw from '../../../shaders/norm.wgsl?raw';
 import ropeCode from '../../../shaders/rope.wgsl?raw';
 import attentionCode from '../../../shaders/attention.wgsl?raw';
 import flashCode from '../../../shaders/attention_flash.wgsl?raw';
@@ -10,6 +10,9 @@ import columnsCode from '../../../shaders/columns.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
 import { need } from './check';
 import { specialize } from './specialize';
+import { withWorkgroupReduce } from './wgsl';
+
+const normCode = withWorkgroupReduce(normRaw);
 
 /**
  * 'workgroup': cooperative kernels (a workgroup per row, reductions through workgroup memory) for GPUs; 'rows': one thread
