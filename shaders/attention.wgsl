@@ -9,18 +9,7 @@
 // Entry `rows` (below): one thread per (t, h, b), for CPU fallbacks; `rows16` the same for head dims 4, 8, 12 and 16 with every
 // per-thread value in vec4 registers (CPU fallbacks keep a private array such as `rows`' accumulator in memory: 5–10× slower).
 
-struct Params {
-  B: u32,
-  T: u32,
-  pos0: u32,
-  heads: u32,
-  kHeads: u32,
-  vHeads: u32,
-  headDim: u32,
-  cacheT: u32,
-  window: u32,
-  scale: f32,
-}
+// Params, firstKey, cacheBases: shaders/lib/attention_forward.wgsl, put in front by the runner.
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> kc: array<f32>;
@@ -45,12 +34,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
   workgroupBarrier();
 
   let i = p.pos0 + t;
-  var lo = 0u;
-  if (p.window > 0u && i + 1u > p.window) { lo = i + 1u - p.window; }
+  let lo = firstKey(i);
   let kStride = p.kHeads * dh;
   let vStride = p.vHeads * dh;
-  let kBase = b * p.cacheT * kStride + maps[h] * dh;
-  let vBase = b * p.cacheT * vStride + maps[p.heads + h] * dh;
+  let bases = cacheBases(b, h);
+  let kBase = bases.x;
+  let vBase = bases.y;
 
   var m = -3.4e38;
   var l = 0.0;
@@ -112,12 +101,12 @@ fn rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let dh = p.headDim;
   let qRow = (b * T + t) * p.heads * dh + h * dh;
   let i = p.pos0 + t;
-  var lo = 0u;
-  if (p.window > 0u && i + 1u > p.window) { lo = i + 1u - p.window; }
+  let lo = firstKey(i);
   let kStride = p.kHeads * dh;
   let vStride = p.vHeads * dh;
-  let kBase = b * p.cacheT * kStride + maps[h] * dh;
-  let vBase = b * p.cacheT * vStride + maps[p.heads + h] * dh;
+  let bases = cacheBases(b, h);
+  let kBase = bases.x;
+  let vBase = bases.y;
   var acc: array<f32, 256>;
   for (var d = 0u; d < dh; d++) { acc[d] = 0.0; }
   var m = -3.4e38;
@@ -156,12 +145,12 @@ fn rows16(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   let n4 = dh / 4u;
   let qRow = (b * T + t) * p.heads * dh + h * dh;
   let i = p.pos0 + t;
-  var lo = 0u;
-  if (p.window > 0u && i + 1u > p.window) { lo = i + 1u - p.window; }
+  let lo = firstKey(i);
   let kStride = p.kHeads * dh;
   let vStride = p.vHeads * dh;
-  let kBase = b * p.cacheT * kStride + maps[h] * dh;
-  let vBase = b * p.cacheT * vStride + maps[p.heads + h] * dh;
+  let bases = cacheBases(b, h);
+  let kBase = bases.x;
+  let vBase = bases.y;
   let q0 = vec4f(q[qRow], q[qRow + 1u], q[qRow + 2u], q[qRow + 3u]);
   var q1 = vec4f(0.0);
   var q2 = vec4f(0.0);

@@ -1,5 +1,5 @@
-// Flash-style causal attention through the head maps (the layouts and Params of attention.wgsl), for prefill and evaluation
-// chunks on GPUs: a workgroup takes a block of BQ = 64 query positions of one (head, sequence), one query per thread, and walks
+// Flash-style causal attention through the head maps (the layouts of attention.wgsl), for prefill and evaluation chunks on
+// GPUs: a workgroup takes a block of BQ = 64 query positions of one (head, sequence), one query per thread, and walks
 // the keys in tiles of BK positions staged in workgroup memory, so every K/V row is read from global memory once per block
 // of 64 queries instead of once per query. Each thread keeps its query and output rows in registers (vec4 × DH4, sized by
 // the runner, which rewrites the two constants below per head dim) and an online softmax per tile: the tile's scores first,
@@ -7,18 +7,7 @@
 // before its first query's window are never visited; a thread skips tiles wholly outside its own range.
 // Needs headDim % 4 == 0 (vec4 rows). Workgroup memory: 2 · BK · DH4 vec4 = 16 KiB at BK · DH4 = 512.
 
-struct Params {
-  B: u32,
-  T: u32,
-  pos0: u32,
-  heads: u32,
-  kHeads: u32,
-  vHeads: u32,
-  headDim: u32,
-  cacheT: u32,
-  window: u32,
-  scale: f32,
-}
+// Params, firstKey, cacheBases: shaders/lib/attention_forward.wgsl, put in front by the runner.
 
 @group(0) @binding(0) var<storage, read> q: array<vec4f>;
 @group(0) @binding(1) var<storage, read> kc: array<vec4f>;
@@ -34,11 +23,6 @@ const NEG: f32 = -3.4e38;
 
 var<workgroup> kt: array<vec4f, BK * DH4>;
 var<workgroup> vt: array<vec4f, BK * DH4>;
-
-fn firstKey(i: u32) -> u32 {
-  if (p.window > 0u && i + 1u > p.window) { return i + 1u - p.window; }
-  return 0u;
-}
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {
@@ -61,8 +45,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
   }
   let kStride = p.kHeads * DH4;
   let vStride = p.vHeads * DH4;
-  let kBase = b * p.cacheT * kStride + maps[h] * DH4;
-  let vBase = b * p.cacheT * vStride + maps[p.heads + h] * DH4;
+  let bases = cacheBases(b, h) / 4u; // in vec4s: headDim = 4 · DH4
+  let kBase = bases.x;
+  let vBase = bases.y;
 
   var m = NEG;
   var l = 0.0;

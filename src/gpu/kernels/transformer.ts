@@ -3,16 +3,18 @@
 import embedCode from '../../../shaders/embed.wgsl?raw';
 import normRaw from '../../../shaders/norm.wgsl?raw';
 import ropeCode from '../../../shaders/rope.wgsl?raw';
-import attentionCode from '../../../shaders/attention.wgsl?raw';
-import flashCode from '../../../shaders/attention_flash.wgsl?raw';
+import attentionRaw from '../../../shaders/attention.wgsl?raw';
+import flashRaw from '../../../shaders/attention_flash.wgsl?raw';
 import nllCode from '../../../shaders/nll.wgsl?raw';
 import columnsCode from '../../../shaders/columns.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
 import { need } from './check';
 import { specialize } from './specialize';
-import { withWorkgroupReduce } from './wgsl';
+import { withAttentionForward, withWorkgroupReduce } from './wgsl';
 
 const normCode = withWorkgroupReduce(normRaw);
+const attentionCode = withAttentionForward(attentionRaw);
+const flashCode = withAttentionForward(flashRaw);
 
 /**
  * 'workgroup': cooperative kernels (a workgroup per row, reductions through workgroup memory) for GPUs; 'rows': one thread
