@@ -8,7 +8,7 @@
 #   mla-weights and mla-activations (latent KV, its factors from the weights or the calibration activations).
 # Prints one JSON object per run. ONLY=REGEX keeps the runs whose names match.
 # Usage: [HEADLAB="node bin/headlab.mjs"] [MODEL=tinystories-mha|stories260K] [TOTAL=50] [EVAL_EVERY=25] [BUDGET=0.25]
-#        [DHA_OWN="10"] [MLA_ARGS="--rope-pairs R"] scripts/equal-tokens.sh [DATA_DIR]
+#        [DHA_OWN="10"] [MLA_ARGS="--rope-pairs R"] [SEED=1] scripts/equal-tokens.sh [DATA_DIR]
 set -euo pipefail
 source "$(dirname "$0")/val150.sh"
 OUT=${EQUAL_OUT:-$(mktemp -d)}
@@ -16,7 +16,7 @@ CAL+=(--max-docs 400)
 TOTAL=${TOTAL:-50}
 BUDGET=${BUDGET:-0.25}
 MODEL=${MODEL:-tinystories-mha}
-TRAIN=(--train-steps "$TOTAL" --train-batch 32 --train-seq 128 --train-eval-every "${EVAL_EVERY:-25}" --seed 1)
+TRAIN=(--train-steps "$TOTAL" --train-batch 32 --train-seq 128 --train-eval-every "${EVAL_EVERY:-25}" --seed "${SEED:-1}")
 DHA=(--tokens-per-step 4096 --seq-len 128)
 run() { # name args...
   local name=$1; shift
