@@ -307,89 +307,138 @@ describe('headlab command', () => {
     expect(bad.stderr).toMatch(/--kv-budget must be a fraction in \(0, 1\]/);
     const uneven = headlab('fuse', testdata('data/tinystories-mha.bin'), '--method', 'meanpool', '--kv-budget', '0.4', '--out', out);
     expect(uneven.status).not.toBe(0);
-    expect(uneven.stderr).toMatch(/8 KV heads cannot be pooled into 3 equal groups/);
+    expect(uneven.stderr).toMatch(/equal group sizes need each layer's head count to divide its 8 K heads.*choose free group sizes or a budget of/);
     const noText = headlab('fuse', testdata('data/tinystories-mha.bin'), '--method', 'aligned', '--kv-budget', '0.5', '--out', out);
     expect(noText.status).toBe(2);
     expect(noText.stderr).toMatch(/needs calibration text/);
   });
 
-  it("fuse: the aligned merge renormalises unless --no-renorm; DHA's switches; DHA's own tokens come out of the shared training budget", () => {
-    const base = [
-      '--text',
-      testdata('data/tinystories_sample.txt'),
-      '--max-tokens',
-      '400',
-      '--eval-tokens',
-      testdata('fixtures/stories260K-golden.safetensors'),
-      '--json',
-    ];
-    const fuse = (...a: string[]) => {
-      const r = headlab(
+  it(
+    "fuse: the aligned merge renormalises unless --no-renorm; every recipe choice on top of a preset; DHA's own tokens come out of the shared training budget",
+    { timeout: 300_000 },
+    () => {
+      const base = [
+        '--text',
+        testdata('data/tinystories_sample.txt'),
+        '--max-tokens',
+        '400',
+        '--eval-tokens',
+        testdata('fixtures/stories260K-golden.safetensors'),
+        '--json',
+      ];
+      const fuse = (...a: string[]) => {
+        const r = headlab(
+          'fuse',
+          testdata('data/stories260K.bin'),
+          '--kv-budget',
+          '0.5',
+          ...a,
+          ...base,
+          '--out',
+          mkdtempSync(path.join(tmpdir(), 'headlab-switch-')),
+        );
+        expect(r.status, r.stderr).toBe(0);
+        return JSON.parse(r.stdout);
+      };
+      const renorm = fuse('--method', 'aligned');
+      const plain = fuse('--method', 'aligned', '--no-renorm');
+      expect([renorm.recipe.renormalise, plain.recipe.renormalise]).toEqual(['on', 'off']);
+      expect([renorm.label, plain.label]).toEqual(['aligned merge', 'aligned merge (no renorm)']);
+      expect(renorm.pplAfter).not.toBe(plain.pplAfter);
+      expect(
+        headlab(
+          'fuse',
+          testdata('data/stories260K.bin'),
+          '--method',
+          'aligned',
+          '--kv-budget',
+          '0.5',
+          '--renorm',
+          'on',
+          '--no-renorm',
+          ...base,
+          '--out',
+          '/tmp/x',
+        ).stderr,
+      ).toMatch(/contradict/);
+      // joint: one budget of 20 K+V heads (5 layers × 4 × 2 × 50 %), split by cost; uniform: 2 and 2 in every layer
+      const joint = fuse('--method', 'dha', '--steps', '0', '--kv-split', 'joint');
+      expect(joint).toMatchObject({ recipe: { kvSplit: 'joint', allocation: 'search' }, label: 'DHA (joint K+V, 0 own steps)' });
+      expect(joint.kTotal + joint.vTotal).toBe(20);
+      const uniform = fuse('--method', 'dha', '--steps', '0', '--allocation', 'uniform');
+      expect(uniform.perLayer.every((p: { k: number; v: number }) => p.k === 2 && p.v === 2)).toBe(true);
+      expect([uniform.kTotal, uniform.vTotal]).toEqual([10, 10]);
+      // any choice of the recipe on top of a preset: the aligned merge with separate K and V groups, echoed in full
+      const separate = fuse('--method', 'aligned', '--kv-groups', 'separate');
+      expect(separate.recipe).toMatchObject({ family: 'heads', preset: 'aligned', grouping: 'cost', align: 'on', kvGroups: 'separate', groupSizes: 'equal' });
+      expect(separate.label).toBe('aligned merge (separate K/V groups)');
+      expect(separate.perLayer.every((p: { k: number; v: number }) => p.k === 2 && p.v === 2)).toBe(true);
+      const clash = headlab(
         'fuse',
         testdata('data/stories260K.bin'),
         '--kv-budget',
         '0.5',
-        ...a,
+        '--method',
+        'aligned',
+        '--kv-split',
+        'joint',
         ...base,
         '--out',
-        mkdtempSync(path.join(tmpdir(), 'headlab-switch-')),
+        '/tmp/x',
       );
-      expect(r.status, r.stderr).toBe(0);
-      return JSON.parse(r.stdout);
-    };
-    const renorm = fuse('--method', 'aligned');
-    const plain = fuse('--method', 'aligned', '--no-renorm');
-    expect([renorm.renormalise, plain.renormalise]).toEqual([true, false]);
-    expect(renorm.pplAfter).not.toBe(plain.pplAfter);
-    expect(
-      headlab('fuse', testdata('data/stories260K.bin'), '--method', 'aligned', '--kv-budget', '0.5', '--renorm', '--no-renorm', ...base, '--out', '/tmp/x')
-        .stderr,
-    ).toMatch(/contradict/);
-    // joint: one budget of 20 K+V heads (5 layers × 4 × 2 × 50 %), split by cost; uniform: 2 and 2 in every layer
-    const joint = fuse('--method', 'dha', '--steps', '0', '--kv-split', 'joint');
-    expect(joint).toMatchObject({ kvSplit: 'joint', allocation: 'search' });
-    expect(joint.kTotal + joint.vTotal).toBe(20);
-    const uniform = fuse('--method', 'dha', '--steps', '0', '--allocation', 'uniform');
-    expect(uniform.perLayer.every((p: { k: number; v: number }) => p.k === 2 && p.v === 2)).toBe(true);
-    expect([uniform.kTotal, uniform.vTotal]).toEqual([10, 10]);
-    // 2 own steps of 64 tokens and a budget of 3 steps of 2 × 32: DHA trains 2 steps end to end, 192 tokens in all
-    const train = ['--train-steps', '3', '--train-batch', '2', '--train-seq', '32', '--train-eval-every', '1'];
-    const dha = fuse('--method', 'dha', '--steps', '2', '--tokens-per-step', '64', '--seq-len', '32', ...train);
-    expect([dha.trainTokens, dha.recoverySteps, dha.trainSteps]).toEqual([192, 1, 3]);
-    expect(dha.curve.map((p: { tokens: number }) => p.tokens)).toEqual([128, 192]);
-    const mp = fuse('--method', 'meanpool', ...train);
-    expect([mp.trainTokens, mp.recoverySteps]).toEqual([192, 3]);
-    const over = headlab(
-      'fuse',
-      testdata('data/stories260K.bin'),
-      '--kv-budget',
-      '0.5',
-      '--method',
-      'dha',
-      '--steps',
-      '4',
-      '--tokens-per-step',
-      '64',
-      '--seq-len',
-      '32',
-      ...train,
-      ...base,
-      '--out',
-      '/tmp/x',
-    );
-    expect(over.status).not.toBe(0);
-    expect(over.stderr).toMatch(/exceeds the training budget of 3 steps .* fewer DHA steps/);
-    const bad = headlab('fuse', testdata('data/stories260K.bin'), '--kv-budget', '0.5', '--method', 'dha', '--kv-split', 'half', ...base, '--out', '/tmp/x');
-    expect(bad.stderr).toMatch(/--kv-split must be one of equal, joint; got half/);
-    // MLA at 50 %: 32 values per layer (4 K + 4 V heads × 8 × 50 %) = half to RoPE, 2 rotary pairs × 2 dims × 4 K heads, and a latent of 16
-    const mla = fuse('--method', 'mla', '--rope-select', 'high', '--latent-init', 'weights', ...train);
-    expect(mla).toMatchObject({ method: 'mla', ropeSelect: 'high', latentInit: 'weights', trainTokens: 192, recoverySteps: 3 });
-    expect(mla.latent.map((l: { rank: number; ropePairs: number }) => [l.rank, l.ropePairs])).toEqual(Array(5).fill([16, 2]));
-    expect(mla.kvBytesPerToken).toBe(mla.kvBytesPerTokenBefore / 2);
-    const noRoom = headlab('fuse', testdata('data/stories260K.bin'), '--kv-budget', '0.25', '--method', 'mla', '--rope-pairs', '2', ...base, '--out', '/tmp/x');
-    expect(noRoom.status).not.toBe(0);
-    expect(noRoom.stderr).toMatch(/leave no room for a latent: keep fewer rotary pairs \(--rope-pairs\)/);
-  });
+      expect(clash.status).toBe(2);
+      expect(clash.stderr).toMatch(/aligned merge \(joint K\+V\) at 0.5: a joint K\+V budget needs separate K\/V groups/);
+      // 2 own steps of 64 tokens and a budget of 3 steps of 2 × 32: DHA trains 2 steps end to end, 192 tokens in all
+      const train = ['--train-steps', '3', '--train-batch', '2', '--train-seq', '32', '--train-eval-every', '1'];
+      const dha = fuse('--method', 'dha', '--steps', '2', '--tokens-per-step', '64', '--seq-len', '32', ...train);
+      expect([dha.trainTokens, dha.recoverySteps, dha.trainSteps]).toEqual([192, 1, 3]);
+      expect(dha.curve.map((p: { tokens: number }) => p.tokens)).toEqual([128, 192]);
+      const mp = fuse('--method', 'meanpool', ...train);
+      expect([mp.trainTokens, mp.recoverySteps]).toEqual([192, 3]);
+      const over = headlab(
+        'fuse',
+        testdata('data/stories260K.bin'),
+        '--kv-budget',
+        '0.5',
+        '--method',
+        'dha',
+        '--steps',
+        '4',
+        '--tokens-per-step',
+        '64',
+        '--seq-len',
+        '32',
+        ...train,
+        ...base,
+        '--out',
+        '/tmp/x',
+      );
+      expect(over.status).not.toBe(0);
+      expect(over.stderr).toMatch(/exceeds the training budget of 3 steps .* fewer own steps/);
+      const bad = headlab('fuse', testdata('data/stories260K.bin'), '--kv-budget', '0.5', '--method', 'dha', '--kv-split', 'half', ...base, '--out', '/tmp/x');
+      expect(bad.stderr).toMatch(/--kv-split must be one of equal, joint; got half/);
+      // MLA at 50 %: 32 values per layer (4 K + 4 V heads × 8 × 50 %) = half to RoPE, 2 rotary pairs × 2 dims × 4 K heads, and a latent of 16
+      const mla = fuse('--method', 'mla', '--rope-select', 'high', '--latent-init', 'weights', ...train);
+      expect(mla).toMatchObject({ method: 'mla', recipe: { ropeSelect: 'high', latentInit: 'weights' }, trainTokens: 192, recoverySteps: 3 });
+      expect(mla.latent.map((l: { rank: number; ropePairs: number }) => [l.rank, l.ropePairs])).toEqual(Array(5).fill([16, 2]));
+      expect(mla.kvBytesPerToken).toBe(mla.kvBytesPerTokenBefore / 2);
+      const noRoom = headlab(
+        'fuse',
+        testdata('data/stories260K.bin'),
+        '--kv-budget',
+        '0.25',
+        '--method',
+        'mla',
+        '--rope-pairs',
+        '2',
+        ...base,
+        '--out',
+        '/tmp/x',
+      );
+      expect(noRoom.status).not.toBe(0);
+      expect(noRoom.stderr).toMatch(/leave no room for a latent: keep fewer rotary pairs \(--rope-pairs\)/);
+    },
+  );
 
   it("fuse --train-steps trains the converted model toward the original; the written folder evaluates to the curve's last perplexity", () => {
     const out = mkdtempSync(path.join(tmpdir(), 'headlab-fuse-train-'));
@@ -505,7 +554,7 @@ describe('headlab command', () => {
     ],
     ['generate', ['M', '--temp', '1'], /generate: unknown flag --temp; generate takes --prompt .*--top-k --tokenizer$/],
     ['similarity', ['M', '--metrics', 'cka'], /similarity: unknown flag --metrics; similarity takes --metric/],
-    ['fuse', ['M', '--train-step', '300'], /fuse: unknown flag --train-step; fuse takes --method .*--train-steps .*--renorm --no-renorm --json$/],
+    ['fuse', ['M', '--train-step', '300'], /fuse: unknown flag --train-step; fuse takes --method .*--kv-groups .*--train-steps .*--no-renorm --json$/],
     ['train', ['M', '--teachr', 'x'], /train: unknown flag --teachr; train takes --out --tokenizer --teacher/],
     ['gpu', ['--json'], /gpu: unknown flag --json; gpu takes no flags$/],
     ['selftest', ['--fast'], /selftest: unknown flag --fast; selftest takes --json$/],

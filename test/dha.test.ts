@@ -1,5 +1,6 @@
-// DHA (our reconstruction): the search's budget path, the aligned merge as step 0, layer-local training of the fused model
-// that keeps its best state on a calibration probe, determinism under a seed, and the fused model's export round trip.
+// DHA (our reconstruction) as the recipe executor runs it: the search's budget path, the aligned merge as step 0, own
+// layer-local steps of the fused model that keep its best state on a calibration probe, determinism under a seed, and the
+// fused model's export round trip.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,9 +11,11 @@ import type { GpuRuntime } from '../src/gpu/runtime';
 import type { Model } from '../src/model/types';
 import { filesFromPath } from '../src/model/node-files';
 import { loadModelFiles, type LoadedModel } from '../src/model/load';
-import { calibrationSequences, calibrationTokens } from '../src/analysis/calibration';
-import { dhaFuse, type DhaEvent, type DhaOptions } from '../src/fusion/dha';
-import { allocate } from '../src/fusion/dhaSearch';
+import { calibrationGrams, calibrationSequences, calibrationTokens, type LayerGram } from '../src/analysis/calibration';
+import type { DhaEvent } from '../src/fusion/ownSteps';
+import { allocate } from '../src/fusion/grouping';
+import { convertHeads } from '../src/fusion/headSharing';
+import { presetRecipe, type HeadRecipe, type OwnStepSettings } from '../src/fusion/recipe';
 import { recoverySteps } from '../src/fusion/fuse';
 import { trainingWindows } from '../src/train/data';
 import { exportFusedModel } from '../src/fusion/export';
@@ -21,7 +24,8 @@ import { forwardRef } from '../src/reference/transformer';
 let rt: GpuRuntime;
 let loaded: LoadedModel;
 let calib: number[][];
-const OPTS = { budget: 0.5, steps: 6, tokensPerStep: 64, seqLen: 32, seed: 7, lr: 2e-3, checkEvery: 3 };
+let grams: LayerGram[];
+const OWN: Partial<OwnStepSettings> = { tokensPerStep: 64, seqLen: 32, lr: 2e-3, checkEvery: 3 };
 
 beforeAll(async () => {
   rt = await gpu();
@@ -29,11 +33,22 @@ beforeAll(async () => {
   loaded = await loadModelFiles(files, { primary });
   const text = await readFile(testdata('data/tinystories_sample.txt'), 'utf8');
   calib = calibrationSequences(calibrationTokens(loaded.tokenizer!, text, 640), 256);
+  grams = await calibrationGrams(rt, loaded.model, calib);
 });
 
-async function run(seed: number, extra: Partial<DhaOptions> = {}) {
+/** DHA's preset at 50 % with 6 own steps, `choices` and `own` on top. */
+async function run(seed: number, choices: Partial<HeadRecipe> = {}, own: Partial<OwnStepSettings> = {}) {
   const events: DhaEvent[] = [];
-  const r = await dhaFuse(rt, loaded.model, calib, { ...OPTS, seed, ...extra, onEvent: (e) => events.push(e) });
+  const base = presetRecipe('dha', { training: false, fallback: false }) as HeadRecipe;
+  const recipe: HeadRecipe = { ...base, ownSteps: 6, ...choices, own: { ...base.own, ...OWN, ...own } };
+  const x = await convertHeads(rt, loaded.model, recipe, 0.5, { grams, sequences: calib, seed }, { onEvent: (e) => events.push(e) });
+  const r = {
+    ...x,
+    perLayer: x.groups.map((g) => ({ k: g.k.length, v: g.v.length })),
+    checks: x.own?.checks ?? [],
+    bestStep: x.own?.bestStep ?? 0,
+    history: x.own?.history ?? [],
+  };
   return { r, events };
 }
 
@@ -84,11 +99,11 @@ describe('DHA', () => {
   });
 
   it("0 steps is the aligned, renormalised merge on DHA's budgets; a step that would make the probe worse is not kept", { timeout: 600_000 }, async () => {
-    const zero = await run(7, { steps: 0 });
+    const zero = await run(7, { ownSteps: 0 });
     expect(zero.r.trainSteps).toBe(0);
     expect(zero.events.filter((e) => e.phase === 'fusion')).toHaveLength(0);
     // A learning rate far too large: the probe sees the damage, and the step-0 model comes back.
-    const wild = await run(7, { steps: 2, lr: 5, checkEvery: 1 });
+    const wild = await run(7, { ownSteps: 2 }, { lr: 5, checkEvery: 1 });
     expect(wild.r.checks[1].kl).toBeGreaterThan(wild.r.checks[0].kl);
     expect(wild.r.bestStep).toBe(0);
     for (let l = 0; l < zero.r.model.layers.length; l++) expect(wild.r.model.layers[l].attn.wq).toEqual(zero.r.model.layers[l].attn.wq);
@@ -97,7 +112,7 @@ describe('DHA', () => {
   it('K/V-only training with teacher or student layer inputs: both train, and they see different inputs', { timeout: 600_000 }, async () => {
     const losses: Record<string, number[]> = {};
     for (const inputs of ['teacher', 'student'] as const) {
-      const { events } = await run(7, { steps: 2, params: 'kv', inputs, checkEvery: 0 });
+      const { events } = await run(7, { ownSteps: 2 }, { params: 'kv', inputs, checkEvery: 0 });
       losses[inputs] = events.flatMap((e) => (e.phase === 'fusion' ? [e.loss] : []));
       expect(losses[inputs]).toHaveLength(2);
     }
@@ -146,11 +161,11 @@ describe('DHA', () => {
     expect(allocate(costs, 4, 4, { allocation: 'uniform', kvSplit: 'joint' })).toEqual({ k: [2, 1], v: [2, 3] });
   });
 
-  it('dhaFuse honours the switches: joint K+V totals, uniform counts', { timeout: 600_000 }, async () => {
-    const joint = await run(7, { steps: 0, kvSplit: 'joint' });
+  it('the DHA preset honours the switches: joint K+V totals, uniform counts', { timeout: 600_000 }, async () => {
+    const joint = await run(7, { ownSteps: 0, kvSplit: 'joint' });
     const total = (r: typeof joint.r, k: 'k' | 'v') => r.perLayer.reduce((s, p) => s + p[k], 0);
     expect(total(joint.r, 'k') + total(joint.r, 'v')).toBe(20);
-    const uniform = await run(7, { steps: 0, allocation: 'uniform' });
+    const uniform = await run(7, { ownSteps: 0, allocation: 'uniform' });
     expect(uniform.r.perLayer.every((p) => p.k === 2 && p.v === 2)).toBe(true);
     for (const l of uniform.r.model.layers) expect([l.kv.kHeads, l.kv.vHeads]).toEqual([2, 2]);
   });
@@ -160,6 +175,6 @@ describe('DHA', () => {
     expect(recoverySteps(50, 4096, 10 * 4096)).toBe(40);
     expect(recoverySteps(12, 512, 10 * 256)).toBe(7); // 2560 tokens: 5 steps of 512
     expect(recoverySteps(12, 512, 2600)).toBe(6); // a part step counts as a step: never more than the budget
-    expect(() => recoverySteps(5, 4096, 10 * 4096)).toThrow(/exceeds the training budget of 5 steps .* give more training steps or fewer DHA steps/);
+    expect(() => recoverySteps(5, 4096, 10 * 4096)).toThrow(/exceeds the training budget of 5 steps .* give more training steps or fewer own steps/);
   });
 });

@@ -15,7 +15,9 @@ import { forwardRef } from '../src/reference/transformer';
 import { foldRotations, makeContiguous, mergeHeads, permuteKvHeads, permuteQueryHeads, uniformGqa } from '../src/fusion/edit';
 import { alignGroup, equalPartitions, HeadGrams, rotaryPlanes, setPartitions } from '../src/fusion/align';
 import { procrustes } from '../src/fusion/procrustes';
-import { allocateBudget, alignedMerge, meanPool } from '../src/fusion/methods';
+import { allocateBudget } from '../src/fusion/methods';
+import { convertHeads, meanPool } from '../src/fusion/headSharing';
+import { presetRecipe, type HeadRecipe } from '../src/fusion/recipe';
 import { exportFusedModel, fitsLlama2c } from '../src/fusion/export';
 import { calibrationGrams } from '../src/analysis/calibration';
 import { randomArray } from '../src/reference/linalg';
@@ -136,7 +138,9 @@ describe('function-preserving edits', () => {
   });
 
   it('mean-pool refuses a budget that does not divide the heads, naming the budgets that do', () => {
-    expect(() => meanPool(mha, 0.4)).toThrow(/8 KV heads cannot be pooled into 3 equal groups.*25\.0%, 50\.0%/);
+    expect(() => meanPool(mha, 0.4)).toThrow(
+      /equal group sizes need each layer's head count to divide its 8 K heads, but at 40 % layer 1 keeps 3: choose free group sizes or a budget of 12\.5 %, 25 %, 50 %, 100 %/,
+    );
   });
 });
 
@@ -283,14 +287,17 @@ describe('aligned merge', () => {
   it('on the expanded stories260K at 50 % finds the repeated pairs and gives back the original logits', async () => {
     const ex = expandToMha(s260);
     const grams = await calibrationGrams(rt, ex, [IDS]);
-    const { model, groups } = await alignedMerge(ex, grams, 0.5, { rt });
-    for (const g of groups)
+    const aligned = presetRecipe('aligned', { training: false, fallback: false }) as HeadRecipe;
+    const { model, groups } = await convertHeads(rt, ex, aligned, 0.5, { grams, sequences: [IDS], seed: 1 });
+    for (const { k: g, v } of groups) {
+      expect(v).toEqual(g);
       expect(g).toEqual([
         [0, 1],
         [2, 3],
         [4, 5],
         [6, 7],
       ]);
+    }
     expect(uniformGqa(model)).toBe(4);
     expect(relMax(forwardRef(model, IDS), forwardRef(s260, IDS))).toBeLessThan(1e-6);
   });

@@ -19,6 +19,7 @@ import { GpuModel } from '../src/eval/gpuModel';
 import { ForwardPass } from '../src/eval/forward';
 import { seededRandom } from '../src/random';
 import { fuse } from '../src/fusion/fuse';
+import { presetRecipe } from '../src/fusion/recipe';
 import { calibrationSequences, calibrationTokens } from '../src/analysis/calibration';
 import { readFile } from 'node:fs/promises';
 import { testdata } from './testdata';
@@ -273,13 +274,18 @@ describe('recovery on the latent model', () => {
     const loaded = await loadModelFiles(files, { primary });
     const text = await readFile(testdata('data/tinystories_sample.txt'), 'utf8');
     const docs = calibrationSequences(calibrationTokens(loaded.tokenizer!, text, 1200), 256);
-    const r = await fuse(rt, loaded.model, {
-      method: 'mla',
-      budget: 0.25,
-      calibration: docs.slice(2),
-      evalDocs: docs.slice(0, 2),
-      train: { steps: 6, lr: 3e-3, params: 'all', loss: 'kl', batch: 4, seqLen: 64, evalEvery: 6, seed: 1 },
-    });
+    const r = await fuse(
+      rt,
+      loaded.model,
+      {
+        recipe: presetRecipe('mla', { training: true, fallback: true }),
+        budget: 0.25,
+        seed: 1,
+        calibrationTokens: null,
+        train: { steps: 6, lr: 3e-3, params: 'all', loss: 'kl', batch: 4, seqLen: 64, evalEvery: 6 },
+      },
+      { calibration: docs.slice(2), evalDocs: docs.slice(0, 2) },
+    );
     expect(r.mla!.map((l) => [l.rank, l.ropePairs])).toEqual(Array(5).fill([8, 1]));
     expect(r.trainTokens).toBe(6 * 4 * 64);
     expect(r.curve.at(-1)!.tokens).toBe(6 * 4 * 64);

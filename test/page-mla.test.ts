@@ -9,24 +9,26 @@ import { kvBytesPerToken, layoutKvBytes, layoutsOf } from '../src/model/heads';
 import { latentLine, modelCard } from '../src/model/card';
 import { mlaConvert, mlaSizes, type MlaResult } from '../src/fusion/mla';
 import { defaults } from '../src/lab/settings';
-import { fusionSettingsOf } from '../src/lab/fuseSettings';
-import { LANE_BY_KEY, LANE_KEYS, variantLabel } from '../src/lab/variants';
+import { runConfigOf } from '../src/lab/fuseSettings';
+import { LANE_BY_KEY, LANE_KEYS, laneConfig, type RaceSettings } from '../src/lab/variants';
 import { raceBudgetProblem } from '../src/lab/raceLanes';
-import { compactShape, inPageWords, shapeLines, type FusionSettings, type RecoverySettings } from '../src/lab/fusionRun';
+import { compactShape, inPageWords, shapeLines, type RecoverySettings, type RunConfig } from '../src/lab/fusionRun';
+import { presetRecipe, recipeLabel, type LatentRecipe } from '../src/fusion/recipe';
 import { testdata } from './testdata';
 
 const noTraining: RecoverySettings = { steps: 0, lr: 1e-3, params: 'all', loss: 'kl', batch: 8, seqLen: 64, evalEvery: 4 };
 
-function panel(overrides: Partial<ReturnType<typeof defaults>>): FusionSettings {
-  const r = fusionSettingsOf({ ...defaults(true), 'fuse.method': 'mla', ...overrides }, noTraining);
+function panel(overrides: Partial<ReturnType<typeof defaults>>): RunConfig & { mla: Omit<LatentRecipe, 'family' | 'preset'> } {
+  const r = runConfigOf({ ...defaults(true), 'fuse.method': 'mla', ...overrides }, noTraining, true);
   if ('problem' in r) throw new Error(r.problem);
-  return r.settings;
+  const { family: _f, preset: _p, ...mla } = r.config.recipe as LatentRecipe;
+  return { ...r.config, mla };
 }
 
 describe('the Fuse panel offers latent KV (MLA)', () => {
   it('reads the MLA controls into the run: rotary pairs automatic leaves the choice to the core; otherwise any count, 0 included', () => {
     const s = panel({});
-    expect(s.method).toBe('mla');
+    expect(s.recipe.preset).toBe('mla');
     expect(s.budget).toBe(0.5);
     expect(s.mla).toEqual({ ropeSelect: 'norm', latentInit: 'activations' });
     expect('ropePairs' in s.mla!).toBe(false);
@@ -41,19 +43,19 @@ describe('the Fuse panel offers latent KV (MLA)', () => {
     } as const;
     expect(panel(chosen)).toMatchObject({ budget: 0.125, mla: { ropeSelect: 'low', latentInit: 'weights', ropePairs: 3 } });
     expect(panel({ 'fuse.ropeAuto': false, 'fuse.ropePairs': 0 }).mla).toEqual({ ropeSelect: 'norm', latentInit: 'activations', ropePairs: 0 });
-    const bad = fusionSettingsOf({ ...defaults(true), 'fuse.method': 'mla', 'fuse.ropeAuto': false, 'fuse.ropePairs': 1.5 }, noTraining);
+    const bad = runConfigOf({ ...defaults(true), 'fuse.method': 'mla', 'fuse.ropeAuto': false, 'fuse.ropePairs': 1.5 }, noTraining, true);
     expect(bad).toEqual({ problem: 'rotary pairs: "1.5" is not a whole number.' });
-    expect('problem' in fusionSettingsOf({ ...defaults(true), 'fuse.method': 'mla', 'fuse.ropePairs': 1.5 }, noTraining)).toBe(false); // not read
+    expect('problem' in runConfigOf({ ...defaults(true), 'fuse.method': 'mla', 'fuse.ropePairs': 1.5 }, noTraining, true)).toBe(false); // not read
   });
 
   it('names what was run: the pair choice, how many pairs when set, and what the latent is fitted to', () => {
-    const s = panel({});
-    expect(variantLabel(s)).toBe('MLA (norm pairs, activations)');
-    expect(variantLabel({ ...s, mla: undefined })).toBe('MLA (norm pairs, activations)'); // the core's defaults
-    expect(variantLabel({ ...s, mla: { ropeSelect: 'uniform', latentInit: 'weights', ropePairs: 2 } })).toBe('MLA (2 uniform pairs, weights)');
-    expect(variantLabel({ ...s, mla: { ropePairs: 0 } })).toBe('MLA (no rotary pairs, activations)');
+    const r = panel({}).recipe as LatentRecipe;
+    expect(recipeLabel(r)).toBe('MLA (norm pairs, activations)');
+    expect(recipeLabel(presetRecipe('mla', { training: false, fallback: true }))).toBe('MLA (norm pairs, activations)'); // the core's defaults
+    expect(recipeLabel({ ...r, ropeSelect: 'uniform', latentInit: 'weights', ropePairs: 2 })).toBe('MLA (2 uniform pairs, weights)');
+    expect(recipeLabel({ ...r, ropePairs: 0 })).toBe('MLA (no rotary pairs, activations)');
     // the other methods' labels do not read the MLA settings
-    expect(variantLabel({ ...s, method: 'dha', steps: 4 })).toBe('DHA (4 own steps)');
+    expect(recipeLabel({ ...presetRecipe('dha', { training: false, fallback: true }), ownSteps: 4 } as never)).toBe('DHA (4 own steps)');
   });
 
   it('races an MLA lane with no own steps, so that it spends the whole shared budget end to end', () => {
@@ -61,9 +63,9 @@ describe('the Fuse panel offers latent KV (MLA)', () => {
     const lane = LANE_BY_KEY.get('mla')!;
     expect(lane.method).toBe('mla');
     expect(lane.changes).toContain('every head stays distinct');
-    const shared = { ...panel({}), method: 'dha' as const, steps: 10, train: { ...noTraining, steps: 4 } };
-    const s = lane.apply(shared);
-    expect([s.method, s.steps, s.budget, s.train]).toEqual(['mla', 0, shared.budget, shared.train]);
+    const shared: RaceSettings = { budget: 0.5, seed: 1, calibrationTokens: 2048, ownSteps: 10, renormalise: true, train: { ...noTraining, steps: 4 } };
+    const s = laneConfig('mla', shared);
+    expect([s.recipe.preset, s.recipe.family, s.budget, s.train]).toEqual(['mla', 'latent', shared.budget, shared.train]);
     expect(raceBudgetProblem(shared, ['mla', 'meanpool'])).toBeNull();
     expect(raceBudgetProblem(shared, ['mla', 'dha'])).toContain("DHA's own steps");
     expect(defaults(true)['race.methods']).toContain('mla');

@@ -4,20 +4,17 @@
 import { describe, expect, it } from 'vitest';
 import { bestAtEqualTokens, commonTokens, laneTokens, midpointTokens, pplAt, raceBudgetProblem } from '../src/lab/raceLanes';
 import { raceCsv, restoredRace, type Race } from '../src/lab/raceStore';
-import type { FusionSettings } from '../src/lab/fusionRun';
+import type { RaceSettings } from '../src/lab/variants';
+import type { RecoverySettings } from '../src/fusion/recipe';
 
-const shared = (dhaSteps: number, trainSteps: number): FusionSettings => ({
-  method: 'meanpool',
+// DHA's own steps see as many tokens as a training step: 8 × 64 = 512.
+const shared = (dhaSteps: number, trainSteps: number): RaceSettings => ({
   budget: 0.25,
   calibrationTokens: 8192,
-  steps: dhaSteps,
+  ownSteps: dhaSteps,
   seed: 1,
-  tokensPerStep: 512,
-  seqLen: 64,
   train: { steps: trainSteps, lr: 1e-3, params: 'all', loss: 'kl', batch: 8, seqLen: 64, evalEvery: 1 },
   renormalise: true,
-  allocation: 'search',
-  kvSplit: 'equal',
 });
 const curve = (pts: [number, number | null][]) => pts.map(([tokens, ppl], step) => ({ step, tokens, loss: null, ppl }));
 
@@ -32,7 +29,7 @@ describe('the race at equal training tokens', () => {
     expect(p).toContain("DHA's own steps to at most 4");
     // lanes without DHA's own steps spend nothing out of the budget
     expect(raceBudgetProblem(shared(10, 4), ['meanpool', 'aligned', 'dha-e2e'])).toBeNull();
-    expect(raceBudgetProblem({ ...shared(1, 1), train: null }, ['dha'])).toContain('at least one training step');
+    expect(raceBudgetProblem({ ...shared(1, 1), train: null as unknown as RecoverySettings }, ['dha'])).toContain('at least one training step');
   });
 
   it("reads each lane's total and its perplexity at the tokens every lane measured", () => {

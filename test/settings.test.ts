@@ -11,7 +11,7 @@ describe('page settings in the address', () => {
     expect(settingProblem('race.seed', 1.5)).toBe('seed: "1.5" is not a whole number');
     expect(settingProblem('race.evalDocs', Number.NaN)).toBe('held-out documents: "NaN" is not a number');
     expect(firstProblem(d, ['fuse.calTokens', 'fuse.seed'])).toBeNull();
-    expect(firstProblem({ ...d, 'fuse.seed': -1, 'fuse.steps': 0.5 }, ['fuse.steps', 'fuse.seed'])).toBe('DHA steps: "0.5" is not a whole number');
+    expect(firstProblem({ ...d, 'fuse.seed': -1, 'fuse.steps': 0.5 }, ['fuse.steps', 'fuse.seed'])).toBe('own steps: "0.5" is not a whole number');
   });
 
   it('every control has a default its own range allows, small on a CPU fallback', () => {

@@ -9,7 +9,7 @@ import { testdata } from './testdata';
 import type { GpuRuntime } from '../src/gpu/runtime';
 import { filesFromPath } from '../src/model/node-files';
 import { loadModelFiles, type LoadedModel } from '../src/model/load';
-import { meanPool } from '../src/fusion/methods';
+import { meanPool } from '../src/fusion/headSharing';
 import { splitDocuments, tokenizeDocuments } from '../src/eval/perplexity';
 import { GpuModel } from '../src/eval/gpuModel';
 import { ForwardPass } from '../src/eval/forward';

@@ -5,7 +5,8 @@ import type { GpuRuntime } from '../gpu/runtime';
 import type { Model } from '../model/types';
 import { GpuModel } from '../eval/gpuModel';
 import { calibrate } from '../analysis/calibration';
-import { dhaSearch } from '../fusion/dhaSearch';
+import { groupHeads, headGramsOf } from '../fusion/grouping';
+import { presetRecipe, type HeadRecipe } from '../fusion/recipe';
 
 export interface SearchBenchRow {
   model: string;
@@ -33,9 +34,9 @@ export async function benchSearch(rt: GpuRuntime, name: string, model: Model, se
   let perLayer = '';
   for (let r = 0; r <= runs; r++) {
     const t = performance.now();
-    const s = await dhaSearch(rt, model, grams, budget);
+    const s = groupHeads(model, await headGramsOf(model, grams, rt), presetRecipe('dha', { training: false, fallback: false }) as HeadRecipe, budget);
     if (r > 0) best = Math.min(best, (performance.now() - t) / 1000);
-    perLayer = s.k.map((k, l) => `${k}/${s.v[l]}`).join(' ');
+    perLayer = s.groups.map((g) => `${g.k.length}/${g.v.length}`).join(' ');
   }
   return { model: name, budget, calibrationTokens: sequences.reduce((n, s) => n + s.length, 0), calibrationSeconds, searchSeconds: best, runs, perLayer };
 }

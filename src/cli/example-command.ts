@@ -10,7 +10,7 @@ import { calibrate, calibrationSequences, calibrationTokens } from '../analysis/
 import { headSimilarity } from '../analysis/similarity';
 import { layerMergeLoss } from '../analysis/redundancy';
 import { layoutsOf, kvBytesPerToken, originOf } from '../model/heads';
-import { LANE_BY_KEY } from '../lab/variants';
+import { LANE_BY_KEY, laneConfig, type RaceSettings } from '../lab/variants';
 import { fuseAndEvaluate, type SourceModel } from '../lab/fusionRun';
 import type { ExampleData, ExampleRun } from '../lab/example';
 import { defaults } from '../lab/settings';
@@ -62,27 +62,22 @@ export async function exampleCommand(args: ParsedArgs): Promise<number> {
   let pplOriginal = 0;
   let evalText = '';
   const lanes = d['race.methods'];
-  const shared = {
-    method: 'meanpool' as const,
+  const shared: RaceSettings = {
     budget,
-    calibrationTokens: d['race.calTokens'],
-    steps: d['race.dhaSteps'],
     seed: 1,
-    tokensPerStep: train.batch * train.seqLen,
-    seqLen: train.seqLen,
+    calibrationTokens: d['race.calTokens'],
     train,
+    ownSteps: d['race.dhaSteps'],
     renormalise: true,
-    allocation: 'search' as const,
-    kvSplit: 'equal' as const,
   };
   for (const key of lanes) {
     const lane = LANE_BY_KEY.get(key)!;
-    const settings = lane.apply(shared);
-    const method = settings.method;
+    const config = laneConfig(key, shared);
+    const method = config.recipe.preset;
     const o = await fuseAndEvaluate(
       rt,
       source,
-      settings,
+      config,
       {
         calibration: { text, name: 'the built-in TinyStories sample' },
         evaluation: { text, name: 'the built-in TinyStories sample', heldOutDocs: d['race.evalDocs'] },
@@ -104,7 +99,7 @@ export async function exampleCommand(args: ParsedArgs): Promise<number> {
     runs.push({
       method,
       lane: key,
-      label: o.experiment.label as string,
+      label: o.record.label,
       tokens: r.trainTokens,
       budget,
       perLayer: r.perLayer,
@@ -135,7 +130,7 @@ export async function exampleCommand(args: ParsedArgs): Promise<number> {
     evalText,
     similarity: { metric: 'cka', tokens: grams[0]?.n ?? 0, layers },
     budgetPath,
-    training: { steps: train.steps, batch: train.batch, seqLen: train.seqLen, lr: train.lr, dhaSteps: shared.steps },
+    training: { steps: train.steps, batch: train.batch, seqLen: train.seqLen, lr: train.lr, dhaSteps: shared.ownSteps },
     runs,
   };
   await mkdir(path.dirname(out), { recursive: true });

@@ -2,6 +2,7 @@
 // unknown flag, a value given to a boolean, a missing or surplus model path — is refused with one line that names it and
 // the flags that command takes (exit code 2).
 import { parseArgs, UsageError, type ParsedArgs } from './args';
+import { HEAD_CHOICES } from '../fusion/recipe';
 
 const split = (p: string) => [`${p}text`, `${p}tokens`, `${p}split`, `${p}min-chars`, `${p}skip-docs`, `${p}max-docs`];
 /** End-to-end training settings, shared by `train` (no prefix) and `fuse` (prefix train-). */
@@ -37,14 +38,13 @@ export const COMMAND_FLAGS: Record<string, CommandFlags> = {
       'fusion-params',
       'fusion-inputs',
       'check-every',
-      'allocation',
-      'kv-split',
+      ...HEAD_CHOICES.map((c) => c.flag),
       'rope-select',
       'latent-init',
       'rope-pairs',
       ...TRAIN_FLAGS.map((f) => `train-${f}`),
     ],
-    booleans: ['renorm', 'no-renorm', 'json'],
+    booleans: ['no-renorm', 'json'],
     positionals: 1,
   },
   train: { values: ['out', 'tokenizer', 'teacher', 'max-tokens', 'seed', ...split(''), ...split('eval-'), ...TRAIN_FLAGS], booleans: ['json'], positionals: 1 },

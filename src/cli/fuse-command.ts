@@ -1,16 +1,28 @@
-// headlab fuse: convert a model's K/V cache into a smaller one — fewer K/V heads (mean-pool, aligned merge, DHA) or a
-// latent (MLA) — evaluate before and after, and write the converted model (loadable by every other command) with the
-// experiment record.
+// headlab fuse: convert a model's K/V cache into a smaller one — fewer K/V heads (a head-sharing recipe: mean-pool, the
+// aligned merge, DHA, or any of their choices changed) or a latent (MLA) — evaluate before and after, and write the
+// converted model (loadable by every other command) with the run's record.
 import { createNodeRuntime } from '../gpu/node';
 import { filesFromPath } from '../model/node-files';
 import { loadModelFiles } from '../model/load';
 import { GpuModel } from '../eval/gpuModel';
 import { perplexity } from '../eval/perplexity';
-import { kvBytesPerToken } from '../model/heads';
-import { fuse, FUSION_METHODS, type FusionMethod } from '../fusion/fuse';
-import { exportFusedModel, modelHash } from '../fusion/export';
-import { LATENT_INITS, MLA_DEFAULTS, ROPE_SELECTS } from '../fusion/mla';
-import { DHA_ALLOCATIONS, DHA_DEFAULTS, DHA_FALLBACK_DEFAULTS, DHA_KV_SPLITS, DHA_OWN_STEPS_WITH_TRAINING } from '../fusion/dha';
+import { fuse } from '../fusion/fuse';
+import { exportFusedModel } from '../fusion/export';
+import { fusionRecord } from '../fusion/record';
+import { LATENT_INITS, ROPE_SELECTS } from '../fusion/mlaDefaults';
+import {
+  FUSION_METHODS,
+  HEAD_CHOICES,
+  OWN_STEP_DEFAULTS,
+  presetRecipe,
+  readsCalibration,
+  recipeLabel,
+  recipeProblem,
+  type FusionMethod,
+  type HeadRecipe,
+  type Recipe,
+  type RunConfig,
+} from '../fusion/recipe';
 import { UsageError, type ParsedArgs } from './args';
 import { documentsFromArgs, int, num, str } from './model-commands';
 import { limitTokens, tokenizerFilesOf, trainOptionsFromArgs, writeFolder } from './train-command';
@@ -30,134 +42,167 @@ async function ppl(rt: GpuRuntime, model: Model, docs: number[][] | null, label:
   const gm = await GpuModel.upload(rt, model);
   const progress = progressPrinter(`${label}: `);
   try {
-    return (await perplexity(gm, docs, { onProgress: progress.onProgress })).ppl;
+    return await perplexity(gm, docs, { onProgress: progress.onProgress });
   } finally {
     progress.done();
     gm.release();
   }
 }
 
+/** The flags of a head-sharing recipe's choices, in the table's order: --grouping, --align, --renorm, … */
+export const RECIPE_FLAGS = HEAD_CHOICES.map((c) => c.flag);
+/** Flags of the own steps and of the latent. */
+const OWN_FLAGS = ['steps', 'tokens-per-step', 'seq-len', 'lr', 'fusion-params', 'fusion-inputs', 'check-every'];
+const LATENT_FLAGS = ['rope-select', 'latent-init', 'rope-pairs'];
+
 /**
- * headlab fuse <model> --method meanpool|aligned|dha|mla --kv-budget F (--text F [split flags] | --tokens F.safetensors)
- *   [--eval-text F [--eval-split …] | --eval-tokens F] [--steps N] [--seed S] [DHA flags] [--train-* flags] --out DIR [--json]
+ * The run configuration the flags give: `--method PRESET` (its recipe, with the defaults of the adapter and of whether
+ * training follows), each recipe choice's flag on top, the own steps' and the latent's flags, the seed and the training.
+ * Flags that the method does not read are refused, so that no flag is silently ignored.
  */
-export async function fuseCommand(args: ParsedArgs): Promise<number> {
-  const target = args.positionals[0];
-  if (!target) throw new UsageError('fuse needs a model: a file or a folder');
+export function runConfigFromArgs(
+  args: ParsedArgs,
+  adapter: { isFallbackAdapter: boolean; architecture: string },
+  note: (s: string) => void = () => {},
+): RunConfig {
   const method = str(args, 'method') as FusionMethod | undefined;
   if (!method || !FUSION_METHODS.includes(method)) throw new UsageError(`--method must be one of ${FUSION_METHODS.join(', ')}`);
   const budgetText = str(args, 'kv-budget');
   const budget = Number(budgetText);
   if (!budgetText || !(budget > 0 && budget <= 1))
     throw new UsageError(`--kv-budget must be a fraction in (0, 1], e.g. 0.5 or 0.25; got ${budgetText ?? 'nothing'}`);
+  const fallback = adapter.isFallbackAdapter;
+  const trainOptions = trainOptionsFromArgs(args, 'train-', adapter, note);
+  const training = !!trainOptions.steps;
+  const base = presetRecipe(method, { training, fallback });
+  const given = (flags: string[]) => flags.filter((f) => args.flags.has(f)).map((f) => `--${f}`);
+  let recipe: Recipe;
+  if (base.family === 'latent') {
+    const wrong = given([...RECIPE_FLAGS, ...OWN_FLAGS, 'no-renorm']);
+    if (wrong.length)
+      throw new UsageError(
+        `${wrong.join(', ')} ${wrong.length > 1 ? 'are' : 'is'} for head-sharing recipes; --method mla takes ${LATENT_FLAGS.map((f) => `--${f}`).join(', ')}`,
+      );
+    const ropePairs = int(args, 'rope-pairs');
+    recipe = {
+      ...base,
+      ropeSelect: oneOf(args, 'rope-select', ROPE_SELECTS, base.ropeSelect),
+      latentInit: oneOf(args, 'latent-init', LATENT_INITS, base.latentInit),
+      ...(ropePairs === undefined ? {} : { ropePairs }),
+    };
+  } else {
+    const wrong = given(LATENT_FLAGS);
+    if (wrong.length) throw new UsageError(`${wrong.join(', ')} ${wrong.length > 1 ? 'are' : 'is'} for --method mla`);
+    if (args.flags.has('renorm') && args.flags.has('no-renorm')) throw new UsageError('--renorm and --no-renorm contradict each other');
+    const r: HeadRecipe = { ...base, own: { ...base.own } };
+    for (const c of HEAD_CHOICES) (r as unknown as Record<string, string>)[c.key] = oneOf(args, c.flag, c.values, r[c.key]);
+    if (args.flags.has('no-renorm')) r.renormalise = 'off';
+    r.ownSteps = int(args, 'steps', r.ownSteps)!;
+    r.own = {
+      tokensPerStep: int(args, 'tokens-per-step', r.own.tokensPerStep)!,
+      seqLen: int(args, 'seq-len', r.own.seqLen)!,
+      lr: num(args, 'lr', OWN_STEP_DEFAULTS.lr),
+      params: oneOf(args, 'fusion-params', ['kv', 'attention'] as const, r.own.params),
+      inputs: oneOf(args, 'fusion-inputs', ['teacher', 'student'] as const, r.own.inputs),
+      checkEvery: int(args, 'check-every', r.own.checkEvery)!,
+    };
+    if (r.preset === 'dha' && !args.flags.has('steps'))
+      note(
+        training
+          ? `DHA with --train-steps: ${r.ownSteps} own layer-local steps by default (they come out of the shared budget); --steps N sets them\n`
+          : fallback && ['tokens-per-step', 'seq-len'].some((f) => !args.flags.has(f))
+            ? `CPU fallback adapter (${adapter.architecture}): DHA defaults to ${r.ownSteps} steps of ${r.own.tokensPerStep} tokens in sequences of ${r.own.seqLen} ` +
+              `(100 × ${OWN_STEP_DEFAULTS.tokensPerStep} in ${OWN_STEP_DEFAULTS.seqLen} on a GPU); --steps, --tokens-per-step and --seq-len set them\n`
+            : '',
+      );
+    recipe = r;
+  }
+  const seed = int(args, 'seed', 1)!;
+  return {
+    recipe,
+    budget,
+    seed,
+    calibrationTokens: int(args, 'max-tokens') ?? null,
+    train: training ? { ...trainOptions, steps: trainOptions.steps! } : null,
+  };
+}
+
+/**
+ * headlab fuse <model> --method meanpool|aligned|dha|mla [recipe flags] --kv-budget F (--text F [split flags] | --tokens F)
+ *   [--eval-text F [--eval-split …] | --eval-tokens F] [--steps N] [--seed S] [own-step flags] [--train-* flags] --out DIR [--json]
+ */
+export async function fuseCommand(args: ParsedArgs): Promise<number> {
+  const target = args.positionals[0];
+  if (!target) throw new UsageError('fuse needs a model: a file or a folder');
   const out = str(args, 'out');
   if (!out) throw new UsageError('fuse needs --out DIR for the fused model');
   const json = args.flags.has('json');
-  if (args.flags.has('renorm') && args.flags.has('no-renorm')) throw new UsageError('--renorm and --no-renorm contradict each other');
-  // The aligned merge renormalises by default (as DHA's merge does); --renorm is kept as a no-op for older commands.
-  const renormalise = !args.flags.has('no-renorm');
   const { files, name, primary } = await filesFromPath(target, { tokenizer: str(args, 'tokenizer') });
   const loaded = await loadModelFiles(files, { name, primary });
-  const calibration = (await documentsFromArgs(args, loaded, '')) ?? [];
-  if (method !== 'meanpool' && !calibration.length) throw new UsageError(`--method ${method} needs calibration text: --text F or --tokens F.safetensors`);
-  const calib = limitTokens(calibration, int(args, 'max-tokens'));
-  const evalDocs = await documentsFromArgs(args, loaded, 'eval-');
   const rt = await createNodeRuntime();
-  // On a CPU fallback adapter (SwiftShader) DHA's defaults shrink to the page's, and the command says so.
-  const fallback = rt.summary.isFallbackAdapter;
-  const dhaDefaults = fallback ? { ...DHA_DEFAULTS, ...DHA_FALLBACK_DEFAULTS } : DHA_DEFAULTS;
-  if (method === 'dha' && fallback && ['steps', 'tokens-per-step', 'seq-len'].some((f) => !args.flags.has(f))) {
-    process.stderr.write(
-      `CPU fallback adapter (${rt.summary.architecture}): DHA defaults to ${dhaDefaults.steps} steps of ${dhaDefaults.tokensPerStep} tokens in sequences of ${dhaDefaults.seqLen} ` +
-        `(${DHA_DEFAULTS.steps} × ${DHA_DEFAULTS.tokensPerStep} in ${DHA_DEFAULTS.seqLen} on a GPU); --steps, --tokens-per-step and --seq-len set them\n`,
+  const config = runConfigFromArgs(args, rt.summary, (s) => process.stderr.write(s));
+  const problem =
+    config.recipe.family === 'heads'
+      ? recipeProblem(
+          config.recipe,
+          loaded.model.layers.map((l) => l.kv),
+          config.budget,
+        )
+      : null;
+  if (problem) throw new UsageError(`${recipeLabel(config.recipe)} at ${config.budget}: ${problem}`);
+  const calibration = (await documentsFromArgs(args, loaded, '')) ?? [];
+  if ((readsCalibration(config.recipe) || config.train) && !calibration.length)
+    throw new UsageError(
+      config.train
+        ? '--train-steps trains on the calibration text: give --text F or --tokens F.safetensors'
+        : `--method ${config.recipe.preset} (${recipeLabel(config.recipe)}) needs calibration text: --text F or --tokens F.safetensors`,
     );
-  }
-  const trainOptions = trainOptionsFromArgs(args, 'train-', rt, (s) => process.stderr.write(s));
-  if (trainOptions.steps && !calib.length) throw new UsageError('--train-steps trains on the calibration text: give --text F or --tokens F.safetensors');
-  // When end-to-end training follows, DHA's own layer-local steps come out of the same token budget; measured at equal
-  // tokens they did not pay (docs/RESULTS.md, "Equal training tokens"), so by default every token goes end to end.
-  const ownSteps = trainOptions.steps && !args.flags.has('steps') ? DHA_OWN_STEPS_WITH_TRAINING : int(args, 'steps', dhaDefaults.steps);
-  if (method === 'dha' && trainOptions.steps && !args.flags.has('steps')) {
-    process.stderr.write(`DHA with --train-steps: ${ownSteps} own layer-local steps by default (they come out of the shared budget); --steps N sets them\n`);
-  }
-  const mla = {
-    ropeSelect: oneOf(args, 'rope-select', ROPE_SELECTS, MLA_DEFAULTS.ropeSelect),
-    latentInit: oneOf(args, 'latent-init', LATENT_INITS, MLA_DEFAULTS.latentInit),
-    ropePairs: int(args, 'rope-pairs'),
-  };
+  const calib = limitTokens(calibration, config.calibrationTokens ?? undefined);
+  const evalDocs = await documentsFromArgs(args, loaded, 'eval-');
   const before = await ppl(rt, loaded.model, evalDocs, 'perplexity before');
-  const seed = int(args, 'seed', DHA_DEFAULTS.seed)!;
-  trainOptions.seed = seed;
   const progress = progressPrinter();
-  const r = await fuse(rt, loaded.model, {
-    method,
-    budget,
-    calibration: calib,
-    renormalise,
-    dha: {
-      steps: ownSteps,
-      seed,
-      tokensPerStep: int(args, 'tokens-per-step', dhaDefaults.tokensPerStep),
-      seqLen: int(args, 'seq-len', dhaDefaults.seqLen),
-      lr: num(args, 'lr', DHA_DEFAULTS.lr),
-      params: oneOf(args, 'fusion-params', ['kv', 'attention'] as const, DHA_DEFAULTS.params),
-      inputs: oneOf(args, 'fusion-inputs', ['teacher', 'student'] as const, DHA_DEFAULTS.inputs),
-      checkEvery: int(args, 'check-every', DHA_DEFAULTS.checkEvery),
-      allocation: oneOf(args, 'allocation', DHA_ALLOCATIONS, DHA_DEFAULTS.allocation),
-      kvSplit: oneOf(args, 'kv-split', DHA_KV_SPLITS, DHA_DEFAULTS.kvSplit),
-    },
-    mla,
-    train: trainOptions.steps ? trainOptions : undefined,
-    evalDocs,
-    onProgress: progress.onProgress,
-  });
+  const r = await fuse(rt, loaded.model, config, { calibration: calib, evalDocs }, { onProgress: progress.onProgress });
   progress.done();
   // With recovery training, the curve's last point already measured the final model on the same documents.
-  const after = r.curve.length ? r.curve.at(-1)!.ppl : await ppl(rt, r.model, evalDocs, 'perplexity after');
-  const tokenizerFiles = await tokenizerFilesOf(files);
-  const summary = {
-    method,
-    budget,
-    ...(method === 'aligned' ? { renormalise } : {}),
-    ...(method === 'mla' ? { ropeSelect: mla.ropeSelect, latentInit: mla.latentInit, latent: r.mla } : {}),
-    ...(method === 'dha' ? { allocation: str(args, 'allocation') ?? DHA_DEFAULTS.allocation, kvSplit: str(args, 'kv-split') ?? DHA_DEFAULTS.kvSplit } : {}),
-    perLayer: r.perLayer,
-    kTotal: r.perLayer.reduce((a, p) => a + p.k, 0),
-    vTotal: r.perLayer.reduce((a, p) => a + p.v, 0),
-    pplBefore: before,
-    pplAfter: after,
-    kvBytesPerTokenBefore: kvBytesPerToken(loaded.model),
-    kvBytesPerToken: r.kvBytesPerToken,
-    calibrationTokens: r.calibrationTokens,
-    evalTokens: evalDocs ? evalDocs.reduce((s, d) => s + d.length - 1, 0) : null,
-    trainSteps: r.trainSteps,
-    trainTokens: r.trainTokens,
-    recoverySteps: r.recoverySteps,
-    seconds: r.seconds,
-    curve: r.curve,
-    dha: r.dha ? { bestStep: r.dha.bestStep, checks: r.dha.checks } : undefined,
-  };
-  const experiment = {
+  const after = r.curve.length ? r.curve.at(-1)!.ppl : ((await ppl(rt, r.model, evalDocs, 'perplexity after'))?.ppl ?? null);
+  const record = fusionRecord({
     producer: 'headlab fuse',
-    source: { name: loaded.name, modelHash: modelHash(loaded.model) },
-    seed,
-    train: trainOptions.steps ? trainOptions : null,
-    ...summary,
-    maps: r.model.layers.map((l) => ({ kHeadOf: l.kv.kHeadOf, vHeadOf: l.kv.vHeadOf })),
+    sourceName: loaded.name,
+    original: loaded.model,
+    config,
+    result: r,
+    before: before?.ppl ?? null,
+    after,
+    evaluation: before && evalDocs ? { tokens: before.tokens, documents: before.documents, text: evalText(args) } : null,
+    calibrationText: calibText(args),
     adapter: rt.summary.description,
-  };
-  const written = await writeFolder(out, exportFusedModel(r.model, { tokenizerFiles, experiment }));
-  if (json) process.stdout.write(`${JSON.stringify({ ...summary, out, files: written })}\n`);
+  });
+  const written = await writeFolder(out, exportFusedModel(r.model, { tokenizerFiles: await tokenizerFilesOf(files), experiment: record }));
+  if (json) process.stdout.write(`${JSON.stringify({ ...record, out, files: written })}\n`);
   else {
     const shape = r.mla
-      ? `per layer a latent of ${r.mla.map((l) => l.rank).join('/')} values + ${r.mla.map((l, i) => 2 * l.ropePairs * r.perLayer[i].k).join('/')} rotary key dims (${mla.ropeSelect} pairs, ${mla.latentInit} init)`
-      : `K/V heads per layer ${r.perLayer.map((p) => `${p.k}/${p.v}`).join(' ')} (K ${summary.kTotal}, V ${summary.vTotal})`;
+      ? `per layer a latent of ${r.mla.map((l) => l.rank).join('/')} values + ${r.mla.map((l, i) => 2 * l.ropePairs * r.perLayer[i].k).join('/')} rotary key dims`
+      : `K/V heads per layer ${r.perLayer.map((p) => `${p.k}/${p.v}`).join(' ')} (K ${record.kTotal}, V ${record.vTotal})`;
     process.stdout.write(
-      `${method}${method === 'aligned' ? (renormalise ? ' + renormalisation' : ' without renormalisation') : ''} at ${(budget * 100).toFixed(1)} %: ${shape}; ` +
-        `KV cache ${summary.kvBytesPerTokenBefore} → ${r.kvBytesPerToken} bytes/token` +
-        (before !== null ? `; perplexity ${before.toFixed(3)} → ${after!.toFixed(3)}` : '') +
+      `${record.label} at ${(config.budget * 100).toFixed(1)} %: ${shape}; ` +
+        `KV cache ${record.kvBytesPerTokenBefore} → ${r.kvBytesPerToken} bytes/token` +
+        (before !== null && after !== null ? `; perplexity ${before.ppl.toFixed(3)} → ${after.toFixed(3)}` : '') +
         `; ${r.seconds.toFixed(1)} s; wrote ${written.join(', ')} to ${out}\n`,
     );
   }
   return 0;
+}
+
+/** The texts as the flags name them, for the record. */
+function calibText(args: ParsedArgs): string | null {
+  const t = str(args, 'text') ?? str(args, 'tokens');
+  return t
+    ? [t, ...['split', 'min-chars', 'skip-docs', 'max-docs', 'max-tokens'].filter((f) => args.flags.has(f)).map((f) => `--${f} ${str(args, f)}`)].join(' ')
+    : null;
+}
+function evalText(args: ParsedArgs): string {
+  const t = str(args, 'eval-text') ?? str(args, 'eval-tokens') ?? '';
+  return [t, ...['eval-split', 'eval-min-chars', 'eval-skip-docs', 'eval-max-docs'].filter((f) => args.flags.has(f)).map((f) => `--${f} ${str(args, f)}`)].join(
+    ' ',
+  );
 }

@@ -33,26 +33,30 @@ commands:
                               per layer, the H×H similarity of its K heads and of its V heads, as JSON
   fuse <model> --method meanpool|aligned|dha|mla --kv-budget F (--text F [split flags as eval] | --tokens F.safetensors)
        [--eval-text F [--eval-split …] [--eval-min-chars N] [--eval-skip-docs K] [--eval-max-docs M] | --eval-tokens F]
+       [--grouping contiguous|cost] [--align on|off] [--renorm on|off | --no-renorm] [--kv-groups shared|separate]
+       [--group-sizes equal|free] [--allocation uniform|search] [--kv-split equal|joint]
        [--steps N] [--seed S] [--tokens-per-step N] [--seq-len T] [--lr F] [--fusion-params attention|kv]
-       [--fusion-inputs student|teacher] [--check-every N] [--allocation search|uniform] [--kv-split equal|joint]
+       [--fusion-inputs student|teacher] [--check-every N]
        [--rope-select norm|high|low|uniform] [--latent-init weights|activations] [--rope-pairs R]
        [--train-steps N [--train-lr F] [--train-params all|attention|kv] [--train-loss kl|ce|mix] [--train-batch B]
         [--train-seq T] [--train-schedule constant|cosine] [--train-warmup N] [--train-min-lr F]
         [--train-weight-decay F] [--train-clip F] [--train-kl-weight F] [--train-eval-every N]]
-       [--max-tokens N] [--no-renorm] --out DIR [--json]
+       [--max-tokens N] --out DIR [--json]
                               a smaller KV cache: writes the converted model to DIR (config.json + model.safetensors, a
-                              llama2.c model.bin when it fits, experiment.json) and prints perLayer, kTotal, vTotal,
-                              pplBefore, pplAfter, kvBytesPerToken, trainSteps, trainTokens, seconds. The aligned
-                              merge renormalises merged heads unless --no-renorm. DHA: --allocation uniform keeps
-                              the same counts in every layer, --kv-split joint spends one budget of K+V heads,
-                              --steps 0 skips its layer-local training. MLA (a latent KV cache of the same bytes):
-                              --rope-select picks the R rotary pairs per K head that keep RoPE (norm: by calibration
-                              energy), --latent-init factors keys and values from the weights or the calibration
-                              activations; --json adds latent: [{rank, ropePairs, kept}]. With --train-steps N the converted model is
-                              trained end to end toward the original (KL distillation on the calibration text) on
-                              a budget of N steps of train-batch × train-seq tokens shared by every method: DHA's
-                              own steps come out of it; --json adds recoverySteps and curve: [{step, tokens, loss,
-                              ppl}] (tokens count the conversion's own)
+                              llama2.c model.bin when it fits, experiment.json: the run's record) and prints it.
+                              A head-sharing method is a preset of one recipe (docs/FUSION.md): mean-pool = contiguous,
+                              no alignment, no renorm, shared K/V groups, equal sizes, uniform counts; the aligned merge
+                              = groups by cost, aligned, renormalised; DHA = that with separate K/V groups, free sizes
+                              and searched counts. Each recipe flag changes one choice on top of --method; a combination
+                              that cannot run is refused with the reason. --steps N: the conversion's own layer-local
+                              steps (DHA: 100, 20 on a CPU fallback; 0 when --train-steps follows). MLA (a latent KV
+                              cache of the same bytes): --rope-select picks the R rotary pairs per K head that keep
+                              RoPE (norm: by calibration energy), --latent-init factors keys and values from the
+                              weights or the calibration activations; --json has latent: [{rank, ropePairs, kept}].
+                              With --train-steps N the converted model is trained end to end toward the original (KL
+                              distillation on the calibration text) on a budget of N steps of train-batch × train-seq
+                              tokens shared by every method: own steps come out of it; --json has ownSteps,
+                              recoverySteps and curve: [{step, tokens, loss, ppl}] (tokens count the conversion's own)
   train <model> (--text F [split flags] | --tokens F.safetensors) --steps N --out DIR [--teacher MODEL]
        [--eval-text F [--eval-split …] | --eval-tokens F] [--lr F] [--params all|attention|kv] [--loss kl|ce|mix]
        [--kl-weight F] [--batch B] [--seq T] [--schedule constant|cosine] [--warmup N] [--min-lr F]

@@ -6,7 +6,6 @@ import path from 'node:path';
 import { createNodeRuntime } from '../gpu/node';
 import { filesFromPath } from '../model/node-files';
 import { loadModelFiles, type LoadedModel } from '../model/load';
-import type { GpuRuntime } from '../gpu/runtime';
 import { exportFusedModel, modelHash, type ExportFile } from '../fusion/export';
 import { train, TRAIN_LOSSES, type TrainLoss, type TrainOptions } from '../train/trainer';
 import { TRAINABLE_SETS, type TrainableSet } from '../train/params';
@@ -41,7 +40,12 @@ export const FALLBACK_TRAIN_BATCH = 8;
  * The training settings given on the command line (prefix '' for `train`, 'train-' for `fuse`); only what was given, so the
  * core's defaults apply to the rest. On a CPU fallback adapter an unset batch shrinks, and `note` says so.
  */
-export function trainOptionsFromArgs(args: ParsedArgs, prefix: '' | 'train-', rt: GpuRuntime, note: (s: string) => void): Partial<TrainOptions> {
+export function trainOptionsFromArgs(
+  args: ParsedArgs,
+  prefix: '' | 'train-',
+  adapter: { isFallbackAdapter: boolean; architecture: string },
+  note: (s: string) => void,
+): Partial<TrainOptions> {
   const f = (name: string) => `${prefix}${name}`;
   const o: Partial<TrainOptions> = {
     steps: int(args, f('steps')),
@@ -59,9 +63,9 @@ export function trainOptionsFromArgs(args: ParsedArgs, prefix: '' | 'train-', rt
     evalEvery: int(args, f('eval-every')),
   };
   if (o.seqLen === 1) throw new UsageError(`--${f('seq')} must be at least 2`);
-  if (o.batch === undefined && rt.summary.isFallbackAdapter) {
+  if (o.batch === undefined && adapter.isFallbackAdapter) {
     o.batch = FALLBACK_TRAIN_BATCH;
-    note(`CPU fallback adapter (${rt.summary.architecture}): ${FALLBACK_TRAIN_BATCH} sequences per training step (32 on a GPU); --${f('batch')} sets it\n`);
+    note(`CPU fallback adapter (${adapter.architecture}): ${FALLBACK_TRAIN_BATCH} sequences per training step (32 on a GPU); --${f('batch')} sets it\n`);
   }
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<TrainOptions>;
 }
@@ -116,7 +120,7 @@ export async function trainCommand(args: ParsedArgs): Promise<number> {
     teacher = await loadModelFiles(t.files, { name: t.name, primary: t.primary });
   }
   const rt = await createNodeRuntime();
-  const options = trainOptionsFromArgs(args, '', rt, (s) => process.stderr.write(s));
+  const options = trainOptionsFromArgs(args, '', rt.summary, (s) => process.stderr.write(s));
   options.seed = int(args, 'seed', 1);
   options.loss ??= teacher ? 'kl' : 'ce';
   if (options.loss !== 'ce' && !teacher) throw new UsageError(`--loss ${options.loss} distils from a teacher: give --teacher MODEL, or use --loss ce`);

@@ -2,43 +2,36 @@
 // converted model end to end toward the original (the recovery stage: distillation on the calibration text), and report in
 // progress events. Evaluation before/after is the caller's, with the ordinary forward pass; the recovery curve measures
 // held-out perplexity when evaluation documents are given.
+// One entry for every conversion, shared by the CLI, the page and the tests: calibrate, convert by the run's recipe (a
+// head-sharing recipe through src/fusion/headSharing.ts, or the latent), optionally train the converted model end to end
+// toward the original (the recovery stage: distillation on the calibration text), and report in progress events.
+// Evaluation before/after is the caller's, with the ordinary forward pass; the recovery curve measures held-out perplexity
+// when evaluation documents are given.
 import type { Model } from '../model/types';
 import type { GpuRuntime } from '../gpu/runtime';
 import { calibrationGrams, calibrationSequences } from '../analysis/calibration';
 import { assertHeadKv, kvBytesPerToken } from '../model/heads';
 import type { LongWorkOptions, Progress } from '../progress';
-import { alignedMerge, meanPool } from './methods';
-import { dhaFuse, type DhaOptions, type DhaEvent } from './dha';
-import { mlaConvert, type MlaOptions, type MlaResult } from './mla';
-import { train, TRAIN_DEFAULTS, type TrainPoint, type TrainEvent, type TrainOptions } from '../train/trainer';
+import { convertHeads, needsGrams } from './headSharing';
+import type { DhaEvent } from './ownSteps';
+import { mlaConvert, type MlaResult } from './mla';
+import { readsCalibration, recipeLabel, type Recipe, type RunConfig } from './recipe';
+import { train, TRAIN_DEFAULTS, type TrainPoint, type TrainEvent } from '../train/trainer';
 
-export type FusionMethod = 'meanpool' | 'aligned' | 'dha' | 'mla';
-export const FUSION_METHODS: FusionMethod[] = ['meanpool', 'aligned', 'dha', 'mla'];
+export { FUSION_METHODS, type FusionMethod } from './recipe';
 
-export interface FuseOptions extends LongWorkOptions {
-  method: FusionMethod;
-  /** Share of K heads and of V heads kept, in (0, 1]. */
-  budget: number;
-  /** Calibration token sequences (each from position 0, at most the model's context). */
+/** What a run reads: calibration token sequences (each from position 0, at most the model's context) and held-out documents. */
+export interface FuseData {
   calibration: number[][];
-  /** DHA: its layer-local training (steps, seed, tokens per step, learning rate, what trains) and allocation rule; the recovery is `train`. */
-  dha?: Partial<DhaOptions>;
-  /** Latent KV (MLA): which rotary pairs keep RoPE, how the latent is initialised, how many pairs (src/fusion/mla.ts). */
-  mla?: Omit<MlaOptions, 'budget'>;
-  /** Aligned merge: rescale merged heads to the members' mean energy (ours; DHA's merge always does). Default true. */
-  renormalise?: boolean;
-  /** DHA: called with every event (the search's budget path, each step's layer-local losses, the KL probe's checks) for live views. */
-  onDhaEvent?: (e: DhaEvent) => void;
-  /**
-   * Recovery: end-to-end training of the converted model toward the original (no steps: none). Its `steps` are the training
-   * budget of every method, in steps of batch × seqLen tokens: a conversion's own training tokens (DHA's layer-local steps)
-   * come out of it, so that every method trains on the same total (see recoverySteps).
-   */
-  train?: Partial<TrainOptions>;
   /** Held-out documents for the recovery curve's perplexity. */
   evalDocs?: number[][] | null;
+}
+
+export interface FuseHooks extends LongWorkOptions {
   /** Between steps of every stage: resolves when the run may go on (pause / single step). */
   gate?: () => Promise<void>;
+  /** The grouping search's budget path, each own step's layer-local losses, the KL probe's checks: for live views. */
+  onDhaEvent?: (e: DhaEvent) => void;
   onTrainEvent?: (e: TrainEvent) => void;
   /** Largest GPU memory the recovery may use. */
   maxTrainBytes?: number;
@@ -46,20 +39,24 @@ export interface FuseOptions extends LongWorkOptions {
 
 export interface FuseResult {
   model: Model;
-  method: FusionMethod;
+  /** The recipe that ran, in full, and its label. */
+  recipe: Recipe;
+  label: string;
   budget: number;
   perLayer: { k: number; v: number }[];
   kvBytesPerToken: number;
   calibrationTokens: number;
-  /** Gradient steps and tokens of every stage (DHA's own and the recovery). */
+  /** Gradient steps and tokens of every stage (the conversion's own and the recovery). */
   trainSteps: number;
   trainTokens: number;
+  /** The conversion's own layer-local steps that ran. */
+  ownSteps: number;
   /** End-to-end recovery steps run (the budget's steps less those the conversion's own tokens used). */
   recoverySteps: number;
-  /** The recovery curve; tokens count from the conversion's own (DHA's stages), so that methods compare at equal cost. */
+  /** The recovery curve; tokens count from the conversion's own, so that methods compare at equal cost. */
   curve: TrainPoint[];
-  /** DHA: its layer-local loss per step, the calibration KL at each check, and the step whose state was kept. */
-  dha: { history: { step: number; loss: number }[]; checks: { step: number; kl: number }[]; bestStep: number } | null;
+  /** Own steps: the layer-local loss per step, the calibration KL at each check, and the step whose state was kept. */
+  own: { history: { step: number; loss: number }[]; checks: { step: number; kl: number }[]; bestStep: number } | null;
   /** MLA: per layer the latent width, kept rotary pairs per K head and share of the stacked K/V energy kept. */
   mla: MlaResult['layers'] | null;
   /** Conversion and recovery time, without time spent paused. */
@@ -76,82 +73,74 @@ export function recoverySteps(budgetSteps: number, tokensPerStep: number, conver
   if (used > budgetSteps) {
     throw new RangeError(
       `the conversion's own training (${conversionTokens} tokens, ${used} steps of ${tokensPerStep}) exceeds the training budget of ${budgetSteps} steps ` +
-        `(${budgetSteps * tokensPerStep} tokens) that every method shares: give more training steps or fewer DHA steps`,
+        `(${budgetSteps * tokensPerStep} tokens) that every method shares: give more training steps or fewer own steps (--steps)`,
     );
   }
   return budgetSteps - used;
 }
 
-export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Promise<FuseResult> {
+export async function fuse(rt: GpuRuntime, model: Model, config: RunConfig, data: FuseData, hooks: FuseHooks = {}): Promise<FuseResult> {
   const t0 = performance.now();
-  assertHeadKv(model, `converting with ${opts.method}`);
-  const seqs = opts.calibration.flatMap((s) => calibrationSequences(s, model.config.contextLength)).filter((s) => s.length >= 2);
+  const { recipe, budget } = config;
+  assertHeadKv(model, `converting with ${recipe.preset}`);
+  const seqs = data.calibration.flatMap((s) => calibrationSequences(s, model.config.contextLength)).filter((s) => s.length >= 2);
   const calibrationTokens = seqs.reduce((a, s) => a + s.length, 0);
-  const progress = (p: Progress) => opts.onProgress?.(p);
+  const progress = (p: Progress) => hooks.onProgress?.(p);
+  const calibrated = readsCalibration(recipe);
+  if (calibrated && !seqs.length) throw new Error(`${recipeLabel(recipe)} reads calibration text, but none of the calibration sequences has two tokens`);
   let out: Model;
   let trainSteps = 0;
   let trainTokens = 0;
   let pausedSeconds = 0;
-  let dha: FuseResult['dha'] = null;
+  let own: FuseResult['own'] = null;
   let mla: FuseResult['mla'] = null;
-  /** Whether the conversion read calibration text (mean-pool never does; MLA only for its 2-norm pairs or activation fit). */
-  let calibrated = opts.method !== 'meanpool';
-  if (opts.method === 'meanpool') {
-    out = meanPool(model, opts.budget);
-  } else if (opts.method === 'mla') {
-    const o = opts.mla ?? {};
-    const needsGrams = (o.ropeSelect ?? 'norm') === 'norm' || (o.latentInit ?? 'activations') === 'activations';
-    if (needsGrams && !seqs.length)
-      throw new Error('mla needs calibration text for --rope-select norm or --latent-init activations: none of the calibration sequences has two tokens');
-    calibrated = needsGrams;
-    const grams = needsGrams ? await calibrationGrams(rt, model, seqs, { onProgress: progress, signal: opts.signal }) : null;
-    const r = await mlaConvert(model, grams, { ...o, budget: opts.budget, onProgress: progress, signal: opts.signal });
+  if (recipe.family === 'latent') {
+    const grams = calibrated ? await calibrationGrams(rt, model, seqs, { onProgress: progress, signal: hooks.signal }) : null;
+    const { ropeSelect, latentInit, ropePairs } = recipe;
+    const r = await mlaConvert(model, grams, { ropeSelect, latentInit, ropePairs, budget, onProgress: progress, signal: hooks.signal });
     out = r.model;
     mla = r.layers;
   } else {
-    if (!seqs.length) throw new Error(`${opts.method} needs calibration text: none of the calibration sequences has two tokens`);
-    if (opts.method === 'aligned') {
-      const grams = await calibrationGrams(rt, model, seqs, { onProgress: progress, signal: opts.signal });
-      out = (await alignedMerge(model, grams, opts.budget, { rt, renormalise: opts.renormalise ?? true, onProgress: progress, signal: opts.signal })).model;
-    } else {
-      const r = await dhaFuse(rt, model, seqs, {
-        gate: opts.gate,
-        ...opts.dha,
-        budget: opts.budget,
-        onProgress: progress,
-        signal: opts.signal,
-        onEvent: opts.onDhaEvent,
-      });
-      out = r.model;
-      trainSteps = r.trainSteps;
-      trainTokens = r.trainTokens;
-      pausedSeconds = r.pausedSeconds;
-      dha = { history: r.history, checks: r.checks, bestStep: r.bestStep };
-    }
+    const grams = needsGrams(recipe) ? await calibrationGrams(rt, model, seqs, { onProgress: progress, signal: hooks.signal }) : null;
+    const r = await convertHeads(
+      rt,
+      model,
+      recipe,
+      budget,
+      { grams, sequences: seqs, seed: config.seed },
+      { gate: hooks.gate, onEvent: hooks.onDhaEvent, onProgress: progress, signal: hooks.signal },
+    );
+    out = r.model;
+    trainSteps = r.trainSteps;
+    trainTokens = r.trainTokens;
+    pausedSeconds = r.pausedSeconds;
+    own = r.own && { history: r.own.history, checks: r.own.checks, bestStep: r.own.bestStep };
   }
+  const ownSteps = trainSteps;
   let curve: TrainPoint[] = [];
   let e2eSteps = 0;
-  if (opts.train?.steps) {
+  const t = config.train;
+  if (t?.steps) {
     if (!seqs.length) throw new Error('recovery training needs calibration text: none of the calibration sequences has two tokens');
     const conversionTokens = trainTokens;
-    const batch = opts.train.batch ?? TRAIN_DEFAULTS.batch;
-    const seqLen = Math.min(opts.train.seqLen ?? TRAIN_DEFAULTS.seqLen, model.config.contextLength);
-    e2eSteps = recoverySteps(opts.train.steps, batch * seqLen, conversionTokens);
+    const batch = t.batch ?? TRAIN_DEFAULTS.batch;
+    const seqLen = Math.min(t.seqLen ?? TRAIN_DEFAULTS.seqLen, model.config.contextLength);
+    e2eSteps = recoverySteps(t.steps, batch * seqLen, conversionTokens);
     const shift = <P extends TrainPoint>(p: P): P => ({ ...p, tokens: p.tokens + conversionTokens });
     const r = await train(
       rt,
       out,
       seqs,
-      { ...opts.train, steps: e2eSteps },
+      { ...t, seed: config.seed, steps: e2eSteps },
       {
         teacher: model,
-        evalDocs: opts.evalDocs,
-        gate: opts.gate,
-        signal: opts.signal,
+        evalDocs: data.evalDocs,
+        gate: hooks.gate,
+        signal: hooks.signal,
         onProgress: progress,
-        maxBytes: opts.maxTrainBytes,
-        stepsBefore: opts.train.steps - e2eSteps,
-        onEvent: opts.onTrainEvent && ((e) => opts.onTrainEvent!(shift(e))),
+        maxBytes: hooks.maxTrainBytes,
+        stepsBefore: t.steps - e2eSteps,
+        onEvent: hooks.onTrainEvent && ((e) => hooks.onTrainEvent!(shift(e))),
       },
     );
     out = r.model;
@@ -162,16 +151,18 @@ export async function fuse(rt: GpuRuntime, model: Model, opts: FuseOptions): Pro
   }
   return {
     model: out,
-    method: opts.method,
-    budget: opts.budget,
+    recipe,
+    label: recipeLabel(recipe),
+    budget,
     perLayer: out.layers.map((l) => ({ k: l.kv.kHeads, v: l.kv.vHeads })),
     kvBytesPerToken: kvBytesPerToken(out),
-    calibrationTokens: calibrated || opts.train?.steps ? calibrationTokens : 0,
+    calibrationTokens: calibrated || t?.steps ? calibrationTokens : 0,
     trainSteps,
     trainTokens,
+    ownSteps,
     recoverySteps: e2eSteps,
     curve,
-    dha,
+    own,
     mla,
     seconds: (performance.now() - t0) / 1000 - pausedSeconds,
   };

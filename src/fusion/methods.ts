@@ -1,47 +1,36 @@
-// The closed-form parts of the three fusion methods, from calibration Grams:
-//   GQA mean-pool (Ainslie et al. 2023): contiguous groups of KV heads, the same count in every layer, weights averaged.
-//   Aligned merge (Jin et al., Align-heads): equal groups chosen by GPA residual, members aligned (V orthogonal Procrustes
-//     folded into W_V/W_O, K per-rotary-plane rotations folded into W_Q/W_K), then averaged. The grouping objective (least
-//     total aligned residual of K plus V) and the optional renormalisation are ours (docs/ALGORITHMS.md §3).
-//   DHA allocation (our reconstruction, docs/ALGORITHMS.md §4.1): for every layer and K/V separately, the best
-//     partition into n groups for every n by merge cost, then an exact DP that shares the global budget across layers.
-import type { Model } from '../model/types';
-import type { LayerGram } from '../analysis/calibration';
-import type { GpuRuntime } from '../gpu/runtime';
-import { alignGroup, equalPartitions, HeadGrams, rotaryPlanes, setPartitions, type KvKind } from './align';
-import { foldRotations, makeContiguous, mergeHeads, type HeadMap, type LayerMerge } from './edit';
-import type { LongWorkOptions } from '../progress';
-import { throwIfAborted } from '../progress';
+// The merge cost of groups of heads and the searches over partitions and layer budgets that the one grouping search
+// (src/fusion/grouping.ts) runs for every recipe:
+//   the cost of a group: the share of its heads' energy lost when they collapse to their mean — after alignment (GPA over
+//     rotations within rotary planes for K, orthogonal maps for V; Jin et al., Align-heads) or as they are;
+//   partitions too many to enumerate: equal groups by member swaps, free groups by greedy agglomeration;
+//   the budget across layers (DHA, our reconstruction, docs/ALGORITHMS.md §4.1): an exact DP over per-layer cost curves.
+import { alignGroup, type GroupAlignment, type HeadGrams } from './align';
 
-/** Heads kept out of `n` at a budget fraction (at least 1). */
-export function headsAtBudget(n: number, budget: number): number {
-  if (!(budget > 0 && budget <= 1)) throw new RangeError(`the KV budget must be in (0, 1]; got ${budget}`);
-  return Math.max(1, Math.round(n * budget));
-}
+export { headsAtBudget } from './recipe';
 
-function uniformCount(model: Model, budget: number): number {
-  const counts = new Set(model.layers.flatMap((l) => [l.kv.kHeads, l.kv.vHeads]));
-  if (counts.size !== 1) throw new Error('mean-pool and the aligned merge need the same K and V head count in every layer; use DHA');
-  const n = [...counts][0];
-  const G = headsAtBudget(n, budget);
-  if (n % G) {
-    const ok = Array.from({ length: n }, (_, i) => i + 1)
-      .filter((g) => n % g === 0)
-      .map((g) => `${((100 * g) / n).toFixed(1)}%`);
-    throw new RangeError(`${n} KV heads cannot be pooled into ${G} equal groups (budget ${budget}); uniform budgets here: ${ok.join(', ')}`);
-  }
-  return G;
-}
+/** Contiguous equal groups of `n` heads into `G` (GQA's): heads 0…n/G−1, n/G…. */
+export const contiguous = (n: number, G: number) => Array.from({ length: G }, (_, g) => Array.from({ length: n / G }, (_, i) => g * (n / G) + i));
 
-const contiguous = (n: number, G: number) => Array.from({ length: G }, (_, g) => Array.from({ length: n / G }, (_, i) => g * (n / G) + i));
-
-/** GQA mean-pool at a budget: every layer's K and V heads pooled into contiguous groups. */
-export function meanPool(model: Model, budget: number): Model {
-  const G = uniformCount(model, budget);
-  return mergeHeads(
-    model,
-    model.layers.map((l) => ({ kGroups: contiguous(l.kv.kHeads, G), vGroups: contiguous(l.kv.vHeads, G) })),
-  );
+/**
+ * A group averaged without alignment (identity maps): with G_ik = Y_iᵀ Y_k, the mean M = (1/s) Σ Y_i has
+ * ‖M‖² = (1/s²) Σ_ik tr G_ik and the residual Σ ‖Y_i − M‖² = Σ ‖Y_i‖² − s ‖M‖².
+ */
+export function unalignedGroup(grams: HeadGrams, group: number[]): GroupAlignment {
+  const dh = grams.dh;
+  const s = group.length;
+  const eye = new Float64Array(dh * dh);
+  for (let i = 0; i < dh; i++) eye[i * dh + i] = 1;
+  const energy = group.reduce((acc, i) => acc + grams.energy(i), 0);
+  const maps = group.map(() => Float64Array.from(eye));
+  if (s === 1) return { maps, residual: 0, energy, meanEnergy: energy };
+  let trace = 0;
+  for (const i of group)
+    for (const k of group) {
+      const b = grams.block(i, k);
+      for (let d = 0; d < dh; d++) trace += b[d * dh + d];
+    }
+  const meanEnergy = trace / (s * s);
+  return { maps, residual: Math.max(energy - s * meanEnergy, 0), energy, meanEnergy };
 }
 
 /**
@@ -49,17 +38,20 @@ export function meanPool(model: Model, budget: number): Model {
  * its last member (computed first, and cached too), with the newcomer fitted to their mean: GPA then settles in a round or
  * two instead of restarting from one member, and the search needs every subset anyway.
  */
-class CostCache {
+export class CostCache {
   private readonly cache = new Map<string, ReturnType<typeof alignGroup>>();
   /** `rounds`: GPA rounds per group (a few suffice to rank partitions; the folded alignment uses more). */
   constructor(
     readonly grams: HeadGrams,
     readonly planes: [number, number][],
     readonly rounds = 50,
+    /** false: members are averaged as they are (identity maps): the cost of a merge without alignment. */
+    readonly align = true,
   ) {}
   get(group: number[]): ReturnType<typeof alignGroup> {
     const key = group.join(',');
     let a = this.cache.get(key);
+    if (!a && !this.align) this.cache.set(key, (a = unalignedGroup(this.grams, group)));
     if (!a) {
       const start = group.length > 2 ? this.get(group.slice(0, -1)).maps : undefined;
       this.cache.set(key, (a = alignGroup(this.grams, group, this.planes, this.rounds, start)));
@@ -80,7 +72,7 @@ class CostCache {
 }
 
 /** Greedy agglomerative partition into `target` groups (when exhaustive enumeration is too large). */
-function agglomerate(n: number, target: number, cost: (groups: number[][]) => number): number[][] {
+export function agglomerate(n: number, target: number, cost: (groups: number[][]) => number): number[][] {
   let groups = Array.from({ length: n }, (_, i) => [i]);
   while (groups.length > target) {
     let best: number[][] | null = null;
@@ -97,71 +89,8 @@ function agglomerate(n: number, target: number, cost: (groups: number[][]) => nu
   return groups;
 }
 
-export interface AlignedOptions extends LongWorkOptions {
-  /** Scale each merged head so its energy is the members' mean energy (ours; off by default). */
-  renormalise?: boolean;
-  rt?: GpuRuntime;
-}
-
-/** Per-group folding maps and member coefficients for one layer and kind. */
-function alignAndCoefficients(cache: CostCache, groups: number[][], n: number, renormalise: boolean) {
-  const maps: (HeadMap | null)[] = new Array(n).fill(null);
-  const coef: number[][] = [];
-  for (const g of groups) {
-    const a = cache.get(g);
-    g.forEach((h, i) => (maps[h] = a.maps[i]));
-    const scale = renormalise && a.meanEnergy > 0 ? Math.sqrt(a.energy / g.length / a.meanEnergy) : 1;
-    coef.push(g.map(() => scale / g.length));
-  }
-  return { maps, coef };
-}
-
-/**
- * Aligned merge at a budget: per layer, the equal-size partition of its KV heads with the least aligned residual (K + V),
- * members folded into alignment, then averaged; query heads reordered so that groups are contiguous (a plain GQA model).
- */
-export async function alignedMerge(
-  model: Model,
-  grams: LayerGram[],
-  budget: number,
-  opts: AlignedOptions = {},
-): Promise<{ model: Model; groups: number[][][] }> {
-  const G = uniformCount(model, budget);
-  const planes = rotaryPlanes(model);
-  let out = model;
-  const merges: LayerMerge[] = [];
-  const chosen: number[][][] = [];
-  for (let li = 0; li < model.layers.length; li++) {
-    throwIfAborted(opts.signal);
-    const l = model.layers[li];
-    if (l.kv.kHeadOf.some((k, h) => l.kv.vHeadOf[h] !== k)) throw new Error(`layer ${li}: K and V maps differ; the aligned merge needs GQA-shaped layers`);
-    const n = l.kv.kHeads;
-    const kc = new CostCache(await HeadGrams.of(model, li, 'k', grams[li], opts.rt), planes);
-    const vc = new CostCache(await HeadGrams.of(model, li, 'v', grams[li], opts.rt), []);
-    const cost = (p: number[][]) => kc.partitionCost(p) + vc.partitionCost(p);
-    const candidates = equalPartitions(n, G);
-    let best: number[][];
-    if (candidates) best = candidates.reduce((a, b) => (cost(b) < cost(a) ? b : a));
-    else best = hillClimb(contiguous(n, G), cost);
-    chosen.push(best);
-    const k = alignAndCoefficients(kc, best, n, !!opts.renormalise);
-    const v = alignAndCoefficients(vc, best, n, !!opts.renormalise);
-    out = foldRotations(out, li, k.maps, v.maps);
-    merges.push({ kGroups: best, vGroups: best, kCoef: k.coef, vCoef: v.coef });
-    opts.onProgress?.({
-      stage: 'aligned merge',
-      done: li + 1,
-      total: model.layers.length,
-      detail: `layer ${li}: ${best.map((g) => `{${g.join(',')}}`).join(' ')}`,
-    });
-  }
-  out = mergeHeads(out, merges);
-  for (let li = 0; li < out.layers.length; li++) out = makeContiguous(out, li);
-  return { model: out, groups: chosen };
-}
-
 /** Swaps members between equal groups while the cost falls (for head counts too large to enumerate). */
-function hillClimb(start: number[][], cost: (p: number[][]) => number): number[][] {
+export function hillClimb(start: number[][], cost: (p: number[][]) => number): number[][] {
   let best = start.map((g) => [...g]);
   let bestCost = cost(best);
   for (let improved = true; improved;) {
@@ -189,46 +118,6 @@ function hillClimb(start: number[][], cost: (p: number[][]) => number): number[]
  */
 export const SEARCH_GPA_ROUNDS = 2;
 
-/** One layer's best partition into n groups for every n, by merge cost (K or V). */
-export interface LayerOptions {
-  /** cost[n − 1]: share of the layer's energy lost with n groups. */
-  cost: number[];
-  /** partitions[n − 1]: the groups achieving it. */
-  partitions: number[][][];
-}
-
-export async function layerOptions(
-  model: Model,
-  layer: number,
-  kind: KvKind,
-  gram: LayerGram,
-  rt?: GpuRuntime,
-): Promise<{ options: LayerOptions; cache: CostCache }> {
-  const l = model.layers[layer];
-  const n = kind === 'k' ? l.kv.kHeads : l.kv.vHeads;
-  const cache = new CostCache(await HeadGrams.of(model, layer, kind, gram, rt), kind === 'k' ? rotaryPlanes(model) : [], SEARCH_GPA_ROUNDS);
-  const cost: number[] = [];
-  const partitions: number[][][] = [];
-  for (let g = 1; g <= n; g++) {
-    const all = setPartitions(n, g, 50_000);
-    let best: number[][];
-    let bestCost = Infinity;
-    if (all) {
-      best = all[0];
-      for (const p of all) {
-        const c = cache.partitionCost(p);
-        if (c < bestCost) [best, bestCost] = [p, c];
-      }
-    } else {
-      best = agglomerate(n, g, (p) => cache.partitionCost(p));
-      bestCost = cache.partitionCost(best);
-    }
-    partitions.push(best);
-    cost.push(bestCost);
-  }
-  return { options: { cost, partitions }, cache };
-}
-
 /**
  * Shares `total` heads across layers (each layer 1 … its head count) minimising Σ_l cost_l(n_l), exactly (DP over layers).
  * Ties prefer keeping heads in earlier layers. Returns the count per layer.
@@ -251,6 +140,8 @@ export function allocateBudget(costs: number[][], total: number): number[] {
       }
     }
   }
+  if (best[0][total] === Infinity)
+    throw new RangeError(`no allocation of ${total} heads: some layers allow only some counts (equal group sizes need counts that divide the heads)`);
   const out: number[] = [];
   let b = total;
   for (let l = 0; l < L; l++) {

@@ -1,22 +1,24 @@
-// One fusion run in the compute core (src/lab/compute/host.ts), without UI state: prepare the texts, convert the model (and
-// train it toward the original when asked), measure held-out perplexity before and after, and build the result's experiment
-// record and table row. The Fuse heads panel runs one; the recovery race runs one per lane with the same training tokens.
+// One fusion run in the compute core (src/lab/compute/host.ts), without UI state: prepare the texts, convert the model by
+// the run configuration's recipe (and train it toward the original when asked), measure held-out perplexity before and
+// after, and build the run's record (src/fusion/record.ts), from which the table row is derived. The Fuse heads panel runs
+// one; the recovery race runs one per lane with the same training tokens.
 import type { LoadedModel } from '../model/load';
 import type { Tokenizer } from '../model/tokenizer';
 import type { GpuRuntime } from '../gpu/runtime';
 import { GpuModel } from '../eval/gpuModel';
 import { perplexity, splitDocuments, tokenizeDocuments, type PerplexityResult } from '../eval/perplexity';
 import { calibrationTokens } from '../analysis/calibration';
-import { fuse, type FuseResult, type FusionMethod } from '../fusion/fuse';
-import { DHA_DEFAULTS, type DhaAllocation, type DhaEvent, type DhaKvSplit } from '../fusion/dha';
-import { MLA_DEFAULTS } from '../fusion/mlaDefaults';
-import { variantLabel, type LaneSettings } from './variants';
+import { fuse, type FuseResult } from '../fusion/fuse';
+import type { DhaEvent } from '../fusion/ownSteps';
+import { presetRecipe, readsCalibration, recipeLabel, recipeProblem, type RunConfig } from '../fusion/recipe';
+import { fusionRecord, type FusionRecord } from '../fusion/record';
 import { CONTROL_BY_KEY } from './settings';
-import { fitsLlama2c, modelHash, type ExportFile } from '../fusion/export';
-import { kvBytesPerToken, layoutsOf, type HeadLayout } from '../model/heads';
-import type { TrainPoint, TrainEvent, TrainLoss } from '../train/trainer';
-import type { TrainableSet } from '../train/params';
+import { fitsLlama2c, type ExportFile } from '../fusion/export';
+import { layoutsOf, type HeadLayout } from '../model/heads';
+import type { TrainEvent } from '../train/trainer';
 import type { Progress } from '../progress';
+
+export type { RecoverySettings, RunConfig } from '../fusion/recipe';
 
 /** A loaded model as the core keeps it: the model, the tokenizer files it came with, and its weights on the GPU on demand. */
 export interface SourceModel {
@@ -28,41 +30,6 @@ export interface SourceModel {
 export type HeadCounts = { k: number; v: number }[];
 /** Latent KV (MLA): per layer the latent's width, the rotary pairs each K head keeps, and the share of K/V energy kept. */
 export type LatentSizes = NonNullable<FuseResult['mla']>;
-
-/** End-to-end recovery training after the conversion (distillation from the original on the calibration text). */
-export interface RecoverySettings {
-  steps: number;
-  lr: number;
-  params: TrainableSet;
-  loss: TrainLoss;
-  /** Sequences per step and positions per sequence. */
-  batch: number;
-  seqLen: number;
-  /** Held-out perplexity every this many steps (and after the last). */
-  evalEvery: number;
-}
-
-export interface FusionSettings extends LaneSettings {
-  method: FusionMethod;
-  /** Share of K heads and of V heads kept, in (0, 1]. */
-  budget: number;
-  /** Calibration: the first N tokens of the calibration text. */
-  calibrationTokens: number;
-  /** DHA: steps of its layer-local training, seed, tokens per step, sequence length. */
-  steps: number;
-  seed: number;
-  tokensPerStep: number;
-  seqLen: number;
-  /** End-to-end training after the conversion; null: none. Its steps are every method's budget: DHA's own come out of it. */
-  train: RecoverySettings | null;
-  /** Aligned merge: rescale merged heads to their members' mean energy (DHA's merge always does). */
-  renormalise: boolean;
-  /** DHA: counts per layer from its search or uniform; K and V budgets apart or one joint K+V budget. */
-  allocation: DhaAllocation;
-  kvSplit: DhaKvSplit;
-  /** Latent KV (MLA): the pair choice, what the latent is fitted to, the pairs kept (absent: automatic). */
-  mla?: LaneSettings['mla'];
-}
 
 /** A text for the run: its content and how it is named in the results. */
 export interface NamedText {
@@ -97,38 +64,22 @@ export interface Comparison {
   fused: Continuation;
 }
 
-export interface ResultRow {
+/** The record's fields a results row keeps (everything but the bulky maps and the trainer's settings). */
+type RowFields = Omit<FusionRecord, 'maps' | 'train' | 'own' | 'source' | 'producer' | 'adapter' | 'date'>;
+
+/** A row of the results table: the run's record (less what the table never shows), plus the page's handles. */
+export interface ResultRow extends RowFields {
   /** The compute core's id of the fused result (its files and continuations). */
   id: number;
   /** The core's id of the model it was converted from. */
   sourceModelId: number;
+  /** The source model's name. */
   model: string;
-  method: FusionMethod;
-  /** What was run, in words (the method and its switches: renormalisation, DHA's allocation, split and own steps). */
-  label: string;
-  budget: number;
-  perLayer: HeadCounts;
-  /** Latent KV (MLA) runs: per layer the latent's width and the rotary pairs each K head keeps (absent: K/V heads). */
-  latent?: LatentSizes | null;
   pplBefore: number;
-  /** After the conversion, before recovery training (null without training). */
-  pplConverted: number | null;
   pplAfter: number;
   evalTokens: number;
   evalDocuments: number;
   evalText: string;
-  kvBefore: number;
-  kvAfter: number;
-  /** Seconds the conversion (and training) took, without time spent paused (evaluation not included). */
-  seconds: number;
-  /** Gradient steps and tokens of every stage: DHA's own and the recovery. */
-  trainSteps: number;
-  trainTokens: number;
-  /** The recovery training's curve (tokens counted from the conversion's own); empty without it. */
-  curve: TrainPoint[];
-  recoverySteps: number;
-  calibrationTokens: number;
-  seed: number;
   /** The fused model's head layouts, with the original heads each head came from (and each latent layer's shape). */
   layouts: HeadLayout[];
   /** File names offered for download, in order. */
@@ -219,7 +170,8 @@ export interface FusionOutcome {
   result: FuseResult;
   before: PerplexityResult;
   after: PerplexityResult;
-  experiment: Record<string, unknown>;
+  /** The run's record: experiment.json, and what the table row is derived from. */
+  record: FusionRecord;
   tokenizerFiles: ExportFile[];
   evalName: string;
 }
@@ -227,20 +179,24 @@ export interface FusionOutcome {
 const beforeCache = new WeakMap<LoadedModel, Map<string, PerplexityResult>>();
 
 /** Converts (and trains) the model, and measures perplexity before and after on the held-out documents. */
-export async function fuseAndEvaluate(
-  rt: GpuRuntime,
-  source: SourceModel,
-  settings: FusionSettings,
-  texts: FusionTexts,
-  hooks: FusionHooks,
-): Promise<FusionOutcome> {
+export async function fuseAndEvaluate(rt: GpuRuntime, source: SourceModel, config: RunConfig, texts: FusionTexts, hooks: FusionHooks): Promise<FusionOutcome> {
   const { loaded } = source;
   const model = loaded.model;
   const progress = (label: string) => (p: Progress) => hooks.onStage(`${label}${p.stage}: ${p.done} / ${p.total}${p.detail ? ` — ${p.detail}` : ''}`);
   if (!loaded.tokenizer) throw new Error(`${loaded.name} has no tokenizer, so it cannot read the calibration and evaluation texts.`);
-  if (!(settings.budget > 0 && settings.budget <= 1)) throw new RangeError(`The KV budget must be in (0 %, 100 %]; got ${budgetLabel(settings.budget)}.`);
-  const train = settings.train && settings.train.steps > 0 ? settings.train : null;
-  const prep = prepareTexts(loaded.tokenizer, model.config.contextLength, texts, settings.method === 'meanpool' && !train ? 0 : settings.calibrationTokens);
+  if (!(config.budget > 0 && config.budget <= 1)) throw new RangeError(`The KV budget must be in (0 %, 100 %]; got ${budgetLabel(config.budget)}.`);
+  const problem =
+    config.recipe.family === 'heads'
+      ? recipeProblem(
+          config.recipe,
+          model.layers.map((l) => l.kv),
+          config.budget,
+        )
+      : null;
+  if (problem) throw new RangeError(`${recipeLabel(config.recipe)} at ${budgetLabel(config.budget)}: ${problem[0].toUpperCase()}${problem.slice(1)}.`);
+  const train = config.train && config.train.steps > 0 ? config.train : null;
+  const reads = readsCalibration(config.recipe) || !!train;
+  const prep = prepareTexts(loaded.tokenizer, model.config.contextLength, texts, reads ? (config.calibrationTokens ?? Infinity) : 0);
   if (!prep.docs.length) throw new Error(`No evaluation documents of two tokens or more in ${texts.evaluation.name}.`);
   // Perplexity before: once per model and evaluation text.
   const evalKey = `${texts.evaluation.name}\u0000${texts.evaluation.heldOutDocs}\u0000${texts.evaluation.text.length}`;
@@ -252,24 +208,20 @@ export async function fuseAndEvaluate(
     cache.set(evalKey, before);
   }
   hooks.onBefore?.(before, prep.evalName);
-  hooks.onStage(settings.method === 'meanpool' ? 'pooling heads' : 'calibration');
-  const { steps, seed, tokensPerStep, seqLen, allocation, kvSplit } = settings;
-  const dha = { steps, seed, tokensPerStep, seqLen, allocation, kvSplit };
-  const r = await fuse(rt, model, {
-    method: settings.method,
-    budget: settings.budget,
-    calibration: [prep.calibration],
-    renormalise: settings.renormalise,
-    dha,
-    mla: settings.mla,
-    train: train ? { ...train, seed: settings.seed, loss: train.loss } : undefined,
-    evalDocs: train ? prep.docs : null,
-    gate: hooks.gate,
-    onDhaEvent: hooks.onDhaEvent,
-    onTrainEvent: hooks.onTrainEvent,
-    onProgress: progress(''),
-    signal: hooks.signal,
-  }).catch((e: unknown) => {
+  hooks.onStage(reads ? 'calibration' : 'pooling heads');
+  const r = await fuse(
+    rt,
+    model,
+    { ...config, train },
+    { calibration: [prep.calibration], evalDocs: train ? prep.docs : null },
+    {
+      gate: hooks.gate,
+      onDhaEvent: hooks.onDhaEvent,
+      onTrainEvent: hooks.onTrainEvent,
+      onProgress: progress(''),
+      signal: hooks.signal,
+    },
+  ).catch((e: unknown) => {
     throw inPageWords(e);
   });
   let after: PerplexityResult;
@@ -287,75 +239,54 @@ export async function fuseAndEvaluate(
   }
   const tokenizerFiles: ExportFile[] = [];
   for (const [name, blob] of source.tokenizerFiles) tokenizerFiles.push({ name, data: new Uint8Array(await blob.arrayBuffer()) });
-  const experiment: Record<string, unknown> = {
+  const record = fusionRecord({
     producer: 'headlab page',
-    source: { name: loaded.name, modelHash: modelHash(model) },
-    seed: settings.seed,
-    method: settings.method,
-    label: variantLabel(settings),
-    renormalise: settings.method === 'aligned' ? settings.renormalise : undefined,
-    budget: settings.budget,
-    perLayer: r.perLayer,
-    pplBefore: before.ppl,
-    pplConverted: train ? (r.curve[0]?.ppl ?? null) : null,
-    pplAfter: after.ppl,
-    kvBytesPerTokenBefore: kvBytesPerToken(model),
-    kvBytesPerToken: r.kvBytesPerToken,
-    calibrationTokens: r.calibrationTokens,
-    calibrationText: r.calibrationTokens ? prep.calibrationName : null,
-    evalTokens: after.tokens,
-    evalText: prep.evalName,
-    trainSteps: r.trainSteps,
-    trainTokens: r.trainTokens,
-    seconds: r.seconds,
-    dha: r.dha
-      ? {
-          ...DHA_DEFAULTS,
-          ...dha,
-          ...r.dha,
-        }
-      : undefined,
-    mla: r.mla ? { ...MLA_DEFAULTS, ropePairs: 'automatic', ...settings.mla, layers: r.mla } : undefined,
-    recoverySteps: r.recoverySteps,
-    train: train ?? undefined,
-    curve: r.curve,
-    maps: r.model.layers.map((l) => ({ kHeadOf: l.kv.kHeadOf, vHeadOf: l.kv.vHeadOf })),
+    sourceName: loaded.name,
+    original: model,
+    config,
+    result: r,
+    before: before.ppl,
+    after: after.ppl,
+    evaluation: { tokens: after.tokens, documents: after.documents, text: prep.evalName },
+    calibrationText: prep.calibrationName,
     adapter: rt.summary.description || `${rt.summary.vendor} ${rt.summary.architecture}`,
-    date: new Date().toISOString(),
-  };
-  return { result: r, before, after, experiment, tokenizerFiles, evalName: prep.evalName };
+  });
+  return { result: r, before, after, record, tokenizerFiles, evalName: prep.evalName };
 }
 
-/** The results-table row of a finished run. */
-export function resultRow(id: number, source: { id: number; loaded: LoadedModel }, settings: FusionSettings, o: FusionOutcome): ResultRow {
-  const r = o.result;
-  const { loaded } = source;
+/** The results-table row of a finished run: its record, less what the table never shows. */
+export function resultRow(id: number, source: { id: number; loaded: LoadedModel }, o: FusionOutcome): ResultRow {
+  const { maps: _maps, train: _train, own: _own, source: _source, producer: _producer, adapter: _adapter, date: _date, ...fields } = o.record;
   return {
+    ...fields,
     id,
     sourceModelId: source.id,
-    model: loaded.name,
-    method: settings.method,
-    label: variantLabel(settings),
-    budget: settings.budget,
-    perLayer: r.perLayer,
-    latent: r.mla,
+    model: source.loaded.name,
     pplBefore: o.before.ppl,
-    pplConverted: r.curve.length ? r.curve[0].ppl : null,
     pplAfter: o.after.ppl,
     evalTokens: o.after.tokens,
     evalDocuments: o.after.documents,
     evalText: o.evalName,
-    kvBefore: kvBytesPerToken(loaded.model),
-    kvAfter: r.kvBytesPerToken,
-    seconds: r.seconds,
-    trainSteps: r.trainSteps,
-    trainTokens: r.trainTokens,
-    curve: r.curve,
-    recoverySteps: settings.train?.steps ?? 0,
-    calibrationTokens: r.calibrationTokens,
-    seed: settings.seed,
-    layouts: layoutsOf(r.model),
-    fileNames: ['config.json', 'model.safetensors', ...(fitsLlama2c(r.model) ? ['model.bin'] : []), ...o.tokenizerFiles.map((f) => f.name), 'experiment.json'],
+    layouts: layoutsOf(o.result.model),
+    fileNames: [
+      'config.json',
+      'model.safetensors',
+      ...(fitsLlama2c(o.result.model) ? ['model.bin'] : []),
+      ...o.tokenizerFiles.map((f) => f.name),
+      'experiment.json',
+    ],
     comparison: null,
   };
+}
+
+/**
+ * A row saved by an earlier version of the page (before the one record: kvBefore / kvAfter, no recipe), read back under
+ * today's names; a row of today is returned as it is.
+ */
+export function upgradeRow(row: ResultRow): ResultRow {
+  const old = row as ResultRow & { kvBefore?: number; kvAfter?: number };
+  if (old.kvBytesPerToken !== undefined) return row;
+  const { kvBefore, kvAfter, ...rest } = old;
+  const recipe = rest.recipe ?? presetRecipe(rest.method, { training: rest.trainSteps > 0, fallback: false });
+  return { ...rest, recipe, kvBytesPerTokenBefore: kvBefore ?? 0, kvBytesPerToken: kvAfter ?? 0, ownSteps: rest.ownSteps ?? 0 } as ResultRow;
 }

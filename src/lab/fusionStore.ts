@@ -6,20 +6,21 @@
 import { isCancelled } from '../progress';
 import { create } from 'zustand';
 import type { FusionMethod } from '../fusion/fuse';
-import type { DhaEvent } from '../fusion/dha';
+import type { DhaEvent } from '../fusion/ownSteps';
 import type { TrainPoint, TrainEvent } from '../train/trainer';
 import { compute } from './compute/client';
 import { jobControl } from './jobControl';
 import { useModel } from './modelStore';
 import type { Jobs, ModelHandle } from './compute/protocol';
-import type { Continuation, FusionSettings, HeadCounts, LatentSizes, ResultRow } from './fusionRun';
+import type { Continuation, RunConfig, HeadCounts, LatentSizes, ResultRow } from './fusionRun';
+import { upgradeRow } from './fusionRun';
 import type { KvLayout } from '../model/types';
 import { originOf } from '../model/heads';
 
 const layoutsWithOrigin = (ls: KvLayout[]) => ls.map((l) => ({ ...l, origin: originOf(l) }));
 
 export { budgetLabel, compactCounts, compactShape, shapeLines } from './fusionRun';
-export type { FusionSettings, HeadCounts, NamedText, ResultRow, RecoverySettings } from './fusionRun';
+export type { RunConfig, HeadCounts, NamedText, ResultRow, RecoverySettings } from './fusionRun';
 
 /** The texts of a run as the page gives them: text, or a file the compute core reads. */
 export type RunTexts = Jobs['fuse']['args']['texts'];
@@ -72,7 +73,7 @@ interface FusionState {
   error: string | null;
   comparing: boolean;
   select: (rowId: number | null) => void;
-  run: (loaded: ModelHandle, settings: FusionSettings, texts: RunTexts) => Promise<void>;
+  run: (loaded: ModelHandle, config: RunConfig, texts: RunTexts) => Promise<void>;
   /** A finished run's row (its id is the compute core's result id): the recovery race adds its runs here too. */
   addResult: (row: ResultRow) => void;
   /** Rows saved before a reload (negative ids), with their files. */
@@ -140,11 +141,11 @@ export const useFusion = create<FusionState>((set, get) => {
 
     select: (selected) => set({ selected }),
 
-    run: async (loaded, settings, texts) => {
+    run: async (loaded, config, texts) => {
       if (get().running || get().comparing) return;
       const runId = ++currentRun;
       const heads = loaded.card.kvHeads.map((h) => ({ k: h.k, v: h.v }));
-      const steps = settings.method === 'dha' ? settings.steps : 0;
+      const steps = config.recipe.family === 'heads' ? config.recipe.ownSteps : 0;
       set({
         running: true,
         paused: false,
@@ -153,8 +154,8 @@ export const useFusion = create<FusionState>((set, get) => {
         stage: 'preparing the texts',
         live: {
           runId,
-          method: settings.method,
-          budget: settings.budget,
+          method: config.recipe.preset,
+          budget: config.budget,
           model: loaded.name,
           heads,
           searchPath: [],
@@ -167,7 +168,7 @@ export const useFusion = create<FusionState>((set, get) => {
           step: 0,
           steps,
           tokens: 0,
-          trainSteps: settings.train?.steps ?? 0,
+          trainSteps: config.train?.steps ?? 0,
           trainCurve: [],
         },
       });
@@ -197,7 +198,7 @@ export const useFusion = create<FusionState>((set, get) => {
           tokens: e.tokens,
           trainCurve: [...l.trainCurve, { step: e.step, tokens: e.tokens, loss: e.loss, ppl: e.ppl }],
         }));
-      const running = compute.run('fuse', { modelId: loaded.id, settings, texts }, (e) => {
+      const running = compute.run('fuse', { modelId: loaded.id, config, texts }, (e) => {
         if (!mineNow()) return;
         if (e.stage) set({ stage: e.stage });
         if (e.waiting !== undefined) set({ waiting: e.waiting });
@@ -228,7 +229,7 @@ export const useFusion = create<FusionState>((set, get) => {
       const rows = saved.map(({ row, files }) => {
         const id = nextRestoredId--;
         restoredFiles.set(id, files);
-        return { ...row, id, restored: true, comparison: null };
+        return { ...upgradeRow(row), id, restored: true, comparison: null };
       });
       set((s) => ({ rows: [...s.rows, ...rows] }));
     },

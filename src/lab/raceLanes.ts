@@ -3,8 +3,7 @@
 // perplexity was measured (so that a table compares lanes only where they were read at the same tokens). Pure (tested in
 // Node).
 import type { TrainPoint } from '../train/trainer';
-import type { FusionSettings } from './fusionRun';
-import { LANE_BY_KEY, type LaneKey } from './variants';
+import { laneConfig, type LaneKey, type RaceSettings } from './variants';
 
 /** A lane as these functions read it: its curve, and its total training tokens once finished (null before). */
 export interface LaneReading {
@@ -19,20 +18,21 @@ const n = (x: number) => x.toLocaleString('en');
  * batch × sequence tokens, and the DHA lanes that take their own layer-local steps (settings.steps of tokensPerStep tokens)
  * spend them out of it, so those must fit.
  */
-export function raceBudgetProblem(settings: FusionSettings, lanes: readonly LaneKey[]): string | null {
+export function raceBudgetProblem(settings: RaceSettings, lanes: readonly LaneKey[]): string | null {
   const train = settings.train;
-  if (!train) return 'The race trains each converted model: give at least one training step.';
-  const own = lanes.map((k) => LANE_BY_KEY.get(k)!.apply(settings)).filter((s) => s.method === 'dha' && s.steps > 0);
+  if (!train || train.steps < 1) return 'The race trains each converted model: give at least one training step.';
+  const own = lanes.map((k) => laneConfig(k, settings).recipe).flatMap((r) => (r.family === 'heads' && r.ownSteps > 0 ? [r] : []));
   if (!own.length) return null;
   const perStep = train.batch * train.seqLen;
   const budget = train.steps * perStep;
-  const dhaTokens = Math.max(...own.map((s) => s.steps * s.tokensPerStep));
-  if (dhaTokens <= budget) return null;
-  const steps = Math.max(...own.map((s) => s.steps));
+  const ownTokens = Math.max(...own.map((r) => r.ownSteps * r.own.tokensPerStep));
+  if (ownTokens <= budget) return null;
+  const steps = Math.max(...own.map((r) => r.ownSteps));
+  const tokensPerStep = own[0].own.tokensPerStep;
   return (
-    `DHA's own steps (${n(steps)} × ${n(settings.tokensPerStep)} = ${n(dhaTokens)} tokens) do not fit in the training budget that every lane ` +
+    `DHA's own steps (${n(steps)} × ${n(tokensPerStep)} = ${n(ownTokens)} tokens) do not fit in the training budget that every lane ` +
     `shares (${n(train.steps)} training steps × ${train.batch} × ${train.seqLen} = ${n(budget)} tokens): raise the training steps to at least ` +
-    `${n(Math.ceil(dhaTokens / perStep))}, or lower DHA's own steps to at most ${n(Math.floor(budget / settings.tokensPerStep))}.`
+    `${n(Math.ceil(ownTokens / perStep))}, or lower DHA's own steps to at most ${n(Math.floor(budget / tokensPerStep))}.`
   );
 }
 

@@ -11,9 +11,9 @@ import type { TrainPoint } from '../train/trainer';
 import { compute } from './compute/client';
 import { jobControl } from './jobControl';
 import type { ModelHandle } from './compute/protocol';
-import type { FusionSettings, LatentSizes } from './fusionRun';
+import type { LatentSizes } from './fusionRun';
 import { useFusion, type RunTexts } from './fusionStore';
-import { LANE_BY_KEY, type LaneKey } from './variants';
+import { LANE_BY_KEY, laneConfig, type LaneKey, type RaceSettings } from './variants';
 import { laneTokens, raceBudgetProblem } from './raceLanes';
 
 export type LaneStatus = 'waiting' | 'converting' | 'training' | 'done' | 'failed';
@@ -45,7 +45,7 @@ export interface Race {
   runId: number;
   model: string;
   budget: number;
-  settings: FusionSettings;
+  settings: RaceSettings;
   /** The original model's held-out perplexity (the reference line). */
   pplOriginal: number | null;
   kvOriginal: number;
@@ -62,8 +62,8 @@ interface RaceState {
   stage: string | null;
   race: Race | null;
   error: string | null;
-  /** Runs each lane on the race's shared settings (its LaneSpec.apply gives the lane's own). */
-  start: (loaded: ModelHandle, settings: FusionSettings, lanes: LaneKey[], texts: RunTexts) => Promise<void>;
+  /** Runs each lane on the race's shared settings (its LaneSpec.recipe gives the lane's own). */
+  start: (loaded: ModelHandle, settings: RaceSettings, lanes: LaneKey[], texts: RunTexts) => Promise<void>;
   pause: () => void;
   resume: () => void;
   step: () => void;
@@ -132,7 +132,7 @@ export const useRace = create<RaceState>((set, get) => {
         if (!mineNow() || control.cancelled) break;
         set((s) => (s.race?.runId === runId ? { race: { ...s.race, current: i } } : {}));
         patchLane(runId, i, () => ({ status: 'converting' }));
-        const running = compute.run('fuse', { modelId: loaded.id, settings: spec.apply(settings), texts }, (e) => {
+        const running = compute.run('fuse', { modelId: loaded.id, config: laneConfig(spec.key, settings), texts }, (e) => {
           if (!mineNow()) return;
           if (e.stage) set({ stage: `${specs.length > 1 ? `${i + 1}/${specs.length} ` : ''}${spec.label}: ${e.stage}` });
           if (e.waiting !== undefined) set({ waiting: e.waiting });
@@ -157,7 +157,7 @@ export const useRace = create<RaceState>((set, get) => {
           patchLane(runId, i, () => ({
             status: 'done',
             pplAfter: row.pplAfter,
-            kvBytesPerToken: row.kvAfter,
+            kvBytesPerToken: row.kvBytesPerToken,
             perLayer: row.perLayer,
             latent: row.latent,
             seconds: row.seconds,

@@ -4,7 +4,7 @@
 // (shown, read-only) and lesson= (a text above the panels). Unknown keys and values out of range are ignored with a note.
 // No DOM here: parsing and writing are pure functions (tested in Node); src/lab/settingsStore.ts binds them to the page.
 
-import { DHA_ALLOCATIONS, DHA_DEFAULTS, DHA_FALLBACK_DEFAULTS, DHA_KV_SPLITS } from '../fusion/dhaDefaults';
+import { OWN_STEP_DEFAULTS, OWN_STEP_FALLBACK_DEFAULTS } from '../fusion/recipe';
 import { LATENT_INITS, MLA_DEFAULTS, ROPE_SELECTS } from '../fusion/mlaDefaults';
 import { LANE_KEYS } from './variants';
 
@@ -25,6 +25,10 @@ export interface ControlSpec {
   values?: readonly string[];
   /** text: the longest value kept. */
   maxLength?: number;
+  /** The "automatic" switch this value overrides: a link that sets the value and not the switch turns the switch off. */
+  auto?: string;
+  /** Where the value goes in a run configuration (src/fusion/recipe.ts RunConfig), e.g. 'recipe.grouping'. */
+  path?: string;
 }
 
 const fb =
@@ -37,13 +41,13 @@ const METHODS = ['meanpool', 'aligned', 'dha', 'mla'] as const;
 const HELD_OUT_DOCS = fb(6, 20);
 const train = <P extends 'fuse' | 'race'>(panel: P, steps: (f: boolean) => number) =>
   [
-    { key: `${panel}.train.steps`, panel, label: 'training steps', kind: 'int', default: steps, min: 0, max: 100_000 },
-    { key: `${panel}.train.lr`, panel, label: 'learning rate', kind: 'number', default: 1e-3, min: 1e-6, max: 0.5 },
-    { key: `${panel}.train.params`, panel, label: 'trains', kind: 'enum', default: 'all', values: ['all', 'attention', 'kv'] },
-    { key: `${panel}.train.loss`, panel, label: 'loss', kind: 'enum', default: 'kl', values: ['kl', 'ce', 'mix'] },
-    { key: `${panel}.train.batch`, panel, label: 'sequences per step', kind: 'int', default: fb(8, 32), min: 1, max: 1024 },
-    { key: `${panel}.train.seq`, panel, label: 'sequence length', kind: 'int', default: fb(64, 128), min: 2, max: 8192 },
-    { key: `${panel}.train.evalEvery`, panel, label: 'evaluate every', kind: 'int', default: fb(4, 25), min: 0, max: 100_000 },
+    { key: `${panel}.train.steps`, panel, label: 'training steps', kind: 'int', default: steps, min: 0, max: 100_000, path: 'train.steps' },
+    { key: `${panel}.train.lr`, panel, label: 'learning rate', kind: 'number', default: 1e-3, min: 1e-6, max: 0.5, path: 'train.lr' },
+    { key: `${panel}.train.params`, panel, label: 'trains', kind: 'enum', default: 'all', values: ['all', 'attention', 'kv'], path: 'train.params' },
+    { key: `${panel}.train.loss`, panel, label: 'loss', kind: 'enum', default: 'kl', values: ['kl', 'ce', 'mix'], path: 'train.loss' },
+    { key: `${panel}.train.batch`, panel, label: 'sequences per step', kind: 'int', default: fb(8, 32), min: 1, max: 1024, path: 'train.batch' },
+    { key: `${panel}.train.seq`, panel, label: 'sequence length', kind: 'int', default: fb(64, 128), min: 2, max: 8192, path: 'train.seqLen' },
+    { key: `${panel}.train.evalEvery`, panel, label: 'evaluate every', kind: 'int', default: fb(4, 25), min: 0, max: 100_000, path: 'train.evalEvery' },
   ] as const;
 
 export const CONTROLS = [
@@ -54,40 +58,116 @@ export const CONTROLS = [
   { key: 'sim.q', panel: 'similarity', label: 'show Q heads', kind: 'bool', default: false },
   { key: 'sim.originalOrder', panel: 'similarity', label: 'keep the original head order', kind: 'bool', default: false },
 
-  { key: 'fuse.method', panel: 'fuse', label: 'method', kind: 'enum', default: 'meanpool', values: METHODS },
-  { key: 'fuse.budget', panel: 'fuse', label: 'KV budget', kind: 'enum', default: '50', values: ['50', '25', 'custom'] },
-  { key: 'fuse.pct', panel: 'fuse', label: 'custom budget, %', kind: 'number', default: 37.5, min: 0.1, max: 100 },
+  { key: 'fuse.method', panel: 'fuse', label: 'method', kind: 'enum', default: 'meanpool', values: METHODS, path: 'recipe.preset' },
+  { key: 'fuse.budget', panel: 'fuse', label: 'KV budget', kind: 'enum', default: '50', values: ['50', '25', 'custom'], path: 'budget' },
+  { key: 'fuse.pct', panel: 'fuse', label: 'custom budget, %', kind: 'number', default: 37.5, min: 0.1, max: 100, path: 'budget' },
   { key: 'fuse.cal', panel: 'fuse', label: 'calibration text', kind: 'enum', default: 'sample', values: ['sample', 'file'] },
-  { key: 'fuse.calTokens', panel: 'fuse', label: 'calibration tokens', kind: 'int', default: fb(2048, 16384), min: 2, max: 10_000_000 },
+  {
+    key: 'fuse.calTokens',
+    panel: 'fuse',
+    label: 'calibration tokens',
+    kind: 'int',
+    default: fb(2048, 16384),
+    min: 2,
+    max: 10_000_000,
+    path: 'calibrationTokens',
+  },
   { key: 'fuse.eval', panel: 'fuse', label: 'evaluation text', kind: 'enum', default: 'sample', values: ['sample', 'file'] },
   { key: 'fuse.evalDocs', panel: 'fuse', label: 'held-out documents', kind: 'int', default: HELD_OUT_DOCS, min: 1, max: 100_000 },
-  { key: 'fuse.renorm', panel: 'fuse', label: 'renormalise merged heads', kind: 'bool', default: true },
-  { key: 'fuse.allocation', panel: 'fuse', label: 'DHA allocation', kind: 'enum', default: DHA_DEFAULTS.allocation, values: DHA_ALLOCATIONS },
-  { key: 'fuse.kvSplit', panel: 'fuse', label: 'DHA K/V budgets', kind: 'enum', default: DHA_DEFAULTS.kvSplit, values: DHA_KV_SPLITS },
-  { key: 'fuse.ropeSelect', panel: 'fuse', label: 'which rotary pairs', kind: 'enum', default: MLA_DEFAULTS.ropeSelect, values: ROPE_SELECTS },
-  { key: 'fuse.latentInit', panel: 'fuse', label: 'latent from', kind: 'enum', default: MLA_DEFAULTS.latentInit, values: LATENT_INITS },
+  // The recipe's choices (src/fusion/recipe.ts, HEAD_CHOICES): "preset" keeps the method's own value.
+  { key: 'fuse.grouping', panel: 'fuse', label: 'groups', kind: 'enum', default: 'preset', values: ['preset', 'contiguous', 'cost'], path: 'recipe.grouping' },
+  { key: 'fuse.align', panel: 'fuse', label: 'align', kind: 'enum', default: 'preset', values: ['preset', 'on', 'off'], path: 'recipe.align' },
+  {
+    key: 'fuse.renormalise',
+    panel: 'fuse',
+    label: 'renormalise',
+    kind: 'enum',
+    default: 'preset',
+    values: ['preset', 'on', 'off'],
+    path: 'recipe.renormalise',
+  },
+  {
+    key: 'fuse.kvGroups',
+    panel: 'fuse',
+    label: 'K/V groups',
+    kind: 'enum',
+    default: 'preset',
+    values: ['preset', 'shared', 'separate'],
+    path: 'recipe.kvGroups',
+  },
+  {
+    key: 'fuse.groupSizes',
+    panel: 'fuse',
+    label: 'group sizes',
+    kind: 'enum',
+    default: 'preset',
+    values: ['preset', 'equal', 'free'],
+    path: 'recipe.groupSizes',
+  },
+  {
+    key: 'fuse.allocation',
+    panel: 'fuse',
+    label: 'allocation',
+    kind: 'enum',
+    default: 'preset',
+    values: ['preset', 'uniform', 'search'],
+    path: 'recipe.allocation',
+  },
+  { key: 'fuse.kvSplit', panel: 'fuse', label: 'K/V budget', kind: 'enum', default: 'preset', values: ['preset', 'equal', 'joint'], path: 'recipe.kvSplit' },
+  {
+    key: 'fuse.ropeSelect',
+    panel: 'fuse',
+    label: 'which rotary pairs',
+    kind: 'enum',
+    default: MLA_DEFAULTS.ropeSelect,
+    values: ROPE_SELECTS,
+    path: 'recipe.ropeSelect',
+  },
+  {
+    key: 'fuse.latentInit',
+    panel: 'fuse',
+    label: 'latent from',
+    kind: 'enum',
+    default: MLA_DEFAULTS.latentInit,
+    values: LATENT_INITS,
+    path: 'recipe.latentInit',
+  },
   /** Rotary pairs each K head keeps: automatic (from the head dim and the budget), or fuse.ropePairs — 0 keeps no position in the keys. */
   { key: 'fuse.ropeAuto', panel: 'fuse', label: 'automatic', kind: 'bool', default: true },
-  { key: 'fuse.ropePairs', panel: 'fuse', label: 'rotary pairs', kind: 'int', default: 1, min: 0, max: 4096 },
-  { key: 'fuse.steps', panel: 'fuse', label: 'DHA steps', kind: 'int', default: fb(DHA_FALLBACK_DEFAULTS.steps, DHA_DEFAULTS.steps), min: 0, max: 100_000 },
-  { key: 'fuse.seed', panel: 'fuse', label: 'seed', kind: 'int', default: 1, min: 0, max: 2 ** 31 - 1 },
+  { key: 'fuse.ropePairs', panel: 'fuse', label: 'rotary pairs', kind: 'int', default: 1, min: 0, max: 4096, auto: 'fuse.ropeAuto', path: 'recipe.ropePairs' },
+  /** Own layer-local steps: automatic (the preset's: DHA 100, 20 on a CPU fallback, none when recovery training follows), or fuse.steps. */
+  { key: 'fuse.stepsAuto', panel: 'fuse', label: 'automatic', kind: 'bool', default: true },
+  {
+    key: 'fuse.steps',
+    panel: 'fuse',
+    label: 'own steps',
+    kind: 'int',
+    default: fb(20, 100),
+    min: 0,
+    max: 100_000,
+    auto: 'fuse.stepsAuto',
+    path: 'recipe.ownSteps',
+  },
+  { key: 'fuse.seed', panel: 'fuse', label: 'seed', kind: 'int', default: 1, min: 0, max: 2 ** 31 - 1, path: 'seed' },
   {
     key: 'fuse.tokensPerStep',
     panel: 'fuse',
-    label: 'DHA tokens per step',
+    label: 'own steps: tokens per step',
     kind: 'int',
-    default: fb(DHA_FALLBACK_DEFAULTS.tokensPerStep, DHA_DEFAULTS.tokensPerStep),
+    default: fb(OWN_STEP_FALLBACK_DEFAULTS.tokensPerStep, OWN_STEP_DEFAULTS.tokensPerStep),
     min: 2,
     max: 1_000_000,
+    path: 'recipe.own.tokensPerStep',
   },
   {
     key: 'fuse.seqLen',
     panel: 'fuse',
-    label: 'DHA sequence length',
+    label: 'own steps: sequence length',
     kind: 'int',
-    default: fb(DHA_FALLBACK_DEFAULTS.seqLen, DHA_DEFAULTS.seqLen),
+    default: fb(OWN_STEP_FALLBACK_DEFAULTS.seqLen, OWN_STEP_DEFAULTS.seqLen),
     min: 2,
     max: 8192,
+    path: 'recipe.own.seqLen',
   },
   ...train('fuse', () => 0),
   { key: 'fuse.prompt', panel: 'fuse', label: 'prompt for comparisons', kind: 'text', default: 'Once upon a time', maxLength: 500 },
@@ -243,6 +323,11 @@ export function parseHash(hash: string): { given: Values; hide: string[]; lock: 
       if ('value' in r) given[key] = r.value;
       else notes.push(`${key}: ${r.problem}; the default is kept`);
     }
+  }
+  // A value given by hand means its "automatic" switch is off, unless the link says otherwise.
+  for (const key of Object.keys(given)) {
+    const auto = CONTROL_BY_KEY.get(key)?.auto;
+    if (auto && !(auto in given)) given[auto] = false;
   }
   return { given, hide, lock, lesson, tour, notes };
 }

@@ -44,21 +44,21 @@ export function ComparePanel() {
             key: String(r.id),
             group: r.method,
             colour: METHOD_COLOUR[r.method],
-            x: r.kvAfter,
+            x: r.kvBytesPerToken,
             y: r.pplAfter,
             tokens: r.trainTokens,
             label:
               `run ${i + 1}: ${nameOf(r)} at ${budgetLabel(r.budget)} — perplexity ${r.pplAfter.toFixed(3)} after ${n(r.trainTokens)} training tokens, ` +
-              `${n(r.kvAfter)} KV bytes/token; ${r.latent ? 'latent + rotary dims' : 'K/V'} per layer ${compactShape(r.perLayer, r.latent)}; ${r.trainSteps} steps (${r.recoverySteps} end to end), seed ${r.seed}`,
+              `${n(r.kvBytesPerToken)} KV bytes/token; ${r.latent ? 'latent + rotary dims' : 'K/V'} per layer ${compactShape(r.perLayer, r.latent)}; ${r.trainSteps} steps (${r.recoverySteps} end to end), seed ${r.seed}`,
           },
         ],
   );
   const last = rows.at(-1);
   const reference = last
     ? {
-        x: last.kvBefore,
+        x: last.kvBytesPerTokenBefore,
         y: last.pplBefore,
-        label: `original ${last.model}: perplexity ${last.pplBefore.toFixed(3)}, ${last.kvBefore.toLocaleString('en')} KV bytes/token`,
+        label: `original ${last.model}: perplexity ${last.pplBefore.toFixed(3)}, ${last.kvBytesPerTokenBefore.toLocaleString('en')} KV bytes/token`,
       }
     : null;
   const groups = FUSION_METHODS.filter((m) => points.some((p) => p.group === m)).map((m) => ({ name: METHOD_NAME[m], colour: METHOD_COLOUR[m] }));

@@ -15,7 +15,7 @@ import { ResultsTable } from './fusion/ResultsTable';
 import { MethodFields } from './fusion/MethodFields';
 import { recoveryOf, RecoveryFields, RECOVERY_KEYS } from './fusion/RecoveryFields';
 import { firstProblem } from '../lab/settings';
-import { fusionSettingsOf } from '../lab/fuseSettings';
+import { runConfigOf } from '../lab/fuseSettings';
 import { FUSION_METHODS } from '../fusion/fuse';
 import { Field } from './Field';
 import { RunControls } from './RunControls';
@@ -54,11 +54,11 @@ export function FusionPanel() {
       const evaluation = evalSource === 'file' ? { file: evalFile!, name: evalFile!.name } : { text: sample, name: SAMPLE_NAME };
       const sameText = calSource === evalSource && (calSource === 'sample' || calFile === evalFile);
       // Every value is checked against the settings table's own limits, the ones the page address is read with.
-      const r = fusionSettingsOf(values, recoveryOf(values, 'fuse'));
+      const r = runConfigOf(values, recoveryOf(values, 'fuse'), fallback ?? false);
       if ('problem' in r) throw new Error(r.problem);
       const problem = firstProblem(values, RECOVERY_KEYS.fuse);
       if (problem) throw new Error(`${problem}.`);
-      void run(loaded, r.settings, { calibration, evaluation: { ...evaluation, heldOutDocs }, sameText });
+      void run(loaded, r.config, { calibration, evaluation: { ...evaluation, heldOutDocs }, sameText });
     } catch (e) {
       setPrepError(e instanceof Error ? e.message : String(e));
     }
@@ -208,7 +208,7 @@ export function FusionPanel() {
         <HeadLayoutView
           layouts={selectedRow.layouts}
           headDim={loaded.card.headDim}
-          title={`Head layout — ${METHOD_NAME[selectedRow.method]} at ${budgetLabel(selectedRow.budget)}`}
+          title={`Head layout — ${selectedRow.label} at ${budgetLabel(selectedRow.budget)}`}
           subtitle={`run ${rows.indexOf(selectedRow) + 1} of the table, from ${selectedRow.model}`}
           kind="result"
           fileName={`${selectedRow.model.replace(/[^\w.-]+/g, '_')}-${selectedRow.method}-${Math.round(selectedRow.budget * 1000) / 10}-head-layout`}

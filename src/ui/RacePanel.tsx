@@ -50,19 +50,14 @@ export function RacePanel() {
       void start(
         loaded,
         {
-          // The shared settings each lane starts from (its LaneSpec.apply changes one thing). DHA's own steps see as many
-          // tokens as a training step and come out of the same budget of train.steps steps.
-          method: 'meanpool',
+          // What every lane shares (its recipe is its own: src/lab/variants.ts). DHA's own steps see as many tokens as a
+          // training step and come out of the same budget of train.steps steps.
           budget: Number(values['race.budget']) / 100,
           calibrationTokens,
-          steps: dhaSteps,
           seed,
-          tokensPerStep: train.batch * train.seqLen,
-          seqLen: train.seqLen,
           train,
+          ownSteps: dhaSteps,
           renormalise: values['race.renorm'],
-          allocation: 'search',
-          kvSplit: 'equal',
         },
         values['race.methods'],
         { calibration: { text: sample, name: SAMPLE_NAME }, evaluation: { text: sample, name: SAMPLE_NAME, heldOutDocs }, sameText: true },
@@ -99,8 +94,8 @@ export function RacePanel() {
           <Field
             k="race.renorm"
             testId="race-renorm"
-            label="renormalise the aligned merge"
-            title="Rescale each merged head of the aligned merge to its members' mean energy (DHA's merge always does)"
+            label="renormalise merged heads"
+            title="Rescale each merged head to its members' mean energy in the lanes whose recipe does (the aligned merge and the DHA lanes); off: their plain aligned average"
           />
         </div>
       </fieldset>

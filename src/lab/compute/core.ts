@@ -6,6 +6,7 @@ import type { GpuModel } from '../../eval/gpuModel';
 import type { LoadedModel } from '../../model/load';
 import type { Model } from '../../model/types';
 import type { ExportFile } from '../../fusion/export';
+import type { FusionRecord } from '../../fusion/record';
 import type { SourceModel } from '../fusionRun';
 import type { StepGate } from '../gate';
 import type { Jobs, JobType, Request } from './protocol';
@@ -22,7 +23,7 @@ export interface HeldResult {
   source: HeldModel;
   fused: Model;
   tokenizerFiles: ExportFile[];
-  experiment: Record<string, unknown>;
+  experiment: FusionRecord;
   files: ExportFile[] | null;
 }
 

@@ -176,13 +176,13 @@ export const JOBS: JobTable = {
     return { result: null };
   },
 
-  fuse: async ({ modelId, settings, texts }, { host, signal, gate, emit }) => {
+  fuse: async ({ modelId, config, texts }, { host, signal, gate, emit }) => {
     const rt = await host.rt();
     const m = host.model(modelId);
     const outcome = await fuseAndEvaluate(
       rt,
       m,
-      settings,
+      config,
       {
         calibration: { text: await textOf(texts.calibration), name: texts.calibration.name },
         evaluation: { text: await textOf(texts.evaluation), name: texts.evaluation.name, heldOutDocs: texts.evaluation.heldOutDocs },
@@ -198,8 +198,8 @@ export const JOBS: JobTable = {
       },
     );
     const id = host.newId();
-    host.results.set(id, { id, source: m, fused: outcome.result.model, tokenizerFiles: outcome.tokenizerFiles, experiment: outcome.experiment, files: null });
-    return { result: resultRow(id, m, settings, outcome) };
+    host.results.set(id, { id, source: m, fused: outcome.result.model, tokenizerFiles: outcome.tokenizerFiles, experiment: outcome.record, files: null });
+    return { result: resultRow(id, m, outcome) };
   },
 
   attention: async ({ source, prompt, layer, head }, { host }) => {

@@ -13,9 +13,9 @@ import type { DocumentSplit, PerplexityResult } from '../../eval/perplexity';
 import type { SamplingOptions } from '../../eval/generate';
 import type { SelfTestResult } from '../../gpu/selftest';
 import type { MatmulShape, MatmulVariant } from '../../gpu/kernels/matmul';
-import type { DhaEvent } from '../../fusion/dha';
+import type { DhaEvent } from '../../fusion/ownSteps';
 import type { TrainEvent } from '../../train/trainer';
-import type { FusionSettings, FusionTexts, ResultRow } from '../fusionRun';
+import type { FusionTexts, ResultRow, RunConfig } from '../fusionRun';
 
 /** A model the core holds, as the page sees it. */
 export interface ModelHandle {
@@ -83,7 +83,7 @@ export interface Jobs {
   fuse: {
     args: {
       modelId: number;
-      settings: FusionSettings;
+      config: RunConfig;
       texts: { calibration: TextSource; evaluation: TextSource & { heldOutDocs: number }; sameText: boolean };
     };
     event: { stage?: string; dha?: DhaEvent; train?: TrainEvent; before?: { ppl: number; evalName: string }; waiting?: boolean };
@@ -118,4 +118,4 @@ export type Reply =
   /** Not tied to a job: the device was lost and recreated, and so on. */
   | { id: 0; kind: 'notice'; message: string; status: 'lost' | 'recovered' | 'failed' };
 
-export type { FusionSettings, FusionTexts };
+export type { RunConfig, FusionTexts };

@@ -1,12 +1,10 @@
-// The Fuse heads panel's settings of one method each: the aligned merge's renormalisation, DHA's allocation, budgets and own
-// training, and latent KV's (MLA) rotary pairs and latent fit. The aligned and DHA fieldsets stay in view (disabled for the
-// other methods); MLA's appears when MLA is chosen.
+// The Fuse heads panel's settings of the chosen method: a head-sharing preset's recipe (fusion/RecipeFields.tsx), or latent
+// KV's (MLA) rotary pairs and latent fit.
 import type { FusionMethod } from '../../fusion/fuse';
 import type { LatentInit, RopeSelect } from '../../fusion/mlaDefaults';
 import { Field } from '../Field';
 import { useSettings } from '../../lab/settingsStore';
-
-const STEPS_HINT = 'Steps that train the fused model layer by layer toward the original (DHA only; 0: the aligned, renormalised merge on DHA’s budgets)';
+import { RecipeFields } from './RecipeFields';
 
 /** What each choice of rotary pairs keeps, for the select. */
 const ROPE_SELECT_NAMES = {
@@ -39,73 +37,27 @@ const ROPE_AUTO_TITLE =
   'measured better than MHA2MLA’s eighth of the pairs or a quarter on both test models, docs/RESULTS.md)';
 
 export function MethodFields({ method, running, fallback }: { method: FusionMethod; running: boolean; fallback: boolean | null }) {
-  const isDha = method === 'dha';
   const ropeAuto = useSettings((s) => s.values['fuse.ropeAuto']);
+  if (method !== 'mla') return <RecipeFields preset={method} running={running} fallback={fallback} />;
   return (
-    <>
-      <fieldset
-        className="fusion-fields"
-        disabled={running || method !== 'aligned'}
-        title={method === 'aligned' ? undefined : 'This setting applies to the aligned merge only'}
-      >
-        <legend>Aligned merge</legend>
+    <fieldset className="fusion-fields" disabled={running} data-testid="fusion-mla-fields">
+      <legend>Latent KV (MLA)</legend>
+      <div className="form-row">
+        <Field k="fuse.ropeSelect" testId="fusion-rope-select" options={ROPE_SELECT_NAMES} title={ROPE_SELECT_TITLE} />
         <Field
-          k="fuse.renorm"
-          testId="fusion-renorm"
-          title="Rescale each merged head to its members' mean energy (an averaged head is shorter than its members when they point in different directions). DHA's merge always does; off shows the plain aligned average"
+          k="fuse.ropePairs"
+          testId="fusion-rope-pairs"
+          label="rotary pairs"
+          suffix=" per K head"
+          disabled={ropeAuto}
+          title={ropeAuto ? `${ROPE_PAIRS_TITLE} Untick “automatic” to choose.` : ROPE_PAIRS_TITLE}
         />
-      </fieldset>
-      <fieldset className="fusion-fields" disabled={running || !isDha} title={isDha ? undefined : 'Training settings apply to DHA only'}>
-        <legend>DHA {fallback ? <span className="hint">(small defaults: this adapter is a CPU fallback)</span> : null}</legend>
-        <div className="form-row">
-          <Field
-            k="fuse.allocation"
-            testId="fusion-allocation"
-            label="allocation"
-            options={{ search: 'searched per layer', uniform: 'uniform (same in every layer)' }}
-            title="How many K and V heads each layer keeps: DHA's search by merge cost, or the same count in every layer (isolates what the search is worth)"
-          />
-          <Field
-            k="fuse.kvSplit"
-            testId="fusion-kv-split"
-            label="K and V budgets"
-            options={{ equal: 'each the budget', joint: 'one joint K+V budget' }}
-            title="Each of K and V keeps the budget's share of its heads, or one budget of K+V heads is spent where merging costs least (V, whose heads are less alike, may keep more than K)"
-          />
-        </div>
-        <div className="form-row">
-          <Field k="fuse.steps" testId="fusion-steps" label="steps" title={STEPS_HINT} />
-          <Field k="fuse.seed" testId="fusion-seed" title="Order of the calibration batches: the same seed gives the same budgets and weights" />
-          <Field
-            k="fuse.tokensPerStep"
-            testId="fusion-tokens-per-step"
-            label="tokens per step"
-            title="Calibration tokens each step sees (sequences × sequence length)"
-          />
-          <Field k="fuse.seqLen" testId="fusion-seq-len" label="sequence length" title="Tokens per training sequence (at most the model's context)" />
-        </div>
-      </fieldset>
-      {method === 'mla' && (
-        <fieldset className="fusion-fields" disabled={running} data-testid="fusion-mla-fields">
-          <legend>Latent KV (MLA)</legend>
-          <div className="form-row">
-            <Field k="fuse.ropeSelect" testId="fusion-rope-select" options={ROPE_SELECT_NAMES} title={ROPE_SELECT_TITLE} />
-            <Field
-              k="fuse.ropePairs"
-              testId="fusion-rope-pairs"
-              label="rotary pairs"
-              suffix=" per K head"
-              disabled={ropeAuto}
-              title={ropeAuto ? `${ROPE_PAIRS_TITLE} Untick “automatic” to choose.` : ROPE_PAIRS_TITLE}
-            />
-            <Field k="fuse.ropeAuto" testId="fusion-rope-auto" title={ROPE_AUTO_TITLE} />
-            <Field k="fuse.latentInit" testId="fusion-latent-init" options={LATENT_INIT_NAMES} title={LATENT_INIT_TITLE} />
-          </div>
-          <p className="hint">
-            No head is merged: the KV budget sets how many numbers each layer caches per token, shared between the latent and the kept rotary dims.
-          </p>
-        </fieldset>
-      )}
-    </>
+        <Field k="fuse.ropeAuto" testId="fusion-rope-auto" title={ROPE_AUTO_TITLE} />
+        <Field k="fuse.latentInit" testId="fusion-latent-init" options={LATENT_INIT_NAMES} title={LATENT_INIT_TITLE} />
+      </div>
+      <p className="hint">
+        No head is merged: the KV budget sets how many numbers each layer caches per token, shared between the latent and the kept rotary dims.
+      </p>
+    </fieldset>
   );
 }

@@ -116,7 +116,7 @@ function ResultRowView({
         }}
       >
         <td>{n}</td>
-        <td title={r.model}>{r.label ?? METHOD_NAME[r.method]}</td>
+        <td title={r.model}>{r.label}</td>
         <td>{budgetLabel(r.budget)}</td>
         <td className="fusion-counts" data-testid="fusion-row-counts" title={shapeLines(r.perLayer, r.latent).join('\n')}>
           {compactShape(r.perLayer, r.latent)}
@@ -132,10 +132,15 @@ function ResultRowView({
           <strong>{r.pplAfter.toFixed(3)}</strong>
         </td>
         <td data-testid="fusion-row-kv">
-          {r.kvBefore.toLocaleString('en')} → {r.kvAfter.toLocaleString('en')}
+          {r.kvBytesPerTokenBefore.toLocaleString('en')} → {r.kvBytesPerToken.toLocaleString('en')}
         </td>
         <td>{r.seconds.toFixed(1)}</td>
-        <td title={r.recoverySteps ? `${r.recoverySteps} of them end-to-end recovery training` : undefined}>{r.trainSteps}</td>
+        <td
+          data-testid="fusion-row-steps"
+          title={r.trainSteps ? `${r.ownSteps} own layer-local steps of the conversion, ${r.recoverySteps} end-to-end recovery training` : undefined}
+        >
+          {r.trainSteps}
+        </td>
         <td>{r.trainTokens.toLocaleString('en')}</td>
         <td>{r.calibrationTokens.toLocaleString('en')}</td>
       </tr>

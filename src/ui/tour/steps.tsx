@@ -2,6 +2,7 @@
 // conversion at one budget, each step changing one thing against the step it names. The component that shows them: Tour.tsx.
 import type { ReactNode } from 'react';
 import { defaults, type Value } from '../../lab/settings';
+import { RECIPE_KEYS } from '../../lab/fuseSettings';
 import { formatBytes } from '../../gpu/errors';
 import { EXAMPLE_PARTS } from '../example/common';
 import { GlossaryLink } from '../Glossary';
@@ -70,8 +71,14 @@ function perplexityNote(c: Context): ReactNode {
 }
 
 /** Every conversion step sets the whole conversion, so that a step reached by a link runs what it says. */
-const fuse = (s: Record<string, Value>) => (): Record<string, Value> => ({ 'fuse.budget': BUDGET, 'fuse.train.steps': 0, ...s });
-const dha = (s: Record<string, Value>) => fuse({ 'fuse.method': 'dha', 'fuse.allocation': 'search', 'fuse.kvSplit': 'equal', 'fuse.steps': 0, ...s });
+const fuse = (s: Record<string, Value>) => (): Record<string, Value> => ({
+  'fuse.budget': BUDGET,
+  'fuse.train.steps': 0,
+  ...Object.fromEntries(Object.values(RECIPE_KEYS).map((k) => [k, 'preset'])),
+  'fuse.stepsAuto': true,
+  ...s,
+});
+const dha = (s: Record<string, Value>) => fuse({ 'fuse.method': 'dha', 'fuse.stepsAuto': false, 'fuse.steps': 0, ...s });
 
 export const STEPS: TourStep[] = [
   {
@@ -154,7 +161,7 @@ export const STEPS: TourStep[] = [
     ),
     action: {
       label: `Fuse with the aligned merge at ${BUDGET} % (not renormalised)`,
-      settings: fuse({ 'fuse.method': 'aligned', 'fuse.renorm': false }),
+      settings: fuse({ 'fuse.method': 'aligned', 'fuse.renormalise': 'off' }),
       press: 'fusion-run',
     },
   },
@@ -171,7 +178,7 @@ export const STEPS: TourStep[] = [
     ),
     action: {
       label: `Fuse with the aligned merge + renormalisation at ${BUDGET} %`,
-      settings: fuse({ 'fuse.method': 'aligned', 'fuse.renorm': true }),
+      settings: fuse({ 'fuse.method': 'aligned' }),
       press: 'fusion-run',
     },
   },

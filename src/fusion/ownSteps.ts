@@ -1,66 +1,28 @@
-// DHA — Decoupled-Head Attention from an MHA (or GQA) checkpoint. The paper is public, its code is not (docs/ALGORITHMS.md §4);
-// this is OUR reconstruction of its stages, at lab scale, built so that the fused model is usable after any number of steps:
-//  1. Search: for every layer, separately for K and V, the best partition of its heads into n groups for every n, by merge
-//     cost (the share of the heads' energy lost when each group collapses to its aligned mean, from calibration Grams); an
-//     exact DP shares the global budget across layers — K and V each get the budget (kvSplit 'equal'), or one budget of K+V
-//     heads is shared by both ('joint': V, whose heads are less alike, may keep more than K). allocation 'uniform' skips the
-//     search's choice of counts (every layer keeps the same number; the partitions are still the best). In dhaSearch.ts.
-//  2. Fuse: members of each group are aligned (GPA, folded into W_Q/W_K and W_V/W_O: the function is unchanged) and each group
-//     becomes one head, its aligned mean rescaled to the members' mean energy. This is the 0-step model: already a fused
-//     model with decoupled K and V maps.
-//  3. Train the fused model layer by layer: each layer's attention (W_Q, merged W_K and W_V, W_O, biases — or the merged K/V
-//     only) learns to reproduce the original layer's attention output, by Adam on ‖O − O_T‖² / ‖O_T‖², its input taken from
-//     the fused model itself (GPTQ-style: later layers learn to compensate earlier ones) or from the original. What trains is
-//     always the fused model; every `checkEvery` steps its KL(original ‖ fused) on fixed calibration windows is measured and
-//     the best state (step 0 included) is the one returned, so more steps never give a worse model than fewer on that probe.
-// Every step sees `tokensPerStep` calibration tokens.
+// A conversion's own layer-local steps (DHA's stage 3 in our reconstruction, docs/ALGORITHMS.md §4.3; any head-sharing
+// recipe may take them): the merged model's attention, layer by layer, learns to reproduce the original layer's attention
+// output, by Adam on ‖O − O_T‖² / ‖O_T‖², its input taken from the merged model itself (GPTQ-style, i.e. as GPTQ quantises
+// a layer on the outputs of the already-quantised layers before it: later layers learn to compensate earlier ones) or from
+// the original. What trains is always the merged model; every `checkEvery` steps its KL(original ‖ merged) on fixed
+// calibration windows is measured and the best state (step 0 included) is the one returned, so more steps never give a
+// worse model than fewer on that probe. Every step sees `tokensPerStep` calibration tokens.
 import type { Model } from '../model/types';
 import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import { GpuModel } from '../eval/gpuModel';
 import { ForwardPass } from '../eval/forward';
-import { calibrate, calibrationGrams } from '../analysis/calibration';
 import { throwIfAborted } from '../progress';
 import type { LongWorkOptions } from '../progress';
-import { foldRotations, mergeHeads, type HeadMap, type LayerMerge } from './edit';
-import { dhaSearch, searchedGroups, type SearchEvent } from './dhaSearch';
-import { alignGroup, HeadGrams, rotaryPlanes } from './align';
+import type { SearchEvent } from './grouping';
+import type { OwnStepSettings } from './recipe';
 import { ATTENTION_WEIGHTS, LayerTrainer, type AttentionWeight } from './layerTrainer';
 import { trainingWindows, WindowSampler } from '../train/data';
 import { TimedGate } from '../progress';
 import { trainingLoss } from '../gpu/kernels/layerGrads';
 import { reduceRows } from '../gpu/kernels/reduce';
-import { DHA_DEFAULTS, type DhaAllocation, type DhaKvSplit } from './dhaDefaults';
 
-export {
-  DHA_DEFAULTS,
-  DHA_FALLBACK_DEFAULTS,
-  DHA_ALLOCATIONS,
-  DHA_KV_SPLITS,
-  DHA_OWN_STEPS_WITH_TRAINING,
-  type DhaAllocation,
-  type DhaKvSplit,
-} from './dhaDefaults';
-
-export interface DhaOptions {
-  budget: number;
-  /** Layer-local training steps of the fused model (0: the aligned, renormalised merge on DHA's allocation). */
+/** How the own steps run: their number, seed, settings, and the hooks between steps. */
+export interface OwnStepOptions extends OwnStepSettings {
   steps: number;
   seed: number;
-  /** Calibration tokens per step (sequences of `seqLen` positions; a step holds at least one sequence). */
-  tokensPerStep: number;
-  seqLen: number;
-  /** Adam learning rate of the fused attention weights. */
-  lr: number;
-  /** What trains in each layer: the merged K/V projections, or the whole attention (W_Q, W_K, W_V, W_O). */
-  params: 'kv' | 'attention';
-  /** Each layer's input from the fused model being trained ('student') or from the original ('teacher'). */
-  inputs: 'teacher' | 'student';
-  /** Measure the calibration KL every this many steps (and after the last) and keep the best state. */
-  checkEvery: number;
-  /** Counts per layer from the search, or the same in every layer. */
-  allocation: DhaAllocation;
-  /** K and V budgets apart ('equal') or one K+V budget ('joint'). */
-  kvSplit: DhaKvSplit;
   /** Called between steps; resolves when the run may go on (pause / single step in the UI). */
   gate?: () => Promise<void>;
   onEvent?: (e: DhaEvent) => void;
@@ -86,20 +48,6 @@ export type DhaEvent =
       /** The step whose state is kept so far. */
       bestStep: number;
     };
-
-export interface DhaResult {
-  model: Model;
-  perLayer: { k: number; v: number }[];
-  groups: { k: number[][]; v: number[][] }[];
-  trainSteps: number;
-  trainTokens: number;
-  /** The step whose state was returned, and the probe's KL per check. */
-  bestStep: number;
-  checks: { step: number; kl: number }[];
-  /** Seconds spent waiting at `gate` (paused), not part of the work. */
-  pausedSeconds: number;
-  history: { step: number; loss: number }[];
-}
 
 /** Every layer's attention input for a batch of windows, from a model's forward pass (the original: teacher forcing). */
 class LayerInputs {
@@ -128,41 +76,6 @@ class LayerInputs {
     this.X.forEach((t) => this.gm.rt.release(t));
     this.gm.release();
   }
-}
-
-/** Stage 2: align each group's members and merge them into one head at their aligned mean, rescaled to their mean energy. */
-async function mergeAtAlignedMean(
-  rt: GpuRuntime,
-  model: Model,
-  grams: Awaited<ReturnType<typeof calibrate>>,
-  groups: { k: number[][]; v: number[][] }[],
-): Promise<Model> {
-  let base = model;
-  const planes = rotaryPlanes(model);
-  const merges: LayerMerge[] = [];
-  for (let l = 0; l < model.layers.length; l++) {
-    const kinds = {
-      k: { grams: await HeadGrams.of(model, l, 'k', grams[l], rt), planes },
-      v: { grams: await HeadGrams.of(model, l, 'v', grams[l], rt), planes: [] as [number, number][] },
-    };
-    const rot: Record<'k' | 'v', (HeadMap | null)[]> = {
-      k: new Array(model.layers[l].kv.kHeads).fill(null),
-      v: new Array(model.layers[l].kv.vHeads).fill(null),
-    };
-    const coef: Record<'k' | 'v', number[][]> = { k: [], v: [] };
-    for (const kind of ['k', 'v'] as const) {
-      for (const g of groups[l][kind]) {
-        const a = alignGroup(kinds[kind].grams, g, kinds[kind].planes);
-        a.maps.forEach((m, i) => (rot[kind][g[i]] = m));
-        const scale = a.meanEnergy > 0 ? Math.sqrt(a.energy / g.length / a.meanEnergy) : 1;
-        coef[kind].push(g.map(() => scale / g.length));
-      }
-    }
-    base = foldRotations(base, l, rot.k, rot.v);
-    merges.push({ kGroups: groups[l].k, vGroups: groups[l].v, kCoef: coef.k, vCoef: coef.v });
-  }
-  const fused = mergeHeads(base, merges);
-  return { ...fused, source: { ...fused.source, format: 'dha' } };
 }
 
 /** Mean KL(teacher ‖ student) per token over fixed windows (B sequences of T), with the eval forward of both models. */
@@ -233,7 +146,7 @@ export async function layerLocalTraining(
   fused: Model,
   sampler: WindowSampler,
   B: number,
-  o: DhaOptions,
+  o: OwnStepOptions,
   signal?: AbortSignal,
   onProgress?: LongWorkOptions['onProgress'],
 ): Promise<LayerLocalResult> {
@@ -314,30 +227,22 @@ export async function layerLocalTraining(
   }
 }
 
-/** DHA end to end: calibrate → search → merge at the aligned mean → layer-local training → keep the best state. */
-export async function dhaFuse(
+/**
+ * The own steps of a merged model: batches of `o.tokensPerStep` calibration tokens in windows of `o.seqLen` positions, in
+ * seeded epochs over `sequences`, then layerLocalTraining.
+ */
+export async function ownSteps(
   rt: GpuRuntime,
   model: Model,
+  merged: Model,
   sequences: number[][],
-  opts: Partial<DhaOptions> & { budget: number } & LongWorkOptions,
-): Promise<DhaResult> {
-  const o: DhaOptions = { ...DHA_DEFAULTS, ...opts };
+  o: OwnStepOptions,
+  signal?: AbortSignal,
+  onProgress?: LongWorkOptions['onProgress'],
+): Promise<LayerLocalResult> {
   const seqLen = Math.min(o.seqLen, o.tokensPerStep, model.config.contextLength);
-  if (!trainingWindows(sequences, seqLen).length) throw new Error('DHA needs calibration text of at least two tokens');
+  if (!trainingWindows(sequences, seqLen).length) throw new Error('own layer-local steps need calibration text of at least two tokens');
   const sampler = new WindowSampler(sequences, seqLen, o.seed, 'epochs');
   const B = Math.max(1, Math.min(sampler.count, Math.round(o.tokensPerStep / sampler.T)));
-  // Stage 1: Grams and the search.
-  const grams = await calibrationGrams(rt, model, sequences, { signal: opts.signal, onProgress: opts.onProgress });
-  opts.onProgress?.({ stage: 'search', done: 0, total: 1 });
-  const search = await dhaSearch(rt, model, grams, o.budget, o.onEvent, opts.signal, o);
-  opts.onProgress?.({ stage: 'search', done: 1, total: 1, detail: `K ${search.k.join('/')}, V ${search.v.join('/')}` });
-  const groups = searchedGroups(search);
-  const perLayer = groups.map((g) => ({ k: g.k.length, v: g.v.length }));
-  // Stage 2: the fused model at its aligned, renormalised mean.
-  const fused = await mergeAtAlignedMean(rt, model, grams, groups);
-  const base: DhaResult = { model: fused, perLayer, groups, trainSteps: 0, trainTokens: 0, bestStep: 0, checks: [], pausedSeconds: 0, history: [] };
-  if (o.steps <= 0) return base;
-  // Stages 3 and 4: layer-local training of the fused model, the best state kept.
-  const r = await layerLocalTraining(rt, model, fused, sampler, B, o, opts.signal, opts.onProgress);
-  return { ...base, ...r, trainSteps: o.steps };
+  return layerLocalTraining(rt, model, merged, sampler, B, o, signal, onProgress);
 }
