@@ -34,7 +34,7 @@ test('mean-pool and DHA on the demo: live budgets, curves, pause/step/resume, re
   await panel.getByTestId('fusion-budget-custom').check();
   await panel.getByTestId('fusion-budget-pct').fill('37.5');
   await panel.getByTestId('fusion-run').click();
-  await expect(panel.getByTestId('fusion-error')).toContainText('8 KV heads cannot be pooled into 3 equal groups');
+  await expect(panel.getByTestId('fusion-error')).toContainText("Equal group sizes need each layer's head count to divide its 8 K heads");
   await expect(panel.getByTestId('fusion-results')).toHaveCount(0);
 
   // mean-pool at 50 %: 4 K and 4 V heads in every layer, perplexity before → after on the held-out documents
@@ -73,8 +73,13 @@ test('mean-pool and DHA on the demo: live budgets, curves, pause/step/resume, re
   await expect.poll(async () => ((await fused.textContent()) ?? '').length, { timeout: 120_000 }).toBe(prompt.length + 16);
   await expect(panel.getByTestId('fusion-compare')).toBeEnabled({ timeout: 60_000 });
 
-  // DHA at 50 %, 4 steps of 256 tokens (2 sequences of 128)
+  // DHA at 50 %, 4 own steps of 256 tokens (2 sequences of 128): the recipe disclosure spells out DHA's choices
   await panel.getByTestId('fusion-method-dha').check();
+  const recipe = panel.getByTestId('fusion-recipe');
+  await expect(recipe.locator('summary')).toContainText('groups by cost · aligned · renormalised · separate K/V groups · free group sizes · searched counts');
+  await recipe.locator('summary').click();
+  await expect(panel.getByTestId('fusion-kv-groups')).toHaveValue('preset');
+  await panel.getByTestId('fusion-steps-auto').uncheck();
   await panel.getByTestId('fusion-steps').fill('4');
   await panel.getByTestId('fusion-tokens-per-step').fill('256');
   await panel.getByTestId('fusion-seq-len').fill('128');
@@ -163,9 +168,10 @@ test('mean-pool and DHA on the demo: live budgets, curves, pause/step/resume, re
   expect(json.pplBefore).toBeCloseTo(before, 10);
   expect(json.perLayer.map((p: { k: number; v: number }) => `${p.k}/${p.v}`).join(' ')).toBe(await dha.getByTestId('fusion-row-counts').textContent());
   expect(json.maps).toHaveLength(4);
-  expect(json.dha.history).toHaveLength(4);
-  expect(json.dha.checks.map((c: { step: number }) => c.step)).toEqual([0, 4]);
-  expect(json.dha.bestStep).toBe(kept);
+  expect(json.own.history).toHaveLength(4);
+  expect(json.own.checks.map((c: { step: number }) => c.step)).toEqual([0, 4]);
+  expect(json.own.bestStep).toBe(kept);
+  expect(json).toMatchObject({ label: 'DHA (4 own steps)', ownSteps: 4, recoverySteps: 0, recipe: { preset: 'dha', kvGroups: 'separate', ownSteps: 4 } });
   expect(json.source.modelHash).toMatch(/^[0-9a-f]{16}$/);
   expect(json.calibrationTokens).toBeGreaterThan(0);
   expect(json.calibrationTokens).toBeLessThanOrEqual(512);

@@ -65,7 +65,7 @@ test('a lesson link hides and locks controls and shows its text; Share as lesson
   await expect(lesson.locator('p')).toHaveText(['Step 1: fuse with mean-pool.', 'Step 2: compare.']);
   await expect(page.getByTestId('fusion-seed')).toHaveCount(0);
   await expect(page.getByTestId('race-panel')).toHaveCount(0);
-  await expect(page.getByTestId('fusion-steps')).toBeVisible();
+  await expect(page.getByTestId('fusion-recipe')).toBeVisible();
   await expect(page.getByTestId('fusion-method-meanpool')).toBeDisabled();
   await expect(page.getByTestId('fusion-method-dha')).toBeDisabled();
   await expect(page.getByTestId('sim-metric')).toBeDisabled();

@@ -39,7 +39,7 @@ test('latent KV (MLA) on the demo at 25 %: controls, a refused budget, a result 
   await expect(panel.getByTestId('fusion-rope-auto')).toBeChecked(); // rotary pairs chosen by the budget…
   await expect(panel.getByTestId('fusion-rope-pairs')).toBeDisabled(); // …so the count waits until "automatic" is unticked
   await expect(panel.getByTestId('fusion-rope-select')).toHaveAttribute('title', /rotary pair/);
-  await expect(panel.getByTestId('fusion-steps')).toBeDisabled(); // DHA's settings stay DHA's
+  await expect(panel.getByTestId('fusion-recipe')).toHaveCount(0); // the head-sharing recipe is not the latent's
 
   // 1 % leaves 3 values per layer: no room for 8 K heads × 2 rotary dims — the core's message, worded for the page
   await panel.getByTestId('fusion-budget-custom').check();

@@ -33,8 +33,8 @@ export const KV_SHAPE_HEADER = {
 export const METHOD_TEXT: Record<FusionMethod, string> = {
   meanpool: 'GQA mean-pool: contiguous groups of heads averaged, the same number of K and V heads in every layer; no calibration, no training.',
   aligned:
-    'Aligned merge (the alignment step of Align-heads; its gated training is not built): heads grouped by aligned similarity on the calibration text, rotated onto each other (folded into the weights, so the function is unchanged), then averaged and, by default, rescaled to their mean energy.',
-  dha: "DHA, Decoupled-Head Attention (our reconstruction): the budget is shared out across layers, K and V separately (or from one joint K+V budget); each group of heads is fused into one at its aligned mean, then the fused model's attention is trained layer by layer toward the original's.",
+    'Aligned merge (the alignment step of Align-heads; its gated training is not built): one equal-size partition of each layer’s heads, shared by K and V, the one whose merge loses the least calibration energy; members rotated onto each other (folded into the weights, so the function is unchanged), then averaged and rescaled to their mean energy.',
+  dha: "DHA, Decoupled-Head Attention (our reconstruction): against the aligned merge, K and V are partitioned apart, groups may differ in size, and each layer keeps its own count (the budget shared out across layers); each group of heads is fused into one at its aligned mean, then — when no recovery training follows — the fused model's attention is trained layer by layer toward the original's.",
   mla: 'Latent KV (multi-head latent attention, as in DeepSeek-V2; the conversion follows MHA2MLA): every head stays distinct, but the cache holds one small latent per token that all heads rebuild their keys and values from, plus a few rotary key dims per head that keep position.',
 };
 
