@@ -440,6 +440,51 @@ describe('headlab command', () => {
     },
   );
 
+  it('ladder --json: consecutive rungs differ in one recipe choice, each trained on the same tokens for every seed', { timeout: 300_000 }, () => {
+    const jsonl = path.join(mkdtempSync(path.join(tmpdir(), 'headlab-ladder-')), 'runs.jsonl');
+    const r = headlab(
+      'ladder',
+      testdata('data/stories260K.bin'),
+      '--kv-budget',
+      '0.5',
+      '--text',
+      testdata('data/tinystories_sample.txt'),
+      '--max-tokens',
+      '400',
+      '--eval-tokens',
+      testdata('fixtures/stories260K-golden.safetensors'),
+      '--train-steps',
+      '1',
+      '--train-batch',
+      '2',
+      '--train-seq',
+      '32',
+      '--seeds',
+      '2',
+      '--only',
+      '^(alignment|renormalisation)$',
+      '--no-latent',
+      '--jsonl',
+      jsonl,
+      '--json',
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.rungs.map((x: { name: string }) => x.name)).toEqual(['alignment', 'renormalisation']);
+    expect(j.latent).toBeNull();
+    const [a, b] = j.rungs;
+    expect(b.recipe).toMatchObject({ preset: 'aligned', renormalise: 'on' });
+    expect(a.recipe).toMatchObject({ align: 'on', renormalise: 'off' });
+    expect(b.label).toBe('aligned merge');
+    for (const x of j.rungs) {
+      expect(x.trained.values).toHaveLength(2);
+      expect(x.trained.min).toBeLessThanOrEqual(x.trained.mean);
+      expect(x.tokens).toBe(64);
+    }
+    expect(b.effect.delta).toBeCloseTo(b.trained.mean - a.trained.mean, 12);
+    expect(readFileSync(jsonl, 'utf8').trim().split('\n')).toHaveLength(4);
+  });
+
   it("fuse --train-steps trains the converted model toward the original; the written folder evaluates to the curve's last perplexity", () => {
     const out = mkdtempSync(path.join(tmpdir(), 'headlab-fuse-train-'));
     const ev = ['--eval-tokens', testdata('fixtures/stories260K-golden.safetensors')];

@@ -31,6 +31,8 @@ import { resultRow, type FusionOutcome } from '../src/lab/fusionRun';
 import { fusionRecord } from '../src/fusion/record';
 import type { FuseResult } from '../src/fusion/fuse';
 import type { RecoverySettings } from '../src/fusion/recipe';
+import { effect, ladder, recipeDifference, spread } from '../src/fusion/ladder';
+import { ladderTable } from '../src/cli/ladder-command';
 
 let rt: GpuRuntime;
 let loaded: LoadedModel;
@@ -235,5 +237,40 @@ describe('one record', () => {
     const row = resultRow(1, { id: 2, loaded }, o);
     expect([row.recoverySteps, row.ownSteps, row.trainSteps, row.kvBytesPerToken, row.label]).toEqual([4, 2, 6, 100, 'DHA (2 own steps)']);
     expect('maps' in row).toBe(false);
+  });
+});
+
+describe('the ladder', () => {
+  it('climbs from mean-pool to DHA one recipe choice per rung: the aligned merge and DHA are rungs of it', () => {
+    const rungs = ladder({ training: true, fallback: true }, 6);
+    expect(rungs[0].recipe).toMatchObject({ ...PRESET_CHOICES.meanpool, ownSteps: 0 });
+    for (let i = 1; i < rungs.length; i++) expect(recipeDifference(rungs[i - 1].recipe, rungs[i].recipe)).toHaveLength(1);
+    expect(rungs.map((r, i) => (i ? recipeDifference(rungs[i - 1].recipe, r.recipe)[0] : null))).toEqual([
+      null,
+      'grouping',
+      'align',
+      'renormalise',
+      'kvGroups',
+      'groupSizes',
+      'allocation',
+      'kvSplit',
+      'ownSteps',
+    ]);
+    const choices = (r: HeadRecipe) => HEAD_CHOICES.map((c) => r[c.key]);
+    expect(choices(rungs[3].recipe)).toEqual(choices(heads('aligned')));
+    expect(choices(rungs[6].recipe)).toEqual(choices(heads('dha')));
+    expect(rungs.map((r) => recipeLabel(r.recipe))).toContain('DHA (joint K+V, 6 own steps)');
+  });
+
+  it('a gap inside the spread of seeds is no measurable difference; one seed never measures one', () => {
+    expect(effect({ values: [5.0, 5.2] }, { values: [4.5, 4.7] })).toEqual({ delta: expect.closeTo(-0.5, 12), measurable: true });
+    expect(effect({ values: [5.0, 5.2] }, { values: [5.1, 5.3] }).measurable).toBe(false);
+    expect(effect({ values: [5.0] }, { values: [4.0] }).measurable).toBe(false);
+    expect(spread([3, 1, 2])).toEqual({ values: [3, 1, 2], mean: 2, min: 1, max: 3 });
+    const row = (name: string, v: number[], e: ReturnType<typeof effect> | null) =>
+      ({ name, converted: spread(v), trained: spread(v), effect: e }) as Parameters<typeof ladderTable>[0][number];
+    const t = ladderTable([row('mean-pool', [7, 7.2], null), row('groups by cost', [7.1, 7.3], effect({ values: [7, 7.2] }, { values: [7.1, 7.3] }))], 2);
+    expect(t).toContain('7.100 [7.000, 7.200]');
+    expect(t).toMatch(/groups by cost .*no measurable difference \(\+0\.100\)/);
   });
 });

@@ -15,6 +15,7 @@ import { modelCard } from '../model/card';
 import { evalCommand, generateCommand, logitsCommand, similarityCommand } from './model-commands';
 import { ModelFormatError, ModelTooLargeError } from '../model/errors';
 import { fuseCommand } from './fuse-command';
+import { ladderCommand } from './ladder-command';
 
 const USAGE = `usage: headlab <command> [options]
 
@@ -57,6 +58,17 @@ commands:
                               distillation on the calibration text) on a budget of N steps of train-batch × train-seq
                               tokens shared by every method: own steps come out of it; --json has ownSteps,
                               recoverySteps and curve: [{step, tokens, loss, ppl}] (tokens count the conversion's own)
+  ladder <model> --kv-budget F (--text F [split flags] | --tokens F) (--eval-text F [--eval-split …] | --eval-tokens F)
+       [--seeds K] [--seed S] [--own-steps N] [--train-* flags as fuse] [--only REGEX] [--no-latent] [--max-tokens N]
+       [--jsonl FILE] [--json]
+                              the ladder from mean-pool to DHA, one recipe choice per rung (docs/FUSION.md): every rung
+                              converted and trained on the same tokens and batches for K seeds (S, S+1, …), and the latent
+                              KV at the same bytes beside it; prints per rung the change, the converted and the trained
+                              perplexity (mean [min, max]) and the effect of its change — "no measurable difference" when
+                              the seeds' ranges overlap. --own-steps: the last rung's own steps (a quarter of the training
+                              steps by default, each of train-batch × train-seq tokens); --jsonl appends each finished run;
+                              --json prints {original, rungs: [{name, label, recipe, change, converted, trained: {values,
+                              mean, min, max}, effect, tokens}], latent}
   train <model> (--text F [split flags] | --tokens F.safetensors) --steps N --out DIR [--teacher MODEL]
        [--eval-text F [--eval-split …] | --eval-tokens F] [--lr F] [--params all|attention|kv] [--loss kl|ce|mix]
        [--kl-weight F] [--batch B] [--seq T] [--schedule constant|cosine] [--warmup N] [--min-lr F]
@@ -132,6 +144,8 @@ async function main(argv: string[]): Promise<number> {
       return fuseCommand(args);
     case 'train':
       return trainCommand(args);
+    case 'ladder':
+      return ladderCommand(args);
     case 'example':
       return exampleCommand(args);
     case 'gpu': {
