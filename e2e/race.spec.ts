@@ -140,11 +140,11 @@ test('recovery race: lanes on one token budget, one chart, pause/step, equal-tok
   await expect(compare.locator('[data-testid="pareto-point"][data-tokens="0"]')).toHaveCount(1);
   await expect(compare.locator('[data-testid="pareto-point"][data-tokens="2048"]').first().locator('title')).toContainText('after 2,048 training tokens');
   const filter = compare.getByTestId('pareto-tokens');
-  await expect(filter.locator('option')).toHaveText(['all runs', '0 (1 run)', '2,048 (3 runs)']);
-  await filter.selectOption('2048');
+  await expect(filter.locator('option')).toHaveText(['all runs', '0 tokens (1 run)', '2,048 tokens (3 runs)']);
+  await filter.selectOption({ index: 2 });
   await expect(points).toHaveCount(3);
-  await expect(compare.getByTestId('pareto-chart')).toContainText('The runs with 2,048 training tokens');
-  await filter.selectOption('0');
+  await expect(compare.getByTestId('pareto-chart')).toContainText('The runs trained on 2,048 tokens of the same text');
+  await filter.selectOption({ index: 1 });
   await expect(points).toHaveCount(1);
   await filter.selectOption('all');
   await expect(points).toHaveCount(4);

@@ -192,6 +192,8 @@ describe('one run configuration, from the flags and from the page', () => {
     expect(page({ 'fuse.method': 'dha' }).recipe).toMatchObject({ ownSteps: 20 });
     expect(page({ 'fuse.method': 'dha' }, { ...train, steps: 5 }).recipe).toMatchObject({ ownSteps: 0 });
     expect(page({ 'fuse.method': 'dha', 'fuse.stepsAuto': false, 'fuse.steps': 3 }, { ...train, steps: 5 }).recipe).toMatchObject({ ownSteps: 3 });
+    // the Fuse panel and the race calibrate and train on the same text by default
+    for (const fb of [true, false]) expect(defaults(fb)['fuse.calTokens']).toBe(defaults(fb)['race.calTokens']);
     // a link that gives the own steps by hand turns "automatic" off
     expect(parseHash('#fuse.steps=3').given).toEqual({ 'fuse.steps': 3, 'fuse.stepsAuto': false });
     expect(parseHash('#fuse.steps=3&fuse.stepsAuto=1').given).toEqual({ 'fuse.steps': 3, 'fuse.stepsAuto': true });

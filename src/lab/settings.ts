@@ -39,6 +39,9 @@ const METHODS = ['meanpool', 'aligned', 'dha', 'mla'] as const;
 /** The held-out documents every panel evaluates on by default (the last M of the sample): one set, so that the original reads
  * the same perplexity in the Fuse panel, the race and the worked example. */
 const HELD_OUT_DOCS = fb(6, 20);
+/** The calibration (and training) text every panel reads by default, its first N tokens: one size, so that runs of the Fuse
+ * panel and of the race train on the same windows of the same text. */
+const CALIBRATION_TOKENS = fb(8192, 65536);
 const train = <P extends 'fuse' | 'race'>(panel: P, steps: (f: boolean) => number) =>
   [
     { key: `${panel}.train.steps`, panel, label: 'training steps', kind: 'int', default: steps, min: 0, max: 100_000, path: 'train.steps' },
@@ -67,7 +70,7 @@ export const CONTROLS = [
     panel: 'fuse',
     label: 'calibration tokens',
     kind: 'int',
-    default: fb(2048, 16384),
+    default: CALIBRATION_TOKENS,
     min: 2,
     max: 10_000_000,
     path: 'calibrationTokens',
@@ -178,7 +181,7 @@ export const CONTROLS = [
   { key: 'race.budget', panel: 'race', label: 'budget', kind: 'enum', default: '25', values: ['50', '25'] },
   { key: 'race.dhaSteps', panel: 'race', label: 'DHA steps', kind: 'int', default: fb(4, 25), min: 0, max: 100_000 },
   ...train('race', fb(12, 100)),
-  { key: 'race.calTokens', panel: 'race', label: 'calibration tokens', kind: 'int', default: fb(8192, 65536), min: 2, max: 10_000_000 },
+  { key: 'race.calTokens', panel: 'race', label: 'calibration tokens', kind: 'int', default: CALIBRATION_TOKENS, min: 2, max: 10_000_000 },
   { key: 'race.evalDocs', panel: 'race', label: 'held-out documents', kind: 'int', default: HELD_OUT_DOCS, min: 1, max: 100_000 },
   { key: 'race.seed', panel: 'race', label: 'seed', kind: 'int', default: 1, min: 0, max: 2 ** 31 - 1 },
 

@@ -1,7 +1,7 @@
 // Compare: every run of the results table on one trade-off chart (KV-cache bytes per token against held-out perplexity,
-// the original as a reference; each run with its total training tokens, and a filter to the runs of one token budget, since
-// runs compare fairly only at equal tokens) and, for a prompt, the attention of one query head in the original and in a
-// fused result.
+// the original as a reference; each run with its total training tokens, and a filter to the runs trained on the same tokens
+// of the same text, since runs compare fairly only then) and, for a prompt, the attention of one query head in the original
+// and in a fused result.
 import { useId, useRef, useState } from 'react';
 import { useModel } from '../lab/modelStore';
 import { useFusion, budgetLabel, compactShape } from '../lab/fusionStore';
@@ -19,6 +19,15 @@ import type { ResultRow } from '../lab/fusionRun';
 /** A run's name: what was run (rows saved before labels existed: the method). */
 const nameOf = (r: ResultRow) => r.label ?? METHOD_NAME[r.method];
 const n = (x: number) => x.toLocaleString('en');
+/**
+ * What a run trained on: its total training tokens and the text they came from (the calibration text and its size; runs that
+ * trained nothing all share one key per total). Rows saved before the record named the text have an empty one.
+ */
+const trainingKey = (r: ResultRow) => (r.trainTokens ? `${r.trainTokens}\u0000${r.calibrationText ?? ''}\u0000${r.calibrationTokens}` : '0\u0000\u00000');
+const trainingText = (k: string) => {
+  const [, text, tokens] = k.split('\u0000');
+  return text ? `the first ${n(Number(tokens))} tokens of ${text}` : 'no training';
+};
 
 export function ComparePanel() {
   const hidden = usePanelHidden('compare');
@@ -33,11 +42,12 @@ export function ComparePanel() {
   const [tokenBudget, setTokenBudget] = useState('all');
   const ids = useId();
   if (!loaded || hidden) return null;
-  // The distinct totals of training tokens among the runs; a chosen total that no run has any more shows every run.
-  const budgets = [...new Set(rows.map((r) => r.trainTokens))].sort((a, b) => a - b);
-  const only = tokenBudget !== 'all' && budgets.includes(Number(tokenBudget)) ? Number(tokenBudget) : null;
+  // The distinct (training tokens, training text) among the runs; a chosen one that no run has any more shows every run.
+  const keys = [...new Set(rows.map(trainingKey))].sort((a, b) => Number(a.split('\u0000')[0]) - Number(b.split('\u0000')[0]) || a.localeCompare(b));
+  const only = tokenBudget !== 'all' && keys.includes(tokenBudget) ? tokenBudget : null;
+  const onlyTokens = only === null ? null : Number(only.split('\u0000')[0]);
   const points: ParetoPoint[] = rows.flatMap((r, i) =>
-    only !== null && r.trainTokens !== only
+    only !== null && trainingKey(r) !== only
       ? []
       : [
           {
@@ -87,15 +97,20 @@ export function ComparePanel() {
             exportTestId="pareto-export"
             testId="pareto-chart"
             extra={
-              <label title="Runs compare fairly only at the same total of training tokens (a conversion's own steps included): show the runs of one total">
-                training tokens{' '}
-                <select value={only === null ? 'all' : String(only)} onChange={(e) => setTokenBudget(e.target.value)} data-testid="pareto-tokens">
+              <label title="Runs compare fairly only when they trained on the same total of tokens (a conversion's own steps included) of the same text: show the runs of one such budget">
+                training{' '}
+                <select value={only ?? 'all'} onChange={(e) => setTokenBudget(e.target.value)} data-testid="pareto-tokens">
                   <option value="all">all runs</option>
-                  {budgets.map((t) => (
-                    <option key={t} value={String(t)}>
-                      {n(t)} ({rows.filter((r) => r.trainTokens === t).length} run{rows.filter((r) => r.trainTokens === t).length > 1 ? 's' : ''})
-                    </option>
-                  ))}
+                  {keys.map((k) => {
+                    const count = rows.filter((r) => trainingKey(r) === k).length;
+                    return (
+                      <option key={k} value={k} title={trainingText(k)}>
+                        {n(Number(k.split('\u0000')[0]))} tokens
+                        {keys.some((o) => o !== k && o.split('\u0000')[0] === k.split('\u0000')[0]) ? ` of ${trainingText(k)}` : ''} ({count} run
+                        {count > 1 ? 's' : ''})
+                      </option>
+                    );
+                  })}
                 </select>
               </label>
             }
@@ -108,7 +123,7 @@ export function ComparePanel() {
                 groups={groups}
                 logY={logY}
                 caption={[
-                  only === null ? `Every run — ${loaded.name}` : `The runs with ${n(only)} training tokens — ${loaded.name}`,
+                  only === null ? `Every run — ${loaded.name}` : `The runs trained on ${n(onlyTokens!)} tokens of the same text — ${loaded.name}`,
                   `perplexity on ${last!.evalText.replace(/ \(documents.*\)$/, '')}`,
                 ]}
               />

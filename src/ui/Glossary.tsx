@@ -41,9 +41,9 @@ const ENTRIES: Entry[] = [
     text: (
       <>
         Rotary position embedding (RoPE) turns a query’s and a key’s coordinates in pairs — (0, 1), (2, 3), … or (i, i + d/2) — each pair by an angle
-        proportional to the token’s position; each pair spans a rotary plane, with its own frequency. The score q·k then depends only on how far apart the
-        tokens are. A rotation applied to a K head (and undone in its query head) keeps that only if it turns each rotary plane within itself, so K heads may be
-        aligned by one 2 × 2 rotation per plane. V heads carry no RoPE: any orthogonal map, undone in W_O, is allowed.
+        proportional to the token’s position; each pair spans a rotary plane, with its own frequency. The score q·k then depends on the two positions only
+        through how far apart the tokens are. A rotation applied to a K head (and undone in its query head) keeps that only if it turns each rotary plane within
+        itself, so K heads may be aligned by one 2 × 2 rotation per plane. V heads carry no RoPE: any orthogonal map, undone in W_O, is allowed.
       </>
     ),
   },
@@ -77,8 +77,9 @@ const ENTRIES: Entry[] = [
         Multi-head latent attention (DeepSeek-V2) caches, per token and layer, one vector c = x W_dkvᵀ of d_c numbers that every head shares — the latent; d_c
         is its width. Each head rebuilds its own value, and its key in the dims that carry no RoPE (see partial RoPE), from it with its own up-projections (K_h
         = c W_uk,hᵀ, V_h = c W_uv,hᵀ), so no two heads are forced to be equal, as a merge forces them: all that is shared is the d_c-dimensional space every
-        head’s key and value are read from. Converting a trained model stacks every head’s K and V projection rows into one matrix and factors it at rank d_c;
-        its singular values say how much that loses (the K/V spectrum in the Head similarity panel).
+        head’s key and value are read from. Converting a trained model stacks the position-free key rows of every K head (the dims that keep no RoPE) and the
+        value rows into one matrix and factors it at rank d_c — by default fitted on the calibration activations, or from the weights alone; the weights’
+        singular values say how much that loses (the K/V spectrum in the Head similarity panel).
       </>
     ),
   },

@@ -13,7 +13,7 @@ import { GlossaryLink } from './Glossary';
 
 /** What the curve is, for "What the numbers mean" and the button's tooltip. */
 export const SPECTRUM_DEFINITION =
-  "The singular values σ₁ ≥ σ₂ ≥ … of a layer's K and V projection rows stacked into one matrix [W_k ; W_v] ((K heads + V heads) × d_h rows, as many columns as the model is wide), from the weights alone. The curve is kept(k) = (σ₁² + … + σ_k²) / Σ σ_i²: the share of the stack's squared Frobenius norm that its best rank-k approximation keeps (Eckart–Young) — its energy if every input direction counted equally, unlike the energy of head outputs on text. The stack has at most as many independent directions as the model is wide, so every curve reaches 100 % by then; a curve that rises steeply belongs to a layer whose heads share few directions, so a narrow latent loses little there.";
+  "The singular values σ₁ ≥ σ₂ ≥ … of a layer's K and V projection rows stacked into one matrix [W_k ; W_v] ((K heads + V heads) × d_h rows, as many columns as the model is wide), from the weights alone. The curve is kept(k) = (σ₁² + … + σ_k²) / Σ σ_i²: the share of the stack's squared Frobenius norm that its best rank-k approximation keeps (Eckart–Young) — its energy if every input direction counted equally, unlike the energy of head outputs on text. The stack has at most as many independent directions as the model is wide, so every curve reaches 100 % by then; a curve that rises steeply belongs to a layer whose heads’ rows together span few directions — they share most of theirs — so a narrow latent loses little there.";
 
 /** What the dot is. */
 export const LATENT_WIDTH_DEFINITION =

@@ -45,7 +45,7 @@ export function ResultsTable(props: { rows: ResultRow[]; canCompare: boolean; co
               <th scope="col" title="Seconds the conversion took: calibration, search, training; not evaluation, not time paused">
                 time (s)
               </th>
-              <th scope="col" title="Gradient steps: DHA's fusion and recovery, plus end-to-end recovery training">
+              <th scope="col" title="Gradient steps: the conversion's own layer-local steps (DHA's, when it takes any) plus end-to-end recovery training">
                 steps
               </th>
               <th scope="col" title="Tokens processed by gradient steps">
