@@ -4,7 +4,8 @@
 // and marks it (no address fragment: the page address holds the settings).
 import type { ReactNode } from 'react';
 
-export type GlossaryTerm = 'gram' | 'energy' | 'rotary-plane' | 'gpa' | 'perplexity' | 'latent' | 'partial-rope' | 'absorbed' | 'kv-bytes';
+export type GlossaryTerm =
+  'gram' | 'energy' | 'rotary-plane' | 'gpa' | 'cka' | 'kl' | 'gptq-style' | 'perplexity' | 'latent' | 'partial-rope' | 'absorbed' | 'kv-bytes';
 
 interface Entry {
   term: GlossaryTerm;
@@ -32,6 +33,39 @@ const ENTRIES: Entry[] = [
         A head’s energy is ‖Y_h‖², the sum over the calibration tokens of its output vector’s squared length; a layer’s K (or V) energy is the sum over its K
         (or V) heads. Merge costs are shares of it: “a merge loses 10 % of the energy” means the squared difference between the original outputs and the merged
         head’s outputs is 10 % of the layer’s total. A weak head (little energy) costs little to merge whatever it computes.
+      </>
+    ),
+  },
+  {
+    term: 'cka',
+    name: 'CKA (centred kernel alignment)',
+    text: (
+      <>
+        A similarity of two heads’ outputs on the calibration text, from 0 to 1: the outputs are centred, and CKA = ‖Y_iᵀY_j‖² / (‖Y_iᵀY_i‖ ‖Y_jᵀY_j‖)
+        (Frobenius norms). 1 means the outputs agree up to an orthogonal map and a scale — more freedom than a merge has for K, whose maps must turn each rotary
+        plane within itself. It says which heads are alike, not what merging them costs: the energy a merge loses does.
+      </>
+    ),
+  },
+  {
+    term: 'kl',
+    name: 'KL divergence, distillation',
+    text: (
+      <>
+        KL(p ‖ q) = Σ_v p(v) log(p(v) / q(v)) measures how far a model’s next-token distribution q is from another’s, p, at one position: 0 when they agree.
+        Distillation trains the converted model to bring its distribution back to the original’s at every position of the training text — KL(original ‖
+        converted) per token is the loss — so it learns from everything the original predicts, not only from the token that came next.
+      </>
+    ),
+  },
+  {
+    term: 'gptq-style',
+    name: 'GPTQ-style (layer by layer, on the compressed model’s own inputs)',
+    text: (
+      <>
+        GPTQ (Frantar et al. 2022) quantises a model one layer at a time, feeding each layer the outputs of the layers already quantised, so that a later layer
+        corrects what the earlier ones got wrong. DHA’s own steps here train each merged layer the same way: its input comes from the merged model, its target
+        is the original layer’s output on the original’s input.
       </>
     ),
   },

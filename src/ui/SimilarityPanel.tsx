@@ -139,7 +139,7 @@ export function SimilarityPanel() {
         <p className="hint" data-testid="sim-glossary">
           Words used above, defined in the Glossary at the end of the page: <GlossaryLink term="gram">Gram</GlossaryLink>,{' '}
           <GlossaryLink term="energy">energy</GlossaryLink>, <GlossaryLink term="rotary-plane">rotary plane</GlossaryLink>,{' '}
-          <GlossaryLink term="gpa">GPA</GlossaryLink>, <GlossaryLink term="latent">latent and d_c</GlossaryLink>,{' '}
+          <GlossaryLink term="gpa">GPA</GlossaryLink>, <GlossaryLink term="cka">CKA</GlossaryLink>, <GlossaryLink term="latent">latent and d_c</GlossaryLink>,{' '}
           <GlossaryLink term="partial-rope">rotary pair</GlossaryLink>, <GlossaryLink term="kv-bytes">KV bytes per token</GlossaryLink>.
         </p>
       </details>

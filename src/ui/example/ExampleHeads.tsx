@@ -39,10 +39,10 @@ export function ExampleHeads({ data }: { data: ExampleData }) {
       <div className="example-part" id={EXAMPLE_PARTS.similarity} data-testid="example-part" data-part="similarity">
         <h3>2. Which heads are alike</h3>
         <p className="hint">
-          CKA of the heads’ outputs on {data.similarity.tokens} tokens: 1 means two heads’ outputs agree up to an orthogonal map (any rotation or reflection of
-          the head’s space) and a scale. A merge may turn V heads by any orthogonal map, but K heads only within each{' '}
-          <GlossaryLink term="rotary-plane">rotary plane</GlossaryLink>, so CKA can call two K heads alike that no allowed rotation brings together (the lab’s
-          aligned metric counts only the allowed rotations).
+          <GlossaryLink term="cka">CKA</GlossaryLink> of the heads’ outputs on {data.similarity.tokens} tokens: 1 means two heads’ outputs agree up to an
+          orthogonal map (any rotation or reflection of the head’s space) and a scale. A merge may turn V heads by any orthogonal map, but K heads only within
+          each <GlossaryLink term="rotary-plane">rotary plane</GlossaryLink>, so CKA can call two K heads alike that no allowed rotation brings together (the
+          lab’s aligned metric counts only the allowed rotations).
           {mergeLoss && (
             <>
               {' '}

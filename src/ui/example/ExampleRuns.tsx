@@ -7,6 +7,7 @@ import { LineChart, type Series } from '../charts/LineChart';
 import { ParetoChart } from '../charts/ParetoChart';
 import { KV_SHAPE_HEADER, METHOD_COLOUR, METHOD_NAME } from '../fusion/common';
 import { EXAMPLE_PARTS, ExampleFigure, n, runKey, runName, runTokens } from './common';
+import { GlossaryLink } from '../Glossary';
 
 export function ExampleRuns({ data }: { data: ExampleData }) {
   const t = data.training;
@@ -43,7 +44,7 @@ export function ExampleRuns({ data }: { data: ExampleData }) {
           {equal ? (
             <>
               Every run trains on {n(totals[0])} tokens in all: {t.steps} steps of {t.batch} × {t.seqLen} tokens, end to end toward the original (every weight,
-              KL, lr {t.lr})
+              distilled by <GlossaryLink term="kl">KL</GlossaryLink>, lr {t.lr})
               {t.dhaSteps !== undefined ? (
                 <>
                   ; DHA’s own layer-local steps ({t.dhaSteps} of {n(perStep)} tokens) come out of that total, so it trains fewer steps end to end
@@ -70,7 +71,12 @@ export function ExampleRuns({ data }: { data: ExampleData }) {
                 KV bytes/token (float32)
               </th>
               <th scope="col">training tokens</th>
-              <th scope="col">perplexity per byte: original → converted → trained</th>
+              <th
+                scope="col"
+                title="Converted: right after the conversion — for a run with its own layer-local steps (DHA), after those steps, which are part of its training tokens"
+              >
+                perplexity per byte: original → converted (after own steps) → trained
+              </th>
             </tr>
           </thead>
           <tbody>
