@@ -122,10 +122,10 @@ test('recovery race: lanes on one token budget, one chart, pause/step, equal-tok
   const csv = readFileSync(await (await pending).path(), 'utf8')
     .trim()
     .split('\n');
-  expect(csv[0]).toBe('lane,method,step,training_tokens,loss,heldout_ppl');
+  expect(csv[0]).toBe('lane,method,seed,step,training_tokens,loss,heldout_ppl');
   expect(csv.length).toBe(1 + 5 + 3 + 5 + 1);
-  expect(csv.filter((l) => l.startsWith('dha,dha,2,2048,'))).toHaveLength(1);
-  expect(csv.filter((l) => l.startsWith('dha-e2e,dha,4,2048,'))).toHaveLength(1);
+  expect(csv.filter((l) => l.startsWith('dha,dha,1,2,2048,'))).toHaveLength(1);
+  expect(csv.filter((l) => l.startsWith('dha-e2e,dha,1,4,2048,'))).toHaveLength(1);
 
   // Compare: each point carries its training tokens; a mean-pool run without training (0 tokens) joins them, and the
   // token-budget filter shows the runs of one total

@@ -2,7 +2,17 @@
 // shares, each lane's total tokens, the common intermediate reading, and a winner only where every lane was read at the same
 // tokens; races saved before lanes existed come back with their methods as lanes.
 import { describe, expect, it } from 'vitest';
-import { bestAtEqualTokens, commonTokens, laneTokens, midpointTokens, pplAt, raceBudgetProblem } from '../src/lab/raceLanes';
+import {
+  bestAtEqualTokens,
+  bestBeyondSpread,
+  commonTokens,
+  laneTokens,
+  midpointTokens,
+  pplAt,
+  raceBudgetProblem,
+  seedCurve,
+  seedSpread,
+} from '../src/lab/raceLanes';
 import { raceCsv, restoredRace, type Race } from '../src/lab/raceStore';
 import type { RaceSettings } from '../src/lab/variants';
 import type { RecoverySettings } from '../src/fusion/recipe';
@@ -146,7 +156,34 @@ describe('the race at equal training tokens', () => {
         race.lanes.map((l) => l.tokens),
       ),
     ).toBeNull();
-    expect(raceCsv(race).split('\n')[0]).toBe('lane,method,step,training_tokens,loss,heldout_ppl');
-    expect(raceCsv(race).split('\n')[3]).toBe('dha,dha,0,5120,,4.8');
+    expect(raceCsv(race).split('\n')[0]).toBe('lane,method,seed,step,training_tokens,loss,heldout_ppl');
+    expect(raceCsv(race).split('\n')[3]).toBe('dha,dha,1,0,5120,,4.8');
+  });
+
+  it('several seeds: the mean line and its band, and a best lane only beyond the spread of seeds', () => {
+    const a = {
+      curve: curve([
+        [0, 9],
+        [512, 7],
+        [1024, 6],
+      ]),
+    };
+    const b = {
+      curve: curve([
+        [0, 9],
+        [512, 8],
+        [1024, 6.4],
+      ]),
+    };
+    expect(seedCurve([a, b])).toEqual([
+      { tokens: 0, ppl: 9, lo: 9, hi: 9 },
+      { tokens: 512, ppl: 7.5, lo: 7, hi: 8 },
+      { tokens: 1024, ppl: expect.closeTo(6.2, 12), lo: 6, hi: 6.4 },
+    ]);
+    const s = (...v: number[]) => seedSpread(v);
+    expect(bestBeyondSpread([s(5.0, 5.1), s(5.3, 5.4)], [2048, 2048])).toBe(0);
+    expect(bestBeyondSpread([s(5.0, 5.35), s(5.3, 5.4)], [2048, 2048])).toBeNull(); // the ranges overlap: no measurable difference
+    expect(bestBeyondSpread([s(5.0), s(5.3)], [2048, 2048])).toBe(0); // one seed: the lowest, its spread unknown
+    expect(bestBeyondSpread([s(5.0, 5.1), s(5.3, 5.4)], [2048, 4096])).toBeNull(); // read at different tokens
   });
 });

@@ -72,3 +72,48 @@ export function bestAtEqualTokens(values: readonly (number | null)[], tokens: re
   if (t.some((x) => x === null || x !== t[0])) return null;
   return known.reduce((a, b) => (b[0] < a[0] ? b : a))[1];
 }
+
+/** A reading over seeds: its mean, lowest and highest, and how many seeds. */
+export interface SeedSpread {
+  mean: number;
+  min: number;
+  max: number;
+  n: number;
+}
+
+export function seedSpread(values: readonly number[]): SeedSpread | null {
+  if (!values.length) return null;
+  return { mean: values.reduce((a, b) => a + b, 0) / values.length, min: Math.min(...values), max: Math.max(...values), n: values.length };
+}
+
+/**
+ * A lane's curve over its seeds: at every token count where each seed measured held-out perplexity, the mean (the line) and
+ * the lowest and highest (the band).
+ */
+export function seedCurve(runs: readonly LaneReading[]): { tokens: number; ppl: number; lo: number; hi: number }[] {
+  if (!runs.length) return [];
+  const at = runs.map((r) => new Map(r.curve.filter((p) => p.ppl !== null).map((p) => [p.tokens, p.ppl!])));
+  return [...at[0].keys()]
+    .filter((t) => at.every((m) => m.has(t)))
+    .sort((a, b) => a - b)
+    .map((t) => {
+      const s = seedSpread(at.map((m) => m.get(t)!))!;
+      return { tokens: t, ppl: s.mean, lo: s.min, hi: s.max };
+    });
+}
+
+/**
+ * The best lane where it is measurably best: the lowest mean among lanes read at the same tokens, and — when the lanes ran
+ * several seeds — only if its highest seed is below every other lane's lowest (a gap inside the spread of seeds is no
+ * measurable difference). With one seed a lane the lowest is marked (the spread is unknown; the table says so).
+ */
+export function bestBeyondSpread(spreads: readonly (SeedSpread | null)[], tokens: readonly (number | null)[]): number | null {
+  const best = bestAtEqualTokens(
+    spreads.map((s) => s?.mean ?? null),
+    tokens,
+  );
+  if (best === null) return null;
+  const b = spreads[best]!;
+  if (b.n < 2) return best;
+  return spreads.every((s, i) => i === best || s === null || b.max < s.min) ? best : null;
+}

@@ -14,7 +14,7 @@ import type { ModelHandle } from './compute/protocol';
 import type { LatentSizes } from './fusionRun';
 import { useFusion, type RunTexts } from './fusionStore';
 import { LANE_BY_KEY, laneConfig, type LaneKey, type RaceSettings } from './variants';
-import { laneTokens, raceBudgetProblem } from './raceLanes';
+import { laneTokens, raceBudgetProblem, seedCurve, seedSpread, type SeedSpread } from './raceLanes';
 
 export type LaneStatus = 'waiting' | 'converting' | 'training' | 'done' | 'failed';
 
@@ -39,6 +39,20 @@ export interface RaceLane {
   /** Total training tokens when finished: the conversion's own (DHA's steps) and the end-to-end training's. */
   tokens: number | null;
   error: string | null;
+  /** One entry per finished seed (absent in races saved before seeds); curve, pplConverted and pplAfter are their means. */
+  runs?: LaneRun[];
+  /** Over the seeds: the lowest and highest held-out perplexity at each common token count, and after training. */
+  band?: { tokens: number; lo: number; hi: number }[];
+  after?: SeedSpread | null;
+}
+
+/** One seed of a lane. */
+export interface LaneRun {
+  seed: number;
+  curve: TrainPoint[];
+  pplConverted: number | null;
+  pplAfter: number;
+  rowId: number;
 }
 
 export interface Race {
@@ -128,50 +142,70 @@ export const useRace = create<RaceState>((set, get) => {
         race: { runId, model: loaded.name, budget: settings.budget, settings, pplOriginal: null, kvOriginal, evalText: null, lanes, current: 0 },
       });
       const mineNow = () => runId === currentRun;
+      const K = Math.max(1, settings.seeds ?? 1);
+      let stopped = false;
       for (const [i, spec] of specs.entries()) {
-        if (!mineNow() || control.cancelled) break;
+        if (!mineNow() || control.cancelled || stopped) break;
         set((s) => (s.race?.runId === runId ? { race: { ...s.race, current: i } } : {}));
-        patchLane(runId, i, () => ({ status: 'converting' }));
-        const running = compute.run('fuse', { modelId: loaded.id, config: laneConfig(spec.key, settings), texts }, (e) => {
-          if (!mineNow()) return;
-          if (e.stage) set({ stage: `${specs.length > 1 ? `${i + 1}/${specs.length} ` : ''}${spec.label}: ${e.stage}` });
-          if (e.waiting !== undefined) set({ waiting: e.waiting });
-          if (e.before) {
-            const before = e.before;
-            set((s) => (s.race?.runId === runId ? { race: { ...s.race, pplOriginal: before.ppl, evalText: before.evalName } } : {}));
+        patchLane(runId, i, () => ({ status: 'converting', runs: [] }));
+        for (let k = 0; k < K; k++) {
+          if (!mineNow() || control.cancelled) break;
+          const seed = settings.seed + k;
+          const config = { ...laneConfig(spec.key, settings), seed };
+          const who = `${specs.length > 1 ? `${i + 1}/${specs.length} ` : ''}${spec.label}${K > 1 ? `, seed ${k + 1}/${K}` : ''}`;
+          const running = compute.run('fuse', { modelId: loaded.id, config, texts }, (e) => {
+            if (!mineNow()) return;
+            if (e.stage) set({ stage: `${who}: ${e.stage}` });
+            if (e.waiting !== undefined) set({ waiting: e.waiting });
+            if (e.before) {
+              const before = e.before;
+              set((s) => (s.race?.runId === runId ? { race: { ...s.race, pplOriginal: before.ppl, evalText: before.evalName } } : {}));
+            }
+            // The first seed's curve grows live; later seeds join the mean when they finish.
+            if (e.train && k === 0) {
+              const t = e.train;
+              patchLane(runId, i, (l) => ({
+                status: 'training',
+                curve: [...l.curve, { step: t.step, tokens: t.tokens, loss: t.loss, ppl: t.ppl }],
+                pplConverted: t.step === 0 ? t.ppl : l.pplConverted,
+              }));
+            } else if (e.train) patchLane(runId, i, () => ({ status: 'training' }));
+          });
+          control.attach(running.id);
+          try {
+            const row = await running.result;
+            if (!mineNow()) return;
+            useFusion.getState().addResult(row);
+            patchLane(runId, i, (l) => {
+              const runs = [...(l.runs ?? []), { seed, curve: row.curve, pplConverted: row.pplConverted, pplAfter: row.pplAfter, rowId: row.id }];
+              const mean = seedCurve(runs);
+              const stepAt = new Map(runs[0].curve.map((p) => [p.tokens, p.step]));
+              const converted = seedSpread(runs.flatMap((r) => (r.pplConverted === null ? [] : [r.pplConverted])));
+              return {
+                status: k === K - 1 ? 'done' : 'training',
+                runs,
+                curve: mean.map((p) => ({ step: stepAt.get(p.tokens) ?? 0, tokens: p.tokens, loss: null, ppl: p.ppl })),
+                band: mean.map((p) => ({ tokens: p.tokens, lo: p.lo, hi: p.hi })),
+                after: seedSpread(runs.map((r) => r.pplAfter)),
+                pplAfter: seedSpread(runs.map((r) => r.pplAfter))!.mean,
+                pplConverted: converted?.mean ?? null,
+                kvBytesPerToken: row.kvBytesPerToken,
+                perLayer: row.perLayer,
+                latent: row.latent,
+                seconds: (l.seconds ?? 0) + row.seconds,
+                rowId: row.id,
+                tokens: row.trainTokens,
+              };
+            });
+          } catch (e) {
+            if (!mineNow()) return;
+            const stop = isCancelled(e);
+            patchLane(runId, i, () => ({ status: 'failed', error: stop ? 'Cancelled.' : e instanceof Error ? e.message : String(e) }));
+            stopped = stop;
+            break;
+          } finally {
+            control.detach(running.id);
           }
-          if (e.train) {
-            const t = e.train;
-            patchLane(runId, i, (l) => ({
-              status: 'training',
-              curve: [...l.curve, { step: t.step, tokens: t.tokens, loss: t.loss, ppl: t.ppl }],
-              pplConverted: t.step === 0 ? t.ppl : l.pplConverted,
-            }));
-          }
-        });
-        control.attach(running.id);
-        try {
-          const row = await running.result;
-          if (!mineNow()) return;
-          useFusion.getState().addResult(row);
-          patchLane(runId, i, () => ({
-            status: 'done',
-            pplAfter: row.pplAfter,
-            kvBytesPerToken: row.kvBytesPerToken,
-            perLayer: row.perLayer,
-            latent: row.latent,
-            seconds: row.seconds,
-            rowId: row.id,
-            curve: row.curve,
-            tokens: row.trainTokens,
-          }));
-        } catch (e) {
-          if (!mineNow()) return;
-          const stop = isCancelled(e);
-          patchLane(runId, i, () => ({ status: 'failed', error: stop ? 'Cancelled.' : e instanceof Error ? e.message : String(e) }));
-          if (stop) break;
-        } finally {
-          control.detach(running.id);
         }
       }
       if (!mineNow()) return;
@@ -209,10 +243,16 @@ export function restoredRace(race: Race): Race {
   };
 }
 
-/** The race's curves as CSV: one line per measured point; step counts the lane's end-to-end steps, tokens every step. */
+/**
+ * The race's curves as CSV: one line per measured point of every seed; step counts the lane's end-to-end steps, tokens every
+ * step. Races saved before seeds give their one curve under the race's seed.
+ */
 export function raceCsv(race: Race): string {
-  const lines = ['lane,method,step,training_tokens,loss,heldout_ppl'];
-  for (const l of race.lanes) for (const p of l.curve) lines.push([l.key ?? l.method, l.method, p.step, p.tokens, p.loss ?? '', p.ppl ?? ''].join(','));
-  if (race.pplOriginal !== null) lines.push(['original', 'original', 0, 0, '', race.pplOriginal].join(','));
+  const lines = ['lane,method,seed,step,training_tokens,loss,heldout_ppl'];
+  for (const l of race.lanes) {
+    const runs = l.runs?.length ? l.runs : [{ seed: race.settings.seed, curve: l.curve }];
+    for (const r of runs) for (const p of r.curve) lines.push([l.key ?? l.method, l.method, r.seed, p.step, p.tokens, p.loss ?? '', p.ppl ?? ''].join(','));
+  }
+  if (race.pplOriginal !== null) lines.push(['original', 'original', '', 0, 0, '', race.pplOriginal].join(','));
   return `${lines.join('\n')}\n`;
 }

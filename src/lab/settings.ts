@@ -184,6 +184,8 @@ export const CONTROLS = [
   { key: 'race.calTokens', panel: 'race', label: 'calibration tokens', kind: 'int', default: CALIBRATION_TOKENS, min: 2, max: 10_000_000 },
   { key: 'race.evalDocs', panel: 'race', label: 'held-out documents', kind: 'int', default: HELD_OUT_DOCS, min: 1, max: 100_000 },
   { key: 'race.seed', panel: 'race', label: 'seed', kind: 'int', default: 1, min: 0, max: 2 ** 31 - 1 },
+  /** Seeds per lane: each lane trains once per seed (seed, seed + 1, …), drawn as a band from the lowest to the highest. */
+  { key: 'race.seeds', panel: 'race', label: 'seeds', kind: 'int', default: fb(1, 3), min: 1, max: 10 },
 
   { key: 'compare.prompt', panel: 'compare', label: 'prompt', kind: 'text', default: 'Once upon a time, there was a little girl named Lily.', maxLength: 300 },
   { key: 'compare.layer', panel: 'compare', label: 'layer', kind: 'int', default: 0, min: 0, max: 1000 },

@@ -9,7 +9,10 @@ export type LaneKey = 'meanpool' | 'aligned' | 'dha' | 'dha-e2e' | 'dha-uniform'
 /** What every lane of a comparison shares: the budget, seed, texts' size and training, and the lanes' common switches. */
 export interface RaceSettings {
   budget: number;
+  /** The first training seed; with `seeds` > 1 every lane runs seed, seed + 1, … */
   seed: number;
+  /** Seeds per lane (absent: one). */
+  seeds?: number;
   calibrationTokens: number;
   /** Every lane's training budget (own steps come out of it). */
   train: RecoverySettings;

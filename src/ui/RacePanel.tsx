@@ -36,7 +36,7 @@ export function RacePanel() {
     setProblem(null);
     try {
       // Every value is checked against the settings table's own limits, the ones the page address is read with.
-      const p = firstProblem(values, ['race.calTokens', 'race.evalDocs', 'race.dhaSteps', 'race.seed', ...RECOVERY_KEYS.race]);
+      const p = firstProblem(values, ['race.calTokens', 'race.evalDocs', 'race.dhaSteps', 'race.seed', 'race.seeds', ...RECOVERY_KEYS.race]);
       if (p) throw new Error(`${p}.`);
       const train = recoveryOf(values, 'race');
       if (train.steps < 1) throw new Error('The race trains each converted model: give at least one training step.');
@@ -57,6 +57,7 @@ export function RacePanel() {
           seed,
           train,
           ownSteps: dhaSteps,
+          seeds: values['race.seeds'],
           renormalise: values['race.renorm'],
         },
         values['race.methods'],
@@ -112,6 +113,11 @@ export function RacePanel() {
           />
           <Field k="race.evalDocs" testId="race-eval-docs" title="Perplexity is measured on the sample's last M documents, which nothing trains on" />
           <Field k="race.seed" testId="race-seed" title="The same seed draws the same training batches for every lane" />
+          <Field
+            k="race.seeds"
+            testId="race-seeds"
+            title="Seeds per lane: every lane trains once per seed (seed, seed + 1, …) and is drawn as its mean with a band from the lowest to the highest; a gap inside the band is no measurable difference (1 on a CPU fallback, 3 on a GPU)"
+          />
         </div>
       </fieldset>
       <RunControls

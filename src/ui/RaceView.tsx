@@ -1,11 +1,11 @@
 // The recovery race's chart and table: held-out perplexity against total training tokens (DHA's own steps included), one
-// line per lane in its method's colour (DHA's variants dashed apart), the original as a dashed black line, a log-scale
-// switch; and a table that reads every lane at the same token counts — the shared total and, where every lane measured
-// one, a common intermediate count — with compute time beside. A winner is bold only where all lanes were read at the
-// same tokens.
+// line per lane in its method's colour (DHA's variants dashed apart) — with several seeds their mean, in a band from the
+// lowest to the highest — the original as a dashed black line, a log-scale switch; and a table that reads every lane at the
+// same token counts — the shared total and, where every lane measured one, a common intermediate count — with compute time
+// beside. A winner is bold only where all lanes were read at the same tokens and, with several seeds, beyond their spread.
 import { useRef } from 'react';
 import { raceCsv, type Race, type RaceLane } from '../lab/raceStore';
-import { bestAtEqualTokens, laneTokens, midpointTokens, pplAt } from '../lab/raceLanes';
+import { bestAtEqualTokens, bestBeyondSpread, laneTokens, midpointTokens, pplAt } from '../lab/raceLanes';
 import { LANE_BY_KEY } from '../lab/variants';
 import { budgetLabel, compactShape, shapeLines } from '../lab/fusionRun';
 import { LineChart, type Series } from './charts/LineChart';
@@ -37,7 +37,9 @@ export function RaceView({ race }: { race: Race }) {
     colour: METHOD_COLOUR[l.method],
     dash: LANE_DASH[l.key],
     points: l.curve.filter((p) => p.ppl !== null).map((p) => ({ x: p.tokens, y: p.ppl! })),
+    band: l.band && (l.runs?.length ?? 0) > 1 ? l.band.map((b) => ({ x: b.tokens, lo: b.lo, hi: b.hi })) : undefined,
   }));
+  const seeds = Math.max(1, ...race.lanes.map((l) => l.runs?.length ?? 1));
   if (race.pplOriginal !== null)
     series.push({
       key: 'original',
@@ -55,8 +57,18 @@ export function RaceView({ race }: { race: Race }) {
   // and the common intermediate reading of the finished lanes.
   const done = race.lanes.filter((l) => l.status === 'done');
   const tokens = race.lanes.map((l) => (l.status === 'done' ? laneTokens(l) : l.status === 'failed' ? null : planned));
-  const finals = race.lanes.map((l) => (l.status === 'done' ? l.pplAfter : null));
-  const bestFinal = bestAtEqualTokens(finals, tokens);
+  const finals = race.lanes.map((l) =>
+    l.status === 'done' ? (l.after ?? (l.pplAfter === null ? null : { mean: l.pplAfter, min: l.pplAfter, max: l.pplAfter, n: 1 })) : null,
+  );
+  const bestFinal = bestBeyondSpread(finals, tokens);
+  // Lanes read at the same tokens whose lowest is not beyond the spread of seeds: no measurable difference.
+  const undecided =
+    seeds > 1 &&
+    bestFinal === null &&
+    bestAtEqualTokens(
+      finals.map((f) => f?.mean ?? null),
+      tokens,
+    ) !== null;
   const totals = new Set(done.map(laneTokens));
   const shared = totals.size === 1 ? [...totals][0]! : null;
   const mid = done.length && shared !== null ? midpointTokens(done, shared) : null;
@@ -108,6 +120,11 @@ export function RaceView({ race }: { race: Race }) {
           />
         )}
       </ChartFrame>
+      <p className="hint" data-testid="race-seeds-note">
+        {seeds > 1
+          ? `Each lane trained with ${seeds} seeds: the lines are their means, the bands and the ranges in the table run from the lowest to the highest. ${undecided ? 'The best lanes’ ranges overlap: no measurable difference between them, so none is marked best.' : ''}`
+          : 'Each lane trained with one seed: the spread of seeds is not known, so a small gap between lanes may be chance (more seeds in the race’s settings).'}
+      </p>
       {unequal && (
         <p className="hint" data-testid="race-unequal">
           These lanes trained on different totals of tokens (a race saved before every lane shared one budget), so their final perplexities do not compare: no
@@ -171,7 +188,10 @@ export function RaceView({ race }: { race: Race }) {
               {mid !== null && (
                 <td>{mids[i] === null ? '—' : bestMid === i ? <strong data-testid="race-best-mid">{mids[i]!.toFixed(3)}</strong> : mids[i]!.toFixed(3)}</td>
               )}
-              <td>{l.pplAfter === null ? '…' : bestFinal === i ? <strong data-testid="race-best">{l.pplAfter.toFixed(3)}</strong> : l.pplAfter.toFixed(3)}</td>
+              <td data-min={l.after?.min} data-max={l.after?.max}>
+                {l.pplAfter === null ? '…' : bestFinal === i ? <strong data-testid="race-best">{l.pplAfter.toFixed(3)}</strong> : l.pplAfter.toFixed(3)}
+                {l.after && l.after.n > 1 ? ` [${l.after.min.toFixed(3)}, ${l.after.max.toFixed(3)}]` : ''}
+              </td>
               <td title={l.status === 'done' ? undefined : 'planned'}>{tokens[i] !== null ? n(tokens[i]!) : '—'}</td>
               <td>{l.seconds !== null ? l.seconds.toFixed(1) : '—'}</td>
             </tr>

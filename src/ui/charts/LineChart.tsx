@@ -4,7 +4,7 @@
 // valueAxis.ts); a series may be dashed in its own pattern (the race's DHA lanes). Presentation attributes only (exports as
 // SVG/PNG).
 import { forwardRef } from 'react';
-import { format, line, scaleLinear } from 'd3';
+import { area, format, line, scaleLinear } from 'd3';
 import { valueAxis } from './valueAxis';
 import { ChartSvg, MUTED, XTitle, YTitle } from './ChartSvg';
 
@@ -16,6 +16,8 @@ export interface Series {
   dashed?: boolean;
   /** An SVG dash pattern ("7 3"), for a series told apart from another of the same colour. */
   dash?: string;
+  /** A band around the line (the lowest and highest over seeds), drawn faintly in the series' colour. */
+  band?: { x: number; lo: number; hi: number }[];
 }
 
 export interface LineChartProps {
@@ -54,7 +56,7 @@ export const LineChart = forwardRef<SVGSVGElement, LineChartProps>(function Line
   const legendTop = 12 + caption.length * 16;
   const margin = { top: legendTop + 22 + (legendRows - 1) * 16, right: 16, bottom: 40, left: 62 };
   const height = 190 + margin.top;
-  const all = series.flatMap((s) => s.points.map((p) => p.y));
+  const all = series.flatMap((s) => [...s.points.map((p) => p.y), ...(s.band ?? []).flatMap((b) => [b.lo, b.hi])]);
   const x = scaleLinear()
     .domain([0, Math.max(1, xMax)])
     .range([margin.left, width - margin.right]);
@@ -64,6 +66,11 @@ export const LineChart = forwardRef<SVGSVGElement, LineChartProps>(function Line
     .defined((p) => Number.isFinite(y(p.y)))
     .x((p) => x(p.x))
     .y((p) => y(p.y));
+  const bandPath = area<{ x: number; lo: number; hi: number }>()
+    .defined((p) => Number.isFinite(y(p.lo)) && Number.isFinite(y(p.hi)))
+    .x((p) => x(p.x))
+    .y0((p) => y(p.lo))
+    .y1((p) => y(p.hi));
   const xTicks = x.ticks(Math.min(10, Math.max(1, xMax))).filter((t) => Number.isInteger(t));
   const dashOf = (s: Series) => s.dash ?? (s.dashed ? '5 3' : undefined);
   return (
@@ -108,6 +115,9 @@ export const LineChart = forwardRef<SVGSVGElement, LineChartProps>(function Line
       )}
       {series.map((s) => (
         <g key={s.key}>
+          {s.band && s.band.length > 1 && (
+            <path d={bandPath(s.band) ?? ''} fill={s.colour} fillOpacity={0.15} stroke="none" data-testid={`${testId}-band`} data-series={s.key} />
+          )}
           <path
             d={path(s.points) ?? ''}
             fill="none"
