@@ -104,13 +104,16 @@ test('the guided tour: every conversion at 25 %, one change per step, the modelâ
   await expect(page.getByTestId('sim-summary')).toContainText('aligned', { timeout: 120_000 });
   await expect(page.getByTestId('heatmap').first()).toBeVisible({ timeout: 120_000 });
 
-  // steps 3â€“8 fuse at one budget, each naming the one thing it changes; step 3 says the demo's perplexity is per byte
+  // steps 3â€“11 climb the ladder at one budget, each naming the one thing it changes; step 3 says the demo's perplexity is per byte
   const titles = [
     'GQA mean-pool at 25 %',
+    'Group heads by cost, not by index',
     'Align before you average',
     'Give merged heads their energy back',
-    'DHA: a head count for every layer',
-    'Decouple K from V',
+    'Partition K and V apart',
+    'Let groups differ in size',
+    'A head count for every layer (DHA)',
+    'One budget for K and V together',
     'DHAâ€™s own training',
   ];
   for (const [i, title] of titles.entries()) {
@@ -121,7 +124,7 @@ test('the guided tour: every conversion at 25 %, one change per step, the modelâ
     await expect(page.locator('#fuse')).toHaveClass(/tour-target/);
     if (i === 0) await expect(tour).toContainText('per byte');
     if (i > 0) await expect(tour.getByTestId('tour-text')).toContainText('One change');
-    if (i === 4) {
+    if (i === 7) {
       // why decoupling K from V can pay, and the action: DHA with one joint K+V budget, none of its own steps, at 25 %
       await expect(tour).toContainText('V heads are far less alike than K heads');
       await tour.getByTestId('tour-action').click();
@@ -137,9 +140,9 @@ test('the guided tour: every conversion at 25 %, one change per step, the modelâ
       await expect(row.getByTestId('fusion-row-kv')).toHaveText('4,096 â†’ 1,024'); // 25 % of all 64 K and V heads, however split
     }
   }
-  // step 9: the latent, one change against DHA's joint budget two steps back; why RoPE is split off, the absorbed view
+  // step 12: the latent, one change against DHA's joint budget two steps back; why RoPE is split off, the absorbed view
   await tour.getByTestId('tour-next').click();
-  await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', '9');
+  await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', '12');
   await expect(tour.locator('h2')).toHaveText('Latent KV: keep every head, share a latent');
   await expect(tour.getByTestId('tour-text')).toContainText('One change against DHA with one joint budget');
   await expect(tour.getByTestId('tour-text')).toContainText('the same 25 % of the cache');
@@ -156,9 +159,9 @@ test('the guided tour: every conversion at 25 %, one change per step, the modelâ
   await expect(latentRow).toHaveCount(1, { timeout: 180_000 });
   await expect(latentRow.getByTestId('fusion-row-kv')).toHaveText('4,096 â†’ 1,024'); // the same 25 % of the cache as step 7's DHA
   for (const [s, title, target] of [
-    [10, 'Recovery at equal tokens', 'recover'],
-    [11, 'The trade-off', 'compare'],
-    [12, 'What to try next', 'fuse'],
+    [13, 'Recovery at equal tokens', 'recover'],
+    [14, 'The trade-off', 'compare'],
+    [15, 'What to try next', 'fuse'],
   ] as const) {
     await tour.getByTestId('tour-next').click();
     await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', String(s));
@@ -166,16 +169,16 @@ test('the guided tour: every conversion at 25 %, one change per step, the modelâ
     await expect(page.locator(`#${target}`)).toHaveClass(/tour-target/);
   }
   await expect(tour.getByTestId('tour-next')).toHaveText('Finish');
-  await expect.poll(() => page.evaluate(() => location.hash)).toContain('tour=12');
+  await expect.poll(() => page.evaluate(() => location.hash)).toContain('tour=15');
   // a link to a step opens the tour there; closing and resuming comes back to it
-  await page.goto('/#tour=4');
+  await page.goto('/#tour=5');
   await page.reload();
   await expect(page.getByTestId('tour')).toContainText('Align before you average');
   await page.getByTestId('tour-close').click();
   await expect(page.getByTestId('tour')).toHaveCount(0);
-  await expect(page.getByTestId('tour-start')).toHaveText('Resume the tour (step 4)');
+  await expect(page.getByTestId('tour-start')).toHaveText('Resume the tour (step 5)');
   await page.getByTestId('tour-start').click();
-  await expect(page.getByTestId('tour-step')).toHaveAttribute('data-step', '4');
+  await expect(page.getByTestId('tour-step')).toHaveAttribute('data-step', '5');
 });
 
 test('a newcomerâ€™s first click: Take the tour before the demo has loaded keeps the tour open once it arrives', async ({ page }) => {

@@ -3,6 +3,8 @@
 import type { ReactNode } from 'react';
 import { defaults, type Value } from '../../lab/settings';
 import { RECIPE_KEYS } from '../../lab/fuseSettings';
+import { ladder } from '../../fusion/ladder';
+import { HEAD_CHOICES } from '../../fusion/recipe';
 import { formatBytes } from '../../gpu/errors';
 import { EXAMPLE_PARTS } from '../example/common';
 import { GlossaryLink } from '../Glossary';
@@ -78,7 +80,12 @@ const fuse = (s: Record<string, Value>) => (): Record<string, Value> => ({
   'fuse.stepsAuto': true,
   ...s,
 });
-const dha = (s: Record<string, Value>) => fuse({ 'fuse.method': 'dha', 'fuse.stepsAuto': false, 'fuse.steps': 0, ...s });
+/** A rung of the ladder (src/fusion/ladder.ts) as the Fuse panel's settings: its preset and every choice spelled out. */
+const rung = (name: string, ownSteps?: number) => {
+  const r = ladder({ training: false, fallback: true }, ownSteps ?? 0).find((x) => x.name === name)!.recipe;
+  const choices = Object.fromEntries(HEAD_CHOICES.map((c) => [RECIPE_KEYS[c.key], r[c.key]]));
+  return fuse({ 'fuse.method': r.preset, ...choices, 'fuse.stepsAuto': false, 'fuse.steps': ownSteps ?? r.ownSteps });
+};
 
 export const STEPS: TourStep[] = [
   {
@@ -147,23 +154,30 @@ export const STEPS: TourStep[] = [
   {
     target: 'fuse',
     exampleTarget: EXAMPLE_PARTS.methods,
-    title: 'Align before you average',
-    text: ({ example }) => (
+    title: 'Group heads by cost, not by index',
+    text: () => (
       <>
-        One change against mean-pool: alignment. A V head may be turned if its output projection turns back, a K head within each rotary plane if its query
-        heads turn the same way: the model computes the same function. The aligned merge groups heads by what aligning them leaves, turns each group onto its
-        mean (<GlossaryLink term="gpa">GPA</GlossaryLink>), then averages. This is Align-heads’ alignment step (Jin et al.); the paper’s training with gates
-        that fade each head into the merged one is not built here.{' '}
-        {example
-          ? 'In the worked example, compare the aligned merge’s row with mean-pool’s.'
-          : 'Renormalisation is off in this step, so that only alignment changes.'}
+        One change against mean-pool: which heads share. Mean-pool groups neighbours by index (heads 0–3, 4–7); here each layer’s heads are grouped so that
+        averaging them loses the least <GlossaryLink term="energy">energy</GlossaryLink> on the calibration text — still equal groups, one partition for K and
+        V, plain averages. Heads that compute alike things lose less when averaged than neighbours that do not — unless they compute them in rotated bases,
+        which the next step handles.
       </>
     ),
-    action: {
-      label: `Fuse with the aligned merge at ${BUDGET} % (not renormalised)`,
-      settings: fuse({ 'fuse.method': 'aligned', 'fuse.renormalise': 'off' }),
-      press: 'fusion-run',
-    },
+    action: { label: `Fuse at ${BUDGET} %: mean-pool with groups by cost`, settings: rung('groups by cost'), press: 'fusion-run' },
+  },
+  {
+    target: 'fuse',
+    exampleTarget: EXAMPLE_PARTS.methods,
+    title: 'Align before you average',
+    text: () => (
+      <>
+        One change: alignment. A V head may be turned if its output projection turns back, a K head within each rotary plane if its query heads turn the same
+        way: the model computes the same function. Each group is turned onto its mean (<GlossaryLink term="gpa">GPA</GlossaryLink>) before averaging, and the
+        grouping now counts what the aligned merge loses. This is Align-heads’ alignment step (Jin et al.); the paper’s training with gates that fade each head
+        into the merged one is not built here. Renormalisation is still off, so that only alignment changes.
+      </>
+    ),
+    action: { label: `Fuse at ${BUDGET} %: aligned, not renormalised`, settings: rung('alignment'), press: 'fusion-run' },
   },
   {
     target: 'fuse',
@@ -171,45 +185,65 @@ export const STEPS: TourStep[] = [
     title: 'Give merged heads their energy back',
     text: () => (
       <>
-        One change: renormalisation. Heads that still differ after alignment partly cancel when averaged, so a merged head has less{' '}
-        <GlossaryLink term="energy">energy</GlossaryLink> than its members. Rescaling it to their mean energy (ours; DHA’s merge always does it) gives back much
-        of what was lost — on tinystories-mha at 25 %, perplexity 12.79 → 9.92 (docs/RESULTS.md, “Fusing heads”).
+        One change: renormalisation. Heads that still differ after alignment partly cancel when averaged, so a merged head has less energy than its members.
+        Rescaling it to their mean energy (ours) gives back much of what was lost. With it, this is the lab’s aligned merge — the method of that name in the
+        Fuse panel.
       </>
     ),
-    action: {
-      label: `Fuse with the aligned merge + renormalisation at ${BUDGET} %`,
-      settings: fuse({ 'fuse.method': 'aligned' }),
-      press: 'fusion-run',
-    },
+    action: { label: `Fuse with the aligned merge at ${BUDGET} %`, settings: rung('renormalisation'), press: 'fusion-run' },
+  },
+  {
+    target: 'fuse',
+    exampleTarget: EXAMPLE_PARTS.methods,
+    title: 'Partition K and V apart',
+    text: () => (
+      <>
+        One change: K heads and V heads get a partition each. So far one partition served both, as GQA needs (a query head reads one K/V pair); heads whose keys
+        are alike may have unlike values, and the reverse. The result is no longer a GQA model: each query head reads a K head and a V head of its own choosing
+        — decoupled heads. Watch the head layout: K and V maps differ.
+      </>
+    ),
+    action: { label: `Fuse at ${BUDGET} %: the aligned merge with separate K/V groups`, settings: rung('separate K/V groups'), press: 'fusion-run' },
+  },
+  {
+    target: 'fuse',
+    exampleTarget: EXAMPLE_PARTS.methods,
+    title: 'Let groups differ in size',
+    text: () => (
+      <>
+        One change: groups of any size within a layer. A head unlike the others can stay alone while alike heads share — the same number of groups, the same
+        bytes.
+      </>
+    ),
+    action: { label: `Fuse at ${BUDGET} %: separate K/V groups of free sizes`, settings: rung('free group sizes'), press: 'fusion-run' },
   },
   {
     target: 'fuse',
     exampleTarget: EXAMPLE_PARTS.dha,
-    title: 'DHA: a head count for every layer',
+    title: 'A head count for every layer (DHA)',
     text: ({ example }) => (
       <>
-        One change: where the heads go. Decoupled-Head Attention (DHA, Chen et al., NeurIPS 2024) lets every layer keep its own number of K and of V heads. Our
-        reconstruction costs every grouping of each layer’s heads by the energy an aligned merge loses, and shares the budget out where merging costs least; the
-        merge is the last step’s{example ? '' : ', and DHA’s own training is off (0 steps)'}. The paper learns fusion operators and continues pre-training;
-        neither is built here (docs/FUSION.md). Watch the budget bars and the head layout: K and V maps differ.
+        One change: each layer keeps its own number of K and of V heads. Some layers lose little when merged hard, others much; the search shares the budget out
+        where merging costs least (an exact dynamic programme over the layers’ cost curves). With the last two steps, this is Decoupled-Head Attention (DHA,
+        Chen et al., NeurIPS 2024) as reconstructed here, with none of its own steps. The paper learns fusion operators and continues pre-training; neither is
+        built here (docs/FUSION.md).{example ? '' : ' Watch the budget bars play the search from every head down to the budget.'}
       </>
     ),
-    action: { label: `Fuse with DHA’s allocation at ${BUDGET} % (none of its own steps)`, settings: dha({}), press: 'fusion-run' },
+    action: { label: `Fuse with DHA at ${BUDGET} % (none of its own steps)`, settings: rung('per-layer counts'), press: 'fusion-run' },
   },
   {
     target: 'fuse',
     exampleTarget: EXAMPLE_PARTS.dha,
-    title: 'Decouple K from V',
+    title: 'One budget for K and V together',
     text: ({ example }) => (
       <>
-        One change: one budget for K and V together. So far K and V each kept {BUDGET} % of their heads. But V heads are far less alike than K heads: on
+        One change: the K total against the V total. So far K and V each kept {BUDGET} % of their heads. But V heads are far less alike than K heads: on
         tinystories-mha, averaging a layer’s closest pair loses 9.6–11.0 % of its V energy against 2.8–4.8 % of its K energy (docs/RESULTS.md, “Head
         similarity”){example ? '; part 2 of the example shows the gap on the demo' : '; the redundancy bars show it on this model'}. A joint budget — {BUDGET} %
         of all K and V heads — lets the search keep more V heads and fewer K heads where that loses less, for the same cache size.
-        {example ? ' The worked example ran DHA with equal K and V budgets.' : ''}
       </>
     ),
-    action: { label: `Fuse with DHA at ${BUDGET} %, one joint K+V budget`, settings: dha({ 'fuse.kvSplit': 'joint' }), press: 'fusion-run' },
+    action: { label: `Fuse with DHA at ${BUDGET} %, one joint K+V budget`, settings: rung('joint K+V budget'), press: 'fusion-run' },
   },
   {
     target: 'fuse',
@@ -217,14 +251,15 @@ export const STEPS: TourStep[] = [
     title: 'DHA’s own training',
     text: () => (
       <>
-        One change: DHA’s own steps. The fused model’s attention learns, layer by layer, to reproduce the original layer’s output (this adapter’s default number
-        of steps), and the state whose KL to the original is lowest on calibration text is kept. These steps cost training tokens: the recovery step counts
-        them.
+        One change: DHA’s own steps. The fused model’s attention learns, layer by layer, to reproduce the original layer’s output, on the merged model’s own
+        inputs (<GlossaryLink term="gptq-style">GPTQ-style</GlossaryLink>; this adapter’s default number of steps), and the state whose{' '}
+        <GlossaryLink term="kl">KL</GlossaryLink> to the original is lowest on calibration text is kept. These steps cost training tokens: at equal tokens (the
+        race, next but one) they come out of the same total.
       </>
     ),
     action: {
       label: `Fuse with DHA at ${BUDGET} % (joint budget) and its own steps`,
-      settings: (fallback) => dha({ 'fuse.kvSplit': 'joint', 'fuse.steps': defaults(fallback)['fuse.steps'] })(),
+      settings: (fallback) => rung('own steps', defaults(fallback)['fuse.steps'])(),
       press: 'fusion-run',
     },
   },
@@ -234,9 +269,9 @@ export const STEPS: TourStep[] = [
     title: 'Latent KV: keep every head, share a latent',
     text: ({ facts: f, example, exampleMethods }) => (
       <>
-        One change against DHA with one joint budget (two steps back, no training of its own): what the cache holds. Every layer caches one small vector per
-        token, the <GlossaryLink term="latent">latent</GlossaryLink>, and every head rebuilds its own key and value from it: the heads stay distinct, and the
-        cache holds d_c numbers instead of every head’s key and value (MHA2MLA, Ji et al. 2025).{' '}
+        One change against DHA with one joint budget (the step before last, no training of its own), and a second family beside the ladder: what the cache
+        holds. Every layer caches one small vector per token, the <GlossaryLink term="latent">latent</GlossaryLink>, and every head rebuilds its own key and
+        value from it: the heads stay distinct, and the cache holds d_c numbers instead of every head’s key and value (MHA2MLA, Ji et al. 2025).{' '}
         {f && !f.rotary ? (
           <>This model has no rotary embedding, so the latent is all it caches: d_c fills the same {BUDGET} % of the cache.</>
         ) : (
@@ -292,10 +327,11 @@ export const STEPS: TourStep[] = [
     title: 'What to try next',
     text: ({ example }) => (
       <>
-        {example ? 'With WebGPU on (above), change' : 'Change'} one thing at a time: 50 % instead of {BUDGET} %; DHA with uniform counts (the same K and V count
-        in every layer: what the search is worth); more or fewer DHA steps at the same total of training tokens; the latent’s rotary pairs (how many, which);
-        recovery training of K/V only; your own checkpoint (Model panel). Share a setup with Copy link or Share as lesson. Papers: GQA arXiv 2305.13245;
-        Align-heads arXiv 2412.20677; DHA arXiv 2406.06567 (the paper is public, its code is not); MHA2MLA arXiv 2502.14837.
+        {example ? 'With WebGPU on (above), change' : 'Change'} one thing at a time: 50 % instead of {BUDGET} %; any choice of the recipe on its own (the Fuse
+        panel’s recipe disclosure; `headlab ladder` climbs them all with several seeds); more or fewer DHA steps at the same total of training tokens; the
+        latent’s rotary pairs (how many, which); recovery training of K/V only; your own checkpoint (Model panel). Share a setup with Copy link or Share as
+        lesson. Papers: GQA arXiv 2305.13245; Align-heads arXiv 2412.20677; DHA arXiv 2406.06567 (the paper is public, its code is not); MHA2MLA arXiv
+        2502.14837.
       </>
     ),
   },
