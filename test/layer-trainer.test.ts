@@ -11,7 +11,7 @@ import { loadModelFiles } from '../src/model/load';
 import { LayerTrainer, type AttentionWeight } from '../src/fusion/layerTrainer';
 import { layerLossRef } from '../src/reference/training';
 import { randomArray } from '../src/reference/linalg';
-import { rotaryDims, rotaryTables, invFreqRounding } from '../src/eval/rotary';
+import { modelRotaryTables, rotaryDims, rotaryStyle } from '../src/model/rotary';
 import { qwen2Files } from './synthetic';
 
 let rt: GpuRuntime;
@@ -30,9 +30,8 @@ const T = 11;
 function refConfig(m: Model) {
   const c = m.config;
   const rd = rotaryDims(c);
-  const tab = rotaryTables(T, rd, c.positional.kind === 'rotary' ? c.positional.theta : 10000, invFreqRounding(c));
-  const style = c.positional.kind === 'rotary' ? c.positional.style : 'half';
-  return { dim: c.dim, heads: c.heads, headDim: c.headDim, scale: c.attentionScale, window: 0, rotDims: rd, style, cos: tab.cos, sin: tab.sin };
+  const tab = modelRotaryTables(c, T);
+  return { dim: c.dim, heads: c.heads, headDim: c.headDim, scale: c.attentionScale, window: 0, rotDims: rd, style: rotaryStyle(c), cos: tab.cos, sin: tab.sin };
 }
 
 /** A teacher layer's output for random inputs, and a student on a nudged copy of the layer (away from the optimum). */

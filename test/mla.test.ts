@@ -6,7 +6,7 @@ import type { GpuRuntime } from '../src/gpu/runtime';
 import { gatherColumns, rope } from '../src/gpu/kernels/transformer';
 import { forwardRef, gatherColumnsRef, ropeRef } from '../src/reference/transformer';
 import { randomArray, relativeError } from '../src/reference/linalg';
-import { rotaryTables } from '../src/eval/rotary';
+import { rotaryTables } from '../src/model/rotary';
 import { NO_COLUMN, kvValuesPerToken, latentColumns } from '../src/model/latent';
 import { filesFromPath } from '../src/model/node-files';
 import { loadModelFiles } from '../src/model/load';

@@ -6,7 +6,7 @@ import { attention, embed, nllRows, norm, rope, NO_TARGET, type AttentionVariant
 import { accumulate, binary } from '../src/gpu/kernels/elementwise';
 import { attentionRef, normRef, ropeRef } from '../src/reference/transformer';
 import { binaryRef, randomArray, relativeError } from '../src/reference/linalg';
-import { rotaryTables, roundBf16, roundF16 } from '../src/eval/rotary';
+import { rotaryTables, roundBf16, roundF16 } from '../src/model/rotary';
 
 const TOL = 1e-5;
 const VARIANTS: RowVariant[] = ['workgroup', 'rows'];

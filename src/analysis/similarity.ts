@@ -6,13 +6,12 @@
 //                  ‖Y_iᵀY_j‖_* / (‖Y_i‖_F ‖Y_j‖_F); for Q and K one 2×2 rotation per rotary plane (so that RoPE is
 //                  respected), each plane contributing √((B₀₀+B₁₁)² + (B₁₀−B₀₁)²) of its 2×2 cross-Gram block B, and any
 //                  orthogonal map on the dims that do not rotate. (docs/ALGORITHMS.md §2.1; the normalisation is ours.)
-import { pairDims } from '../model/latent';
 import type { Model } from '../model/types';
 import { assertHeadKv, headWeights } from '../model/heads';
 import type { LayerGram } from './calibration';
 import type { GpuRuntime } from '../gpu/runtime';
 import { matmul } from '../gpu/kernels/matmul';
-import { rotaryDims } from '../eval/rotary';
+import { rotaryPlanes } from '../model/rotary';
 import { symmetricEigen } from './eigen';
 
 export type SimilarityMetric = 'weight-cosine' | 'cka' | 'aligned';
@@ -116,11 +115,6 @@ function bestRotationScore(G: Float64Array, dh: number, planes: [number, number]
     score += nuclearNorm(sub, rest.length);
   }
   return score;
-}
-
-/** The rotary planes of a head: interleaved (2p, 2p+1) or rotate-half (p, p + rotDims/2). */
-export function rotaryPlanes(model: Model): [number, number][] {
-  return Array.from({ length: rotaryDims(model.config) / 2 }, (_, p) => pairDims(model.config, p));
 }
 
 /** The stacked weights [n·dh, D] and biases of one projection's heads. */

@@ -4,7 +4,7 @@ import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import type { Model } from '../model/types';
 import { tensorsOf } from '../model/heads';
 import { latentColumns, rotaryKeep } from '../model/latent';
-import { invFreqRounding, rotaryDims, rotaryTables } from './rotary';
+import { modelRotaryTables, rotaryDims } from '../model/rotary';
 import type { LongWorkOptions } from '../progress';
 import { throwIfAborted } from '../progress';
 
@@ -179,10 +179,7 @@ export class GpuModel {
         });
       }
       const rotDims = rotaryDims(c);
-      const tables =
-        c.positional.kind === 'rotary'
-          ? rotaryTables(c.contextLength, rotDims, c.positional.theta, invFreqRounding(c))
-          : { cos: new Float32Array(1), sin: new Float32Array(1) };
+      const tables = modelRotaryTables(c, c.contextLength);
       return new GpuModel(rt, model, {
         embed,
         positionEmbed: await opt('positionEmbed', model.positionEmbed),

@@ -8,7 +8,8 @@
 import type { Model } from '../model/types';
 import type { LayerGram } from '../analysis/calibration';
 import type { GpuRuntime } from '../gpu/runtime';
-import { rotaryPlanes, stackedCrossGram } from '../analysis/similarity';
+import { stackedCrossGram } from '../analysis/similarity';
+import { rotaryPlanes } from '../model/rotary';
 import type { HeadMap } from './edit';
 import { procrustes } from './procrustes';
 

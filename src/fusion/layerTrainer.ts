@@ -16,7 +16,7 @@ import { rope } from '../gpu/kernels/transformer';
 import { columnSum } from '../gpu/kernels/layerGrads';
 import { adamStep, type AdamState } from '../gpu/kernels/training';
 import { attentionBackward, attentionForward, attentionScratch, trainsFlash, type AttnGradShape } from '../eval/attention';
-import { rotaryDims, rotaryTables, invFreqRounding } from '../eval/rotary';
+import { rotaryDims, rotaryTables, invFreqRounding } from '../model/rotary';
 
 export type TrainMode = 'kv' | 'attention' | 'frozen';
 /** A layer's attention weights and biases, by the names the model and the GPU copy both use. */

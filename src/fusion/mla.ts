@@ -9,8 +9,8 @@
 import type { LatentKv, LayerWeights, Model } from '../model/types';
 import type { LayerGram } from '../analysis/calibration';
 import { assertHeadKv } from '../model/heads';
-import { headDims, pairDims } from '../model/latent';
-import { rotaryDims } from '../eval/rotary';
+import { headDims } from '../model/latent';
+import { pairDims, rotaryPairs } from '../model/rotary';
 import { symmetricEigen } from '../analysis/eigen';
 import type { LongWorkOptions } from '../progress';
 import { throwIfAborted } from '../progress';
@@ -26,11 +26,6 @@ export interface MlaOptions {
   latentInit?: LatentInit;
   /** Rotary pairs each K head keeps (default: from the head dim and the budget, see mlaSizes). */
   ropePairs?: number;
-}
-
-/** The most rotary pairs a K head has. */
-function rotaryPairs(model: Model): number {
-  return rotaryDims(model.config) / 2;
 }
 
 /** Stacked position-free key rows and value rows of a layer: n = kHeads·(dh − 2r) + vHeads·dh. */
@@ -52,7 +47,7 @@ export function mlaSizes(model: Model, layer: number, budget: number, ropePairs?
   const c = model.config;
   const l = model.layers[layer];
   const values = Math.round(budget * (l.kv.kHeads + l.kv.vHeads) * c.headDim);
-  const half = rotaryPairs(model);
+  const half = rotaryPairs(c);
   let r: number;
   if (ropePairs !== undefined) {
     if (!Number.isInteger(ropePairs) || ropePairs < 0 || ropePairs > half) {
@@ -102,7 +97,7 @@ function rowEnergies(w: Float32Array, b: Float32Array | undefined, rows: number,
  * MHA2MLA averages the product of norms per token.
  */
 export function selectRopePairs(model: Model, layer: number, r: number, select: RopeSelect, gram?: LayerGram): number[][] {
-  const half = rotaryPairs(model);
+  const half = rotaryPairs(model.config);
   const l = model.layers[layer];
   const kHeads = l.kv.kHeads;
   const fixed = (): number[] => {

@@ -3,17 +3,10 @@
 // of queries and keys, and what the layer caches per token. One place for these, read by the GPU forward and backward, the
 // float64 reference, the conversion and the loaders.
 import type { LatentKv, LayerWeights, Model, ModelConfig } from './types';
-import { rotaryDims } from '../eval/rotary';
+import { pairDims, rotaryPairs } from './rotary';
 
 /** Marks a column that the other part of the key fills (see gatherColumns). */
 export const NO_COLUMN = 0xffffffff;
-
-/** The two dims (within a head) of rotary pair p: consecutive (interleaved) or p and p + rotDims/2 (rotate-half). */
-export function pairDims(c: ModelConfig, p: number): [number, number] {
-  const rd = rotaryDims(c);
-  const style = c.positional.kind === 'rotary' ? c.positional.style : 'half';
-  return style === 'interleaved' ? [2 * p, 2 * p + 1] : [p, p + rd / 2];
-}
 
 /** Rotary pairs each K head keeps (r, the same for every head). */
 export function keptPairs(latent: Pick<LatentKv, 'ropePairs'>): number {
@@ -66,7 +59,7 @@ export function latentColumns(c: ModelConfig, latent: LatentKv): LatentColumns {
 
 /** Rotation masks (1: the pair rotates) per head and pair: queries follow the K head they read. [heads·rotDims/2], [kHeads·rotDims/2]. */
 export function rotaryKeep(c: ModelConfig, layer: LayerWeights): { q: Uint32Array; k: Uint32Array } {
-  const half = rotaryDims(c) / 2;
+  const half = rotaryPairs(c);
   const latent = layer.latent;
   const kHeads = layer.kv.kHeads;
   const k = new Uint32Array(Math.max(1, kHeads * half)).fill(latent ? 0 : 1);
@@ -93,7 +86,7 @@ export function kvValuesPerToken(c: ModelConfig, layer: LayerWeights): number {
 /** Checks a latent layer's shapes; throws naming the first that does not fit. */
 export function validateLatent(c: ModelConfig, layer: LayerWeights, name: string): void {
   const L = layer.latent!;
-  const half = rotaryDims(c) / 2;
+  const half = rotaryPairs(c);
   const r = keptPairs(L);
   if (!(Number.isInteger(L.rank) && L.rank >= 1)) throw new Error(`model: ${name} latent rank must be a positive integer; got ${L.rank}`);
   if (L.ropePairs.length !== layer.kv.kHeads) throw new Error(`model: ${name} lists rotary pairs for ${L.ropePairs.length} K heads, not ${layer.kv.kHeads}`);

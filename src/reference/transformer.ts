@@ -1,7 +1,7 @@
 // CPU references, in float64, for the transformer kernels and for a whole forward pass over the family-free Model. Written
 // to read like nanoGPT's model.py: the tests compare the GPU with these, and these with Hugging Face's golden logits.
 import type { Model } from '../model/types';
-import { invFreqRounding, rotaryTables, rotaryDims } from '../eval/rotary';
+import { modelRotaryTables, planeDims, rotaryDims } from '../model/rotary';
 import { erfcNonNeg } from './linalg';
 import { latentColumns, NO_COLUMN, rotaryKeep } from '../model/latent';
 
@@ -53,7 +53,7 @@ export function ropeRef(
       const o = r * heads * headDim + h * headDim;
       for (let p = 0; p < half; p++) {
         if (keep && !keep[h * half + p]) continue;
-        const [i0, i1] = style === 'interleaved' ? [2 * p, 2 * p + 1] : [p, p + half];
+        const [i0, i1] = planeDims(style, rotDims, p);
         const c = cos[pos * half + p];
         const s = sin[pos * half + p];
         const a = x[o + i0];
@@ -140,7 +140,7 @@ export function forwardRef(model: Model, ids: number[], onAttentionInput?: (laye
   });
   const rot = c.positional.kind === 'rotary' ? c.positional : null;
   const rd = rotaryDims(c);
-  const tables = rot ? rotaryTables(T, rd, rot.theta, invFreqRounding(c)) : null;
+  const tables = rot ? modelRotaryTables(c, T) : null;
   model.layers.forEach((l, li) => {
     const kv = l.kv;
     const h1 = normRef(c.norm, x, l.attnNorm.weight, l.attnNorm.bias, T, D, c.normEps);
