@@ -1,7 +1,7 @@
 // Layer-local training of a fused model's attention against a float64 CPU reference: the loss, and its gradients with
 // respect to every attention weight and bias, by central finite differences of the reference loss — on stories260K (GQA,
 // interleaved rotary) and a Qwen2 layer (q/k/v biases, rotate-half). 'kv' trains the K/V projections only.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { gpu } from './gpu-context';
 import { testdata } from './testdata';
 import type { GpuRuntime } from '../src/gpu/runtime';
@@ -12,6 +12,7 @@ import { LayerTrainer, type AttentionWeight } from '../src/fusion/layerTrainer';
 import { layerLossRef } from '../src/reference/training';
 import { randomArray } from '../src/reference/linalg';
 import { modelRotaryTables, rotaryDims, rotaryStyle } from '../src/model/rotary';
+import { acquireRotary } from '../src/eval/rotary';
 import { qwen2Files } from './synthetic';
 
 let rt: GpuRuntime;
@@ -75,6 +76,35 @@ describe('layer trainer', () => {
     await student.forward();
     expect(await student.loss()).toBeLessThan(1e-10);
     expect(student.trainables.map((x) => x.name)).toEqual(['wq', 'wk', 'wv', 'wo']);
+  });
+
+  it("one upload of a model's rotary tables serves every layer trainer of the model and of its fused copy", async () => {
+    const spy = vi.spyOn(rt, 'tensor');
+    try {
+      const { student, teacher } = await setup(stories, 1, 'attention');
+      const more = [
+        await LayerTrainer.create(rt, { model: stories, layer: 3, B, T, mode: 'frozen' }),
+        await LayerTrainer.create(rt, { model: stories, layer: 4, B, T: 2 * T, mode: 'kv' }),
+      ];
+      const tables = spy.mock.calls.filter(([label]) => /(^| )(cos|sin)( |$)/.test(label));
+      // none when an earlier test's trainers still hold them; otherwise one cos and one sin
+      expect(tables.length).toBeLessThanOrEqual(2);
+      [student, teacher, ...more].forEach((x) => x.release());
+    } finally {
+      spy.mockRestore();
+    }
+    // shared while held, uploaded again after the last holder lets go
+    const c = { ...stories.config, contextLength: 77 };
+    const a = await acquireRotary(rt, c, T);
+    const b = await acquireRotary(rt, c, 40);
+    expect(b.cos).toBe(a.cos);
+    expect(b.sin).toBe(a.sin);
+    a.release();
+    b.release();
+    const again = await acquireRotary(rt, c, T);
+    expect(again.cos).not.toBe(a.cos);
+    expect(await rt.read(again.cos)).toEqual(modelRotaryTables(c, 77).cos);
+    again.release();
   });
 
   it.each([

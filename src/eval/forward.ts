@@ -8,6 +8,8 @@ import { matmul } from '../gpu/kernels/matmul';
 import { accumulate, binary, unary } from '../gpu/kernels/elementwise';
 import { embed, gatherColumns, nllRows, norm, rope, NO_TARGET } from '../gpu/kernels/transformer';
 import { attentionForward } from './attention';
+import { attentionShape, linear as linearRows, rotatedProjection } from './attentionBlock';
+import { ropeShape } from './rotary';
 import type { GpuLatentLayout, GpuModel } from './gpuModel';
 import type { ModelConfig } from '../model/types';
 
@@ -224,18 +226,16 @@ export class ForwardPass {
     const normed = (x: GpuTensor, w: GpuTensor, b: GpuTensor | null, y: GpuTensor) => norm(rt, c.norm, x, w, b, y, { rows: R, dim: D, eps: c.normEps });
     /** y[R, out] = x[R, in] · Wᵀ (+ bias) (+ y with `residual`): W is stored out × in; one dispatch. */
     const linear = (x: GpuTensor, w: GpuTensor, bias: GpuTensor | null, y: GpuTensor, inDim: number, outDim: number, residual = false) =>
-      matmul(rt, x, w, y, { M: R, N: outDim, K: inDim, transB: true, beta: residual ? 1 : 0 }, undefined, bias);
+      linearRows(rt, x, w, bias, y, R, inDim, outDim, residual);
     /** Training keeps a copy of the residual stream where a norm reads it. */
     const keep = (x: GpuTensor | null) => x && rt.copy(t.x, x, R * D);
-    const style = c.positional.kind === 'rotary' ? c.positional.style : 'half';
     for (const [li, l] of gm.layers.entries()) {
       const s = this.acts[li];
       keep(s.x0);
       await normed(t.x, l.attnNormW, l.attnNormB, s.h1);
       if (hooks.attentionInput) await hooks.attentionInput(li, s.h1, R);
-      await linear(s.h1, l.wq, l.bq, t.qRaw, D, c.heads * dh);
-      const rot = { B, T, headDim: dh, rotDims: gm.rotDims, pos0, style } as const;
-      await rope(rt, t.qRaw, gm.cos, gm.sin, s.q, { ...rot, heads: c.heads, yT: T, dstPos0: 0, keep: l.latent?.keepQ });
+      const rot = { B, T, headDim: dh, inDim: D, pos0 };
+      await rotatedProjection(rt, gm.rotary, s.h1, l.wq, l.bq, t.qRaw, s.q, { ...rot, heads: c.heads, keep: l.latent?.keepQ });
       // V (and K without rotary) straight into the cache: one product per sequence, rows pos0 … pos0+T−1 of its block.
       const intoCache = (w: GpuTensor, bias: GpuTensor | null, cache: GpuTensor, n: number) =>
         matmul(
@@ -249,24 +249,16 @@ export class ForwardPass {
         );
       if (l.latent) {
         await this.latentKv(li, intoCache);
-      } else if (gm.rotDims > 0) {
-        await linear(s.h1, l.wk!, l.bk, t.kRaw, D, l.kHeads * dh);
-        await rope(rt, t.kRaw, gm.cos, gm.sin, this.kCache[li], { ...rot, heads: l.kHeads, yT: shape.cacheT, dstPos0: pos0 });
+      } else if (gm.rotary.rotDims > 0) {
+        await rotatedProjection(rt, gm.rotary, s.h1, l.wk!, l.bk, t.kRaw, this.kCache[li], { ...rot, heads: l.kHeads, yT: shape.cacheT, dstPos0: pos0 });
       } else {
         await intoCache(l.wk!, l.bk, this.kCache[li], l.kHeads * dh);
       }
       if (!l.latent) await intoCache(l.wv!, l.bv, this.vCache[li], l.vHeads * dh);
       await attentionForward(rt, { q: s.q, k: this.kCache[li], v: this.vCache[li], maps: l.maps }, s.att, {
-        B,
-        T,
+        ...attentionShape(c, li, l, B, T),
         pos0,
-        heads: c.heads,
-        kHeads: l.kHeads,
-        vHeads: l.vHeads,
-        dh,
         cacheT: shape.cacheT,
-        window: c.attentionWindow[li] ?? 0,
-        scale: c.attentionScale,
       });
       if (c.parallelResidual) {
         await normed(t.x, l.mlpNormW, l.mlpNormB, s.h2); // x + attn(ln1(x)) + mlp(ln2(x))
@@ -317,17 +309,16 @@ export class ForwardPass {
     await intoCache(l.wdkv!, null, cc, L.rank);
     if (L.rope) await intoCache(l.wkr!, null, this.krCache[li]!, l.kHeads * L.rope);
     // every cached position's keys: position-free dims from the latent, kept rotary dims from their cache
-    const kRaw = gm.rotDims > 0 ? t.kRawAll : this.kCache[li];
+    const kRaw = gm.rotary.rotDims > 0 ? t.kRawAll : this.kCache[li];
     if (L.nope) {
       await matmul(rt, cc, l.wuk!, t.kNope, { M: BT, N: l.kHeads * L.nope, K: L.rank, transB: true });
       await gatherColumns(rt, t.kNope, L.fromNope, kRaw, { rows: BT, xWidth: l.kHeads * L.nope, yWidth: kW });
     }
     if (L.rope) await gatherColumns(rt, this.krCache[li]!, L.fromRope, kRaw, { rows: BT, xWidth: l.kHeads * L.rope, yWidth: kW });
     if (l.bk) await accumulate(rt, kRaw, l.bk, BT * kW, kW);
-    if (gm.rotDims > 0) {
-      const style = c.positional.kind === 'rotary' ? c.positional.style : 'half';
-      const rot = { B: shape.batch, T: shape.cacheT, headDim: dh, rotDims: gm.rotDims, pos0: 0, yT: shape.cacheT, dstPos0: 0, style } as const;
-      await rope(rt, kRaw, gm.cos, gm.sin, this.kCache[li], { ...rot, heads: l.kHeads, keep: L.keepK });
+    if (gm.rotary.rotDims > 0) {
+      const rot = ropeShape(gm.rotary, { B: shape.batch, T: shape.cacheT, headDim: dh, heads: l.kHeads, keep: L.keepK });
+      await rope(rt, kRaw, gm.rotary.cos, gm.rotary.sin, this.kCache[li], rot);
     }
     await matmul(rt, cc, l.wuv!, this.vCache[li], { M: BT, N: l.vHeads * dh, K: L.rank, transB: true }, undefined, l.bv);
   }

@@ -4,7 +4,8 @@ import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import type { Model } from '../model/types';
 import { tensorsOf } from '../model/heads';
 import { latentColumns, rotaryKeep } from '../model/latent';
-import { modelRotaryTables, rotaryDims } from '../model/rotary';
+import { modelRotaryTables, rotaryDims, rotaryStyle } from '../model/rotary';
+import type { RotarySetup } from './rotary';
 import type { LongWorkOptions } from '../progress';
 import { throwIfAborted } from '../progress';
 
@@ -73,9 +74,8 @@ export class GpuModel {
   readonly finalNormW: GpuTensor;
   readonly finalNormB: GpuTensor | null;
   readonly layers: GpuLayer[];
-  readonly cos: GpuTensor;
-  readonly sin: GpuTensor;
-  readonly rotDims: number;
+  /** The rotary tables for every position of the context, the rotating dims per head and their pairing. */
+  readonly rotary: RotarySetup;
   private readonly owned: GpuTensor[];
 
   private constructor(rt: GpuRuntime, model: Model, parts: Omit<GpuModel, 'rt' | 'model' | 'release' | 'owned' | 'weightBytes'> & { owned: GpuTensor[] }) {
@@ -88,9 +88,7 @@ export class GpuModel {
     this.finalNormW = parts.finalNormW;
     this.finalNormB = parts.finalNormB;
     this.layers = parts.layers;
-    this.cos = parts.cos;
-    this.sin = parts.sin;
-    this.rotDims = parts.rotDims;
+    this.rotary = parts.rotary;
     this.owned = parts.owned;
   }
 
@@ -178,7 +176,6 @@ export class GpuModel {
           latent,
         });
       }
-      const rotDims = rotaryDims(c);
       const tables = modelRotaryTables(c, c.contextLength);
       return new GpuModel(rt, model, {
         embed,
@@ -188,9 +185,7 @@ export class GpuModel {
         finalNormW: await up('finalNorm.weight', model.finalNorm.weight),
         finalNormB: await opt('finalNorm.bias', model.finalNorm.bias),
         layers,
-        cos: await up('rotary cos', tables.cos),
-        sin: await up('rotary sin', tables.sin),
-        rotDims,
+        rotary: { cos: await up('rotary cos', tables.cos), sin: await up('rotary sin', tables.sin), rotDims: rotaryDims(c), style: rotaryStyle(c) },
         owned,
       });
     } catch (e) {

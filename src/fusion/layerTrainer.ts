@@ -2,21 +2,24 @@
 // and the teacher's attention output O_T are given; the layer computes
 //   Q = rope(X W_Qᵀ + b_Q), K = rope(X W_Kᵀ + b_K), V = X W_Vᵀ + b_V, A = attention through the layer's head maps,
 //   O = A W_Oᵀ + b_O,
-// and the loss L = ‖O − O_T‖² / ‖O_T‖² (relative squared error). The backward pass runs the same attention-gradient kernels
-// as end-to-end training (dS, dQ, dK, dV; flash-style on GPUs, through stored probabilities on CPU fallbacks), rotary backward by −angle, then the weight gradients dW = dYᵀ X. Mode 'kv' trains
+// and the loss L = ‖O − O_T‖² / ‖O_T‖² (relative squared error). Forward and backward are the model's attention block
+// (src/eval/attentionBlock.ts), as in the forward pass and end-to-end training: the same projections, rotary step, attention
+// core (flash-style on GPUs, through stored probabilities on CPU fallbacks), W_O, inverse rotation and weight gradients
+// dW = dYᵀ X; the rotary tables are one upload per model, shared by every layer's teacher and student. Mode 'kv' trains
 // W_K, W_V (and their biases): a fused model's merged heads; 'attention' trains W_Q and W_O too, so that queries and outputs
 // can absorb what merging changed; 'frozen' only runs forward (the teacher). Adam updates the trainable tensors. The layer is
 // always a complete layer of a model: what is evaluated is what was trained.
+// What is the layer trainer's own: the GPU copies of one layer's weights with their gradients and Adam state, the loss, the
+// probabilities kept from forward to backward on the CPU-fallback path, and V as one product over all rows (the forward pass
+// writes V into its KV cache one sequence at a time, a product of another shape).
 import type { Model } from '../model/types';
 import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
-import { matmul } from '../gpu/kernels/matmul';
 import { binary, unary } from '../gpu/kernels/elementwise';
 import { reduceRows } from '../gpu/kernels/reduce';
-import { rope } from '../gpu/kernels/transformer';
-import { columnSum } from '../gpu/kernels/layerGrads';
 import { adamStep, type AdamState } from '../gpu/kernels/training';
-import { attentionBackward, attentionForward, attentionScratch, trainsFlash, type AttnGradShape } from '../eval/attention';
-import { rotaryDims, rotaryTables, invFreqRounding } from '../model/rotary';
+import { attentionForward, attentionScratch, trainsFlash, type AttnGradShape } from '../eval/attention';
+import { attentionBlockBackward, attentionShape, linear, rotatedProjection } from '../eval/attentionBlock';
+import { acquireRotary, type RotarySetup } from '../eval/rotary';
 
 export type TrainMode = 'kv' | 'attention' | 'frozen';
 /** A layer's attention weights and biases, by the names the model and the GPU copy both use. */
@@ -53,8 +56,8 @@ export class LayerTrainer {
   private readonly owned: GpuTensor[] = [];
   private t!: Record<string, GpuTensor>;
   private X: GpuTensor | null = null;
-  private rotDims = 0;
-  private style: 'interleaved' | 'half' = 'half';
+  /** The model's rotary tables, shared with the other layer trainers of the same model (acquireRotary). */
+  private rotary: (RotarySetup & { release(): void }) | null = null;
   private teacherEnergy = 1;
   private readonly flash: boolean;
 
@@ -65,16 +68,7 @@ export class LayerTrainer {
     const l = spec.model.layers[spec.layer];
     this.R = spec.B * spec.T;
     this.flash = spec.flash ?? trainsFlash(rt, c.headDim);
-    this.shape = {
-      B: spec.B,
-      T: spec.T,
-      heads: c.heads,
-      kHeads: l.kv.kHeads,
-      vHeads: l.kv.vHeads,
-      dh: c.headDim,
-      window: c.attentionWindow[spec.layer] ?? 0,
-      scale: c.attentionScale,
-    };
+    this.shape = attentionShape(c, spec.layer, l.kv, spec.B, spec.T);
   }
 
   private async tensor(label: string, data: Float32Array | Uint32Array | number): Promise<GpuTensor> {
@@ -101,11 +95,7 @@ export class LayerTrainer {
     const { R } = this;
     const { heads: H, kHeads: K, vHeads: V, dh } = this.shape;
     const D = c.dim;
-    if (c.positional.kind === 'rotary') {
-      this.rotDims = rotaryDims(c);
-      this.style = c.positional.style;
-    }
-    const tables = rotaryTables(T, this.rotDims, c.positional.kind === 'rotary' ? c.positional.theta : 10000, invFreqRounding(c));
+    this.rotary = await acquireRotary(this.rt, c, T);
     for (const name of ATTENTION_WEIGHTS) {
       const host = l.attn[name];
       if (host) this.w[name] = await this.tensor(name, Float32Array.from(host));
@@ -133,7 +123,7 @@ export class LayerTrainer {
       diff: R * D,
       sq: R * D,
       rowSums: R,
-      dA: R * H * dh,
+      datt: R * H * dh,
       dq: R * H * dh,
       dqRaw: R * H * dh,
       dk: R * K * dh,
@@ -141,33 +131,8 @@ export class LayerTrainer {
       dv: R * V * dh,
       ...attentionScratch(this.shape, this.flash),
     };
-    this.t = {
-      maps: await this.tensor('maps', Uint32Array.from([...l.kv.kHeadOf, ...l.kv.vHeadOf])),
-      cos: await this.tensor('cos', tables.cos),
-      sin: await this.tensor('sin', tables.sin),
-    };
+    this.t = { maps: await this.tensor('maps', Uint32Array.from([...l.kv.kHeadOf, ...l.kv.vHeadOf])) };
     for (const [name, n] of Object.entries(sizes)) this.t[name] = await this.tensor(name, n);
-  }
-
-  private rot(heads: number, inverse = false) {
-    return {
-      B: this.spec.B,
-      T: this.spec.T,
-      heads,
-      headDim: this.shape.dh,
-      rotDims: this.rotDims,
-      pos0: 0,
-      yT: this.spec.T,
-      dstPos0: 0,
-      style: this.style,
-      inverse,
-    } as const;
-  }
-
-  /** y = X Wᵀ (+ b), y [R, out]. */
-  private async project(w: GpuTensor, b: GpuTensor | undefined, y: GpuTensor, out: number) {
-    const D = this.spec.model.config.dim;
-    await matmul(this.rt, this.X!, w, y, { M: this.R, N: out, K: D, transB: true }, undefined, b ?? null);
   }
 
   /** The layer's input X [R, D] for the next forward (fixed until the next call). */
@@ -191,14 +156,13 @@ export class LayerTrainer {
   /** The forward pass: O into `output`. */
   async forward() {
     if (!this.X) throw new Error('layer trainer: no input; call setInput first');
-    const { rt, R, t, w } = this;
-    const { heads: H, kHeads: K, vHeads: V, dh } = this.shape;
+    const { rt, R, t, w, X } = this;
+    const { B, T, heads: H, kHeads: K, vHeads: V, dh } = this.shape;
     const D = this.spec.model.config.dim;
-    await this.project(w.wq!, w.bq, t.qRaw, H * dh);
-    await this.project(w.wk!, w.bk, t.kRaw, K * dh);
-    await this.project(w.wv!, w.bv, t.v, V * dh);
-    await rope(rt, t.qRaw, t.cos, t.sin, t.q, this.rot(H));
-    await rope(rt, t.kRaw, t.cos, t.sin, t.k, this.rot(K));
+    const rot = { B, T, headDim: dh, inDim: D };
+    await rotatedProjection(rt, this.rotary!, X, w.wq!, w.bq ?? null, t.qRaw, t.q, { ...rot, heads: H });
+    await rotatedProjection(rt, this.rotary!, X, w.wk!, w.bk ?? null, t.kRaw, t.k, { ...rot, heads: K });
+    await linear(rt, X, w.wv!, w.bv ?? null, t.v, R, D, V * dh);
     // The probabilities path keeps P for the backward; the flash path keeps nothing of T × T.
     await attentionForward(
       rt,
@@ -207,7 +171,7 @@ export class LayerTrainer {
       { ...this.shape, pos0: 0, cacheT: this.shape.T },
       this.flash ? { variant: 'flash' } : { probs: t.P },
     );
-    await matmul(rt, t.a, w.wo!, t.o, { M: R, N: D, K: H * dh, transB: true }, undefined, w.bo ?? null);
+    await linear(rt, t.a, w.wo!, w.bo ?? null, t.o, R, H * dh, D);
   }
 
   get output(): GpuTensor {
@@ -227,33 +191,26 @@ export class LayerTrainer {
   /** Gradients of the loss after forward() and loss(), into the trainables' gradient tensors (overwritten). */
   async backward() {
     const { rt, R, t, w } = this;
-    const { heads: H, kHeads: K, vHeads: V, dh } = this.shape;
     const D = this.spec.model.config.dim;
     const grad = new Map(this.trainables.map((x) => [x.name, x.grad]));
-    /** y = X Wᵀ + b: dW = dyᵀ X, db = Σ_rows dy. */
-    const weightGrads = async (dy: GpuTensor, x: GpuTensor, wName: AttentionWeight, bName: AttentionWeight, out: number, inDim: number) => {
-      const dW = grad.get(wName);
-      const db = grad.get(bName);
-      if (dW) await matmul(rt, dy, x, dW, { M: out, N: inDim, K: R, transA: true });
-      if (db) {
-        rt.zero(db);
-        await columnSum(rt, dy, db, R, out);
-      }
-    };
-    // G = 2 (O − O_T) / ‖O_T‖²; O = A W_Oᵀ + b_O: dW_O = Gᵀ A, dA = G W_O.
+    const g = (name: AttentionWeight) => grad.get(name) ?? null;
+    // G = 2 (O − O_T) / ‖O_T‖², the gradient of O = A W_Oᵀ + b_O; the block's backward from there.
     await unary(rt, 'identity', t.diff, t.sq, R * D, 2 / this.teacherEnergy);
-    await weightGrads(t.sq, t.a, 'wo', 'bo', D, H * dh);
-    await matmul(rt, t.sq, w.wo!, t.dA, { M: R, N: H * dh, K: D });
-    const needDq = grad.has('wq') || grad.has('bq');
-    const io = { q: t.q, k: t.k, v: t.v, a: t.a, dA: t.dA, maps: t.maps };
-    await attentionBackward(rt, io, { dq: needDq || this.flash ? t.dq : null, dk: t.dk, dv: t.dv }, t, this.shape, this.flash, true);
-    await rope(rt, t.dk, t.cos, t.sin, t.dkRaw, this.rot(K, true));
-    await weightGrads(t.dkRaw, this.X!, 'wk', 'bk', K * dh, D);
-    await weightGrads(t.dv, this.X!, 'wv', 'bv', V * dh, D);
-    if (needDq) {
-      await rope(rt, t.dq, t.cos, t.sin, t.dqRaw, this.rot(H, true));
-      await weightGrads(t.dqRaw, this.X!, 'wq', 'bq', H * dh, D);
-    }
+    await attentionBlockBackward(rt, {
+      shape: this.shape,
+      inDim: D,
+      rotary: this.rotary!,
+      weights: { wq: w.wq!, wk: w.wk!, wv: w.wv!, wo: w.wo! },
+      io: { x: this.X!, q: t.q, k: t.k, v: t.v, att: t.a, maps: t.maps },
+      dOut: t.sq,
+      grads: { wq: g('wq'), wk: g('wk'), wv: g('wv'), wo: g('wo'), bq: g('bq'), bk: g('bk'), bv: g('bv'), bo: g('bo') },
+      scratch: t,
+      dx: null,
+      grad: 'overwrite',
+      flash: this.flash,
+      probsKept: true,
+      needDq: grad.has('wq') || grad.has('bq'),
+    });
   }
 
   /** One Adam step on the trainable tensors. */
@@ -271,5 +228,7 @@ export class LayerTrainer {
   release() {
     for (const t of this.owned) this.rt.release(t);
     this.owned.length = 0;
+    this.rotary?.release();
+    this.rotary = null;
   }
 }

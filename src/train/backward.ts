@@ -5,9 +5,9 @@
 // not kept: on GPUs by the flash backward (no T × T buffer), on CPU fallbacks as a [B, heads, T, T] scratch. No float atomics anywhere: every reduction is a thread's own loop, so gradients are deterministic.
 import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import type { ForwardPass } from '../eval/forward';
-import { matmul } from '../gpu/kernels/matmul';
-import { gatherColumns, rope } from '../gpu/kernels/transformer';
-import { attentionBackward, attentionScratch, trainsFlash, type AttnGradShape } from '../eval/attention';
+import { gatherColumns } from '../gpu/kernels/transformer';
+import { attentionScratch, trainsFlash } from '../eval/attention';
+import { attentionBlockBackward, attentionShape, linearBackward } from '../eval/attentionBlock';
 import { columnSum, embeddingGrad, geluGrad, normBackward, normGainGrad, positionGrad, swigluGrad, tokenRows } from '../gpu/kernels/layerGrads';
 import type { LayerGrads, ModelGrads } from './params';
 import type { ModelConfig } from '../model/types';
@@ -100,10 +100,7 @@ export class Backward {
     outDim: number,
     accumulate = false,
   ) {
-    const R = this.fp.rows;
-    if (dW) await matmul(this.rt, dy, x, dW, { M: outDim, N: inDim, K: R, transA: true, beta: 1 });
-    if (db) await columnSum(this.rt, dy, db, R, outDim);
-    if (dx) await matmul(this.rt, dy, w, dx, { M: R, N: inDim, K: outDim, beta: accumulate ? 1 : 0 });
+    await linearBackward(this.rt, this.fp.rows, dy, x, w, { dW, db, dx }, inDim, outDim, 'accumulate', accumulate);
   }
 
   /** y = norm(x)·w (+ b): dx (+)= …, dw += Σ dy ⊙ x̂, db += Σ dy. */
@@ -125,7 +122,6 @@ export class Backward {
     const B = R / T;
     const D = c.dim;
     const dh = c.headDim;
-    const HD = c.heads * dh;
     const F = c.ffnDim;
     const V = c.vocab;
     const L = gm.layers.length;
@@ -156,59 +152,44 @@ export class Backward {
       }
       // h2 = norm2(x1), x1 = x0 + o (sequential); with a parallel residual h2 = norm2(x0), added below
       if (!c.parallelResidual) await this.norm(s.x1!, l.mlpNormW, lg.mlpNormW, lg.mlpNormB, d.dh2, d.dx, true);
-      // o = att · W_Oᵀ (+ b): o's gradient is the residual's
-      await this.linear(d.dx, s.att, l.wo, lg.wo, lg.bo, d.datt, HD, D);
-      // att = softmax(scale · q kᵀ + mask) v through the head maps; P recomputed from the kept q and K cache
-      const shape: AttnGradShape = {
-        B,
-        T,
-        heads: c.heads,
-        kHeads: l.kHeads,
-        vHeads: l.vHeads,
-        dh,
-        window: c.attentionWindow[li] ?? 0,
-        scale: c.attentionScale,
-      };
-      const io = { q: s.q, k: fp.kCache[li], v: fp.vCache[li], a: s.att, dA: d.datt, maps: l.maps };
-      await attentionBackward(rt, io, { dq: d.dq, dk: d.dk, dv: d.dv }, d, shape, this.flash);
-      // q = rope(qRaw), k = rope(kRaw): the transpose of a rotation is the rotation by −angle
-      const rot = {
-        B,
-        T,
-        headDim: dh,
-        rotDims: gm.rotDims,
-        pos0: 0,
-        yT: T,
-        dstPos0: 0,
-        style: c.positional.kind === 'rotary' ? c.positional.style : 'half',
-        inverse: true,
-      } as const;
+      // the attention block (src/eval/attentionBlock.ts): o = att · W_Oᵀ (+ b), o's gradient is the residual's; att through
+      // the head maps, P recomputed from the kept q and K cache; q = rope(qRaw), k = rope(kRaw); qRaw, kRaw, v = h1 · W_{q,k,v}ᵀ (+ b)
       const L = l.latent;
-      await rope(rt, d.dq, gm.cos, gm.sin, d.dqRaw, { ...rot, heads: c.heads, keep: L?.keepQ });
-      await rope(rt, d.dk, gm.cos, gm.sin, d.dkRaw, { ...rot, heads: l.kHeads, keep: L?.keepK });
-      // qRaw, kRaw, vRaw = h1 · W_{q,k,v}ᵀ (+ b)
       const below = needBelow(li);
       const dh1 = below || lg.attnNormW || lg.attnNormB ? d.dh1 : null;
-      await this.linear(d.dqRaw, s.h1, l.wq, lg.wq, lg.bq, dh1, D, HD);
-      if (L) {
-        // kRaw = columns of kn = c·W_ukᵀ and kr = h1·W_krᵀ (+ bk); v = c·W_uvᵀ (+ bv); c = h1·W_dkvᵀ
-        const kW = l.kHeads * dh;
-        const cc = fp.cCache[li]!;
-        if (lg.bk) await columnSum(rt, d.dkRaw, lg.bk, R, kW);
-        if (L.nope) {
-          await gatherColumns(rt, d.dkRaw, L.nopeCols, d.dkn, { rows: R, xWidth: kW, yWidth: l.kHeads * L.nope });
-          await this.linear(d.dkn, cc, l.wuk!, lg.wuk, null, d.dc, L.rank, l.kHeads * L.nope);
-        }
-        await this.linear(d.dv, cc, l.wuv!, lg.wuv, lg.bv, d.dc, L.rank, l.vHeads * dh, L.nope > 0);
-        if (L.rope) {
-          await gatherColumns(rt, d.dkRaw, L.ropeCols, d.dkr, { rows: R, xWidth: kW, yWidth: l.kHeads * L.rope });
-          await this.linear(d.dkr, s.h1, l.wkr!, lg.wkr, null, dh1, D, l.kHeads * L.rope, true);
-        }
-        await this.linear(d.dc, s.h1, l.wdkv!, lg.wdkv, null, dh1, D, L.rank, true);
-      } else {
-        await this.linear(d.dkRaw, s.h1, l.wk!, lg.wk, lg.bk, dh1, D, l.kHeads * dh, true);
-        await this.linear(d.dv, s.h1, l.wv!, lg.wv, lg.bv, dh1, D, l.vHeads * dh, true);
-      }
+      // a latent layer: kRaw = columns of kn = c·W_ukᵀ and kr = h1·W_krᵀ (+ bk); v = c·W_uvᵀ (+ bv); c = h1·W_dkvᵀ
+      const latentKv =
+        L &&
+        (async (dkRaw: GpuTensor, dv: GpuTensor) => {
+          const kW = l.kHeads * dh;
+          const cc = fp.cCache[li]!;
+          if (lg.bk) await columnSum(rt, dkRaw, lg.bk, R, kW);
+          if (L.nope) {
+            await gatherColumns(rt, dkRaw, L.nopeCols, d.dkn, { rows: R, xWidth: kW, yWidth: l.kHeads * L.nope });
+            await this.linear(d.dkn, cc, l.wuk!, lg.wuk, null, d.dc, L.rank, l.kHeads * L.nope);
+          }
+          await this.linear(dv, cc, l.wuv!, lg.wuv, lg.bv, d.dc, L.rank, l.vHeads * dh, L.nope > 0);
+          if (L.rope) {
+            await gatherColumns(rt, dkRaw, L.ropeCols, d.dkr, { rows: R, xWidth: kW, yWidth: l.kHeads * L.rope });
+            await this.linear(d.dkr, s.h1, l.wkr!, lg.wkr, null, dh1, D, l.kHeads * L.rope, true);
+          }
+          await this.linear(d.dc, s.h1, l.wdkv!, lg.wdkv, null, dh1, D, L.rank, true);
+        });
+      await attentionBlockBackward(rt, {
+        shape: attentionShape(c, li, l, B, T),
+        inDim: D,
+        rotary: gm.rotary,
+        weights: l,
+        io: { x: s.h1, q: s.q, k: fp.kCache[li], v: fp.vCache[li], att: s.att, maps: l.maps },
+        dOut: d.dx,
+        grads: lg,
+        scratch: d,
+        dx: dh1,
+        grad: 'accumulate',
+        flash: this.flash,
+        keep: { q: L?.keepQ, k: L?.keepK },
+        kv: latentKv ?? undefined,
+      });
       if (!below && !lg.attnNormW && !lg.attnNormB && !(c.parallelResidual && (lg.mlpNormW || lg.mlpNormB))) break;
       // x_out = x0 + o + m with h2 = norm2(x0) (parallel); h1 = norm1(x0)
       if (c.parallelResidual) await this.norm(s.x0!, l.mlpNormW, lg.mlpNormW, lg.mlpNormB, d.dh2, d.dx, true);
