@@ -15,7 +15,7 @@ import { filesFromPath } from '../model/node-files';
 import { loadModelFiles } from '../model/load';
 import type { Model } from '../model/types';
 import type { Tokenizer } from '../model/tokenizer';
-import { formatBytes } from '../gpu/errors';
+import { formatBytes } from '../format';
 import { intList, UsageError, type ParsedArgs } from './args';
 
 export function adapterName(s: { vendor: string; architecture: string; device: string; description: string }): string {

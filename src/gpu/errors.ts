@@ -1,4 +1,5 @@
 // Typed GPU errors whose messages say what failed, with which tensor or limit, and what to do.
+import { formatBytes } from '../format';
 
 export type GpuErrorKind = 'unavailable' | 'limit' | 'out-of-memory' | 'device-lost' | 'validation';
 
@@ -81,16 +82,4 @@ export class GpuDeviceLostError extends GpuError {
     );
     this.reason = reason;
   }
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }

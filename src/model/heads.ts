@@ -1,7 +1,7 @@
 // Head layouts and per-head views of a Model, and what a model costs: parameters, KV-cache bytes, GPU memory.
 import type { HeadOrigin, KvLayout, LatentKv, LayerWeights, Model } from './types';
 import { ModelTooLargeError } from './errors';
-import { formatBytes } from '../gpu/errors';
+import { formatBytes } from '../format';
 import { cachedValues, validateLatent } from './latent';
 
 export function mhaLayout(heads: number): KvLayout {

@@ -6,7 +6,7 @@ import { layerKvShapes } from '../model/latent';
 import type { Model } from '../model/types';
 import { parameterCount } from '../model/heads';
 import { ForwardPass } from '../eval/forward';
-import { formatBytes } from '../gpu/errors';
+import { formatBytes } from '../format';
 import { Backward } from './backward';
 import { trainableCount, type TrainableSet } from './params';
 

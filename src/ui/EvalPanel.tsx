@@ -5,7 +5,7 @@ import { useSettings, usePanelHidden } from '../lab/settingsStore';
 import { Field } from './Field';
 import { useModel } from '../lab/modelStore';
 import { useEval } from '../lab/evalStore';
-import { formatBytes } from '../gpu/errors';
+import { formatBytes } from '../format';
 import type { DocumentSplit } from '../eval/perplexity';
 
 const SAMPLE_URL = `${import.meta.env.BASE_URL}demo/demo-stories.txt`;

@@ -1,7 +1,7 @@
 // The GPU panel: which adapter headlab got, whether it is a CPU fallback, the limits that decide what fits, and a kernel
 // self-test that compares every WGSL kernel with its CPU reference.
 import { useGpu } from '../lab/gpuStore';
-import { formatBytes } from '../gpu/errors';
+import { formatBytes } from '../format';
 import { SELFTEST_TOLERANCE } from '../gpu/selftest';
 import type { LimitName } from '../gpu/adapter';
 

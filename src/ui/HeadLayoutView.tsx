@@ -4,7 +4,7 @@ import { useRef } from 'react';
 import { layoutKvBytes, type HeadLayout } from '../model/heads';
 import { latentLine } from '../model/card';
 import { keptPairs } from '../model/latent';
-import { formatBytes } from '../gpu/errors';
+import { formatBytes } from '../format';
 import { HeadMap } from './charts/HeadMap';
 import { ExportButtons } from './charts/ExportButtons';
 

@@ -2,7 +2,7 @@
 // whose layers cache a latent, the latent's width and the rotary pairs each K head keeps), tokenizer and GPU memory.
 import type { ReactNode } from 'react';
 import { useGpu } from '../lab/gpuStore';
-import { formatBytes } from '../gpu/errors';
+import { formatBytes } from '../format';
 import { latentLine, type ModelCard } from '../model/card';
 
 export function formatCount(n: number): string {

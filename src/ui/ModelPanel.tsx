@@ -5,7 +5,7 @@ import { useRef, useState, type DragEvent } from 'react';
 import { useModel } from '../lab/modelStore';
 import { usePanelHidden } from '../lab/settingsStore';
 import { PRESETS } from '../model/remote';
-import { formatBytes } from '../gpu/errors';
+import { formatBytes } from '../format';
 import { filesFromDrop, labelOf } from './dropFiles';
 import { HeadLayoutView } from './HeadLayoutView';
 import { ModelCardView } from './ModelCardView';

@@ -2,7 +2,7 @@
 // (CKA maps, with what a merge costs K against V), and DHA's budgets per layer with the layout they give.
 import type { ExampleData } from '../../lab/example';
 import { budgetLabel } from '../../lab/fusionStore';
-import { formatBytes } from '../../gpu/errors';
+import { formatBytes } from '../../format';
 import { HeadMap } from '../charts/HeadMap';
 import { SimilarityGrid } from '../charts/SimilarityGrid';
 import { BudgetBars } from '../charts/BudgetBars';

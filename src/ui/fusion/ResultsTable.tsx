@@ -1,7 +1,7 @@
 // The results table of the fusion runs: one row per run (from the Fuse heads panel or the recovery race) with perplexity
 // before → after, KV-cache bytes, time, steps; under each, its files for download and a side-by-side continuation.
 import { budgetLabel, compactShape, rowFile, shapeLines, useFusion, type ResultRow } from '../../lab/fusionStore';
-import { formatBytes } from '../../gpu/errors';
+import { formatBytes } from '../../format';
 import { downloadBlob } from '../charts/exportImage';
 import { KV_SHAPE_HEADER, METHOD_NAME } from './common';
 import { Field } from '../Field';

@@ -5,7 +5,7 @@ import { defaults, type Value } from '../../lab/settings';
 import { RECIPE_KEYS } from '../../lab/fuseSettings';
 import { ladder } from '../../fusion/ladder';
 import { HEAD_CHOICES } from '../../fusion/recipe';
-import { formatBytes } from '../../gpu/errors';
+import { formatBytes } from '../../format';
 import { EXAMPLE_PARTS } from '../example/common';
 import { GlossaryLink } from '../Glossary';
 import { MLA_DEFAULTS } from '../../fusion/mlaDefaults';
