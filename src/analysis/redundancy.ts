@@ -16,6 +16,7 @@ import type { GpuRuntime } from '../gpu/runtime';
 import type { LayerGram } from './calibration';
 import { stackedCrossGram } from './similarity';
 import { assertHeadKv } from '../model/heads';
+import { mulVec } from '../linalg/hostMatrix';
 
 export interface MergeLoss {
   /** min over pairs of the share of the layer's head energy lost by merging that pair; null with fewer than 2 heads. */
@@ -42,8 +43,7 @@ export async function headInnerProducts(
   if (w.length !== rows * D) throw new Error(`weights hold ${w.length} values; ${heads} heads × ${dh} × ${D} need ${rows * D}`);
   const G = await stackedCrossGram(w, gram.gram, D, rt);
   // W s, for the bias terms
-  const ws = new Float64Array(rows);
-  if (b) for (let r = 0; r < rows; r++) for (let k = 0; k < D; k++) ws[r] += w[r * D + k] * gram.sum[k];
+  const ws = b ? mulVec(w, gram.sum, rows, D) : new Float64Array(rows);
   const T = Array.from({ length: heads }, () => new Array<number>(heads).fill(0));
   for (let i = 0; i < heads; i++) {
     for (let j = i; j < heads; j++) {

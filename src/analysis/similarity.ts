@@ -13,6 +13,7 @@ import type { GpuRuntime } from '../gpu/runtime';
 import { matmul } from '../gpu/kernels/matmul';
 import { rotaryPlanes } from '../model/rotary';
 import { symmetricEigen } from './eigen';
+import { dot, mul, mulABt, mulAtA, mulVec } from '../linalg/hostMatrix';
 
 export type SimilarityMetric = 'weight-cosine' | 'cka' | 'aligned';
 export type HeadProjection = 'q' | 'k' | 'v';
@@ -25,14 +26,7 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
 
 /** Sum of singular values of an n×n matrix: Σ √eig(MᵀM). */
 export function nuclearNorm(mat: Float64Array, n: number): number {
-  const mtm = new Float64Array(n * n);
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let k = 0; k < n; k++) s += mat[k * n + i] * mat[k * n + j];
-      mtm[i * n + j] = s;
-    }
-  return symmetricEigenvalues(mtm, n).reduce((acc, v) => acc + Math.sqrt(Math.max(v, 0)), 0);
+  return symmetricEigenvalues(mulAtA(mat, n, n), n).reduce((acc, v) => acc + Math.sqrt(Math.max(v, 0)), 0);
 }
 
 /**
@@ -54,21 +48,8 @@ export async function stackedCrossGram(w: Float32Array, C: Float64Array, D: numb
       [W, G, WC, out].forEach((t) => rt.release(t));
     }
   }
-  const wc = new Float64Array(rows * D);
-  for (let a = 0; a < rows; a++)
-    for (let k = 0; k < D; k++) {
-      const v = w[a * D + k];
-      if (v === 0) continue;
-      for (let c = 0; c < D; c++) wc[a * D + c] += v * C[k * D + c];
-    }
-  const out = new Float64Array(rows * rows);
-  for (let a = 0; a < rows; a++)
-    for (let b = 0; b < rows; b++) {
-      let acc = 0;
-      for (let k = 0; k < D; k++) acc += wc[a * D + k] * w[b * D + k];
-      out[a * rows + b] = acc;
-    }
-  return out;
+  // (W C) Wᵀ, every entry: the two sides of the diagonal are different sums of the same value
+  return mulABt(mul(w, C, rows, D, D), w, rows, rows, D);
 }
 
 export function centredGram(g: LayerGram, D: number): Float64Array {
@@ -142,12 +123,10 @@ export async function headSimilarity(
   const out = Array.from({ length: n }, () => new Array<number>(n).fill(0));
   if (metric === 'weight-cosine') {
     const heads = Array.from({ length: n }, (_, h) => headWeights(model, layer, proj, h));
-    const norms = heads.map((h) => Math.sqrt(h.reduce((s, v) => s + v * v, 0)));
+    const norms = heads.map((h) => Math.sqrt(dot(h, h)));
     for (let i = 0; i < n; i++)
       for (let j = i; j < n; j++) {
-        let dot = 0;
-        for (let k = 0; k < heads[i].length; k++) dot += heads[i][k] * heads[j][k];
-        out[i][j] = out[j][i] = Math.min(1, Math.abs(dot) / (norms[i] * norms[j] || 1));
+        out[i][j] = out[j][i] = Math.min(1, Math.abs(dot(heads[i], heads[j])) / (norms[i] * norms[j] || 1));
       }
     return out;
   }
@@ -157,9 +136,7 @@ export async function headSimilarity(
   const G = await stackedCrossGram(w, centred ? centredGram(gram, D) : gram.gram, D, rt);
   let bias: { b: Float32Array; ws: Float64Array; n: number } | undefined;
   if (!centred && b) {
-    const ws = new Float64Array(rows);
-    for (let a = 0; a < rows; a++) for (let k = 0; k < D; k++) ws[a] += w[a * D + k] * gram.sum[k];
-    bias = { b, ws, n: gram.n };
+    bias = { b, ws: mulVec(w, gram.sum, rows, D), n: gram.n };
   }
   const self = Array.from({ length: n }, (_, i) => block(G, rows, dh, i, i, bias));
   const planes = proj === 'v' ? [] : rotaryPlanes(model);

@@ -10,6 +10,7 @@ import type { LayerGram } from '../analysis/calibration';
 import type { GpuRuntime } from '../gpu/runtime';
 import { stackedCrossGram } from '../analysis/similarity';
 import { rotaryPlanes } from '../model/rotary';
+import { dot, mulAdd, mulAddSparse, sparseRows, type SparseRows } from '../linalg/hostMatrix';
 import type { HeadMap } from './edit';
 import { procrustes } from './procrustes';
 
@@ -108,64 +109,18 @@ export class HeadGrams {
  * 2×2 rotations per plane: 2n entries, not n²).
  */
 function mulAddMap(P: Float64Array, A: Float64Array, Q: MapRows, n: number): void {
-  if (Q.dense) {
-    const B = Q.dense;
-    for (let i = 0; i < n; i++) {
-      const ai = i * n;
-      for (let k = 0; k < n; k++) {
-        const a = A[ai + k];
-        if (a === 0) continue;
-        const bk = k * n;
-        for (let j = 0; j < n; j++) P[ai + j] += a * B[bk + j];
-      }
-    }
-    return;
-  }
-  const { start, col, val } = Q;
-  for (let i = 0; i < n; i++) {
-    const ai = i * n;
-    for (let k = 0; k < n; k++) {
-      const a = A[ai + k];
-      if (a === 0) continue;
-      for (let e = start[k]; e < start[k + 1]; e++) P[ai + col[e]] += a * val[e];
-    }
-  }
+  if (Q.dense) mulAdd(P, A, Q.dense, n, n, n);
+  else mulAddSparse(P, A, Q.sparse!, n, n, n);
 }
 
-interface MapRows {
-  dense: Float64Array | null;
-  start: Int32Array;
-  col: Int32Array;
-  val: Float64Array;
-}
+/** A map, kept dense when more than half its entries are non-zero. */
+type MapRows = { dense: Float64Array; sparse: null } | { dense: null; sparse: SparseRows };
 
 function mapRows(Q: Float64Array, n: number): MapRows {
   let nnz = 0;
   for (let e = 0; e < n * n; e++) if (Q[e] !== 0) nnz++;
-  if (nnz * 2 > n * n) return { dense: Q, start: new Int32Array(0), col: new Int32Array(0), val: new Float64Array(0) };
-  const start = new Int32Array(n + 1);
-  const col = new Int32Array(nnz);
-  const val = new Float64Array(nnz);
-  let e = 0;
-  for (let r = 0; r < n; r++) {
-    start[r] = e;
-    for (let c = 0; c < n; c++) {
-      const v = Q[r * n + c];
-      if (v !== 0) {
-        col[e] = c;
-        val[e++] = v;
-      }
-    }
-  }
-  start[n] = e;
-  return { dense: null, start, col, val };
+  return nnz * 2 > n * n ? { dense: Q, sparse: null } : { dense: null, sparse: sparseRows(Q, n, n) };
 }
-
-const traceOfAtB = (A: Float64Array, B: Float64Array) => {
-  let s = 0;
-  for (let e = 0; e < A.length; e++) s += A[e] * B[e];
-  return s;
-};
 
 export interface GroupAlignment {
   /** One map per member (y ↦ y Q_i), in the group's order. */
@@ -214,7 +169,8 @@ export function alignGroup(grams: HeadGrams, group: number[], planes: [number, n
       for (let k = 0; k < s; k++) mulAddMap(P[i], block(i, k), rows[k], dh);
     }
   };
-  const meanEnergy = () => P.reduce((acc, Pi, i) => acc + traceOfAtB(maps[i], Pi), 0) / (s * s);
+  // tr(Q_iᵀ P_i) = Σ_e Q_i[e]·P_i[e]
+  const meanEnergy = () => P.reduce((acc, Pi, i) => acc + dot(maps[i], Pi), 0) / (s * s);
   products();
   let mE = meanEnergy();
   let residual = energy - s * mE;

@@ -6,6 +6,7 @@
 // W_hᵀ. A rotation R (dh×dh) applied as y ↦ y R therefore maps stored rows to Rᵀ·rows.
 import type { KvLayout, LayerWeights, Model } from '../model/types';
 import { originOf } from '../model/heads';
+import { mul, mulAtB, transpose } from '../linalg/hostMatrix';
 
 /** A dh×dh matrix in row-major float64. */
 export type HeadMap = Float64Array;
@@ -16,16 +17,7 @@ function transformRows(w: Float32Array, dh: number, dim: number, mats: (HeadMap 
   mats.forEach((M, h) => {
     if (!M) return;
     const base = h * dh * dim;
-    for (let a = 0; a < dh; a++) {
-      const row = new Float64Array(dim);
-      for (let b = 0; b < dh; b++) {
-        const m = M[b * dh + a];
-        if (m === 0) continue;
-        const src = base + b * dim;
-        for (let k = 0; k < dim; k++) row[k] += m * w[src + k];
-      }
-      out.set(row, base + a * dim);
-    }
+    out.set(mul(transpose(M, dh, dh), w.subarray(base, base + dh * dim), dh, dh, dim), base);
   });
   return out;
 }
@@ -35,11 +27,7 @@ function transformBias(b: Float32Array | undefined, dh: number, mats: (HeadMap |
   const out = Float32Array.from(b);
   mats.forEach((M, h) => {
     if (!M) return;
-    for (let a = 0; a < dh; a++) {
-      let s = 0;
-      for (let c = 0; c < dh; c++) s += M[c * dh + a] * b[h * dh + c];
-      out[h * dh + a] = s;
-    }
+    out.set(mulAtB(M, b.subarray(h * dh, (h + 1) * dh), dh, dh, 1), h * dh);
   });
   return out;
 }

@@ -12,6 +12,7 @@ import { assertHeadKv } from '../model/heads';
 import { headDims } from '../model/latent';
 import { pairDims, rotaryPairs } from '../model/rotary';
 import { symmetricEigen } from '../analysis/eigen';
+import { column, dot, mul, mulABt, mulAdd, mulAtA, mulVec } from '../linalg/hostMatrix';
 import type { LongWorkOptions } from '../progress';
 import { throwIfAborted } from '../progress';
 
@@ -72,19 +73,11 @@ function rowEnergies(w: Float32Array, b: Float32Array | undefined, rows: number,
   const out = new Float64Array(rows);
   const wg = new Float64Array(D);
   for (let i = 0; i < rows; i++) {
-    const o = i * D;
+    const wi = w.subarray(i * D, (i + 1) * D);
+    // (w_i C) w_iᵀ and w_i · s
     wg.fill(0);
-    for (let a = 0; a < D; a++) {
-      const wa = w[o + a];
-      if (wa === 0) continue;
-      for (let c = 0; c < D; c++) wg[c] += wa * g.gram[a * D + c];
-    }
-    let e = 0;
-    let ws = 0;
-    for (let c = 0; c < D; c++) {
-      e += wg[c] * w[o + c];
-      ws += w[o + c] * g.sum[c];
-    }
+    const e = dot(mulAdd(wg, wi, g.gram, 1, D, D), wi);
+    const ws = dot(wi, g.sum);
     const bi = b ? b[i] : 0;
     out[i] = (e + 2 * bi * ws + g.n * bi * bi) / Math.max(g.n, 1);
   }
@@ -143,31 +136,10 @@ function stackKv(model: Model, l: LayerWeights, ropePairs: number[][]): { M: Flo
   return { M, kRows, n };
 }
 
-/** A C Aᵀ for A [n, D] and C [D, D] (the identity when null), [n, n]. */
+/** A C Aᵀ for A [n, D] and C [D, D] (the identity when null), [n, n]: (A C) Aᵀ on and above the diagonal, mirrored. */
 function sandwich(A: Float64Array, n: number, C: Float64Array | null, D: number): Float64Array {
-  const AC = C ? times(A, n, C, D) : A;
-  const out = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = i; j < n; j++) {
-      let s = 0;
-      for (let a = 0; a < D; a++) s += AC[i * D + a] * A[j * D + a];
-      out[i * n + j] = out[j * n + i] = s;
-    }
-  }
-  return out;
-}
-
-/** A B for A [n, D] and B [D, D]. */
-function times(A: Float64Array, n: number, B: Float64Array, D: number): Float64Array {
-  const out = new Float64Array(n * D);
-  for (let i = 0; i < n; i++) {
-    for (let a = 0; a < D; a++) {
-      const v = A[i * D + a];
-      if (v === 0) continue;
-      for (let b = 0; b < D; b++) out[i * D + b] += v * B[a * D + b];
-    }
-  }
-  return out;
+  const AC = C ? mul(A, C, n, D, D) : A;
+  return mulABt(AC, A, n, n, D, { symmetric: true });
 }
 
 /** The symmetric square root of a positive semidefinite C [D, D]. */
@@ -193,28 +165,14 @@ function topDirections(M: Float64Array, n: number, D: number, C: Float64Array | 
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => values[b] - values[a]);
     return { values: order.map((i) => values[i]), u: order.slice(0, k).map((e) => Float64Array.from({ length: n }, (_, i) => vectors[i * n + e])) };
   }
-  const Y = C ? times(M, n, sqrtPsd(C, D), D) : M;
-  const A = new Float64Array(D * D);
-  for (let a = 0; a < D; a++) {
-    for (let b = a; b < D; b++) {
-      let s = 0;
-      for (let i = 0; i < n; i++) s += Y[i * D + a] * Y[i * D + b];
-      A[a * D + b] = A[b * D + a] = s;
-    }
-  }
-  const { values, vectors } = symmetricEigen(A, D);
+  const Y = C ? mul(M, sqrtPsd(C, D), n, D, D) : M;
+  const { values, vectors } = symmetricEigen(mulAtA(Y, n, D), D);
   const order = Array.from({ length: D }, (_, i) => i).sort((a, b) => values[b] - values[a]);
   const top = Math.max(values[order[0]], 0);
   const u = order.slice(0, k).map((e) => {
-    const out = new Float64Array(n);
     const sigma = Math.sqrt(Math.max(values[e], 0));
-    if (sigma <= 1e-12 * Math.sqrt(top)) return out;
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let a = 0; a < D; a++) s += Y[i * D + a] * vectors[a * D + e];
-      out[i] = s / sigma;
-    }
-    return out;
+    if (sigma <= 1e-12 * Math.sqrt(top)) return new Float64Array(n);
+    return mulVec(Y, column(vectors, D, D, e), n, D).map((s) => s / sigma);
   });
   return { values: [...order.map((i) => values[i]), ...new Array<number>(n - D).fill(0)], u };
 }
@@ -261,11 +219,7 @@ export function latentFactor(model: Model, layer: number, ropePairs: number[][],
   const wdkv = new Float32Array(rank * D);
   const up = new Float64Array(n * rank);
   u.forEach((uj, j) => {
-    const row = new Float64Array(D);
-    for (let i = 0; i < n; i++) {
-      if (uj[i] === 0) continue;
-      for (let a = 0; a < D; a++) row[a] += uj[i] * M[i * D + a];
-    }
+    const row = mulAdd(new Float64Array(D), uj, M, 1, n, D);
     const norm = Math.hypot(...row);
     const s = norm > 0 ? Math.sqrt(norm) : 1;
     for (let a = 0; a < D; a++) wdkv[j * D + a] = row[a] / s;

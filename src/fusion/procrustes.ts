@@ -1,6 +1,7 @@
 // The orthogonal Procrustes solution — the polar factor of an n×n matrix — in float64: scaled Newton iteration when the matrix
 // is well conditioned, the eigen route otherwise. Used by head alignment (align.ts) for every V map and K's non-rotary dims.
 import { symmetricEigen } from '../analysis/eigen';
+import { column, dot, mulABt, mulAtA, mulVec } from '../linalg/hostMatrix';
 
 /**
  * The orthogonal Q maximising tr(Qᵀ B) for an n×n B: the polar factor U Vᵀ of B = U Σ Vᵀ (reflections allowed). Scaled
@@ -61,12 +62,8 @@ function polarNewton(B: Float64Array, n: number): Float64Array | null {
   for (let it = 0; it < 40; it++) {
     work.set(X);
     if (!invert(work, n, inv)) return null;
-    let nx = 0;
-    let ni = 0;
-    for (let e = 0; e < n * n; e++) {
-      nx += X[e] * X[e];
-      ni += inv[e] * inv[e];
-    }
+    const nx = dot(X, X);
+    const ni = dot(inv, inv);
     // κ_F(B) = ‖B‖‖B⁻¹‖ above 1e8: leave it to the eigen route, which handles near-null directions explicitly.
     if (it === 0 && Math.sqrt(nx * ni) > 1e8 * n) return null;
     // Frobenius scaling speeds the first iterations; near convergence it is 1 and is dropped.
@@ -88,14 +85,7 @@ function polarNewton(B: Float64Array, n: number): Float64Array | null {
 }
 
 function procrustesEigen(B: Float64Array, n: number): Float64Array {
-  const btb = new Float64Array(n * n);
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let k = 0; k < n; k++) s += B[k * n + i] * B[k * n + j];
-      btb[i * n + j] = s;
-    }
-  const { values, vectors: V } = symmetricEigen(btb, n);
+  const { values, vectors: V } = symmetricEigen(mulAtA(B, n, n), n);
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => values[b] - values[a]);
   const top = Math.sqrt(Math.max(values[order[0]], 0));
   // U's columns: B v / σ for σ above noise, then completed to an orthonormal basis.
@@ -103,13 +93,9 @@ function procrustesEigen(B: Float64Array, n: number): Float64Array {
   const done: number[] = [];
   for (const idx of order) {
     const sigma = Math.sqrt(Math.max(values[idx], 0));
-    const u = new Float64Array(n);
+    let u = new Float64Array(n);
     if (sigma > 1e-12 * Math.max(top, 1e-300)) {
-      for (let r = 0; r < n; r++) {
-        let s = 0;
-        for (let k = 0; k < n; k++) s += B[r * n + k] * V[k * n + idx];
-        u[r] = s / sigma;
-      }
+      u = mulVec(B, column(V, n, n, idx), n, n).map((s) => s / sigma);
     } else {
       for (let e = 0; e < n; e++) {
         u.fill(0);
@@ -131,12 +117,5 @@ function procrustesEigen(B: Float64Array, n: number): Float64Array {
     for (let r = 0; r < n; r++) U[r * n + idx] = u[r] / norm;
     done.push(idx);
   }
-  const Q = new Float64Array(n * n);
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let k = 0; k < n; k++) s += U[i * n + k] * V[j * n + k];
-      Q[i * n + j] = s;
-    }
-  return Q;
+  return mulABt(U, V, n, n, n);
 }

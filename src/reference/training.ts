@@ -1,6 +1,7 @@
 // Float64 CPU references of the training kernels (src/gpu/kernels/training.ts), written from the formulas, for tests.
 import type { AttnGradShape } from '../gpu/kernels/training';
 import { ropeRef } from './transformer';
+import { mulABt } from '../linalg/hostMatrix';
 
 type Vec = ArrayLike<number>;
 
@@ -114,16 +115,7 @@ export function layerLossRef(
 ): number {
   const { dim: D, heads: H, headDim: dh } = c;
   const R = B * T;
-  const lin = (w: Vec, b: Vec | undefined, out: number) => {
-    const y = new Float64Array(R * out);
-    for (let r = 0; r < R; r++)
-      for (let o = 0; o < out; o++) {
-        let s = b ? b[o] : 0;
-        for (let k = 0; k < D; k++) s += X[r * D + k] * w[o * D + k];
-        y[r * out + o] = s;
-      }
-    return y;
-  };
+  const lin = (w: Vec, b: Vec | undefined, out: number) => mulABt(X, w, R, out, D, { bias: b });
   const pos = (r: number) => r % T;
   const q = ropeRef(lin(layer.wq, layer.bq, H * dh), R, H, dh, c.rotDims, c.style, pos, c.cos, c.sin);
   const k = ropeRef(lin(layer.wk, layer.bk, layer.kHeads * dh), R, layer.kHeads, dh, c.rotDims, c.style, pos, c.cos, c.sin);
@@ -131,13 +123,12 @@ export function layerLossRef(
   const s: AttnGradShape = { B, T, heads: H, kHeads: layer.kHeads, vHeads: layer.vHeads, dh, window: c.window, scale: c.scale };
   const maps = [...layer.kHeadOf, ...layer.vHeadOf];
   const a = contextRef(probsRef(q, k, maps, s), v, maps, s);
+  const y = mulABt(a, layer.wo, R, D, H * dh, { bias: layer.bo });
   let num = 0;
   let den = 0;
   for (let r = 0; r < R; r++)
     for (let o = 0; o < D; o++) {
-      let y = layer.bo ? layer.bo[o] : 0;
-      for (let j = 0; j < H * dh; j++) y += a[r * H * dh + j] * layer.wo[o * H * dh + j];
-      num += (y - target[r * D + o]) ** 2;
+      num += (y[r * D + o] - target[r * D + o]) ** 2;
       den += target[r * D + o] ** 2;
     }
   return num / den;

@@ -3,6 +3,7 @@
 import type { Model } from '../model/types';
 import { modelRotaryTables, planeDims, rotaryDims } from '../model/rotary';
 import { erfcNonNeg } from './linalg';
+import { mulABt } from '../linalg/hostMatrix';
 import { latentColumns, NO_COLUMN, rotaryKeep } from '../model/latent';
 
 type Vec = ArrayLike<number>;
@@ -110,16 +111,9 @@ export function gatherColumnsRef(x: Vec, map: Vec, rows: number, xWidth: number,
   return y;
 }
 
+/** y = x·Wᵀ + b, each entry the bias plus a dot product over the inputs in order. */
 function linear(x: Float64Array, rows: number, inDim: number, w: Vec, outDim: number, bias?: Vec): Float64Array {
-  const y = new Float64Array(rows * outDim);
-  for (let r = 0; r < rows; r++) {
-    for (let o = 0; o < outDim; o++) {
-      let acc = bias ? bias[o] : 0;
-      for (let i = 0; i < inDim; i++) acc += x[r * inDim + i] * w[o * inDim + i];
-      y[r * outDim + o] = acc;
-    }
-  }
-  return y;
+  return mulABt(x, w, rows, outDim, inDim, { bias });
 }
 
 function gelu(x: number, kind: 'gelu_tanh' | 'gelu_erf'): number {
