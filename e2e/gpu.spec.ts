@@ -2,7 +2,7 @@
 // matches a reference computed here, and the kernel self-test passes in the compute core's Web Worker and on the page.
 import { expect, test } from '@playwright/test';
 import { matmulRef, randomArray, relativeError } from '../src/reference/linalg';
-import type { MatmulShape } from '../src/gpu/kernels/matmulShape';
+import type { MatmulShape } from '../src/linalg/matmulShape';
 import type { PageApi } from '../src/lab/pageApi';
 
 test.beforeEach(async ({ page }) => {

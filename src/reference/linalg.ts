@@ -1,8 +1,12 @@
 // CPU references for the first kernels, in float64. Tests compare every kernel with these; the self-test panel too.
-import { matmulStrides, type MatmulShape } from '../gpu/kernels/matmulShape';
-import type { BinaryOp, UnaryOp } from '../gpu/kernels/elementwise';
+import { matmulStrides, type MatmulShape } from '../linalg/matmulShape';
 
 type Vec = ArrayLike<number>;
+
+/** The activations of unaryRef: the elementwise kernel's (src/gpu/kernels/elementwise.ts UNARY_OPS; a kernel op missing here fails the type check of the tests that pass it). */
+export type UnaryRefOp = 'identity' | 'silu' | 'gelu_tanh' | 'gelu_erf' | 'exp';
+/** The operations of binaryRef: the elementwise kernel's BINARY_OPS. */
+export type BinaryRefOp = 'add' | 'mul' | 'silu_mul';
 
 export function matmulRef(A: Vec, B: Vec, s: MatmulShape, C0?: Vec): Float64Array {
   const batch = s.batch ?? 1;
@@ -84,7 +88,7 @@ export function geluErf(v: number): number {
   return v >= 0 ? 0.5 * v * (2 - r) : 0.5 * v * r;
 }
 
-export function unaryRef(op: UnaryOp, x: Vec, alpha = 1): Float64Array {
+export function unaryRef(op: UnaryRefOp, x: Vec, alpha = 1): Float64Array {
   const out = new Float64Array(x.length);
   for (let i = 0; i < x.length; i++) {
     const v = alpha * x[i];
@@ -108,7 +112,7 @@ export function unaryRef(op: UnaryOp, x: Vec, alpha = 1): Float64Array {
   return out;
 }
 
-export function binaryRef(op: BinaryOp, a: Vec, b: Vec, bLen = b.length): Float64Array {
+export function binaryRef(op: BinaryRefOp, a: Vec, b: Vec, bLen = b.length): Float64Array {
   const out = new Float64Array(a.length);
   for (let i = 0; i < a.length; i++) {
     const bv = b[i % bLen];

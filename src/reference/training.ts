@@ -1,13 +1,24 @@
 // Float64 CPU references of the training kernels (src/gpu/kernels/training.ts), written from the formulas, for tests.
-import type { AttnGradShape } from '../gpu/kernels/training';
 import { ropeRef } from './transformer';
 import { mulABt } from '../linalg/hostMatrix';
 
 type Vec = ArrayLike<number>;
 
+/** B sequences of T positions; query, K and V heads of dh dims; window 0: global, else keys j > i − window only. (The GPU's AttnGradShape has the same fields.) */
+export interface AttentionRefShape {
+  B: number;
+  T: number;
+  heads: number;
+  kHeads: number;
+  vHeads: number;
+  dh: number;
+  window: number;
+  scale: number;
+}
+
 const firstKey = (tq: number, window: number) => (window > 0 && tq + 1 > window ? tq + 1 - window : 0);
 
-export function probsRef(q: Vec, k: Vec, maps: Vec, s: AttnGradShape): Float64Array {
+export function probsRef(q: Vec, k: Vec, maps: Vec, s: AttentionRefShape): Float64Array {
   const { B, T, heads: H, kHeads: K, dh } = s;
   const P = new Float64Array(B * H * T * T);
   for (let b = 0; b < B; b++)
@@ -29,7 +40,7 @@ export function probsRef(q: Vec, k: Vec, maps: Vec, s: AttnGradShape): Float64Ar
   return P;
 }
 
-export function contextRef(P: Vec, v: Vec, maps: Vec, s: AttnGradShape): Float64Array {
+export function contextRef(P: Vec, v: Vec, maps: Vec, s: AttentionRefShape): Float64Array {
   const { B, T, heads: H, vHeads: V, dh } = s;
   const a = new Float64Array(B * T * H * dh);
   for (let b = 0; b < B; b++)
@@ -43,7 +54,7 @@ export function contextRef(P: Vec, v: Vec, maps: Vec, s: AttnGradShape): Float64
   return a;
 }
 
-export function dscoresRef(P: Vec, dA: Vec, v: Vec, maps: Vec, s: AttnGradShape): Float64Array {
+export function dscoresRef(P: Vec, dA: Vec, v: Vec, maps: Vec, s: AttentionRefShape): Float64Array {
   const { B, T, heads: H, vHeads: V, dh } = s;
   const dS = new Float64Array(B * H * T * T);
   for (let b = 0; b < B; b++)
@@ -61,7 +72,7 @@ export function dscoresRef(P: Vec, dA: Vec, v: Vec, maps: Vec, s: AttnGradShape)
   return dS;
 }
 
-export function dkeysRef(dS: Vec, q: Vec, maps: Vec, s: AttnGradShape): Float64Array {
+export function dkeysRef(dS: Vec, q: Vec, maps: Vec, s: AttentionRefShape): Float64Array {
   const { B, T, heads: H, kHeads: K, dh } = s;
   const g = new Float64Array(B * T * K * dh);
   for (let b = 0; b < B; b++)
@@ -74,7 +85,7 @@ export function dkeysRef(dS: Vec, q: Vec, maps: Vec, s: AttnGradShape): Float64A
   return g;
 }
 
-export function dvaluesRef(P: Vec, dA: Vec, maps: Vec, s: AttnGradShape): Float64Array {
+export function dvaluesRef(P: Vec, dA: Vec, maps: Vec, s: AttentionRefShape): Float64Array {
   const { B, T, heads: H, vHeads: V, dh } = s;
   const g = new Float64Array(B * T * V * dh);
   for (let b = 0; b < B; b++)
@@ -120,7 +131,7 @@ export function layerLossRef(
   const q = ropeRef(lin(layer.wq, layer.bq, H * dh), R, H, dh, c.rotDims, c.style, pos, c.cos, c.sin);
   const k = ropeRef(lin(layer.wk, layer.bk, layer.kHeads * dh), R, layer.kHeads, dh, c.rotDims, c.style, pos, c.cos, c.sin);
   const v = lin(layer.wv, layer.bv, layer.vHeads * dh);
-  const s: AttnGradShape = { B, T, heads: H, kHeads: layer.kHeads, vHeads: layer.vHeads, dh, window: c.window, scale: c.scale };
+  const s: AttentionRefShape = { B, T, heads: H, kHeads: layer.kHeads, vHeads: layer.vHeads, dh, window: c.window, scale: c.scale };
   const maps = [...layer.kHeadOf, ...layer.vHeadOf];
   const a = contextRef(probsRef(q, k, maps, s), v, maps, s);
   const y = mulABt(a, layer.wo, R, D, H * dh, { bias: layer.bo });
@@ -134,7 +145,7 @@ export function layerLossRef(
   return num / den;
 }
 
-export function dqueriesRef(dS: Vec, k: Vec, maps: Vec, s: AttnGradShape): Float64Array {
+export function dqueriesRef(dS: Vec, k: Vec, maps: Vec, s: AttentionRefShape): Float64Array {
   const { B, T, heads: H, kHeads: K, dh } = s;
   const g = new Float64Array(B * T * H * dh);
   for (let b = 0; b < B; b++)

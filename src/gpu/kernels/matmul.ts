@@ -1,7 +1,7 @@
 // Runner for shaders/matmul.wgsl (batched, optionally transposed operands).
 import code from '../../../shaders/matmul.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
-import { matmulStrides, type MatmulShape } from './matmulShape';
+import { matmulStrides, type MatmulShape } from '../../linalg/matmulShape';
 
 export { matmulStrides, type MatmulShape };
 
