@@ -4,6 +4,7 @@
 // permuted (row p ← 2p, row dh/2 + p ← 2p + 1), exactly what llama2.c's export does.
 import type { Model } from './types';
 import { writeSafetensors } from './safetensors';
+import { rotaryTheta } from './rotary';
 
 /** Why the model cannot be written as a Hugging Face GQA checkpoint, or null when it can. */
 export function hfGqaObstacle(model: Model, G: number | null): string | null {
@@ -70,7 +71,7 @@ export function writeHfGqa(model: Model, G: number): { config: Record<string, un
     vocab_size: c.vocab,
     max_position_embeddings: c.contextLength,
     rms_norm_eps: c.normEps,
-    rope_theta: c.positional.kind === 'rotary' ? c.positional.theta : 10000,
+    rope_theta: rotaryTheta(c),
     hidden_act: 'silu',
     tie_word_embeddings: c.tiedEmbeddings,
     torch_dtype: 'float32',
