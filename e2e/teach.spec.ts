@@ -11,7 +11,7 @@ async function demo(page: Page, hash = '') {
 
 test('head layouts: the loaded MHA model, then a mean-pooled and a DHA result drawn from their maps; Pareto; attention before and after', async ({ page }) => {
   test.setTimeout(360_000);
-  await demo(page, '#fuse.calTokens=1024&fuse.evalDocs=2&fuse.steps=2&fuse.tokensPerStep=256');
+  await demo(page, '#fuse.calTokens=1024&fuse.evalDocs=2&fuse.tokensPerStep=256');
   const loaded = page.locator('[data-testid="head-map"][data-model="loaded"]');
   await expect(loaded.getByTestId('head-map-layer')).toHaveCount(4);
   await expect(loaded.locator('[data-testid="head-map-kv-head"][data-kind="k"]')).toHaveCount(32);
@@ -35,8 +35,12 @@ test('head layouts: the loaded MHA model, then a mean-pooled and a DHA result dr
   await expect(merged).toHaveAttribute('data-merged', '4,5,6,7');
   await expect(merged).toHaveAttribute('data-readers', '4,5,6,7');
 
-  // DHA: the search plays its path on a head layout, and the result's K and V maps may differ per layer
+  // DHA with 2 own steps (set by hand in the recipe: a hand-set count applies to any method, and the label says so): the
+  // search plays its path on a head layout, and the result's K and V maps may differ per layer
   await fusion.getByTestId('fusion-method-dha').check();
+  await fusion.getByTestId('fusion-recipe').locator('summary').click();
+  await fusion.getByTestId('fusion-steps-auto').uncheck();
+  await fusion.getByTestId('fusion-steps').fill('2');
   await fusion.getByTestId('fusion-run').click();
   await expect(page.locator('[data-testid="head-map"][data-model="search"]')).toBeVisible({ timeout: 120_000 });
   await expect(fusion.getByTestId('fusion-row')).toHaveCount(2, { timeout: 240_000 });

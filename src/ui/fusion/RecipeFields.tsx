@@ -10,7 +10,7 @@ import { changedChoices, HEAD_CHOICES, PRESET_CHOICES, PRESET_NAMES, type HeadPr
 const STEPS_HINT =
   'Own layer-local steps: after the merge, each layer’s attention is trained to reproduce the original layer’s output (DHA’s stage 3, our reconstruction). ' +
   'They come out of the training budget when recovery training follows. Automatic: DHA takes 100 (20 on a CPU fallback) when nothing else trains, none ' +
-  'when recovery training follows (at equal tokens they recovered no better, docs/RESULTS.md); the other presets take none';
+  'when recovery training follows (at equal tokens they recovered no better, docs/RESULTS.md); the other presets take none. A count set by hand applies to whichever method is chosen';
 
 export function RecipeFields({ preset, running, fallback }: { preset: HeadPreset; running: boolean; fallback: boolean | null }) {
   const values = useSettings((s) => s.values);
