@@ -33,6 +33,7 @@ import type { FuseResult } from '../src/fusion/fuse';
 import type { RecoverySettings } from '../src/fusion/recipe';
 import { effect, ladder, recipeDifference, spread } from '../src/fusion/ladder';
 import { ladderTable } from '../src/cli/ladder-command';
+import { LADDER_LANES, laneConfig } from '../src/lab/variants';
 
 let rt: GpuRuntime;
 let loaded: LoadedModel;
@@ -262,6 +263,21 @@ describe('the ladder', () => {
     expect(choices(rungs[3].recipe)).toEqual(choices(heads('aligned')));
     expect(choices(rungs[6].recipe)).toEqual(choices(heads('dha')));
     expect(rungs.map((r) => recipeLabel(r.recipe))).toContain('DHA (joint K+V, 6 own steps)');
+  });
+
+  it("the race's ladder preset runs the same rungs as lanes, one choice apart", () => {
+    const race = {
+      budget: 0.25,
+      seed: 1,
+      calibrationTokens: 2048,
+      ownSteps: 3,
+      renormalise: true,
+      train: { steps: 12, lr: 1e-3, params: 'all' as const, loss: 'kl' as const, batch: 8, seqLen: 64, evalEvery: 4 },
+    };
+    const lanes = LADDER_LANES.map((k) => laneConfig(k, race).recipe as HeadRecipe);
+    const rungs = ladder({ training: true, fallback: true }, 3);
+    const choices = (r: HeadRecipe) => [...HEAD_CHOICES.map((c) => r[c.key]), r.ownSteps];
+    expect(lanes.map(choices)).toEqual(rungs.map((r) => choices(r.recipe)));
   });
 
   it('a gap inside the spread of seeds is no measurable difference; one seed never measures one', () => {

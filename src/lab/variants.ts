@@ -4,7 +4,8 @@
 import type { FusionMethod } from '../fusion/recipe';
 import { presetRecipe, type HeadRecipe, type Recipe, type RecoverySettings, type RunConfig } from '../fusion/recipe';
 
-export type LaneKey = 'meanpool' | 'aligned' | 'dha' | 'dha-e2e' | 'dha-uniform' | 'dha-joint' | 'mla';
+export type LaneKey =
+  'meanpool' | 'by-cost' | 'align-only' | 'aligned' | 'separate' | 'free-sizes' | 'dha' | 'dha-e2e' | 'dha-uniform' | 'joint-e2e' | 'dha-joint' | 'mla';
 
 /** What every lane of a comparison shares: the budget, seed, texts' size and training, and the lanes' common switches. */
 export interface RaceSettings {
@@ -50,12 +51,40 @@ export const LANES: readonly LaneSpec[] = [
     recipe: (s) => heads('meanpool', s),
   },
   {
+    key: 'by-cost',
+    method: 'meanpool',
+    label: 'mean-pool, groups by cost',
+    changes: 'A ladder rung: mean-pool with heads grouped by merge cost instead of by index (equal groups, one partition for K and V, no alignment)',
+    recipe: (s) => heads('meanpool', s, { grouping: 'cost' }),
+  },
+  {
+    key: 'align-only',
+    method: 'aligned',
+    label: 'aligned, no renorm',
+    changes: 'A ladder rung: groups by cost, members aligned before averaging, not renormalised',
+    recipe: (s) => heads('aligned', s, { renormalise: 'off' }),
+  },
+  {
     key: 'aligned',
     method: 'aligned',
     label: 'aligned merge',
     changes:
       'Against mean-pool: groups chosen by merge cost (equal sizes, one partition for K and V), members aligned (rotations within rotary planes for K, any orthogonal map for V) before averaging, merged heads renormalised unless switched off',
     recipe: (s) => heads('aligned', s),
+  },
+  {
+    key: 'separate',
+    method: 'aligned',
+    label: 'aligned, separate K/V groups',
+    changes: 'A ladder rung: the aligned merge with a partition of the K heads and another of the V heads',
+    recipe: (s) => heads('aligned', s, { kvGroups: 'separate' }),
+  },
+  {
+    key: 'free-sizes',
+    method: 'aligned',
+    label: 'aligned, separate K/V, free sizes',
+    changes: 'A ladder rung: separate K/V partitions whose groups may differ in size (the same count in every layer)',
+    recipe: (s) => heads('aligned', s, { kvGroups: 'separate', groupSizes: 'free' }),
   },
   {
     key: 'dha',
@@ -80,6 +109,13 @@ export const LANES: readonly LaneSpec[] = [
     recipe: (s) => heads('dha', s, { allocation: 'uniform' }),
   },
   {
+    key: 'joint-e2e',
+    method: 'dha',
+    label: 'DHA, joint K+V, 0 own steps',
+    changes: 'A ladder rung: DHA spending one budget of K+V heads, with none of its own steps',
+    recipe: (s) => heads('dha', s, { kvSplit: 'joint', ownSteps: 0 }),
+  },
+  {
     key: 'dha-joint',
     method: 'dha',
     label: 'DHA, joint K+V budget',
@@ -97,6 +133,9 @@ export const LANES: readonly LaneSpec[] = [
 ];
 
 export const LANE_KEYS: readonly LaneKey[] = LANES.map((l) => l.key);
+
+/** The ladder (src/fusion/ladder.ts) as lanes, one recipe choice apart: the race's "ladder" preset. */
+export const LADDER_LANES: readonly LaneKey[] = ['meanpool', 'by-cost', 'align-only', 'aligned', 'separate', 'free-sizes', 'dha-e2e', 'joint-e2e', 'dha-joint'];
 export const LANE_BY_KEY: ReadonlyMap<LaneKey, LaneSpec> = new Map(LANES.map((l) => [l.key, l]));
 
 /** A lane's run configuration. */

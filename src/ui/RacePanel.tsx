@@ -6,9 +6,9 @@
 import { useId, useState } from 'react';
 import { useModel } from '../lab/modelStore';
 import { useGpu } from '../lab/gpuStore';
-import { useSettings, usePanelHidden } from '../lab/settingsStore';
+import { useSetting, useSettings, usePanelHidden } from '../lab/settingsStore';
 import { useRace } from '../lab/raceStore';
-import { LANES } from '../lab/variants';
+import { LADDER_LANES, LANES } from '../lab/variants';
 import { ViewBoundary } from './fusion/common';
 import { recoveryOf, RecoveryFields, RECOVERY_KEYS } from './fusion/RecoveryFields';
 import { firstProblem } from '../lab/settings';
@@ -28,6 +28,7 @@ export function RacePanel() {
   const fallback = useGpu((s) => s.summary?.isFallbackAdapter ?? null);
   const { running, paused, waiting, stage, race, error, start, pause, resume, step, cancel, reset } = useRace();
   const values = useSettings((s) => s.values);
+  const [, setLanes, { locked }] = useSetting('race.methods');
   const [problem, setProblem] = useState<string | null>(null);
   const ids = useId();
   if (!loaded || hiddenPanel) return null;
@@ -83,6 +84,16 @@ export function RacePanel() {
         <legend>Lanes and budget</legend>
         <div className="form-row">
           <Field k="race.methods" testId="race-method" title="The lanes that race" choices={LANE_LABEL} choiceTitles={LANE_CHANGES} />
+          <button
+            type="button"
+            className="secondary"
+            disabled={running || locked}
+            onClick={() => setLanes([...LADDER_LANES])}
+            data-testid="race-ladder"
+            title="Race the ladder: from mean-pool to DHA one recipe choice per lane (groups by cost, alignment, renormalisation, separate K/V groups, free sizes, per-layer counts, joint K+V, own steps)"
+          >
+            The ladder
+          </button>
         </div>
         <div className="form-row">
           <Field k="race.budget" testId="race-budget" options={{ '50': '50 %', '25': '25 %' }} title="Share of the K heads and of the V heads kept" />

@@ -14,10 +14,15 @@ export const METHOD_COLOUR: Record<FusionMethod, string> = { meanpool: '#E69F00'
  */
 export const LANE_DASH: Record<LaneKey, string | undefined> = {
   meanpool: undefined,
+  'by-cost': '2 3',
+  'align-only': '8 4',
   aligned: undefined,
+  separate: '2 3',
+  'free-sizes': '10 3 2 3',
   dha: undefined,
   'dha-e2e': '8 4',
   'dha-uniform': '2 3',
+  'joint-e2e': '4 2',
   'dha-joint': '10 3 2 3',
   mla: undefined,
 };
