@@ -80,6 +80,34 @@ const fuse = (s: Record<string, Value>) => (): Record<string, Value> => ({
   'fuse.stepsAuto': true,
   ...s,
 });
+/**
+ * Each rung measured on the demo at 25 % (docs/RESULTS.md, "The ladder on the demo"): held-out perplexity per byte after the
+ * same 6 144 training tokens, mean [lowest, highest] over two seeds, and the effect of the rung's change.
+ */
+const DEMO_LADDER: Record<string, [string, string]> = {
+  'mean-pool': ['9.272 [9.230, 9.313]', ''],
+  'groups by cost': ['8.673 [8.482, 8.865]', '−0.60, beyond the spread of seeds'],
+  alignment: ['3.016 [3.009, 3.022]', '−5.66, the largest step of the ladder'],
+  renormalisation: ['2.894 [2.892, 2.895]', '−0.12, beyond the spread'],
+  'separate K/V groups': ['2.794 [2.761, 2.827]', '−0.10, beyond the spread'],
+  'free group sizes': ['2.652 [2.652, 2.653]', '−0.14, beyond the spread: the best rung'],
+  'per-layer counts': ['3.191 [3.162, 3.220]', '+0.54: the search hurts here'],
+  'joint K+V budget': ['3.207 [3.180, 3.235]', '+0.02: no measurable difference, inside the spread'],
+  'own steps': ['3.149 [3.144, 3.153]', '−0.06, beyond the spread'],
+};
+
+/** What the rung's change measured on the demo, as a sentence. */
+function measured(name: string): ReactNode {
+  const [ppl, effect] = DEMO_LADDER[name];
+  return (
+    <>
+      {' '}
+      Measured on the demo at {BUDGET} % (two seeds, the same 6 144 training tokens, docs/RESULTS.md): {ppl} per byte after training
+      {effect ? `, ${effect}` : ''}.
+    </>
+  );
+}
+
 /** A rung of the ladder (src/fusion/ladder.ts) as the Fuse panel's settings: its preset and every choice spelled out. */
 const rung = (name: string, ownSteps?: number) => {
   const r = ladder({ training: false, fallback: true }, ownSteps ?? 0).find((x) => x.name === name)!.recipe;
@@ -161,6 +189,7 @@ export const STEPS: TourStep[] = [
         averaging them loses the least <GlossaryLink term="energy">energy</GlossaryLink> on the calibration text — still equal groups, one partition for K and
         V, plain averages. Heads that compute alike things lose less when averaged than neighbours that do not — unless they compute them in rotated bases,
         which the next step handles.
+        {measured('groups by cost')}
       </>
     ),
     action: { label: `Fuse at ${BUDGET} %: mean-pool with groups by cost`, settings: rung('groups by cost'), press: 'fusion-run' },
@@ -175,6 +204,7 @@ export const STEPS: TourStep[] = [
         way: the model computes the same function. Each group is turned onto its mean (<GlossaryLink term="gpa">GPA</GlossaryLink>) before averaging, and the
         grouping now counts what the aligned merge loses. This is Align-heads’ alignment step (Jin et al.); the paper’s training with gates that fade each head
         into the merged one is not built here. Renormalisation is still off, so that only alignment changes.
+        {measured('alignment')}
       </>
     ),
     action: { label: `Fuse at ${BUDGET} %: aligned, not renormalised`, settings: rung('alignment'), press: 'fusion-run' },
@@ -188,6 +218,7 @@ export const STEPS: TourStep[] = [
         One change: renormalisation. Heads that still differ after alignment partly cancel when averaged, so a merged head has less energy than its members.
         Rescaling it to their mean energy (ours) gives back much of what was lost. With it, this is the lab’s aligned merge — the method of that name in the
         Fuse panel.
+        {measured('renormalisation')}
       </>
     ),
     action: { label: `Fuse with the aligned merge at ${BUDGET} %`, settings: rung('renormalisation'), press: 'fusion-run' },
@@ -201,6 +232,7 @@ export const STEPS: TourStep[] = [
         One change: K heads and V heads get a partition each. So far one partition served both, as GQA needs (a query head reads one K/V pair); heads whose keys
         are alike may have unlike values, and the reverse. The result is no longer a GQA model: each query head reads a K head and a V head of its own choosing
         — decoupled heads. Watch the head layout: K and V maps differ.
+        {measured('separate K/V groups')}
       </>
     ),
     action: { label: `Fuse at ${BUDGET} %: the aligned merge with separate K/V groups`, settings: rung('separate K/V groups'), press: 'fusion-run' },
@@ -213,6 +245,7 @@ export const STEPS: TourStep[] = [
       <>
         One change: groups of any size within a layer. A head unlike the others can stay alone while alike heads share — the same number of groups, the same
         bytes.
+        {measured('free group sizes')}
       </>
     ),
     action: { label: `Fuse at ${BUDGET} %: separate K/V groups of free sizes`, settings: rung('free group sizes'), press: 'fusion-run' },
@@ -227,6 +260,7 @@ export const STEPS: TourStep[] = [
         where merging costs least (an exact dynamic programme over the layers’ cost curves). With the last two steps, this is Decoupled-Head Attention (DHA,
         Chen et al., NeurIPS 2024) as reconstructed here, with none of its own steps. The paper learns fusion operators and continues pre-training; neither is
         built here (docs/FUSION.md).{example ? '' : ' Watch the budget bars play the search from every head down to the budget.'}
+        {measured('per-layer counts')}
       </>
     ),
     action: { label: `Fuse with DHA at ${BUDGET} % (none of its own steps)`, settings: rung('per-layer counts'), press: 'fusion-run' },
@@ -241,6 +275,7 @@ export const STEPS: TourStep[] = [
         tinystories-mha, averaging a layer’s closest pair loses 9.6–11.0 % of its V energy against 2.8–4.8 % of its K energy (docs/RESULTS.md, “Head
         similarity”){example ? '; part 2 of the example shows the gap on the demo' : '; the redundancy bars show it on this model'}. A joint budget — {BUDGET} %
         of all K and V heads — lets the search keep more V heads and fewer K heads where that loses less, for the same cache size.
+        {measured('joint K+V budget')}
       </>
     ),
     action: { label: `Fuse with DHA at ${BUDGET} %, one joint K+V budget`, settings: rung('joint K+V budget'), press: 'fusion-run' },
@@ -255,6 +290,7 @@ export const STEPS: TourStep[] = [
         inputs (<GlossaryLink term="gptq-style">GPTQ-style</GlossaryLink>; this adapter’s default number of steps), and the state whose{' '}
         <GlossaryLink term="kl">KL</GlossaryLink> to the original is lowest on calibration text is kept. These steps cost training tokens: at equal tokens (the
         race, next but one) they come out of the same total.
+        {measured('own steps')}
       </>
     ),
     action: {
