@@ -181,8 +181,8 @@ export function groupHeads(
   const align = r.align === 'on';
   // With uniform counts and K, V apart the counts are known; equal groups are then searched at those counts only, free
   // groups at every count (cheap, and the live view draws the cost curves).
-  const planned = r.allocation === 'uniform' && r.kvSplit === 'equal' ? { k: evenCounts(nK, totals.k), v: evenCounts(nV, totals.v) } : null;
-  const only = planned && r.groupSizes === 'equal' ? planned : null;
+  const only =
+    r.allocation === 'uniform' && r.kvSplit === 'equal' && r.groupSizes === 'equal' ? { k: evenCounts(nK, totals.k), v: evenCounts(nV, totals.v) } : null;
   const options = { k: [] as LayerOptions[], v: [] as LayerOptions[] };
   for (let l = 0; l < L; l++) {
     throwIfAborted(opts.signal);

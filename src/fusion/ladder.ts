@@ -91,8 +91,8 @@ export function ladder(ctx: DefaultContext, ownSteps: number): Rung[] {
 export const latentBeside = (ctx: DefaultContext) => presetRecipe('mla', ctx) as LatentRecipe;
 
 /** min, max and mean of a seed's values. */
-export function spread(values: number[]): { values: number[]; mean: number; min: number; max: number } {
-  return { values, mean: values.reduce((a, b) => a + b, 0) / values.length, min: Math.min(...values), max: Math.max(...values) };
+export function spread(values: readonly number[]): { values: number[]; mean: number; min: number; max: number } {
+  return { values: [...values], mean: values.reduce((a, b) => a + b, 0) / values.length, min: Math.min(...values), max: Math.max(...values) };
 }
 
 /**

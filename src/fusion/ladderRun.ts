@@ -86,7 +86,6 @@ export async function runLadder(
   if (o.latent) all.push({ name: 'latent', change: 'a latent KV cache of the same bytes (MLA)', why: 'every head stays distinct', recipe: latentBeside(ctx) });
   const original = await ppl(rt, model, o.evalDocs, hooks.signal);
   const rows: LadderRow[] = [];
-  let before: LadderRow | null = null;
   for (const [i, r] of all.entries()) {
     if (o.only && !o.only.test(r.name)) continue;
     const runs: LadderRun[] = [];
@@ -105,7 +104,8 @@ export async function runLadder(
       await hooks.onRun?.(run);
     }
     // A rung's effect is against the rung just below it (run here); the latent's against the last rung.
-    const prev = r.name === 'latent' ? (rows.at(-1) ?? null) : before && rows.at(-1) === before && all[i - 1]?.name === before.name ? before : null;
+    const last = rows.at(-1) ?? null;
+    const prev = r.name === 'latent' || last?.name === all[i - 1]?.name ? last : null;
     const trained = spread(runs.map((x) => x.trained));
     rows.push({
       name: r.name,
@@ -118,7 +118,6 @@ export async function runLadder(
       effect: prev ? effect(prev.trained, trained) : null,
       tokens: runs[0].tokens,
     });
-    before = rows.at(-1)!;
   }
   const latent = rows.find((r) => r.name === 'latent') ?? null;
   return { original, budget: o.budget, seeds: o.seeds, rungs: rows.filter((r) => r.name !== 'latent'), latent };

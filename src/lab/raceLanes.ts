@@ -4,6 +4,7 @@
 // Node).
 import type { TrainPoint } from '../train/trainer';
 import { laneConfig, type LaneKey, type RaceSettings } from './variants';
+import { spread } from '../fusion/ladder';
 
 /** A lane as these functions read it: its curve, and its total training tokens once finished (null before). */
 export interface LaneReading {
@@ -73,7 +74,7 @@ export function bestAtEqualTokens(values: readonly (number | null)[], tokens: re
   return known.reduce((a, b) => (b[0] < a[0] ? b : a))[1];
 }
 
-/** A reading over seeds: its mean, lowest and highest, and how many seeds. */
+/** A reading over seeds: its mean, lowest and highest, and how many seeds (src/fusion/ladder.ts `spread`). */
 export interface SeedSpread {
   mean: number;
   min: number;
@@ -83,7 +84,8 @@ export interface SeedSpread {
 
 export function seedSpread(values: readonly number[]): SeedSpread | null {
   if (!values.length) return null;
-  return { mean: values.reduce((a, b) => a + b, 0) / values.length, min: Math.min(...values), max: Math.max(...values), n: values.length };
+  const { mean, min, max } = spread(values);
+  return { mean, min, max, n: values.length };
 }
 
 /**

@@ -3,6 +3,7 @@
 // DOM-free: the page, the worker and the `headlab example` command read the same table, and every label says what was run.
 import type { FusionMethod } from '../fusion/recipe';
 import { presetRecipe, type HeadRecipe, type Recipe, type RecoverySettings, type RunConfig } from '../fusion/recipe';
+import { ladder } from '../fusion/ladder';
 
 export type LaneKey =
   'meanpool' | 'by-cost' | 'align-only' | 'aligned' | 'separate' | 'free-sizes' | 'dha' | 'dha-e2e' | 'dha-uniform' | 'joint-e2e' | 'dha-joint' | 'mla';
@@ -34,13 +35,20 @@ export interface LaneSpec {
   recipe: (s: RaceSettings) => Recipe;
 }
 
-/** A head preset with the race's own-step settings (as many tokens per step as a training step) and its switches. */
+/** A head recipe with the race's own-step settings (as many tokens per step as a training step) and its renormalisation switch. */
+function inRace(r: HeadRecipe, s: RaceSettings): HeadRecipe {
+  const own = { ...r.own, tokensPerStep: s.train.batch * s.train.seqLen, seqLen: s.train.seqLen };
+  return { ...r, own, renormalise: r.renormalise === 'on' && !s.renormalise ? 'off' : r.renormalise };
+}
+
+/** A head preset in the race (DHA with the race's own steps), with its switches. */
 function heads(preset: 'meanpool' | 'aligned' | 'dha', s: RaceSettings, change: Partial<HeadRecipe> = {}): HeadRecipe {
   const r = presetRecipe(preset, { training: true, fallback: false }) as HeadRecipe;
-  const own = { ...r.own, tokensPerStep: s.train.batch * s.train.seqLen, seqLen: s.train.seqLen };
-  const renormalise = r.renormalise === 'on' && !s.renormalise ? 'off' : r.renormalise;
-  return { ...r, own, renormalise, ownSteps: preset === 'dha' ? s.ownSteps : 0, ...change };
+  return { ...inRace({ ...r, ownSteps: preset === 'dha' ? s.ownSteps : 0 }, s), ...change };
 }
+
+/** A rung of the ladder (src/fusion/ladder.ts) in the race: its recipe as the ladder defines it. */
+const rung = (name: string, s: RaceSettings) => inRace(ladder({ training: true, fallback: false }, s.ownSteps).find((r) => r.name === name)!.recipe, s);
 
 export const LANES: readonly LaneSpec[] = [
   {
@@ -55,14 +63,14 @@ export const LANES: readonly LaneSpec[] = [
     method: 'meanpool',
     label: 'mean-pool, groups by cost',
     changes: 'A ladder rung: mean-pool with heads grouped by merge cost instead of by index (equal groups, one partition for K and V, no alignment)',
-    recipe: (s) => heads('meanpool', s, { grouping: 'cost' }),
+    recipe: (s) => rung('groups by cost', s),
   },
   {
     key: 'align-only',
-    method: 'aligned',
+    method: 'meanpool',
     label: 'aligned, no renorm',
     changes: 'A ladder rung: groups by cost, members aligned before averaging, not renormalised',
-    recipe: (s) => heads('aligned', s, { renormalise: 'off' }),
+    recipe: (s) => rung('alignment', s),
   },
   {
     key: 'aligned',
@@ -77,14 +85,14 @@ export const LANES: readonly LaneSpec[] = [
     method: 'aligned',
     label: 'aligned, separate K/V groups',
     changes: 'A ladder rung: the aligned merge with a partition of the K heads and another of the V heads',
-    recipe: (s) => heads('aligned', s, { kvGroups: 'separate' }),
+    recipe: (s) => rung('separate K/V groups', s),
   },
   {
     key: 'free-sizes',
     method: 'aligned',
     label: 'aligned, separate K/V, free sizes',
     changes: 'A ladder rung: separate K/V partitions whose groups may differ in size (the same count in every layer)',
-    recipe: (s) => heads('aligned', s, { kvGroups: 'separate', groupSizes: 'free' }),
+    recipe: (s) => rung('free group sizes', s),
   },
   {
     key: 'dha',
@@ -113,7 +121,7 @@ export const LANES: readonly LaneSpec[] = [
     method: 'dha',
     label: 'DHA, joint K+V, 0 own steps',
     changes: 'A ladder rung: DHA spending one budget of K+V heads, with none of its own steps',
-    recipe: (s) => heads('dha', s, { kvSplit: 'joint', ownSteps: 0 }),
+    recipe: (s) => rung('joint K+V budget', s),
   },
   {
     key: 'dha-joint',
