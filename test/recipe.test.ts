@@ -219,6 +219,7 @@ describe('one record', () => {
       recoverySteps: 4,
       curve: [{ step: 2, tokens: 512, loss: null, ppl: 9 }],
       own: { history: [], checks: [], bestStep: 0 },
+      fusion: null,
       mla: null,
       seconds: 1,
     };

@@ -38,6 +38,8 @@ export const COMMAND_FLAGS: Record<string, CommandFlags> = {
       'fusion-params',
       'fusion-inputs',
       'check-every',
+      'fusion-trains',
+      'operator-lr',
       ...HEAD_CHOICES.map((c) => c.flag),
       'rope-select',
       'latent-init',

@@ -52,7 +52,7 @@ async function ppl(rt: GpuRuntime, model: Model, docs: number[][] | null, label:
 /** The flags of a head-sharing recipe's choices, in the table's order: --grouping, --align, --renorm, … */
 export const RECIPE_FLAGS = HEAD_CHOICES.map((c) => c.flag);
 /** Flags of the own steps and of the latent. */
-const OWN_FLAGS = ['steps', 'tokens-per-step', 'seq-len', 'lr', 'fusion-params', 'fusion-inputs', 'check-every'];
+const OWN_FLAGS = ['steps', 'tokens-per-step', 'seq-len', 'lr', 'fusion-params', 'fusion-inputs', 'check-every', 'fusion-trains', 'operator-lr'];
 const LATENT_FLAGS = ['rope-select', 'latent-init', 'rope-pairs'];
 
 /**
@@ -105,7 +105,14 @@ export function runConfigFromArgs(
       params: oneOf(args, 'fusion-params', ['kv', 'attention'] as const, r.own.params),
       inputs: oneOf(args, 'fusion-inputs', ['teacher', 'student'] as const, r.own.inputs),
       checkEvery: int(args, 'check-every', r.own.checkEvery)!,
+      fusionTrains: oneOf(args, 'fusion-trains', ['operators', 'all'] as const, r.own.fusionTrains),
+      operatorLr: num(args, 'operator-lr', r.own.operatorLr),
     };
+    const wrongKind = r.fusion === 'progressive' ? given(['fusion-params', 'fusion-inputs', 'check-every']) : given(['fusion-trains', 'operator-lr']);
+    if (wrongKind.length)
+      throw new UsageError(
+        `${wrongKind.join(', ')} ${wrongKind.length > 1 ? 'are' : 'is'} for ${r.fusion === 'progressive' ? 'layer-local own steps (--fusion merge)' : '--fusion progressive'}`,
+      );
     if (r.preset === 'dha' && !args.flags.has('steps'))
       note(
         training

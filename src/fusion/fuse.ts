@@ -12,10 +12,12 @@ import type { GpuRuntime } from '../gpu/runtime';
 import { calibrationGrams, calibrationSequences } from '../analysis/calibration';
 import { assertHeadKv, kvBytesPerToken } from '../model/heads';
 import type { LongWorkOptions, Progress } from '../progress';
-import { convertHeads, needsGrams } from './headSharing';
+import { convertHeads, needsGrams, type HeadSharingResult } from './headSharing';
 import type { DhaEvent } from './ownSteps';
 import { mlaConvert, type MlaResult } from './mla';
 import { readsCalibration, recipeLabel, type Recipe, type RunConfig } from './recipe';
+import { GpuModel } from '../eval/gpuModel';
+import { perplexity } from '../eval/perplexity';
 import { train, TRAIN_DEFAULTS, type TrainPoint, type TrainEvent } from '../train/trainer';
 
 export { FUSION_METHODS, type FusionMethod } from './recipe';
@@ -57,6 +59,8 @@ export interface FuseResult {
   curve: TrainPoint[];
   /** Own steps: the layer-local loss per step, the calibration KL at each check, and the step whose state was kept. */
   own: { history: { step: number; loss: number }[]; checks: { step: number; kl: number }[]; bestStep: number } | null;
+  /** Progressive fusion: the held-out curve of its steps, the Lagrangian per step, the rows' disagreement at the collapse. */
+  fusion: HeadSharingResult['fusion'];
   /** MLA: per layer the latent width, kept rotary pairs per K head and share of the stacked K/V energy kept. */
   mla: MlaResult['layers'] | null;
   /** Conversion and recovery time, without time spent paused. */
@@ -94,6 +98,7 @@ export async function fuse(rt: GpuRuntime, model: Model, config: RunConfig, data
   let pausedSeconds = 0;
   let own: FuseResult['own'] = null;
   let mla: FuseResult['mla'] = null;
+  let fusion: FuseResult['fusion'] = null;
   if (recipe.family === 'latent') {
     const grams = calibrated ? await calibrationGrams(rt, model, seqs, { onProgress: progress, signal: hooks.signal }) : null;
     const { ropeSelect, latentInit, ropePairs } = recipe;
@@ -107,17 +112,26 @@ export async function fuse(rt: GpuRuntime, model: Model, config: RunConfig, data
       model,
       recipe,
       budget,
-      { grams, sequences: seqs, seed: config.seed },
-      { gate: hooks.gate, onEvent: hooks.onDhaEvent, onProgress: progress, signal: hooks.signal },
+      { grams, sequences: seqs, seed: config.seed, evalDocs: data.evalDocs, train: config.train },
+      {
+        gate: hooks.gate,
+        onEvent: hooks.onDhaEvent,
+        onTrainEvent: hooks.onTrainEvent,
+        maxTrainBytes: hooks.maxTrainBytes,
+        onProgress: progress,
+        signal: hooks.signal,
+      },
     );
     out = r.model;
     trainSteps = r.trainSteps;
     trainTokens = r.trainTokens;
     pausedSeconds = r.pausedSeconds;
     own = r.own && { history: r.own.history, checks: r.own.checks, bestStep: r.own.bestStep };
+    fusion = r.fusion;
   }
   const ownSteps = trainSteps;
-  let curve: TrainPoint[] = [];
+  // Progressive fusion's curve comes first (from the original, tokens from 0); the recovery's follows it.
+  let curve: TrainPoint[] = fusion ? [...fusion.curve] : [];
   let e2eSteps = 0;
   const t = config.train;
   if (t?.steps) {
@@ -144,10 +158,19 @@ export async function fuse(rt: GpuRuntime, model: Model, config: RunConfig, data
       },
     );
     out = r.model;
-    curve = r.curve.map(shift);
+    curve = [...curve, ...r.curve.map(shift)];
     trainSteps += r.steps;
     trainTokens += r.tokens;
     pausedSeconds += r.pausedSeconds;
+  }
+  if (fusion && !t?.steps && data.evalDocs?.length) {
+    // The collapsed model measured where no recovery follows, so that the curve's last point is always the result.
+    const gm = await GpuModel.upload(rt, out);
+    try {
+      curve.push({ step: curve.at(-1)?.step ?? 0, tokens: trainTokens, loss: null, ppl: (await perplexity(gm, data.evalDocs, { signal: hooks.signal })).ppl });
+    } finally {
+      gm.release();
+    }
   }
   return {
     model: out,
@@ -163,6 +186,7 @@ export async function fuse(rt: GpuRuntime, model: Model, config: RunConfig, data
     recoverySteps: e2eSteps,
     curve,
     own,
+    fusion,
     mla,
     seconds: (performance.now() - t0) / 1000 - pausedSeconds,
   };

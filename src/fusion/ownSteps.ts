@@ -12,6 +12,7 @@ import { ForwardPass } from '../eval/forward';
 import { throwIfAborted } from '../progress';
 import type { LongWorkOptions } from '../progress';
 import type { SearchEvent } from './grouping';
+import type { FusionStepEvent } from './progressive';
 import type { OwnStepSettings } from './recipe';
 import { ATTENTION_WEIGHTS, LayerTrainer, type AttentionWeight } from './layerTrainer';
 import { trainingWindows, WindowSampler } from '../train/data';
@@ -30,6 +31,7 @@ export interface OwnStepOptions extends OwnStepSettings {
 
 export type DhaEvent =
   | SearchEvent
+  | FusionStepEvent
   | {
       phase: 'fusion';
       step: number;

@@ -29,6 +29,11 @@ export interface HeadChoices {
   allocation: 'uniform' | 'search';
   /** The K total and the V total each equal the budget, or one budget of K+V heads shared by both. */
   kvSplit: 'equal' | 'joint';
+  /**
+   * How each group becomes one head: merged at once (the aligned mean), or fused progressively by learned operators over
+   * the conversion's own steps, trained end to end, then collapsed (src/fusion/progressive.ts).
+   */
+  fusion: 'merge' | 'progressive';
 }
 export type HeadChoice = keyof HeadChoices;
 
@@ -45,6 +50,10 @@ export interface OwnStepSettings {
   inputs: 'teacher' | 'student';
   /** Measure the calibration KL every this many steps (and after the last) and keep the best state. */
   checkEvery: number;
+  /** Progressive fusion: what trains beside the operators — nothing ('operators'), or every weight of the model ('all'). */
+  fusionTrains: 'operators' | 'all';
+  /** Progressive fusion: Adam learning rate of the operators (cosine to 0 over the steps). */
+  operatorLr: number;
 }
 
 export interface HeadRecipe extends HeadChoices {
@@ -144,21 +153,40 @@ export const HEAD_CHOICES: readonly ChoiceSpec[] = [
     help: 'K and V each keep the budget, or one budget of K+V heads is shared so that V (whose heads are less alike) may keep more than K',
     words: { equal: 'equal K and V totals', joint: 'joint K+V' },
   }),
+  spec({
+    key: 'fusion',
+    flag: 'fusion',
+    values: ['merge', 'progressive'],
+    title: 'fusion',
+    help:
+      "How a group becomes one head: merged at once (its members' aligned mean), or fused progressively — each head a learned mix of its group's heads, " +
+      'starting from the original model and pulled together by an augmented Lagrangian over the own steps (trained end to end), then collapsed',
+    words: { merge: 'merged at once', progressive: 'progressive fusion' },
+  }),
 ];
 
 export const HEAD_CHOICE_KEYS: readonly HeadChoice[] = HEAD_CHOICES.map((c) => c.key);
 
 /** The presets as choices. */
 export const PRESET_CHOICES: Record<HeadPreset, HeadChoices> = {
-  meanpool: { grouping: 'contiguous', align: 'off', renormalise: 'off', kvGroups: 'shared', groupSizes: 'equal', allocation: 'uniform', kvSplit: 'equal' },
-  aligned: { grouping: 'cost', align: 'on', renormalise: 'on', kvGroups: 'shared', groupSizes: 'equal', allocation: 'uniform', kvSplit: 'equal' },
-  dha: { grouping: 'cost', align: 'on', renormalise: 'on', kvGroups: 'separate', groupSizes: 'free', allocation: 'search', kvSplit: 'equal' },
+  meanpool: { grouping: 'contiguous', align: 'off', renormalise: 'off', kvGroups: 'shared', groupSizes: 'equal', allocation: 'uniform', kvSplit: 'equal', fusion: 'merge' },
+  aligned: { grouping: 'cost', align: 'on', renormalise: 'on', kvGroups: 'shared', groupSizes: 'equal', allocation: 'uniform', kvSplit: 'equal', fusion: 'merge' },
+  dha: { grouping: 'cost', align: 'on', renormalise: 'on', kvGroups: 'separate', groupSizes: 'free', allocation: 'search', kvSplit: 'equal', fusion: 'merge' },
 };
 
 /** Words for the presets (labels, legends). */
 export const PRESET_NAMES: Record<FusionMethod, string> = { meanpool: 'mean-pool', aligned: 'aligned merge', dha: 'DHA', mla: 'latent KV (MLA)' };
 
-export const OWN_STEP_DEFAULTS: OwnStepSettings = { tokensPerStep: 4096, seqLen: 256, lr: 1e-3, params: 'attention', inputs: 'student', checkEvery: 25 };
+export const OWN_STEP_DEFAULTS: OwnStepSettings = {
+  tokensPerStep: 4096,
+  seqLen: 256,
+  lr: 1e-3,
+  params: 'attention',
+  inputs: 'student',
+  checkEvery: 25,
+  fusionTrains: 'operators',
+  operatorLr: 0.01,
+};
 /** On a CPU fallback adapter (SwiftShader) the command line and the page start from these. */
 export const OWN_STEP_FALLBACK_DEFAULTS: Pick<OwnStepSettings, 'tokensPerStep' | 'seqLen'> = { tokensPerStep: 512, seqLen: 128 };
 
@@ -203,7 +231,8 @@ export function recipeLabel(r: Recipe): string {
   }
   const parts: string[] = changedChoices(r).map((k) => HEAD_CHOICES.find((c) => c.key === k)!.words[r[k]]);
   // DHA's own steps are part of its name (their number varies with the context); others only when taken.
-  if (r.preset === 'dha' || r.ownSteps > 0) parts.push(`${r.ownSteps} own step${r.ownSteps === 1 ? '' : 's'}`);
+  const what = r.fusion === 'progressive' ? 'fusion step' : 'own step';
+  if (r.preset === 'dha' || r.ownSteps > 0) parts.push(`${r.ownSteps} ${what}${r.ownSteps === 1 ? '' : 's'}`);
   return parts.length ? `${PRESET_NAMES[r.preset]} (${parts.join(', ')})` : PRESET_NAMES[r.preset];
 }
 

@@ -45,6 +45,8 @@ export interface FusionRecord {
   curve: FuseResult['curve'];
   /** Own steps: the layer-local loss per step, the probe's KL per check and the step whose state was kept. */
   own: FuseResult['own'];
+  /** Progressive fusion: per step the loss, ρ, the rows' largest disagreement, per layer Σ c_g and max λ_g; the disagreement at the collapse. */
+  fusion: { history: NonNullable<FuseResult['fusion']>['history']; disagreement: number } | null;
   /** Conversion and training seconds, without time paused (evaluation not included). */
   seconds: number;
   /** Every layer's map from query head to K head and to V head. */
@@ -83,7 +85,8 @@ export function fusionRecord(i: RecordInput): FusionRecord {
     vTotal: sum((p) => p.v),
     latent: r.mla,
     pplBefore: i.before,
-    pplConverted: r.curve.length ? (r.curve[0].ppl ?? null) : null,
+    // The converted model's perplexity: the curve's first point — after progressive fusion's own curve (which starts at the original).
+    pplConverted: r.curve[r.fusion?.curve.length ?? 0]?.ppl ?? null,
     pplAfter: i.after,
     evalTokens: i.evaluation?.tokens ?? null,
     evalDocuments: i.evaluation?.documents ?? null,
@@ -99,6 +102,7 @@ export function fusionRecord(i: RecordInput): FusionRecord {
     train: i.config.train ? { ...i.config.train, seed: i.config.seed } : null,
     curve: r.curve,
     own: r.own,
+    fusion: r.fusion && { history: r.fusion.history, disagreement: r.fusion.disagreement },
     seconds: r.seconds,
     maps: r.model.layers.map((l) => ({ kHeadOf: [...l.kv.kHeadOf], vHeadOf: [...l.kv.vHeadOf] })),
     adapter: i.adapter,

@@ -7,6 +7,7 @@ import { isCancelled } from '../progress';
 import { create } from 'zustand';
 import type { FusionMethod } from '../fusion/fuse';
 import type { DhaEvent } from '../fusion/ownSteps';
+import type { FusionStepEvent, OperatorSnapshot } from '../fusion/progressive';
 import type { TrainPoint, TrainEvent } from '../train/trainer';
 import { compute } from './compute/client';
 import { jobControl } from './jobControl';
@@ -57,6 +58,11 @@ export interface LiveView {
   /** End-to-end recovery training: planned steps (0: none) and its curve so far. */
   trainSteps: number;
   trainCurve: TrainPoint[];
+  /** Progressive fusion: the operators after the latest step, and per step the Lagrangian's ρ, the rows' disagreement and per layer c and λ. */
+  operators: OperatorSnapshot[] | null;
+  lagrangian: Omit<FusionStepEvent, 'phase' | 'layers'>[];
+  /** Per step and layer: Σ c_g and the largest λ_g, for K and V. */
+  lagrangianLayers: { k: [number, number]; v: [number, number] }[][];
 }
 
 interface FusionState {
@@ -170,6 +176,9 @@ export const useFusion = create<FusionState>((set, get) => {
           tokens: 0,
           trainSteps: config.train?.steps ?? 0,
           trainCurve: [],
+          operators: null,
+          lagrangian: [],
+          lagrangianLayers: [],
         },
       });
       const mineNow = () => runId === currentRun;
@@ -181,6 +190,16 @@ export const useFusion = create<FusionState>((set, get) => {
           }));
         } else if (e.phase === 'check') {
           patchLive(runId, (l) => ({ checks: [...l.checks, { step: e.step, kl: e.kl }], bestStep: e.bestStep }));
+        } else if (e.phase === 'operators') {
+          const { layers, phase: _p, ...point } = e;
+          patchLive(runId, (l) => ({
+            phase: 'fusion',
+            step: e.step,
+            tokens: e.tokens,
+            operators: layers,
+            lagrangian: [...l.lagrangian, point],
+            lagrangianLayers: [...l.lagrangianLayers, layers.map((x) => ({ k: [x.k.constraint, x.k.lambda], v: [x.v.constraint, x.v.lambda] }))],
+          }));
         } else {
           patchLive(runId, (l) => ({
             phase: 'fusion',

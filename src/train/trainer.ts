@@ -17,7 +17,7 @@ import { TimedGate, throwIfAborted } from '../progress';
 import type { LongWorkOptions } from '../progress';
 import { Backward } from './backward';
 import { WindowSampler } from './data';
-import { allocateTrainables, readTrainedModel, type TrainableSet } from './params';
+import { allocateTrainables, readTrainedModel, type ModelGrads, type Trainable, type TrainableSet } from './params';
 import { describePlan, planTraining, TrainingMemoryError, type TrainingPlan } from './plan';
 
 export type TrainLoss = 'kl' | 'ce' | 'mix';
@@ -88,6 +88,21 @@ export interface TrainEvent extends TrainPoint {
   gradNorm: number | null;
 }
 
+/**
+ * Weights that are functions of other parameters, trained through them (progressive fusion's operators,
+ * src/fusion/progressive.ts): the backward fills the derived weights' gradients as usual; the hook turns them into its own
+ * parameters' gradients after the backward and rewrites the derived weights after the optimizer.
+ */
+export interface WeightOperators {
+  /** Once the model and its gradients exist, before the backward is built: may replace or remove trainables. */
+  attach(gm: GpuModel, params: { trainables: Trainable[]; grads: ModelGrads }): Promise<void>;
+  /** After every micro-batch's backward of a step, before clipping and the optimizer. */
+  afterBackward(step: number): Promise<void>;
+  /** After the optimizer: the operators' own update, then the derived weights recomputed. */
+  afterStep(step: number, lr: number, loss: number): Promise<void>;
+  release(): void;
+}
+
 export interface TrainRun extends LongWorkOptions {
   /** The model the student is distilled from (KL or mix). */
   teacher?: Model | null;
@@ -103,6 +118,8 @@ export interface TrainRun extends LongWorkOptions {
    * where (stepsBefore + step) is a multiple of evalEvery, so that every method of a comparison is read at the same totals.
    */
   stepsBefore?: number;
+  /** Weights trained through operators (progressive fusion). */
+  operators?: WeightOperators;
 }
 
 export interface TrainResult {
@@ -163,6 +180,10 @@ export async function train(rt: GpuRuntime, student: Model, data: number[][], op
       owned.push(fp);
       params = await allocateTrainables(rt, gm, o.params);
       owned.push(params);
+      if (run.operators) {
+        await run.operators.attach(gm, params);
+        owned.push(run.operators);
+      }
       bw = await Backward.create(fp, params.grads);
       owned.push(bw);
       if (teacher) {
@@ -176,7 +197,7 @@ export async function train(rt: GpuRuntime, student: Model, data: number[][], op
         ['row loss', mb * T],
         ['micro-batch loss', 1],
         ['step loss', plan.accumulation + 1],
-        ['gradient squares', params.trainables.length],
+        ['gradient squares', Math.max(1, params.trainables.length)],
         ['clip', 2],
       ] as const) {
         scratch.push(await rt.tensor(`train ${label}`, label === 'targets' ? new Uint32Array(n) : n));
@@ -212,6 +233,7 @@ export async function train(rt: GpuRuntime, student: Model, data: number[][], op
         rt.copy(microLoss, stepLoss, 1, 0, 1 + i);
         await bw.run();
       }
+      await run.operators?.afterBackward(step);
       for (const [i, t] of trainables.entries()) await sumSquares(rt, t.grad, sq, i);
       await clipScale(rt, sq, clip, trainables.length, o.clip);
       for (const t of trainables) {
@@ -226,6 +248,7 @@ export async function train(rt: GpuRuntime, student: Model, data: number[][], op
       // One read per step: [gradient norm, loss sum of each micro-batch …].
       const read = await rt.read(stepLoss);
       const lossSum = read.subarray(1).reduce((a, x) => a + x, 0);
+      await run.operators?.afterStep(step, lr, lossSum / scored);
       tokens += o.batch * T;
       trainMs += performance.now() - s0;
       const last = step === o.steps;
