@@ -259,3 +259,31 @@ test('recovery training after mean-pool: live training curves, original → conv
   await expect(page.getByTestId('ppl-result')).toContainText('2 documents', { timeout: 120_000 });
   expect(Number(await page.getByTestId('ppl-value').textContent())).toBeCloseTo(after, 3);
 });
+
+test('progressive DHA fusion: the recipe’s fusion choice, the operators as heatmaps converging, the Lagrangian, CSV, a row', async ({ page }) => {
+  test.setTimeout(300_000);
+  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  // A link chooses progressive fusion with 4 fusion steps of 256 tokens; the recipe opens and spells it out.
+  await page.goto('/#fuse.method=dha&fuse.budget=25&fuse.fusion=progressive&fuse.steps=4&fuse.tokensPerStep=256&fuse.seqLen=64&fuse.calTokens=1024&fuse.evalDocs=2');
+  await expect(page.getByTestId('card-name')).toContainText('built-in demo');
+  const panel = page.getByTestId('fusion-panel');
+  await expect(panel.getByTestId('fusion-fusion')).toHaveValue('progressive');
+  await expect(panel.getByTestId('fusion-recipe-summary')).toContainText('progressive fusion');
+  await expect(panel.getByTestId('fusion-recipe-summary')).toContainText('4 fusion steps');
+  await expect(panel.getByTestId('fusion-progressive-fields')).toBeVisible();
+  await panel.getByTestId('fusion-run').click();
+  const ops = panel.getByTestId('fusion-operators');
+  await expect(ops).toBeVisible({ timeout: 240_000 });
+  // 4 layers × K and V, 8 × 8 cells each.
+  await expect(ops.getByTestId('fusion-operators-svg').getByTestId('heatmap-cell')).toHaveCount(4 * 2 * 64);
+  await expect(panel.getByTestId('fusion-row')).toHaveCount(1, { timeout: 240_000 });
+  await expect(ops.getByTestId('fusion-operators-svg')).toContainText('step 4 / 4');
+  await expect(panel.getByTestId('fusion-row')).toContainText('progressive fusion');
+  const pending = page.waitForEvent('download');
+  await ops.getByTestId('fusion-export-operators-csv').click();
+  const csv = readFileSync(await (await pending).path(), 'utf8');
+  // 4 steps × 4 layers × 2 kinds of Lagrangian rows, then 4 × 2 × 64 operator entries.
+  const lines = csv.split('\n');
+  expect(lines.filter((l) => /^\d+,\d+,[kv],/.test(l))).toHaveLength(4 * 4 * 2);
+  expect(lines.filter((l) => /^\d+,[kv],\d+,\d+,/.test(l))).toHaveLength(4 * 2 * 64);
+});

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A markdown table from the runs `headlab ladder --jsonl FILE` (scripts/ladder.sh) appended, in the ladder's order: per rung
 // the converted and the trained held-out perplexity over its seeds (mean [min, max]) and the effect of its change against the
-// rung before — "no measurable difference" when the two ranges overlap, "one seed" when either has one. Works on a file a
+// row before — "no measurable difference" when the two ranges overlap, "one seed" when either has one. Works on a file a
 // run is still writing. Usage: node scripts/ladder-table.mjs FILE.jsonl
 import { readFileSync } from 'node:fs';
 
@@ -12,12 +12,14 @@ const runs = readFileSync(process.argv[2], 'utf8')
   .map((l) => JSON.parse(l));
 const order = [];
 const by = new Map();
+// One row per recipe: a rung run at several own-step counts (scripts/progressive.sh) is one row per count.
 for (const r of runs) {
-  if (!by.has(r.rung)) {
-    by.set(r.rung, []);
-    order.push(r.rung);
+  const key = `${r.rung}\u0000${r.label}`;
+  if (!by.has(key)) {
+    by.set(key, []);
+    order.push(key);
   }
-  by.get(r.rung).push(r);
+  by.get(key).push(r);
 }
 const f = (x) => x.toFixed(3);
 const spread = (v) => ({ mean: v.reduce((a, b) => a + b, 0) / v.length, min: Math.min(...v), max: Math.max(...v), n: v.length });
@@ -25,8 +27,9 @@ const range = (s) => (s.n > 1 ? `${f(s.mean)} [${f(s.min)}, ${f(s.max)}]` : `${f
 console.log('| rung | recipe (label) | converted | trained: mean [min, max] | seeds | effect of the change |');
 console.log('|---|---|---:|---:|---:|---|');
 let prev = null;
-for (const name of order) {
-  const rs = by.get(name);
+for (const key of order) {
+  const rs = by.get(key);
+  const name = rs[0].rung;
   const c = spread(rs.map((r) => r.converted));
   const t = spread(rs.map((r) => r.trained));
   let effect = '';

@@ -259,11 +259,14 @@ describe('the ladder', () => {
       'allocation',
       'kvSplit',
       'ownSteps',
+      'fusion',
+      'fusionTrains',
     ]);
     const choices = (r: HeadRecipe) => HEAD_CHOICES.map((c) => r[c.key]);
     expect(choices(rungs[3].recipe)).toEqual(choices(heads('aligned')));
     expect(choices(rungs[6].recipe)).toEqual(choices(heads('dha')));
     expect(rungs.map((r) => recipeLabel(r.recipe))).toContain('DHA (joint K+V, 6 own steps)');
+    expect(rungs.map((r) => recipeLabel(r.recipe))).toContain('DHA (joint K+V, progressive fusion, 6 fusion steps)');
   });
 
   it("the race's ladder preset runs the same rungs as lanes, one choice apart", () => {
@@ -277,7 +280,7 @@ describe('the ladder', () => {
     };
     const lanes = LADDER_LANES.map((k) => laneConfig(k, race).recipe as HeadRecipe);
     const rungs = ladder({ training: true, fallback: true }, 3);
-    const choices = (r: HeadRecipe) => [...HEAD_CHOICES.map((c) => r[c.key]), r.ownSteps];
+    const choices = (r: HeadRecipe) => [...HEAD_CHOICES.map((c) => r[c.key]), r.ownSteps, r.own.fusionTrains];
     expect(lanes.map(choices)).toEqual(rungs.map((r) => choices(r.recipe)));
   });
 

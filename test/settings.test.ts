@@ -64,7 +64,7 @@ describe('page settings in the address', () => {
       'fuse.steps: -3 is outside 0 … 100000; the default is kept',
       'fuse.method: "magic" is not one of meanpool, aligned, dha, mla; the default is kept',
       'sim.tokens: "12.5" is not a whole number; the default is kept',
-      'race.methods: "gqa" is not one of meanpool, by-cost, align-only, aligned, separate, free-sizes, dha, dha-e2e, dha-uniform, joint-e2e, dha-joint, mla; the default is kept',
+      'race.methods: "gqa" is not one of meanpool, by-cost, align-only, aligned, separate, free-sizes, dha, dha-e2e, dha-uniform, joint-e2e, dha-joint, dha-progressive, dha-progressive-all, mla; the default is kept',
       'sim.q: "maybe" is not true or false; the default is kept',
       'unknown setting "frobnicate" ignored',
       'hide: unknown control "fuse.nothing" ignored',

@@ -12,6 +12,7 @@ import { layerMergeLoss } from '../analysis/redundancy';
 import { layoutsOf, kvBytesPerToken, originOf } from '../model/heads';
 import { LANE_BY_KEY, laneConfig, type RaceSettings } from '../lab/variants';
 import { fuseAndEvaluate, type SourceModel } from '../lab/fusionRun';
+import { convertedPpl } from '../fusion/fuse';
 import type { ExampleData, ExampleRun } from '../lab/example';
 import { defaults } from '../lab/settings';
 import { UsageError, type ParsedArgs } from './args';
@@ -106,7 +107,7 @@ export async function exampleCommand(args: ParsedArgs): Promise<number> {
       ...(r.mla ? { latent: r.mla } : {}),
       layouts: layoutsOf(r.model),
       kvBytesPerToken: r.kvBytesPerToken,
-      pplConverted: r.curve[0]?.ppl ?? o.after.ppl,
+      pplConverted: convertedPpl(r) ?? o.after.ppl,
       pplAfter: o.after.ppl,
       curve: r.curve.filter((p) => p.ppl !== null).map((p) => ({ tokens: p.tokens, ppl: p.ppl! })),
       seconds: r.seconds,

@@ -68,6 +68,12 @@ export interface FuseResult {
 }
 
 /**
+ * The converted model's held-out perplexity in a result's curve: its first point — after progressive fusion's own curve,
+ * which starts at the original — or null when the curve measured none.
+ */
+export const convertedPpl = (r: Pick<FuseResult, 'curve' | 'fusion'>): number | null => r.curve[r.fusion?.curve.length ?? 0]?.ppl ?? null;
+
+/**
  * End-to-end steps left to a method whose conversion trained on `conversionTokens` of a budget of `budgetSteps` steps of
  * `tokensPerStep` tokens: equal total training tokens for every method. A conversion that alone exceeds the budget is an
  * error that says what to change.
@@ -116,7 +122,6 @@ export async function fuse(rt: GpuRuntime, model: Model, config: RunConfig, data
       {
         gate: hooks.gate,
         onEvent: hooks.onDhaEvent,
-        onTrainEvent: hooks.onTrainEvent,
         maxTrainBytes: hooks.maxTrainBytes,
         onProgress: progress,
         signal: hooks.signal,

@@ -15,7 +15,6 @@ import { groupHeads, headGramsOf, type LayerGroups, type LayerHeadGrams, type Se
 import { ownSteps, type DhaEvent, type LayerLocalResult } from './ownSteps';
 import { needsCost, presetRecipe, type HeadChoices, type HeadRecipe, type TrainSettings } from './recipe';
 import { progressiveFusion, type ProgressiveResult } from './progressive';
-import type { TrainEvent } from '../train/trainer';
 
 /** GPA rounds of the alignment folded into the model (the ranking's estimates use SEARCH_GPA_ROUNDS). */
 export const MERGE_GPA_ROUNDS = 50;
@@ -135,7 +134,6 @@ export async function convertHeads(
   opts: LongWorkOptions & {
     gate?: () => Promise<void>;
     onEvent?: (e: DhaEvent) => void;
-    onTrainEvent?: (e: TrainEvent) => void;
     maxTrainBytes?: number;
   } = {},
 ): Promise<HeadSharingResult> {
@@ -151,7 +149,6 @@ export async function convertHeads(
       onProgress: opts.onProgress,
       maxBytes: opts.maxTrainBytes,
       onEvent: opts.onEvent,
-      onTrainEvent: opts.onTrainEvent,
     });
     const { curve, history, disagreement } = p;
     return { model: p.model, groups: g.groups, own: null, fusion: { curve, history, disagreement }, trainSteps: p.trainSteps, trainTokens: p.trainTokens, pausedSeconds: p.pausedSeconds };

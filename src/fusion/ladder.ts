@@ -1,7 +1,7 @@
-// The ladder: from GQA mean-pool to DHA one change per rung, each rung a recipe (src/fusion/recipe.ts) that differs from the
+// The ladder: from GQA mean-pool to DHA (and its progressive fusion) one change per rung, each rung a recipe (src/fusion/recipe.ts) that differs from the
 // one before in exactly one choice, with what changed and why it might help; beside it, the latent KV conversion at the same
 // bytes (a second family, not a rung). DOM-free: `headlab ladder`, the tour and the race read the same list.
-import { presetRecipe, type DefaultContext, type HeadChoice, type HeadRecipe, type LatentRecipe } from './recipe';
+import { HEAD_CHOICE_KEYS, presetRecipe, type DefaultContext, type HeadChoice, type HeadRecipe, type LatentRecipe } from './recipe';
 
 export interface Rung {
   /** Short name (table rows, legends). */
@@ -13,10 +13,12 @@ export interface Rung {
   recipe: HeadRecipe;
 }
 
-/** The choice (or 'ownSteps') in which two head recipes differ, or every one when they differ in more than one. */
-export function recipeDifference(a: HeadRecipe, b: HeadRecipe): (HeadChoice | 'ownSteps')[] {
-  const keys: (HeadChoice | 'ownSteps')[] = ['grouping', 'align', 'renormalise', 'kvGroups', 'groupSizes', 'allocation', 'kvSplit', 'ownSteps'];
-  return keys.filter((k) => a[k] !== b[k]);
+export type RecipeKey = HeadChoice | 'ownSteps' | 'fusionTrains';
+
+/** The choices (or own steps, or what trains beside progressive fusion's operators) in which two head recipes differ. */
+export function recipeDifference(a: HeadRecipe, b: HeadRecipe): RecipeKey[] {
+  const value = (r: HeadRecipe, k: RecipeKey) => (k === 'fusionTrains' ? r.own.fusionTrains : r[k]);
+  return ([...HEAD_CHOICE_KEYS, 'ownSteps', 'fusionTrains'] as RecipeKey[]).filter((k) => value(a, k) !== value(b, k));
 }
 
 /**
@@ -34,6 +36,8 @@ export function ladder(ctx: DefaultContext, ownSteps: number): Rung[] {
   const dha: HeadRecipe = { ...base('dha') };
   const joint: HeadRecipe = { ...dha, kvSplit: 'joint' };
   const own: HeadRecipe = { ...joint, ownSteps };
+  const progressive: HeadRecipe = { ...own, fusion: 'progressive', own: { ...own.own, fusionTrains: 'operators' } };
+  const everyWeight: HeadRecipe = { ...progressive, own: { ...progressive.own, fusionTrains: 'all' } };
   return [
     { name: 'mean-pool', change: 'GQA mean-pool: contiguous groups of heads averaged', why: 'the baseline: no calibration at all', recipe: meanpool },
     {
@@ -83,6 +87,18 @@ export function ladder(ctx: DefaultContext, ownSteps: number): Rung[] {
       change: `${ownSteps} of DHA's own layer-local steps, out of the same training tokens`,
       why: 'each layer first learns to reproduce its original output, before end-to-end training',
       recipe: own,
+    },
+    {
+      name: 'progressive fusion',
+      change: `the same ${ownSteps} steps fuse each group progressively: learned mixes of its heads, trained end to end, pulled together, then collapsed`,
+      why: 'the model moves continuously from the original to the fused one instead of jumping to the merge and repairing it (the DHA paper)',
+      recipe: progressive,
+    },
+    {
+      name: 'fusion trains every weight',
+      change: 'every weight trains beside the fusion operators',
+      why: 'the rest of the model can adapt while the heads of each group come together',
+      recipe: everyWeight,
     },
   ];
 }

@@ -7,7 +7,7 @@ import type { GpuRuntime } from '../gpu/runtime';
 import { GpuModel } from '../eval/gpuModel';
 import { perplexity } from '../eval/perplexity';
 import type { LongWorkOptions } from '../progress';
-import { fuse } from './fuse';
+import { convertedPpl, fuse } from './fuse';
 import { effect, ladder, latentBeside, spread } from './ladder';
 import type { Recipe, TrainSettings } from './recipe';
 
@@ -98,7 +98,7 @@ export async function runLadder(
         { signal: hooks.signal, onProgress: (p) => hooks.onProgress?.({ ...p, stage: `${r.name}, seed ${seed}: ${p.stage}` }) },
       );
       const trained = f.curve.at(-1)?.ppl ?? (await ppl(rt, f.model, o.evalDocs, hooks.signal));
-      const converted = f.curve[0]?.ppl ?? trained;
+      const converted = convertedPpl(f) ?? trained;
       const run: LadderRun = { rung: r.name, seed, label: f.label, converted, trained, tokens: f.trainTokens, seconds: f.seconds };
       runs.push(run);
       await hooks.onRun?.(run);

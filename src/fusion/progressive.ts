@@ -15,7 +15,7 @@ import type { GpuRuntime, GpuTensor } from '../gpu/runtime';
 import type { GpuModel } from '../eval/gpuModel';
 import { matmul } from '../gpu/kernels/matmul';
 import type { ModelGrads, Trainable } from '../train/params';
-import { train, type TrainEvent, type TrainPoint, type TrainRun, type WeightOperators } from '../train/trainer';
+import { train, type TrainPoint, type TrainRun, type WeightOperators } from '../train/trainer';
 import type { HeadGrams } from './align';
 import type { LayerGroups, LayerHeadGrams } from './grouping';
 import type { HeadRecipe, TrainSettings } from './recipe';
@@ -369,7 +369,7 @@ export async function progressiveFusion(
   headGrams: LayerHeadGrams[] | null,
   r: HeadRecipe,
   data: { sequences: number[][]; seed: number; evalDocs?: number[][] | null; train?: TrainSettings | null },
-  run: Pick<TrainRun, 'gate' | 'signal' | 'onProgress' | 'maxBytes'> & { onEvent?: (e: FusionStepEvent) => void; onTrainEvent?: (e: TrainEvent) => void } = {},
+  run: Pick<TrainRun, 'gate' | 'signal' | 'onProgress' | 'maxBytes'> & { onEvent?: (e: FusionStepEvent) => void } = {},
 ): Promise<ProgressiveResult> {
   const frame = alignedFrame(model, groups, headGrams, r);
   const seqLen = Math.min(r.own.seqLen, r.own.tokensPerStep, model.config.contextLength);
@@ -387,7 +387,15 @@ export async function progressiveFusion(
     frame.model,
     data.sequences,
     { ...settings, steps: r.ownSteps, batch, seqLen, params: r.own.fusionTrains === 'all' ? 'all' : 'kv', loss: 'kl', seed: data.seed, evalEvery: evalEvery ?? 0 },
-    { teacher: model, evalDocs: data.evalDocs, operators: ops, gate: run.gate, signal: run.signal, onProgress: run.onProgress, maxBytes: run.maxBytes, onEvent: run.onTrainEvent },
+    {
+      teacher: model,
+      evalDocs: data.evalDocs,
+      operators: ops,
+      gate: run.gate,
+      signal: run.signal,
+      onProgress: run.onProgress && ((p) => run.onProgress!({ ...p, stage: 'fusion' })),
+      maxBytes: run.maxBytes,
+    },
   );
   const coef = ops.coefficients(groupGammas(groups, headGrams, frame.alignments, r.renormalise));
   return {

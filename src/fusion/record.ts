@@ -4,7 +4,7 @@
 import type { Model } from '../model/types';
 import { kvBytesPerToken } from '../model/heads';
 import { modelHash } from './export';
-import type { FuseResult } from './fuse';
+import { convertedPpl, type FuseResult } from './fuse';
 import { type FusionMethod, type Recipe, type RunConfig, type TrainSettings } from './recipe';
 
 export interface FusionRecord {
@@ -85,8 +85,7 @@ export function fusionRecord(i: RecordInput): FusionRecord {
     vTotal: sum((p) => p.v),
     latent: r.mla,
     pplBefore: i.before,
-    // The converted model's perplexity: the curve's first point — after progressive fusion's own curve (which starts at the original).
-    pplConverted: r.curve[r.fusion?.curve.length ?? 0]?.ppl ?? null,
+    pplConverted: convertedPpl(r),
     pplAfter: i.after,
     evalTokens: i.evaluation?.tokens ?? null,
     evalDocuments: i.evaluation?.documents ?? null,

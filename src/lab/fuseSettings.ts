@@ -28,6 +28,7 @@ export function fuseKeys(values: Settings): SettingKey[] {
     'fuse.seed',
     'fuse.tokensPerStep',
     'fuse.seqLen',
+    'fuse.operatorLr',
     ...(values['fuse.ropeAuto'] ? [] : (['fuse.ropePairs'] as const)),
     ...(values['fuse.budget'] === 'custom' ? (['fuse.pct'] as const) : []),
   ];
@@ -44,7 +45,16 @@ export function recipeOf(values: Settings, ctx: { training: boolean; fallback: b
       // rotary pairs automatic: the core's choice; otherwise the count asked for, 0 included (keys without position)
       ...(values['fuse.ropeAuto'] ? {} : { ropePairs: values['fuse.ropePairs'] }),
     };
-  const r: HeadRecipe = { ...base, own: { ...base.own, tokensPerStep: values['fuse.tokensPerStep'], seqLen: values['fuse.seqLen'] } };
+  const r: HeadRecipe = {
+    ...base,
+    own: {
+      ...base.own,
+      tokensPerStep: values['fuse.tokensPerStep'],
+      seqLen: values['fuse.seqLen'],
+      fusionTrains: values['fuse.fusionTrains'],
+      operatorLr: values['fuse.operatorLr'],
+    },
+  };
   for (const c of HEAD_CHOICES) {
     const v = values[RECIPE_KEYS[c.key]] as string;
     if (v !== 'preset') (r as unknown as Record<string, string>)[c.key] = v;

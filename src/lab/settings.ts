@@ -117,6 +117,18 @@ export const CONTROLS = [
     path: 'recipe.allocation',
   },
   { key: 'fuse.kvSplit', panel: 'fuse', label: 'K/V budget', kind: 'enum', default: 'preset', values: ['preset', 'equal', 'joint'], path: 'recipe.kvSplit' },
+  { key: 'fuse.fusion', panel: 'fuse', label: 'fusion', kind: 'enum', default: 'preset', values: ['preset', 'merge', 'progressive'], path: 'recipe.fusion' },
+  /** Progressive fusion: what trains beside the operators, and the operators' learning rate. */
+  {
+    key: 'fuse.fusionTrains',
+    panel: 'fuse',
+    label: 'fusion trains',
+    kind: 'enum',
+    default: OWN_STEP_DEFAULTS.fusionTrains,
+    values: ['operators', 'all'],
+    path: 'recipe.own.fusionTrains',
+  },
+  { key: 'fuse.operatorLr', panel: 'fuse', label: 'operator learning rate', kind: 'number', default: OWN_STEP_DEFAULTS.operatorLr, min: 0, max: 10, path: 'recipe.own.operatorLr' },
   {
     key: 'fuse.ropeSelect',
     panel: 'fuse',

@@ -6,7 +6,7 @@ import { presetRecipe, type HeadRecipe, type Recipe, type RecoverySettings, type
 import { ladder } from '../fusion/ladder';
 
 export type LaneKey =
-  'meanpool' | 'by-cost' | 'align-only' | 'aligned' | 'separate' | 'free-sizes' | 'dha' | 'dha-e2e' | 'dha-uniform' | 'joint-e2e' | 'dha-joint' | 'mla';
+  'meanpool' | 'by-cost' | 'align-only' | 'aligned' | 'separate' | 'free-sizes' | 'dha' | 'dha-e2e' | 'dha-uniform' | 'joint-e2e' | 'dha-joint' | 'dha-progressive' | 'dha-progressive-all' | 'mla';
 
 /** What every lane of a comparison shares: the budget, seed, texts' size and training, and the lanes' common switches. */
 export interface RaceSettings {
@@ -131,6 +131,21 @@ export const LANES: readonly LaneSpec[] = [
     recipe: (s) => heads('dha', s, { kvSplit: 'joint' }),
   },
   {
+    key: 'dha-progressive',
+    method: 'dha',
+    label: 'DHA, progressive fusion',
+    changes:
+      "A ladder rung: DHA (joint K+V) whose own steps fuse each group progressively — every head a learned mix of its group's heads, trained end to end from the original and pulled together by an augmented Lagrangian, then collapsed — instead of merging at once and training layer by layer",
+    recipe: (s) => rung('progressive fusion', s),
+  },
+  {
+    key: 'dha-progressive-all',
+    method: 'dha',
+    label: 'DHA, progressive fusion, every weight',
+    changes: 'A ladder rung: progressive fusion with every weight of the model training beside the fusion operators',
+    recipe: (s) => rung('fusion trains every weight', s),
+  },
+  {
     key: 'mla',
     method: 'mla',
     label: 'latent KV (MLA)',
@@ -143,7 +158,7 @@ export const LANES: readonly LaneSpec[] = [
 export const LANE_KEYS: readonly LaneKey[] = LANES.map((l) => l.key);
 
 /** The ladder (src/fusion/ladder.ts) as lanes, one recipe choice apart: the race's "ladder" preset. */
-export const LADDER_LANES: readonly LaneKey[] = ['meanpool', 'by-cost', 'align-only', 'aligned', 'separate', 'free-sizes', 'dha-e2e', 'joint-e2e', 'dha-joint'];
+export const LADDER_LANES: readonly LaneKey[] = ['meanpool', 'by-cost', 'align-only', 'aligned', 'separate', 'free-sizes', 'dha-e2e', 'joint-e2e', 'dha-joint', 'dha-progressive', 'dha-progressive-all'];
 export const LANE_BY_KEY: ReadonlyMap<LaneKey, LaneSpec> = new Map(LANES.map((l) => [l.key, l]));
 
 /** A lane's run configuration. */

@@ -8,6 +8,7 @@ import { LineChart, type Series } from '../charts/LineChart';
 import { ExportButtons } from '../charts/ExportButtons';
 import { METHOD_NAME } from './common';
 import { HeadLayoutView } from '../HeadLayoutView';
+import { OperatorsView } from './OperatorsView';
 
 export function isRunDha(live: LiveView | null): boolean {
   return live?.method === 'dha';
@@ -86,7 +87,8 @@ export function LiveViewSection({ live, headDim }: { live: LiveView; headDim: nu
           testId="fusion-search-layout"
         />
       )}
-      {live.method === 'dha' && (
+      {live.operators && <OperatorsView live={live} name={name} fileBase={fileBase} />}
+      {live.method === 'dha' && !live.operators && live.lagrangian.length === 0 && (
         <>
           <p className="fusion-counter" role="status" aria-live="off">
             <span

@@ -36,7 +36,7 @@ export function RecipeFields({ preset, running, fallback }: { preset: HeadPreset
               {changed.has(c.key) ? <strong>{c.words[recipe[c.key]]}</strong> : c.words[recipe[c.key]]}
             </span>
           ))}
-          {` · ${recipe.ownSteps} own step${recipe.ownSteps === 1 ? '' : 's'}`}
+          {` · ${recipe.ownSteps} ${recipe.fusion === 'progressive' ? 'fusion' : 'own'} step${recipe.ownSteps === 1 ? '' : 's'}`}
         </span>
       </summary>
       <fieldset disabled={running}>
@@ -74,6 +74,22 @@ export function RecipeFields({ preset, running, fallback }: { preset: HeadPreset
           <Field k="fuse.seqLen" testId="fusion-seq-len" label="sequence length" title="Tokens per own-step sequence (at most the model's context)" />
           {fallback ? <span className="hint">(small defaults: this adapter is a CPU fallback)</span> : null}
         </div>
+        {recipe.fusion === 'progressive' && (
+          <div className="form-row" data-testid="fusion-progressive-fields">
+            <Field
+              k="fuse.fusionTrains"
+              testId="fusion-trains"
+              title="Progressive fusion: what trains beside the fusion operators — the operators alone, or every weight of the model too"
+              options={{ operators: 'the operators only', all: 'every weight too' }}
+            />
+            <Field
+              k="fuse.operatorLr"
+              testId="fusion-operator-lr"
+              title="Adam learning rate of the fusion operators (it falls to 0 over the steps along a cosine)"
+            />
+            <span className="hint">The own steps are fusion steps: each a training step of “tokens per own step”, end to end.</span>
+          </div>
+        )}
       </fieldset>
     </details>
   );

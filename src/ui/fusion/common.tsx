@@ -24,6 +24,8 @@ export const LANE_DASH: Record<LaneKey, string | undefined> = {
   'dha-uniform': '2 3',
   'joint-e2e': '4 2',
   'dha-joint': '10 3 2 3',
+  'dha-progressive': '1 2',
+  'dha-progressive-all': '6 2 1 2',
   mla: undefined,
 };
 
