@@ -16,7 +16,7 @@ import { modelLossRef } from '../src/reference/layerGrads';
 import { forwardRef } from '../src/reference/transformer';
 import { calibrationGrams } from '../src/analysis/calibration';
 import { headGramsOf, type LayerGroups } from '../src/fusion/grouping';
-import { alignedFrame, collapseGroups, mergeCoefficients } from '../src/fusion/headSharing';
+import { alignedFrame, collapseGroups, mergeCoefficients } from '../src/fusion/merge';
 import { AGREEMENT_TOLERANCE, collapseCoefficients, FusionOperators, groupDisagreement, groupGammas, identityOperators } from '../src/fusion/progressive';
 import { fuse } from '../src/fusion/fuse';
 import { presetRecipe, type HeadRecipe } from '../src/fusion/recipe';

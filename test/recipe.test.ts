@@ -11,7 +11,8 @@ import { filesFromPath } from '../src/model/node-files';
 import { loadModelFiles, type LoadedModel } from '../src/model/load';
 import { calibrationGrams, calibrationSequences, calibrationTokens } from '../src/analysis/calibration';
 import { groupHeads, headGramsOf, type LayerHeadGrams } from '../src/fusion/grouping';
-import { meanPool, mergeGroups } from '../src/fusion/headSharing';
+import { meanPool } from '../src/fusion/headSharing';
+import { mergeGroups } from '../src/fusion/merge';
 import {
   changedChoices,
   HEAD_CHOICES,

@@ -19,8 +19,9 @@ import { train, type TrainPoint, type TrainRun, type WeightOperators } from '../
 import type { HeadGrams } from './align';
 import type { LayerGroups, LayerHeadGrams } from './grouping';
 import type { HeadRecipe, TrainSettings } from './recipe';
-import { alignedFrame, collapseGroups, type LayerAlignments, type LayerCoefficients } from './headSharing';
+import { alignedFrame, collapseGroups, type LayerAlignments, type LayerCoefficients } from './merge';
 import { mul } from '../linalg/hostMatrix';
+import { adamRef } from '../reference/training';
 
 export type Kind = 'k' | 'v';
 const KINDS: Kind[] = ['k', 'v'];
@@ -245,7 +246,6 @@ export class FusionOperators implements WeightOperators {
   async afterStep(step: number, _lr: number, loss: number): Promise<void> {
     const lr = this.o.lr * 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / Math.max(1, this.o.steps)));
     const rho = this.rho(step);
-    const [b1, b2, eps] = [0.9, 0.999, 1e-8];
     let worst = 0;
     const constraint: { k: number; v: number }[] = [];
     const lambda: { k: number; v: number }[] = [];
@@ -254,18 +254,16 @@ export class FusionOperators implements WeightOperators {
       const lam: Record<Kind, number> = { k: 0, v: 0 };
       for (const kind of KINDS) {
         const b = lb[kind];
-        const { n, omega, m, v } = b;
+        const { n, omega } = b;
         const off = this.offset(l, kind);
-        // Adam on the loss's gradient, inside each group's block only.
-        for (const g of b.groups)
-          for (const h of g)
-            for (const j of g) {
-              const e = h * n + j;
-              const gr = this.grads![off + e];
-              m[e] = b1 * m[e] + (1 - b1) * gr;
-              v[e] = b2 * v[e] + (1 - b2) * gr * gr;
-              omega[e] -= (lr * (m[e] / (1 - b1 ** step))) / (Math.sqrt(v[e] / (1 - b2 ** step)) + eps);
-            }
+        // Adam (the float64 reference's) on the loss's gradient inside each group's block: entries outside keep a zero
+        // gradient and moments, so they stay 0.
+        const g = new Float64Array(n * n);
+        for (const grp of b.groups) for (const h of grp) for (const j of grp) g[h * n + j] = this.grads![off + h * n + j];
+        const next = adamRef(omega, g, b.m, b.v, step, { lr });
+        omega.set(next.theta);
+        b.m.set(next.m);
+        b.v.set(next.v);
         // The augmented Lagrangian λ_g c_g + ρ/2 c_g²: its gradient (λ_g + ρ c_g)·2(ω_h − ω̄_g) taken as an implicit
         // (proximal) step — the deviations shrink by 1/(1 + 2μ), stable for any μ — then λ_g ← λ_g + ρ c_g.
         b.groups.forEach((g, gi) => {

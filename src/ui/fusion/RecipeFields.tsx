@@ -1,5 +1,5 @@
 // The recipe of a head-sharing conversion (src/fusion/recipe.ts) as a disclosure of the Fuse heads panel: the method is a
-// preset of seven independent choices and its own layer-local steps; the summary spells the recipe out, and each choice can
+// preset of eight independent choices and its own steps (layer-local, or progressive fusion's); the summary spells the recipe out, and each choice can
 // be changed on its own ("preset" keeps the method's value), so a student changes one thing and sees what it does.
 import { useEffect, useState } from 'react';
 import { Field } from '../Field';

@@ -4,7 +4,7 @@ import type { ReactNode } from 'react';
 import { defaults, type Value } from '../../lab/settings';
 import { RECIPE_KEYS } from '../../lab/fuseSettings';
 import { ladder } from '../../fusion/ladder';
-import { HEAD_CHOICES } from '../../fusion/recipe';
+import { HEAD_CHOICES, OWN_STEP_DEFAULTS } from '../../fusion/recipe';
 import { formatBytes } from '../../format';
 import { EXAMPLE_PARTS } from '../example/common';
 import { GlossaryLink } from '../Glossary';
@@ -78,6 +78,7 @@ const fuse = (s: Record<string, Value>) => (): Record<string, Value> => ({
   'fuse.train.steps': 0,
   ...Object.fromEntries(Object.values(RECIPE_KEYS).map((k) => [k, 'preset'])),
   'fuse.stepsAuto': true,
+  'fuse.fusionTrains': OWN_STEP_DEFAULTS.fusionTrains,
   ...s,
 });
 /**
@@ -112,7 +113,13 @@ function measured(name: string): ReactNode {
 const rung = (name: string, ownSteps?: number) => {
   const r = ladder({ training: false, fallback: true }, ownSteps ?? 0).find((x) => x.name === name)!.recipe;
   const choices = Object.fromEntries(HEAD_CHOICES.map((c) => [RECIPE_KEYS[c.key], r[c.key]]));
-  return fuse({ 'fuse.method': r.preset, ...choices, 'fuse.stepsAuto': false, 'fuse.steps': ownSteps ?? r.ownSteps });
+  return fuse({
+    'fuse.method': r.preset,
+    ...choices,
+    'fuse.fusionTrains': r.own.fusionTrains,
+    'fuse.stepsAuto': false,
+    'fuse.steps': ownSteps ?? r.ownSteps,
+  });
 };
 
 export const STEPS: TourStep[] = [
