@@ -180,6 +180,14 @@ describe('one run configuration, from the flags and from the page', () => {
     expect(() => runConfigFromArgs(flags('--method dha --kv-budget 0.5 --rope-pairs 2'), adapter)).toThrow(/--rope-pairs is for --method mla/);
     expect(() => runConfigFromArgs(flags('--method mla --kv-budget 0.5 --kv-groups shared'), adapter)).toThrow(/--kv-groups is for head-sharing recipes/);
     expect(() => runConfigFromArgs(flags('--method aligned --kv-budget 0.5 --group-sizes odd'), adapter)).toThrow(/--group-sizes must be one of equal, free/);
+    // progressive fusion's flags and layer-local steps' flags belong to one kind of own steps each
+    expect(() => runConfigFromArgs(flags('--method dha --kv-budget 0.5 --fusion-trains all'), adapter)).toThrow(/--fusion-trains is for --fusion progressive/);
+    expect(() => runConfigFromArgs(flags('--method dha --kv-budget 0.5 --fusion progressive --fusion-params kv'), adapter)).toThrow(
+      /--fusion-params is for layer-local own steps/,
+    );
+    const p = runConfigFromArgs(flags('--method aligned --kv-budget 0.5 --fusion progressive --steps 6 --fusion-trains all --operator-lr 0.05'), adapter);
+    expect(p.recipe).toMatchObject({ preset: 'aligned', fusion: 'progressive', ownSteps: 6, own: { fusionTrains: 'all', operatorLr: 0.05 } });
+    expect(recipeLabel(p.recipe)).toBe('aligned merge (progressive fusion, 6 fusion steps)');
   });
 
   it('page: every recipe row "preset" gives the method; one row changes one choice; own steps automatic unless unticked', () => {
