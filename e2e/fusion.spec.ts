@@ -264,7 +264,9 @@ test('progressive DHA fusion: the recipe’s fusion choice, the operators as hea
   test.setTimeout(300_000);
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   // A link chooses progressive fusion with 4 fusion steps of 256 tokens; the recipe opens and spells it out.
-  await page.goto('/#fuse.method=dha&fuse.budget=25&fuse.fusion=progressive&fuse.steps=4&fuse.tokensPerStep=256&fuse.seqLen=64&fuse.calTokens=1024&fuse.evalDocs=2');
+  await page.goto(
+    '/#fuse.method=dha&fuse.budget=25&fuse.fusion=progressive&fuse.steps=4&fuse.tokensPerStep=256&fuse.seqLen=64&fuse.calTokens=1024&fuse.evalDocs=2',
+  );
   await expect(page.getByTestId('card-name')).toContainText('built-in demo');
   const panel = page.getByTestId('fusion-panel');
   await expect(panel.getByTestId('fusion-fusion')).toHaveValue('progressive');

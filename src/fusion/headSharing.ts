@@ -61,7 +61,15 @@ export async function convertHeads(
       onEvent: opts.onEvent,
     });
     const { curve, history, disagreement } = p;
-    return { model: p.model, groups: g.groups, own: null, fusion: { curve, history, disagreement }, trainSteps: p.trainSteps, trainTokens: p.trainTokens, pausedSeconds: p.pausedSeconds };
+    return {
+      model: p.model,
+      groups: g.groups,
+      own: null,
+      fusion: { curve, history, disagreement },
+      trainSteps: p.trainSteps,
+      trainTokens: p.trainTokens,
+      pausedSeconds: p.pausedSeconds,
+    };
   }
   const merged = mergeGroups(model, g.groups, headGrams, r);
   const base: HeadSharingResult = { model: merged, groups: g.groups, own: null, fusion: null, trainSteps: 0, trainTokens: 0, pausedSeconds: 0 };

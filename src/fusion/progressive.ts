@@ -149,7 +149,14 @@ export class FusionOperators implements WeightOperators {
   /** ∂L/∂Ω of the latest step, per layer and kind (n×n, every entry: the block mask applies in the update). */
   lastGradient: Record<Kind, Float64Array>[] = [];
   private readonly owned: GpuTensor[] = [];
-  readonly history: { step: number; loss: number; rho: number; disagreement: number; constraint: { k: number; v: number }[]; lambda: { k: number; v: number }[] }[] = [];
+  readonly history: {
+    step: number;
+    loss: number;
+    rho: number;
+    disagreement: number;
+    constraint: { k: number; v: number }[];
+    lambda: { k: number; v: number }[];
+  }[] = [];
 
   constructor(
     private readonly rt: GpuRuntime,
@@ -225,7 +232,14 @@ export class FusionOperators implements WeightOperators {
       const n = this.blocks[w.layer][w.kind].n;
       const key = `${w.layer}${w.kind}`;
       // ∂L/∂Ω = G·W̃ᵀ, matrix and bias summed into one n×n block.
-      await matmul(rt, w.grad, w.base, this.gradOmega!, { M: n, N: n, K: w.width, transB: true, offsetC: this.offset(w.layer, w.kind), beta: seen.has(key) ? 1 : 0 });
+      await matmul(rt, w.grad, w.base, this.gradOmega!, {
+        M: n,
+        N: n,
+        K: w.width,
+        transB: true,
+        offsetC: this.offset(w.layer, w.kind),
+        beta: seen.has(key) ? 1 : 0,
+      });
       seen.add(key);
       if (w.baseGrad) await matmul(rt, this.omegaT[w.layer][w.kind], w.grad, w.baseGrad, { M: n, N: w.width, K: n, transA: true });
     }
@@ -313,7 +327,8 @@ export class FusionOperators implements WeightOperators {
   /** The largest c_g / n_g now. */
   disagreement(): number {
     let worst = 0;
-    for (const lb of this.blocks) for (const kind of KINDS) for (const g of lb[kind].groups) worst = Math.max(worst, groupDisagreement(lb[kind].omega, lb[kind].n, g).c / g.length);
+    for (const lb of this.blocks)
+      for (const kind of KINDS) for (const g of lb[kind].groups) worst = Math.max(worst, groupDisagreement(lb[kind].omega, lb[kind].n, g).c / g.length);
     return worst;
   }
 
@@ -384,7 +399,16 @@ export async function progressiveFusion(
     rt,
     frame.model,
     data.sequences,
-    { ...settings, steps: r.ownSteps, batch, seqLen, params: r.own.fusionTrains === 'all' ? 'all' : 'kv', loss: 'kl', seed: data.seed, evalEvery: evalEvery ?? 0 },
+    {
+      ...settings,
+      steps: r.ownSteps,
+      batch,
+      seqLen,
+      params: r.own.fusionTrains === 'all' ? 'all' : 'kv',
+      loss: 'kl',
+      seed: data.seed,
+      evalEvery: evalEvery ?? 0,
+    },
     {
       teacher: model,
       evalDocs: data.evalDocs,

@@ -169,8 +169,26 @@ export const HEAD_CHOICE_KEYS: readonly HeadChoice[] = HEAD_CHOICES.map((c) => c
 
 /** The presets as choices. */
 export const PRESET_CHOICES: Record<HeadPreset, HeadChoices> = {
-  meanpool: { grouping: 'contiguous', align: 'off', renormalise: 'off', kvGroups: 'shared', groupSizes: 'equal', allocation: 'uniform', kvSplit: 'equal', fusion: 'merge' },
-  aligned: { grouping: 'cost', align: 'on', renormalise: 'on', kvGroups: 'shared', groupSizes: 'equal', allocation: 'uniform', kvSplit: 'equal', fusion: 'merge' },
+  meanpool: {
+    grouping: 'contiguous',
+    align: 'off',
+    renormalise: 'off',
+    kvGroups: 'shared',
+    groupSizes: 'equal',
+    allocation: 'uniform',
+    kvSplit: 'equal',
+    fusion: 'merge',
+  },
+  aligned: {
+    grouping: 'cost',
+    align: 'on',
+    renormalise: 'on',
+    kvGroups: 'shared',
+    groupSizes: 'equal',
+    allocation: 'uniform',
+    kvSplit: 'equal',
+    fusion: 'merge',
+  },
   dha: { grouping: 'cost', align: 'on', renormalise: 'on', kvGroups: 'separate', groupSizes: 'free', allocation: 'search', kvSplit: 'equal', fusion: 'merge' },
 };
 

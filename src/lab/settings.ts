@@ -128,7 +128,16 @@ export const CONTROLS = [
     values: ['operators', 'all'],
     path: 'recipe.own.fusionTrains',
   },
-  { key: 'fuse.operatorLr', panel: 'fuse', label: 'operator learning rate', kind: 'number', default: OWN_STEP_DEFAULTS.operatorLr, min: 0, max: 10, path: 'recipe.own.operatorLr' },
+  {
+    key: 'fuse.operatorLr',
+    panel: 'fuse',
+    label: 'operator learning rate',
+    kind: 'number',
+    default: OWN_STEP_DEFAULTS.operatorLr,
+    min: 0,
+    max: 10,
+    path: 'recipe.own.operatorLr',
+  },
   {
     key: 'fuse.ropeSelect',
     panel: 'fuse',

@@ -6,7 +6,20 @@ import { presetRecipe, type HeadRecipe, type Recipe, type RecoverySettings, type
 import { ladder } from '../fusion/ladder';
 
 export type LaneKey =
-  'meanpool' | 'by-cost' | 'align-only' | 'aligned' | 'separate' | 'free-sizes' | 'dha' | 'dha-e2e' | 'dha-uniform' | 'joint-e2e' | 'dha-joint' | 'dha-progressive' | 'dha-progressive-all' | 'mla';
+  | 'meanpool'
+  | 'by-cost'
+  | 'align-only'
+  | 'aligned'
+  | 'separate'
+  | 'free-sizes'
+  | 'dha'
+  | 'dha-e2e'
+  | 'dha-uniform'
+  | 'joint-e2e'
+  | 'dha-joint'
+  | 'dha-progressive'
+  | 'dha-progressive-all'
+  | 'mla';
 
 /** What every lane of a comparison shares: the budget, seed, texts' size and training, and the lanes' common switches. */
 export interface RaceSettings {
@@ -158,7 +171,19 @@ export const LANES: readonly LaneSpec[] = [
 export const LANE_KEYS: readonly LaneKey[] = LANES.map((l) => l.key);
 
 /** The ladder (src/fusion/ladder.ts) as lanes, one recipe choice apart: the race's "ladder" preset. */
-export const LADDER_LANES: readonly LaneKey[] = ['meanpool', 'by-cost', 'align-only', 'aligned', 'separate', 'free-sizes', 'dha-e2e', 'joint-e2e', 'dha-joint', 'dha-progressive', 'dha-progressive-all'];
+export const LADDER_LANES: readonly LaneKey[] = [
+  'meanpool',
+  'by-cost',
+  'align-only',
+  'aligned',
+  'separate',
+  'free-sizes',
+  'dha-e2e',
+  'joint-e2e',
+  'dha-joint',
+  'dha-progressive',
+  'dha-progressive-all',
+];
 export const LANE_BY_KEY: ReadonlyMap<LaneKey, LaneSpec> = new Map(LANES.map((l) => [l.key, l]));
 
 /** A lane's run configuration. */

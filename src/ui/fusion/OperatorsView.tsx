@@ -34,6 +34,7 @@ export function operatorsCsv(live: LiveView): string {
 export function OperatorsView({ live, name, fileBase }: { live: LiveView; name: string; fileBase: string }) {
   const mapsRef = useRef<SVGSVGElement>(null);
   const cRef = useRef<SVGSVGElement>(null);
+  const lambdaRef = useRef<SVGSVGElement>(null);
   const ops = live.operators;
   if (!ops) return null;
   const last = live.lagrangian.at(-1);
@@ -41,9 +42,10 @@ export function OperatorsView({ live, name, fileBase }: { live: LiveView; name: 
     `Fusion operators — ${name}`,
     `step ${last?.step ?? 0} / ${live.steps}: row h is what head h is made of (blue 1, white 0, red −1); rows of a group agree when it can collapse`,
   ];
+  // Layers across, K above V.
   const top = caption.length * CAPTION_LINE + 22;
-  const width = 60 + 2 * (SIZE + 10);
-  const height = top + ops.length * (SIZE + 8);
+  const width = Math.max(560, 30 + ops.length * (SIZE + 10));
+  const height = top + 2 * (SIZE + 8);
   const perLayer = (pick: (x: { k: [number, number]; v: [number, number] }) => number): Series[] =>
     ops.map((_, li) => ({
       key: `layer ${li}`,
@@ -53,7 +55,7 @@ export function OperatorsView({ live, name, fileBase }: { live: LiveView; name: 
     }));
   const csv = () => downloadBlob(`${fileBase}-operators.csv`, new Blob([operatorsCsv(live)], { type: 'text/csv' }));
   return (
-    <div className="fusion-charts" data-testid="fusion-operators">
+    <div data-testid="fusion-operators">
       <div>
         <ChartFrame
           title="Fusion operators"
@@ -65,22 +67,27 @@ export function OperatorsView({ live, name, fileBase }: { live: LiveView; name: 
           testId="fusion-operators-maps"
           logSwitch={false}
           extra={
-            <button type="button" className="secondary" onClick={csv} data-testid="fusion-export-operators-csv" title="The Lagrangian per step and the latest operators as CSV">
+            <button
+              type="button"
+              className="secondary"
+              onClick={csv}
+              data-testid="fusion-export-operators-csv"
+              title="The Lagrangian per step and the latest operators as CSV"
+            >
               CSV
             </button>
           }
         >
           {() => (
             <ChartSvg ref={mapsRef} width={width} height={height} label={caption[0]} caption={caption} data-testid="fusion-operators-svg">
-              <text x={60 + SIZE / 2} y={top - 8} fontSize={11} fill={MUTED} textAnchor="middle">
-                K
-              </text>
-              <text x={60 + SIZE + 10 + SIZE / 2} y={top - 8} fontSize={11} fill={MUTED} textAnchor="middle">
-                V
-              </text>
+              {(['k', 'v'] as const).map((kind, ki) => (
+                <text key={kind} x={4} y={top + ki * (SIZE + 8) + SIZE / 2} fontSize={11} fill={MUTED}>
+                  {kind.toUpperCase()}
+                </text>
+              ))}
               {ops.map((l, li) => (
                 <g key={li}>
-                  <text x={4} y={top + li * (SIZE + 8) + SIZE / 2} fontSize={11} fill={MUTED}>
+                  <text x={30 + li * (SIZE + 10) + SIZE / 2} y={top - 8} fontSize={11} fill={MUTED} textAnchor="middle">
                     layer {li}
                   </text>
                   {(['k', 'v'] as const).map((kind, ki) => {
@@ -92,8 +99,8 @@ export function OperatorsView({ live, name, fileBase }: { live: LiveView; name: 
                         matrix={matrix}
                         label={`layer ${li}, ${kind.toUpperCase()}`}
                         size={SIZE}
-                        x={60 + ki * (SIZE + 10)}
-                        y={top + li * (SIZE + 8)}
+                        x={30 + li * (SIZE + 10)}
+                        y={top + ki * (SIZE + 8)}
                         colour={operatorColour}
                         tooltip={(h, j, v) => `layer ${li}, ${kind.toUpperCase()}: head ${h} takes ${v.toFixed(3)} of head ${j}`}
                       />
@@ -105,41 +112,59 @@ export function OperatorsView({ live, name, fileBase }: { live: LiveView; name: 
           )}
         </ChartFrame>
       </div>
-      <div>
-        <ChartFrame
-          title="Rows’ disagreement"
-          hint={`Σ c_g per layer (K + V), log scale; ρ now ${last ? last.rho.toPrecision(2) : '—'}, largest c_g/n_g ${last ? last.disagreement.toExponential(1) : '—'}`}
-          target={cRef}
-          name={`${fileBase}-disagreement`}
-          view="disagreement curve"
-          exportTestId="fusion-export-disagreement"
-          testId="fusion-disagreement"
-          logSwitch={false}
-        >
-          {() => (
-            <LineChart
-              ref={cRef}
-              testId="fusion-disagreement-chart"
-              series={perLayer((x) => x.k[0] + x.v[0])}
-              xMax={live.steps}
-              xLabel="fusion step"
-              yLabel="Σ_g Σ_h ‖ω_h − ω̄_g‖²"
-              logY
-              caption={[
-                `How far each layer's rows are from agreeing — ${name}`,
-                'the augmented Lagrangian λ_g c_g + ρ/2 c_g² pulls them together; λ (largest per layer) grows while they disagree',
-              ]}
-            />
-          )}
-        </ChartFrame>
-        <LineChart
-          testId="fusion-lambda-chart"
-          series={perLayer((x) => Math.max(x.k[1], x.v[1]))}
-          xMax={live.steps}
-          xLabel="fusion step"
-          yLabel="λ (largest)"
-          caption={[`The multipliers λ per layer — ${name}`]}
-        />
+      <div className="fusion-charts">
+        <div>
+          <ChartFrame
+            title="Rows’ disagreement"
+            hint={`Σ c_g per layer (K + V), log scale; ρ now ${last ? last.rho.toPrecision(2) : '—'}, largest c_g/n_g ${last ? last.disagreement.toExponential(1) : '—'}`}
+            target={cRef}
+            name={`${fileBase}-disagreement`}
+            view="disagreement curve"
+            exportTestId="fusion-export-disagreement"
+            testId="fusion-disagreement"
+            logSwitch={false}
+          >
+            {() => (
+              <LineChart
+                ref={cRef}
+                testId="fusion-disagreement-chart"
+                series={perLayer((x) => x.k[0] + x.v[0])}
+                xMax={live.steps}
+                xLabel="fusion step"
+                yLabel="Σ_g Σ_h ‖ω_h − ω̄_g‖²"
+                logY
+                caption={[
+                  `How far each layer's rows are from agreeing — ${name}`,
+                  'the augmented Lagrangian λ_g c_g + ρ/2 c_g² pulls them together; λ (largest per layer) grows while they disagree',
+                ]}
+              />
+            )}
+          </ChartFrame>
+        </div>
+        <div>
+          <ChartFrame
+            title="Multipliers λ"
+            hint="the largest λ_g per layer: it grows while the rows disagree"
+            target={lambdaRef}
+            name={`${fileBase}-lambda`}
+            view="multiplier curve"
+            exportTestId="fusion-export-lambda"
+            testId="fusion-lambda"
+            logSwitch={false}
+          >
+            {() => (
+              <LineChart
+                ref={lambdaRef}
+                testId="fusion-lambda-chart"
+                series={perLayer((x) => Math.max(x.k[1], x.v[1]))}
+                xMax={live.steps}
+                xLabel="fusion step"
+                yLabel="λ (largest)"
+                caption={[`The multipliers λ per layer — ${name}`, 'λ_g ← λ_g + ρ c_g after every step']}
+              />
+            )}
+          </ChartFrame>
+        </div>
       </div>
     </div>
   );
