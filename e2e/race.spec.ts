@@ -151,9 +151,21 @@ test('recovery race: lanes on one token budget, one chart, pause/step, equal-tok
   await compare.getByTestId('pareto-chart-log').check();
   await expect(compare.getByTestId('pareto-chart')).toHaveAttribute('data-y-scale', 'log');
 
-  // the ladder as a preset of lanes: one recipe choice per lane, from mean-pool to DHA's own steps
+  // the ladder as a preset of lanes: one recipe choice per lane, from mean-pool to DHA's own steps and progressive fusion
   await panel.getByTestId('race-ladder').click();
-  for (const m of ['meanpool', 'by-cost', 'align-only', 'aligned', 'separate', 'free-sizes', 'dha-e2e', 'joint-e2e', 'dha-joint'])
+  for (const m of [
+    'meanpool',
+    'by-cost',
+    'align-only',
+    'aligned',
+    'separate',
+    'free-sizes',
+    'dha-e2e',
+    'joint-e2e',
+    'dha-joint',
+    'dha-progressive',
+    'dha-progressive-all',
+  ])
     await expect(panel.getByTestId(`race-method-${m}`)).toBeChecked();
   for (const m of ['dha', 'dha-uniform', 'mla']) await expect(panel.getByTestId(`race-method-${m}`)).not.toBeChecked();
 });
