@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm test`: type check, lint and format check, unit and kernel tests in Node (vitest, WebGPU through Dawn), then e2e tests
 // in headless Chromium (Playwright).
-// It installs what the tests need that npm does not: on Debian as root, Chromium with apt-get when it is missing.
-// Elsewhere it says exactly what is missing. Flags: --unit-only, --e2e-only; other arguments go to both runners.
+// It installs what the tests need that npm does not: on Debian as root, Chromium with apt-get when it is missing, and
+// python3-torch (test/torch-parity.test.ts) likewise. Elsewhere it says exactly what is missing. Flags: --unit-only,
+// --e2e-only; other arguments go to both runners.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -59,10 +60,41 @@ function ensureChromium() {
   return found;
 }
 
+/** A Python that imports torch, found as scripts/torch.sh finds it: $HEADLAB_PYTHON, then python3, then /usr/bin/python3. */
+function torchPython() {
+  for (const py of [process.env.HEADLAB_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean)) {
+    if (spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return py;
+  }
+  return null;
+}
+
+/** Debian's python3-torch: test/torch-parity.test.ts runs the lab's models in PyTorch (python/headlab_torch). */
+function ensureTorch() {
+  if (torchPython()) return;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const hasApt = existsSync('/usr/bin/apt-get');
+  if (isRoot && hasApt) {
+    say("PyTorch is missing: installing Debian's python3-torch with apt-get (tests never download packages otherwise).");
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    if (run('apt-get', ['update'], env) !== 0 || run('apt-get', ['install', '-y', '--no-install-recommends', 'python3-torch'], env) !== 0) {
+      console.error('[headlab test] apt-get could not install python3-torch. Install it by hand: apt-get install -y --no-install-recommends python3-torch');
+      process.exit(1);
+    }
+  }
+  if (!torchPython()) {
+    console.error(
+      '[headlab test] Missing: a Python that imports torch (looked at $HEADLAB_PYTHON, python3 and /usr/bin/python3); test/torch-parity.test.ts will fail.\n' +
+        '  On Debian/Ubuntu as root:  apt-get install -y --no-install-recommends python3-torch\n' +
+        '  Elsewhere: pip install torch, or set HEADLAB_PYTHON=/path/to/python that has it.',
+    );
+  }
+}
+
 const chromium = ensureChromium();
 const env = { ...process.env, CHROMIUM_PATH: chromium };
 let failed = 0;
 if (!e2eOnly) {
+  ensureTorch();
   say('type check (tsc, strict)');
   failed |= run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], env) !== 0 ? 4 : 0;
   say('lint (ESLint) and format (Prettier --check; `npx prettier --write .` fixes it)');
