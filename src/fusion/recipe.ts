@@ -249,6 +249,7 @@ export function recipeLabel(r: Recipe): string {
   }
   const parts: string[] = changedChoices(r).map((k) => HEAD_CHOICES.find((c) => c.key === k)!.words[r[k]]);
   // DHA's own steps are part of its name (their number varies with the context); others only when taken.
+  if (r.fusion === 'progressive' && r.own.fusionTrains === 'all') parts.push('every weight training');
   const what = r.fusion === 'progressive' ? 'fusion step' : 'own step';
   if (r.preset === 'dha' || r.ownSteps > 0) parts.push(`${r.ownSteps} ${what}${r.ownSteps === 1 ? '' : 's'}`);
   return parts.length ? `${PRESET_NAMES[r.preset]} (${parts.join(', ')})` : PRESET_NAMES[r.preset];
