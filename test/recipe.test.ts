@@ -187,7 +187,7 @@ describe('one run configuration, from the flags and from the page', () => {
     );
     const p = runConfigFromArgs(flags('--method aligned --kv-budget 0.5 --fusion progressive --steps 6 --fusion-trains all --operator-lr 0.05'), adapter);
     expect(p.recipe).toMatchObject({ preset: 'aligned', fusion: 'progressive', ownSteps: 6, own: { fusionTrains: 'all', operatorLr: 0.05 } });
-    expect(recipeLabel(p.recipe)).toBe('aligned merge (progressive fusion, 6 fusion steps)');
+    expect(recipeLabel(p.recipe)).toBe('aligned merge (progressive fusion, every weight training, 6 fusion steps)');
   });
 
   it('page: every recipe row "preset" gives the method; one row changes one choice; own steps automatic unless unticked', () => {
