@@ -4,6 +4,11 @@
 # python3 on PATH) — or says in one line what to install and exits 3.
 #   bash scripts/torch.sh info
 #   bash scripts/torch.sh logits DIR_OR_BIN --input ids.safetensors --out logits.safetensors [--dtype float64]
+#   bash scripts/torch.sh train --student DIR --teacher DIR --text F [the lab's split flags] --steps N --batch B --seq T
+#        [--lr F] [--seed S] [--nproc N] [--loss kl|ce|mix] --out DIR [--json]
+#     `headlab train` in PyTorch with the lab's recipe and batches, data parallel: --nproc N starts N processes here (DDP
+#     over gloo on CPU); under torchrun each process is one of its ranks (FSDP over nccl on CUDA). --text is tokenized by the
+#     lab itself (node scripts/torch-tokens.mjs); --tokens / --docs files need no Node. python/README.md has every flag.
 set -u
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tried=()

@@ -4,7 +4,8 @@
 # rotary dims, W_uv values; RoPE only on the kept pairs, queries following the K head they read), rotary (interleaved or
 # rotate-half, partial) or learned positions, RMSNorm or LayerNorm, SwiGLU or GELU, sequential or parallel residual, local
 # windows and the attention scale. Parameter names are the lab's `tensorsOf` names (embed, layers.0.attn.wq, …,
-# layers.0.latent.wdkv, finalNorm.weight, lmHead), so a state_dict reads like a headlab-dha/-mla model.safetensors.
+# layers.0.latent.wdkv, finalNorm.weight, lmHead), so a state_dict reads like a headlab-dha/-mla model.safetensors. Each
+# layer is a module with its own forward, so that FSDP can shard the model layer by layer (train.py).
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -37,9 +38,22 @@ def latent_columns(c, kheads, rope_pairs):
     return torch.tensor(index, dtype=torch.long), nope, r2
 
 
+def rotary_index(c):
+    """The dims of a head as [first dims of the pairs | second dims | dims that do not rotate], and the inverse order."""
+    half = rotary_dims(c) // 2
+    i0 = [pair_dims(c, p)[0] for p in range(half)]
+    i1 = [pair_dims(c, p)[1] for p in range(half)]
+    rest = [d for d in range(c['headDim']) if d not in set(i0 + i1)]
+    perm = torch.tensor(i0 + i1 + rest, dtype=torch.long)
+    return torch.tensor(i0, dtype=torch.long), torch.tensor(i1, dtype=torch.long), torch.tensor(rest, dtype=torch.long), torch.argsort(perm)
+
+
 class Layer(nn.Module):
-    def __init__(self, c, kv, latent, w):
+    """One transformer layer; its forward is the layer loop body of forwardRef (a module of its own, so FSDP can shard it)."""
+
+    def __init__(self, c, li, kv, latent, w):
         super().__init__()
+        self.config, self.li = c, li
         D, H, dh, Fd = c['dim'], c['heads'], c['headDim'], c['ffnDim']
         kh, vh = kv['kHeads'], kv['vHeads']
         if len(kv['kHeadOf']) != H or len(kv['vHeadOf']) != H:
@@ -102,6 +116,85 @@ class Layer(nn.Module):
             self.register_buffer('keep_q', keep_k[self.k_head_of], persistent=False)
         else:
             self.keep_k = self.keep_q = None
+        self.rot_dims = rotary_dims(c)
+        if self.rot_dims:
+            for name, t in zip(('rot_i0', 'rot_i1', 'rot_rest', 'rot_unperm'), rotary_index(c)):
+                self.register_buffer(name, t, persistent=False)
+
+    # -- the pieces of a layer, each the matching function of src/reference/transformer.ts --
+
+    def _norm(self, x, n):
+        return norm(self.config, x, n)
+
+    def _rope(self, x, cos, sin, keep):
+        """x [B, T, n, dh] turned on its rotary pairs at positions 0 … T−1; keep [n, pairs]: False leaves a pair unturned."""
+        x0 = x.index_select(-1, self.rot_i0)
+        x1 = x.index_select(-1, self.rot_i1)
+        c = cos[None, :, None, :]
+        s = sin[None, :, None, :]
+        if keep is not None:
+            c = torch.where(keep[None, None], c, torch.ones_like(c))
+            s = torch.where(keep[None, None], s, torch.zeros_like(s))
+        y = torch.cat([x0 * c - x1 * s, x0 * s + x1 * c, x.index_select(-1, self.rot_rest)], -1)
+        return y.index_select(-1, self.rot_unperm)
+
+    def _attention(self, h, cos, sin):
+        c = self.config
+        B, T, _ = h.shape
+        H, dh = c['heads'], c['headDim']
+        a = self.attn
+        q = F.linear(h, a.wq, a.bq)
+        if self.latent is not None:
+            L = self.latent
+            lat = F.linear(h, L.wdkv)
+            parts = torch.cat([F.linear(lat, L.wuk), F.linear(h, L.wkr)], -1)
+            k = parts.index_select(-1, self.key_columns)
+            if a.bk is not None:
+                k = k + a.bk
+            v = F.linear(lat, L.wuv, a.bv)
+        else:
+            k = F.linear(h, a.wk, a.bk)
+            v = F.linear(h, a.wv, a.bv)
+        q = q.view(B, T, H, dh)
+        k = k.view(B, T, self.kheads, dh)
+        v = v.view(B, T, self.vheads, dh)
+        if self.rot_dims:
+            q = self._rope(q, cos, sin, self.keep_q)
+            k = self._rope(k, cos, sin, self.keep_k)
+        k = k.index_select(2, self.k_head_of)
+        v = v.index_select(2, self.v_head_of)
+        scores = torch.einsum('bthd,bshd->bhts', q, k) * c['attentionScale']
+        i = torch.arange(T, device=h.device)
+        allowed = i[None, :] <= i[:, None]
+        window = (c.get('attentionWindow') or [None] * c['layers'])[self.li] or 0
+        if window > 0:
+            allowed = allowed & (i[None, :] >= i[:, None] + 1 - window)
+        scores = scores.masked_fill(~allowed, float('-inf'))
+        att = torch.einsum('bhts,bshd->bthd', torch.softmax(scores, -1), v).reshape(B, T, H * dh)
+        return F.linear(att, a.wo, a.bo)
+
+    def _mlp(self, h):
+        m = self.mlp
+        kind = self.config['mlp']
+        if kind == 'swiglu':
+            a = F.silu(F.linear(h, m.gate, m.gateBias)) * F.linear(h, m.up, m.upBias)
+        else:
+            a = F.gelu(F.linear(h, m.up, m.upBias), approximate='tanh' if kind == 'gelu_tanh' else 'none')
+        return F.linear(a, m.down, m.downBias)
+
+    def forward(self, x, cos=None, sin=None):
+        """The residual stream after this layer; cos and sin: the rotary tables [T, pairs] (None without rotary positions)."""
+        o = self._attention(self._norm(x, self.attnNorm), cos, sin)
+        if self.config['parallelResidual']:
+            return x + o + self._mlp(self._norm(x, self.mlpNorm))
+        x = x + o
+        return x + self._mlp(self._norm(x, self.mlpNorm))
+
+
+def norm(c, x, n):
+    if c['norm'] == 'rmsnorm':
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + c['normEps']) * n.weight
+    return F.layer_norm(x, (x.shape[-1],), n.weight, n.bias, c['normEps'])
 
 
 class HeadlabModel(nn.Module):
@@ -115,11 +208,16 @@ class HeadlabModel(nn.Module):
         super().__init__()
         c = config
         self.config = c
-        self.layouts = [dict(kHeads=kv['kHeads'], vHeads=kv['vHeads'], kHeadOf=list(kv['kHeadOf']), vHeadOf=list(kv['vHeadOf'])) for kv in layouts]
+        # Each layer's head maps, with `origin` (which original heads it came from) where the source recorded one.
+        self.layouts = [
+            dict(kHeads=kv['kHeads'], vHeads=kv['vHeads'], kHeadOf=list(kv['kHeadOf']), vHeadOf=list(kv['vHeadOf']), **({'origin': kv['origin']} if kv.get('origin') else {}))
+            for kv in layouts
+        ]
         self.source = source
         if len(layouts) != c['layers']:
             raise ValueError(f'{len(layouts)} layer layouts, config says {c["layers"]} layers')
         latents = latents or [None] * c['layers']
+        self.latents = [None if x is None else {'rank': x['rank'], 'ropePairs': [list(p) for p in x['ropePairs']]} for x in latents]
         used = set()
 
         def take(name, shape, required=True, empty=False):
@@ -144,7 +242,7 @@ class HeadlabModel(nn.Module):
         self.positionEmbed = nn.Parameter(take('positionEmbed', [c['contextLength'], D])) if learned else None
         self.layers = nn.ModuleList()
         for i, kv in enumerate(layouts):
-            self.layers.append(Layer(c, kv, latents[i], lambda n, s, req=True, empty=False, i=i: take(f'layers.{i}.{n}', s, req, empty)))
+            self.layers.append(Layer(c, i, kv, latents[i], lambda n, s, req=True, empty=False, i=i: take(f'layers.{i}.{n}', s, req, empty)))
         self.finalNorm = _Weights({'weight': take('finalNorm.weight', [D]), 'bias': take('finalNorm.bias', [D], False)})
         self.tied = bool(c['tiedEmbeddings'])
         self.lmHead = None if self.tied else nn.Parameter(take('lmHead', [V, D]))
@@ -154,16 +252,6 @@ class HeadlabModel(nn.Module):
         if unused:
             raise ValueError(f'tensors the model has no place for: {", ".join(sorted(unused)[:4])}')
         self.rot_dims = rotary_dims(c)
-        if self.rot_dims:
-            half = self.rot_dims // 2
-            i0 = [pair_dims(c, p)[0] for p in range(half)]
-            i1 = [pair_dims(c, p)[1] for p in range(half)]
-            rest = [d for d in range(c['headDim']) if d not in set(i0 + i1)]
-            perm = torch.tensor(i0 + i1 + rest, dtype=torch.long)
-            self.register_buffer('rot_i0', torch.tensor(i0, dtype=torch.long), persistent=False)
-            self.register_buffer('rot_i1', torch.tensor(i1, dtype=torch.long), persistent=False)
-            self.register_buffer('rot_rest', torch.tensor(rest, dtype=torch.long), persistent=False)
-            self.register_buffer('rot_unperm', torch.argsort(perm), persistent=False)
         self._tables = {}
 
     def lm_head(self):
@@ -194,77 +282,12 @@ class HeadlabModel(nn.Module):
             out.append(('lmHeadBias', self.lmHeadBias))
         return out
 
-    # -- pieces of the forward, each the matching function of src/reference/transformer.ts --
-
-    def _norm(self, x, n):
-        c = self.config
-        if c['norm'] == 'rmsnorm':
-            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + c['normEps']) * n.weight
-        return F.layer_norm(x, (x.shape[-1],), n.weight, n.bias, c['normEps'])
-
     def _rotary(self, T, dtype, device):
         key = (T, dtype, device)
         if key not in self._tables:
             cos, sin = rotary_tables(self.config, T)
             self._tables = {key: (cos.to(device=device, dtype=dtype), sin.to(device=device, dtype=dtype))}
         return self._tables[key]
-
-    def _rope(self, x, cos, sin, keep):
-        """x [B, T, n, dh] turned on its rotary pairs at positions 0 … T−1; keep [n, pairs]: False leaves a pair unturned."""
-        x0 = x.index_select(-1, self.rot_i0)
-        x1 = x.index_select(-1, self.rot_i1)
-        c = cos[None, :, None, :]
-        s = sin[None, :, None, :]
-        if keep is not None:
-            c = torch.where(keep[None, None], c, torch.ones_like(c))
-            s = torch.where(keep[None, None], s, torch.zeros_like(s))
-        y = torch.cat([x0 * c - x1 * s, x0 * s + x1 * c, x.index_select(-1, self.rot_rest)], -1)
-        return y.index_select(-1, self.rot_unperm)
-
-    def _attention(self, li, l, h):
-        c = self.config
-        B, T, _ = h.shape
-        H, dh = c['heads'], c['headDim']
-        a = l.attn
-        q = F.linear(h, a.wq, a.bq)
-        if l.latent is not None:
-            L = l.latent
-            lat = F.linear(h, L.wdkv)
-            parts = torch.cat([F.linear(lat, L.wuk), F.linear(h, L.wkr)], -1)
-            k = parts.index_select(-1, l.key_columns)
-            if a.bk is not None:
-                k = k + a.bk
-            v = F.linear(lat, L.wuv, a.bv)
-        else:
-            k = F.linear(h, a.wk, a.bk)
-            v = F.linear(h, a.wv, a.bv)
-        q = q.view(B, T, H, dh)
-        k = k.view(B, T, l.kheads, dh)
-        v = v.view(B, T, l.vheads, dh)
-        if self.rot_dims:
-            cos, sin = self._rotary(T, h.dtype, h.device)
-            q = self._rope(q, cos, sin, l.keep_q)
-            k = self._rope(k, cos, sin, l.keep_k)
-        k = k.index_select(2, l.k_head_of)
-        v = v.index_select(2, l.v_head_of)
-        scores = torch.einsum('bthd,bshd->bhts', q, k) * c['attentionScale']
-        i = torch.arange(T, device=h.device)
-        allowed = i[None, :] <= i[:, None]
-        window = (c.get('attentionWindow') or [None] * c['layers'])[li] or 0
-        if window > 0:
-            allowed = allowed & (i[None, :] >= i[:, None] + 1 - window)
-        scores = scores.masked_fill(~allowed, float('-inf'))
-        att = torch.einsum('bhts,bshd->bthd', torch.softmax(scores, -1), v).reshape(B, T, H * dh)
-        return F.linear(att, a.wo, a.bo)
-
-    def _mlp(self, l, h):
-        m = l.mlp
-        kind = self.config['mlp']
-        if kind == 'swiglu':
-            a = F.silu(F.linear(h, m.gate, m.gateBias)) * F.linear(h, m.up, m.upBias)
-        else:
-            a = F.gelu(F.linear(h, m.up, m.upBias), approximate='tanh' if kind == 'gelu_tanh' else 'none')
-        return F.linear(a, m.down, m.downBias)
 
     def forward(self, ids):
         """Logits [B, T, vocab] of token ids [B, T] at positions 0 … T−1."""
@@ -275,11 +298,7 @@ class HeadlabModel(nn.Module):
         x = F.embedding(ids, self.embed)
         if self.positionEmbed is not None:
             x = x + self.positionEmbed[:T]
-        for li, l in enumerate(self.layers):
-            o = self._attention(li, l, self._norm(x, l.attnNorm))
-            if c['parallelResidual']:
-                x = x + o + self._mlp(l, self._norm(x, l.mlpNorm))
-            else:
-                x = x + o
-                x = x + self._mlp(l, self._norm(x, l.mlpNorm))
-        return F.linear(self._norm(x, self.finalNorm), self.lm_head(), self.lmHeadBias)
+        cos, sin = self._rotary(T, x.dtype, x.device) if self.rot_dims else (None, None)
+        for layer in self.layers:
+            x = layer(x, cos, sin)
+        return F.linear(norm(c, x, self.finalNorm), self.lm_head(), self.lmHeadBias)
