@@ -125,6 +125,7 @@ def train_parser(sub):
     tr.add_argument('--micro-batch', type=lambda v: _count(v, 1), help="sequences per forward in each process (default: its whole share)")
     tr.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto', help='auto: CUDA where torch sees it')
     tr.add_argument('--strategy', choices=['auto', 'ddp', 'fsdp'], default='auto', help='auto: FSDP on CUDA where it imports, else DDP')
+    tr.add_argument('--checkpoint', action='store_true', help='activation checkpointing: keep each layer\'s input only, recompute it in the backward')
     tr.add_argument('--bf16', action='store_true', help='FSDP only: compute in bfloat16 (weights, reductions and AdamW stay float32)')
     tr.add_argument('--threads', type=lambda v: _count(v, 1), help='CPU threads per process (default: cores / processes)')
     tr.add_argument('--json', action='store_true', help='print the result as JSON (the shape of `headlab train --json`)')

@@ -9,8 +9,12 @@
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from .rotary import pair_dims, rotary_dims, rotary_pairs, rotary_tables
+
+# scaled_dot_product_attention with a `scale` argument: PyTorch 2.1 and newer.
+FUSED_ATTENTION = hasattr(F, 'scaled_dot_product_attention') and tuple(int(x) for x in torch.__version__.split('.')[:2] if x.isdigit()) >= (2, 1)
 
 
 class _Weights(nn.Module):
@@ -163,10 +167,15 @@ class Layer(nn.Module):
             k = self._rope(k, cos, sin, self.keep_k)
         k = k.index_select(2, self.k_head_of)
         v = v.index_select(2, self.v_head_of)
+        window = (c.get('attentionWindow') or [None] * c['layers'])[self.li] or 0
+        if h.is_cuda and not window and FUSED_ATTENTION:
+            # On a GPU, PyTorch's fused causal attention (flash / memory-efficient kernels): no [B, H, T, T] kept for the
+            # backward. The same function up to float rounding; the CPU path below is the one the parity tests check.
+            att = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True, scale=c['attentionScale'])
+            return F.linear(att.transpose(1, 2).reshape(B, T, H * dh), a.wo, a.bo)
         scores = torch.einsum('bthd,bshd->bhts', q, k) * c['attentionScale']
         i = torch.arange(T, device=h.device)
         allowed = i[None, :] <= i[:, None]
-        window = (c.get('attentionWindow') or [None] * c['layers'])[self.li] or 0
         if window > 0:
             allowed = allowed & (i[None, :] >= i[:, None] + 1 - window)
         scores = scores.masked_fill(~allowed, float('-inf'))
@@ -253,6 +262,8 @@ class HeadlabModel(nn.Module):
             raise ValueError(f'tensors the model has no place for: {", ".join(sorted(unused)[:4])}')
         self.rot_dims = rotary_dims(c)
         self._tables = {}
+        # Activation checkpointing: keep each layer's input only and recompute the layer in the backward (train.py --checkpoint).
+        self.checkpoint_layers = False
 
     def lm_head(self):
         return self.embed if self.tied else self.lmHead
@@ -299,6 +310,7 @@ class HeadlabModel(nn.Module):
         if self.positionEmbed is not None:
             x = x + self.positionEmbed[:T]
         cos, sin = self._rotary(T, x.dtype, x.device) if self.rot_dims else (None, None)
+        recompute = self.checkpoint_layers and torch.is_grad_enabled()
         for layer in self.layers:
-            x = layer(x, cos, sin)
+            x = checkpoint(layer, x, cos, sin, use_reentrant=False) if recompute else layer(x, cos, sin)
         return F.linear(norm(c, x, self.finalNorm), self.lm_head(), self.lmHeadBias)

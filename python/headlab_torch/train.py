@@ -342,9 +342,10 @@ def _run(d, args):
     trained_values = sum(p.numel() for n, p in student.named_parameters() if n in train_set)
     student_values = sum(p.numel() for p in student.parameters())
     teacher_values = sum(p.numel() for p in teacher.parameters()) if teacher is not None else 0
-    student.to(d.device)
-    if teacher is not None:
-        teacher.to(d.device)
+    if d.strategy != 'fsdp':  # FSDP moves each process's shard itself (device_id): the whole model never sits on one GPU
+        student.to(d.device)
+        if teacher is not None:
+            teacher.to(d.device)
     model = student
     if d.strategy == 'ddp':
         from torch.nn.parallel import DistributedDataParallel
@@ -363,8 +364,16 @@ def _run(d, args):
         model = fs['FSDP'](student, **wrap)
         if teacher is not None:
             teacher = fs['FSDP'](teacher, **wrap)
+        if args.checkpoint:  # inside each FSDP unit, as PyTorch's FSDP recipes do
+            from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import CheckpointImpl, apply_activation_checkpointing, checkpoint_wrapper
+
+            impl = functools.partial(checkpoint_wrapper, checkpoint_impl=CheckpointImpl.NO_REENTRANT)
+            apply_activation_checkpointing(model, checkpoint_wrapper_fn=impl, check_fn=lambda m: isinstance(m, Layer))
+    if args.checkpoint and d.strategy != 'fsdp':
+        student.checkpoint_layers = True
+
     def clean(n):  # the name under the wrapper
-        n = n.replace('_fsdp_wrapped_module.', '')
+        n = n.replace('_fsdp_wrapped_module.', '').replace('_checkpoint_wrapped_module.', '')
         return n[len('module.') :] if d.strategy == 'ddp' and n.startswith('module.') else n
 
     params = {clean(n): p for n, p in model.named_parameters()}
@@ -390,10 +399,7 @@ def _run(d, args):
             model.train()
 
     _log(d, f'headlab-torch train: {d.world} process{"es" if d.world > 1 else ""} ({d.strategy}, {d.device.type}), {o["steps"]} steps of {B} × {T} tokens, loss {o["loss"]}, params {o["params"]}')
-    eval_seconds = 0.0
-    t0 = time.perf_counter()
     curve = [{'step': 0, 'tokens': 0, 'loss': None, 'ppl': evaluate()}]
-    eval_seconds += time.perf_counter() - t0
     tokens = 0
     train_seconds = 0.0
     model.train()
@@ -430,9 +436,7 @@ def _run(d, args):
         train_seconds += time.perf_counter() - s0
         ppl = None
         if step == o['steps'] or (o['evalEvery'] > 0 and step % o['evalEvery'] == 0):
-            e0 = time.perf_counter()
             ppl = evaluate()
-            eval_seconds += time.perf_counter() - e0
         curve.append({'step': step, 'tokens': tokens, 'loss': loss, 'ppl': ppl})
         _log(d, f'train {step}/{o["steps"]}: loss {loss:.4f}{"" if ppl is None else f", perplexity {ppl:.3f}"}, ‖g‖ {norm:.4g}, lr {lr:.3g}')
 
@@ -445,7 +449,7 @@ def _run(d, args):
         final = None
         if d.main:
             final = load_model(args.student)
-            final.load_state_dict({k.replace('_fsdp_wrapped_module.', ''): v for k, v in state.items()})
+            final.load_state_dict({k.replace('_fsdp_wrapped_module.', '').replace('_checkpoint_wrapped_module.', ''): v for k, v in state.items()})
     else:
         final = student.to('cpu') if d.main else None
     shard = d.world if d.strategy == 'fsdp' else 1  # bytes per process: FSDP shards them all, DDP holds them whole
