@@ -126,11 +126,12 @@ def documents_from_tokens(path, context):
         raise ModelFormatError(path, 'no such file')
     if ids.dim() != 2:
         raise ModelFormatError(path, f'"input_ids" has shape {list(ids.shape)}; expected [N, T]')
-    return [row[:context].tolist() for row in ids]
+    return [row[:context] for row in ids]
 
 
 def read_documents(path, prefix):
-    """Documents written by scripts/torch-tokens.mjs: `<prefix>.ids` (all tokens) and `<prefix>.lengths`; None if absent."""
+    """Documents written by scripts/torch-tokens.mjs: `<prefix>.ids` (all tokens) and `<prefix>.lengths`; None if absent.
+    Each document is a 1-D int64 tensor (a view of one array: 8 bytes a token, not Python lists)."""
     f = SafetensorsFile(path)
     if f'{prefix}.ids' not in f.tensors:
         return None
@@ -138,7 +139,7 @@ def read_documents(path, prefix):
     lengths = f.get_ids(f'{prefix}.lengths').tolist()
     if sum(lengths) != ids.numel():
         raise ModelFormatError(path, f'{prefix}.lengths sum to {sum(lengths)} but {prefix}.ids holds {ids.numel()} tokens')
-    return [t.tolist() for t in torch.split(ids, lengths)] if lengths else []
+    return list(torch.split(ids, lengths)) if lengths else []
 
 
 def write_documents(path, named):
@@ -147,8 +148,8 @@ def write_documents(path, named):
     for prefix, docs in named.items():
         if docs is None:
             continue
-        flat = [x for d in docs for x in d]
-        tensors.append((f'{prefix}.ids', torch.tensor(flat, dtype=torch.int32)))
+        flat = torch.cat([torch.as_tensor(d, dtype=torch.int32).reshape(-1) for d in docs]) if docs else torch.zeros(0, dtype=torch.int32)
+        tensors.append((f'{prefix}.ids', flat))
         tensors.append((f'{prefix}.lengths', torch.tensor([len(d) for d in docs], dtype=torch.int32)))
     write_safetensors(path, tensors, {'producer': 'headlab-torch'})
 

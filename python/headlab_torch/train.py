@@ -242,8 +242,8 @@ def perplexity(forward, docs, d, context, lockstep, batch=16):
         ids = torch.zeros(len(group), T, dtype=torch.int64)
         targets = torch.full((len(group), T), NO_TARGET, dtype=torch.int64)
         for b, x in enumerate(group):
-            ids[b, : len(x)] = torch.tensor(x)
-            targets[b, : len(x) - 1] = torch.tensor(x[1:])
+            ids[b, : len(x)] = torch.as_tensor(x)
+            targets[b, : len(x) - 1] = torch.as_tensor(x[1:])
         ids, targets = ids.to(d.device), targets.to(d.device)
         nll += float(row_losses(forward(ids), None, targets, 0).sum(dtype=torch.float64))
     tokens = sum(len(x) - 1 for x in order)
@@ -313,17 +313,21 @@ def _run(d, args):
             del tm
     c = student.config
 
-    # The documents: tokenized once (by the lab, on the first process) and sent to the others.
-    box = failure = None
-    if d.main:
-        try:
-            box = {'docs': prepare_documents(args, c)}
-        except (UsageError, ModelFormatError) as e:
-            box, failure = {'error': str(e)}, e
-    box = d.broadcast(box)
-    if 'error' in box:
-        raise failure or UsageError(box['error'])
-    docs = box['docs']
+    # The documents: text is tokenized once (by the lab, on the first process) and sent to the others; files (--tokens,
+    # --docs) are read by every process itself.
+    if args.text or args.eval_text:
+        box = failure = None
+        if d.main:
+            try:
+                box = {'docs': prepare_documents(args, c)}
+            except (UsageError, ModelFormatError) as e:
+                box, failure = {'error': str(e)}, e
+        box = d.broadcast(box)
+        if 'error' in box:
+            raise failure or UsageError(box['error'])
+        docs = box['docs']
+    else:
+        docs = prepare_documents(args, c)
     sampler = WindowSampler(docs['train'], min(o['seqLen'], c['contextLength']), o['seed'])
     T = sampler.T
     B = o['batch']
