@@ -59,7 +59,9 @@ interface TorchResult {
 }
 
 function torch(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('bash', [path.join(REPO_ROOT, 'scripts/torch.sh'), ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
+  // HEADLAB_NODE: the Node that runs this test tokenizes --text for PyTorch (scripts/torch-tokens.mjs).
+  const env = { ...process.env, HEADLAB_NODE: process.execPath };
+  const r = spawnSync('bash', [path.join(REPO_ROOT, 'scripts/torch.sh'), ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000, env });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr || r.error?.message || '' };
 }
 
