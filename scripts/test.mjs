@@ -2,7 +2,7 @@
 // `npm test`: type check, lint and format check, unit and kernel tests in Node (vitest, WebGPU through Dawn), then e2e tests
 // in headless Chromium (Playwright).
 // It installs what the tests need that npm does not: on Debian as root, Chromium with apt-get when it is missing, and
-// python3-torch (test/torch-parity.test.ts) likewise. Elsewhere it says exactly what is missing. Flags: --unit-only,
+// python3-torch (test/torch-parity.test.ts, test/torch-train.test.ts) likewise. Elsewhere it says exactly what is missing. Flags: --unit-only,
 // --e2e-only; other arguments go to both runners.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -68,7 +68,7 @@ function torchPython() {
   return null;
 }
 
-/** Debian's python3-torch: test/torch-parity.test.ts runs the lab's models in PyTorch (python/headlab_torch). */
+/** Debian's python3-torch: test/torch-parity.test.ts and torch-train.test.ts run the lab's models in PyTorch (python/headlab_torch). */
 function ensureTorch() {
   if (torchPython()) return;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -83,7 +83,7 @@ function ensureTorch() {
   }
   if (!torchPython()) {
     console.error(
-      '[headlab test] Missing: a Python that imports torch (looked at $HEADLAB_PYTHON, python3 and /usr/bin/python3); test/torch-parity.test.ts will fail.\n' +
+      '[headlab test] Missing: a Python that imports torch (looked at $HEADLAB_PYTHON, python3 and /usr/bin/python3); test/torch-parity.test.ts and test/torch-train.test.ts will fail.\n' +
         '  On Debian/Ubuntu as root:  apt-get install -y --no-install-recommends python3-torch\n' +
         '  Elsewhere: pip install torch, or set HEADLAB_PYTHON=/path/to/python that has it.',
     );

@@ -5,7 +5,7 @@
 import type { ReactNode } from 'react';
 
 export type GlossaryTerm =
-  'gram' | 'energy' | 'rotary-plane' | 'gpa' | 'cka' | 'kl' | 'gptq-style' | 'perplexity' | 'latent' | 'partial-rope' | 'absorbed' | 'kv-bytes';
+  'gram' | 'energy' | 'rotary-plane' | 'gpa' | 'cka' | 'kl' | 'gptq-style' | 'lagrangian' | 'perplexity' | 'latent' | 'partial-rope' | 'absorbed' | 'kv-bytes';
 
 interface Entry {
   term: GlossaryTerm;
@@ -66,6 +66,17 @@ const ENTRIES: Entry[] = [
         GPTQ (Frantar et al. 2022) quantises a model one layer at a time, feeding each layer the outputs of the layers already quantised, so that a later layer
         corrects what the earlier ones got wrong. DHA’s own steps here train each merged layer the same way: its input comes from the merged model, its target
         is the original layer’s output on the original’s input.
+      </>
+    ),
+  },
+  {
+    term: 'lagrangian',
+    name: 'augmented Lagrangian',
+    text: (
+      <>
+        A way to train under a constraint c = 0 without forcing it at once: the loss gets λ·c + ρ/2·c², where the multiplier λ grows by ρ·c after every step
+        while the constraint is violated, and ρ itself rises on a schedule. Early on the task’s loss dominates; later the penalty wins and c goes to 0. In
+        progressive fusion c is how far the rows of a group’s fusion operator are from agreeing: zero means the group’s heads are equal and can become one.
       </>
     ),
   },
