@@ -3,8 +3,12 @@
 # beside PyTorch's figure for the same work in the same run. Prepare here (needs npm ci):
 #   npm run build:cli && bash ../shared/gpu/pack.sh && mkdir -p .gpu/data && cp testdata/data/{tinystories-mha.bin,stories260K.bin,\
 #   tok512.bin,tinystories_val.txt} .gpu/data/ && cp ../shared/gpu/torch/*.py scripts/*.py .gpu/ && cp scripts/*.sh .gpu/
+#   and for PARTS=fsdp: node scripts/torch-tokens.mjs testdata/data/stories260K.bin --vocab 512 --context 512 \
+#     --text testdata/data/tinystories_val.txt --split blank-lines --min-chars 100 --skip-docs 150 --max-docs 400 --out .gpu/data/docs-260.safetensors
 # then run there (carry [".gpu"]):  bash .gpu/gpu-measure.sh   — results land in $OUT (one JSON object per line).
-# PARTS selects what runs (default "bench torch protocol dha equal"); STEPS sets the protocol's length (400).
+# PARTS selects what runs (default "bench torch protocol dha equal"; also "ladder": the tinystories-mha ladder at 25 %,
+# 400 steps of 4096 tokens, two seeds; "fsdp": PyTorch FSDP under torchrun against headlab train, the same 5 steps — never
+# run yet: no GPU session has come since it was written); STEPS sets the protocol's length (400).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-/tmp/gpu-out}
@@ -41,6 +45,19 @@ for part in ${PARTS:-bench torch protocol dha equal}; do
           HEADLAB="$H" MODEL=$m TOTAL=${EQUAL_TOTAL:-400} EVAL_EVERY=50 BUDGET=$b DHA_OWN="10 50 100" bash "$here/equal-tokens.sh" "$D"
         done
       done > "$out/equal-tokens.jsonl" ;;
+    ladder)
+      log "the ladder on tinystories-mha at 25 %: every rung, 400 steps of 32 × 128 tokens, seeds 1 and 2"
+      HEADLAB="$H" MODEL=tinystories-mha BUDGET=0.25 TOTAL=${LADDER_TOTAL:-400} SEEDS=2 OUT="$out/ladder-tinystories-mha-0.25.jsonl" \
+        bash "$here/ladder.sh" "$D" > "$out/ladder.txt" ;;
+    fsdp)
+      log "FSDP: a DHA-fused stories260K distilled 5 steps by headlab train and by PyTorch under torchrun (1 GPU, full shard)"
+      $H fuse "$D/stories260K.bin" --method dha --kv-budget 0.5 --steps 0 --text "$D/tinystories_val.txt" --split blank-lines \
+        --min-chars 100 --skip-docs 150 --max-docs 100 --out "$out/dha260" > /dev/null
+      $H train "$out/dha260" --teacher "$D/stories260K.bin" --text "$D/tinystories_val.txt" --split blank-lines --min-chars 100 \
+        --skip-docs 150 --max-docs 400 --steps 5 --batch 32 --seq 128 --seed 1 --out "$out/dha260-lab" --json > "$out/fsdp-lab.json"
+      (cd "$here/.." && PYTHONPATH=python torchrun --nproc_per_node 1 -m headlab_torch train --student "$out/dha260" \
+        --teacher "$D/stories260K.bin" --docs "$D/docs-260.safetensors" --steps 5 --batch 32 --seq 128 --seed 1 \
+        --out "$out/dha260-torch" --json) > "$out/fsdp-torch.json" ;;
   esac
 done
 log "done"
