@@ -108,7 +108,7 @@ test('the guided tour: every conversion at 25 %, one change per step, the modelâ
   await expect(page.getByTestId('sim-summary')).toContainText('aligned', { timeout: 120_000 });
   await expect(page.getByTestId('heatmap').first()).toBeVisible({ timeout: 120_000 });
 
-  // steps 3â€“11 climb the ladder at one budget, each naming the one thing it changes; step 3 says the demo's perplexity is per byte
+  // steps 3â€“12 climb the ladder at one budget, each naming the one thing it changes; step 3 says the demo's perplexity is per byte
   const titles = [
     'GQA mean-pool at 25 %',
     'Group heads by cost, not by index',
@@ -119,6 +119,7 @@ test('the guided tour: every conversion at 25 %, one change per step, the modelâ
     'A head count for every layer (DHA)',
     'One budget for K and V together',
     'DHAâ€™s own training',
+    'Fuse progressively instead of at once',
   ];
   for (const [i, title] of titles.entries()) {
     await tour.getByTestId('tour-next').click();
@@ -144,9 +145,9 @@ test('the guided tour: every conversion at 25 %, one change per step, the modelâ
       await expect(row.getByTestId('fusion-row-kv')).toHaveText('4,096 â†’ 1,024'); // 25 % of all 64 K and V heads, however split
     }
   }
-  // step 12: the latent, one change against DHA's joint budget two steps back; why RoPE is split off, the absorbed view
+  // step 13: the latent, one change against DHA's joint budget three steps back; why RoPE is split off, the absorbed view
   await tour.getByTestId('tour-next').click();
-  await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', '12');
+  await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', '13');
   await expect(tour.locator('h2')).toHaveText('Latent KV: keep every head, share a latent');
   await expect(tour.getByTestId('tour-text')).toContainText('One change against DHA with one joint budget');
   await expect(tour.getByTestId('tour-text')).toContainText('the same 25 % of the cache');
@@ -163,9 +164,9 @@ test('the guided tour: every conversion at 25 %, one change per step, the modelâ
   await expect(latentRow).toHaveCount(1, { timeout: 180_000 });
   await expect(latentRow.getByTestId('fusion-row-kv')).toHaveText('4,096 â†’ 1,024'); // the same 25 % of the cache as step 7's DHA
   for (const [s, title, target] of [
-    [13, 'Recovery at equal tokens', 'recover'],
-    [14, 'The trade-off', 'compare'],
-    [15, 'What to try next', 'fuse'],
+    [14, 'Recovery at equal tokens', 'recover'],
+    [15, 'The trade-off', 'compare'],
+    [16, 'What to try next', 'fuse'],
   ] as const) {
     await tour.getByTestId('tour-next').click();
     await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', String(s));
@@ -173,7 +174,7 @@ test('the guided tour: every conversion at 25 %, one change per step, the modelâ
     await expect(page.locator(`#${target}`)).toHaveClass(/tour-target/);
   }
   await expect(tour.getByTestId('tour-next')).toHaveText('Finish');
-  await expect.poll(() => page.evaluate(() => location.hash)).toContain('tour=15');
+  await expect.poll(() => page.evaluate(() => location.hash)).toContain('tour=16');
   // a link to a step opens the tour there; closing and resuming comes back to it
   await page.goto('/#tour=5');
   await page.reload();

@@ -97,6 +97,15 @@ const DEMO_LADDER: Record<string, [string, string]> = {
   'own steps': ['3.149 [3.144, 3.153]', '−0.06, beyond the spread'],
 };
 
+/**
+ * Progressive fusion against the merge on the demo at 25 % (docs/RESULTS.md, "Progressive fusion against the merge"): two
+ * seeds, the same 6 144 training tokens, a quarter of them in the conversion's own steps.
+ */
+const PROGRESSIVE_MEASURED =
+  'Measured on the demo at 25 % (two seeds, the same 6 144 training tokens, a quarter of them fusing): with the mixes alone training, 3.632 [3.624, 3.639] ' +
+  'per byte after training; with every weight training beside them, 3.364 [3.307, 3.421]; the merge with as many layer-local steps, 3.129 [3.125, 3.132]. ' +
+  'Here jumping wins, beyond the spread of seeds — docs/RESULTS.md has every split.';
+
 /** What the rung's change measured on the demo, as a sentence. */
 function measured(name: string): ReactNode {
   const [ppl, effect] = DEMO_LADDER[name];
@@ -309,12 +318,31 @@ export const STEPS: TourStep[] = [
   {
     target: 'fuse',
     exampleTarget: EXAMPLE_PARTS.methods,
+    title: 'Fuse progressively instead of at once',
+    text: () => (
+      <>
+        One change against DHA’s own steps: the same steps fuse each group progressively, as the DHA paper does, instead of merging it at once and repairing the
+        damage. Nothing is merged at first: every K (and V) head becomes a learned mix of its group’s heads, starting from itself — the model is the original —
+        and the mixes train end to end toward the original while an <GlossaryLink term="lagrangian">augmented Lagrangian</GlossaryLink> pulls the rows of each
+        group together; once they agree, each group collapses to one head without changing the model. The Fuse panel draws the mixes as heatmaps while they
+        converge. {PROGRESSIVE_MEASURED}
+      </>
+    ),
+    action: {
+      label: `Fuse with DHA at ${BUDGET} %, progressively (every weight training)`,
+      settings: (fallback) => rung('fusion trains every weight', defaults(fallback)['fuse.steps'])(),
+      press: 'fusion-run',
+    },
+  },
+  {
+    target: 'fuse',
+    exampleTarget: EXAMPLE_PARTS.methods,
     title: 'Latent KV: keep every head, share a latent',
     text: ({ facts: f, example, exampleMethods }) => (
       <>
-        One change against DHA with one joint budget (the step before last, no training of its own), and a second family beside the ladder: what the cache
-        holds. Every layer caches one small vector per token, the <GlossaryLink term="latent">latent</GlossaryLink>, and every head rebuilds its own key and
-        value from it: the heads stay distinct, and the cache holds d_c numbers instead of every head’s key and value (MHA2MLA, Ji et al. 2025).{' '}
+        One change against DHA with one joint budget (three steps back, no training of its own), and a second family beside the ladder: what the cache holds.
+        Every layer caches one small vector per token, the <GlossaryLink term="latent">latent</GlossaryLink>, and every head rebuilds its own key and value from
+        it: the heads stay distinct, and the cache holds d_c numbers instead of every head’s key and value (MHA2MLA, Ji et al. 2025).{' '}
         {f && !f.rotary ? (
           <>This model has no rotary embedding, so the latent is all it caches: d_c fills the same {BUDGET} % of the cache.</>
         ) : (
