@@ -187,7 +187,7 @@ describe('one run configuration, from the flags and from the page', () => {
     );
     const p = runConfigFromArgs(flags('--method aligned --kv-budget 0.5 --fusion progressive --steps 6 --fusion-trains all --operator-lr 0.05'), adapter);
     expect(p.recipe).toMatchObject({ preset: 'aligned', fusion: 'progressive', ownSteps: 6, own: { fusionTrains: 'all', operatorLr: 0.05 } });
-    expect(recipeLabel(p.recipe)).toBe('aligned merge (progressive fusion, every weight training, 6 fusion steps)');
+    expect(recipeLabel(p.recipe)).toBe('aligned merge (progressive fusion, 6 fusion steps)');
   });
 
   it('page: every recipe row "preset" gives the method; one row changes one choice; own steps automatic unless unticked', () => {
@@ -276,8 +276,8 @@ describe('the ladder', () => {
     expect(choices(rungs[6].recipe)).toEqual(choices(heads('dha')));
     expect(rungs.map((r) => recipeLabel(r.recipe))).toContain('DHA (joint K+V, 6 own steps)');
     expect(rungs.slice(-2).map((r) => recipeLabel(r.recipe))).toEqual([
+      'DHA (joint K+V, progressive fusion, operators only, 6 fusion steps)',
       'DHA (joint K+V, progressive fusion, 6 fusion steps)',
-      'DHA (joint K+V, progressive fusion, every weight training, 6 fusion steps)',
     ]);
   });
 

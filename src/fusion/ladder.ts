@@ -17,8 +17,10 @@ export type RecipeKey = HeadChoice | 'ownSteps' | 'fusionTrains';
 
 /** The choices (or own steps, or what trains beside progressive fusion's operators) in which two head recipes differ. */
 export function recipeDifference(a: HeadRecipe, b: HeadRecipe): RecipeKey[] {
-  const value = (r: HeadRecipe, k: RecipeKey) => (k === 'fusionTrains' ? r.own.fusionTrains : r[k]);
-  return ([...HEAD_CHOICE_KEYS, 'ownSteps', 'fusionTrains'] as RecipeKey[]).filter((k) => value(a, k) !== value(b, k));
+  // what trains beside the operators is a choice of progressive fusion only: compared where both recipes fuse progressively
+  const differs = (k: RecipeKey) =>
+    k === 'fusionTrains' ? a.fusion === 'progressive' && b.fusion === 'progressive' && a.own.fusionTrains !== b.own.fusionTrains : a[k] !== b[k];
+  return ([...HEAD_CHOICE_KEYS, 'ownSteps', 'fusionTrains'] as RecipeKey[]).filter(differs);
 }
 
 /**

@@ -202,7 +202,8 @@ export const OWN_STEP_DEFAULTS: OwnStepSettings = {
   params: 'attention',
   inputs: 'student',
   checkEvery: 25,
-  fusionTrains: 'operators',
+  // every weight: better than the operators alone at every split measured on the demo (docs/RESULTS.md)
+  fusionTrains: 'all',
   operatorLr: 0.01,
 };
 /** On a CPU fallback adapter (SwiftShader) the command line and the page start from these. */
@@ -249,7 +250,8 @@ export function recipeLabel(r: Recipe): string {
   }
   const parts: string[] = changedChoices(r).map((k) => HEAD_CHOICES.find((c) => c.key === k)!.words[r[k]]);
   // DHA's own steps are part of its name (their number varies with the context); others only when taken.
-  if (r.fusion === 'progressive' && r.own.fusionTrains === 'all') parts.push('every weight training');
+  if (r.fusion === 'progressive' && r.own.fusionTrains !== OWN_STEP_DEFAULTS.fusionTrains)
+    parts.push(r.own.fusionTrains === 'all' ? 'every weight training' : 'operators only');
   const what = r.fusion === 'progressive' ? 'fusion step' : 'own step';
   if (r.preset === 'dha' || r.ownSteps > 0) parts.push(`${r.ownSteps} ${what}${r.ownSteps === 1 ? '' : 's'}`);
   return parts.length ? `${PRESET_NAMES[r.preset]} (${parts.join(', ')})` : PRESET_NAMES[r.preset];
