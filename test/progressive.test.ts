@@ -232,12 +232,12 @@ describe('a progressive DHA run on the demo', () => {
     const loaded = await loadModelFiles(files, { primary });
     const model = loaded.model;
     const text = await readFile(testdata('data/demo/demo-stories.txt'), 'utf8');
-    const tokens = calibrationTokens(loaded.tokenizer!, text, 4096 + 1024);
-    const calibration = calibrationSequences(tokens.slice(0, 4096), model.config.contextLength);
-    const evalDocs = calibrationSequences(tokens.slice(4096), model.config.contextLength);
-    // DHA's preset on a CPU fallback (20 own steps), progressive, steps of 256 tokens.
+    const tokens = calibrationTokens(loaded.tokenizer!, text, 2048 + 384);
+    const calibration = calibrationSequences(tokens.slice(0, 2048), model.config.contextLength);
+    const evalDocs = calibrationSequences(tokens.slice(2048), model.config.contextLength);
+    // DHA's preset on a CPU fallback (20 own steps), progressive, steps of 128 tokens (small: the suite runs on 2 cores).
     const base = presetRecipe('dha', { training: false, fallback: true }) as HeadRecipe;
-    const recipe: HeadRecipe = { ...base, fusion: 'progressive', own: { ...base.own, tokensPerStep: 256, seqLen: 64 } };
+    const recipe: HeadRecipe = { ...base, fusion: 'progressive', own: { ...base.own, tokensPerStep: 128, seqLen: 64 } };
     const r = await fuse(rt, model, { recipe, budget: 0.25, seed: 1, calibrationTokens: null, train: null }, { calibration, evalDocs });
     const gm0 = await GpuModel.upload(rt, model);
     const original = (await perplexity(gm0, evalDocs)).ppl;
