@@ -33,21 +33,29 @@ function chromiumPath() {
   return ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync) ?? null;
 }
 
+let aptUpdated = false;
+/**
+ * On Debian as root, installs a Debian package the tests need (the index refreshed once per run) and returns true; exits
+ * when apt-get fails; returns false where it cannot (not root, no apt-get), leaving the caller to say what is missing.
+ */
+function aptInstall(pkg, what, never) {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot || !existsSync('/usr/bin/apt-get')) return false;
+  say(`${what} is missing: installing Debian's ${pkg} with apt-get (tests never download ${never}).`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if ((!aptUpdated && run('apt-get', ['update'], env) !== 0) || run('apt-get', ['install', '-y', '--no-install-recommends', pkg], env) !== 0) {
+    console.error(`[headlab test] apt-get could not install ${pkg}. Install it by hand: apt-get install -y --no-install-recommends ${pkg}`);
+    process.exit(1);
+  }
+  aptUpdated = true;
+  return true;
+}
+
 /** Debian's Chromium: the browser of the e2e tests, and the SwiftShader (CPU Vulkan) that Dawn uses without a GPU. */
 function ensureChromium() {
   let found = chromiumPath();
   if (found) return found;
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const hasApt = existsSync('/usr/bin/apt-get');
-  if (isRoot && hasApt) {
-    say("Chromium is missing: installing Debian's chromium with apt-get (tests never download browsers).");
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    if (run('apt-get', ['update'], env) !== 0 || run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], env) !== 0) {
-      console.error('[headlab test] apt-get could not install chromium. Install it by hand: apt-get install -y chromium');
-      process.exit(1);
-    }
-    found = chromiumPath();
-  }
+  if (aptInstall('chromium', 'Chromium', 'browsers')) found = chromiumPath();
   if (!found) {
     console.error(
       '[headlab test] Missing: a Chromium binary (looked for /usr/bin/chromium and /usr/bin/chromium-browser).\n' +
@@ -71,16 +79,7 @@ function torchPython() {
 /** Debian's python3-torch: test/torch-parity.test.ts and torch-train.test.ts run the lab's models in PyTorch (python/headlab_torch). */
 function ensureTorch() {
   if (torchPython()) return;
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const hasApt = existsSync('/usr/bin/apt-get');
-  if (isRoot && hasApt) {
-    say("PyTorch is missing: installing Debian's python3-torch with apt-get (tests never download packages otherwise).");
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    if (run('apt-get', ['update'], env) !== 0 || run('apt-get', ['install', '-y', '--no-install-recommends', 'python3-torch'], env) !== 0) {
-      console.error('[headlab test] apt-get could not install python3-torch. Install it by hand: apt-get install -y --no-install-recommends python3-torch');
-      process.exit(1);
-    }
-  }
+  aptInstall('python3-torch', 'PyTorch', 'packages otherwise');
   if (!torchPython()) {
     console.error(
       '[headlab test] Missing: a Python that imports torch (looked at $HEADLAB_PYTHON, python3 and /usr/bin/python3); test/torch-parity.test.ts and test/torch-train.test.ts will fail.\n' +
