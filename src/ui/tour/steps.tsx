@@ -11,8 +11,10 @@ import { GlossaryLink } from '../Glossary';
 import { MLA_DEFAULTS } from '../../fusion/mlaDefaults';
 import type { FusionMethod } from '../../fusion/fuse';
 
-/** The budget of every conversion in the tour: 25 % still lets mean-pool make whole groups of 8 heads. */
-export const BUDGET = '25';
+import { BUDGET } from './budget';
+import { measured, PROGRESSIVE_MEASURED } from './measured';
+
+export { BUDGET };
 
 /** What the tour says about the model it runs on: the loaded model's card, or the worked example's model. */
 export interface ModelFacts {
@@ -81,43 +83,6 @@ const fuse = (s: Record<string, Value>) => (): Record<string, Value> => ({
   'fuse.fusionTrains': OWN_STEP_DEFAULTS.fusionTrains,
   ...s,
 });
-/**
- * Each rung measured on the demo at 25 % (docs/RESULTS.md, "The ladder on the demo"): held-out perplexity per byte after the
- * same 6 144 training tokens, mean [lowest, highest] over two seeds, and the effect of the rung's change.
- */
-const DEMO_LADDER: Record<string, [string, string]> = {
-  'mean-pool': ['9.272 [9.230, 9.313]', ''],
-  'groups by cost': ['8.673 [8.482, 8.865]', '−0.60, beyond the spread of seeds'],
-  alignment: ['3.016 [3.009, 3.022]', '−5.66, the largest step of the ladder'],
-  renormalisation: ['2.894 [2.892, 2.895]', '−0.12, beyond the spread'],
-  'separate K/V groups': ['2.794 [2.761, 2.827]', '−0.10, beyond the spread'],
-  'free group sizes': ['2.652 [2.652, 2.653]', '−0.14, beyond the spread: the best rung'],
-  'per-layer counts': ['3.191 [3.162, 3.220]', '+0.54: the search hurts here'],
-  'joint K+V budget': ['3.207 [3.180, 3.235]', '+0.02: no measurable difference, inside the spread'],
-  'own steps': ['3.149 [3.144, 3.153]', '−0.06, beyond the spread'],
-};
-
-/**
- * Progressive fusion against the merge on the demo at 25 % (docs/RESULTS.md, "Progressive fusion against the merge"): two
- * seeds, the same 6 144 training tokens, a quarter of them in the conversion's own steps.
- */
-const PROGRESSIVE_MEASURED =
-  'Measured on the demo at 25 % (two seeds, the same 6 144 training tokens, a quarter of them fusing): with the mixes alone training, 3.632 [3.624, 3.639] ' +
-  'per byte after training; with every weight training beside them, 3.364 [3.307, 3.421]; the merge with as many layer-local steps, 3.129 [3.125, 3.132]. ' +
-  'Here jumping wins, beyond the spread of seeds — docs/RESULTS.md has every split.';
-
-/** What the rung's change measured on the demo, as a sentence. */
-function measured(name: string): ReactNode {
-  const [ppl, effect] = DEMO_LADDER[name];
-  return (
-    <>
-      {' '}
-      Measured on the demo at {BUDGET} % (two seeds, the same 6 144 training tokens, docs/RESULTS.md): {ppl} per byte after training
-      {effect ? `, ${effect}` : ''}.
-    </>
-  );
-}
-
 /** A rung of the ladder (src/fusion/ladder.ts) as the Fuse panel's settings: its preset and every choice spelled out. */
 const rung = (name: string, ownSteps?: number) => {
   const r = ladder({ training: false, fallback: true }, ownSteps ?? 0).find((x) => x.name === name)!.recipe;
