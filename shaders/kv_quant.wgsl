@@ -1,4 +1,4 @@
-// The KV-cache quantiser (src/eval/kvQuant.ts has the rule, src/reference/kvQuant.ts its float64 reference), one thread per
+// The KV-cache quantiser (src/model/kvQuant.ts has the rule, src/reference/kvQuant.ts its float64 reference), one thread per
 // group of a cached tensor x [B, cacheT, W] for the positions first … end−1:
 //   quantise   (entry `quantise`):   m = f16(min), s = f16((max − m)/L), L = 2^bits − 1; codes q = clamp(round((x − m)/s), 0, L)
 //                                    packed floor(32/bits) to a u32 word (never straddling words), and (f16(m), f16(s)) as

@@ -5,7 +5,16 @@ import { gpu } from './gpu-context';
 import type { GpuRuntime } from '../src/gpu/runtime';
 import { kvDequantise, kvQuantise } from '../src/gpu/kernels/kvQuant';
 import { quantiseRef, f16Round } from '../src/reference/kvQuant';
-import { randomArray } from '../src/reference/linalg';
+import { randomArray, relativeError } from '../src/reference/linalg';
+import { forwardRef } from '../src/reference/transformer';
+import { filesFromPath } from '../src/model/node-files';
+import { loadModelFiles } from '../src/model/load';
+import type { Model } from '../src/model/types';
+import { GpuModel } from '../src/eval/gpuModel';
+import { ForwardPass } from '../src/eval/forward';
+import { mlaConvert } from '../src/fusion/mla';
+import { seededRandom } from '../src/random';
+import { testdata } from './testdata';
 import {
   KV_QUANT_DEFAULTS,
   kvCacheSize,
@@ -17,7 +26,7 @@ import {
   type KeyAxis,
   type KvBits,
   type KvQuant,
-} from '../src/eval/kvQuant';
+} from '../src/model/kvQuant';
 
 let rt: GpuRuntime;
 beforeAll(async () => {
@@ -143,5 +152,85 @@ describe('the schedule and the bytes', () => {
     expect(() => kvQuantFrom({ group: 1 })).toThrow(/group/);
     expect(() => kvQuantFrom({ keyAxis: 'head' })).toThrow(/channel/);
     expect(f16Round(1e6)).toBe(65504);
+  });
+});
+
+async function fromPath(p: string): Promise<Model> {
+  const { files, primary } = await filesFromPath(testdata(p));
+  return (await loadModelFiles(files, { primary })).model;
+}
+
+function tokens(model: Model, n: number, seed: number): number[] {
+  const r = seededRandom(seed);
+  return Array.from({ length: n }, () => Math.floor(r() * model.config.vocab));
+}
+
+/** Logits of B sequences run through the GPU forward in calls that never straddle a flush of the quantised cache. */
+async function quantisedLogits(model: Model, seqs: number[][], q: KvQuant | null, chunk = 64): Promise<Float32Array[]> {
+  const gm = await GpuModel.upload(rt, model);
+  const T = seqs[0].length;
+  const B = seqs.length;
+  const fp = await ForwardPass.create(gm, { batch: B, chunk, cacheT: T, kvQuant: q });
+  const V = model.config.vocab;
+  const out = seqs.map(() => new Float32Array(T * V));
+  try {
+    for (let p0 = 0, n = 0; p0 < T; p0 += n) {
+      n = q ? quantisedChunk(p0, Math.min(chunk, T - p0), q) : Math.min(chunk, T - p0);
+      const ids = new Uint32Array(B * n);
+      seqs.forEach((s, b) => ids.set(s.slice(p0, p0 + n), b * n));
+      rt.fill(fp.logits, NaN);
+      await fp.run(ids, n, p0);
+      const l = await fp.readLogits();
+      seqs.forEach((_, b) => out[b].set(l.subarray(b * n * V, (b + 1) * n * V), p0 * V));
+    }
+  } finally {
+    fp.release();
+    gm.release();
+  }
+  return out;
+}
+
+describe('the forward pass reads the cache as a quantised cache holds it', () => {
+  const base = { ...KV_QUANT_DEFAULTS, group: 4, residual: 3 };
+  const cases: [string, string, Partial<KvQuant>][] = [
+    ['llama-mha, 4 bits, keys per channel after rotary', 'fixtures/hf/llama-mha', { bits: 4 }],
+    ['llama-mha, 3 bits, keys per token before rotary, sink', 'fixtures/hf/llama-mha', { bits: 3, keyRope: 'pre', keyAxis: 'token', keepSink: true }],
+    ['llama-mha, 8 bits, no residual, keys before rotary', 'fixtures/hf/llama-mha', { bits: 8, residual: 0, keyRope: 'pre' }],
+    ['gpt2 (learned positions), 4 bits, sink', 'fixtures/hf/gpt2', { bits: 4, keepSink: true }],
+  ];
+  it.each(cases)('%s: GPU = float64 reference, and not the exact cache', async (_name, path, choice) => {
+    const model = await fromPath(path);
+    const q: KvQuant = { ...base, ...choice };
+    const seqs = [tokens(model, 23, 1), tokens(model, 23, 2)];
+    const got = await quantisedLogits(model, seqs, q, 7);
+    for (const [b, s] of seqs.entries()) {
+      const ref = forwardRef(model, s, undefined, q);
+      const exact = forwardRef(model, s);
+      expect(relativeError(got[b], ref), `sequence ${b}`).toBeLessThan(2e-4);
+      expect(relativeError(exact, ref), 'the quantised cache changed nothing').toBeGreaterThan(1e-3);
+    }
+  });
+
+  it('a latent model: its latent and rotary key dims quantised', async () => {
+    const model = await fromPath('fixtures/hf/llama-mha');
+    const seqs = [tokens(model, 21, 3)];
+    const { model: mla } = await mlaConvert(model, null, { budget: 0.5, ropePairs: 1, ropeSelect: 'uniform', latentInit: 'weights' });
+    const q: KvQuant = { ...base, bits: 4, keyAxis: 'channel' };
+    const got = await quantisedLogits(mla, seqs, q, 5);
+    expect(relativeError(got[0], forwardRef(mla, seqs[0], undefined, q))).toBeLessThan(2e-4);
+    expect(relativeError(forwardRef(mla, seqs[0]), forwardRef(mla, seqs[0], undefined, q))).toBeGreaterThan(1e-3);
+  });
+
+  it('16 bits is the plain cache to the last bit; a call across a flush is refused', async () => {
+    const model = await fromPath('fixtures/hf/llama-mha');
+    const seqs = [tokens(model, 19, 4)];
+    const plain = await quantisedLogits(model, seqs, null, 19);
+    const sixteen = await quantisedLogits(model, seqs, { ...base, bits: 16 }, 19);
+    expect(Array.from(sixteen[0])).toEqual(Array.from(plain[0]));
+    const gm = await GpuModel.upload(rt, model);
+    const fp = await ForwardPass.create(gm, { batch: 1, chunk: 19, cacheT: 19, kvQuant: { ...base, bits: 4 } });
+    await expect(fp.run(Uint32Array.from(seqs[0]), 19, 0)).rejects.toThrow(/straddle a flush/);
+    fp.release();
+    gm.release();
   });
 });

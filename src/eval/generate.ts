@@ -4,7 +4,7 @@ import { seededRandom } from '../random';
 import type { Tokenizer } from '../model/tokenizer';
 import type { GpuModel } from './gpuModel';
 import { ForwardPass, maxChunk } from './forward';
-import { kvBytesPerToken } from '../model/heads';
+import { cacheLayers, kvCacheSize, quantisedChunk, quantises, type KvQuant } from '../model/kvQuant';
 import { throwIfAborted } from '../progress';
 
 export interface SamplingOptions {
@@ -17,15 +17,19 @@ export interface SamplingOptions {
   signal?: AbortSignal;
   /** Stop at the end-of-sequence token (default true). */
   stopAtEos?: boolean;
+  /** A quantised KV cache (src/eval/kvQuant.ts); none: the full-precision cache. */
+  kvQuant?: KvQuant | null;
 }
 
 export interface GeneratedToken {
   id: number;
   /** Text this token added. */
   text: string;
-  /** Tokens in the KV cache after it, and their bytes. */
+  /** Tokens in the KV cache after it, and their bytes as the lab holds them (exact positions in f32, packed codes and scales). */
   cachedTokens: number;
   kvCacheBytes: number;
+  /** Of the cached tokens, those held quantised. */
+  quantisedTokens: number;
 }
 
 /** Picks the next token from one row of logits. */
@@ -52,13 +56,15 @@ export async function* generate(gm: GpuModel, tokenizer: Tokenizer, prompt: stri
   if (!ids.length) throw new Error('generate: the prompt gave no tokens');
   if (ids.length >= c.contextLength) throw new RangeError(`generate: the prompt has ${ids.length} tokens; the context holds ${c.contextLength}`);
   const chunk = maxChunk(gm.rt, c.vocab, 1, c.contextLength);
-  const fp = await ForwardPass.create(gm, { batch: 1, chunk, cacheT: c.contextLength });
+  const kvQuant = quantises(opts.kvQuant) ? opts.kvQuant : null;
+  const fp = await ForwardPass.create(gm, { batch: 1, chunk, cacheT: c.contextLength, kvQuant });
   const random = seededRandom(opts.seed);
-  const perToken = kvBytesPerToken(gm.model);
+  const layers = cacheLayers(gm.model);
   try {
     let rows = 0;
-    for (let p0 = 0; p0 < ids.length; p0 += chunk) {
+    for (let p0 = 0; p0 < ids.length; p0 += rows) {
       rows = Math.min(chunk, ids.length - p0);
+      if (kvQuant) rows = quantisedChunk(p0, rows, kvQuant);
       await fp.run(Uint32Array.from(ids.slice(p0, p0 + rows)), rows, p0);
     }
     const all = [...ids];
@@ -70,7 +76,8 @@ export async function* generate(gm: GpuModel, tokenizer: Tokenizer, prompt: stri
       if (id === tokenizer.eosId && opts.stopAtEos !== false) return;
       all.push(id);
       const next = tokenizer.decode(all);
-      yield { id, text: next.slice(text.length), cachedTokens: all.length, kvCacheBytes: all.length * perToken };
+      const size = kvCacheSize(c.headDim, layers, kvQuant, all.length, 32);
+      yield { id, text: next.slice(text.length), cachedTokens: all.length, kvCacheBytes: size.bytes, quantisedTokens: size.quantised };
       text = next;
       if (all.length >= c.contextLength || i + 1 >= opts.maxTokens) return;
       rows = 1;

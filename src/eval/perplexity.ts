@@ -7,6 +7,7 @@ import type { GpuModel } from './gpuModel';
 import { ForwardPass, NO_TARGET, maxChunk } from './forward';
 import type { LongWorkOptions } from '../progress';
 import { throwIfAborted } from '../progress';
+import { quantisedChunk, quantises, type KvQuant } from '../model/kvQuant';
 
 export type DocumentSplit = 'endoftext' | 'blank-lines';
 
@@ -45,14 +46,19 @@ export interface PerplexityResult {
 /**
  * Runs documents in batches of up to `batch` (sorted by length, padded to the longest of each batch; padding is never
  * scored and, being after each document, never seen by it under the causal mask), in chunks against the KV cache when a
- * batch is longer than one call can hold.
+ * batch is longer than one call can hold. With a quantised cache (`kvQuant`), chunks end where the cache flushes a group.
  */
-export async function perplexity(gm: GpuModel, docs: number[][], opts: LongWorkOptions & { batch?: number } = {}): Promise<PerplexityResult> {
+export async function perplexity(
+  gm: GpuModel,
+  docs: number[][],
+  opts: LongWorkOptions & { batch?: number; kvQuant?: KvQuant | null } = {},
+): Promise<PerplexityResult> {
   const c = gm.model.config;
   const longest = Math.min(c.contextLength, Math.max(2, ...docs.map((d) => d.length)));
   const B = Math.max(1, Math.min(opts.batch ?? 16, docs.length));
   const chunk = maxChunk(gm.rt, c.vocab, B, longest);
-  const fp = await ForwardPass.create(gm, { batch: B, chunk, cacheT: longest });
+  const kvQuant = quantises(opts.kvQuant) ? opts.kvQuant : null;
+  const fp = await ForwardPass.create(gm, { batch: B, chunk, cacheT: longest, kvQuant });
   const order = docs.map((d, i) => [d.slice(0, longest), i] as const).sort((a, b) => b[0].length - a[0].length);
   const t0 = performance.now();
   let nll = 0;
@@ -63,8 +69,8 @@ export async function perplexity(gm: GpuModel, docs: number[][], opts: LongWorkO
       throwIfAborted(opts.signal);
       const group = order.slice(g, g + B).map(([d]) => d);
       const T = group[0].length;
-      for (let p0 = 0; p0 < T; p0 += chunk) {
-        const n = Math.min(chunk, T - p0);
+      for (let p0 = 0, n = 0; p0 < T; p0 += n) {
+        n = kvQuant ? quantisedChunk(p0, Math.min(chunk, T - p0), kvQuant) : Math.min(chunk, T - p0);
         const ids = new Uint32Array(B * n);
         const targets = new Uint32Array(B * n).fill(NO_TARGET);
         group.forEach((doc, b) => {

@@ -1,7 +1,7 @@
-// The float64 reference of the KV-cache quantiser (src/eval/kvQuant.ts has the rule, shaders/kv_quant.wgsl the kernel):
+// The float64 reference of the KV-cache quantiser (src/model/kvQuant.ts has the rule, shaders/kv_quant.wgsl the kernel):
 // per group, m = f16(min), s = f16((max − m)/(2^b − 1)), q = clamp(round_half_even((x − m)/s), 0, 2^b − 1), x̂ = m + q·s
 // (s = 0: q = 0, x̂ = m). The sink (position 0, with keepSink) is neither quantised nor counted in its group's range.
-import type { KeyAxis, KvQuant } from '../eval/kvQuant';
+import type { KeyAxis, KvQuant } from '../model/kvQuant';
 import { roundF16 } from '../model/rotary';
 
 export function roundHalfEven(x: number): number {

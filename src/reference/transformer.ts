@@ -5,6 +5,8 @@ import { modelRotaryTables, planeDims, rotaryDims } from '../model/rotary';
 import { erfcNonNeg } from './linalg';
 import { mulABt } from '../linalg/hostMatrix';
 import { latentColumns, NO_COLUMN, rotaryKeep } from '../model/latent';
+import { quantisedPrefix, quantises, type KeyAxis, type KvQuant } from '../model/kvQuant';
+import { quantiseRef } from './kvQuant';
 
 type Vec = ArrayLike<number>;
 
@@ -78,17 +80,22 @@ export function attentionRef(
   s: { T: number; pos0: number; heads: number; kHeads: number; vHeads: number; headDim: number; window: number; scale: number },
   kHeadOf: number[],
   vHeadOf: number[],
+  cached?: { k: Vec; v: Vec; prefix: (i: number) => number },
 ): Float64Array {
   const { T, pos0, heads, kHeads, vHeads, headDim: dh, window, scale } = s;
   const out = new Float64Array(T * heads * dh);
   for (let t = 0; t < T; t++) {
     const i = pos0 + t;
     const lo = window > 0 ? Math.max(0, i + 1 - window) : 0;
+    // a quantised cache: keys and values before prefix(i) are read as the cache holds them
+    const n = cached ? cached.prefix(i) : 0;
+    const kAt = (j: number) => (j < n ? cached!.k : k);
+    const vAt = (j: number) => (j < n ? cached!.v : v);
     for (let h = 0; h < heads; h++) {
       const scores: number[] = [];
       for (let j = lo; j <= i; j++) {
         let dot = 0;
-        for (let d = 0; d < dh; d++) dot += q[t * heads * dh + h * dh + d] * k[j * kHeads * dh + kHeadOf[h] * dh + d];
+        for (let d = 0; d < dh; d++) dot += q[t * heads * dh + h * dh + d] * kAt(j)[j * kHeads * dh + kHeadOf[h] * dh + d];
         scores.push(scale * dot);
       }
       const m = Math.max(...scores);
@@ -96,7 +103,7 @@ export function attentionRef(
       const z = e.reduce((a, b) => a + b, 0);
       for (let d = 0; d < dh; d++) {
         let acc = 0;
-        for (let j = lo; j <= i; j++) acc += (e[j - lo] / z) * v[j * vHeads * dh + vHeadOf[h] * dh + d];
+        for (let j = lo; j <= i; j++) acc += (e[j - lo] / z) * vAt(j)[j * vHeads * dh + vHeadOf[h] * dh + d];
         out[t * heads * dh + h * dh + d] = acc;
       }
     }
@@ -122,8 +129,12 @@ function gelu(x: number, kind: 'gelu_tanh' | 'gelu_erf'): number {
   return x >= 0 ? 0.5 * x * (2 - r) : 0.5 * x * r;
 }
 
-/** Logits [T, vocab] of one sequence, in float64. `onAttentionInput` sees each layer's normed attention input [T, dim]. */
-export function forwardRef(model: Model, ids: number[], onAttentionInput?: (layer: number, x: Float64Array) => void): Float64Array {
+/**
+ * Logits [T, vocab] of one sequence, in float64. `onAttentionInput` sees each layer's normed attention input [T, dim]. With
+ * `kvQuant` (src/model/kvQuant.ts) the query at position i reads positions before quantisedPrefix(i) as the quantised cache
+ * holds them: the latent and its rotary key dims quantised (a latent layer), or keys before or after rotary and values.
+ */
+export function forwardRef(model: Model, ids: number[], onAttentionInput?: (layer: number, x: Float64Array) => void, kvQuant?: KvQuant | null): Float64Array {
   const c = model.config;
   const T = ids.length;
   const D = c.dim;
@@ -135,46 +146,67 @@ export function forwardRef(model: Model, ids: number[], onAttentionInput?: (laye
   const rot = c.positional.kind === 'rotary' ? c.positional : null;
   const rd = rotaryDims(c);
   const tables = rot ? modelRotaryTables(c, T) : null;
+  const q8 = quantises(kvQuant) ? kvQuant : null;
+  /** A cached tensor [T, width] as the quantised cache holds every position (only whole groups before the prefix are read). */
+  const held = (y: Float64Array, width: number, axis: KeyAxis) => quantiseRef(y, { B: 1, cacheT: T, width, from: 0, to: T, axis, ...q8! });
   model.layers.forEach((l, li) => {
     const kv = l.kv;
     const h1 = normRef(c.norm, x, l.attnNorm.weight, l.attnNorm.bias, T, D, c.normEps);
     onAttentionInput?.(li, h1);
     let q: Float64Array = linear(h1, T, D, l.attn.wq, c.heads * dh, l.attn.bq);
-    let k: Float64Array;
-    let v: Float64Array;
+    const keep = l.latent ? rotaryKeep(c, l) : null;
+    const rotate = (y: Float64Array, heads: number, mask?: Vec) =>
+      rot && tables ? ropeRef(y, T, heads, dh, rd, rot.style, (r) => r, tables.cos, tables.sin, mask) : y;
+    /** Keys (before rotary) and values of every position, from the layer's input or from what a quantised cache holds. */
+    let keysValues: (quantised: boolean) => { k: Float64Array; v: Float64Array };
     if (l.latent) {
       // c = x·W_dkvᵀ; keys from the latent's position-free part and x's kept rotary part; values from the latent
       const L = l.latent;
       const cols = latentColumns(c, L);
-      const lat = linear(h1, T, D, L.wdkv, L.rank);
-      const kn = linear(lat, T, L.rank, L.wuk, kv.kHeads * cols.nope);
-      const kr = linear(h1, T, D, L.wkr, kv.kHeads * cols.rope);
-      k = gatherColumnsRef(
-        kr,
-        cols.fromRope,
-        T,
-        kv.kHeads * cols.rope,
-        kv.kHeads * dh,
-        gatherColumnsRef(kn, cols.fromNope, T, kv.kHeads * cols.nope, kv.kHeads * dh),
-      );
-      if (l.attn.bk) for (let i = 0; i < k.length; i++) k[i] += l.attn.bk[i % (kv.kHeads * dh)];
-      v = linear(lat, T, L.rank, L.wuv, kv.vHeads * dh, l.attn.bv);
+      const lat0 = linear(h1, T, D, L.wdkv, L.rank);
+      const kr0 = linear(h1, T, D, L.wkr, kv.kHeads * cols.rope);
+      keysValues = (quantised) => {
+        const lat = quantised ? held(lat0, L.rank, 'token') : lat0;
+        const kr = quantised && cols.rope ? held(kr0, kv.kHeads * cols.rope, q8!.keyAxis) : kr0;
+        const kn = linear(lat, T, L.rank, L.wuk, kv.kHeads * cols.nope);
+        const k = gatherColumnsRef(
+          kr,
+          cols.fromRope,
+          T,
+          kv.kHeads * cols.rope,
+          kv.kHeads * dh,
+          gatherColumnsRef(kn, cols.fromNope, T, kv.kHeads * cols.nope, kv.kHeads * dh),
+        );
+        if (l.attn.bk) for (let i = 0; i < k.length; i++) k[i] += l.attn.bk[i % (kv.kHeads * dh)];
+        return { k, v: linear(lat, T, L.rank, L.wuv, kv.vHeads * dh, l.attn.bv) };
+      };
     } else {
-      k = linear(h1, T, D, l.attn.wk, kv.kHeads * dh, l.attn.bk);
-      v = linear(h1, T, D, l.attn.wv, kv.vHeads * dh, l.attn.bv);
+      const k0 = linear(h1, T, D, l.attn.wk, kv.kHeads * dh, l.attn.bk);
+      const v0 = linear(h1, T, D, l.attn.wv, kv.vHeads * dh, l.attn.bv);
+      keysValues = (quantised) => {
+        if (!quantised) return { k: k0, v: v0 };
+        const v = held(v0, kv.vHeads * dh, 'token');
+        if (q8!.keyRope === 'pre') return { k: held(k0, kv.kHeads * dh, q8!.keyAxis), v };
+        return { k: held(rotate(k0, kv.kHeads), kv.kHeads * dh, q8!.keyAxis), v }; // keys after rotary: already rotated
+      };
     }
-    if (rot && tables) {
-      const keep = l.latent ? rotaryKeep(c, l) : null;
-      q = ropeRef(q, T, c.heads, dh, rd, rot.style, (r) => r, tables.cos, tables.sin, keep?.q);
-      k = ropeRef(k, T, kv.kHeads, dh, rd, rot.style, (r) => r, tables.cos, tables.sin, keep?.k);
+    q = rotate(q, c.heads, keep?.q);
+    const exact = keysValues(false);
+    const k = rotate(exact.k, kv.kHeads, keep?.k);
+    let cached: { k: Float64Array; v: Float64Array; prefix: (i: number) => number } | undefined;
+    if (q8) {
+      const h = keysValues(true);
+      const postRotary = !l.latent && q8.keyRope === 'post';
+      cached = { k: postRotary ? h.k : rotate(h.k, kv.kHeads, keep?.k), v: h.v, prefix: (i) => quantisedPrefix(i, q8) };
     }
     const att = attentionRef(
       q,
       k,
-      v,
+      exact.v,
       { T, pos0: 0, heads: c.heads, kHeads: kv.kHeads, vHeads: kv.vHeads, headDim: dh, window: c.attentionWindow[li] ?? 0, scale: c.attentionScale },
       kv.kHeadOf,
       kv.vHeadOf,
+      cached,
     );
     const o = linear(att, T, c.heads * dh, l.attn.wo, D, l.attn.bo);
     const mlpIn = c.parallelResidual ? x : x.map((xv, i) => xv + o[i]);

@@ -3,7 +3,7 @@
 import code from '../../../shaders/kv_quant.wgsl?raw';
 import type { GpuRuntime, GpuTensor } from '../runtime';
 import { need } from './check';
-import type { KvQuant, PackedLayout } from '../../eval/kvQuant';
+import type { KvQuant, PackedLayout } from '../../model/kvQuant';
 
 const WG = 64;
 

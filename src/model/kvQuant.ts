@@ -8,8 +8,8 @@
 // Keys quantised before rotary (KVQuant) or after it (KIVI, Hugging Face's quantised cache). This module is the host side:
 // the choice, the schedule, the packed layout and the bytes; src/gpu/kernels/kvQuant.ts runs it, src/reference/kvQuant.ts
 // is its float64 reference.
-import type { LatentKv, Model } from '../model/types';
-import { keptPairs } from '../model/latent';
+import type { Model } from './types';
+import { keptPairs } from './latent';
 
 export type KvBits = 16 | 8 | 4 | 3 | 2;
 export const KV_BITS: readonly KvBits[] = [16, 8, 4, 3, 2];
@@ -102,16 +102,20 @@ export function packedLayout(q: Pick<KvQuant, 'bits' | 'group'>, axis: KeyAxis, 
   return { axis, width, wordsPerGroup, groupRows, codeWords: groups * wordsPerGroup, paramWords: groups };
 }
 
-/** What a layer caches, as tensors of one width each and the axis their groups run along. */
-export function cachedTensors(
-  headDim: number,
-  l: { kHeads: number; vHeads: number; latent?: Pick<LatentKv, 'rank' | 'ropePairs'> | null },
-  q: Pick<KvQuant, 'keyAxis'>,
-): { width: number; axis: KeyAxis }[] {
-  if (l.latent) {
-    const rope = 2 * keptPairs(l.latent);
-    return [{ width: l.latent.rank, axis: 'token' }, ...(rope ? [{ width: l.kHeads * rope, axis: q.keyAxis }] : [])];
-  }
+/** A layer's cache shape: K/V head counts and, for a latent layer, its rank and the rotary dims it caches per K head. */
+export type CacheLayer = { kHeads: number; vHeads: number; latent?: { rank: number; rope: number } | null };
+
+export function cacheLayers(model: Model): CacheLayer[] {
+  return model.layers.map((l) => ({
+    kHeads: l.kv.kHeads,
+    vHeads: l.kv.vHeads,
+    latent: l.latent ? { rank: l.latent.rank, rope: 2 * keptPairs(l.latent) } : null,
+  }));
+}
+
+/** What a layer caches, as tensors of one width each and the axis their groups run along (a latent's rotary dims are keys). */
+export function cachedTensors(headDim: number, l: CacheLayer, q: Pick<KvQuant, 'keyAxis'>): { width: number; axis: KeyAxis }[] {
+  if (l.latent) return [{ width: l.latent.rank, axis: 'token' }, ...(l.latent.rope ? [{ width: l.kHeads * l.latent.rope, axis: q.keyAxis }] : [])];
   return [
     { width: l.kHeads * headDim, axis: q.keyAxis },
     { width: l.vHeads * headDim, axis: 'token' },
@@ -144,13 +148,6 @@ export interface KvCacheSize {
   /** Positions quantised and kept exact. */
   quantised: number;
   exact: number;
-}
-
-/** A layer's cache shape: the model's per-layer K/V head counts and latents. */
-export type CacheLayer = { kHeads: number; vHeads: number; latent?: Pick<LatentKv, 'rank' | 'ropePairs'> | null };
-
-export function cacheLayers(model: Model): CacheLayer[] {
-  return model.layers.map((l) => ({ ...l.kv, latent: l.latent }));
 }
 
 /**
