@@ -8,6 +8,9 @@ const split = (p: string) => [`${p}text`, `${p}tokens`, `${p}split`, `${p}min-ch
 /** End-to-end training settings, shared by `train` (no prefix) and `fuse` (prefix train-). */
 export const TRAIN_FLAGS = ['steps', 'lr', 'params', 'loss', 'kl-weight', 'batch', 'seq', 'schedule', 'warmup', 'min-lr', 'weight-decay', 'clip', 'eval-every'];
 
+/** A quantised KV cache (src/model/kvQuant.ts): bits, group, recent exact positions, key axis, keys before/after rotary; --keep-sink. */
+export const KV_FLAGS = ['kv-bits', 'kv-group', 'kv-residual', 'key-axis', 'key-rope'];
+
 interface CommandFlags {
   values: string[];
   booleans: string[];
@@ -18,8 +21,8 @@ interface CommandFlags {
 export const COMMAND_FLAGS: Record<string, CommandFlags> = {
   info: { values: ['tokenizer'], booleans: [], positionals: 1 },
   logits: { values: ['input', 'out', 'tokenizer'], booleans: [], positionals: 1 },
-  eval: { values: [...split(''), 'tokenizer'], booleans: ['json'], positionals: 1 },
-  generate: { values: ['prompt', 'tokens', 'seed', 'temperature', 'top-k', 'tokenizer'], booleans: [], positionals: 1 },
+  eval: { values: [...split(''), 'tokenizer', ...KV_FLAGS], booleans: ['json', 'keep-sink'], positionals: 1 },
+  generate: { values: ['prompt', 'tokens', 'seed', 'temperature', 'top-k', 'tokenizer', ...KV_FLAGS], booleans: ['keep-sink'], positionals: 1 },
   similarity: { values: ['metric', 'text', 'tokens', 'max-tokens', 'tokenizer'], booleans: ['json'], positionals: 1 },
   fuse: {
     values: [
@@ -45,8 +48,9 @@ export const COMMAND_FLAGS: Record<string, CommandFlags> = {
       'latent-init',
       'rope-pairs',
       ...TRAIN_FLAGS.map((f) => `train-${f}`),
+      ...KV_FLAGS,
     ],
-    booleans: ['no-renorm', 'json'],
+    booleans: ['no-renorm', 'json', 'keep-sink'],
     positionals: 1,
   },
   train: { values: ['out', 'tokenizer', 'teacher', 'max-tokens', 'seed', ...split(''), ...split('eval-'), ...TRAIN_FLAGS], booleans: ['json'], positionals: 1 },
@@ -63,8 +67,9 @@ export const COMMAND_FLAGS: Record<string, CommandFlags> = {
       'only',
       'jsonl',
       ...TRAIN_FLAGS.map((f) => `train-${f}`),
+      ...KV_FLAGS,
     ],
-    booleans: ['no-latent', 'json'],
+    booleans: ['no-latent', 'json', 'keep-sink'],
     positionals: 1,
   },
   example: { values: ['text', 'out', 'tokenizer'], booleans: [], positionals: 1 },

@@ -24,7 +24,8 @@ import {
   type RunConfig,
 } from '../fusion/recipe';
 import { UsageError, type ParsedArgs } from './args';
-import { documentsFromArgs, int, num, str } from './model-commands';
+import { documentsFromArgs, int, kvCacheLine, kvQuantFromArgs, num, str } from './model-commands';
+import { modelKvCacheSize, type KvQuant } from '../model/kvQuant';
 import { limitTokens, tokenizerFilesOf, trainOptionsFromArgs, writeFolder } from './train-command';
 import { progressPrinter } from './progress';
 import type { Model } from '../model/types';
@@ -37,12 +38,12 @@ function oneOf<T extends string>(args: ParsedArgs, flag: string, allowed: readon
   return v as T;
 }
 
-async function ppl(rt: GpuRuntime, model: Model, docs: number[][] | null, label: string) {
+async function ppl(rt: GpuRuntime, model: Model, docs: number[][] | null, label: string, kvQuant: KvQuant | null = null) {
   if (!docs) return null;
   const gm = await GpuModel.upload(rt, model);
   const progress = progressPrinter(`${label}: `);
   try {
-    return await perplexity(gm, docs, { onProgress: progress.onProgress });
+    return await perplexity(gm, docs, { onProgress: progress.onProgress, kvQuant });
   } finally {
     progress.done();
     gm.release();
@@ -166,13 +167,27 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
     );
   const calib = limitTokens(calibration, config.calibrationTokens ?? undefined);
   const evalDocs = await documentsFromArgs(args, loaded, 'eval-');
+  const kvQuant = kvQuantFromArgs(args);
   const before = await ppl(rt, loaded.model, evalDocs, 'perplexity before');
   const progress = progressPrinter();
   const r = await fuse(rt, loaded.model, config, { calibration: calib, evalDocs }, { onProgress: progress.onProgress });
   progress.done();
   // With recovery training, the curve's last point already measured the final model on the same documents.
   const after = r.curve.length ? r.curve.at(-1)!.ppl : ((await ppl(rt, r.model, evalDocs, 'perplexity after'))?.ppl ?? null);
+  // A quantised cache on top: the original and the converted model evaluated through it, bytes at the longest held-out text
+  const context = Math.min(loaded.model.config.contextLength, Math.max(1, ...(evalDocs ?? calib).map((d) => d.length)));
+  const kvCache = kvQuant
+    ? {
+        quant: kvQuant,
+        context,
+        bytesPerTokenBefore: modelKvCacheSize(loaded.model, kvQuant, context).bytesPerToken,
+        bytesPerToken: modelKvCacheSize(r.model, kvQuant, context).bytesPerToken,
+        pplBefore: (await ppl(rt, loaded.model, evalDocs, 'perplexity before, quantised cache', kvQuant))?.ppl ?? null,
+        pplAfter: (await ppl(rt, r.model, evalDocs, 'perplexity after, quantised cache', kvQuant))?.ppl ?? null,
+      }
+    : null;
   const record = fusionRecord({
+    kvCache,
     producer: 'headlab fuse',
     sourceName: loaded.name,
     original: loaded.model,
@@ -196,6 +211,12 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
         (before !== null && after !== null ? `; perplexity ${before.ppl.toFixed(3)} → ${after.toFixed(3)}` : '') +
         `; ${r.seconds.toFixed(1)} s; wrote ${written.join(', ')} to ${out}\n`,
     );
+    if (kvCache)
+      process.stdout.write(
+        `${kvCacheLine(r.model, kvQuant, context)}` +
+          (kvCache.pplBefore !== null && kvCache.pplAfter !== null ? `; perplexity through it ${kvCache.pplBefore.toFixed(3)} → ${kvCache.pplAfter.toFixed(3)}` : '') +
+          '\n',
+      );
   }
   return 0;
 }

@@ -8,7 +8,8 @@ import { loadModelFiles } from '../model/load';
 import { runLadder, type LadderRow } from '../fusion/ladderRun';
 import { defaultOwnSteps, OWN_STEP_DEFAULTS, OWN_STEP_FALLBACK_DEFAULTS } from '../fusion/recipe';
 import { UsageError, type ParsedArgs } from './args';
-import { documentsFromArgs, int, str } from './model-commands';
+import { documentsFromArgs, int, kvQuantFromArgs, str } from './model-commands';
+import { kvQuantLabel } from '../model/kvQuant';
 import { limitTokens, trainOptionsFromArgs } from './train-command';
 import { progressPrinter } from './progress';
 
@@ -50,6 +51,7 @@ export async function ladderCommand(args: ParsedArgs): Promise<number> {
   if (K < 1) throw new UsageError('--seeds must be at least 1');
   const first = int(args, 'seed', 1)!;
   const only = str(args, 'only');
+  const kvQuant = kvQuantFromArgs(args);
   const rt = await createNodeRuntime();
   const fallback = rt.summary.isFallbackAdapter;
   const trainOptions = trainOptionsFromArgs(args, 'train-', rt.summary, (s) => process.stderr.write(s));
@@ -77,6 +79,7 @@ export async function ladderCommand(args: ParsedArgs): Promise<number> {
       fallback,
       latent: !args.flags.has('no-latent'),
       only: only ? new RegExp(only) : undefined,
+      kvQuant,
     },
     {
       onProgress: progress.onProgress,
@@ -92,7 +95,11 @@ export async function ladderCommand(args: ParsedArgs): Promise<number> {
   progress.done();
   if (args.flags.has('json')) process.stdout.write(`${JSON.stringify({ model: loaded.name, ...r })}\n`);
   else {
-    process.stdout.write(`${loaded.name} at ${(budget * 100).toFixed(1)} %: original ${f3(r.original)}; ${r.rungs[0]?.tokens ?? 0} training tokens per run\n`);
+    process.stdout.write(
+      `${loaded.name} at ${(budget * 100).toFixed(1)} %: original ${f3(r.original)}; ${r.rungs[0]?.tokens ?? 0} training tokens per run` +
+        (kvQuant ? `; original and trained through a ${kvQuantLabel(kvQuant)} (converted: the full-precision cache)` : '') +
+        '\n',
+    );
     process.stdout.write(`${ladderTable([...r.rungs, ...(r.latent ? [r.latent] : [])], K)}\n`);
   }
   return 0;

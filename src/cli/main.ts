@@ -26,10 +26,19 @@ commands:
   logits <model> --input in.safetensors --out out.safetensors
                               logits [B, T, V] F32 for input_ids [B, T] (I32 or I64)
   eval <model> (--text F [--split endoftext|blank-lines] [--min-chars N] [--skip-docs K] [--max-docs M]
-               | --tokens F.safetensors) [--json]
-                              perplexity; --json prints {ppl, nll, tokens, seconds}
-  generate <model> --prompt TEXT [--tokens N] [--seed S] [--temperature T] [--top-k K]
+               | --tokens F.safetensors) [KV cache flags] [--json]
+                              perplexity; --json prints {ppl, nll, tokens, seconds, kvQuant, kvCache}
+  generate <model> --prompt TEXT [--tokens N] [--seed S] [--temperature T] [--top-k K] [KV cache flags]
                               a continuation (greedy unless --temperature > 0)
+  KV cache flags (eval, generate, fuse, ladder): --kv-bits 16|8|4|3|2 [--kv-group N] [--kv-residual R]
+       [--key-axis channel|token] [--key-rope pre|post] [--keep-sink]
+                              a quantised KV cache (docs/ALGORITHMS.md §7): each group of N values (32) stored as
+                              bits-wide codes with a 16-bit minimum and scale; keys grouped per channel (default) or per
+                              token, values per token; the last R positions (32) and the group still filling stay exact;
+                              keys quantised after rotary (default, as KIVI) or before it (KVQuant); --keep-sink keeps
+                              position 0 exact. 16: the full-precision cache. fuse evaluates the original and the
+                              converted model through it too (--json: kvCache); ladder evaluates the trained models
+                              through it
   similarity <model> --metric weight-cosine|cka|aligned (--text F | --tokens F.safetensors) [--max-tokens N] [--json]
                               per layer, the H×H similarity of its K heads and of its V heads, as JSON
   fuse <model> --method meanpool|aligned|dha|mla --kv-budget F (--text F [split flags as eval] | --tokens F.safetensors)

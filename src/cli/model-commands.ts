@@ -13,6 +13,9 @@ import { generate } from '../eval/generate';
 import { UsageError, type ParsedArgs } from './args';
 import { calibrate, calibrationSequences, calibrationTokens, type LayerGram } from '../analysis/calibration';
 import { headSimilarity, METRICS, type SimilarityMetric } from '../analysis/similarity';
+import { kvQuantFrom, kvQuantLabel, modelKvCacheSize, type KvQuant } from '../model/kvQuant';
+import type { Model } from '../model/types';
+import { KV_FLAGS } from './flags';
 
 export function str(args: ParsedArgs, flag: string): string | undefined {
   const v = args.flags.get(flag);
@@ -34,6 +37,37 @@ export function num(args: ParsedArgs, flag: string, fallback: number): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${flag}: "${v}" is not a non-negative number`);
   return n;
+}
+
+/**
+ * The quantised KV cache the flags ask for (--kv-bits 16|8|4|3|2 [--kv-group N] [--kv-residual R] [--key-axis channel|token]
+ * [--key-rope pre|post] [--keep-sink]); null without --kv-bits (the other flags alone are refused, not ignored).
+ */
+export function kvQuantFromArgs(args: ParsedArgs): KvQuant | null {
+  const given = [...KV_FLAGS, 'keep-sink'].filter((f) => f !== 'kv-bits' && args.flags.has(f));
+  if (!args.flags.has('kv-bits')) {
+    if (given.length) throw new UsageError(`${given.map((f) => `--${f}`).join(', ')} shape a quantised KV cache: give --kv-bits 8|4|3|2 too`);
+    return null;
+  }
+  try {
+    return kvQuantFrom({
+      bits: int(args, 'kv-bits'),
+      group: int(args, 'kv-group'),
+      residual: int(args, 'kv-residual'),
+      keyAxis: str(args, 'key-axis'),
+      keyRope: str(args, 'key-rope'),
+      keepSink: args.flags.has('keep-sink'),
+    });
+  } catch (e) {
+    throw new UsageError(`--kv-*: ${(e as Error).message}`);
+  }
+}
+
+/** One line on a quantised cache's bytes at a context: per token in 16-bit terms, against the 16-bit cache. */
+export function kvCacheLine(model: Model, q: KvQuant | null, context: number): string {
+  const plain = modelKvCacheSize(model, null, context);
+  const size = modelKvCacheSize(model, q, context);
+  return `${kvQuantLabel(q)}: ${size.bytesPerToken.toFixed(1)} bytes/token at a context of ${context} (16-bit cache ${plain.bytesPerToken.toFixed(0)}; ${size.quantised} positions quantised, ${size.exact} exact, scales ${((100 * size.overheadBytes) / Math.max(1, size.bytes)).toFixed(1)} % of the bytes)`;
 }
 
 export async function loadFromArgs(args: ParsedArgs, command: string): Promise<LoadedModel> {
@@ -121,16 +155,24 @@ export async function evalCommand(args: ParsedArgs): Promise<number> {
   const docs = await documentsFromArgs(args, loaded, '');
   if (!docs) throw new UsageError('eval needs exactly one of --text F or --tokens F.safetensors');
   if (!docs.length) throw new UsageError('no documents to evaluate (check --split, --min-chars, --skip-docs and --max-docs)');
+  const kvQuant = kvQuantFromArgs(args);
   const rt = await createNodeRuntime();
   const gm = await GpuModel.upload(rt, model);
   const json = args.flags.has('json');
   const r = await perplexity(gm, docs, {
+    kvQuant,
     onProgress: json ? undefined : (p) => process.stderr.write(`\r${p.stage} ${p.done}/${p.total} documents, ${p.detail}   `),
   });
-  if (json) process.stdout.write(`${JSON.stringify({ ppl: r.ppl, nll: r.nll, tokens: r.tokens, documents: r.documents, seconds: r.seconds })}\n`);
+  const context = Math.min(model.config.contextLength, Math.max(...docs.map((d) => d.length)));
+  const cache = modelKvCacheSize(model, kvQuant, context);
+  if (json)
+    process.stdout.write(
+      `${JSON.stringify({ ppl: r.ppl, nll: r.nll, tokens: r.tokens, documents: r.documents, seconds: r.seconds, kvQuant, kvCache: { context, bytesPerToken16: cache.bytesPerToken, quantised: cache.quantised, exact: cache.exact } })}\n`,
+    );
   else
     process.stdout.write(
-      `\nperplexity ${r.ppl.toFixed(4)} over ${r.tokens} predicted tokens in ${r.documents} documents (${r.seconds.toFixed(1)} s, ${(r.tokens / r.seconds).toFixed(0)} tokens/s)\n`,
+      `\nperplexity ${r.ppl.toFixed(4)} over ${r.tokens} predicted tokens in ${r.documents} documents (${r.seconds.toFixed(1)} s, ${(r.tokens / r.seconds).toFixed(0)} tokens/s)\n` +
+        `${kvCacheLine(model, kvQuant, context)}\n`,
     );
   return 0;
 }
@@ -141,6 +183,7 @@ export async function generateCommand(args: ParsedArgs): Promise<number> {
   if (prompt === undefined) throw new UsageError('generate needs --prompt TEXT');
   const loaded = await loadFromArgs(args, 'generate');
   if (!loaded.tokenizer) throw new UsageError(`${loaded.name} has no tokenizer: give --tokenizer`);
+  const kvQuant = kvQuantFromArgs(args);
   const rt = await createNodeRuntime();
   const gm = await GpuModel.upload(rt, loaded.model);
   process.stdout.write(prompt);
@@ -150,12 +193,16 @@ export async function generateCommand(args: ParsedArgs): Promise<number> {
     temperature: num(args, 'temperature', 0),
     topK: int(args, 'top-k', 0)!,
     seed: int(args, 'seed', 1)!,
+    kvQuant,
   })) {
     process.stdout.write(tok.text);
     last = tok;
   }
   process.stdout.write('\n');
-  if (last) process.stderr.write(`[${last.cachedTokens} tokens in the KV cache, ${last.kvCacheBytes} bytes]\n`);
+  if (last)
+    process.stderr.write(
+      `[${last.cachedTokens} tokens in the KV cache, ${last.kvCacheBytes} bytes as the lab holds them${kvQuant ? ` (${last.quantisedTokens} quantised: ${kvQuantLabel(kvQuant)})` : ''}]\n`,
+    );
   return 0;
 }
 

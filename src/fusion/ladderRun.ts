@@ -10,6 +10,7 @@ import type { LongWorkOptions } from '../progress';
 import { convertedPpl, fuse } from './fuse';
 import { effect, ladder, latentBeside, spread } from './ladder';
 import type { Recipe, TrainSettings } from './recipe';
+import { quantises, type KvQuant } from '../model/kvQuant';
 
 export interface LadderOptions {
   budget: number;
@@ -28,6 +29,8 @@ export interface LadderOptions {
   latent: boolean;
   /** Only the rungs whose names match (the latent is named "latent"). */
   only?: RegExp;
+  /** A quantised KV cache on top (src/model/kvQuant.ts): the original and every trained model are evaluated through it. */
+  kvQuant?: KvQuant | null;
 }
 
 /** One conversion of one rung with one seed. */
@@ -60,12 +63,14 @@ export interface LadderResult {
   seeds: number[];
   rungs: LadderRow[];
   latent: LadderRow | null;
+  /** The quantised cache the original and the trained models were evaluated through (null: full precision). */
+  kvQuant: KvQuant | null;
 }
 
-async function ppl(rt: GpuRuntime, model: Model, docs: number[][], signal?: AbortSignal): Promise<number> {
+async function ppl(rt: GpuRuntime, model: Model, docs: number[][], signal?: AbortSignal, kvQuant: KvQuant | null = null): Promise<number> {
   const gm = await GpuModel.upload(rt, model);
   try {
-    return (await perplexity(gm, docs, { signal })).ppl;
+    return (await perplexity(gm, docs, { signal, kvQuant })).ppl;
   } finally {
     gm.release();
   }
@@ -84,7 +89,8 @@ export async function runLadder(
   }));
   const all: { name: string; change: string; why: string; recipe: Recipe }[] = [...rungs];
   if (o.latent) all.push({ name: 'latent', change: 'a latent KV cache of the same bytes (MLA)', why: 'every head stays distinct', recipe: latentBeside(ctx) });
-  const original = await ppl(rt, model, o.evalDocs, hooks.signal);
+  const kvQuant = quantises(o.kvQuant) ? o.kvQuant : null;
+  const original = await ppl(rt, model, o.evalDocs, hooks.signal, kvQuant);
   const rows: LadderRow[] = [];
   for (const [i, r] of all.entries()) {
     if (o.only && !o.only.test(r.name)) continue;
@@ -97,7 +103,9 @@ export async function runLadder(
         { calibration: o.calibration, evalDocs: o.train ? o.evalDocs : null },
         { signal: hooks.signal, onProgress: (p) => hooks.onProgress?.({ ...p, stage: `${r.name}, seed ${seed}: ${p.stage}` }) },
       );
-      const trained = f.curve.at(-1)?.ppl ?? (await ppl(rt, f.model, o.evalDocs, hooks.signal));
+      // through a quantised cache the trained model is evaluated again (the curve measured the full-precision cache)
+      const last = kvQuant ? null : f.curve.at(-1)?.ppl;
+      const trained = last ?? (await ppl(rt, f.model, o.evalDocs, hooks.signal, kvQuant));
       const converted = convertedPpl(f) ?? trained;
       const run: LadderRun = { rung: r.name, seed, label: f.label, converted, trained, tokens: f.trainTokens, seconds: f.seconds };
       runs.push(run);
@@ -120,5 +128,5 @@ export async function runLadder(
     });
   }
   const latent = rows.find((r) => r.name === 'latent') ?? null;
-  return { original, budget: o.budget, seeds: o.seeds, rungs: rows.filter((r) => r.name !== 'latent'), latent };
+  return { original, budget: o.budget, seeds: o.seeds, rungs: rows.filter((r) => r.name !== 'latent'), latent, kvQuant };
 }

@@ -2,6 +2,7 @@
 // example`): experiment.json is this record, the CLI's --json prints it, and the results table's row is derived from it.
 // One name per quantity.
 import type { Model } from '../model/types';
+import type { KvQuant } from '../model/kvQuant';
 import { kvBytesPerToken } from '../model/heads';
 import { modelHash } from './export';
 import { convertedPpl, type FuseResult } from './fuse';
@@ -47,6 +48,12 @@ export interface FusionRecord {
   own: FuseResult['own'];
   /** Progressive fusion: per step the loss, ρ, the rows' largest disagreement, per layer Σ c_g and max λ_g; the disagreement at the collapse. */
   fusion: { history: NonNullable<FuseResult['fusion']>['history']; disagreement: number } | null;
+  /**
+   * The converted model also evaluated through a quantised KV cache (src/model/kvQuant.ts; null: not asked): the choice, the
+   * context its bytes are counted at, 16-bit-equivalent bytes per token of the original and the converted model with that
+   * cache, and their held-out perplexities through it.
+   */
+  kvCache: { quant: KvQuant; context: number; bytesPerTokenBefore: number; bytesPerToken: number; pplBefore: number | null; pplAfter: number | null } | null;
   /** Conversion and training seconds, without time paused (evaluation not included). */
   seconds: number;
   /** Every layer's map from query head to K head and to V head. */
@@ -66,6 +73,7 @@ export interface RecordInput {
   evaluation: { tokens: number; documents: number; text: string } | null;
   calibrationText: string | null;
   adapter: string;
+  kvCache?: FusionRecord['kvCache'];
 }
 
 /** The record of a finished run. */
@@ -102,6 +110,7 @@ export function fusionRecord(i: RecordInput): FusionRecord {
     curve: r.curve,
     own: r.own,
     fusion: r.fusion && { history: r.fusion.history, disagreement: r.fusion.disagreement },
+    kvCache: i.kvCache ?? null,
     seconds: r.seconds,
     maps: r.model.layers.map((l) => ({ kHeadOf: [...l.kv.kHeadOf], vHeadOf: [...l.kv.vHeadOf] })),
     adapter: i.adapter,
