@@ -38,3 +38,22 @@ test('greedy generation streams the continuation transformers computed; two mode
     timeout: 120_000,
   });
 });
+
+test('a quantised KV cache: perplexity and generation through 2 bits, its bytes named', async ({ page }) => {
+  await page.getByTestId('ppl-max-docs').fill('2');
+  await page.getByTestId('ppl-run').click();
+  await expect(page.getByTestId('ppl-cache')).toContainText('full-precision cache', { timeout: 120_000 });
+  const exact = Number(await page.getByTestId('ppl-value').textContent());
+  await page.getByTestId('kv-bits').selectOption('2');
+  await expect(page.getByTestId('kv-cache-label')).toContainText('2-bit KV (keys per channel after rotary, groups of 32, 32 recent exact)');
+  await page.getByTestId('kv-residual').fill('0');
+  await page.getByTestId('ppl-run').click();
+  await expect(page.getByTestId('ppl-cache')).toContainText('2-bit KV', { timeout: 120_000 });
+  await expect(page.getByTestId('ppl-cache')).toContainText('of the 16-bit cache');
+  const quantised = Number(await page.getByTestId('ppl-value').textContent());
+  // the demo's stories are a few hundred bytes long: most positions are quantised, and 2 bits cost perplexity
+  expect(quantised).toBeGreaterThan(exact * 1.01);
+  await page.getByTestId('gen-tokens').fill('40');
+  await page.getByTestId('gen-run').click();
+  await expect(page.getByTestId('continuation')).toContainText(/\d+ of them quantised/, { timeout: 120_000 });
+});

@@ -2,16 +2,17 @@
 // generation — for one model or two side by side.
 import { isCancelled } from '../progress';
 import { create } from 'zustand';
-import type { DocumentSplit, PerplexityResult } from '../eval/perplexity';
+import type { DocumentSplit } from '../eval/perplexity';
+import type { KvQuant } from '../model/kvQuant';
 import type { SamplingOptions } from '../eval/generate';
 import type { Progress } from '../progress';
 import { compute } from './compute/client';
-import type { ModelHandle, TextSource } from './compute/protocol';
+import type { Jobs, ModelHandle, TextSource } from './compute/protocol';
 
 export interface PerplexityRun {
   running: boolean;
   progress: Progress | null;
-  result: (PerplexityResult & { model: string; text: string }) | null;
+  result: (Jobs['perplexity']['result'] & { model: string }) | null;
   error: string | null;
 }
 
@@ -20,6 +21,8 @@ export interface Continuation {
   text: string;
   tokens: number;
   kvCacheBytes: number;
+  /** Of the cached tokens, those held quantised (0 with the plain cache). */
+  quantisedTokens: number;
   done: boolean;
   error: string | null;
 }
@@ -28,7 +31,11 @@ interface EvalState {
   ppl: PerplexityRun;
   continuations: Continuation[];
   generating: boolean;
-  runPerplexity: (loaded: ModelHandle, text: TextSource, opts: { split: DocumentSplit; minChars: number; maxDocs: number }) => Promise<void>;
+  runPerplexity: (
+    loaded: ModelHandle,
+    text: TextSource,
+    opts: { split: DocumentSplit; minChars: number; maxDocs: number; kvQuant: KvQuant | null },
+  ) => Promise<void>;
   runGenerate: (models: ModelHandle[], prompt: string, opts: Omit<SamplingOptions, 'signal'>) => Promise<void>;
   cancel: () => void;
 }
@@ -59,7 +66,10 @@ export const useEval = create<EvalState>((set) => ({
 
   runGenerate: async (models, prompt, opts) => {
     if (current !== null) compute.control(current, 'cancel');
-    set({ generating: true, continuations: models.map((m) => ({ model: m.name, text: '', tokens: 0, kvCacheBytes: 0, done: false, error: null })) });
+    set({
+      generating: true,
+      continuations: models.map((m) => ({ model: m.name, text: '', tokens: 0, kvCacheBytes: 0, quantisedTokens: 0, done: false, error: null })),
+    });
     const update = (i: number, c: Partial<Continuation>) => set((s) => ({ continuations: s.continuations.map((x, j) => (j === i ? { ...x, ...c } : x)) }));
     let stopped = false;
     for (const [i, loaded] of models.entries()) {
@@ -68,7 +78,7 @@ export const useEval = create<EvalState>((set) => ({
         continue;
       }
       const job = compute.run('generate', { source: { modelId: loaded.id }, prompt, opts }, (e) =>
-        update(i, { text: e.text, tokens: e.cachedTokens, kvCacheBytes: e.kvCacheBytes }),
+        update(i, { text: e.text, tokens: e.cachedTokens, kvCacheBytes: e.kvCacheBytes, quantisedTokens: e.quantisedTokens }),
       );
       current = job.id;
       try {

@@ -5,6 +5,7 @@
 // No DOM here: parsing and writing are pure functions (tested in Node); src/lab/settingsStore.ts binds them to the page.
 
 import { OWN_STEP_DEFAULTS, OWN_STEP_FALLBACK_DEFAULTS } from '../fusion/recipe';
+import { KV_QUANT_DEFAULTS } from '../model/kvQuant';
 import { LATENT_INITS, MLA_DEFAULTS, ROPE_SELECTS } from '../fusion/mlaDefaults';
 import { LANE_KEYS } from './variants';
 
@@ -221,6 +222,13 @@ export const CONTROLS = [
   { key: 'eval.topK', panel: 'eval', label: 'top-k', kind: 'int', default: 40, min: 0, max: 100_000 },
   { key: 'eval.seed', panel: 'eval', label: 'seed', kind: 'int', default: 1, min: 0, max: 2 ** 31 - 1 },
   { key: 'eval.compare', panel: 'eval', label: 'compare with the model before', kind: 'bool', default: false },
+  /** A quantised KV cache (src/model/kvQuant.ts) for perplexity and generation: 16 bits is the plain cache. */
+  { key: 'eval.kvBits', panel: 'eval', label: 'KV cache bits', kind: 'enum', default: '16', values: ['16', '8', '4', '3', '2'] },
+  { key: 'eval.kvGroup', panel: 'eval', label: 'group', kind: 'int', default: KV_QUANT_DEFAULTS.group, min: 2, max: 1024 },
+  { key: 'eval.kvResidual', panel: 'eval', label: 'recent exact', kind: 'int', default: KV_QUANT_DEFAULTS.residual, min: 0, max: 1_000_000 },
+  { key: 'eval.keyAxis', panel: 'eval', label: 'keys grouped per', kind: 'enum', default: KV_QUANT_DEFAULTS.keyAxis, values: ['channel', 'token'] },
+  { key: 'eval.keyRope', panel: 'eval', label: 'keys quantised', kind: 'enum', default: KV_QUANT_DEFAULTS.keyRope, values: ['post', 'pre'] },
+  { key: 'eval.keepSink', panel: 'eval', label: 'first token exact', kind: 'bool', default: KV_QUANT_DEFAULTS.keepSink },
 ] as const satisfies readonly ControlSpec[];
 
 export const CONTROL_BY_KEY: ReadonlyMap<string, ControlSpec> = new Map(CONTROLS.map((c): [string, ControlSpec] => [c.key, c]));

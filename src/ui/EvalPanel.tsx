@@ -7,6 +7,7 @@ import { useModel } from '../lab/modelStore';
 import { useEval } from '../lab/evalStore';
 import { formatBytes } from '../format';
 import type { DocumentSplit } from '../eval/perplexity';
+import { KvCacheFields, cacheSizeText, useKvQuant } from './KvCacheFields';
 
 const SAMPLE_URL = `${import.meta.env.BASE_URL}demo/demo-stories.txt`;
 
@@ -25,17 +26,19 @@ export function EvalPanel() {
     values['eval.seed'],
     values['eval.compare'],
   ];
+  const kvQuant = useKvQuant();
   if (!loaded || hiddenPanel) return null;
   const busy = ppl.running || generating;
 
   const startPerplexity = async () => {
     const text = textFile ? { file: textFile, name: textFile.name } : { text: await (await fetch(SAMPLE_URL)).text(), name: 'the built-in TinyStories sample' };
-    void runPerplexity(loaded, text, { split, minChars, maxDocs });
+    void runPerplexity(loaded, text, { split, minChars, maxDocs, kvQuant });
   };
 
   return (
     <section id="evaluate" className="panel" aria-labelledby="eval-title" data-testid="eval-panel">
       <h2 id="eval-title">Evaluate</h2>
+      <KvCacheFields />
       <div className="eval-grid">
         <div
           onDragOver={(e) => e.preventDefault()}
@@ -96,6 +99,10 @@ export function EvalPanel() {
               Perplexity <strong data-testid="ppl-value">{ppl.result.ppl.toFixed(4)}</strong> — {ppl.result.tokens.toLocaleString('en')} predicted tokens in{' '}
               {ppl.result.documents} documents of {ppl.result.text}; {ppl.result.seconds.toFixed(1)} s ({(ppl.result.tokens / ppl.result.seconds).toFixed(0)}{' '}
               tokens/s)
+              <br />
+              <span className="hint" data-testid="ppl-cache">
+                {cacheSizeText(ppl.result.kvQuant, ppl.result.cache, ppl.result.cache16, ppl.result.cache.quantised + ppl.result.cache.exact)}
+              </span>
             </p>
           )}
           {ppl.error && (
@@ -128,7 +135,9 @@ export function EvalPanel() {
               type="button"
               disabled={busy}
               data-testid="gen-run"
-              onClick={() => void runGenerate(compare && previous ? [loaded, previous] : [loaded], prompt, { maxTokens: tokens, temperature, topK, seed })}
+              onClick={() =>
+                void runGenerate(compare && previous ? [loaded, previous] : [loaded], prompt, { maxTokens: tokens, temperature, topK, seed, kvQuant })
+              }
             >
               Generate
             </button>
@@ -142,7 +151,8 @@ export function EvalPanel() {
             {continuations.map((c, i) => (
               <div key={i} className="continuation" data-testid="continuation">
                 <div className="hint">
-                  {c.model} — {c.tokens} tokens cached, KV cache {formatBytes(c.kvCacheBytes)}
+                  {c.model} — {c.tokens} tokens cached{c.quantisedTokens ? ` (${c.quantisedTokens} of them quantised)` : ''}, KV cache{' '}
+                  {formatBytes(c.kvCacheBytes)}
                 </div>
                 <p data-testid="continuation-text">
                   <strong>{prompt}</strong>

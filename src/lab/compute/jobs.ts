@@ -1,6 +1,7 @@
 // The compute core's jobs (src/lab/compute/protocol.ts), one handler each: the same core functions the command line calls,
 // reporting through events.
 import { loadModelFiles, toFileMap, type LoadedModel } from '../../model/load';
+import { modelKvCacheSize } from '../../model/kvQuant';
 import { modelCard } from '../../model/card';
 import { layoutsOf } from '../../model/heads';
 import { clearModelCache, fetchModel } from '../../model/remote';
@@ -149,7 +150,7 @@ export const JOBS: JobTable = {
     return { result: null };
   },
 
-  perplexity: async ({ modelId, text, split, minChars, maxDocs }, { host, signal, emit }) => {
+  perplexity: async ({ modelId, text, split, minChars, maxDocs, kvQuant }, { host, signal, emit }) => {
     const m = host.model(modelId);
     const docs = tokenizeDocuments(
       splitDocuments(await textOf(text), { split, minChars, maxDocs: maxDocs || undefined }),
@@ -157,8 +158,10 @@ export const JOBS: JobTable = {
       m.loaded.model.config.contextLength,
     );
     if (!docs.length) throw new Error(`No documents in ${text.name} with these settings (split, minimum length).`);
-    const r = await perplexity(await m.gpuModel(), docs, { signal, onProgress: (progress) => emit({ progress }) });
-    return { result: { ...r, text: text.name } };
+    const r = await perplexity(await m.gpuModel(), docs, { signal, kvQuant, onProgress: (progress) => emit({ progress }) });
+    const context = Math.max(...docs.map((d) => d.length));
+    const model = m.loaded.model;
+    return { result: { ...r, text: text.name, kvQuant, cache: modelKvCacheSize(model, kvQuant, context), cache16: modelKvCacheSize(model, null, context) } };
   },
 
   generate: async ({ source, prompt, opts }, { host, signal, emit }) => {
@@ -168,7 +171,7 @@ export const JOBS: JobTable = {
       let text = '';
       for await (const t of generate(gm, tokenizerOf(loaded), prompt, { ...opts, signal })) {
         text += t.text;
-        emit({ text, cachedTokens: t.cachedTokens, kvCacheBytes: t.kvCacheBytes });
+        emit({ text, cachedTokens: t.cachedTokens, kvCacheBytes: t.kvCacheBytes, quantisedTokens: t.quantisedTokens });
       }
     } finally {
       if (owned) gm.release();

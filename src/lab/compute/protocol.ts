@@ -11,6 +11,7 @@ import type { SimilarityMetric } from '../../analysis/similarity';
 import type { MergeLoss } from '../../analysis/redundancy';
 import type { DocumentSplit, PerplexityResult } from '../../eval/perplexity';
 import type { SamplingOptions } from '../../eval/generate';
+import type { KvCacheSize, KvQuant } from '../../model/kvQuant';
 import type { SelfTestResult } from '../../gpu/selftest';
 import type { MatmulShape, MatmulVariant } from '../../gpu/kernels/matmul';
 import type { DhaEvent } from '../../fusion/ownSteps';
@@ -71,13 +72,14 @@ export interface Jobs {
   };
   spectrum: { args: { modelId: number; budget: number }; event: { layer: LayerSpectrum }; result: null };
   perplexity: {
-    args: { modelId: number; text: TextSource; split: DocumentSplit; minChars: number; maxDocs: number };
+    args: { modelId: number; text: TextSource; split: DocumentSplit; minChars: number; maxDocs: number; kvQuant: KvQuant | null };
     event: { progress: Progress };
-    result: PerplexityResult & { text: string };
+    /** With the cache it was measured through and its size at the longest document (16-bit-equivalent bytes). */
+    result: PerplexityResult & { text: string; kvQuant: KvQuant | null; cache: KvCacheSize; cache16: KvCacheSize };
   };
   generate: {
     args: { source: { modelId: number } | { resultId: number }; prompt: string; opts: Omit<SamplingOptions, 'signal'> };
-    event: { text: string; cachedTokens: number; kvCacheBytes: number };
+    event: { text: string; cachedTokens: number; kvCacheBytes: number; quantisedTokens: number };
     result: null;
   };
   fuse: {
