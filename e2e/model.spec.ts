@@ -43,7 +43,7 @@ test('the page opens on the built-in demo, with no network', async ({ page }) =>
     'head-dim': '16',
     dims: '128 · 344 · 259',
     context: '512 tokens',
-    'kv-bytes': '4.00 KiB per token',
+    'kv-bytes': '4.00 KiB per token in f32 (2.00 KiB in 16 bits)',
     tokenizer: 'llama2c',
   });
   await expect(page.getByTestId('card-gpu')).toContainText('every tensor fits one binding');

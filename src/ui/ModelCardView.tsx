@@ -39,7 +39,12 @@ export function ModelCardView({ card, name }: { card: ModelCard; name: string })
     ['Width · FFN · vocab', `${card.dim} · ${card.ffnDim} · ${card.vocab}`, 'dims', 'Model width, MLP hidden width, vocabulary size'],
     ['Context', `${card.contextLength} tokens`, 'context', 'Longest sequence the model was built for'],
     ['Positions · norm · MLP', `${card.positional} · ${card.norm} · ${card.mlp}`, 'kinds', 'Positional encoding, normalisation and MLP kinds'],
-    ['KV cache', `${formatBytes(card.kvBytesPerToken)} per token`, 'kv-bytes', 'Bytes of keys and values cached per generated token (f32, all layers)'],
+    [
+      'KV cache',
+      `${formatBytes(card.kvBytesPerToken)} per token in f32 (${formatBytes(card.kvBytesPerToken / 2)} in 16 bits)`,
+      'kv-bytes',
+      'Bytes of keys and values cached per generated token over all layers: in float32 as the lab computes, and in 16 bits as deployed caches store them. The Evaluate panel’s KV cache row quantises them further',
+    ],
     ...(card.latent ? [['Latent KV', latentLine(card.latent, card.kvBytesPerToken), 'latent', LATENT_TIP] satisfies Row] : []),
     ['Tokenizer', card.tokenizer ?? 'none (token ids only)', 'tokenizer', 'Found beside the checkpoint'],
   ];
