@@ -57,3 +57,29 @@ test('a quantised KV cache: perplexity and generation through 2 bits, its bytes 
   await page.getByTestId('gen-run').click();
   await expect(page.getByTestId('continuation')).toContainText(/\d+ of them quantised/, { timeout: 120_000 });
 });
+
+test('a conversion through the chosen KV cache: fewer heads, then fewer bits, on one bytes axis', async ({ page }) => {
+  // a 4-bit cache with no exact window, chosen once in the Evaluate panel, is what every panel evaluates through
+  await page.getByTestId('kv-bits').selectOption('4');
+  await page.getByTestId('kv-residual').fill('0');
+  const panel = page.getByTestId('fusion-panel');
+  await panel.getByTestId('fusion-cal-tokens').fill('512');
+  await panel.getByTestId('fusion-eval-docs').fill('3');
+  await panel.getByTestId('fusion-method-meanpool').check();
+  await panel.getByTestId('fusion-budget-50').check();
+  await panel.getByTestId('fusion-run').click();
+  await expect(panel.getByTestId('fusion-row')).toHaveCount(1, { timeout: 240_000 });
+  const compare = page.getByTestId('compare-panel');
+  await expect(compare.getByTestId('pareto-legend').filter({ hasText: 'through a quantised cache' })).toHaveCount(1);
+  const kv = compare.locator('[data-testid="pareto-point"][data-group="kv"]');
+  await expect(kv).toHaveCount(2); // the converted model and the original through the cache
+  const plain = compare.locator('[data-testid="pareto-point"][data-group="meanpool"]');
+  const f32 = Number(await plain.getAttribute('data-x'));
+  expect(f32).toBe(2048); // mean-pool at 50 % of the demo's 4 KiB per token, in float32
+  await compare.getByTestId('pareto-unit').selectOption('16');
+  await expect(plain).toHaveAttribute('data-x', '1024');
+  // 4-bit codes with a 16-bit minimum and scale per group of 32: 5 bits a value once quantised, under half of 16 bits
+  const quantised = Number(await kv.first().getAttribute('data-x'));
+  expect(quantised).toBeLessThan(1024 / 2);
+  expect(quantised).toBeGreaterThan(1024 * (5 / 16) * 0.99);
+});

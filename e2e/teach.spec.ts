@@ -166,15 +166,22 @@ test('the guided tour: every conversion at 25 %, one change per step, the modelâ
   for (const [s, title, target] of [
     [14, 'Recovery at equal tokens', 'recover'],
     [15, 'The trade-off', 'compare'],
-    [16, 'What to try next', 'fuse'],
+    [16, 'Fewer bits: where should the next byte go?', 'evaluate'],
+    [17, 'What to try next', 'fuse'],
   ] as const) {
     await tour.getByTestId('tour-next').click();
     await expect(tour.getByTestId('tour-step')).toHaveAttribute('data-step', String(s));
     await expect(tour.locator('h2')).toHaveText(title);
     await expect(page.locator(`#${target}`)).toHaveClass(/tour-target/);
+    if (s === 16) {
+      // fewer bits: its action measures the loaded model through a 4-bit cache
+      await tour.getByTestId('tour-action').click();
+      await expect(page.getByTestId('kv-bits')).toHaveValue('4');
+      await expect(page.getByTestId('ppl-cache')).toContainText('4-bit KV', { timeout: 120_000 });
+    }
   }
   await expect(tour.getByTestId('tour-next')).toHaveText('Finish');
-  await expect.poll(() => page.evaluate(() => location.hash)).toContain('tour=16');
+  await expect.poll(() => page.evaluate(() => location.hash)).toContain('tour=17');
   // a link to a step opens the tour there; closing and resuming comes back to it
   await page.goto('/#tour=5');
   await page.reload();

@@ -8,7 +8,7 @@ import { GpuModel } from '../eval/gpuModel';
 import { perplexity } from '../eval/perplexity';
 import { fuse } from '../fusion/fuse';
 import { exportFusedModel } from '../fusion/export';
-import { fusionRecord } from '../fusion/record';
+import { fusionRecord, kvCacheRecord } from '../fusion/record';
 import { LATENT_INITS, ROPE_SELECTS } from '../fusion/mlaDefaults';
 import {
   FUSION_METHODS,
@@ -25,7 +25,7 @@ import {
 } from '../fusion/recipe';
 import { UsageError, type ParsedArgs } from './args';
 import { documentsFromArgs, int, kvCacheLine, kvQuantFromArgs, num, str } from './model-commands';
-import { modelKvCacheSize, type KvQuant } from '../model/kvQuant';
+import type { KvQuant } from '../model/kvQuant';
 import { limitTokens, tokenizerFilesOf, trainOptionsFromArgs, writeFolder } from './train-command';
 import { progressPrinter } from './progress';
 import type { Model } from '../model/types';
@@ -177,14 +177,10 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
   // A quantised cache on top: the original and the converted model evaluated through it, bytes at the longest held-out text
   const context = Math.min(loaded.model.config.contextLength, Math.max(1, ...(evalDocs ?? calib).map((d) => d.length)));
   const kvCache = kvQuant
-    ? {
-        quant: kvQuant,
-        context,
-        bytesPerTokenBefore: modelKvCacheSize(loaded.model, kvQuant, context).bytesPerToken,
-        bytesPerToken: modelKvCacheSize(r.model, kvQuant, context).bytesPerToken,
-        pplBefore: (await ppl(rt, loaded.model, evalDocs, 'perplexity before, quantised cache', kvQuant))?.ppl ?? null,
-        pplAfter: (await ppl(rt, r.model, evalDocs, 'perplexity after, quantised cache', kvQuant))?.ppl ?? null,
-      }
+    ? kvCacheRecord(loaded.model, r.model, kvQuant, context, {
+        before: (await ppl(rt, loaded.model, evalDocs, 'perplexity before, quantised cache', kvQuant))?.ppl ?? null,
+        after: (await ppl(rt, r.model, evalDocs, 'perplexity after, quantised cache', kvQuant))?.ppl ?? null,
+      })
     : null;
   const record = fusionRecord({
     kvCache,

@@ -2,7 +2,7 @@
 // example`): experiment.json is this record, the CLI's --json prints it, and the results table's row is derived from it.
 // One name per quantity.
 import type { Model } from '../model/types';
-import type { KvQuant } from '../model/kvQuant';
+import { modelKvCacheSize, type KvQuant } from '../model/kvQuant';
 import { kvBytesPerToken } from '../model/heads';
 import { modelHash } from './export';
 import { convertedPpl, type FuseResult } from './fuse';
@@ -53,13 +53,43 @@ export interface FusionRecord {
    * context its bytes are counted at, 16-bit-equivalent bytes per token of the original and the converted model with that
    * cache, and their held-out perplexities through it.
    */
-  kvCache: { quant: KvQuant; context: number; bytesPerTokenBefore: number; bytesPerToken: number; pplBefore: number | null; pplAfter: number | null } | null;
+  kvCache: KvCacheRecord | null;
   /** Conversion and training seconds, without time paused (evaluation not included). */
   seconds: number;
   /** Every layer's map from query head to K head and to V head. */
   maps: { kHeadOf: number[]; vHeadOf: number[] }[];
   adapter: string;
   date: string;
+}
+
+/**
+ * A run also evaluated through a quantised KV cache: the choice, the context its bytes are counted at (the longest held-out
+ * document), bytes per token of the original and the converted model through it — exact positions in 16 bits as deployed,
+ * and in f32 as the lab computes — and their held-out perplexities through it.
+ */
+export interface KvCacheRecord {
+  quant: KvQuant;
+  context: number;
+  bytesPerTokenBefore: number;
+  bytesPerToken: number;
+  bytesPerTokenBeforeF32: number;
+  bytesPerTokenF32: number;
+  pplBefore: number | null;
+  pplAfter: number | null;
+}
+
+export function kvCacheRecord(original: Model, converted: Model, quant: KvQuant, context: number, ppl: { before: number | null; after: number | null }): KvCacheRecord {
+  const size = (m: Model, bits: 16 | 32) => modelKvCacheSize(m, quant, context, bits).bytesPerToken;
+  return {
+    quant,
+    context,
+    bytesPerTokenBefore: size(original, 16),
+    bytesPerToken: size(converted, 16),
+    bytesPerTokenBeforeF32: size(original, 32),
+    bytesPerTokenF32: size(converted, 32),
+    pplBefore: ppl.before,
+    pplAfter: ppl.after,
+  };
 }
 
 export interface RecordInput {

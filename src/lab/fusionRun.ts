@@ -3,6 +3,7 @@
 // after, and build the run's record (src/fusion/record.ts), from which the table row is derived. The Fuse heads panel runs
 // one; the recovery race runs one per lane with the same training tokens.
 import type { LoadedModel } from '../model/load';
+import { quantises, type KvQuant } from '../model/kvQuant';
 import type { Tokenizer } from '../model/tokenizer';
 import type { GpuRuntime } from '../gpu/runtime';
 import { GpuModel } from '../eval/gpuModel';
@@ -11,7 +12,8 @@ import { calibrationTokens } from '../analysis/calibration';
 import { fuse, type FuseResult } from '../fusion/fuse';
 import type { DhaEvent } from '../fusion/ownSteps';
 import { presetRecipe, readsCalibration, recipeLabel, recipeProblem, type RunConfig } from '../fusion/recipe';
-import { fusionRecord, type FusionRecord } from '../fusion/record';
+import { fusionRecord, kvCacheRecord, type FusionRecord, type KvCacheRecord } from '../fusion/record';
+import type { Model } from '../model/types';
 import { CONTROL_BY_KEY } from './settings';
 import { fitsLlama2c, type ExportFile } from '../fusion/export';
 import { layoutsOf, type HeadLayout } from '../model/heads';
@@ -43,7 +45,8 @@ export interface NamedText {
  */
 export interface FusionTexts {
   calibration: NamedText;
-  evaluation: NamedText & { heldOutDocs: number };
+  /** With `kvQuant`, the original and the converted model are also evaluated through that quantised KV cache. */
+  evaluation: NamedText & { heldOutDocs: number; kvQuant?: KvQuant | null };
   /** The two texts are the same (the built-in sample): calibration then leaves out the evaluation documents. */
   sameText: boolean;
 }
@@ -237,6 +240,23 @@ export async function fuseAndEvaluate(rt: GpuRuntime, source: SourceModel, confi
       gm.release();
     }
   }
+  const q = texts.evaluation.kvQuant;
+  let kvCache: KvCacheRecord | null = null;
+  if (quantises(q)) {
+    const through = async (m: Model, label: string) => {
+      const gm = await GpuModel.upload(rt, m);
+      try {
+        return (await perplexity(gm, prep.docs, { signal: hooks.signal, kvQuant: q, onProgress: progress(`${label} through the ${q.bits}-bit cache — `) })).ppl;
+      } finally {
+        gm.release();
+      }
+    };
+    const context = Math.max(...prep.docs.map((d) => d.length));
+    kvCache = kvCacheRecord(model, r.model, q, context, {
+      before: await through(model, 'perplexity before'),
+      after: await through(r.model, 'perplexity after'),
+    });
+  }
   const tokenizerFiles: ExportFile[] = [];
   for (const [name, blob] of source.tokenizerFiles) tokenizerFiles.push({ name, data: new Uint8Array(await blob.arrayBuffer()) });
   const record = fusionRecord({
@@ -250,6 +270,7 @@ export async function fuseAndEvaluate(rt: GpuRuntime, source: SourceModel, confi
     evaluation: { tokens: after.tokens, documents: after.documents, text: prep.evalName },
     calibrationText: prep.calibrationName,
     adapter: rt.summary.description || `${rt.summary.vendor} ${rt.summary.architecture}`,
+    kvCache,
   });
   return { result: r, before, after, record, tokenizerFiles, evalName: prep.evalName };
 }

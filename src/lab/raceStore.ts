@@ -5,6 +5,7 @@
 // of the shared budget (src/fusion/fuse.ts), and perplexity is read at the same totals. Lanes run one after another; each
 // finished one also becomes a row of the fusion results table. Pause, single step and cancel act on the lane being trained.
 import { isCancelled } from '../progress';
+import { kvQuantLabel } from '../model/kvQuant';
 import { create } from 'zustand';
 import type { FusionMethod } from '../fusion/fuse';
 import type { TrainPoint } from '../train/trainer';
@@ -44,6 +45,8 @@ export interface RaceLane {
   /** Over the seeds: the lowest and highest held-out perplexity at each common token count, and after training. */
   band?: { tokens: number; lo: number; hi: number }[];
   after?: SeedSpread | null;
+  /** Through the quantised KV cache the race evaluated with (absent or null: none): its perplexity over the seeds and bytes. */
+  kv?: { label: string; after: SeedSpread; bytesPerToken: number; bytesBefore: number; pplBefore: number | null } | null;
 }
 
 /** One seed of a lane. */
@@ -53,6 +56,8 @@ export interface LaneRun {
   pplConverted: number | null;
   pplAfter: number;
   rowId: number;
+  /** Through the race's quantised KV cache (absent: none). */
+  pplKv?: number | null;
 }
 
 export interface Race {
@@ -177,7 +182,21 @@ export const useRace = create<RaceState>((set, get) => {
             if (!mineNow()) return;
             useFusion.getState().addResult(row);
             patchLane(runId, i, (l) => {
-              const runs = [...(l.runs ?? []), { seed, curve: row.curve, pplConverted: row.pplConverted, pplAfter: row.pplAfter, rowId: row.id }];
+              const runs = [
+                ...(l.runs ?? []),
+                { seed, curve: row.curve, pplConverted: row.pplConverted, pplAfter: row.pplAfter, rowId: row.id, pplKv: row.kvCache?.pplAfter ?? null },
+              ];
+              const kvValues = runs.flatMap((r) => (r.pplKv == null ? [] : [r.pplKv]));
+              const kv =
+                row.kvCache && kvValues.length
+                  ? {
+                      label: kvQuantLabel(row.kvCache.quant),
+                      after: seedSpread(kvValues)!,
+                      bytesPerToken: row.kvCache.bytesPerToken,
+                      bytesBefore: row.kvCache.bytesPerTokenBefore,
+                      pplBefore: row.kvCache.pplBefore,
+                    }
+                  : null;
               const mean = seedCurve(runs);
               const stepAt = new Map(runs[0].curve.map((p) => [p.tokens, p.step]));
               const converted = seedSpread(runs.flatMap((r) => (r.pplConverted === null ? [] : [r.pplConverted])));
@@ -190,6 +209,7 @@ export const useRace = create<RaceState>((set, get) => {
                 pplAfter: seedSpread(runs.map((r) => r.pplAfter))!.mean,
                 pplConverted: converted?.mean ?? null,
                 kvBytesPerToken: row.kvBytesPerToken,
+                kv,
                 perLayer: row.perLayer,
                 latent: row.latent,
                 seconds: (l.seconds ?? 0) + row.seconds,

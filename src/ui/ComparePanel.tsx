@@ -15,6 +15,10 @@ import { ChartFrame } from './charts/ChartFrame';
 import { METHOD_COLOUR, METHOD_NAME } from './fusion/common';
 import { Field } from './Field';
 import type { ResultRow } from '../lab/fusionRun';
+import { kvQuantLabel } from '../model/kvQuant';
+
+/** The colour of points measured through a quantised KV cache (Okabe–Ito vermilion, no method's). */
+const KV_COLOUR = '#D55E00';
 
 /** A run's name: what was run (rows saved before labels existed: the method). */
 const nameOf = (r: ResultRow) => r.label ?? METHOD_NAME[r.method];
@@ -40,38 +44,68 @@ export function ComparePanel() {
   const before = useRef<SVGSVGElement>(null);
   const after = useRef<SVGSVGElement>(null);
   const [tokenBudget, setTokenBudget] = useState('all');
+  const [unit, setUnit] = useState<'f32' | '16'>('f32');
   const ids = useId();
   if (!loaded || hidden) return null;
   // The distinct (training tokens, training text) among the runs; a chosen one that no run has any more shows every run.
   const keys = [...new Set(rows.map(trainingKey))].sort((a, b) => Number(a.split('\u0000')[0]) - Number(b.split('\u0000')[0]) || a.localeCompare(b));
   const only = tokenBudget !== 'all' && keys.includes(tokenBudget) ? tokenBudget : null;
   const onlyTokens = only === null ? null : Number(only.split('\u0000')[0]);
+  // Bytes counted in f32 as the lab computes, or in 16 bits as deployed caches hold exact values (a plain cache: half).
+  const plainBytes = (b: number) => (unit === 'f32' ? b : b / 2);
   const points: ParetoPoint[] = rows.flatMap((r, i) =>
     only !== null && trainingKey(r) !== only
       ? []
       : [
+          ...(r.kvCache && r.kvCache.pplAfter !== null
+            ? [
+                {
+                  key: `${r.id}-kv`,
+                  group: 'kv',
+                  colour: KV_COLOUR,
+                  x: unit === 'f32' ? r.kvCache.bytesPerTokenF32 : r.kvCache.bytesPerToken,
+                  y: r.kvCache.pplAfter,
+                  tokens: r.trainTokens,
+                  label: `run ${i + 1}: ${nameOf(r)} at ${budgetLabel(r.budget)} through a ${kvQuantLabel(r.kvCache.quant)} — perplexity ${r.kvCache.pplAfter.toFixed(3)}, ${(unit === 'f32' ? r.kvCache.bytesPerTokenF32 : r.kvCache.bytesPerToken).toFixed(0)} KV bytes/token at a context of ${r.kvCache.context}`,
+                },
+              ]
+            : []),
           {
             key: String(r.id),
             group: r.method,
             colour: METHOD_COLOUR[r.method],
-            x: r.kvBytesPerToken,
+            x: plainBytes(r.kvBytesPerToken),
             y: r.pplAfter,
             tokens: r.trainTokens,
             label:
               `run ${i + 1}: ${nameOf(r)} at ${budgetLabel(r.budget)} — perplexity ${r.pplAfter.toFixed(3)} after ${n(r.trainTokens)} training tokens, ` +
-              `${n(r.kvBytesPerToken)} KV bytes/token; ${r.latent ? 'latent + rotary dims' : 'K/V'} per layer ${compactShape(r.perLayer, r.latent)}; ${r.trainSteps} steps (${r.recoverySteps} end to end), seed ${r.seed}`,
+              `${n(plainBytes(r.kvBytesPerToken))} KV bytes/token; ${r.latent ? 'latent + rotary dims' : 'K/V'} per layer ${compactShape(r.perLayer, r.latent)}; ${r.trainSteps} steps (${r.recoverySteps} end to end), seed ${r.seed}`,
           },
         ],
   );
+  // The original through the cache: quantisation alone (it trains nothing), from the last run that measured it.
+  const quantAlone = [...rows].reverse().find((r) => r.kvCache?.pplBefore != null);
+  if (quantAlone?.kvCache)
+    points.push({
+      key: 'original-kv',
+      group: 'kv',
+      colour: KV_COLOUR,
+      x: unit === 'f32' ? quantAlone.kvCache.bytesPerTokenBeforeF32 : quantAlone.kvCache.bytesPerTokenBefore,
+      y: quantAlone.kvCache.pplBefore!,
+      label: `original ${quantAlone.model} through a ${kvQuantLabel(quantAlone.kvCache.quant)}: perplexity ${quantAlone.kvCache.pplBefore!.toFixed(3)} (quantisation alone)`,
+    });
   const last = rows.at(-1);
   const reference = last
     ? {
-        x: last.kvBytesPerTokenBefore,
+        x: plainBytes(last.kvBytesPerTokenBefore),
         y: last.pplBefore,
-        label: `original ${last.model}: perplexity ${last.pplBefore.toFixed(3)}, ${last.kvBytesPerTokenBefore.toLocaleString('en')} KV bytes/token`,
+        label: `original ${last.model}: perplexity ${last.pplBefore.toFixed(3)}, ${plainBytes(last.kvBytesPerTokenBefore).toLocaleString('en')} KV bytes/token`,
       }
     : null;
-  const groups = FUSION_METHODS.filter((m) => points.some((p) => p.group === m)).map((m) => ({ name: METHOD_NAME[m], colour: METHOD_COLOUR[m] }));
+  const groups = [
+    ...FUSION_METHODS.filter((m) => points.some((p) => p.group === m)).map((m) => ({ name: METHOD_NAME[m], colour: METHOD_COLOUR[m] })),
+    ...(points.some((p) => p.group === 'kv') ? [{ name: 'through a quantised cache', colour: KV_COLOUR }] : []),
+  ];
   const row = rows.find((r) => r.id === selected) ?? last;
   const [layer, head, prompt] = [values['compare.layer'], values['compare.head'], values['compare.prompt']];
   const shownRow = shown ? rows.find((r) => r.id === shown.rowId) : undefined;
@@ -79,8 +113,9 @@ export function ComparePanel() {
     <section className="panel" aria-labelledby={`${ids}-title`} data-testid="compare-panel" id="compare">
       <h2 id={`${ids}-title`}>Compare</h2>
       <p className="hint">
-        What each run trades: KV-cache bytes per token (counted in float32, the dtype the lab runs in) against held-out perplexity (lower left is better), and
-        what a merge changed in one head’s attention.
+        What each run trades: KV-cache bytes per token against held-out perplexity (lower left is better), and what a merge changed in one head’s attention.
+        Runs made with a quantised KV cache chosen (Evaluate panel) appear twice: as converted, and through that cache — fewer heads, a latent and fewer bits on
+        one bytes axis.
       </p>
       {rows.length === 0 ? (
         <p className="hint" data-testid="pareto-empty">
@@ -97,22 +132,31 @@ export function ComparePanel() {
             exportTestId="pareto-export"
             testId="pareto-chart"
             extra={
-              <label title="Runs compare fairly only when they trained on the same total of tokens (a conversion's own steps included) of the same text: show the runs of one such budget">
-                training{' '}
-                <select value={only ?? 'all'} onChange={(e) => setTokenBudget(e.target.value)} data-testid="pareto-tokens">
-                  <option value="all">all runs</option>
-                  {keys.map((k) => {
-                    const count = rows.filter((r) => trainingKey(r) === k).length;
-                    return (
-                      <option key={k} value={k} title={trainingText(k)}>
-                        {n(Number(k.split('\u0000')[0]))} tokens
-                        {keys.some((o) => o !== k && o.split('\u0000')[0] === k.split('\u0000')[0]) ? ` of ${trainingText(k)}` : ''} ({count} run
-                        {count > 1 ? 's' : ''})
-                      </option>
-                    );
-                  })}
-                </select>
-              </label>
+              <>
+                <label title="What the bytes count exact values in: float32 as the lab computes, or 16 bits as deployed caches hold them (a quantised cache's codes and scales are the same in both)">
+                  bytes in{' '}
+                  <select value={unit} onChange={(e) => setUnit(e.target.value as 'f32' | '16')} data-testid="pareto-unit">
+                    <option value="f32">float32 (the lab)</option>
+                    <option value="16">16 bits (deployed)</option>
+                  </select>
+                </label>{' '}
+                <label title="Runs compare fairly only when they trained on the same total of tokens (a conversion's own steps included) of the same text: show the runs of one such budget">
+                  training{' '}
+                  <select value={only ?? 'all'} onChange={(e) => setTokenBudget(e.target.value)} data-testid="pareto-tokens">
+                    <option value="all">all runs</option>
+                    {keys.map((k) => {
+                      const count = rows.filter((r) => trainingKey(r) === k).length;
+                      return (
+                        <option key={k} value={k} title={trainingText(k)}>
+                          {n(Number(k.split('\u0000')[0]))} tokens
+                          {keys.some((o) => o !== k && o.split('\u0000')[0] === k.split('\u0000')[0]) ? ` of ${trainingText(k)}` : ''} ({count} run
+                          {count > 1 ? 's' : ''})
+                        </option>
+                      );
+                    })}
+                  </select>
+                </label>
+              </>
             }
           >
             {(logY) => (
@@ -122,6 +166,7 @@ export function ComparePanel() {
                 reference={reference}
                 groups={groups}
                 logY={logY}
+                xTitle={`KV-cache bytes per token (${unit === 'f32' ? 'float32, as the lab computes' : '16-bit, as deployed'})`}
                 caption={[
                   only === null ? `Every run — ${loaded.name}` : `The runs trained on ${n(onlyTokens!)} tokens of the same text — ${loaded.name}`,
                   `perplexity on ${last!.evalText.replace(/ \(documents.*\)$/, '')}`,

@@ -14,7 +14,7 @@ import { isRunDha, LiveViewSection } from './fusion/LiveView';
 import { ResultsTable } from './fusion/ResultsTable';
 import { MethodFields } from './fusion/MethodFields';
 import { recoveryOf, RecoveryFields, RECOVERY_KEYS } from './fusion/RecoveryFields';
-import { firstProblem } from '../lab/settings';
+import { firstProblem, kvQuantOf } from '../lab/settings';
 import { runConfigOf } from '../lab/fuseSettings';
 import { FUSION_METHODS } from '../fusion/fuse';
 import { Field } from './Field';
@@ -58,7 +58,7 @@ export function FusionPanel() {
       if ('problem' in r) throw new Error(r.problem);
       const problem = firstProblem(values, RECOVERY_KEYS.fuse);
       if (problem) throw new Error(`${problem}.`);
-      void run(loaded, r.config, { calibration, evaluation: { ...evaluation, heldOutDocs }, sameText });
+      void run(loaded, r.config, { calibration, evaluation: { ...evaluation, heldOutDocs, kvQuant: kvQuantOf(values) }, sameText });
     } catch (e) {
       setPrepError(e instanceof Error ? e.message : String(e));
     }

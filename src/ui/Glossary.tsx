@@ -5,7 +5,20 @@
 import type { ReactNode } from 'react';
 
 export type GlossaryTerm =
-  'gram' | 'energy' | 'rotary-plane' | 'gpa' | 'cka' | 'kl' | 'gptq-style' | 'lagrangian' | 'perplexity' | 'latent' | 'partial-rope' | 'absorbed' | 'kv-bytes';
+  | 'gram'
+  | 'energy'
+  | 'rotary-plane'
+  | 'gpa'
+  | 'cka'
+  | 'kl'
+  | 'gptq-style'
+  | 'lagrangian'
+  | 'perplexity'
+  | 'latent'
+  | 'partial-rope'
+  | 'absorbed'
+  | 'kv-bytes'
+  | 'kv-quant';
 
 interface Entry {
   term: GlossaryTerm;
@@ -162,6 +175,18 @@ const ENTRIES: Entry[] = [
         a layer with heads caches (K heads + V heads) × d_h numbers; a latent layer caches d_c + 2r × (K heads) — the latent plus the r kept rotary pairs of
         every K head. The built-in demo (4 layers, 8 + 8 heads of 16 dims): 4 × 256 × 4 bytes = 4 KiB per token; as a latent at 25 % (d_c = 32, two pairs kept
         per K head), 4 × (32 + 8 × 4) × 4 bytes = 1 KiB. A model served in 16-bit numbers caches half.
+      </>
+    ),
+  },
+  {
+    term: 'kv-quant',
+    name: 'Quantised KV cache',
+    text: (
+      <>
+        Fewer bits per cached number instead of fewer numbers. Each group of 32 values (KIVI, Liu et al. 2024) stores its minimum m and a scale s as two 16-bit
+        numbers and every value as a b-bit code q = round((x − m)/s), read back as m + q·s; keys are grouped per channel (their outliers sit in fixed channels),
+        values per token. The most recent positions stay exact until their group is whole. So a 4-bit cache costs 5 bits a value, not 4, plus the exact window;
+        at 3 bits this lab packs 10 codes to a 32-bit word, the same words as 4 bits for a group of 32. Unlike heads and latents, it needs no training.
       </>
     ),
   },

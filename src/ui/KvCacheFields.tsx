@@ -3,21 +3,12 @@
 // how keys are grouped, keys before or after rotary, and the first token exact.
 import { useSettings } from '../lab/settingsStore';
 import { Field } from './Field';
-import { kvQuantFrom, kvQuantLabel, type KvCacheSize, type KvQuant } from '../model/kvQuant';
+import { kvQuantLabel, type KvCacheSize, type KvQuant } from '../model/kvQuant';
+import { kvQuantOf } from '../lab/settings';
 
 /** The cache the settings ask for; null: the plain cache. */
 export function useKvQuant(): KvQuant | null {
-  const v = useSettings((s) => s.values);
-  const bits = Number(v['eval.kvBits']);
-  if (bits === 16) return null;
-  return kvQuantFrom({
-    bits,
-    group: v['eval.kvGroup'],
-    residual: v['eval.kvResidual'],
-    keyAxis: v['eval.keyAxis'],
-    keyRope: v['eval.keyRope'],
-    keepSink: v['eval.keepSink'],
-  });
+  return kvQuantOf(useSettings((s) => s.values));
 }
 
 export function KvCacheFields() {

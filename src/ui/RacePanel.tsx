@@ -11,7 +11,7 @@ import { useRace } from '../lab/raceStore';
 import { LADDER_LANES, LANES } from '../lab/variants';
 import { ViewBoundary } from './fusion/common';
 import { recoveryOf, RecoveryFields, RECOVERY_KEYS } from './fusion/RecoveryFields';
-import { firstProblem } from '../lab/settings';
+import { firstProblem, kvQuantOf } from '../lab/settings';
 import { RaceView } from './RaceView';
 import { Field } from './Field';
 import { RunControls } from './RunControls';
@@ -62,7 +62,7 @@ export function RacePanel() {
           renormalise: values['race.renorm'],
         },
         values['race.methods'],
-        { calibration: { text: sample, name: SAMPLE_NAME }, evaluation: { text: sample, name: SAMPLE_NAME, heldOutDocs }, sameText: true },
+        { calibration: { text: sample, name: SAMPLE_NAME }, evaluation: { text: sample, name: SAMPLE_NAME, heldOutDocs, kvQuant: kvQuantOf(values) }, sameText: true },
       );
     } catch (e) {
       setProblem(e instanceof Error ? e.message : String(e));

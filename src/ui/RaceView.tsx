@@ -72,6 +72,8 @@ export function RaceView({ race }: { race: Race }) {
   const totals = new Set(done.map(laneTokens));
   const shared = totals.size === 1 ? [...totals][0]! : null;
   const mid = done.length && shared !== null ? midpointTokens(done, shared) : null;
+  /** The quantised cache the race also evaluated through (any finished lane names it). */
+  const kv = race.lanes.find((l) => l.kv)?.kv ?? null;
   const mids = race.lanes.map((l) => (mid !== null && l.status === 'done' ? pplAt(l, mid) : null));
   const bestMid =
     mid !== null
@@ -131,6 +133,12 @@ export function RaceView({ race }: { race: Race }) {
           lane is marked best.
         </p>
       )}
+      {kv && (
+        <p className="hint" data-testid="race-kv-note">
+          Also through a {kv.label}: the original {kv.pplBefore !== null ? kv.pplBefore.toFixed(3) : '…'} at {n(Math.round(kv.bytesBefore))} B/token (16-bit
+          terms; the plain 16-bit cache: {n(race.kvOriginal / 2)}). Quantisation trains nothing: each lane’s trained model is evaluated through the same cache.
+        </p>
+      )}
       <table className="results race-table" data-testid="race-results">
         <thead>
           <tr>
@@ -153,6 +161,15 @@ export function RaceView({ race }: { race: Race }) {
             <th scope="col" title="Held-out perplexity after all of the lane's training tokens (the next column)">
               after training
             </th>
+            {kv && (
+              <th
+                scope="col"
+                title={`The trained model evaluated again through a ${kv.label}; bytes per token in 16-bit terms at the longest held-out document`}
+                data-testid="race-kv-header"
+              >
+                through the {kv.label.split(' (')[0]} cache
+              </th>
+            )}
             <th scope="col" title="Total training tokens: DHA's own layer-local steps and the end-to-end steps">
               training tokens
             </th>
@@ -192,6 +209,13 @@ export function RaceView({ race }: { race: Race }) {
                 {l.pplAfter === null ? '…' : bestFinal === i ? <strong data-testid="race-best">{l.pplAfter.toFixed(3)}</strong> : l.pplAfter.toFixed(3)}
                 {l.after && l.after.n > 1 ? ` [${l.after.min.toFixed(3)}, ${l.after.max.toFixed(3)}]` : ''}
               </td>
+              {kv && (
+                <td data-testid="race-kv" data-after={l.kv?.after.mean}>
+                  {l.kv
+                    ? `${l.kv.after.mean.toFixed(3)}${l.kv.after.n > 1 ? ` [${l.kv.after.min.toFixed(3)}, ${l.kv.after.max.toFixed(3)}]` : ''} at ${n(Math.round(l.kv.bytesPerToken))} B/token`
+                    : '—'}
+                </td>
+              )}
               <td title={l.status === 'done' ? undefined : 'planned'}>{tokens[i] !== null ? n(tokens[i]!) : '—'}</td>
               <td>{l.seconds !== null ? l.seconds.toFixed(1) : '—'}</td>
             </tr>

@@ -86,7 +86,7 @@ export interface Jobs {
     args: {
       modelId: number;
       config: RunConfig;
-      texts: { calibration: TextSource; evaluation: TextSource & { heldOutDocs: number }; sameText: boolean };
+      texts: { calibration: TextSource; evaluation: TextSource & { heldOutDocs: number; kvQuant?: KvQuant | null }; sameText: boolean };
     };
     event: { stage?: string; dha?: DhaEvent; train?: TrainEvent; before?: { ppl: number; evalName: string }; waiting?: boolean };
     /** The results-table row (its id is the core's result id) and the names of the files it offers. */

@@ -32,8 +32,10 @@ export const ParetoChart = forwardRef<
     groups: { name: string; colour: string }[];
     width?: number;
     logY?: boolean;
+    /** The bytes axis' title (what the bytes are counted in). */
+    xTitle?: string;
   }
->(function ParetoChart({ points, reference, caption, groups, width = 560, logY = false }, ref) {
+>(function ParetoChart({ points, reference, caption, groups, width = 560, logY = false, xTitle = 'KV-cache bytes per token' }, ref) {
   const entries = [...groups, ...(reference ? [{ name: 'original', colour: '#000000' }] : [])];
   const legendTop = 12 + caption.length * 16;
   // The legend in rows across the plot's width: a dot, its name at about 6 px a character, a gap; a new row when one is full.
@@ -81,7 +83,7 @@ export const ParetoChart = forwardRef<
       ))}
       <line x1={margin.left} x2={width - margin.right} y1={height - margin.bottom} y2={height - margin.bottom} stroke={MUTED} />
       <XTitle left={margin.left} right={width - margin.right} height={height}>
-        KV-cache bytes per token
+        {xTitle}
       </XTitle>
       <YTitle top={margin.top} bottom={height - margin.bottom}>
         {axis.log ? 'held-out perplexity (log scale)' : 'held-out perplexity'}
