@@ -69,6 +69,7 @@ test('a conversion through the chosen KV cache: fewer heads, then fewer bits, on
   await panel.getByTestId('fusion-budget-50').check();
   await panel.getByTestId('fusion-run').click();
   await expect(panel.getByTestId('fusion-row')).toHaveCount(1, { timeout: 240_000 });
+  await expect(panel.getByTestId('fusion-row-kv-quant')).toContainText(/^4-bit: [\d,]+ → [\d,]+, ppl \d+\.\d{3}$/);
   const compare = page.getByTestId('compare-panel');
   await expect(compare.getByTestId('pareto-legend').filter({ hasText: 'through a quantised cache' })).toHaveCount(1);
   const kv = compare.locator('[data-testid="pareto-point"][data-group="kv"]');

@@ -1,6 +1,7 @@
 // The results table of the fusion runs: one row per run (from the Fuse heads panel or the recovery race) with perplexity
 // before → after, KV-cache bytes, time, steps; under each, its files for download and a side-by-side continuation.
 import { budgetLabel, compactShape, rowFile, shapeLines, useFusion, type ResultRow } from '../../lab/fusionStore';
+import { kvQuantLabel } from '../../model/kvQuant';
 import { formatBytes } from '../../format';
 import { downloadBlob } from '../charts/exportImage';
 import { KV_SHAPE_HEADER, METHOD_NAME } from './common';
@@ -133,6 +134,16 @@ function ResultRowView({
         </td>
         <td data-testid="fusion-row-kv">
           {r.kvBytesPerTokenBefore.toLocaleString('en')} → {r.kvBytesPerToken.toLocaleString('en')}
+          {r.kvCache && (
+            <div
+              className="hint"
+              data-testid="fusion-row-kv-quant"
+              title={`Also evaluated through a ${kvQuantLabel(r.kvCache.quant)}: bytes per token at a context of ${r.kvCache.context}, exact values in float32 (16-bit: ${r.kvCache.bytesPerTokenBefore.toFixed(0)} → ${r.kvCache.bytesPerToken.toFixed(0)}); perplexity through it ${r.kvCache.pplBefore?.toFixed(3) ?? '—'} → ${r.kvCache.pplAfter?.toFixed(3) ?? '—'}`}
+            >
+              {r.kvCache.quant.bits}-bit: {Math.round(r.kvCache.bytesPerTokenBeforeF32).toLocaleString('en')} →{' '}
+              {Math.round(r.kvCache.bytesPerTokenF32).toLocaleString('en')}, ppl {r.kvCache.pplAfter?.toFixed(3) ?? '—'}
+            </div>
+          )}
         </td>
         <td>{r.seconds.toFixed(1)}</td>
         <td
