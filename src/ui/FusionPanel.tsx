@@ -15,6 +15,7 @@ import { ResultsTable } from './fusion/ResultsTable';
 import { MethodFields } from './fusion/MethodFields';
 import { recoveryOf, RecoveryFields, RECOVERY_KEYS } from './fusion/RecoveryFields';
 import { firstProblem, kvQuantOf } from '../lab/settings';
+import { kvQuantLabel } from '../model/kvQuant';
 import { runConfigOf } from '../lab/fuseSettings';
 import { FUSION_METHODS } from '../fusion/fuse';
 import { Field } from './Field';
@@ -150,6 +151,7 @@ export function FusionPanel() {
           {calSource === evalSource && (calSource === 'sample' || calFile === evalFile)
             ? '; calibration reads only the documents before them, so no evaluated text is calibrated on.'
             : '; calibration reads another text — make sure the two do not overlap.'}
+          {kvQuantOf(values) && ` The original and the result are also evaluated through the Evaluate panel’s ${kvQuantLabel(kvQuantOf(values))}.`}
         </p>
       </fieldset>
       <MethodFields method={method} running={running} fallback={fallback} />

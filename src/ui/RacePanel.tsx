@@ -12,6 +12,7 @@ import { LADDER_LANES, LANES } from '../lab/variants';
 import { ViewBoundary } from './fusion/common';
 import { recoveryOf, RecoveryFields, RECOVERY_KEYS } from './fusion/RecoveryFields';
 import { firstProblem, kvQuantOf } from '../lab/settings';
+import { kvQuantLabel } from '../model/kvQuant';
 import { RaceView } from './RaceView';
 import { Field } from './Field';
 import { RunControls } from './RunControls';
@@ -62,7 +63,11 @@ export function RacePanel() {
           renormalise: values['race.renorm'],
         },
         values['race.methods'],
-        { calibration: { text: sample, name: SAMPLE_NAME }, evaluation: { text: sample, name: SAMPLE_NAME, heldOutDocs, kvQuant: kvQuantOf(values) }, sameText: true },
+        {
+          calibration: { text: sample, name: SAMPLE_NAME },
+          evaluation: { text: sample, name: SAMPLE_NAME, heldOutDocs, kvQuant: kvQuantOf(values) },
+          sameText: true,
+        },
       );
     } catch (e) {
       setProblem(e instanceof Error ? e.message : String(e));
@@ -79,6 +84,7 @@ export function RacePanel() {
         mean-pooled GQA; here you can check it at equal tokens.) Every lane gets the same total of training tokens: DHA's own layer-local steps come out of it,
         so a DHA lane trains fewer steps end to end, and the two DHA lanes show two ways to spend one budget. Each lane changes one thing; hover its name for
         what.
+        {kvQuantOf(values) && ` Every trained lane is also evaluated through the Evaluate panel’s ${kvQuantLabel(kvQuantOf(values))}.`}
       </p>
       <fieldset className="fusion-fields" disabled={running}>
         <legend>Lanes and budget</legend>
