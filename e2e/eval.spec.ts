@@ -84,3 +84,17 @@ test('a conversion through the chosen KV cache: fewer heads, then fewer bits, on
   expect(quantised).toBeLessThan(1024 / 2);
   expect(quantised).toBeGreaterThan(1024 * (5 / 16) * 0.99);
 });
+
+test('the race evaluates each trained lane through the chosen KV cache too', async ({ page }) => {
+  await page.getByTestId('kv-bits').selectOption('2');
+  const panel = page.getByTestId('race-panel');
+  await expect(panel).toContainText('also evaluated through the Evaluate panel’s 2-bit KV');
+  for (const m of ['aligned', 'dha', 'dha-e2e', 'mla']) await panel.getByTestId(`race-method-${m}`).uncheck();
+  await panel.getByTestId('race-train-steps').fill('1');
+  await panel.getByTestId('race-run').click();
+  const row = panel.getByTestId('race-row');
+  await expect(row).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
+  await expect(panel.getByTestId('race-kv-header')).toContainText('through the 2-bit KV cache');
+  await expect(row.getByTestId('race-kv')).toHaveText(/^\d+\.\d{3} at [\d,]+ B\/token$/);
+  await expect(panel.getByTestId('race-kv-note')).toContainText('the original');
+});
