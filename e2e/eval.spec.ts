@@ -62,6 +62,8 @@ test('a conversion through the chosen KV cache: fewer heads, then fewer bits, on
   // a 4-bit cache with no exact window, chosen once in the Evaluate panel, is what every panel evaluates through
   await page.getByTestId('kv-bits').selectOption('4');
   await page.getByTestId('kv-residual').fill('0');
+  // the head layout says what a token costs once quantised: 4 layers × (128 K + 128 V values) at 5 bits (4-bit codes + scales)
+  await expect(page.getByTestId('model-head-layout-kv-quant')).toContainText('· 4-bit: 640 B per quantised token');
   const panel = page.getByTestId('fusion-panel');
   await panel.getByTestId('fusion-cal-tokens').fill('512');
   await panel.getByTestId('fusion-eval-docs').fill('3');

@@ -131,6 +131,11 @@ export function quantisedBitsPerPosition(q: Pick<KvQuant, 'bits' | 'group'>, wid
   return bits;
 }
 
+/** Bytes one position costs once quantised, over every layer's cached tensors (the exact window aside). */
+export function quantisedBytesPerToken(headDim: number, layers: CacheLayer[], q: KvQuant): number {
+  return layers.reduce((s, l) => s + cachedTensors(headDim, l, q).reduce((t, x) => t + quantisedBitsPerPosition(q, x.width, x.axis), 0), 0) / 8;
+}
+
 /** How many of a context's positions end up quantised (the last query's view of the cache). */
 export function quantisedPositions(context: number, q: KvQuant): number {
   if (!quantises(q) || context < 1) return 0;

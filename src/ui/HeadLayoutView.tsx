@@ -6,6 +6,8 @@ import { latentLine } from '../model/card';
 import { keptPairs } from '../model/latent';
 import { formatBytes } from '../format';
 import { HeadMap } from './charts/HeadMap';
+import { useKvQuant } from './KvCacheFields';
+import { kvQuantLabel, quantisedBytesPerToken } from '../model/kvQuant';
 import { ExportButtons } from './charts/ExportButtons';
 
 /** What the layers cache in words: their K+V heads, or (a latent layer among them) the latent's width and rotary pairs. */
@@ -27,7 +29,15 @@ export function HeadLayoutView(props: {
   testId: string;
 }) {
   const ref = useRef<SVGSVGElement>(null);
+  const q = useKvQuant();
   const bytes = layoutKvBytes(props.headDim, props.layouts);
+  const quantised = q
+    ? quantisedBytesPerToken(
+        props.headDim,
+        props.layouts.map((l) => ({ kHeads: l.kHeads, vHeads: l.vHeads, latent: l.latent ? { rank: l.latent.rank, rope: 2 * keptPairs(l.latent) } : null })),
+        q,
+      )
+    : null;
   const cache = cacheText(props.layouts, bytes);
   const latent = props.layouts.some((l) => l.latent);
   // a latent's line names its bytes already, and is long: the diagram gives it a caption line of its own
@@ -40,6 +50,15 @@ export function HeadLayoutView(props: {
         </h3>
         <span className="hint" data-testid={`${props.testId}-kv`} data-bytes={bytes}>
           {latent ? cache : `${cache} · KV cache ${formatBytes(bytes)} per token`} (float32)
+          {quantised !== null && (
+            <span
+              data-testid={`${props.testId}-kv-quant`}
+              title={`Through the Evaluate panel’s ${kvQuantLabel(q)}: codes and scales per token once quantised; the recent exact positions stay at 16 bits`}
+            >
+              {' '}
+              · {q!.bits}-bit: {formatBytes(quantised)} per quantised token
+            </span>
+          )}
         </span>
         <ExportButtons target={ref} name={props.fileName} view="head layout" testId={`${props.testId}-export`} />
       </div>
