@@ -93,6 +93,9 @@ test('the race evaluates each trained lane through the chosen KV cache too', asy
   await expect(panel).toContainText('also evaluated through the Evaluate panel’s 2-bit KV');
   for (const m of ['aligned', 'dha', 'dha-e2e', 'mla']) await panel.getByTestId(`race-method-${m}`).uncheck();
   await panel.getByTestId('race-train-steps').fill('1');
+  await panel.getByTestId('race-train-batch').fill('2');
+  await panel.getByTestId('race-cal-tokens').fill('512');
+  await panel.getByTestId('race-eval-docs').fill('2');
   await panel.getByTestId('race-run').click();
   const row = panel.getByTestId('race-row');
   await expect(row).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
