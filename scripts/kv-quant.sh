@@ -3,7 +3,9 @@
 # appended to OUT as a JSON line as it comes; `node scripts/kv-table.mjs OUT` tabulates.
 #   PART=quant: the quantiser alone on tinystories-mha (the val150 protocol of scripts/val150.sh): 16/8/4/3/2 bits with KIVI's
 #     defaults (keys per channel after rotary, groups of 32, 32 recent positions exact), then one choice changed at a time
-#     at 4 and 2 bits: keys before rotary, keys per token, the sink exact, no exact window.
+#     at 4 and 2 bits: keys before rotary, keys per token, the sink exact, no exact window; then 8 and 3 bits without it.
+#   PART=converted: tinystories-mha converted (no training: the conversion takes no seed) by the aligned merge and the latent
+#     at 50 / 25 / 12.5 %, each evaluated through a 16/8/4/2-bit cache (val150).
 #   PART=grid: the demo (12 steps of 8 × 64 tokens of training, the ladder's protocol, SEEDS seeds): MHA and each of the aligned
 #     merge and the latent at 50 / 25 / 12.5 % trained on the same tokens, then every one evaluated through a 16/8/4/2-bit
 #     cache — a grid in which equal bytes lie on diagonals (quantisation itself trains nothing).
@@ -24,6 +26,20 @@ if [[ $PART == quant ]]; then
     run "tinystories-mha, $b bits, keys per token" --kv-bits "$b" --key-axis token
     run "tinystories-mha, $b bits, sink exact" --kv-bits "$b" --keep-sink
     run "tinystories-mha, $b bits, no exact window" --kv-bits "$b" --kv-residual 0
+  done
+  for b in 8 3; do run "tinystories-mha, $b bits, no exact window" --kv-bits "$b" --kv-residual 0; done
+elif [[ $PART == converted ]]; then
+  M="$DATA/tinystories-mha.bin"
+  TMP=$(mktemp -d)
+  trap 'rm -rf "$TMP"' EXIT
+  for method in aligned mla; do
+    for budget in 0.5 0.25 0.125; do
+      "${HEADLAB[@]}" fuse "$M" --method "$method" --kv-budget "$budget" "${CAL[@]}" --max-docs 400 --out "$TMP/m" > /dev/null
+      for b in 16 8 4 2; do
+        row "tinystories-mha, $method $budget converted, $b bits" \
+          "$("${HEADLAB[@]}" eval "$TMP/m" --text "$VAL" --split blank-lines --min-chars 100 --max-docs 150 --json --kv-bits "$b")"
+      done
+    done
   done
 else
   DEMO=public/demo
