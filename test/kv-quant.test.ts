@@ -13,6 +13,7 @@ import type { Model } from '../src/model/types';
 import { GpuModel } from '../src/eval/gpuModel';
 import { ForwardPass } from '../src/eval/forward';
 import { mlaConvert } from '../src/fusion/mla';
+import { layerKvShapes } from '../src/model/latent';
 import { seededRandom } from '../src/random';
 import { testdata } from './testdata';
 import {
@@ -232,5 +233,16 @@ describe('the forward pass reads the cache as a quantised cache holds it', () =>
     await expect(fp.run(Uint32Array.from(seqs[0]), 19, 0)).rejects.toThrow(/straddle a flush/);
     fp.release();
     gm.release();
+    // the memory plan counts the packed cache and the unrotated keys as allocated
+    for (const m of [model, (await mlaConvert(model, null, { budget: 0.5, ropePairs: 1, ropeSelect: 'uniform', latentInit: 'weights' })).model]) {
+      for (const keyRope of ['pre', 'post'] as const) {
+        const shape = { batch: 2, chunk: 5, cacheT: 37, kvQuant: { ...base, bits: 3 as const, keyRope } };
+        const g = await GpuModel.upload(rt, m);
+        const f = await ForwardPass.create(g, shape);
+        expect(f.bytes).toBe(ForwardPass.bytesFor(m.config, layerKvShapes(m), shape));
+        f.release();
+        g.release();
+      }
+    }
   });
 });

@@ -12,8 +12,9 @@ import { attentionShape, linear as linearRows, rotatedProjection } from './atten
 import { ropeShape } from './rotary';
 import type { GpuLatentLayout, GpuModel } from './gpuModel';
 import type { ModelConfig } from '../model/types';
-import { cachedTensors, packedLayout, quantisedChunk, quantisedPrefix, quantises, type KvQuant, type PackedLayout } from '../model/kvQuant';
-import { kvDequantise, kvQuantise } from '../gpu/kernels/kvQuant';
+import { quantises, type KvQuant } from '../model/kvQuant';
+import { QuantisedKvCache } from './kvCache';
+import { rotaryDims } from '../model/rotary';
 
 export interface ForwardShape {
   /** Sequences per call. */
@@ -33,21 +34,6 @@ export interface ForwardShape {
    * the schedule flushes them and dequantised back for attention. Calls must not straddle a flush (quantisedChunk).
    */
   kvQuant?: KvQuant | null;
-}
-
-/** One cached tensor of a layer under a quantised cache: the float tensor attention reads, its packed codes and scales. */
-interface QuantPart {
-  x: GpuTensor;
-  layout: PackedLayout;
-  codes: GpuTensor;
-  params: GpuTensor;
-}
-
-/** A layer's quantised cache: its parts, keys before rotary (keys quantised before it), positions flushed so far. */
-interface LayerQuant {
-  parts: QuantPart[];
-  rawK: GpuTensor | null;
-  done: number;
 }
 
 /** The longest chunk whose logits [B·chunk, vocab] fit one storage binding. */
@@ -104,8 +90,8 @@ export class ForwardPass {
   /** Latent layers: the cached latent [B, cacheT, rank] and kept rotary key dims before rotation [B, cacheT, kHeads·2r] (null elsewhere). */
   readonly cCache: (GpuTensor | null)[] = [];
   readonly krCache: (GpuTensor | null)[] = [];
-  /** Per layer, its quantised cache (empty without one). */
-  private readonly quant: LayerQuant[] = [];
+  /** The quantised cache beside the float one (src/eval/kvCache.ts); null: the plain cache. */
+  private kvq: QuantisedKvCache | null = null;
   /** Per layer (the same object for every layer when evaluating). */
   readonly acts: LayerActivations[] = [];
   /** The residual stream entering the final norm (training only) and the norm's output. */
@@ -150,18 +136,7 @@ export class ForwardPass {
       : 0;
     const final = keep ? 2 * R * D : 0;
     const q = shape.kvQuant;
-    const packed = quantises(q)
-      ? kvHeads.reduce(
-          (s, l) =>
-            s +
-            cachedTensors(dh, l, q).reduce((t, part) => {
-              const p = packedLayout(q, part.axis, part.width, shape.batch, shape.cacheT);
-              return t + p.codeWords + p.paramWords;
-            }, 0) +
-            (q.keyRope === 'pre' && !l.latent ? BT * l.kHeads * dh : 0),
-          0,
-        )
-      : 0;
+    const packed = quantises(q) ? QuantisedKvCache.words(q, dh, kvHeads, shape.batch, shape.cacheT, rotaryDims(c)) : 0;
     return 4 * (shared + acts * (keep ? kvHeads.length : 1) + cache + rebuilt + final + packed);
   }
 
@@ -221,19 +196,9 @@ export class ForwardPass {
       const q = shape.kvQuant;
       if (quantises(q)) {
         if (shape.keep) throw new RangeError('a quantised KV cache is for evaluation and generation, not for a training forward');
-        for (const [i, l] of gm.layers.entries()) {
-          const pre = q.keyRope === 'pre' && gm.rotary.rotDims > 0 && !l.latent;
-          const rawK = pre ? await f.tensor(`layers.${i} K cache before rotary`, BT * l.kHeads * c.headDim) : null;
-          const float = l.latent ? [f.cCache[i]!, f.krCache[i]] : [rawK ?? f.kCache[i], f.vCache[i]];
-          const parts: QuantPart[] = [];
-          for (const [j, t] of cachedTensors(c.headDim, l, q).entries()) {
-            const layout = packedLayout(q, t.axis, t.width, shape.batch, shape.cacheT);
-            const codes = await f.tensor(`layers.${i} packed cache ${j}`, new Uint32Array(layout.codeWords));
-            const params = await f.tensor(`layers.${i} cache scales ${j}`, new Uint32Array(layout.paramWords));
-            parts.push({ x: float[j]!, layout, codes, params });
-          }
-          f.quant.push({ parts, rawK, done: 0 });
-        }
+        const layers = gm.layers.map((l, i) => ({ ...l, k: f.kCache[i], v: f.vCache[i], c: f.cCache[i], kr: f.krCache[i] }));
+        const sizes = { B: shape.batch, cacheT: shape.cacheT, rotDims: gm.rotary.rotDims };
+        f.kvq = await QuantisedKvCache.create(gm.rt, q, c.headDim, layers, sizes, (label, n) => f.tensor(label, n));
       }
       f.final.x = shape.keep ? await f.tensor('final x', R * D) : null;
       f.final.h = shape.keep ? await f.tensor('final h', R * D) : f.acts[0].h1;
@@ -267,12 +232,7 @@ export class ForwardPass {
     if (pos0 + T > shape.cacheT) throw new RangeError(`forward: positions up to ${pos0 + T} exceed the KV cache of ${shape.cacheT}`);
     if (shape.keep && pos0 !== 0) throw new RangeError('forward: a training forward runs whole sequences from position 0');
     for (const id of ids) if (id >= c.vocab) throw new RangeError(`forward: token id ${id} is outside the vocabulary of ${c.vocab}`);
-    const q = shape.kvQuant;
-    if (quantises(q)) {
-      if (quantisedChunk(pos0, T, q) < T)
-        throw new RangeError(`forward: positions ${pos0} … ${pos0 + T - 1} straddle a flush of the quantised KV cache; split the call (quantisedChunk)`);
-      if (pos0 === 0) for (const lq of this.quant) lq.done = 0;
-    }
+    this.kvq?.begin(pos0, T);
     this.rows = R;
     this.T = T;
     this.ids = ids;
@@ -307,7 +267,7 @@ export class ForwardPass {
           undefined,
           bias,
         );
-      const rawK = this.quant[li]?.rawK;
+      const rawK = this.kvq?.rawK(li) ?? null;
       if (l.latent) {
         await this.latentKv(li, pos0, intoCache);
       } else if (rawK) {
@@ -320,7 +280,7 @@ export class ForwardPass {
       }
       if (!l.latent) {
         await intoCache(l.wv!, l.bv, this.vCache[li], l.vHeads * dh);
-        await this.flushKv(li, pos0);
+        await this.kvq?.flush(li, pos0);
       }
       if (rawK) await rope(rt, rawK, gm.rotary.cos, gm.rotary.sin, this.kCache[li], ropeShape(gm.rotary, { B, T: shape.cacheT, headDim: dh, heads: l.kHeads }));
       await attentionForward(rt, { q: s.q, k: this.kCache[li], v: this.vCache[li], maps: l.maps }, s.att, {
@@ -365,24 +325,6 @@ export class ForwardPass {
    * A latent layer (types.ts LatentKv): the chunk's latent and rotary key dims into their caches, then the layer's keys and
    * values rebuilt from the whole cache — K = rope on kept pairs(columns of c·W_ukᵀ and of the rotary part) + bk, V = c·W_uvᵀ + bv.
    */
-  /**
-   * A quantised cache: the groups of layer li's cached tensors that the queries from pos0 on see quantised and that are not
-   * yet are packed (as a deployed cache stores them) and dequantised in place (what attention reads).
-   */
-  private async flushKv(li: number, pos0: number): Promise<void> {
-    const lq = this.quant[li];
-    const q = this.shape.kvQuant;
-    if (!lq || !quantises(q)) return;
-    const upTo = quantisedPrefix(pos0, q);
-    if (upTo <= lq.done) return;
-    const range = { B: this.shape.batch, cacheT: this.shape.cacheT, from: lq.done, to: upTo };
-    for (const p of lq.parts) {
-      await kvQuantise(this.rt, p.x, p, p.layout, q, range);
-      await kvDequantise(this.rt, p.x, p, p.layout, q, range);
-    }
-    lq.done = upTo;
-  }
-
   private async latentKv(li: number, pos0: number, intoCache: (w: GpuTensor, bias: GpuTensor | null, cache: GpuTensor, n: number) => Promise<void>) {
     const { rt, gm, shape, t } = this;
     const l = gm.layers[li];
@@ -394,7 +336,7 @@ export class ForwardPass {
     const cc = this.cCache[li]!;
     await intoCache(l.wdkv!, null, cc, L.rank);
     if (L.rope) await intoCache(l.wkr!, null, this.krCache[li]!, l.kHeads * L.rope);
-    await this.flushKv(li, pos0);
+    await this.kvq?.flush(li, pos0);
     // every cached position's keys: position-free dims from the latent, kept rotary dims from their cache
     const kRaw = gm.rotary.rotDims > 0 ? t.kRawAll : this.kCache[li];
     if (L.nope) {
