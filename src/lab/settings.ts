@@ -5,7 +5,7 @@
 // No DOM here: parsing and writing are pure functions (tested in Node); src/lab/settingsStore.ts binds them to the page.
 
 import { OWN_STEP_DEFAULTS, OWN_STEP_FALLBACK_DEFAULTS } from '../fusion/recipe';
-import { KV_QUANT_DEFAULTS, kvQuantFrom, type KvQuant } from '../model/kvQuant';
+import { KV_QUANT_DEFAULTS } from '../model/kvQuant';
 import { LATENT_INITS, MLA_DEFAULTS, ROPE_SELECTS } from '../fusion/mlaDefaults';
 import { LANE_KEYS } from './variants';
 
@@ -386,18 +386,4 @@ export function isHidden(s: Pick<PageState, 'hide'>, key: string): boolean {
 export function isLocked(s: Pick<PageState, 'lock'>, key: string): boolean {
   const c = CONTROL_BY_KEY.get(key);
   return s.lock.includes(key) || (c !== undefined && s.lock.includes(c.panel));
-}
-
-/** The KV cache the settings ask for (the Evaluate panel's row, read by every panel that evaluates); null: the plain cache. */
-export function kvQuantOf(values: Settings): KvQuant | null {
-  const bits = Number(values['eval.kvBits']);
-  if (bits === 16) return null;
-  return kvQuantFrom({
-    bits,
-    group: values['eval.kvGroup'],
-    residual: values['eval.kvResidual'],
-    keyAxis: values['eval.keyAxis'],
-    keyRope: values['eval.keyRope'],
-    keepSink: values['eval.keepSink'],
-  });
 }

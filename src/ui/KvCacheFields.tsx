@@ -4,7 +4,7 @@
 import { useSettings } from '../lab/settingsStore';
 import { Field } from './Field';
 import { kvQuantLabel, type KvCacheSize, type KvQuant } from '../model/kvQuant';
-import { kvQuantOf } from '../lab/settings';
+import { kvQuantOf } from '../lab/kvSettings';
 
 /** The cache the settings ask for; null: the plain cache. */
 export function useKvQuant(): KvQuant | null {

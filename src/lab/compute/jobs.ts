@@ -188,7 +188,12 @@ export const JOBS: JobTable = {
       config,
       {
         calibration: { text: await textOf(texts.calibration), name: texts.calibration.name },
-        evaluation: { text: await textOf(texts.evaluation), name: texts.evaluation.name, heldOutDocs: texts.evaluation.heldOutDocs, kvQuant: texts.evaluation.kvQuant },
+        evaluation: {
+          text: await textOf(texts.evaluation),
+          name: texts.evaluation.name,
+          heldOutDocs: texts.evaluation.heldOutDocs,
+          kvQuant: texts.evaluation.kvQuant,
+        },
         sameText: texts.sameText,
       },
       {

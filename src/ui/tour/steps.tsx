@@ -363,10 +363,9 @@ export const STEPS: TourStep[] = [
     title: 'Fewer bits: where should the next byte go?',
     text: ({ example }) => (
       <>
-        A third way to a smaller cache: keep every head and every number, in fewer bits — a{' '}
-        <GlossaryLink term="kv-quant">quantised KV cache</GlossaryLink>. It trains nothing, so it stacks on any conversion: DHA at 50 % through an 8-bit cache,
-        a latent through a 4-bit one. At equal bytes, which way spends a byte best — heads, a latent, or bits, or a mix?{' '}
-        {KV_QUANT_MEASURED}{' '}
+        A third way to a smaller cache: keep every head and every number, in fewer bits — a <GlossaryLink term="kv-quant">quantised KV cache</GlossaryLink>. It
+        trains nothing, so it stacks on any conversion: DHA at 50 % through an 8-bit cache, a latent through a 4-bit one. At equal bytes, which way spends a
+        byte best — heads, a latent, or bits, or a mix? {KV_QUANT_MEASURED}{' '}
         {example
           ? 'With WebGPU on, the Evaluate panel’s KV cache row measures any model through it.'
           : 'Measure the loaded model through a 4-bit cache; then change the bits, the group or the keys’ rotary side, one at a time.'}
