@@ -177,6 +177,23 @@ describe('headlab command', () => {
     expect(out.seconds).toBeGreaterThan(0);
   });
 
+  it('eval --kv-bits reads through a quantised cache and counts its bytes; a bad KV flag is named', () => {
+    const args = ['eval', testdata('data/stories260K.bin'), '--text', testdata('data/tinystories_sample.txt'), '--split', 'endoftext', '--json'];
+    const r = headlab(...args, '--kv-bits', '2', '--kv-residual', '0');
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.kvQuant).toEqual({ bits: 2, group: 32, residual: 0, keyAxis: 'channel', keyRope: 'post', keepSink: false });
+    expect(out.ppl).toBeGreaterThan(3.5482 * 1.001); // 2 bits with no exact window cost perplexity
+    expect(out.kvCache.quantised).toBeGreaterThan(0);
+    expect(out.kvCache.bytesPerToken16).toBeLessThan(640 / 2); // stories260K's 16-bit cache: 640 bytes/token
+    const bad = headlab(...args, '--kv-bits', '5');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toBe('headlab: --kv-bits: KV bits must be one of 16, 8, 4, 3, 2; got 5');
+    const alone = headlab(...args, '--key-rope', 'pre');
+    expect(alone.status).toBe(2);
+    expect(alone.stderr).toContain('--key-rope shapes a quantised KV cache: give --kv-bits 8|4|3|2 too');
+  });
+
   it('eval --tokens reads input_ids [N, T] as N documents; --max-docs selects', () => {
     const r = headlab('eval', testdata('data/stories260K.bin'), '--tokens', testdata('fixtures/stories260K-golden.safetensors'), '--json');
     expect(r.status, r.stderr).toBe(0);

@@ -46,21 +46,30 @@ export function num(args: ParsedArgs, flag: string, fallback: number): number {
 export function kvQuantFromArgs(args: ParsedArgs): KvQuant | null {
   const given = [...KV_FLAGS, 'keep-sink'].filter((f) => f !== 'kv-bits' && args.flags.has(f));
   if (!args.flags.has('kv-bits')) {
-    if (given.length) throw new UsageError(`${given.map((f) => `--${f}`).join(', ')} shape a quantised KV cache: give --kv-bits 8|4|3|2 too`);
+    if (given.length)
+      throw new UsageError(
+        `${given.map((f) => `--${f}`).join(', ')} ${given.length > 1 ? 'shape' : 'shapes'} a quantised KV cache: give --kv-bits 8|4|3|2 too`,
+      );
     return null;
   }
-  try {
-    return kvQuantFrom({
-      bits: int(args, 'kv-bits'),
-      group: int(args, 'kv-group'),
-      residual: int(args, 'kv-residual'),
-      keyAxis: str(args, 'key-axis'),
-      keyRope: str(args, 'key-rope'),
-      keepSink: args.flags.has('keep-sink'),
-    });
-  } catch (e) {
-    throw new UsageError(`--kv-*: ${(e as Error).message}`);
+  const v = {
+    bits: int(args, 'kv-bits'),
+    group: int(args, 'kv-group'),
+    residual: int(args, 'kv-residual'),
+    keyAxis: str(args, 'key-axis'),
+    keyRope: str(args, 'key-rope'),
+    keepSink: args.flags.has('keep-sink'),
+  };
+  // each flag checked on its own, so that the message names it
+  const flagOf = { bits: 'kv-bits', group: 'kv-group', residual: 'kv-residual', keyAxis: 'key-axis', keyRope: 'key-rope' } as const;
+  for (const [field, flag] of Object.entries(flagOf)) {
+    try {
+      kvQuantFrom({ [field]: v[field as keyof typeof flagOf] });
+    } catch (e) {
+      throw new UsageError(`--${flag}: ${(e as Error).message}`);
+    }
   }
+  return kvQuantFrom(v);
 }
 
 /** One line on a quantised cache's bytes at a context: per token in 16-bit terms, against the 16-bit cache. */
