@@ -222,12 +222,15 @@ describe('the forward pass reads the cache as a quantised cache holds it', () =>
     expect(relativeError(forwardRef(mla, seqs[0]), forwardRef(mla, seqs[0], undefined, q))).toBeGreaterThan(1e-3);
   });
 
-  it('16 bits is the plain cache to the last bit; a call across a flush is refused', async () => {
+  it('16 bits, or a window of exact positions as long as the text (R ≥ T), is the plain cache to the last bit; a call across a flush is refused', async () => {
     const model = await fromPath('fixtures/hf/llama-mha');
     const seqs = [tokens(model, 19, 4)];
     const plain = await quantisedLogits(model, seqs, null, 19);
     const sixteen = await quantisedLogits(model, seqs, { ...base, bits: 16 }, 19);
     expect(Array.from(sixteen[0])).toEqual(Array.from(plain[0]));
+    // a window of exact positions at least as long as the sequence: nothing is ever quantised
+    const window = await quantisedLogits(model, seqs, { ...base, bits: 2, residual: 19 }, 19);
+    expect(Array.from(window[0])).toEqual(Array.from(plain[0]));
     const gm = await GpuModel.upload(rt, model);
     const fp = await ForwardPass.create(gm, { batch: 1, chunk: 19, cacheT: 19, kvQuant: { ...base, bits: 4 } });
     await expect(fp.run(Uint32Array.from(seqs[0]), 19, 0)).rejects.toThrow(/straddle a flush/);
