@@ -2,19 +2,21 @@
 // Tabulates scripts/kv-quant.sh's JSON lines: per label (seeds pooled: " seed N" removed) the held-out perplexity — mean
 // [min, max] over the seeds, or one value (a model evaluated through a cache trains nothing and takes no seed) — its change
 // against the same model through the 16-bit cache, the KV bytes per token in 16-bit terms at the evaluated context, and
-// their share of the largest cache in the file (the 16-bit MHA cache).
-// Usage: node scripts/kv-table.mjs FILE.jsonl
+// their share of the largest cache in the files (the 16-bit MHA cache: give its file too).
+// Usage: node scripts/kv-table.mjs FILE.jsonl [FILE.jsonl …]
 import { readFileSync } from 'node:fs';
 
-const file = process.argv[2];
-if (!file) {
-  console.error('usage: node scripts/kv-table.mjs FILE.jsonl');
+const files = process.argv.slice(2);
+if (!files.length) {
+  console.error('usage: node scripts/kv-table.mjs FILE.jsonl [FILE.jsonl …]');
   process.exit(2);
 }
-const rows = readFileSync(file, 'utf8')
-  .split('\n')
-  .filter(Boolean)
-  .map((l) => JSON.parse(l));
+const rows = files.flatMap((file) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l)),
+);
 const groups = new Map();
 for (const r of rows) {
   const key = r.label.replace(/ seed \d+/, '');
