@@ -612,11 +612,15 @@ describe('headlab command', () => {
     [
       'eval',
       ['M', '--max-dcs', '1'],
-      /eval: unknown flag --max-dcs; eval takes --text --tokens --split --min-chars --skip-docs --max-docs --tokenizer --json$/,
+      /eval: unknown flag --max-dcs; eval takes --text --tokens --split --min-chars --skip-docs --max-docs --tokenizer --kv-bits --kv-group --kv-residual --key-axis --key-rope --json --keep-sink$/,
     ],
-    ['generate', ['M', '--temp', '1'], /generate: unknown flag --temp; generate takes --prompt .*--top-k --tokenizer$/],
+    ['generate', ['M', '--temp', '1'], /generate: unknown flag --temp; generate takes --prompt .*--top-k --tokenizer --kv-bits .*--key-rope --keep-sink$/],
     ['similarity', ['M', '--metrics', 'cka'], /similarity: unknown flag --metrics; similarity takes --metric/],
-    ['fuse', ['M', '--train-step', '300'], /fuse: unknown flag --train-step; fuse takes --method .*--kv-groups .*--train-steps .*--no-renorm --json$/],
+    [
+      'fuse',
+      ['M', '--train-step', '300'],
+      /fuse: unknown flag --train-step; fuse takes --method .*--kv-groups .*--train-steps .*--kv-bits .*--no-renorm --json --keep-sink$/,
+    ],
     ['train', ['M', '--teachr', 'x'], /train: unknown flag --teachr; train takes --out --tokenizer --teacher/],
     ['gpu', ['--json'], /gpu: unknown flag --json; gpu takes no flags$/],
     ['selftest', ['--fast'], /selftest: unknown flag --fast; selftest takes --json$/],
