@@ -210,7 +210,9 @@ export async function fuseCommand(args: ParsedArgs): Promise<number> {
     if (kvCache)
       process.stdout.write(
         `${kvCacheLine(r.model, kvQuant, context)}` +
-          (kvCache.pplBefore !== null && kvCache.pplAfter !== null ? `; perplexity through it ${kvCache.pplBefore.toFixed(3)} → ${kvCache.pplAfter.toFixed(3)}` : '') +
+          (kvCache.pplBefore !== null && kvCache.pplAfter !== null
+            ? `; perplexity through it ${kvCache.pplBefore.toFixed(3)} → ${kvCache.pplAfter.toFixed(3)}`
+            : '') +
           '\n',
       );
   }

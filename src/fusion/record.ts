@@ -78,7 +78,13 @@ export interface KvCacheRecord {
   pplAfter: number | null;
 }
 
-export function kvCacheRecord(original: Model, converted: Model, quant: KvQuant, context: number, ppl: { before: number | null; after: number | null }): KvCacheRecord {
+export function kvCacheRecord(
+  original: Model,
+  converted: Model,
+  quant: KvQuant,
+  context: number,
+  ppl: { before: number | null; after: number | null },
+): KvCacheRecord {
   const size = (m: Model, bits: 16 | 32) => modelKvCacheSize(m, quant, context, bits).bytesPerToken;
   return {
     quant,
