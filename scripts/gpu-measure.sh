@@ -7,7 +7,7 @@
 #     --text testdata/data/tinystories_val.txt --split blank-lines --min-chars 100 --skip-docs 150 --max-docs 400 --out .gpu/data/docs-260.safetensors
 # then run there (carry [".gpu"]):  bash .gpu/gpu-measure.sh   — results land in $OUT (one JSON object per line).
 # PARTS selects what runs (default "bench torch protocol dha equal"; also "ladder": the tinystories-mha ladder at 25 %,
-# 400 steps of 4096 tokens, two seeds; "fsdp": PyTorch FSDP under torchrun against headlab train, the same 5 steps — never
+# 400 steps of 4096 tokens, two seeds; "kv": quantised caches, alone and on trained conversions; "fsdp": PyTorch FSDP under torchrun against headlab train, the same 5 steps — never
 # run yet: no GPU session has come since it was written); STEPS sets the protocol's length (400).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -49,6 +49,10 @@ for part in ${PARTS:-bench torch protocol dha equal}; do
       log "the ladder on tinystories-mha at 25 %: every rung, 400 steps of 32 × 128 tokens, seeds 1 and 2"
       HEADLAB="$H" MODEL=tinystories-mha BUDGET=0.25 TOTAL=${LADDER_TOTAL:-400} SEEDS=2 OUT="$out/ladder-tinystories-mha-0.25.jsonl" \
         bash "$here/ladder.sh" "$D" > "$out/ladder.txt" ;;
+    kv)
+      log "quantised KV caches on tinystories-mha: the quantiser alone, then the aligned merge and the latent at 50/25/12.5 % trained 100 steps, seeds 1 and 2, each through 16/8/4/2 bits"
+      HEADLAB="$H" PART=quant OUT="$out/kv-quant-tinystories.jsonl" bash "$here/kv-quant.sh" "$D"
+      HEADLAB="$H" PART=grid-val150 TOTAL=${KV_TOTAL:-100} SEEDS=2 OUT="$out/kv-grid-tinystories.jsonl" bash "$here/kv-quant.sh" "$D" ;;
     fsdp)
       log "FSDP: a DHA-fused stories260K distilled 5 steps by headlab train and by PyTorch under torchrun (1 GPU, full shard)"
       $H fuse "$D/stories260K.bin" --method dha --kv-budget 0.5 --steps 0 --text "$D/tinystories_val.txt" --split blank-lines \

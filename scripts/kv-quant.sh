@@ -9,7 +9,9 @@
 #   PART=grid: the demo (12 steps of 8 × 64 tokens of training, the ladder's protocol, SEEDS seeds): MHA and each of the aligned
 #     merge and the latent at 50 / 25 / 12.5 % trained on the same tokens, then every one evaluated through a 16/8/4/2-bit
 #     cache — a grid in which equal bytes lie on diagonals (quantisation itself trains nothing).
-# Usage: [HEADLAB="node bin/headlab.mjs"] [PART=quant|grid] [SEEDS=2] [OUT=kv-quant.jsonl] scripts/kv-quant.sh [DATA_DIR]
+#   PART=grid-val150: the same grid for MODEL (tinystories-mha) on val150, trained TOTAL (25) steps of 32 × 128 tokens.
+# Usage: [HEADLAB="node bin/headlab.mjs"] [PART=quant|converted|grid|grid-val150] [SEEDS=2] [MODEL=…] [TOTAL=N] [OUT=kv-quant.jsonl]
+#        scripts/kv-quant.sh [DATA_DIR]
 set -euo pipefail
 source "$(dirname "$0")/val150.sh"
 OUT=${OUT:-kv-quant.jsonl}
@@ -42,20 +44,28 @@ elif [[ $PART == converted ]]; then
     done
   done
 else
-  DEMO=public/demo
+  # PART=grid: the demo on the ladder's protocol; PART=grid-val150: MODEL (tinystories-mha) on val150, TOTAL steps of 32 × 128
   TMP=$(mktemp -d)
   trap 'rm -rf "$TMP"' EXIT
-  EVAL=(--text "$DEMO/demo-stories.txt" --skip-docs 114 --json)
-  TRAIN=(--text "$DEMO/demo-stories.txt" --max-docs 114 --max-tokens 8192 --eval-text "$DEMO/demo-stories.txt" --eval-skip-docs 114
-    --train-steps 12 --train-batch 8 --train-seq 64 --train-eval-every 12)
+  if [[ $PART == grid-val150 ]]; then
+    M="$DATA/${MODEL:-tinystories-mha}.bin"
+    EVAL=(--text "$VAL" --split blank-lines --min-chars 100 --max-docs 150 --json)
+    TRAIN=("${CAL[@]}" --max-docs 400 "${EV[@]}" --train-steps "${TOTAL:-25}" --train-batch 32 --train-seq 128 --train-eval-every "${TOTAL:-25}")
+  else
+    DEMO=public/demo
+    M="$DEMO/demo-mha-bytes.bin"
+    EVAL=(--text "$DEMO/demo-stories.txt" --skip-docs 114 --json)
+    TRAIN=(--text "$DEMO/demo-stories.txt" --max-docs 114 --max-tokens 8192 --eval-text "$DEMO/demo-stories.txt" --eval-skip-docs 114
+      --train-steps 12 --train-batch 8 --train-seq 64 --train-eval-every 12)
+  fi
   grid() { # grid NAME MODEL: evaluated through each cache
     for b in 16 8 4 2; do row "$1, $b bits" "$("${HEADLAB[@]}" eval "$2" "${EVAL[@]}" --kv-bits "$b")"; done
   }
-  grid "MHA" "$DEMO/demo-mha-bytes.bin"
+  grid "MHA" "$M"
   for seed in $(seq 1 "${SEEDS:-2}"); do
     for method in aligned mla; do
       for budget in 0.5 0.25 0.125; do
-        "${HEADLAB[@]}" fuse "$DEMO/demo-mha-bytes.bin" --method "$method" --kv-budget "$budget" "${TRAIN[@]}" --seed "$seed" --out "$TMP/m" > /dev/null
+        "${HEADLAB[@]}" fuse "$M" --method "$method" --kv-budget "$budget" "${TRAIN[@]}" --seed "$seed" --out "$TMP/m" > /dev/null
         grid "$method $budget seed $seed" "$TMP/m"
       done
     done
