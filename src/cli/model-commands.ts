@@ -13,7 +13,7 @@ import { generate } from '../eval/generate';
 import { UsageError, type ParsedArgs } from './args';
 import { calibrate, calibrationSequences, calibrationTokens, type LayerGram } from '../analysis/calibration';
 import { headSimilarity, METRICS, type SimilarityMetric } from '../analysis/similarity';
-import { kvQuantFrom, kvQuantLabel, modelKvCacheSize, type KvQuant } from '../model/kvQuant';
+import { kvCacheSizeText, kvQuantFrom, kvQuantLabel, modelKvCacheSize, type KvQuant } from '../model/kvQuant';
 import type { Model } from '../model/types';
 import { KV_FLAGS } from './flags';
 
@@ -74,9 +74,8 @@ export function kvQuantFromArgs(args: ParsedArgs): KvQuant | null {
 
 /** One line on a quantised cache's bytes at a context: per token in 16-bit terms, against the 16-bit cache. */
 export function kvCacheLine(model: Model, q: KvQuant | null, context: number): string {
-  const plain = modelKvCacheSize(model, null, context);
   const size = modelKvCacheSize(model, q, context);
-  return `${kvQuantLabel(q)}: ${size.bytesPerToken.toFixed(1)} bytes/token at a context of ${context} (16-bit cache ${plain.bytesPerToken.toFixed(0)}; ${size.quantised} positions quantised, ${size.exact} exact, scales ${((100 * size.overheadBytes) / Math.max(1, size.bytes)).toFixed(1)} % of the bytes)`;
+  return `${kvCacheSizeText(q, size, modelKvCacheSize(model, null, context))}; scales ${((100 * size.overheadBytes) / Math.max(1, size.bytes)).toFixed(1)} % of the bytes`;
 }
 
 export async function loadFromArgs(args: ParsedArgs, command: string): Promise<LoadedModel> {

@@ -12,7 +12,7 @@ import { calibrationTokens } from '../analysis/calibration';
 import { fuse, type FuseResult } from '../fusion/fuse';
 import type { DhaEvent } from '../fusion/ownSteps';
 import { presetRecipe, readsCalibration, recipeLabel, recipeProblem, type RunConfig } from '../fusion/recipe';
-import { fusionRecord, kvCacheRecord, type FusionRecord, type KvCacheRecord } from '../fusion/record';
+import { fusionRecord, kvCacheRecord, type FusionRecord } from '../fusion/record';
 import type { Model } from '../model/types';
 import { CONTROL_BY_KEY } from './settings';
 import { fitsLlama2c, type ExportFile } from '../fusion/export';
@@ -227,36 +227,27 @@ export async function fuseAndEvaluate(rt: GpuRuntime, source: SourceModel, confi
   ).catch((e: unknown) => {
     throw inPageWords(e);
   });
-  let after: PerplexityResult;
-  const last = r.curve.at(-1)?.ppl;
-  if (last != null) {
-    // The recovery curve's last point measured the final model on the same documents.
-    after = { ...before, ppl: last, nll: Math.log(last) * before.tokens, seconds: 0 };
-  } else {
-    const gm = await GpuModel.upload(rt, r.model);
+  /** Held-out perplexity of a model (the original's GPU copy is the source's own), through a quantised cache when given. */
+  const evaluate = async (m: Model, label: string, kvQuant: KvQuant | null = null) => {
+    if (m === model) return perplexity(await source.gpuModel(), prep.docs, { signal: hooks.signal, kvQuant, onProgress: progress(label) });
+    const gm = await GpuModel.upload(rt, m);
     try {
-      after = await perplexity(gm, prep.docs, { signal: hooks.signal, onProgress: progress('perplexity after — ') });
+      return await perplexity(gm, prep.docs, { signal: hooks.signal, kvQuant, onProgress: progress(label) });
     } finally {
       gm.release();
     }
-  }
+  };
+  const last = r.curve.at(-1)?.ppl;
+  // The recovery curve's last point measured the final model on the same documents.
+  const after: PerplexityResult =
+    last != null ? { ...before, ppl: last, nll: Math.log(last) * before.tokens, seconds: 0 } : await evaluate(r.model, 'perplexity after — ');
   const q = texts.evaluation.kvQuant;
-  let kvCache: KvCacheRecord | null = null;
-  if (quantises(q)) {
-    const through = async (m: Model, label: string) => {
-      const gm = await GpuModel.upload(rt, m);
-      try {
-        return (await perplexity(gm, prep.docs, { signal: hooks.signal, kvQuant: q, onProgress: progress(`${label} through the ${q.bits}-bit cache — `) })).ppl;
-      } finally {
-        gm.release();
-      }
-    };
-    const context = Math.max(...prep.docs.map((d) => d.length));
-    kvCache = kvCacheRecord(model, r.model, q, context, {
-      before: await through(model, 'perplexity before'),
-      after: await through(r.model, 'perplexity after'),
-    });
-  }
+  const kvCache = quantises(q)
+    ? kvCacheRecord(model, r.model, q, Math.max(...prep.docs.map((d) => d.length)), {
+        before: (await evaluate(model, `perplexity before through the ${q.bits}-bit cache — `, q)).ppl,
+        after: (await evaluate(r.model, `perplexity after through the ${q.bits}-bit cache — `, q)).ppl,
+      })
+    : null;
   const tokenizerFiles: ExportFile[] = [];
   for (const [name, blob] of source.tokenizerFiles) tokenizerFiles.push({ name, data: new Uint8Array(await blob.arrayBuffer()) });
   const record = fusionRecord({

@@ -179,6 +179,15 @@ export function kvCacheSize(headDim: number, layers: CacheLayer[], q: KvQuant | 
   return { bytesPerToken: context ? bytes / context : 0, bytes, overheadBytes: overhead / 8, quantised, exact };
 }
 
+/**
+ * A cache's size in words, against the plain 16-bit cache of the same layers at the same context: "4-bit KV (…): 318.2
+ * bytes/token at a context of 175 — 50 % of the 16-bit cache's 640 (128 positions quantised, 47 exact)".
+ */
+export function kvCacheSizeText(q: KvQuant | null, size: KvCacheSize, plain: KvCacheSize): string {
+  const pct = ((100 * size.bytesPerToken) / plain.bytesPerToken).toFixed(0);
+  return `${kvQuantLabel(q)}: ${size.bytesPerToken.toFixed(1)} bytes/token at a context of ${size.quantised + size.exact} — ${pct} % of the 16-bit cache's ${plain.bytesPerToken.toFixed(0)} (${size.quantised} positions quantised, ${size.exact} exact)`;
+}
+
 /** The cache of a model's layers and a choice, per token, at a context (defaults: the model's context, 16-bit exact values). */
 export function modelKvCacheSize(model: Model, q: KvQuant | null, context = model.config.contextLength, exactBits: 16 | 32 = 16): KvCacheSize {
   return kvCacheSize(model.config.headDim, cacheLayers(model), q, context, exactBits);

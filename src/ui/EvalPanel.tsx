@@ -7,7 +7,8 @@ import { useModel } from '../lab/modelStore';
 import { useEval } from '../lab/evalStore';
 import { formatBytes } from '../format';
 import type { DocumentSplit } from '../eval/perplexity';
-import { KvCacheFields, cacheSizeText, useKvQuant } from './KvCacheFields';
+import { KvCacheFields, useKvQuant } from './KvCacheFields';
+import { kvCacheSizeText } from '../model/kvQuant';
 
 const SAMPLE_URL = `${import.meta.env.BASE_URL}demo/demo-stories.txt`;
 
@@ -101,7 +102,7 @@ export function EvalPanel() {
               tokens/s)
               <br />
               <span className="hint" data-testid="ppl-cache">
-                {cacheSizeText(ppl.result.kvQuant, ppl.result.cache, ppl.result.cache16, ppl.result.cache.quantised + ppl.result.cache.exact)}
+                through a {kvCacheSizeText(ppl.result.kvQuant, ppl.result.cache, ppl.result.cache16)}
               </span>
             </p>
           )}

@@ -34,6 +34,7 @@ export function FusionPanel() {
     useFusion();
   const selectedRow = rows.find((r) => r.id === selected) ?? null;
   const values = useSettings((s) => s.values);
+  const kvQuant = kvQuantOf(values);
   const [calFile, setCalFile] = useState<File | null>(null);
   const [evalFile, setEvalFile] = useState<File | null>(null);
   const [prepError, setPrepError] = useState<string | null>(null);
@@ -60,7 +61,7 @@ export function FusionPanel() {
       if ('problem' in r) throw new Error(r.problem);
       const problem = firstProblem(values, RECOVERY_KEYS.fuse);
       if (problem) throw new Error(`${problem}.`);
-      void run(loaded, r.config, { calibration, evaluation: { ...evaluation, heldOutDocs, kvQuant: kvQuantOf(values) }, sameText });
+      void run(loaded, r.config, { calibration, evaluation: { ...evaluation, heldOutDocs, kvQuant }, sameText });
     } catch (e) {
       setPrepError(e instanceof Error ? e.message : String(e));
     }
@@ -152,7 +153,7 @@ export function FusionPanel() {
           {calSource === evalSource && (calSource === 'sample' || calFile === evalFile)
             ? '; calibration reads only the documents before them, so no evaluated text is calibrated on.'
             : '; calibration reads another text — make sure the two do not overlap.'}
-          {kvQuantOf(values) && ` The original and the result are also evaluated through the Evaluate panel’s ${kvQuantLabel(kvQuantOf(values))}.`}
+          {kvQuant && ` The original and the result are also evaluated through the Evaluate panel’s ${kvQuantLabel(kvQuant)}.`}
         </p>
       </fieldset>
       <MethodFields method={method} running={running} fallback={fallback} />

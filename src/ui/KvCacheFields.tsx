@@ -3,7 +3,7 @@
 // how keys are grouped, keys before or after rotary, and the first token exact.
 import { useSettings } from '../lab/settingsStore';
 import { Field } from './Field';
-import { kvQuantLabel, type KvCacheSize, type KvQuant } from '../model/kvQuant';
+import { kvQuantLabel, type KvQuant } from '../model/kvQuant';
 import { kvQuantOf } from '../lab/kvSettings';
 
 /** The cache the settings ask for; null: the plain cache. */
@@ -62,10 +62,4 @@ export function KvCacheFields() {
       </p>
     </fieldset>
   );
-}
-
-/** "through a 4-bit KV (…): 318 bytes/token at a context of 175, 50 % of the 16-bit cache's 640". */
-export function cacheSizeText(q: KvQuant | null, cache: KvCacheSize, cache16: KvCacheSize, context: number): string {
-  const pct = ((100 * cache.bytesPerToken) / cache16.bytesPerToken).toFixed(0);
-  return `through a ${kvQuantLabel(q)}: ${cache.bytesPerToken.toFixed(1)} bytes/token at a context of ${context} — ${pct} % of the 16-bit cache's ${cache16.bytesPerToken.toFixed(0)} (${cache.quantised} positions quantised, ${cache.exact} exact)`;
 }

@@ -30,6 +30,7 @@ export function RacePanel() {
   const fallback = useGpu((s) => s.summary?.isFallbackAdapter ?? null);
   const { running, paused, waiting, stage, race, error, start, pause, resume, step, cancel, reset } = useRace();
   const values = useSettings((s) => s.values);
+  const kvQuant = kvQuantOf(values);
   const [, setLanes, { locked }] = useSetting('race.methods');
   const [problem, setProblem] = useState<string | null>(null);
   const ids = useId();
@@ -66,7 +67,7 @@ export function RacePanel() {
         values['race.methods'],
         {
           calibration: { text: sample, name: SAMPLE_NAME },
-          evaluation: { text: sample, name: SAMPLE_NAME, heldOutDocs, kvQuant: kvQuantOf(values) },
+          evaluation: { text: sample, name: SAMPLE_NAME, heldOutDocs, kvQuant },
           sameText: true,
         },
       );
@@ -85,7 +86,7 @@ export function RacePanel() {
         mean-pooled GQA; here you can check it at equal tokens.) Every lane gets the same total of training tokens: DHA's own layer-local steps come out of it,
         so a DHA lane trains fewer steps end to end, and the two DHA lanes show two ways to spend one budget. Each lane changes one thing; hover its name for
         what.
-        {kvQuantOf(values) && ` Every trained lane is also evaluated through the Evaluate panel’s ${kvQuantLabel(kvQuantOf(values))}.`}
+        {kvQuant && ` Every trained lane is also evaluated through the Evaluate panel’s ${kvQuantLabel(kvQuant)}.`}
       </p>
       <fieldset className="fusion-fields" disabled={running}>
         <legend>Lanes and budget</legend>
